@@ -1,0 +1,70 @@
+"""The catalog: every event type of the contract, by CloudEvents type.
+
+Adding an event class means listing it in ``_PRODUCED`` below and running
+``python -m schemas.generate``. The checks at import time keep the catalog honest.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from schemas import base, topics
+from schemas.inspections import v1 as inspections_v1
+from schemas.registry import v1 as registry_v1
+
+_PRODUCED: Mapping[str, tuple[type[base.Event], ...]] = {
+    "inspections": (
+        registry_v1.ProjectRegistered,
+        registry_v1.ProjectUpdated,
+        inspections_v1.InspectionCompleted,
+        inspections_v1.InspectionFailed,
+    ),
+}
+"""Producing service -> the event classes it publishes."""
+
+# schemas.<area>.v<N>.<Class> must be cn.tj.wuye.<area>.<Class>.v<N>
+_MODULE = re.compile(r"^schemas\.(?P<area>[a-z_]+)\.(?P<version>v[1-9][0-9]*)$")
+
+
+def _check(cls: type[base.Event]) -> None:
+    found = _MODULE.match(cls.__module__)
+    if found is None:
+        raise TypeError(
+            f"{cls.__qualname__}: event modules must be schemas.<area>.v<N>, not {cls.__module__}"
+        )
+    expected = f"cn.tj.wuye.{found['area']}.{cls.__name__}.{found['version']}"
+    if getattr(cls, "ce_type", None) != expected:
+        raise TypeError(f"{cls.__qualname__}: ce_type must be {expected!r}")
+    spec = topics.topic(cls.topic)  # KeyError for an unregistered topic
+    if spec not in topics.TOPICS:
+        raise TypeError(f"{cls.__qualname__}: {cls.topic} is not an event topic")
+    if cls.key_field not in cls.model_fields:
+        raise TypeError(f"{cls.__qualname__}: key_field {cls.key_field!r} is not a field")
+    if cls.key_field != spec.key:
+        raise TypeError(
+            f"{cls.__qualname__}: {spec.name} is keyed by {spec.key!r}, not {cls.key_field!r}"
+        )
+
+
+def _build() -> tuple[Mapping[str, type[base.Event]], Mapping[str, str]]:
+    event_types: dict[str, type[base.Event]] = {}
+    producers: dict[str, str] = {}
+    for service, classes in _PRODUCED.items():
+        for cls in classes:
+            _check(cls)
+            if cls.ce_type in event_types:
+                raise TypeError(f"duplicate ce_type {cls.ce_type!r}")
+            event_types[cls.ce_type] = cls
+            producers[cls.ce_type] = service
+    return MappingProxyType(event_types), MappingProxyType(producers)
+
+
+EVENT_TYPES, PRODUCERS = _build()
+"""``EVENT_TYPES``: ce_type -> event class. ``PRODUCERS``: ce_type -> producing service."""
+
+
+def events_on(topic: str) -> tuple[type[base.Event], ...]:
+    """The event classes that travel on a topic, in catalog order (may be empty)."""
+    return tuple(cls for cls in EVENT_TYPES.values() if cls.topic == topic)

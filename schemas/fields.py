@@ -1,0 +1,19 @@
+"""Constrained field types shared by the event modules (descriptions stay at the use site)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+Id = Annotated[str, Field(min_length=1, max_length=64)]
+"""An opaque identifier: non-empty, at most 64 characters."""
+
+DistrictCode = Annotated[str, Field(pattern=r"^[0-9]{6}$")]
+"""A six-digit Chinese administrative division code, e.g. ``120101`` (和平区)."""
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+"""A display name: non-empty, at most 200 characters."""
+
+Score = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+"""A checklist score on a 0..100 scale."""

@@ -1,0 +1,1 @@
+"""Events of the project registry (produced by the inspections service)."""

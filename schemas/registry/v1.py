@@ -1,0 +1,48 @@
+"""Project registry events, major version 1.
+
+The registry topic is log-compacted, so only the latest record per project survives: every
+event here carries the project's full current facts, never a delta.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import AwareDatetime, Field
+
+from schemas import base, fields
+
+
+class _ProjectFacts(base.Event):
+    topic: ClassVar[str] = "wuye.registry.projects"
+    key_field: ClassVar[str] = "project_id"
+
+    project_id: fields.Id = Field(description="项目编号 Project id; the Kafka key.")
+    project_name: fields.Name = Field(description="项目名称 Project (residential estate) name.")
+    address: str = Field(min_length=1, max_length=500, description="项目地址 Street address.")
+    district_code: fields.DistrictCode = Field(
+        description="区划代码 Six-digit administrative code of the district, e.g. 120101."
+    )
+    district_name: fields.Name = Field(description="区名称 District name, e.g. 和平区.")
+    enterprise_id: fields.Id = Field(
+        description="物业服务企业编号 Id of the property-service enterprise managing the project."
+    )
+    enterprise_name: fields.Name = Field(description="物业服务企业名称 Enterprise name.")
+    service_grade: str = Field(
+        min_length=1,
+        max_length=32,
+        description="合同约定服务等级 Contracted service grade, e.g. 一级.",
+    )
+    occurred_at: AwareDatetime = Field(description="When the change took effect (with UTC offset).")
+
+
+class ProjectRegistered(_ProjectFacts):
+    """项目登记 A project entered the registry."""
+
+    ce_type: ClassVar[str] = "cn.tj.wuye.registry.ProjectRegistered.v1"
+
+
+class ProjectUpdated(_ProjectFacts):
+    """项目变更 A project's facts changed; carries all current facts, not only the changed ones."""
+
+    ce_type: ClassVar[str] = "cn.tj.wuye.registry.ProjectUpdated.v1"

@@ -1,0 +1,154 @@
+"""Every Kafka topic of the platform: name, key, partitions and topic configuration.
+
+``min.insync.replicas`` and the replication factor are deliberately absent: they depend on
+the cluster and are decided by the deployment, not by the contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+_DAY_MS = 24 * 60 * 60 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    key: str
+    """Name of the event field used as the Kafka key (the ordering key)."""
+    description: str
+    config: Mapping[str, str] = field(hash=False)
+    """Kafka topic configuration (``kafka-configs`` names and string values)."""
+    public: bool
+    """Whether outside agencies may subscribe (published in the AsyncAPI document as such)."""
+
+
+def _config(**entries: str) -> Mapping[str, str]:
+    return MappingProxyType({name.replace("_", "."): value for name, value in entries.items()})
+
+
+def _events_topic(
+    name: str, *, partitions: int, key: str, description: str, public: bool
+) -> TopicSpec:
+    return TopicSpec(
+        name=name,
+        partitions=partitions,
+        key=key,
+        description=description,
+        config=_config(cleanup_policy="delete", retention_ms=str(365 * _DAY_MS)),
+        public=public,
+    )
+
+
+TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec(
+        name="wuye.registry.projects",
+        partitions=3,
+        key="project_id",
+        description=(
+            "项目登记 Project registry: the current facts of every property project "
+            "(enterprise, district, contracted service grade). Log-compacted: the latest record "
+            "per project is kept for ever, so a new consumer rebuilds the registry by reading "
+            "from the beginning."
+        ),
+        # Compaction never removes a record younger than an hour, so a slow consumer still sees
+        # every update of a project that changes twice in quick succession.
+        config=_config(cleanup_policy="compact", min_compaction_lag_ms=str(60 * 60 * 1000)),
+        public=True,
+    ),
+    _events_topic(
+        "wuye.inspections.events",
+        partitions=6,
+        key="project_id",
+        description=(
+            "检查 Self and patrol inspections and rectification. Keyed by project so that "
+            "everything about one project stays in order."
+        ),
+        public=True,
+    ),
+    _events_topic(
+        "wuye.complaints.events",
+        partitions=12,
+        key="complaint_id",
+        description=(
+            "投诉 Complaints, their SLA clocks and satisfaction surveys. Internal: carries owners' "
+            "personal data."
+        ),
+        public=False,
+    ),
+    _events_topic(
+        "wuye.campaigns.events",
+        partitions=3,
+        key="campaign_id",
+        description="专项行动 Campaign phases and enterprise plans.",
+        public=False,
+    ),
+    _events_topic(
+        "wuye.notifications.events",
+        partitions=6,
+        key="notice_id",
+        description="通知 Notices (incl. 通报批评 circulated criticism) and their delivery.",
+        public=True,
+    ),
+    _events_topic(
+        "wuye.exposure.events",
+        partitions=6,
+        key="project_id",
+        description="曝光 The public exposure board: publications, rectifications, withdrawals.",
+        public=True,
+    ),
+)
+
+DEAD_LETTER_SERVICES: tuple[str, ...] = ("complaints", "inspections", "notifications", "exposure")
+
+DEAD_LETTER_HEADERS: tuple[str, ...] = (
+    "x-dlq-reason",
+    "x-dlq-original-topic",
+    "x-dlq-original-partition",
+    "x-dlq-original-offset",
+    "x-dlq-consumer",
+)
+"""Headers a dead-lettered record carries besides its original headers, key and value."""
+
+
+def _dead_letter_spec(service: str) -> TopicSpec:
+    return TopicSpec(
+        name=f"wuye.dlq.{service}",
+        partitions=3,
+        key="(original key)",
+        description=(
+            f"死信 Records the {service} service could not handle, unchanged (original key, "
+            "value and headers) plus x-dlq-* headers saying why and where they came from."
+        ),
+        config=_config(cleanup_policy="delete", retention_ms=str(30 * _DAY_MS)),
+        public=False,
+    )
+
+
+DEAD_LETTER_TOPICS: tuple[TopicSpec, ...] = tuple(
+    _dead_letter_spec(s) for s in DEAD_LETTER_SERVICES
+)
+
+_BY_NAME: Mapping[str, TopicSpec] = MappingProxyType(
+    {t.name: t for t in TOPICS + DEAD_LETTER_TOPICS}
+)
+
+
+def topic(name: str) -> TopicSpec:
+    """The spec of an event or dead-letter topic; ``KeyError`` for an unknown name."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown topic {name!r}") from None
+
+
+def dead_letter_topic(service: str) -> TopicSpec:
+    """The dead-letter topic of a consuming service; ``KeyError`` for an unknown service."""
+    if service not in DEAD_LETTER_SERVICES:
+        raise KeyError(
+            f"no dead-letter topic for service {service!r}; known: {DEAD_LETTER_SERVICES}"
+        )
+    return _BY_NAME[f"wuye.dlq.{service}"]
