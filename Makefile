@@ -1,0 +1,43 @@
+# Two commands for a newcomer: `make demo` and `make test`. Everything else is a building block.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+# uv is run as a module of the machine's python3, so it is found right after `pip install uv`.
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+RUN := $(UV) run --frozen
+
+.PHONY: help install demo test lint typecheck architecture unit integration schemas stack-up stack-down
+
+help:
+	@echo "make demo   - install what is missing, start Kafka, PostgreSQL and all services, run the campaign demo (DEMO_EXIT=1 to exit after the summary)"
+	@echo "make test   - the whole suite: lint, types, architecture, unit, contract, integration (real Kafka + PostgreSQL)"
+
+install:
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+	@$(UV) sync --frozen --quiet
+
+demo: install
+	@$(RUN) python -m deploy.local.demo $(if $(DEMO_EXIT),--exit-after-summary,)
+
+lint: install
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+typecheck: install
+	$(RUN) mypy
+
+architecture: install
+	$(RUN) lint-imports
+
+schemas: install
+	$(RUN) python -m schemas.generate
+
+test: lint typecheck architecture
+	$(RUN) python -m schemas.generate --check
+	$(RUN) pytest
+
+stack-up: install
+	$(RUN) python -m deploy.local.stack up
+
+stack-down: install
+	$(RUN) python -m deploy.local.stack down

@@ -1,0 +1,55 @@
+"""Transactional outbox: write events in the same PostgreSQL transaction as the business change.
+
+`enqueue` refuses to run outside a transaction: an event written on its own could be published for a
+change that then rolls back. The NOTIFY is delivered at commit, waking the relay at once.
+"""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+import structlog
+
+from schemas import cloudevents
+from schemas.base import Event
+
+NOTIFY_CHANNEL = "wuye_outbox"
+
+
+class OutboxOutsideTransaction(RuntimeError):
+    pass
+
+
+async def enqueue(
+    conn: asyncpg.Connection,
+    event: Event,
+    *,
+    source: str,
+    correlation_id: str | None = None,
+    causation_id: str | None = None,
+) -> cloudevents.CloudEvent:
+    if not conn.is_in_transaction():
+        raise OutboxOutsideTransaction("outbox.enqueue must run inside the business transaction")
+    context = structlog.contextvars.get_contextvars()
+    ce = cloudevents.from_event(
+        event,
+        source=source,
+        correlation_id=correlation_id or context.get("correlation_id"),
+        # An event caused by handling another event names that event as its cause.
+        causation_id=causation_id or context.get("event_id"),
+    )
+    headers = [[name, value.decode()] for name, value in cloudevents.to_kafka_headers(ce)]
+    await conn.execute(
+        """INSERT INTO outbox (event_id, event_type, topic, key, headers, payload, correlation_id)
+           VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)""",
+        ce.id,
+        ce.type,
+        event.topic,
+        ce.key,
+        json.dumps(headers, ensure_ascii=False),
+        ce.data,
+        ce.correlationid,
+    )
+    await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+    return ce

@@ -1,0 +1,181 @@
+"""Composition of one service process: database, outbox relay, event consumers and HTTP API.
+
+Each service's `bootstrap.py` describes itself with a `ServiceSpec`; `build_app` turns it into a
+FastAPI application whose lifespan starts and stops everything in order, and `main` runs it under
+uvicorn. Shutdown is graceful: uvicorn stops taking requests, consumers finish the record in hand
+and commit, the relay finishes its pass, then the pool closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import structlog
+import uvicorn
+from fastapi import APIRouter, FastAPI
+from faststream.kafka import KafkaBroker
+
+from runtime import db, kafka
+from runtime import logging as runtime_logging
+from runtime.auth import TokenVerifier
+from runtime.consumer import EventConsumer, Handler, RetryPolicy
+from runtime.http import create_app
+from runtime.relay import OutboxRelay, RelayConfig
+from runtime.settings import Settings
+from runtime.subscriptions import Subscription, register
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    subscription: Subscription
+    handlers: Mapping[str, Handler]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    title: str
+    version: str
+    migrations: Path
+    routers: Sequence[APIRouter] = ()
+    consumers: Sequence[ConsumerSpec] = ()
+    # Called with the pool at startup, e.g. to load seed data; runs after migrations.
+    on_startup: Sequence[Callable[[asyncpg.Pool, Settings], Any]] = field(default_factory=tuple)
+
+
+@dataclass
+class Runtime:
+    """What route handlers reach through `request.app.state.runtime`."""
+
+    settings: Settings
+    pool: asyncpg.Pool
+    relay: OutboxRelay
+    broker: KafkaBroker | None
+
+
+def verifier_from(settings: Settings) -> TokenVerifier | None:
+    if not settings.auth_jwt_public_key:
+        return None
+    return TokenVerifier(
+        settings.auth_jwt_public_key,
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        algorithms=settings.auth_algorithms,
+    )
+
+
+def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
+    state: dict[str, Any] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await db.prepare_database(settings.database_url, spec.migrations, spec.name)
+        pool = await db.create_pool(
+            settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+        )
+        for hook in spec.on_startup:
+            await hook(pool, settings)
+        relay = OutboxRelay(
+            pool,
+            lambda: kafka.make_producer(
+                settings.kafka_bootstrap_servers, client_id=f"{spec.name}-relay"
+            ),
+            RelayConfig(
+                batch_size=settings.outbox_batch_size,
+                poll_interval_s=settings.outbox_poll_interval_s,
+                max_backoff_s=settings.outbox_max_backoff_s,
+            ),
+        )
+        stop = asyncio.Event()
+        relay_task = asyncio.create_task(relay.run(stop), name=f"{spec.name}-outbox-relay")
+        broker, dlq_producer = await _start_consumers(spec, settings, pool)
+        app.state.runtime = Runtime(settings=settings, pool=pool, relay=relay, broker=broker)
+        state["pool"] = pool
+        log.info("service_started", consumers=[c.subscription.group for c in spec.consumers])
+        try:
+            yield
+        finally:
+            log.info("service_stopping")
+            if broker is not None:
+                await broker.stop()  # finishes the record in hand, commits, leaves the group
+            if dlq_producer is not None:
+                await dlq_producer.stop()
+            stop.set()
+            await relay_task
+            await relay.close()
+            await pool.close()
+            log.info("service_stopped")
+
+    async def database_ready() -> None:
+        pool: asyncpg.Pool | None = state.get("pool")
+        if pool is None:
+            raise RuntimeError("database pool not started")
+        async with pool.acquire() as conn:
+            await conn.fetchval("SELECT 1")
+
+    app = create_app(
+        service=spec.name,
+        title=spec.title,
+        version=spec.version,
+        verifier=verifier_from(settings),
+        lifespan=lifespan,
+        readiness=[database_ready],
+    )
+    for router in spec.routers:
+        app.include_router(router)
+    return app
+
+
+async def _start_consumers(
+    spec: ServiceSpec, settings: Settings, pool: asyncpg.Pool
+) -> tuple[KafkaBroker | None, Any]:
+    if not spec.consumers:
+        return None, None
+    dlq_producer = kafka.make_producer(
+        settings.kafka_bootstrap_servers, client_id=f"{spec.name}-dead-letters"
+    )
+    await dlq_producer.start()
+    broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=spec.name)
+    retry = RetryPolicy(
+        max_attempts=settings.consumer_max_attempts,
+        base_delay_s=settings.consumer_retry_base_s,
+        max_delay_s=settings.consumer_retry_max_s,
+    )
+    for consumer_spec in spec.consumers:
+        consumer = EventConsumer(
+            service=spec.name,
+            name=consumer_spec.subscription.group,  # the inbox key stays stable across prefixes
+            pool=pool,
+            handlers=consumer_spec.handlers,
+            dead_letters=dlq_producer,
+            retry=retry,
+        )
+        subscription = consumer_spec.subscription
+        if settings.consumer_group_prefix:
+            subscription = dataclasses.replace(
+                subscription, group=settings.consumer_group_prefix + subscription.group
+            )
+        register(broker, consumer, subscription)
+    await broker.start()
+    return broker, dlq_producer
+
+
+def main(spec: ServiceSpec, settings: Settings) -> None:
+    runtime_logging.configure(spec.name, level=settings.log_level, fmt=settings.log_format)
+    app = build_app(spec, settings)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,  # our structlog configuration handles uvicorn's loggers
+        timeout_graceful_shutdown=20,
+    )

@@ -1,0 +1,44 @@
+"""Configuration, read in one place.
+
+Every process reads its settings from the environment (Kubernetes ConfigMaps and Secrets, or the
+variables `make demo` exports). Field names map to upper-case variables: `KAFKA_BOOTSTRAP_SERVERS`,
+`DATABASE_URL`, `AUTH_JWT_PUBLIC_KEY`, ... A service that needs more subclasses `Settings`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    service_name: str = Field(description="Logical service name: complaints, inspections, ...")
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # Prepended to every consumer group id: lets a staging copy or a test run share a cluster.
+    consumer_group_prefix: str = ""
+    database_url: str = Field(description="asyncpg DSN of this service's own database")
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    log_level: str = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    # Identity: tokens are issued by the city identity provider; we hold only its public key.
+    auth_jwt_public_key: str = ""
+    auth_issuer: str = "https://id.dev.wuye.local"
+    auth_audience: str = "wuye-platform"
+    auth_algorithms: tuple[str, ...] = ("ES256",)
+
+    # Delivery tuning (see docs/architecture.md, "Guarantees").
+    outbox_batch_size: int = 200
+    outbox_poll_interval_s: float = 1.0
+    outbox_max_backoff_s: float = 30.0
+    consumer_max_attempts: int = 5
+    consumer_retry_base_s: float = 0.2
+    consumer_retry_max_s: float = 5.0

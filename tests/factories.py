@@ -1,0 +1,38 @@
+"""Test data builders shared by the suites (not fixtures: plain functions)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from schemas.inspections import v1 as inspections
+
+
+def inspection_failed(project_id: str = "P-120101-0001", **overrides: object) -> inspections.InspectionFailed:
+    fields: dict[str, object] = {
+        "inspection_id": str(uuid.uuid4()),
+        "project_id": project_id,
+        "project_name": "和平区·海河花园",
+        "enterprise_id": "E-0001",
+        "enterprise_name": "津城物业服务有限公司",
+        "district_code": "120101",
+        "kind": "patrol",
+        "template_id": "contract-self-inspection",
+        "template_version": 1,
+        "score": 62.5,
+        "pass_mark": 80.0,
+        "inspected_at": datetime(2011, 8, 20, 9, 30, tzinfo=UTC),
+        "recorded_by": "officer-1",
+        "failed_items": (
+            inspections.FailedItem(
+                item_id="waste.daily",
+                group="waste",
+                title_zh="生活垃圾日产日清,无满溢现象",
+                title_en="Household waste cleared daily, no overflow",
+                severity="serious",
+                note="3 号楼垃圾桶满溢",
+            ),
+        ),
+    }
+    fields.update(overrides)
+    return inspections.InspectionFailed(**fields)  # type: ignore[arg-type]

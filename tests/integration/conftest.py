@@ -1,0 +1,75 @@
+"""Fixtures for tests against the real Kafka broker and PostgreSQL server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+
+from runtime import db, kafka
+
+pytestmark = pytest.mark.integration
+EMPTY_MIGRATIONS = Path(__file__).parent / "no_migrations"
+
+
+@pytest.fixture(scope="session")
+def kafka_topics(stack: object) -> str:
+    """The platform's topics exist on the test broker; returns the bootstrap address."""
+    bootstrap: str = stack.kafka_bootstrap  # type: ignore[attr-defined]
+    asyncio.run(kafka.ensure_topics(bootstrap))
+    return bootstrap
+
+
+@pytest.fixture
+async def pool(fresh_db: str) -> AsyncIterator[asyncpg.Pool]:
+    """A fresh database with the runtime's tables (outbox, inbox)."""
+    await db.prepare_database(fresh_db, EMPTY_MIGRATIONS, "test")
+    p = await db.create_pool(fresh_db, max_size=5)
+    yield p
+    await p.close()
+
+
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    *,
+    until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool],
+    timeout: float = 30.0,
+    keep: Callable[[ConsumerRecord[bytes, bytes]], bool] = lambda _r: True,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Read a topic from the beginning with a fresh group until `until(records)` or timeout."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"test-reader-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not until(records) and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=300)
+            for recs in batch.values():
+                records.extend(r for r in recs if keep(r))
+    finally:
+        await consumer.stop()
+    return records
+
+
+def header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
+    for k, v in record.headers or ():
+        if k == name:
+            return v.decode()
+    return None
+
+
+def with_ids(ids: Sequence[str]) -> Callable[[ConsumerRecord[bytes, bytes]], bool]:
+    wanted = set(ids)
+    return lambda r: header(r, "ce_id") in wanted

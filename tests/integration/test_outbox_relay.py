@@ -1,0 +1,148 @@
+"""The transactional outbox and its relay, against the real PostgreSQL and Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import asyncpg
+import pytest
+
+from runtime import kafka, outbox
+from runtime.relay import OutboxRelay, RelayConfig
+from schemas import cloudevents
+from tests.factories import inspection_failed
+from tests.integration.conftest import header, read_topic, with_ids
+
+pytestmark = pytest.mark.integration
+TOPIC = "wuye.inspections.events"
+
+
+def relay_for(pool: asyncpg.Pool, bootstrap: str, **config: float) -> OutboxRelay:
+    return OutboxRelay(
+        pool,
+        lambda: kafka.make_producer(bootstrap, client_id="test-relay"),
+        RelayConfig(**config),  # type: ignore[arg-type]
+    )
+
+
+async def test_enqueue_outside_a_transaction_is_refused(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        with pytest.raises(outbox.OutboxOutsideTransaction):
+            await outbox.enqueue(conn, inspection_failed(), source="/test")
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_rolled_back_business_change_leaves_no_event(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        await conn.execute("CREATE TABLE business (id int PRIMARY KEY)")
+        with contextlib.suppress(RuntimeError):
+            async with conn.transaction():
+                await conn.execute("INSERT INTO business VALUES (1)")
+                await outbox.enqueue(conn, inspection_failed(), source="/test")
+                raise RuntimeError("the business rule failed after the event was written")
+        assert await conn.fetchval("SELECT count(*) FROM business") == 0
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_relay_publishes_with_key_and_cloudevents_headers(
+    pool: asyncpg.Pool, kafka_topics: str
+) -> None:
+    event = inspection_failed(project_id="P-RELAY-1")
+    async with pool.acquire() as conn, conn.transaction():
+        ce = await outbox.enqueue(conn, event, source="/test", correlation_id="corr-1")
+    relay = relay_for(pool, kafka_topics)
+    try:
+        assert await relay.publish_pending() == 1
+        assert await relay.publish_pending() == 0  # nothing published twice
+    finally:
+        await relay.close()
+
+    records = await read_topic(kafka_topics, TOPIC, until=lambda rs: len(rs) >= 1, keep=with_ids([ce.id]))
+    assert len(records) == 1
+    record = records[0]
+    assert record.key == b"P-RELAY-1"
+    assert header(record, "ce_type") == "cn.tj.wuye.inspections.InspectionFailed.v1"
+    assert header(record, "ce_source") == "/test"
+    assert header(record, "ce_specversion") == "1.0"
+    assert header(record, "ce_correlationid") == "corr-1"
+    received = cloudevents.decode(cloudevents.from_kafka(record.key, record.value, record.headers))
+    assert received == event
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+
+
+async def test_two_relays_publish_each_event_exactly_once_and_in_order(
+    pool: asyncpg.Pool, kafka_topics: str
+) -> None:
+    """Several replicas: one leads, the other stands by; no row is sent twice, order kept per key."""
+    events = [inspection_failed(project_id="P-ORDER-1", score=float(i)) for i in range(60)]
+    ids: list[str] = []
+    stop = asyncio.Event()
+    relays = [relay_for(pool, kafka_topics, poll_interval_s=0.2) for _ in range(2)]
+    tasks = [asyncio.create_task(r.run(stop)) for r in relays]
+    try:
+        for e in events:
+            async with pool.acquire() as conn, conn.transaction():
+                ids.append((await outbox.enqueue(conn, e, source="/test")).id)
+        records = await read_topic(
+            kafka_topics, TOPIC, until=lambda rs: len(rs) >= len(ids), keep=with_ids(ids)
+        )
+        await asyncio.sleep(1.0)  # give a misbehaving second relay the chance to send duplicates
+        records = await read_topic(
+            kafka_topics, TOPIC, until=lambda rs: False, timeout=3.0, keep=with_ids(ids)
+        )
+        assert sum(r.is_leader for r in relays) == 1
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+        for r in relays:
+            await r.close()
+    assert [header(r, "ce_id") for r in records] == ids  # once each, in commit order
+
+
+async def test_relay_keeps_events_while_kafka_is_unreachable(pool: asyncpg.Pool) -> None:
+    """A broker outage leaves rows pending with backoff; nothing is marked published."""
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.enqueue(conn, inspection_failed(), source="/test")
+    relay = OutboxRelay(
+        pool,
+        # Nothing listens on this loopback port: connecting fails at once.
+        lambda: kafka.make_producer("127.0.0.1:1", client_id="test-relay"),
+        RelayConfig(poll_interval_s=0.1),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    await asyncio.sleep(1.5)
+    stop.set()
+    await task
+    await relay.close()
+    assert relay.published_total == 0
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 1
+
+
+async def test_relay_wakes_on_commit_without_waiting_for_the_poll(
+    pool: asyncpg.Pool, kafka_topics: str
+) -> None:
+    relay = relay_for(pool, kafka_topics, poll_interval_s=30.0)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        for _ in range(100):  # wait for leadership and LISTEN
+            if relay.is_leader:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        started = asyncio.get_running_loop().time()
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.enqueue(conn, inspection_failed(), source="/test")
+        while relay.published_total < 1 and asyncio.get_running_loop().time() - started < 10:
+            await asyncio.sleep(0.02)
+        elapsed = asyncio.get_running_loop().time() - started
+    finally:
+        stop.set()
+        await task
+        await relay.close()
+    assert relay.published_total == 1
+    assert elapsed < 5.0, f"relay took {elapsed:.1f}s: it polled instead of listening"
