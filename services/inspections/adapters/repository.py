@@ -1,0 +1,181 @@
+"""asyncpg access to the inspections database: wire rows <-> domain objects, no rules."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from services.inspections.domain import checklist
+
+
+@dataclass(frozen=True)
+class Project:
+    project_id: str
+    project_name: str
+    address: str
+    district_code: str
+    district_name: str
+    enterprise_id: str
+    enterprise_name: str
+    service_grade: str
+
+
+PROJECT_FIELDS = tuple(Project.__dataclass_fields__)
+
+
+async def get_project(conn: asyncpg.Connection, project_id: str) -> Project | None:
+    row = await conn.fetchrow(
+        f"SELECT {', '.join(PROJECT_FIELDS)} FROM projects WHERE project_id = $1", project_id
+    )
+    return Project(**dict(row)) if row else None
+
+
+async def upsert_project(conn: asyncpg.Connection, p: Project) -> str:
+    """Insert or update; return 'created', 'updated' or 'unchanged'."""
+    existing = await get_project(conn, p.project_id)
+    if existing == p:
+        return "unchanged"
+    await conn.execute(
+        f"""INSERT INTO projects ({", ".join(PROJECT_FIELDS)}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
+            ON CONFLICT (project_id) DO UPDATE SET
+              project_name = EXCLUDED.project_name, address = EXCLUDED.address,
+              district_code = EXCLUDED.district_code, district_name = EXCLUDED.district_name,
+              enterprise_id = EXCLUDED.enterprise_id, enterprise_name = EXCLUDED.enterprise_name,
+              service_grade = EXCLUDED.service_grade, updated_at = now()""",
+        *(getattr(p, f) for f in PROJECT_FIELDS),
+    )
+    return "created" if existing is None else "updated"
+
+
+async def list_projects(
+    conn: asyncpg.Connection, *, district_code: str | None, enterprise_id: str | None
+) -> list[Project]:
+    rows = await conn.fetch(
+        f"""SELECT {", ".join(PROJECT_FIELDS)} FROM projects
+             WHERE ($1::text IS NULL OR district_code = $1)
+               AND ($2::text IS NULL OR enterprise_id = $2)
+             ORDER BY project_id""",
+        district_code,
+        enterprise_id,
+    )
+    return [Project(**dict(r)) for r in rows]
+
+
+def template_from_json(body: dict[str, Any]) -> checklist.Template:
+    return checklist.Template(
+        template_id=body["template_id"],
+        version=int(body["version"]),
+        title_zh=body["title_zh"],
+        title_en=body["title_en"],
+        pass_mark=float(body["pass_mark"]),
+        items=tuple(
+            checklist.Item(
+                item_id=i["item_id"],
+                group=i["group"],
+                title_zh=i["title_zh"],
+                title_en=i["title_en"],
+                weight=float(i["weight"]),
+                severity=i["severity"],
+            )
+            for i in body["items"]
+        ),
+    )
+
+
+async def save_template_if_new(conn: asyncpg.Connection, body: dict[str, Any]) -> bool:
+    """Store a template version once; a different body under an existing version is refused."""
+    existing = await conn.fetchval(
+        "SELECT body FROM checklist_templates WHERE template_id = $1 AND version = $2",
+        body["template_id"],
+        int(body["version"]),
+    )
+    if existing is not None:
+        if json.loads(existing) != body:
+            raise ValueError(
+                f"template {body['template_id']} v{body['version']} differs from the stored one; "
+                "publish a new version instead of editing"
+            )
+        return False
+    await conn.execute(
+        "INSERT INTO checklist_templates (template_id, version, body) VALUES ($1, $2, $3::jsonb)",
+        body["template_id"],
+        int(body["version"]),
+        json.dumps(body, ensure_ascii=False),
+    )
+    return True
+
+
+async def get_template(
+    conn: asyncpg.Connection, template_id: str, version: int | None
+) -> checklist.Template | None:
+    body = await conn.fetchval(
+        """SELECT body FROM checklist_templates WHERE template_id = $1
+             AND ($2::int IS NULL OR version = $2) ORDER BY version DESC LIMIT 1""",
+        template_id,
+        version,
+    )
+    return template_from_json(json.loads(body)) if body is not None else None
+
+
+async def find_by_idempotency_key(
+    conn: asyncpg.Connection, recorded_by: str, key: str
+) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        "SELECT * FROM inspections WHERE recorded_by = $1 AND idempotency_key = $2", recorded_by, key
+    )
+    return _inspection(row) if row else None
+
+
+async def get_inspection(conn: asyncpg.Connection, inspection_id: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow("SELECT * FROM inspections WHERE inspection_id = $1", inspection_id)
+    return _inspection(row) if row else None
+
+
+async def insert_inspection(
+    conn: asyncpg.Connection,
+    *,
+    inspection_id: str,
+    project_id: str,
+    kind: str,
+    template: checklist.Template,
+    outcome: checklist.Outcome,
+    results: tuple[checklist.ItemResult, ...],
+    recorded_by: str,
+    recorder_role: str,
+    idempotency_key: str | None,
+    inspected_at: datetime,
+) -> None:
+    await conn.execute(
+        """INSERT INTO inspections (inspection_id, project_id, kind, template_id, template_version,
+                  score, pass_mark, passed, results, recorded_by, recorder_role, idempotency_key,
+                  inspected_at)
+           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb,$10,$11,$12,$13)""",
+        inspection_id,
+        project_id,
+        kind,
+        template.template_id,
+        template.version,
+        outcome.score,
+        template.pass_mark,
+        outcome.passed,
+        json.dumps(
+            [{"item_id": r.item_id, "result": r.result.value, "note": r.note} for r in results],
+            ensure_ascii=False,
+        ),
+        recorded_by,
+        recorder_role,
+        idempotency_key,
+        inspected_at,
+    )
+
+
+def _inspection(row: asyncpg.Record) -> dict[str, Any]:
+    data = dict(row)
+    data["results"] = json.loads(data["results"])
+    data["score"] = float(data["score"])
+    data["pass_mark"] = float(data["pass_mark"])
+    return data

@@ -1,0 +1,120 @@
+"""Command handler: record an inspection — load, decide, save, and emit events in one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from runtime import outbox
+from runtime.errors import DomainError, Forbidden, Message, NotFound
+from schemas.inspections import v1 as events
+from services.inspections.adapters import repository
+from services.inspections.domain import checklist, policy
+
+SOURCE = "/wuye/inspections"
+
+
+@dataclass(frozen=True)
+class RecordInspection:
+    project_id: str
+    kind: str  # "self" | "patrol"
+    template_id: str
+    template_version: int | None
+    results: tuple[checklist.ItemResult, ...]
+    inspected_at: datetime
+    idempotency_key: str | None
+
+
+async def record_inspection(
+    pool: asyncpg.Pool, cmd: RecordInspection, actor: policy.Actor, actor_id: str
+) -> tuple[dict[str, Any], bool]:
+    """Return (the inspection, created?). A repeated Idempotency-Key returns the first result."""
+    async with pool.acquire() as conn, conn.transaction():
+        if cmd.idempotency_key:
+            earlier = await repository.find_by_idempotency_key(conn, actor_id, cmd.idempotency_key)
+            if earlier is not None:
+                return earlier, False
+        project = await repository.get_project(conn, cmd.project_id)
+        if project is None:
+            raise NotFound(
+                "project_not_found",
+                Message(f"物业项目 {cmd.project_id} 不存在", f"project {cmd.project_id} does not exist"),
+                field="project_id",
+            )
+        refusal = policy.may_record(actor, cmd.kind, project.district_code, project.enterprise_id)
+        if refusal is not None:
+            raise Forbidden(refusal.code, Message(refusal.zh, refusal.en))
+        template = await repository.get_template(conn, cmd.template_id, cmd.template_version)
+        if template is None:
+            raise NotFound(
+                "template_not_found",
+                Message(f"检查模板 {cmd.template_id} 不存在", f"template {cmd.template_id} does not exist"),
+                field="template_id",
+            )
+        try:
+            outcome = checklist.score(template, cmd.results)
+        except checklist.ChecklistError as exc:
+            raise DomainError(exc.code, Message(exc.zh, exc.en), field=exc.field) from exc
+
+        inspection_id = str(uuid.uuid4())
+        await repository.insert_inspection(
+            conn,
+            inspection_id=inspection_id,
+            project_id=project.project_id,
+            kind=cmd.kind,
+            template=template,
+            outcome=outcome,
+            results=cmd.results,
+            recorded_by=actor_id,
+            recorder_role=actor.role,
+            idempotency_key=cmd.idempotency_key,
+            inspected_at=cmd.inspected_at,
+        )
+        common = {
+            "inspection_id": inspection_id,
+            "project_id": project.project_id,
+            "project_name": project.project_name,
+            "enterprise_id": project.enterprise_id,
+            "enterprise_name": project.enterprise_name,
+            "district_code": project.district_code,
+            "kind": cmd.kind,
+            "template_id": template.template_id,
+            "template_version": template.version,
+            "score": outcome.score,
+            "pass_mark": template.pass_mark,
+            "inspected_at": cmd.inspected_at,
+            "recorded_by": actor_id,
+        }
+        await outbox.enqueue(
+            conn,
+            events.InspectionCompleted(
+                **common, passed=outcome.passed, failed_item_count=len(outcome.failed)
+            ),
+            source=SOURCE,
+        )
+        if outcome.failed:
+            await outbox.enqueue(
+                conn,
+                events.InspectionFailed(
+                    **common,
+                    failed_items=tuple(
+                        events.FailedItem(
+                            item_id=f.item.item_id,
+                            group=f.item.group,
+                            title_zh=f.item.title_zh,
+                            title_en=f.item.title_en,
+                            severity=f.item.severity,
+                            note=f.note,
+                        )
+                        for f in outcome.failed
+                    ),
+                ),
+                source=SOURCE,
+            )
+        created = await repository.get_inspection(conn, inspection_id)
+        assert created is not None
+        return created, True

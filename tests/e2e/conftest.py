@@ -1,0 +1,136 @@
+"""Run the service processes against the session's real Kafka and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from deploy.local.processes import ServiceProcess, free_port
+from runtime import kafka
+from runtime.auth import DevIssuer, Principal, Role
+from tests.conftest import run_async_in_thread
+
+SLICE = ("inspections", "notifications", "exposure")
+
+
+@dataclass
+class Platform:
+    processes: dict[str, ServiceProcess]
+    dsns: dict[str, str]
+    issuer: DevIssuer
+    bootstrap: str
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def url(self, service: str) -> str:
+        return self.processes[service].url
+
+    def token(self, role: Role, *, district: str | None = None, enterprise: str | None = None) -> str:
+        key = f"{role}:{district}:{enterprise}"
+        if key not in self.tokens:
+            self.tokens[key] = self.issuer.issue(
+                Principal(
+                    subject=f"{role.value}-{district or enterprise or 'x'}",
+                    role=role,
+                    district_code=district,
+                    enterprise_id=enterprise,
+                )
+            )
+        return self.tokens[key]
+
+    async def count(self, service: str, sql: str, *args: Any) -> int:
+        conn = await asyncpg.connect(self.dsns[service])
+        try:
+            return int(await conn.fetchval(sql, *args))
+        finally:
+            await conn.close()
+
+
+def start_platform(stack: Any, tmp: Path, services: tuple[str, ...] = SLICE) -> Platform:
+    bootstrap: str = stack.kafka_bootstrap
+    run_async_in_thread(lambda: kafka.ensure_topics(bootstrap))
+    run_id = uuid.uuid4().hex[:8]
+    issuer = DevIssuer.generate()
+    processes: dict[str, ServiceProcess] = {}
+    dsns: dict[str, str] = {}
+    for name in services:
+        dsns[name] = stack.create_database(f"e2e_{run_id}_{name}")
+        processes[name] = ServiceProcess(
+            name=name,
+            port=free_port(),
+            env={
+                "DATABASE_URL": dsns[name],
+                "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                "CONSUMER_GROUP_PREFIX": f"e2e-{run_id}.",
+                "AUTH_JWT_PUBLIC_KEY": issuer.public_key_pem,
+                "AUTH_ISSUER": issuer.issuer,
+                "AUTH_AUDIENCE": issuer.audience,
+                "OUTBOX_POLL_INTERVAL_S": "0.5",
+                "CONSUMER_RETRY_BASE_S": "0.05",
+            },
+            log_path=tmp / f"{name}.log",
+        )
+    for p in processes.values():
+        p.start()
+    for p in processes.values():
+        p.wait_ready()
+    return Platform(processes=processes, dsns=dsns, issuer=issuer, bootstrap=bootstrap)
+
+
+def stop_platform(platform: Platform) -> None:
+    for p in platform.processes.values():
+        p.stop()
+
+
+@pytest.fixture(scope="module")
+def platform(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    p = start_platform(stack, tmp_path_factory.mktemp("platform"))
+    yield p
+    stop_platform(p)
+
+
+FAILED_INSPECTION: dict[str, Any] = {
+    "project_id": "P-120101-0001",
+    "kind": "patrol",
+    "template_id": "contract-self-inspection",
+    "inspected_at": "2011-08-20T09:30:00+08:00",
+    "results": [
+        {"item_id": item, "result": "pass"}
+        for item in (
+            "premises.office", "premises.gatehouse", "premises.plant_rooms", "waste.renovation",
+            "waste.bins", "greenery.lawns", "greenery.pests", "order.uniform", "order.posture",
+            "facilities.records", "facilities.elevators", "facilities.water",
+            "facilities.power", "facilities.emergency_fund",
+        )
+    ]
+    + [
+        {"item_id": "waste.daily", "result": "fail", "note": "3 号楼垃圾桶满溢"},
+        {"item_id": "order.night_duty", "result": "fail", "note": "夜班门岗空岗"},
+        {"item_id": "facilities.fire", "result": "fail", "note": "2 号楼消防栓水压不足"},
+    ],
+}
+
+
+async def post_failed_inspection(platform: Platform, correlation_id: str) -> httpx.Response:
+    token = platform.token(Role.DISTRICT_OFFICE, district="120101")
+    async with httpx.AsyncClient(base_url=platform.url("inspections"), timeout=20) as client:
+        return await client.post(
+            "/api/v1/inspections",
+            json=FAILED_INSPECTION,
+            headers={"Authorization": f"Bearer {token}", "X-Correlation-ID": correlation_id},
+        )
+
+
+async def eventually(check: Any, timeout: float = 60.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("not reached in time")
+        await asyncio.sleep(0.2)

@@ -1,0 +1,120 @@
+"""The foundation's vertical slice on the real stack: inspections -> Kafka -> notifications, exposure."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+import pytest
+
+from runtime import kafka
+from runtime.auth import Role
+from tests.e2e.conftest import Platform, eventually, post_failed_inspection
+from tests.integration.conftest import header, read_topic
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+NOTICES = "SELECT count(*) FROM notices WHERE correlation_id = $1"
+EVIDENCE = "SELECT count(*) FROM evidence WHERE correlation_id = $1"
+
+
+async def both_arrived(platform: Platform, correlation_id: str) -> bool:
+    return (
+        await platform.count("notifications", NOTICES, correlation_id) >= 1
+        and await platform.count("exposure", EVIDENCE, correlation_id) >= 1
+    )
+
+
+async def test_one_http_call_gives_exactly_one_notice_and_one_exposure_record(
+    platform: Platform,
+) -> None:
+    corr = f"happy-{uuid.uuid4().hex[:8]}"
+    response = await post_failed_inspection(platform, corr)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["passed"] is False
+    assert body["score"] < body["pass_mark"]
+
+    await eventually(lambda: both_arrived(platform, corr))
+    await asyncio.sleep(1.5)  # anything duplicated would have arrived by now
+    assert await platform.count("notifications", NOTICES, corr) == 1
+    assert await platform.count("exposure", EVIDENCE, corr) == 1
+
+    # The enterprise reads its notice in Chinese; another enterprise does not see it.
+    async with httpx.AsyncClient(base_url=platform.url("notifications")) as client:
+        own = await client.get(
+            "/api/v1/notices",
+            headers={"Authorization": f"Bearer {platform.token(Role.ENTERPRISE, enterprise='E-0001')}"},
+        )
+        other = await client.get(
+            "/api/v1/notices",
+            headers={"Authorization": f"Bearer {platform.token(Role.ENTERPRISE, enterprise='E-0003')}"},
+        )
+    mine = [n for n in own.json() if n["correlation_id"] == corr]
+    assert len(mine) == 1
+    assert "检查不合格" in mine[0]["title_zh"] and "夜班门岗空岗" in mine[0]["body_zh"]
+    assert [n for n in other.json() if n["correlation_id"] == corr] == []
+
+
+async def test_the_same_event_delivered_twice_gives_one_notice(platform: Platform) -> None:
+    corr = f"dup-{uuid.uuid4().hex[:8]}"
+    assert (await post_failed_inspection(platform, corr)).status_code == 201
+    await eventually(lambda: both_arrived(platform, corr))
+
+    original = await read_topic(
+        platform.bootstrap,
+        "wuye.inspections.events",
+        until=lambda rs: len(rs) >= 1,
+        keep=lambda r: header(r, "ce_correlationid") == corr
+        and (header(r, "ce_type") or "").endswith("InspectionFailed.v1"),
+    )
+    assert len(original) == 1
+    producer = kafka.make_producer(platform.bootstrap, client_id="test-redeliver")
+    await producer.start()
+    try:
+        record = original[0]
+        await producer.send_and_wait(
+            record.topic, record.value, key=record.key, headers=list(record.headers)
+        )
+    finally:
+        await producer.stop()
+
+    # A later event on the same partition proves the duplicate was consumed before we count.
+    marker = f"dup-marker-{uuid.uuid4().hex[:8]}"
+    assert (await post_failed_inspection(platform, marker)).status_code == 201
+    await eventually(lambda: both_arrived(platform, marker))
+    assert await platform.count("notifications", NOTICES, corr) == 1
+    assert await platform.count("exposure", EVIDENCE, corr) == 1
+
+
+async def test_malformed_message_is_dead_lettered_and_the_next_one_handled(
+    platform: Platform,
+) -> None:
+    marker = uuid.uuid4().hex
+    producer = kafka.make_producer(platform.bootstrap, client_id="test-poison")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            "wuye.inspections.events",
+            b"\xff not an event",
+            key=b"P-120101-0001",  # the same partition as the good event that follows
+            headers=[("ce_id", marker.encode()), ("ce_type", b"cn.tj.wuye.inspections.InspectionFailed.v1")],
+        )
+    finally:
+        await producer.stop()
+    corr = f"after-poison-{uuid.uuid4().hex[:8]}"
+    assert (await post_failed_inspection(platform, corr)).status_code == 201
+    await eventually(lambda: both_arrived(platform, corr))
+
+    for service in ("notifications", "exposure"):
+        dead = await read_topic(
+            platform.bootstrap,
+            f"wuye.dlq.{service}",
+            until=lambda rs: len(rs) >= 1,
+            keep=lambda r: header(r, "ce_id") == marker
+            and (header(r, "x-dlq-consumer") or "").endswith(f"{service}.inspections"),
+        )
+        assert len(dead) == 1, service
+        assert (header(dead[0], "x-dlq-reason") or "").startswith("malformed:")
+        assert header(dead[0], "x-dlq-original-topic") == "wuye.inspections.events"
