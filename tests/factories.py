@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 from schemas.inspections import v1 as inspections
 
 
-def inspection_failed(project_id: str = "P-120101-0001", **overrides: object) -> inspections.InspectionFailed:
+def inspection_failed(
+    project_id: str = "P-120101-0001", **overrides: object
+) -> inspections.InspectionFailed:
     fields: dict[str, object] = {
         "inspection_id": str(uuid.uuid4()),
         "project_id": project_id,

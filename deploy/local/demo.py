@@ -20,16 +20,15 @@ import json
 import signal
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
+from runtime import kafka
+from runtime.auth import DevIssuer, Principal, Role
 
 from deploy.local.processes import REPO, SERVICES, ServiceProcess
 from deploy.local.stack import Stack, StackConfig
-from runtime import kafka
-from runtime.auth import DevIssuer, Principal, Role
 
 PORTS = {"inspections": 8001, "notifications": 8002, "exposure": 8003, "complaints": 8004}
 TITLES = {
@@ -63,11 +62,15 @@ class Demo:
     # -- infrastructure ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        step(1, "启动 Kafka 与 PostgreSQL", "starting Kafka and PostgreSQL (first run fetches jars)")
+        step(
+            1, "启动 Kafka 与 PostgreSQL", "starting Kafka and PostgreSQL (first run fetches jars)"
+        )
         self.stack.up()
         bootstrap = self.stack.kafka.bootstrap_servers
         created = asyncio.run(kafka.ensure_topics(bootstrap))
-        say(f"    ✓ topics: {len(created)} created, {len(kafka.all_topics()) - len(created)} already there")
+        say(
+            f"    ✓ topics: {len(created)} created, {len(kafka.all_topics()) - len(created)} already there"
+        )
         for name in SERVICES:
             self.dsns[name] = self.stack.postgres.create_database(f"wuye_{name}")
         say(f"    ✓ databases: {', '.join(f'wuye_{n}' for n in SERVICES)}")
@@ -102,16 +105,28 @@ class Demo:
 
     # -- the campaign -----------------------------------------------------------------------------
 
-    def token(self, role: Role, *, district: str | None = None, enterprise: str | None = None) -> str:
+    def token(
+        self, role: Role, *, district: str | None = None, enterprise: str | None = None
+    ) -> str:
         assert self.issuer is not None
-        subject = {Role.DISTRICT_OFFICE: "heping-officer-01", Role.ENTERPRISE: f"{enterprise}-staff-01"}
+        subject = {
+            Role.DISTRICT_OFFICE: "heping-officer-01",
+            Role.ENTERPRISE: f"{enterprise}-staff-01",
+        }
         return self.issuer.issue(
-            Principal(subject=subject.get(role, role.value), role=role, district_code=district, enterprise_id=enterprise)
+            Principal(
+                subject=subject.get(role, role.value),
+                role=role,
+                district_code=district,
+                enterprise_id=enterprise,
+            )
         )
 
     async def drive(self) -> dict[str, Any]:
         template = json.loads(
-            (REPO / "services/inspections/data/templates/contract-self-inspection.v1.json").read_text("utf-8")
+            (
+                REPO / "services/inspections/data/templates/contract-self-inspection.v1.json"
+            ).read_text("utf-8")
         )
         items = [i["item_id"] for i in template["items"]]
         officer = self.token(Role.DISTRICT_OFFICE, district="120101")
@@ -124,7 +139,9 @@ class Demo:
             "facilities.fire": "2 号楼消防栓水压不足",
         }
         async with httpx.AsyncClient(timeout=20) as client:
-            step(3, "和平区物业办巡查“海河花园”", "Heping district office patrol-inspects a project")
+            step(
+                3, "和平区物业办巡查“海河花园”", "Heping district office patrol-inspects a project"
+            )
             response = await client.post(
                 f"{self.processes['inspections'].url}/api/v1/inspections",
                 headers={"Authorization": f"Bearer {officer}", "X-Correlation-ID": patrol_corr},
@@ -187,7 +204,12 @@ class Demo:
                 f"{evidence['project_name']} ({len(evidence['failed_items'])} items, "
                 f"{time.monotonic() - started:.1f} s)"
             )
-        return {"patrol": patrol, "notice": notice, "evidence": evidence, "correlation_id": patrol_corr}
+        return {
+            "patrol": patrol,
+            "notice": notice,
+            "evidence": evidence,
+            "correlation_id": patrol_corr,
+        }
 
     async def _wait_for(
         self, client: httpx.AsyncClient, url: str, token: str, correlation_id: str
@@ -211,8 +233,12 @@ class Demo:
                 await conn.close()
 
         return {
-            "outbox_published": await one("inspections", "SELECT count(*) FROM outbox WHERE published_at IS NOT NULL"),
-            "outbox_pending": await one("inspections", "SELECT count(*) FROM outbox WHERE published_at IS NULL"),
+            "outbox_published": await one(
+                "inspections", "SELECT count(*) FROM outbox WHERE published_at IS NOT NULL"
+            ),
+            "outbox_pending": await one(
+                "inspections", "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+            ),
             "notices": await one("notifications", "SELECT count(*) FROM notices"),
             "evidence": await one("exposure", "SELECT count(*) FROM evidence"),
         }
@@ -221,12 +247,16 @@ class Demo:
         step(6, "小结", "summary")
         corr = result["correlation_id"]
         say(f"    一次巡查的旅程 (correlation id {corr}):")
-        say("      inspections  ──InspectionCompleted + InspectionFailed──▶  outbox ──relay──▶  Kafka "
-            "wuye.inspections.events")
+        say(
+            "      inspections  ──InspectionCompleted + InspectionFailed──▶  outbox ──relay──▶  Kafka "
+            "wuye.inspections.events"
+        )
         say("      Kafka  ──▶  notifications: 1 notice to 津城物业服务有限公司")
         say(f"      Kafka  ──▶  exposure: 1 evidence record ({result['evidence']['project_name']})")
-        say(f"    累计 totals: outbox published {counts['outbox_published']}, pending "
-            f"{counts['outbox_pending']}, notices {counts['notices']}, evidence {counts['evidence']}")
+        say(
+            f"    累计 totals: outbox published {counts['outbox_published']}, pending "
+            f"{counts['outbox_pending']}, notices {counts['notices']}, evidence {counts['evidence']}"
+        )
         tokens = self.state / "tokens.txt"
         tokens.write_text(
             "\n".join(
@@ -241,12 +271,16 @@ class Demo:
         )
         say(f"\n    {BOLD}URLs{RESET}")
         for name, process in self.processes.items():
-            say(f"      {TITLES[name]:<28} {process.url}/docs   (OpenAPI: {process.url}/openapi.json)")
+            say(
+                f"      {TITLES[name]:<28} {process.url}/docs   (OpenAPI: {process.url}/openapi.json)"
+            )
         say(f"      AsyncAPI (event catalog)     {REPO / 'schemas' / 'asyncapi.json'}")
         say(f"      Kafka                        {self.stack.kafka.bootstrap_servers}")
         say(f"      PostgreSQL                   {self.stack.postgres.dsn()}")
         say(f"    Tokens to try the APIs (1 h): {tokens}")
-        say(f"    Logs (JSON lines): {self.state / 'logs'}/*.log — grep {corr} to follow this inspection")
+        say(
+            f"    Logs (JSON lines): {self.state / 'logs'}/*.log — grep {corr} to follow this inspection"
+        )
 
 
 def _interrupt(*_args: object) -> None:
@@ -254,11 +288,17 @@ def _interrupt(*_args: object) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--exit-after-summary", action="store_true", help="stop everything after the summary")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--exit-after-summary", action="store_true", help="stop everything after the summary"
+    )
     args = parser.parse_args()
     say(f"{BOLD}天津市物业服务监管平台 · 物业管理优质服务和宣传月 演示{RESET}")
-    say(f"{DIM}Tianjin property-service supervision platform — campaign demo (津物业〔2011〕4号){RESET}")
+    say(
+        f"{DIM}Tianjin property-service supervision platform — campaign demo (津物业〔2011〕4号){RESET}"
+    )
     demo = Demo()
     try:
         demo.start()
@@ -277,7 +317,7 @@ def main() -> int:
         return 0
     except KeyboardInterrupt:
         return 0
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure: show the services' logs, then stop
         say(f"\n{RED}演示失败 demo failed:{RESET} {exc}")
         for process in demo.processes.values():
             say(f"--- {process.name} log tail ---\n{process.tail(15)}")

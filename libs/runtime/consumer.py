@@ -24,14 +24,14 @@ import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
 
-from runtime import inbox
+from runtime import db, inbox
 from schemas import cloudevents
 from schemas.base import Event
 from schemas.topics import dead_letter_topic
 
 log = structlog.get_logger(__name__)
 
-Handler = Callable[[asyncpg.Connection, Event, cloudevents.CloudEvent], Awaitable[None]]
+Handler = Callable[[db.Connection, Event, cloudevents.CloudEvent], Awaitable[None]]
 
 # Errors that say "the infrastructure is down", not "this message is bad".
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
@@ -123,7 +123,7 @@ class EventConsumer:
                 await asyncio.sleep(delay)
                 attempt -= 1
                 continue
-            except Exception as exc:  # noqa: BLE001 - a failing reaction is retried, then dead-lettered
+            except Exception as exc:
                 if attempt >= self._retry.max_attempts:
                     log.error("event_failed", attempts=attempt, error=repr(exc), exc_info=exc)
                     await self._dead_letter(

@@ -11,11 +11,18 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeAlias
 
 import asyncpg
+import asyncpg.pool
 import structlog
 
 log = structlog.get_logger(__name__)
+
+# What handlers and repositories accept: a plain connection or one borrowed from a pool.
+Connection: TypeAlias = (
+    "asyncpg.Connection[asyncpg.Record] | asyncpg.pool.PoolConnectionProxy[asyncpg.Record]"
+)
 
 RUNTIME_MIGRATIONS = Path(__file__).parent / "migrations"
 _LOCK_KEY = 0x77757965  # "wuye": one advisory lock id for migrations in every service database

@@ -6,11 +6,11 @@ marked handled together with its effect; if it rolls back, neither happened and 
 
 from __future__ import annotations
 
-import asyncpg
+from runtime import db
 
 
 async def claim(
-    conn: asyncpg.Connection,
+    conn: db.Connection,
     *,
     consumer: str,
     event_id: str,

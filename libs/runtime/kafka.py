@@ -8,6 +8,7 @@ create them and `ensure_topics` only finds them present.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
 import structlog
@@ -62,10 +63,9 @@ async def ensure_topics(
             )
             for s in missing
         ]
-        try:
+        # Another process may create them between our listing and our request.
+        with contextlib.suppress(TopicAlreadyExistsError):
             await admin.create_topics(new)
-        except TopicAlreadyExistsError:
-            pass  # another process created them between our listing and our request
         log.info("topics_created", topics=[s.name for s in missing])
         return [s.name for s in missing]
     finally:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 
-import asyncpg
 import structlog
 
+from runtime import db
 from schemas import cloudevents
 from schemas.base import Event
 
@@ -22,7 +22,7 @@ class OutboxOutsideTransaction(RuntimeError):
 
 
 async def enqueue(
-    conn: asyncpg.Connection,
+    conn: db.Connection,
     event: Event,
     *,
     source: str,

@@ -114,7 +114,11 @@ class OutboxRelay:
                     blocked_keys.add(row["key"])
                     attempts = row["attempts"] + 1
                     delay = min(cfg.max_backoff_s, cfg.base_backoff_s * 2 ** (attempts - 1))
-                    error = repr(result) if isinstance(result, BaseException) else "held back: an earlier event with the same key failed"
+                    error = (
+                        repr(result)
+                        if isinstance(result, BaseException)
+                        else "held back: an earlier event with the same key failed"
+                    )
                     await conn.execute(
                         """UPDATE outbox SET attempts = $2, last_error = $3,
                                   next_attempt_at = now() + make_interval(secs => $4)
@@ -137,7 +141,8 @@ class OutboxRelay:
                     published.append(row["seq"])
             if published:
                 await conn.execute(
-                    "UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])", published
+                    "UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])",
+                    published,
                 )
         self.published_total += len(published)
         if published:
@@ -160,7 +165,7 @@ class OutboxRelay:
                 await _sleep_or_stop(stop, self._config.poll_interval_s)
 
     async def _lead(self, stop: asyncio.Event) -> None:
-        conn: asyncpg.Connection = await self._pool.acquire()
+        conn = await self._pool.acquire()
         try:
             while not stop.is_set():
                 if await conn.fetchval("SELECT pg_try_advisory_lock($1)", _LEADER_LOCK):

@@ -32,7 +32,11 @@ class Subscription:
 
 
 def register(
-    broker: KafkaBroker, consumer: EventConsumer, subscription: Subscription, *, pause_s: float = 1.0
+    broker: KafkaBroker,
+    consumer: EventConsumer,
+    subscription: Subscription,
+    *,
+    pause_s: float = 1.0,
 ) -> None:
     @broker.subscriber(
         *subscription.topics,
@@ -45,7 +49,7 @@ def register(
     async def on_record(message: KafkaMessage) -> None:
         try:
             await consumer.handle(message.raw_message)  # type: ignore[arg-type]
-        except Exception as exc:  # noqa: BLE001 - e.g. the dead-letter topic is unreachable
+        except Exception as exc:
             log.error("record_not_handled_will_retry", error=repr(exc), exc_info=exc)
             await message.nack()
             await asyncio.sleep(pause_s)

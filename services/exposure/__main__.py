@@ -1,4 +1,5 @@
 from runtime.service import main
-from services.exposure.bootstrap import ExposureSettings, SPEC
 
-main(SPEC, ExposureSettings())  # type: ignore[call-arg]  # database_url comes from the environment
+from services.exposure.bootstrap import SPEC, ExposureSettings
+
+main(SPEC, ExposureSettings())  # database_url etc. come from the environment

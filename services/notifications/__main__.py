@@ -1,4 +1,5 @@
 from runtime.service import main
+
 from services.notifications.bootstrap import SPEC, NotificationsSettings
 
-main(SPEC, NotificationsSettings())  # type: ignore[call-arg]  # database_url comes from the environment
+main(SPEC, NotificationsSettings())  # database_url etc. come from the environment

@@ -12,10 +12,10 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-
-from deploy.local.processes import ServiceProcess, free_port
 from runtime import kafka
 from runtime.auth import DevIssuer, Principal, Role
+
+from deploy.local.processes import ServiceProcess, free_port
 from tests.conftest import run_async_in_thread
 
 SLICE = ("inspections", "notifications", "exposure")
@@ -32,7 +32,9 @@ class Platform:
     def url(self, service: str) -> str:
         return self.processes[service].url
 
-    def token(self, role: Role, *, district: str | None = None, enterprise: str | None = None) -> str:
+    def token(
+        self, role: Role, *, district: str | None = None, enterprise: str | None = None
+    ) -> str:
         key = f"{role}:{district}:{enterprise}"
         if key not in self.tokens:
             self.tokens[key] = self.issuer.issue(
@@ -104,10 +106,20 @@ FAILED_INSPECTION: dict[str, Any] = {
     "results": [
         {"item_id": item, "result": "pass"}
         for item in (
-            "premises.office", "premises.gatehouse", "premises.plant_rooms", "waste.renovation",
-            "waste.bins", "greenery.lawns", "greenery.pests", "order.uniform", "order.posture",
-            "facilities.records", "facilities.elevators", "facilities.water",
-            "facilities.power", "facilities.emergency_fund",
+            "premises.office",
+            "premises.gatehouse",
+            "premises.plant_rooms",
+            "waste.renovation",
+            "waste.bins",
+            "greenery.lawns",
+            "greenery.pests",
+            "order.uniform",
+            "order.posture",
+            "facilities.records",
+            "facilities.elevators",
+            "facilities.water",
+            "facilities.power",
+            "facilities.emergency_fund",
         )
     ]
     + [

@@ -7,9 +7,9 @@ import uuid
 
 import httpx
 import pytest
-
 from runtime import kafka
 from runtime.auth import Role
+
 from tests.e2e.conftest import Platform, eventually, post_failed_inspection
 from tests.integration.conftest import header, read_topic
 
@@ -45,15 +45,20 @@ async def test_one_http_call_gives_exactly_one_notice_and_one_exposure_record(
     async with httpx.AsyncClient(base_url=platform.url("notifications")) as client:
         own = await client.get(
             "/api/v1/notices",
-            headers={"Authorization": f"Bearer {platform.token(Role.ENTERPRISE, enterprise='E-0001')}"},
+            headers={
+                "Authorization": f"Bearer {platform.token(Role.ENTERPRISE, enterprise='E-0001')}"
+            },
         )
         other = await client.get(
             "/api/v1/notices",
-            headers={"Authorization": f"Bearer {platform.token(Role.ENTERPRISE, enterprise='E-0003')}"},
+            headers={
+                "Authorization": f"Bearer {platform.token(Role.ENTERPRISE, enterprise='E-0003')}"
+            },
         )
     mine = [n for n in own.json() if n["correlation_id"] == corr]
     assert len(mine) == 1
-    assert "检查不合格" in mine[0]["title_zh"] and "夜班门岗空岗" in mine[0]["body_zh"]
+    assert "检查不合格" in mine[0]["title_zh"]
+    assert "夜班门岗空岗" in mine[0]["body_zh"]
     assert [n for n in other.json() if n["correlation_id"] == corr] == []
 
 
@@ -66,8 +71,10 @@ async def test_the_same_event_delivered_twice_gives_one_notice(platform: Platfor
         platform.bootstrap,
         "wuye.inspections.events",
         until=lambda rs: len(rs) >= 1,
-        keep=lambda r: header(r, "ce_correlationid") == corr
-        and (header(r, "ce_type") or "").endswith("InspectionFailed.v1"),
+        keep=lambda r: (
+            header(r, "ce_correlationid") == corr
+            and (header(r, "ce_type") or "").endswith("InspectionFailed.v1")
+        ),
     )
     assert len(original) == 1
     producer = kafka.make_producer(platform.bootstrap, client_id="test-redeliver")
@@ -99,7 +106,10 @@ async def test_malformed_message_is_dead_lettered_and_the_next_one_handled(
             "wuye.inspections.events",
             b"\xff not an event",
             key=b"P-120101-0001",  # the same partition as the good event that follows
-            headers=[("ce_id", marker.encode()), ("ce_type", b"cn.tj.wuye.inspections.InspectionFailed.v1")],
+            headers=[
+                ("ce_id", marker.encode()),
+                ("ce_type", b"cn.tj.wuye.inspections.InspectionFailed.v1"),
+            ],
         )
     finally:
         await producer.stop()
@@ -108,12 +118,14 @@ async def test_malformed_message_is_dead_lettered_and_the_next_one_handled(
     await eventually(lambda: both_arrived(platform, corr))
 
     for service in ("notifications", "exposure"):
+        consumer = f"{service}.inspections"  # the inbox name; the group id may carry a prefix
         dead = await read_topic(
             platform.bootstrap,
             f"wuye.dlq.{service}",
             until=lambda rs: len(rs) >= 1,
-            keep=lambda r: header(r, "ce_id") == marker
-            and (header(r, "x-dlq-consumer") or "").endswith(f"{service}.inspections"),
+            keep=lambda r, consumer=consumer: (
+                header(r, "ce_id") == marker and header(r, "x-dlq-consumer") == consumer
+            ),
         )
         assert len(dead) == 1, service
         assert (header(dead[0], "x-dlq-reason") or "").startswith("malformed:")

@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Platform, eventually, post_failed_inspection, start_platform, stop_platform
+from tests.e2e.conftest import (
+    Platform,
+    eventually,
+    post_failed_inspection,
+    start_platform,
+    stop_platform,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 RECORDED_DURING_OUTAGE = 12
@@ -34,7 +40,9 @@ async def test_events_recorded_while_kafka_is_down_all_arrive_once(
     try:
         for i in range(RECORDED_DURING_OUTAGE):
             response = await post_failed_inspection(platform, f"outage-{run}-{i}")
-            assert response.status_code == 201, response.text  # the outbox takes writes without Kafka
+            assert response.status_code == 201, (
+                response.text
+            )  # the outbox takes writes without Kafka
         pending = await platform.count(
             "inspections", "SELECT count(*) FROM outbox WHERE published_at IS NULL"
         )
@@ -46,7 +54,9 @@ async def test_events_recorded_while_kafka_is_down_all_arrive_once(
 
     like = f"outage-{run}-%"
     notices = "SELECT count(*) FROM notices WHERE correlation_id LIKE $1"
-    distinct_notices = "SELECT count(DISTINCT correlation_id) FROM notices WHERE correlation_id LIKE $1"
+    distinct_notices = (
+        "SELECT count(DISTINCT correlation_id) FROM notices WHERE correlation_id LIKE $1"
+    )
     evidence = "SELECT count(*) FROM evidence WHERE correlation_id LIKE $1"
 
     async def all_arrived() -> bool:
@@ -60,6 +70,9 @@ async def test_events_recorded_while_kafka_is_down_all_arrive_once(
     assert await platform.count("notifications", notices, like) == RECORDED_DURING_OUTAGE
     assert await platform.count("notifications", distinct_notices, like) == RECORDED_DURING_OUTAGE
     assert await platform.count("exposure", evidence, like) == RECORDED_DURING_OUTAGE
-    assert await platform.count(
-        "inspections", "SELECT count(*) FROM outbox WHERE published_at IS NULL"
-    ) == 0
+    assert (
+        await platform.count(
+            "inspections", "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+        )
+        == 0
+    )

@@ -10,7 +10,6 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
-
 from runtime import db, kafka
 
 pytestmark = pytest.mark.integration

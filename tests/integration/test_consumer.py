@@ -10,10 +10,10 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
-
-from runtime import kafka
+from runtime import db, kafka
 from runtime.consumer import EventConsumer, RetryPolicy
 from runtime.subscriptions import Subscription, register
+
 from schemas import cloudevents
 from schemas.base import Event
 from schemas.inspections import v1 as inspections
@@ -42,13 +42,17 @@ async def producer(kafka_topics: str) -> AsyncIterator[AIOKafkaProducer]:
     await p.stop()
 
 
-async def send_event(producer: AIOKafkaProducer, topic: str, event: Event) -> cloudevents.CloudEvent:
+async def send_event(
+    producer: AIOKafkaProducer, topic: str, event: Event
+) -> cloudevents.CloudEvent:
     ce = cloudevents.from_event(event, source="/test")
-    await producer.send_and_wait(topic, ce.data, key=ce.key, headers=cloudevents.to_kafka_headers(ce))
+    await producer.send_and_wait(
+        topic, ce.data, key=ce.key, headers=cloudevents.to_kafka_headers(ce)
+    )
     return ce
 
 
-Handler = Callable[[asyncpg.Connection, Event, cloudevents.CloudEvent], Awaitable[None]]
+Handler = Callable[[db.Connection, Event, cloudevents.CloudEvent], Awaitable[None]]
 
 
 async def run_consumer(
@@ -88,7 +92,7 @@ async def effect_table(pool: asyncpg.Pool) -> asyncpg.Pool:
     return pool
 
 
-async def record_effect(conn: asyncpg.Connection, event: Event, ce: cloudevents.CloudEvent) -> None:
+async def record_effect(conn: db.Connection, event: Event, ce: cloudevents.CloudEvent) -> None:
     await conn.execute("INSERT INTO effects (event_id) VALUES ($1)", ce.id)
 
 
@@ -98,7 +102,9 @@ async def test_redelivered_event_has_one_effect(
     event = inspection_failed()
     ce = cloudevents.from_event(event, source="/test")
     for _ in range(2):  # the same CloudEvent (same id) delivered twice
-        await producer.send_and_wait(topic, ce.data, key=ce.key, headers=cloudevents.to_kafka_headers(ce))
+        await producer.send_and_wait(
+            topic, ce.data, key=ce.key, headers=cloudevents.to_kafka_headers(ce)
+        )
     other = await send_event(producer, topic, inspection_failed())
     broker = await run_consumer(kafka_topics, effect_table, topic, record_effect, producer)
     try:
@@ -116,7 +122,9 @@ async def test_malformed_record_is_dead_lettered_and_the_partition_moves_on(
     kafka_topics: str, effect_table: asyncpg.Pool, topic: str, producer: AIOKafkaProducer
 ) -> None:
     marker = uuid.uuid4().hex
-    await producer.send_and_wait(topic, b"{not json", key=marker.encode(), headers=[("ce_id", b"x")])
+    await producer.send_and_wait(
+        topic, b"{not json", key=marker.encode(), headers=[("ce_id", b"x")]
+    )
     good = await send_event(producer, topic, inspection_failed())
     broker = await run_consumer(kafka_topics, effect_table, topic, record_effect, producer)
     try:
@@ -142,7 +150,9 @@ async def test_invalid_body_is_dead_lettered_with_the_field_that_failed(
     ce = cloudevents.from_event(inspection_failed(), source="/test")
     broken = ce.data.replace(b'"district_code":"120101"', b'"district_code":"Tianjin"')
     assert broken != ce.data
-    await producer.send_and_wait(topic, broken, key=ce.key, headers=cloudevents.to_kafka_headers(ce))
+    await producer.send_and_wait(
+        topic, broken, key=ce.key, headers=cloudevents.to_kafka_headers(ce)
+    )
     good = await send_event(producer, topic, inspection_failed())
     broker = await run_consumer(kafka_topics, effect_table, topic, record_effect, producer)
     try:
@@ -154,7 +164,8 @@ async def test_invalid_body_is_dead_lettered_with_the_field_that_failed(
     )
     assert len(dead) == 1
     reason = header(dead[0], "x-dlq-reason") or ""
-    assert reason.startswith("invalid:") and "district_code" in reason, reason
+    assert reason.startswith("invalid:"), reason
+    assert "district_code" in reason, reason
 
 
 async def test_handler_that_keeps_failing_is_dead_lettered_after_bounded_retries(
@@ -163,7 +174,7 @@ async def test_handler_that_keeps_failing_is_dead_lettered_after_bounded_retries
     attempts: dict[str, int] = {}
     poison = inspection_failed(project_id="P-POISON")
 
-    async def flaky(conn: asyncpg.Connection, event: Event, ce: cloudevents.CloudEvent) -> None:
+    async def flaky(conn: db.Connection, event: Event, ce: cloudevents.CloudEvent) -> None:
         attempts[ce.id] = attempts.get(ce.id, 0) + 1
         await record_effect(conn, event, ce)  # rolled back with the failure below
         if isinstance(event, inspections.InspectionFailed) and event.project_id == "P-POISON":
@@ -179,7 +190,10 @@ async def test_handler_that_keeps_failing_is_dead_lettered_after_bounded_retries
     assert attempts[bad.id] == 3
     assert await effects(effect_table) == [good.id]  # the failed attempts left nothing behind
     dead = await read_topic(
-        kafka_topics, DLQ, until=lambda rs: len(rs) >= 1, keep=lambda r: header(r, "ce_id") == bad.id
+        kafka_topics,
+        DLQ,
+        until=lambda rs: len(rs) >= 1,
+        keep=lambda r: header(r, "ce_id") == bad.id,
     )
     assert len(dead) == 1
     assert "handler failed after 3 attempts" in (header(dead[0], "x-dlq-reason") or "")
@@ -190,7 +204,7 @@ async def test_transient_handler_failure_is_retried_and_handled_once(
 ) -> None:
     calls = 0
 
-    async def fails_once(conn: asyncpg.Connection, event: Event, ce: cloudevents.CloudEvent) -> None:
+    async def fails_once(conn: db.Connection, event: Event, ce: cloudevents.CloudEvent) -> None:
         nonlocal calls
         calls += 1
         if calls == 1:

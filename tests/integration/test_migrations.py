@@ -7,7 +7,6 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-
 from runtime import db
 
 pytestmark = pytest.mark.integration
@@ -33,7 +32,9 @@ async def test_applies_each_file_once_in_order(fresh_db: str, tmp_path: Path) ->
 
 async def test_concurrent_replicas_apply_once(fresh_db: str, tmp_path: Path) -> None:
     write(tmp_path, "0001_a.sql", "CREATE TABLE a (id int); INSERT INTO a VALUES (1);")
-    results = await asyncio.gather(*(db.prepare_database(fresh_db, tmp_path, "svc") for _ in range(4)))
+    results = await asyncio.gather(
+        *(db.prepare_database(fresh_db, tmp_path, "svc") for _ in range(4))
+    )
     assert sorted(len(r) for r in results) == [0, 0, 0, 2]
 
 
@@ -45,13 +46,17 @@ async def test_edited_migration_is_refused(fresh_db: str, tmp_path: Path) -> Non
         await db.prepare_database(fresh_db, tmp_path, "svc")
 
 
-async def test_failed_migration_rolls_back_and_is_not_recorded(fresh_db: str, tmp_path: Path) -> None:
+async def test_failed_migration_rolls_back_and_is_not_recorded(
+    fresh_db: str, tmp_path: Path
+) -> None:
     write(tmp_path, "0001_bad.sql", "CREATE TABLE a (id int); SELECT 1/0;")
     with pytest.raises(asyncpg.DivisionByZeroError):
         await db.prepare_database(fresh_db, tmp_path, "svc")
     conn = await asyncpg.connect(fresh_db)
     try:
         assert await conn.fetchval("SELECT to_regclass('a')") is None
-        assert await conn.fetchval("SELECT count(*) FROM schema_migrations WHERE namespace='svc'") == 0
+        assert (
+            await conn.fetchval("SELECT count(*) FROM schema_migrations WHERE namespace='svc'") == 0
+        )
     finally:
         await conn.close()

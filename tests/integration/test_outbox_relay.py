@@ -7,9 +7,9 @@ import contextlib
 
 import asyncpg
 import pytest
-
 from runtime import kafka, outbox
 from runtime.relay import OutboxRelay, RelayConfig
+
 from schemas import cloudevents
 from tests.factories import inspection_failed
 from tests.integration.conftest import header, read_topic, with_ids
@@ -58,7 +58,9 @@ async def test_relay_publishes_with_key_and_cloudevents_headers(
     finally:
         await relay.close()
 
-    records = await read_topic(kafka_topics, TOPIC, until=lambda rs: len(rs) >= 1, keep=with_ids([ce.id]))
+    records = await read_topic(
+        kafka_topics, TOPIC, until=lambda rs: len(rs) >= 1, keep=with_ids([ce.id])
+    )
     assert len(records) == 1
     record = records[0]
     assert record.key == b"P-RELAY-1"
@@ -137,7 +139,7 @@ async def test_relay_wakes_on_commit_without_waiting_for_the_poll(
         started = asyncio.get_running_loop().time()
         async with pool.acquire() as conn, conn.transaction():
             await outbox.enqueue(conn, inspection_failed(), source="/test")
-        while relay.published_total < 1 and asyncio.get_running_loop().time() - started < 10:
+        while relay.published_total < 1 and asyncio.get_running_loop().time() - started < 10:  # noqa: ASYNC110 - polling a counter the relay owns
             await asyncio.sleep(0.02)
         elapsed = asyncio.get_running_loop().time() - started
     finally:

@@ -4,14 +4,12 @@ evidence is visible only to the supervising offices."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 from fastapi import APIRouter, Query, Request
-
 from runtime.auth import Principal, Role
 from runtime.http import require
-from typing import Annotated
 
 router = APIRouter(prefix="/api/v1", tags=["exposure"])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
-import asyncpg
+from runtime import db
 
 from schemas import cloudevents
 from schemas.base import Event
@@ -13,7 +13,7 @@ from schemas.inspections import v1 as inspections
 
 
 async def on_inspection_failed(
-    conn: asyncpg.Connection, event: Event, ce: cloudevents.CloudEvent
+    conn: db.Connection, event: Event, ce: cloudevents.CloudEvent
 ) -> None:
     assert isinstance(event, inspections.InspectionFailed)
     await conn.execute(

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from runtime import db
 
 from services.inspections.domain import checklist
 
@@ -27,14 +28,14 @@ class Project:
 PROJECT_FIELDS = tuple(Project.__dataclass_fields__)
 
 
-async def get_project(conn: asyncpg.Connection, project_id: str) -> Project | None:
+async def get_project(conn: db.Connection, project_id: str) -> Project | None:
     row = await conn.fetchrow(
         f"SELECT {', '.join(PROJECT_FIELDS)} FROM projects WHERE project_id = $1", project_id
     )
     return Project(**dict(row)) if row else None
 
 
-async def upsert_project(conn: asyncpg.Connection, p: Project) -> str:
+async def upsert_project(conn: db.Connection, p: Project) -> str:
     """Insert or update; return 'created', 'updated' or 'unchanged'."""
     existing = await get_project(conn, p.project_id)
     if existing == p:
@@ -52,7 +53,7 @@ async def upsert_project(conn: asyncpg.Connection, p: Project) -> str:
 
 
 async def list_projects(
-    conn: asyncpg.Connection, *, district_code: str | None, enterprise_id: str | None
+    conn: db.Connection, *, district_code: str | None, enterprise_id: str | None
 ) -> list[Project]:
     rows = await conn.fetch(
         f"""SELECT {", ".join(PROJECT_FIELDS)} FROM projects
@@ -86,7 +87,7 @@ def template_from_json(body: dict[str, Any]) -> checklist.Template:
     )
 
 
-async def save_template_if_new(conn: asyncpg.Connection, body: dict[str, Any]) -> bool:
+async def save_template_if_new(conn: db.Connection, body: dict[str, Any]) -> bool:
     """Store a template version once; a different body under an existing version is refused."""
     existing = await conn.fetchval(
         "SELECT body FROM checklist_templates WHERE template_id = $1 AND version = $2",
@@ -110,7 +111,7 @@ async def save_template_if_new(conn: asyncpg.Connection, body: dict[str, Any]) -
 
 
 async def get_template(
-    conn: asyncpg.Connection, template_id: str, version: int | None
+    conn: db.Connection, template_id: str, version: int | None
 ) -> checklist.Template | None:
     body = await conn.fetchval(
         """SELECT body FROM checklist_templates WHERE template_id = $1
@@ -122,21 +123,23 @@ async def get_template(
 
 
 async def find_by_idempotency_key(
-    conn: asyncpg.Connection, recorded_by: str, key: str
+    conn: db.Connection, recorded_by: str, key: str
 ) -> dict[str, Any] | None:
     row = await conn.fetchrow(
-        "SELECT * FROM inspections WHERE recorded_by = $1 AND idempotency_key = $2", recorded_by, key
+        "SELECT * FROM inspections WHERE recorded_by = $1 AND idempotency_key = $2",
+        recorded_by,
+        key,
     )
     return _inspection(row) if row else None
 
 
-async def get_inspection(conn: asyncpg.Connection, inspection_id: str) -> dict[str, Any] | None:
+async def get_inspection(conn: db.Connection, inspection_id: str) -> dict[str, Any] | None:
     row = await conn.fetchrow("SELECT * FROM inspections WHERE inspection_id = $1", inspection_id)
     return _inspection(row) if row else None
 
 
 async def insert_inspection(
-    conn: asyncpg.Connection,
+    conn: db.Connection,
     *,
     inspection_id: str,
     project_id: str,

@@ -7,19 +7,17 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-
 from runtime.auth import Principal, Role
 from runtime.errors import Message, NotFound
 from runtime.http import require
+
 from services.inspections.adapters import repository
 from services.inspections.domain import checklist, policy
 from services.inspections.service.record_inspection import RecordInspection, record_inspection
 
 router = APIRouter(prefix="/api/v1", tags=["inspections"])
 
-Inspector = Annotated[
-    Principal, require(Role.ENTERPRISE, Role.DISTRICT_OFFICE, Role.CITY_OFFICE)
-]
+Inspector = Annotated[Principal, require(Role.ENTERPRISE, Role.DISTRICT_OFFICE, Role.CITY_OFFICE)]
 
 
 class ItemResultIn(BaseModel):
@@ -54,7 +52,9 @@ class InspectionOut(BaseModel):
 
 
 def _actor(p: Principal) -> policy.Actor:
-    return policy.Actor(role=p.role.value, district_code=p.district_code, enterprise_id=p.enterprise_id)
+    return policy.Actor(
+        role=p.role.value, district_code=p.district_code, enterprise_id=p.enterprise_id
+    )
 
 
 @router.post("/inspections", status_code=201, response_model=InspectionOut)
@@ -72,7 +72,8 @@ async def post_inspection(
         template_id=body.template_id,
         template_version=body.template_version,
         results=tuple(
-            checklist.ItemResult(r.item_id, checklist.Result(r.result), r.note) for r in body.results
+            checklist.ItemResult(r.item_id, checklist.Result(r.result), r.note)
+            for r in body.results
         ),
         inspected_at=body.inspected_at,
         idempotency_key=idempotency_key,
@@ -86,10 +87,14 @@ async def post_inspection(
 
 
 @router.get("/inspections/{inspection_id}", response_model=InspectionOut)
-async def get_inspection(inspection_id: str, request: Request, principal: Inspector) -> dict[str, Any]:
+async def get_inspection(
+    inspection_id: str, request: Request, principal: Inspector
+) -> dict[str, Any]:
     async with request.app.state.runtime.pool.acquire() as conn:
         inspection = await repository.get_inspection(conn, inspection_id)
-        project = await repository.get_project(conn, inspection["project_id"]) if inspection else None
+        project = (
+            await repository.get_project(conn, inspection["project_id"]) if inspection else None
+        )
     # Out-of-scope inspections answer 404 like missing ones, so ids cannot be probed.
     if inspection is None or project is None or not _can_see(principal, project):
         raise NotFound("inspection_not_found", Message("检查记录不存在", "inspection not found"))
@@ -101,7 +106,9 @@ async def get_projects(request: Request, principal: Inspector) -> list[dict[str,
     district = principal.district_code if principal.role is Role.DISTRICT_OFFICE else None
     enterprise = principal.enterprise_id if principal.role is Role.ENTERPRISE else None
     async with request.app.state.runtime.pool.acquire() as conn:
-        projects = await repository.list_projects(conn, district_code=district, enterprise_id=enterprise)
+        projects = await repository.list_projects(
+            conn, district_code=district, enterprise_id=enterprise
+        )
     return [p.__dict__ for p in projects]
 
 

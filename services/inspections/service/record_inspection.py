@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-
 from runtime import outbox
 from runtime.errors import DomainError, Forbidden, Message, NotFound
+
 from schemas.inspections import v1 as events
 from services.inspections.adapters import repository
 from services.inspections.domain import checklist, policy
@@ -42,7 +42,9 @@ async def record_inspection(
         if project is None:
             raise NotFound(
                 "project_not_found",
-                Message(f"物业项目 {cmd.project_id} 不存在", f"project {cmd.project_id} does not exist"),
+                Message(
+                    f"物业项目 {cmd.project_id} 不存在", f"project {cmd.project_id} does not exist"
+                ),
                 field="project_id",
             )
         refusal = policy.may_record(actor, cmd.kind, project.district_code, project.enterprise_id)
@@ -52,7 +54,10 @@ async def record_inspection(
         if template is None:
             raise NotFound(
                 "template_not_found",
-                Message(f"检查模板 {cmd.template_id} 不存在", f"template {cmd.template_id} does not exist"),
+                Message(
+                    f"检查模板 {cmd.template_id} 不存在",
+                    f"template {cmd.template_id} does not exist",
+                ),
                 field="template_id",
             )
         try:

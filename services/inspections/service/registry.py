@@ -6,14 +6,15 @@ so every other service can build its own copy from the compacted registry topic.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 import structlog
-
 from runtime import outbox
+
 from schemas.registry import v1 as registry_events
 from services.inspections.adapters import repository
 
@@ -22,7 +23,7 @@ SOURCE = "/wuye/inspections/registry"
 
 
 async def load_projects(pool: asyncpg.Pool, path: Path) -> dict[str, int]:
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = json.loads(await asyncio.to_thread(path.read_text, encoding="utf-8"))
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     for entry in data["projects"]:
         project = repository.Project(**entry)
@@ -44,9 +45,12 @@ async def load_projects(pool: asyncpg.Pool, path: Path) -> dict[str, int]:
 
 
 async def load_templates(pool: asyncpg.Pool, directory: Path) -> int:
+    bodies = await asyncio.to_thread(
+        lambda: [json.loads(f.read_text("utf-8")) for f in sorted(directory.glob("*.json"))]
+    )
     added = 0
     async with pool.acquire() as conn, conn.transaction():
-        for file in sorted(directory.glob("*.json")):
-            if await repository.save_template_if_new(conn, json.loads(file.read_text("utf-8"))):
+        for body in bodies:
+            if await repository.save_template_if_new(conn, body):
                 added += 1
     return added

@@ -44,6 +44,7 @@ def for_inspection_failed(event: inspections.InspectionFailed) -> Notice:
         body_en=(
             f"To {event.enterprise_name}: the {event.kind} inspection of '{event.project_name}' on "
             f"{event.inspected_at:%Y-%m-%d} scored {event.score:g} (pass mark {event.pass_mark:g}). "
-            f"{len(event.failed_items)} item(s) failed and must be rectified:\n" + "\n".join(lines_en)
+            f"{len(event.failed_items)} item(s) failed and must be rectified:\n"
+            + "\n".join(lines_en)
         ),
     )

@@ -6,7 +6,6 @@ from typing import Any
 
 import asyncpg
 from fastapi import APIRouter, Query, Request
-
 from runtime.auth import Role
 from runtime.http import CurrentPrincipal
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-import asyncpg
+from runtime import db
 
 from schemas import cloudevents
 from schemas.base import Event
@@ -13,7 +13,7 @@ from services.notifications.domain import notices
 
 
 async def on_inspection_failed(
-    conn: asyncpg.Connection, event: Event, ce: cloudevents.CloudEvent
+    conn: db.Connection, event: Event, ce: cloudevents.CloudEvent
 ) -> None:
     assert isinstance(event, inspections.InspectionFailed)
     notice = notices.for_inspection_failed(event)
