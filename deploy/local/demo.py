@@ -25,6 +25,7 @@ from typing import Any
 import asyncpg
 import httpx
 from runtime import kafka
+from runtime import logging as runtime_logging
 from runtime.auth import DevIssuer, Principal, Role
 
 from deploy.local.processes import REPO, SERVICES, ServiceProcess
@@ -299,6 +300,7 @@ def main() -> int:
     say(
         f"{DIM}Tianjin property-service supervision platform — campaign demo (津物业〔2011〕4号){RESET}"
     )
+    runtime_logging.configure("demo", level="WARNING", fmt="console")
     demo = Demo()
     try:
         demo.start()

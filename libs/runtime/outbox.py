@@ -15,6 +15,7 @@ from schemas import cloudevents
 from schemas.base import Event
 
 NOTIFY_CHANNEL = "wuye_outbox"
+log = structlog.get_logger(__name__)
 
 
 class OutboxOutsideTransaction(RuntimeError):
@@ -52,4 +53,13 @@ async def enqueue(
         ce.correlationid,
     )
     await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+    log.info(
+        "event_enqueued",
+        event_id=ce.id,
+        event_type=ce.type,
+        correlation_id=ce.correlationid,
+        causation_id=ce.causationid,
+        topic=event.topic,
+        key=event.partition_key(),
+    )
     return ce

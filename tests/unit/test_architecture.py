@@ -40,8 +40,13 @@ def test_a_service_importing_another_is_caught(tmp_path: Path) -> None:
         """)
     )
     result = subprocess.run(
-        [sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command; "
-         "sys.exit(lint_imports_command())", "--no-cache"],
+        [
+            sys.executable,
+            "-c",
+            "import sys; from importlinter.cli import lint_imports_command; "
+            "sys.exit(lint_imports_command())",
+            "--no-cache",
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,
