@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from runtime import db, kafka
+from tests.conftest import run_async_in_thread
 
 pytestmark = pytest.mark.integration
 EMPTY_MIGRATIONS = Path(__file__).parent / "no_migrations"
@@ -20,7 +21,7 @@ EMPTY_MIGRATIONS = Path(__file__).parent / "no_migrations"
 def kafka_topics(stack: object) -> str:
     """The platform's topics exist on the test broker; returns the bootstrap address."""
     bootstrap: str = stack.kafka_bootstrap  # type: ignore[attr-defined]
-    asyncio.run(kafka.ensure_topics(bootstrap))
+    run_async_in_thread(lambda: kafka.ensure_topics(bootstrap))
     return bootstrap
 
 
