@@ -24,12 +24,12 @@ from typing import Any
 
 import asyncpg
 import httpx
-from runtime import kafka
-from runtime import logging as runtime_logging
-from runtime.auth import DevIssuer, Principal, Role
 
 from deploy.local.processes import REPO, SERVICES, ServiceProcess
 from deploy.local.stack import Stack, StackConfig
+from runtime import kafka
+from runtime import logging as runtime_logging
+from runtime.auth import DevIssuer, Principal, Role
 
 PORTS = {"inspections": 8001, "notifications": 8002, "exposure": 8003, "complaints": 8004}
 TITLES = {

@@ -7,7 +7,6 @@ from pathlib import Path
 from runtime.service import ConsumerSpec, ServiceSpec
 from runtime.settings import Settings
 from runtime.subscriptions import Subscription
-
 from services.exposure.entrypoints.http import router
 from services.exposure.service import handlers
 

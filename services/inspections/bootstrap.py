@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import asyncpg
+
 from runtime.service import ServiceSpec
 from runtime.settings import Settings
-
 from services.inspections.entrypoints.http import router
 from services.inspections.service import registry
 

@@ -12,10 +12,10 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from runtime import kafka
-from runtime.auth import DevIssuer, Principal, Role
 
 from deploy.local.processes import ServiceProcess, free_port
+from runtime import kafka
+from runtime.auth import DevIssuer, Principal, Role
 from tests.conftest import run_async_in_thread
 
 SLICE = ("inspections", "notifications", "exposure")

@@ -7,9 +7,9 @@ import uuid
 
 import httpx
 import pytest
+
 from runtime import kafka
 from runtime.auth import Role
-
 from tests.e2e.conftest import Platform, eventually, post_failed_inspection
 from tests.integration.conftest import header, read_topic
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+
 from runtime import db, kafka
 from tests.conftest import run_async_in_thread
 

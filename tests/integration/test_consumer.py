@@ -10,10 +10,10 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
+
 from runtime import db, kafka
 from runtime.consumer import EventConsumer, RetryPolicy
 from runtime.subscriptions import Subscription, register
-
 from schemas import cloudevents
 from schemas.base import Event
 from schemas.inspections import v1 as inspections

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+
 from runtime import db
 
 pytestmark = pytest.mark.integration

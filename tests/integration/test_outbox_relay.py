@@ -7,9 +7,9 @@ import contextlib
 
 import asyncpg
 import pytest
+
 from runtime import kafka, outbox
 from runtime.relay import OutboxRelay, RelayConfig
-
 from schemas import cloudevents
 from tests.factories import inspection_failed
 from tests.integration.conftest import header, read_topic, with_ids

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
 from runtime import auth
 from runtime.auth import DevIssuer, Principal, Role, TokenVerifier
 from runtime.errors import Unauthenticated

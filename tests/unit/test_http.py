@@ -13,10 +13,11 @@ import pytest
 import structlog
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
+from structlog.testing import capture_logs
+
 from runtime import http
 from runtime.auth import DevIssuer, Principal, Role
 from runtime.errors import DomainError, Forbidden, Message, NotFound
-from structlog.testing import capture_logs
 
 
 class Item(BaseModel):

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import asyncpg
 from fastapi import APIRouter, Query, Request
+
 from runtime.auth import Principal, Role
 from runtime.http import require
 

@@ -6,7 +6,6 @@ import json
 import uuid
 
 from runtime import db
-
 from schemas import cloudevents
 from schemas.base import Event
 from schemas.inspections import v1 as inspections

@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from runtime import db
 
+from runtime import db
 from services.inspections.domain import checklist
 
 

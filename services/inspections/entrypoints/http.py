@@ -7,10 +7,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
 from runtime.auth import Principal, Role
 from runtime.errors import Message, NotFound
 from runtime.http import require
-
 from services.inspections.adapters import repository
 from services.inspections.domain import checklist, policy
 from services.inspections.service.record_inspection import RecordInspection, record_inspection

@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+
 from runtime import outbox
 from runtime.errors import DomainError, Forbidden, Message, NotFound
-
 from schemas.inspections import v1 as events
 from services.inspections.adapters import repository
 from services.inspections.domain import checklist, policy

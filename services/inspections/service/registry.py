@@ -13,8 +13,8 @@ from pathlib import Path
 
 import asyncpg
 import structlog
-from runtime import outbox
 
+from runtime import outbox
 from schemas.registry import v1 as registry_events
 from services.inspections.adapters import repository
 

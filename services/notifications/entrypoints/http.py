@@ -6,6 +6,7 @@ from typing import Any
 
 import asyncpg
 from fastapi import APIRouter, Query, Request
+
 from runtime.auth import Role
 from runtime.http import CurrentPrincipal
 

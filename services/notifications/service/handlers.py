@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 from runtime import db
-
 from schemas import cloudevents
 from schemas.base import Event
 from schemas.inspections import v1 as inspections
