@@ -33,15 +33,25 @@ log = structlog.get_logger(__name__)
 
 Handler = Callable[[db.Connection, Event, cloudevents.CloudEvent], Awaitable[None]]
 
-# Errors that say "the infrastructure is down", not "this message is bad".
-INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.AdminShutdownError,
-)
+# Errors that say "the infrastructure is down or busy", not "this message is bad".
+_INFRASTRUCTURE_TYPES: tuple[type[BaseException], ...] = (OSError, asyncpg.InterfaceError)
+# SQLSTATE classes: 08 connection, 40 serialization/deadlock, 53 resources (disk, memory,
+# connections), 57 operator intervention (shutdown, cancel), 58 system error; 25006 is
+# read-only transaction, what a writer sees during a failover.
+_INFRASTRUCTURE_SQLSTATE_CLASSES = ("08", "40", "53", "57", "58")
+_INFRASTRUCTURE_SQLSTATES = ("25006",)
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    if isinstance(exc, _INFRASTRUCTURE_TYPES):
+        return True
+    sqlstate = getattr(exc, "sqlstate", None)
+    if isinstance(exc, asyncpg.PostgresError) and isinstance(sqlstate, str):
+        return (
+            sqlstate[:2] in _INFRASTRUCTURE_SQLSTATE_CLASSES
+            or sqlstate in _INFRASTRUCTURE_SQLSTATES
+        )
+    return False
 
 
 class Record(Protocol):
@@ -62,7 +72,7 @@ class RetryPolicy:
     max_delay_s: float = 5.0
 
     def delay(self, attempt: int) -> float:
-        return float(min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1)))
+        return float(min(self.max_delay_s, self.base_delay_s * 2 ** min(attempt - 1, 20)))
 
 
 class EventConsumer:
@@ -111,19 +121,19 @@ class EventConsumer:
             return "dead_lettered"
 
         log.info("event_received")
-        attempt = 0
+        attempt = 0  # failures that count against the message
+        outages = 0  # failures of the infrastructure: retried without limit
         while True:
-            attempt += 1
             try:
                 outcome = await self._apply(handler, record, event, ce)
-            except INFRASTRUCTURE_ERRORS as exc:
-                # Not the message's fault: wait and try again, however long it takes.
-                delay = self._retry.delay(min(attempt, 10))
-                log.warning("event_retry_infrastructure", error=repr(exc), retry_in_s=delay)
-                await asyncio.sleep(delay)
-                attempt -= 1
-                continue
-            except Exception as exc:
+            except Exception as exc:  # sorted below: an outage, or a reaction that failed
+                if is_infrastructure_error(exc):
+                    outages += 1
+                    delay = self._retry.delay(outages)
+                    log.warning("event_retry_infrastructure", error=repr(exc), retry_in_s=delay)
+                    await asyncio.sleep(delay)
+                    continue
+                attempt += 1
                 if attempt >= self._retry.max_attempts:
                     log.error("event_failed", attempts=attempt, error=repr(exc), exc_info=exc)
                     await self._dead_letter(

@@ -30,6 +30,10 @@ class DomainError(Exception):
         self.field = field
 
 
+class InvalidInput(DomainError):
+    """Well-formed input that does not fit the rules (e.g. results that do not match the template)."""
+
+
 class NotFound(DomainError):
     """The thing asked for does not exist (or the caller may not know that it does)."""
 

@@ -43,6 +43,7 @@ from runtime.auth import Principal, Role, TokenVerifier
 from runtime.errors import (
     DomainError,
     Forbidden,
+    InvalidInput,
     Message,
     NotFound,
     Unauthenticated,
@@ -70,7 +71,8 @@ _DOCS_CSP = (
 )
 # Most specific first; the domain knows nothing of HTTP, so the mapping lives here.
 _STATUS: tuple[tuple[type[DomainError], int], ...] = (
-    (Unauthenticated, 401), (Forbidden, 403), (NotFound, 404), (DomainError, 409),
+    (Unauthenticated, 401), (Forbidden, 403), (NotFound, 404), (InvalidInput, 422),
+    (DomainError, 409),
 )  # fmt: skip
 _log = structlog.get_logger()
 

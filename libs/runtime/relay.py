@@ -1,13 +1,17 @@
-"""Outbox relay: publishes committed outbox rows to Kafka, in order, at least once.
+"""Outbox relay: publishes committed outbox rows to Kafka, in order per key, at least once.
 
-Safe with several replicas: one replica at a time is the leader (a session-level PostgreSQL advisory
-lock held on a dedicated connection); the others wait on standby and take over when the leader's
-connection goes away. Rows are also claimed `FOR UPDATE SKIP LOCKED`, so even two relays that both
-believed themselves leader could not publish the same row twice in one pass.
+Several replicas: one is the leader (a session-level PostgreSQL advisory lock held on a dedicated
+connection) and the others stand by. Because a leader can lose its lock without noticing (its idle
+connection dropped), every publication pass also takes a transaction-level advisory lock first, so
+two passes never overlap and rows always leave in `seq` order.
 
-Order: rows go out in `seq` order through an idempotent producer. When a send fails, that row and
-every later row with the same key in the batch stay pending and are retried with exponential backoff,
-so a later event about one project never overtakes an earlier one that failed.
+Order per key: a row whose send fails is retried with capped exponential backoff, and every later
+row with the same key waits until it has gone out (the selection skips them; within a pass they are
+held back), so a later event about one project never overtakes an earlier one.
+
+Bounded waits: a pass gives Kafka `send_timeout_s` to acknowledge; what is not acknowledged by then
+counts as failed and the producer is replaced (aiokafka's idempotent producer would otherwise wait
+for an unreachable leader for ever). A re-sent row may arrive twice; consumers' inboxes absorb that.
 
 Wake-up: LISTEN on the outbox channel (NOTIFY is sent at commit by `runtime.outbox.enqueue`), with
 a slow poll as a safety net for notifications missed while reconnecting.
@@ -18,18 +22,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaTimeoutError
 
 from runtime.outbox import NOTIFY_CHANNEL
 
 log = structlog.get_logger(__name__)
 
-_LEADER_LOCK = 0x72656C6179  # "relay"
+_LEADER_LOCK = 0x72656C6179  # "relay": session lock, who leads
+_PASS_LOCK = 0x7061737365  # "passe": transaction lock, one publication pass at a time
+_HELD_BACK = "held back: an earlier event with the same key is not published yet"
+
+_SELECT_DUE = """
+SELECT o.seq, o.event_id, o.event_type, o.topic, o.key, o.headers, o.payload, o.attempts
+  FROM outbox o
+ WHERE o.published_at IS NULL
+   AND o.next_attempt_at <= now()
+   AND NOT EXISTS (SELECT 1 FROM outbox earlier
+                    WHERE earlier.published_at IS NULL
+                      AND earlier.key IS NOT DISTINCT FROM o.key
+                      AND earlier.seq < o.seq
+                      AND earlier.next_attempt_at > now())
+ ORDER BY o.seq
+ LIMIT $1
+   FOR UPDATE
+"""
 
 
 @dataclass(frozen=True)
@@ -38,6 +60,10 @@ class RelayConfig:
     poll_interval_s: float = 1.0
     base_backoff_s: float = 0.5
     max_backoff_s: float = 30.0
+    send_timeout_s: float = 30.0
+
+    def backoff(self, attempts: int) -> float:
+        return float(min(self.max_backoff_s, self.base_backoff_s * 2 ** min(attempts - 1, 20)))
 
 
 class OutboxRelay:
@@ -55,6 +81,8 @@ class OutboxRelay:
         self.is_leader = False
         self.published_total = 0
 
+    # -- producer lifecycle -----------------------------------------------------------------------
+
     async def _ensure_producer(self) -> AIOKafkaProducer:
         # Started lazily: a service must accept writes into its outbox while Kafka is down.
         if self._producer is None:
@@ -62,97 +90,126 @@ class OutboxRelay:
             try:
                 await producer.start()
             except Exception:
-                with contextlib.suppress(Exception):
-                    await producer.stop()
+                await _stop_quietly(producer)
                 raise
             self._producer = producer
         return self._producer
 
     async def close(self) -> None:
-        if self._producer is not None:
-            await self._producer.stop()
-            self._producer = None
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await _stop_quietly(producer)
+
+    # -- one pass ---------------------------------------------------------------------------------
 
     async def publish_pending(self) -> int:
         """One pass over due rows; returns how many were published."""
-        cfg = self._config
         producer = await self._ensure_producer()
         async with self._pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                """SELECT seq, event_id, event_type, topic, key, headers, payload, attempts
-                     FROM outbox
-                    WHERE published_at IS NULL AND next_attempt_at <= now()
-                    ORDER BY seq
-                    LIMIT $1
-                    FOR UPDATE SKIP LOCKED""",
-                cfg.batch_size,
-            )
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _PASS_LOCK):
+                return 0  # another relay is in the middle of a pass
+            rows = await conn.fetch(_SELECT_DUE, self._config.batch_size)
             if not rows:
                 return 0
-            futures: list[asyncio.Future[object]] = []
-            send_error: BaseException | None = None
-            for row in rows:
-                fut: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-                if send_error is None:
-                    headers = [(k, v.encode()) for k, v in json.loads(row["headers"])]
-                    try:
-                        fut = await producer.send(
-                            row["topic"], value=row["payload"], key=row["key"], headers=headers
-                        )
-                    except Exception as exc:  # noqa: BLE001 - recorded on the row and retried
-                        # Usually the broker is unreachable: do not wait out a timeout per row.
-                        send_error = exc
-                if send_error is not None and not fut.done():
-                    fut.set_exception(send_error)
-                futures.append(fut)
-            results = await asyncio.gather(*futures, return_exceptions=True)
-
-            published: list[int] = []
-            blocked_keys: set[bytes | None] = set()
-            for row, result in zip(rows, results, strict=True):
-                if isinstance(result, BaseException) or row["key"] in blocked_keys:
-                    blocked_keys.add(row["key"])
-                    attempts = row["attempts"] + 1
-                    delay = min(cfg.max_backoff_s, cfg.base_backoff_s * 2 ** (attempts - 1))
-                    error = (
-                        repr(result)
-                        if isinstance(result, BaseException)
-                        else "held back: an earlier event with the same key failed"
-                    )
-                    await conn.execute(
-                        """UPDATE outbox SET attempts = $2, last_error = $3,
-                                  next_attempt_at = now() + make_interval(secs => $4)
-                            WHERE seq = $1""",
-                        row["seq"],
-                        attempts,
-                        error[:1000],
-                        delay,
-                    )
-                    log.warning(
-                        "outbox_publish_failed",
-                        event_id=row["event_id"],
-                        event_type=row["event_type"],
-                        topic=row["topic"],
-                        attempts=attempts,
-                        retry_in_s=delay,
-                        error=error[:300],
-                    )
-                else:
-                    published.append(row["seq"])
-            if published:
-                await conn.execute(
-                    "UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])",
-                    published,
-                )
+            outcomes, producer_stuck = await self._send(producer, rows)
+            published = await self._record(conn, rows, outcomes)
+        if producer_stuck:
+            log.warning("outbox_producer_replaced", reason="sends not acknowledged in time")
+            await self.close()
         self.published_total += len(published)
-        if published:
-            log.debug("outbox_published", count=len(published))
         return len(published)
+
+    async def _send(
+        self, producer: AIOKafkaProducer, rows: Sequence[asyncpg.Record]
+    ) -> tuple[list[BaseException | None], bool]:
+        """Send rows in order; return each row's error (None = acknowledged) and whether the
+        producer stopped answering."""
+        futures: list[asyncio.Future[object] | None] = []
+        errors: list[BaseException | None] = []
+        failed_keys: set[bytes | None] = set()
+        failed_topics: set[str] = set()
+        for row in rows:
+            if row["key"] in failed_keys or row["topic"] in failed_topics:
+                futures.append(None)
+                errors.append(RuntimeError(_HELD_BACK))
+                continue
+            headers = [(k, v.encode()) for k, v in json.loads(row["headers"])]
+            try:
+                futures.append(
+                    await producer.send(
+                        row["topic"], value=row["payload"], key=row["key"], headers=headers
+                    )
+                )
+                errors.append(None)
+            except Exception as exc:  # noqa: BLE001 - recorded on the row and retried
+                futures.append(None)
+                errors.append(exc)
+                failed_keys.add(row["key"])
+                if isinstance(exc, KafkaTimeoutError):  # no metadata: don't wait again per row
+                    failed_topics.add(row["topic"])
+        waiting = [f for f in futures if f is not None]
+        stuck = False
+        if waiting:
+            _done, pending = await asyncio.wait(waiting, timeout=self._config.send_timeout_s)
+            stuck = bool(pending)
+        for i, fut in enumerate(futures):
+            if fut is None:
+                continue
+            if not fut.done():
+                fut.cancel()
+                errors[i] = TimeoutError(f"not acknowledged in {self._config.send_timeout_s}s")
+            elif fut.cancelled():
+                errors[i] = asyncio.CancelledError()
+            elif fut.exception() is not None:
+                errors[i] = fut.exception()
+        return errors, stuck
+
+    async def _record(
+        self,
+        conn: asyncpg.pool.PoolConnectionProxy,
+        rows: Sequence[asyncpg.Record],
+        errors: list[BaseException | None],
+    ) -> list[int]:
+        published: list[int] = []
+        failed_keys: set[bytes | None] = set()
+        for row, error in zip(rows, errors, strict=True):
+            if error is None and row["key"] not in failed_keys:
+                published.append(row["seq"])
+                continue
+            failed_keys.add(row["key"])
+            attempts = row["attempts"] + 1
+            delay = self._config.backoff(attempts)
+            reason = repr(error) if error is not None else _HELD_BACK
+            await conn.execute(
+                """UPDATE outbox SET attempts = $2, last_error = $3,
+                          next_attempt_at = now() + make_interval(secs => $4)
+                    WHERE seq = $1""",
+                row["seq"],
+                attempts,
+                reason[:1000],
+                delay,
+            )
+            log.warning(
+                "outbox_publish_failed",
+                event_id=row["event_id"],
+                event_type=row["event_type"],
+                topic=row["topic"],
+                attempts=attempts,
+                retry_in_s=delay,
+                error=reason[:300],
+            )
+        if published:
+            await conn.execute(
+                "UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])", published
+            )
+        return published
 
     async def pending_count(self) -> int:
         async with self._pool.acquire() as conn:
             value = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
         return int(value)
+
+    # -- the loop ---------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set: wait for leadership, then publish whenever woken."""
@@ -160,61 +217,63 @@ class OutboxRelay:
             try:
                 await self._lead(stop)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                self.is_leader = False
                 log.warning("outbox_relay_db_error", error=repr(exc))
                 await _sleep_or_stop(stop, self._config.poll_interval_s)
+            finally:
+                self.is_leader = False
 
     async def _lead(self, stop: asyncio.Event) -> None:
-        conn = await self._pool.acquire()
-        try:
-            while not stop.is_set():
-                if await conn.fetchval("SELECT pg_try_advisory_lock($1)", _LEADER_LOCK):
-                    break
-                await _sleep_or_stop(stop, self._config.poll_interval_s)
-            else:
-                return
+        async with self._pool.acquire() as conn:
+            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _LEADER_LOCK):
+                if await _sleep_or_stop(stop, self._config.poll_interval_s):
+                    return
+            # Pool.release() runs pg_advisory_unlock_all() and UNLISTEN *: leaving this block
+            # hands leadership over.
             self.is_leader = True
             log.info("outbox_relay_leader")
             await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
             try:
-                while not stop.is_set():
-                    try:
-                        count = await self.publish_pending()
-                    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                        raise
-                    except Exception as exc:  # noqa: BLE001 - producer trouble; keep the relay alive
-                        log.warning("outbox_relay_kafka_unavailable", error=repr(exc))
-                        await _sleep_or_stop(stop, self._config.poll_interval_s)
-                        continue
-                    if count >= self._config.batch_size:
-                        continue  # more may be waiting
-                    self._wake.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(
-                            _first(self._wake.wait(), stop.wait()), self._config.poll_interval_s
-                        )
+                await self._publish_until(stop)
             finally:
                 with contextlib.suppress(Exception):
                     await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
-                    await conn.execute("SELECT pg_advisory_unlock($1)", _LEADER_LOCK)
-        finally:
-            self.is_leader = False
-            with contextlib.suppress(Exception):
-                await self._pool.release(conn)
+
+    async def _publish_until(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self._wake.clear()  # before the pass: a NOTIFY during the pass wakes the next
+            try:
+                count = await self.publish_pending()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - producer trouble; keep the relay alive
+                log.warning("outbox_relay_kafka_unavailable", error=repr(exc))
+                await _sleep_or_stop(stop, self._config.poll_interval_s)
+                continue
+            if count >= self._config.batch_size:
+                continue  # more may be waiting
+            await _wait_any(self._wake, stop, within_s=self._config.poll_interval_s)
 
     def _on_notify(self, *_args: object) -> None:
         self._wake.set()
 
 
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+async def _stop_quietly(producer: AIOKafkaProducer, grace_s: float = 5.0) -> None:
+    """Stop a producer without waiting for ever on batches an unreachable broker never takes."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(producer.stop(), grace_s)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep, cut short by `stop`; return whether stop was set."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
+    return stop.is_set()
 
 
-async def _first(*aws: object) -> None:
-    tasks = [asyncio.ensure_future(a) for a in aws]  # type: ignore[call-overload]
+async def _wait_any(*events: asyncio.Event, within_s: float) -> None:
+    waiters = [asyncio.create_task(e.wait()) for e in events]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(waiters, timeout=within_s, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for t in tasks:
-            t.cancel()
+        for w in waiters:
+            w.cancel()

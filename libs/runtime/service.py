@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,14 +105,17 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
             yield
         finally:
             log.info("service_stopping")
+            # Each step is bounded and isolated, so one that hangs (an unreachable broker) or
+            # fails cannot keep the others from running: consumers first (they finish the record
+            # in hand and commit), then the dead-letter producer, the relay, the pool.
             if broker is not None:
-                await broker.stop()  # finishes the record in hand, commits, leaves the group
+                await _step("consumers", broker.stop(), 20)
             if dlq_producer is not None:
-                await dlq_producer.stop()
+                await _step("dead_letter_producer", dlq_producer.stop(), 5)
             stop.set()
-            await relay_task
-            await relay.close()
-            await pool.close()
+            await _step("outbox_relay", relay_task, 35)
+            await _step("relay_producer", relay.close(), 10)
+            await _step("database_pool", pool.close(), 10)
             log.info("service_stopped")
 
     async def database_ready() -> None:
@@ -133,6 +136,13 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
     for router in spec.routers:
         app.include_router(router)
     return app
+
+
+async def _step(name: str, work: Awaitable[Any], within_s: float) -> None:
+    try:
+        await asyncio.wait_for(work, within_s)
+    except Exception as exc:  # noqa: BLE001 - shutdown goes on; the error is logged
+        log.error("shutdown_step_failed", step=name, error=repr(exc))
 
 
 async def _start_consumers(

@@ -22,7 +22,9 @@ async def test_applies_each_file_once_in_order(fresh_db: str, tmp_path: Path) ->
     write(tmp_path, "0001_a.sql", "CREATE TABLE a (id int);")
     write(tmp_path, "0002_b.sql", "CREATE TABLE b (id int); INSERT INTO a VALUES (1);")
     first = await db.prepare_database(fresh_db, tmp_path, "svc")
-    assert first == ["runtime/0001_outbox_inbox", "svc/0001_a", "svc/0002_b"]
+    runtime_files = sorted(f"runtime/{f.stem}" for f in db.RUNTIME_MIGRATIONS.glob("*.sql"))
+    assert runtime_files[0] == "runtime/0001_outbox_inbox"
+    assert first == [*runtime_files, "svc/0001_a", "svc/0002_b"]
     assert await db.prepare_database(fresh_db, tmp_path, "svc") == []
     conn = await asyncpg.connect(fresh_db)
     try:
@@ -36,7 +38,8 @@ async def test_concurrent_replicas_apply_once(fresh_db: str, tmp_path: Path) -> 
     results = await asyncio.gather(
         *(db.prepare_database(fresh_db, tmp_path, "svc") for _ in range(4))
     )
-    assert sorted(len(r) for r in results) == [0, 0, 0, 2]
+    expected = len(list(db.RUNTIME_MIGRATIONS.glob("*.sql"))) + 1
+    assert sorted(len(r) for r in results) == [0, 0, 0, expected]
 
 
 async def test_edited_migration_is_refused(fresh_db: str, tmp_path: Path) -> None:

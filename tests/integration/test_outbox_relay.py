@@ -97,7 +97,7 @@ async def test_two_relays_publish_each_event_exactly_once_and_in_order(
         assert sum(r.is_leader for r in relays) == 1
     finally:
         stop.set()
-        await asyncio.gather(*tasks)
+        await asyncio.wait_for(asyncio.gather(*tasks), 30)
         for r in relays:
             await r.close()
     assert [header(r, "ce_id") for r in records] == ids  # once each, in commit order
@@ -148,3 +148,39 @@ async def test_relay_wakes_on_commit_without_waiting_for_the_poll(
         await relay.close()
     assert relay.published_total == 1
     assert elapsed < 5.0, f"relay took {elapsed:.1f}s: it polled instead of listening"
+
+
+async def test_a_backing_off_event_holds_back_later_events_with_its_key(
+    pool: asyncpg.Pool, kafka_topics: str
+) -> None:
+    """A1 failed and waits out its backoff: A2 (same key) must not overtake it; B (other key) goes."""
+    ids = {}
+    for name, project in (("A1", "P-HOLD-A"), ("A2", "P-HOLD-A"), ("B", "P-HOLD-B")):
+        async with pool.acquire() as conn, conn.transaction():
+            ids[name] = (await outbox.enqueue(conn, inspection_failed(project), source="/t")).id
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE outbox SET attempts = 1, next_attempt_at = now() + interval '1 hour' "
+            "WHERE event_id = $1",
+            ids["A1"],
+        )
+    relay = relay_for(pool, kafka_topics)
+    try:
+        assert await relay.publish_pending() == 1  # only B
+        async with pool.acquire() as conn:
+            pending = {
+                r["event_id"]
+                for r in await conn.fetch("SELECT event_id FROM outbox WHERE published_at IS NULL")
+            }
+            assert pending == {ids["A1"], ids["A2"]}
+            await conn.execute(
+                "UPDATE outbox SET next_attempt_at = now() WHERE event_id = $1", ids["A1"]
+            )
+        assert await relay.publish_pending() == 2
+    finally:
+        await relay.close()
+    records = await read_topic(
+        kafka_topics, TOPIC, until=lambda rs: len(rs) >= 3, keep=with_ids(list(ids.values()))
+    )
+    order = [header(r, "ce_id") for r in records if r.key == b"P-HOLD-A"]
+    assert order == [ids["A1"], ids["A2"]]

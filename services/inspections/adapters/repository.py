@@ -36,20 +36,23 @@ async def get_project(conn: db.Connection, project_id: str) -> Project | None:
 
 
 async def upsert_project(conn: db.Connection, p: Project) -> str:
-    """Insert or update; return 'created', 'updated' or 'unchanged'."""
-    existing = await get_project(conn, p.project_id)
-    if existing == p:
-        return "unchanged"
-    await conn.execute(
-        f"""INSERT INTO projects ({", ".join(PROJECT_FIELDS)}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
-            ON CONFLICT (project_id) DO UPDATE SET
-              project_name = EXCLUDED.project_name, address = EXCLUDED.address,
-              district_code = EXCLUDED.district_code, district_name = EXCLUDED.district_name,
-              enterprise_id = EXCLUDED.enterprise_id, enterprise_name = EXCLUDED.enterprise_name,
-              service_grade = EXCLUDED.service_grade, updated_at = now()""",
+    """Insert or update in one statement; return 'created', 'updated' or 'unchanged'.
+
+    Atomic, so two replicas loading the registry at once emit one event per real change.
+    """
+    columns = ", ".join(PROJECT_FIELDS)
+    excluded = ", ".join(f"EXCLUDED.{f}" for f in PROJECT_FIELDS)
+    assignments = ", ".join(f"{f} = EXCLUDED.{f}" for f in PROJECT_FIELDS[1:])
+    inserted = await conn.fetchval(
+        f"""INSERT INTO projects ({columns}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
+            ON CONFLICT (project_id) DO UPDATE SET {assignments}, updated_at = now()
+             WHERE ({", ".join(f"projects.{f}" for f in PROJECT_FIELDS)}) IS DISTINCT FROM ({excluded})
+            RETURNING (xmax = 0)""",
         *(getattr(p, f) for f in PROJECT_FIELDS),
     )
-    return "created" if existing is None else "updated"
+    if inserted is None:
+        return "unchanged"
+    return "created" if inserted else "updated"
 
 
 async def list_projects(

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from runtime import outbox
-from runtime.errors import DomainError, Forbidden, Message, NotFound
+from runtime.errors import Forbidden, InvalidInput, Message, NotFound
 from schemas.inspections import v1 as events
 from services.inspections.adapters import repository
 from services.inspections.domain import checklist, policy
@@ -32,7 +32,23 @@ class RecordInspection:
 async def record_inspection(
     pool: asyncpg.Pool, cmd: RecordInspection, actor: policy.Actor, actor_id: str
 ) -> tuple[dict[str, Any], bool]:
-    """Return (the inspection, created?). A repeated Idempotency-Key returns the first result."""
+    """Return (the inspection, created?). A repeated Idempotency-Key returns the first result,
+    also when the retry races the original request."""
+    try:
+        return await _record(pool, cmd, actor, actor_id)
+    except asyncpg.UniqueViolationError:
+        if not cmd.idempotency_key:
+            raise
+        async with pool.acquire() as conn:
+            earlier = await repository.find_by_idempotency_key(conn, actor_id, cmd.idempotency_key)
+        if earlier is None:
+            raise
+        return earlier, False
+
+
+async def _record(
+    pool: asyncpg.Pool, cmd: RecordInspection, actor: policy.Actor, actor_id: str
+) -> tuple[dict[str, Any], bool]:
     async with pool.acquire() as conn, conn.transaction():
         if cmd.idempotency_key:
             earlier = await repository.find_by_idempotency_key(conn, actor_id, cmd.idempotency_key)
@@ -63,7 +79,7 @@ async def record_inspection(
         try:
             outcome = checklist.score(template, cmd.results)
         except checklist.ChecklistError as exc:
-            raise DomainError(exc.code, Message(exc.zh, exc.en), field=exc.field) from exc
+            raise InvalidInput(exc.code, Message(exc.zh, exc.en), field=exc.field) from exc
 
         inspection_id = str(uuid.uuid4())
         await repository.insert_inspection(
