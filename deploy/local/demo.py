@@ -275,7 +275,7 @@ class Demo:
             say(
                 f"      {TITLES[name]:<28} {process.url}/docs   (OpenAPI: {process.url}/openapi.json)"
             )
-        say(f"      AsyncAPI (event catalog)     {REPO / 'schemas' / 'asyncapi.json'}")
+        say(f"      AsyncAPI (event catalog)     {self.processes['inspections'].url}/asyncapi.json")
         say(f"      Kafka                        {self.stack.kafka.bootstrap_servers}")
         say(f"      PostgreSQL                   {self.stack.postgres.dsn()}")
         say(f"    Tokens to try the APIs (1 h): {tokens}")
@@ -309,6 +309,8 @@ def main() -> int:
         if args.exit_after_summary:
             return 0
         say(f"\n{BOLD}平台运行中,按 Ctrl-C 停止。{RESET} {DIM}Serving until Ctrl-C.{RESET}")
+        # Ctrl-C and SIGTERM both end the demo cleanly, even where SIGINT was inherited as ignored.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, _interrupt)
         while True:
             time.sleep(2)

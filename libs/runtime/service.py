@@ -19,9 +19,10 @@ from typing import Any
 import asyncpg
 import structlog
 import uvicorn
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Response
 from faststream.kafka import KafkaBroker
 
+import schemas
 from runtime import db, kafka
 from runtime import logging as runtime_logging
 from runtime.auth import TokenVerifier
@@ -32,6 +33,7 @@ from runtime.settings import Settings
 from runtime.subscriptions import Subscription, register
 
 log = structlog.get_logger(__name__)
+ASYNCAPI_DOCUMENT = Path(schemas.__file__).parent / "asyncapi.json"
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,12 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
     )
     for router in spec.routers:
         app.include_router(router)
+
+    @app.get("/asyncapi.json", tags=["ops"], summary="The platform's event catalog (AsyncAPI 3)")
+    async def asyncapi_document() -> Response:
+        # The committed document (CI checks it is fresh), the same for every service.
+        return Response(ASYNCAPI_DOCUMENT.read_bytes(), media_type="application/json")
+
     return app
 
 

@@ -130,3 +130,13 @@ async def test_malformed_message_is_dead_lettered_and_the_next_one_handled(
         assert len(dead) == 1, service
         assert (header(dead[0], "x-dlq-reason") or "").startswith("malformed:")
         assert header(dead[0], "x-dlq-original-topic") == "wuye.inspections.events"
+
+
+async def test_every_service_publishes_the_event_catalog(platform: Platform) -> None:
+    async with httpx.AsyncClient() as client:
+        for name in platform.processes:
+            response = await client.get(f"{platform.url(name)}/asyncapi.json")
+            assert response.status_code == 200, name
+            document = response.json()
+            assert document["asyncapi"] == "3.0.0"
+            assert "wuye.inspections.events" in {c["address"] for c in document["channels"].values()}
