@@ -139,4 +139,6 @@ async def test_every_service_publishes_the_event_catalog(platform: Platform) -> 
             assert response.status_code == 200, name
             document = response.json()
             assert document["asyncapi"] == "3.0.0"
-            assert "wuye.inspections.events" in {c["address"] for c in document["channels"].values()}
+            assert "wuye.inspections.events" in {
+                c["address"] for c in document["channels"].values()
+            }

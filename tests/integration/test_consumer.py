@@ -106,16 +106,30 @@ async def test_redelivered_event_has_one_effect(
             topic, ce.data, key=ce.key, headers=cloudevents.to_kafka_headers(ce)
         )
     other = await send_event(producer, topic, inspection_failed())
-    broker = await run_consumer(kafka_topics, effect_table, topic, record_effect, producer)
-    try:
-        await wait_for(lambda: _has(effect_table, other.id))
-    finally:
-        await broker.stop()
+    await consume_until_handled(
+        kafka_topics, effect_table, topic, record_effect, producer, other.id
+    )
     assert await effects(effect_table) == [ce.id, other.id]
 
 
 async def _has(pool: asyncpg.Pool, event_id: str) -> bool:
     return event_id in await effects(pool)
+
+
+async def consume_until_handled(
+    bootstrap: str,
+    pool: asyncpg.Pool,
+    topic: str,
+    handler: Handler,
+    producer: AIOKafkaProducer,
+    event_id: str,
+) -> None:
+    """Run a consumer over the topic until `event_id` has had its effect, then stop it."""
+    broker = await run_consumer(bootstrap, pool, topic, handler, producer)
+    try:
+        await wait_for(lambda: _has(pool, event_id))
+    finally:
+        await broker.stop()
 
 
 async def test_malformed_record_is_dead_lettered_and_the_partition_moves_on(
@@ -126,11 +140,7 @@ async def test_malformed_record_is_dead_lettered_and_the_partition_moves_on(
         topic, b"{not json", key=marker.encode(), headers=[("ce_id", b"x")]
     )
     good = await send_event(producer, topic, inspection_failed())
-    broker = await run_consumer(kafka_topics, effect_table, topic, record_effect, producer)
-    try:
-        await wait_for(lambda: _has(effect_table, good.id))
-    finally:
-        await broker.stop()
+    await consume_until_handled(kafka_topics, effect_table, topic, record_effect, producer, good.id)
     dead = await read_topic(
         kafka_topics, DLQ, until=lambda rs: len(rs) >= 1, keep=lambda r: r.key == marker.encode()
     )
@@ -154,11 +164,7 @@ async def test_invalid_body_is_dead_lettered_with_the_field_that_failed(
         topic, broken, key=ce.key, headers=cloudevents.to_kafka_headers(ce)
     )
     good = await send_event(producer, topic, inspection_failed())
-    broker = await run_consumer(kafka_topics, effect_table, topic, record_effect, producer)
-    try:
-        await wait_for(lambda: _has(effect_table, good.id))
-    finally:
-        await broker.stop()
+    await consume_until_handled(kafka_topics, effect_table, topic, record_effect, producer, good.id)
     dead = await read_topic(
         kafka_topics, DLQ, until=lambda rs: len(rs) >= 1, keep=lambda r: header(r, "ce_id") == ce.id
     )
@@ -182,11 +188,7 @@ async def test_handler_that_keeps_failing_is_dead_lettered_after_bounded_retries
 
     bad = await send_event(producer, topic, poison)
     good = await send_event(producer, topic, inspection_failed())
-    broker = await run_consumer(kafka_topics, effect_table, topic, flaky, producer)
-    try:
-        await wait_for(lambda: _has(effect_table, good.id))
-    finally:
-        await broker.stop()
+    await consume_until_handled(kafka_topics, effect_table, topic, flaky, producer, good.id)
     assert attempts[bad.id] == 3
     assert await effects(effect_table) == [good.id]  # the failed attempts left nothing behind
     dead = await read_topic(
@@ -212,10 +214,6 @@ async def test_transient_handler_failure_is_retried_and_handled_once(
         await record_effect(conn, event, ce)
 
     ce = await send_event(producer, topic, inspection_failed())
-    broker = await run_consumer(kafka_topics, effect_table, topic, fails_once, producer)
-    try:
-        await wait_for(lambda: _has(effect_table, ce.id))
-    finally:
-        await broker.stop()
+    await consume_until_handled(kafka_topics, effect_table, topic, fails_once, producer, ce.id)
     assert calls == 2
     assert await effects(effect_table) == [ce.id]
