@@ -29,6 +29,7 @@ from runtime.auth import TokenVerifier
 from runtime.consumer import EventConsumer, Handler, RetryPolicy
 from runtime.http import create_app
 from runtime.relay import OutboxRelay, RelayConfig
+from runtime.scheduler import PeriodicJob, SystemClock, run_periodically
 from runtime.settings import Settings
 from runtime.subscriptions import Subscription, register
 
@@ -50,6 +51,8 @@ class ServiceSpec:
     migrations: Path
     routers: Sequence[APIRouter] = ()
     consumers: Sequence[ConsumerSpec] = ()
+    # Time-driven work (deadline scans), run on every replica; jobs are safe to run concurrently.
+    jobs: Sequence[PeriodicJob] = ()
     # Called with the pool at startup, e.g. to load seed data; runs after migrations.
     on_startup: Sequence[Callable[[asyncpg.Pool, Settings], Any]] = field(default_factory=tuple)
 
@@ -99,6 +102,11 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
         )
         stop = asyncio.Event()
         relay_task = asyncio.create_task(relay.run(stop), name=f"{spec.name}-outbox-relay")
+        clock = SystemClock()
+        job_tasks = [
+            asyncio.create_task(run_periodically(job, pool, clock, stop), name=job.name)
+            for job in spec.jobs
+        ]
         broker, dlq_producer = await _start_consumers(spec, settings, pool)
         app.state.runtime = Runtime(settings=settings, pool=pool, relay=relay, broker=broker)
         state["pool"] = pool
@@ -115,6 +123,8 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
             if dlq_producer is not None:
                 await _step("dead_letter_producer", dlq_producer.stop(), 5)
             stop.set()
+            for task in job_tasks:
+                await _step(task.get_name(), task, 30)
             await _step("outbox_relay", relay_task, 35)
             await _step("relay_producer", relay.close(), 10)
             await _step("database_pool", pool.close(), 10)
