@@ -1,0 +1,1 @@
+"""Events of campaigns and activity plans (produced by the inspections service)."""
