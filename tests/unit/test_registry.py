@@ -1,0 +1,391 @@
+"""Registry files, template and activity rules (services.inspections.domain.registry): pure."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from runtime import http
+from services.inspections.adapters import repository
+from services.inspections.domain import checklist, policy
+from services.inspections.domain import registry as rules
+from services.inspections.entrypoints import http as inspections_http
+from services.inspections.entrypoints import registry_http
+
+DATA = Path("services/inspections/data")
+HEADER = list(rules.PROJECT_FIELDS)
+ROW = {
+    "project_id": "P-120101-0001",
+    "project_name": "和平区·海河花园",
+    "address": "天津市和平区南京路 101 号",
+    "district_code": "120101",
+    "district_name": "和平区",
+    "enterprise_id": "E-0001",
+    "enterprise_name": "津城物业服务有限公司",
+    "service_grade": "一级",
+}
+
+
+def row(**changes: str) -> dict[str, str]:
+    return {**ROW, **changes}
+
+
+def to_csv(rows: list[dict[str, str]], header: list[str] = HEADER, *, bom: bool = False) -> bytes:
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for r in rows:
+        writer.writerow([r.get(h, "") for h in header])
+    return out.getvalue().encode("utf-8-sig" if bom else "utf-8")
+
+
+def problems_of(data: bytes | str, fmt: rules.FileFormat = "csv") -> dict[str, str]:
+    with pytest.raises(rules.InvalidRegistryFile) as caught:
+        rules.parse_projects(data, fmt)
+    assert caught.value.code == "registry_file_invalid"
+    return {p.field: p.en for p in caught.value.problems}
+
+
+# --- registry files ------------------------------------------------------------------------
+
+
+def test_the_shipped_json_registry_parses() -> None:
+    projects = rules.parse_projects((DATA / "projects.json").read_bytes(), "json")
+    assert [p.project_id for p in projects] == [
+        "P-120101-0001",
+        "P-120101-0002",
+        "P-120103-0001",
+        "P-120104-0001",
+    ]
+    assert projects[0] == rules.ProjectFacts(**ROW)
+
+
+def test_csv_with_an_excel_bom_reads_like_one_without() -> None:
+    rows = [row(), row(project_id="P-120101-0002", project_name="和平区·五大道公寓")]
+    with_bom = to_csv(rows, bom=True)
+    assert with_bom.startswith(b"\xef\xbb\xbf")
+    assert rules.parse_projects(with_bom, "csv") == rules.parse_projects(to_csv(rows), "csv")
+    # A BOM in already-decoded text (read with encoding="utf-8") is tolerated too.
+    assert rules.parse_projects(with_bom.decode("utf-8"), "csv")[0].project_id == "P-120101-0001"
+
+
+def test_chinese_text_round_trips_through_csv_and_json() -> None:
+    facts = row(
+        project_name="河西区·梅江家园(二期)“金色”苑",
+        address="天津市河西区友谊南路 88 号,近紫金山路",
+        enterprise_name="天津市津城物业服务有限公司(河西分公司)",
+    )
+    [from_csv] = rules.parse_projects(to_csv([facts], bom=True), "csv")
+    document = json.dumps({"projects": [facts]}, ensure_ascii=False).encode()
+    [from_json] = rules.parse_projects(document, "json")
+    assert from_csv == from_json == rules.ProjectFacts(**facts)
+
+
+def test_columns_may_come_in_any_order_and_values_are_trimmed() -> None:
+    header = list(reversed(HEADER))
+    [project] = rules.parse_projects(to_csv([row(project_name="  海河花园 ")], header), "csv")
+    assert project.project_name == "海河花园"
+
+
+def test_excel_trailing_empty_rows_are_ignored() -> None:
+    data = to_csv([row()]) + b",,,,,,,\r\n\r\n"
+    assert len(rules.parse_projects(data, "csv")) == 1
+
+
+@pytest.mark.parametrize("code", ["110101", "12010", "1201011", "120100", "12O101", ""])
+def test_a_district_code_outside_tianjin_is_refused(code: str) -> None:
+    problems = problems_of(to_csv([row(), row(project_id="P-2", district_code=code)]))
+    assert list(problems) == ["rows.3.district_code"]
+
+
+def test_a_missing_column_refuses_the_file() -> None:
+    header = [h for h in HEADER if h != "service_grade"]
+    problems = problems_of(to_csv([row()], header))
+    assert problems == {"rows.1": "missing column service_grade"}
+
+
+def test_unknown_and_repeated_columns_are_refused() -> None:
+    with pytest.raises(rules.InvalidRegistryFile) as caught:
+        rules.parse_projects(to_csv([row()], [*HEADER, "备注", "address"]), "csv")
+    reasons = {p.en for p in caught.value.problems}
+    assert reasons == {"unknown column 备注", "column address appears twice"}
+
+
+def test_a_duplicate_project_id_in_one_file_names_the_first_row() -> None:
+    problems = problems_of(to_csv([row(), row(), row(project_id="P-3")]))
+    assert problems == {"rows.3.project_id": "project id P-120101-0001 already appears at rows.2"}
+
+
+@pytest.mark.parametrize(
+    ("field", "length"),
+    [
+        ("project_id", 65),
+        ("project_name", 201),
+        ("address", 501),
+        ("district_name", 201),
+        ("enterprise_name", 201),
+        ("service_grade", 17),
+    ],
+)
+def test_over_long_fields_are_refused(field: str, length: int) -> None:
+    ok = "A" * (length - 1)
+    rules.parse_projects(to_csv([row(**{field: ok})]), "csv")  # the limit itself is fine
+    problems = problems_of(to_csv([row(**{field: "A" * length})]))
+    assert problems == {f"rows.2.{field}": f"longer than {length - 1} characters"}
+
+
+def test_every_bad_row_is_reported_not_only_the_first() -> None:
+    rows = [
+        row(),
+        row(project_id="P-2", service_grade=""),
+        row(project_id="P-3", district_code="999999", address="  "),
+        row(project_id="P 4"),
+        row(project_id="P-5", project_name="海河\n花园"),
+    ]
+    problems = problems_of(to_csv(rows))
+    assert set(problems) == {
+        "rows.3.service_grade",
+        "rows.4.district_code",
+        "rows.4.address",
+        "rows.5.project_id",
+        "rows.6.project_name",
+    }
+
+
+def test_one_district_code_has_one_name_within_a_file() -> None:
+    rows = [row(), row(project_id="P-2", district_name="河西区")]
+    problems = problems_of(to_csv(rows))
+    assert list(problems) == ["rows.3.district_name"]
+    rows = [row(), row(project_id="P-2", enterprise_name="另一家物业")]
+    assert list(problems_of(to_csv(rows))) == ["rows.3.enterprise_name"]
+
+
+def test_a_row_with_the_wrong_number_of_cells_is_refused() -> None:
+    bad_row = to_csv([row(project_id="P 4")]).split(b"\r\n", 1)[1]  # without its header
+    data = to_csv([row()]) + "P-2,名称,地址,120101\r\n".encode() + bad_row
+    assert list(problems_of(data)) == ["rows.3", "rows.4.project_id"]  # all rows are reported
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "the file is empty"),
+        (",".join(HEADER).encode(), "the file lists no projects"),
+        ("project_id,名称\r\n".encode("gbk"), "file is not UTF-8"),
+        (b'"unterminated,\r\n', "malformed CSV"),
+    ],
+)
+def test_unreadable_csv_files_are_refused(data: bytes, reason: str) -> None:
+    problems = problems_of(data)
+    assert any(r.startswith(reason) for r in problems.values()), problems
+
+
+def test_excel_gbk_files_get_a_hint_in_chinese() -> None:
+    with pytest.raises(rules.InvalidRegistryFile) as caught:
+        rules.parse_projects(to_csv([row()]).decode().encode("gbk"), "csv")
+    assert "CSV UTF-8" in caught.value.problems[0].zh
+
+
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        ("[]", "file"),
+        ('{"projects": {}}', "file"),
+        ("{", "file"),
+        ('{"projects": ["P-1"]}', "projects.0"),
+        ('{"projects": []}', "projects"),
+    ],
+)
+def test_json_shapes_that_are_not_a_registry(document: str, field: str) -> None:
+    assert list(problems_of(document, "json")) == [field]
+
+
+def test_json_rows_are_checked_like_csv_rows() -> None:
+    entries = [
+        row(),
+        {**row(project_id="P-2"), "district_code": 120101},
+        {**row(project_id="P-3"), "remark": "x"},
+        {k: v for k, v in row(project_id="P-4").items() if k != "address"},
+        row(),
+    ]
+    problems = problems_of(json.dumps({"projects": entries}), "json")
+    assert problems == {
+        "projects.1.district_code": "must be a string",
+        "projects.2.remark": "unknown field",
+        "projects.3.address": "field required",
+        "projects.4.project_id": "project id P-120101-0001 already appears at projects.0",
+    }
+
+
+def test_too_many_problems_are_capped_but_counted() -> None:
+    rows = [
+        row(project_id=f"P-{i}", district_code="1") for i in range(rules.MAX_REPORTED_ERRORS + 5)
+    ]
+    with pytest.raises(rules.InvalidRegistryFile) as caught:
+        rules.parse_projects(to_csv(rows), "csv")
+    assert len(caught.value.problems) == rules.MAX_REPORTED_ERRORS
+    assert caught.value.total == rules.MAX_REPORTED_ERRORS + 5
+
+
+# --- scope -----------------------------------------------------------------------------------
+
+CITY = policy.Actor("city_office", None, None)
+HEPING = policy.Actor("district_office", "120101", None)
+E1 = policy.Actor("enterprise", None, "E-0001")
+OWNER = policy.Actor("owner", None, None)
+
+
+def test_who_sees_a_project() -> None:
+    assert rules.can_see(CITY, "120104", "E-0003")
+    assert rules.can_see(HEPING, "120101", "E-0003")
+    assert not rules.can_see(HEPING, "120104", "E-0001")
+    assert rules.can_see(E1, "120104", "E-0001")
+    assert not rules.can_see(E1, "120101", "E-0002")
+    assert not rules.can_see(OWNER, "120101", "E-0001")
+
+
+def test_who_registers_where() -> None:
+    assert rules.may_register_in(CITY, "120104")
+    assert rules.may_register_in(HEPING, "120101")
+    assert not rules.may_register_in(HEPING, "120104")
+    assert not rules.may_register_in(E1, "120101")
+
+
+# --- templates -------------------------------------------------------------------------------
+
+
+def template(**changes: object) -> dict[str, object]:
+    body = json.loads((DATA / "templates" / "flood-season.v1.json").read_text("utf-8"))
+    body.update(changes)
+    return body
+
+
+@pytest.mark.parametrize("path", sorted((DATA / "templates").glob("*.json")), ids=lambda p: p.name)
+def test_every_shipped_template_is_valid(path: Path) -> None:
+    body = json.loads(path.read_text("utf-8"))
+    assert rules.template_problems(body) == []
+    assert path.name == f"{body['template_id']}.v{body['version']}.json"
+
+
+def test_flood_season_template_follows_the_notice() -> None:
+    items = {i["item_id"]: i for i in template()["items"]}  # type: ignore[attr-defined]
+    assert items["flood.roof_leak"]["severity"] == "urgent"
+    assert "房屋漏雨" in items["flood.roof_leak"]["title_zh"]
+    assert items["flood.downpipe_blocked"]["severity"] == "urgent"
+    assert "雨水管排水不畅" in items["flood.downpipe_blocked"]["title_zh"]
+    assert "宁可备而不用,不可用而不备" in items["flood.materials"]["title_zh"]
+    assert {"flood.emergency_team", "flood.duty_roster"} <= set(items)
+
+
+def test_a_roof_leak_fails_a_flood_season_inspection_whatever_the_score() -> None:
+    flood = repository.template_from_json(template())
+    results = tuple(
+        checklist.ItemResult(
+            i.item_id,
+            checklist.Result.FAIL if i.item_id == "flood.roof_leak" else checklist.Result.PASS,
+            "5 号楼顶层漏雨" if i.item_id == "flood.roof_leak" else "",
+        )
+        for i in flood.items
+    )
+    outcome = checklist.score(flood, results)
+    assert outcome.score == 80.0 >= flood.pass_mark
+    assert not outcome.passed  # an urgent failure
+
+
+def test_template_rules() -> None:
+    items = template()["items"]
+    assert isinstance(items, list)
+    bad_items = [
+        {**items[0]},
+        {**items[0], "weight": 0},
+        {**items[1], "severity": "critical"},
+        {**items[2], "title_zh": ""},
+    ]
+    problems = rules.template_problems(template(items=bad_items, pass_mark=101, version=0))
+    assert {p.field for p in problems} == {
+        "version",
+        "pass_mark",
+        "items.1.item_id",
+        "items.1.weight",
+        "items.2.severity",
+        "items.3.title_zh",
+    }
+    assert rules.template_problems(template(items=[])) != []
+    assert rules.template_problems(template(pass_mark=float("nan"))) != []
+    assert rules.template_problems(template(pass_mark=True)) != []
+    assert rules.template_problems(template(extra="x"))[0].field == "extra"
+
+
+def test_a_new_version_follows_the_latest() -> None:
+    assert rules.next_version_refusal(1, None) is None
+    assert rules.next_version_refusal(3, 2) is None
+    refusal = rules.next_version_refusal(4, 2)
+    assert refusal is not None
+    assert refusal.en == "the new version must be 3 (latest: 2)"
+    assert rules.next_version_refusal(2, None) is not None
+
+
+# --- activity records ------------------------------------------------------------------------
+
+TODAY = date(2011, 8, 20)
+
+
+def activity(**changes: object) -> list[rules.Problem]:
+    values: dict[str, object] = {
+        "title": "纳凉晚会",
+        "held_on": date(2011, 8, 19),
+        "description": "",
+        "photo_refs": ("act/2011/08/19/a.jpg",),
+        "today": TODAY,
+    }
+    values.update(changes)
+    return rules.activity_problems(**values)  # type: ignore[arg-type]
+
+
+def test_a_plain_activity_is_accepted() -> None:
+    assert activity() == []
+    assert activity(held_on=TODAY, photo_refs=tuple(f"p{i}.jpg" for i in range(9))) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"held_on": date(2011, 8, 21)}, "held_on"),
+        ({"title": "  "}, "title"),
+        ({"title": "晚会\x00"}, "title"),
+        ({"description": "字" * 2001}, "description"),
+        ({"photo_refs": tuple(f"p{i}.jpg" for i in range(10))}, "photo_refs"),
+        ({"photo_refs": ("../../etc/passwd",)}, "photo_refs.0"),
+        ({"photo_refs": ("/abs/a.jpg",)}, "photo_refs.0"),
+        ({"photo_refs": ("a//b.jpg",)}, "photo_refs.0"),
+        ({"photo_refs": ("照片.jpg",)}, "photo_refs.0"),
+        ({"photo_refs": ("a.jpg", "a.jpg")}, "photo_refs.1"),
+    ],
+)
+def test_activity_rules(changes: dict[str, object], field: str) -> None:
+    assert [p.field for p in activity(**changes)] == [field]
+
+
+# --- the HTTP contract -----------------------------------------------------------------------
+
+
+def test_the_openapi_document_describes_the_registry_api() -> None:
+    app = http.create_app(service="inspections", title="t", version="0", verifier=None)
+    app.include_router(inspections_http.router)
+    app.include_router(registry_http.router)
+    spec = app.openapi()
+    paths = spec["paths"]
+    assert {"get", "put"} <= set(paths["/api/v1/projects/{project_id}"])
+    import_body = paths["/api/v1/registry/import"]["post"]["requestBody"]["content"]
+    assert set(import_body) == {"application/json", "text/csv"}
+    ref = import_body["application/json"]["schema"]["properties"]["projects"]["items"]["$ref"]
+    assert ref.rsplit("/", 1)[-1] in spec["components"]["schemas"]
+    district = spec["components"]["schemas"]["ProjectIn"]["properties"]["district_code"]
+    assert district["pattern"] == rules.DISTRICT_CODE_PATTERN
+    held_on = spec["components"]["schemas"]["ActivityIn"]["properties"]["held_on"]
+    assert held_on["format"] == "date"
