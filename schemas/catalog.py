@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from schemas import base, topics
+from schemas.campaigns import v1 as campaigns_v1
+from schemas.complaints import v1 as complaints_v1
 from schemas.inspections import v1 as inspections_v1
 from schemas.registry import v1 as registry_v1
 
@@ -20,6 +22,19 @@ _PRODUCED: Mapping[str, tuple[type[base.Event], ...]] = {
         registry_v1.ProjectUpdated,
         inspections_v1.InspectionCompleted,
         inspections_v1.InspectionFailed,
+        inspections_v1.RectificationOrdered,
+        inspections_v1.RectificationSubmitted,
+        inspections_v1.RectificationVerified,
+        inspections_v1.RectificationRejected,
+        inspections_v1.RectificationOverdue,
+        inspections_v1.PatrolScheduled,
+        campaigns_v1.CampaignPhaseStarted,
+        campaigns_v1.PlanSubmitted,
+        campaigns_v1.PlanOverdue,
+    ),
+    "complaints": (
+        complaints_v1.ComplaintFiled,
+        complaints_v1.ComplaintOverdue,
     ),
 }
 """Producing service -> the event classes it publishes."""

@@ -46,6 +46,29 @@ class FixedClock:
         self.current += delta
 
 
+@dataclass(frozen=True)
+class SimulatedClock:
+    """Business time that runs `speed` times faster than the wall clock from `start`, counted
+    from the wall-clock instant `anchor` (shared by all processes of one demo, so they agree).
+
+    Only for demonstrations: `make demo` replays the 2011 campaign in minutes. Technical timing
+    (retries, backoff, timeouts) always uses real time.
+    """
+
+    start: datetime
+    anchor: datetime
+    speed: float
+
+    def now(self) -> datetime:
+        return self.start + (datetime.now(UTC) - self.anchor) * self.speed
+
+
+def clock_from(start: datetime | None, anchor: datetime | None, speed: float) -> Clock:
+    if start is None:
+        return SystemClock()
+    return SimulatedClock(start=start, anchor=anchor or datetime.now(UTC), speed=speed)
+
+
 Job = Callable[[asyncpg.Pool, datetime], Awaitable[int]]
 
 

@@ -29,7 +29,7 @@ from runtime.auth import TokenVerifier
 from runtime.consumer import EventConsumer, Handler, RetryPolicy
 from runtime.http import create_app
 from runtime.relay import OutboxRelay, RelayConfig
-from runtime.scheduler import PeriodicJob, SystemClock, run_periodically
+from runtime.scheduler import Clock, PeriodicJob, clock_from, run_periodically
 from runtime.settings import Settings
 from runtime.subscriptions import Subscription, register
 
@@ -53,8 +53,11 @@ class ServiceSpec:
     consumers: Sequence[ConsumerSpec] = ()
     # Time-driven work (deadline scans), run on every replica; jobs are safe to run concurrently.
     jobs: Sequence[PeriodicJob] = ()
-    # Called with the pool at startup, e.g. to load seed data; runs after migrations.
-    on_startup: Sequence[Callable[[asyncpg.Pool, Settings], Any]] = field(default_factory=tuple)
+    # Called with the pool at startup, after migrations, e.g. to load seed data or reference data;
+    # a hook may return a mapping, merged into `Runtime.extras` for handlers to use.
+    on_startup: Sequence[
+        Callable[[asyncpg.Pool, Settings], Awaitable[Mapping[str, Any] | None]]
+    ] = field(default_factory=tuple)
 
 
 @dataclass
@@ -65,6 +68,8 @@ class Runtime:
     pool: asyncpg.Pool
     relay: OutboxRelay
     broker: KafkaBroker | None
+    clock: Clock
+    extras: Mapping[str, Any]
 
 
 def verifier_from(settings: Settings) -> TokenVerifier | None:
@@ -87,8 +92,9 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
         pool = await db.create_pool(
             settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
         )
+        extras: dict[str, Any] = {}
         for hook in spec.on_startup:
-            await hook(pool, settings)
+            extras.update(await hook(pool, settings) or {})
         relay = OutboxRelay(
             pool,
             lambda: kafka.make_producer(
@@ -102,13 +108,23 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
         )
         stop = asyncio.Event()
         relay_task = asyncio.create_task(relay.run(stop), name=f"{spec.name}-outbox-relay")
-        clock = SystemClock()
+        clock = clock_from(settings.clock_start, settings.clock_anchor, settings.clock_speed)
         job_tasks = [
-            asyncio.create_task(run_periodically(job, pool, clock, stop), name=job.name)
+            asyncio.create_task(
+                run_periodically(
+                    dataclasses.replace(job, interval_s=settings.job_interval_s or job.interval_s),
+                    pool,
+                    clock,
+                    stop,
+                ),
+                name=job.name,
+            )
             for job in spec.jobs
         ]
         broker, dlq_producer = await _start_consumers(spec, settings, pool)
-        app.state.runtime = Runtime(settings=settings, pool=pool, relay=relay, broker=broker)
+        app.state.runtime = Runtime(
+            settings=settings, pool=pool, relay=relay, broker=broker, clock=clock, extras=extras
+        )
         state["pool"] = pool
         log.info("service_started", consumers=[c.subscription.group for c in spec.consumers])
         try:

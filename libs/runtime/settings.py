@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,6 +34,15 @@ class Settings(BaseSettings):
     auth_issuer: str = "https://id.dev.wuye.local"
     auth_audience: str = "wuye-platform"
     auth_algorithms: tuple[str, ...] = ("ES256",)
+
+    # Business time. Unset in production (the system clock). `make demo` sets a start in 2011
+    # and a speed so the campaign's deadlines pass in minutes; see runtime.scheduler.SimulatedClock.
+    clock_start: AwareDatetime | None = None
+    clock_anchor: AwareDatetime | None = None
+    clock_speed: float = Field(default=1.0, gt=0)
+    job_interval_s: float | None = Field(
+        default=None, gt=0, description="Override every job's interval"
+    )
 
     # Delivery tuning (see docs/architecture.md, "Guarantees").
     outbox_batch_size: int = 200

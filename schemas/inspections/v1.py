@@ -94,3 +94,113 @@ class InspectionFailed(_InspectionEvent):
     failed_items: tuple[FailedItem, ...] = Field(
         min_length=1, description="不合格项 The failed items (at least one)."
     )
+
+
+# --------------------------------------------------------------------------- rectification orders
+
+RectificationStatus = Literal["ordered", "submitted", "verified", "rejected", "inadequate"]
+
+
+class _OrderEvent(base.Event):
+    """Facts every rectification-order event carries; keyed by project like inspections."""
+
+    topic: ClassVar[str] = "wuye.inspections.events"
+    key_field: ClassVar[str] = "project_id"
+
+    order_id: fields.Id = Field(description="整改单编号 Rectification order id.")
+    inspection_id: fields.Id = Field(description="检查编号 The inspection that found the failure.")
+    project_id: fields.Id = Field(description="项目编号 Project id; the Kafka key.")
+    project_name: fields.Name = Field(description="项目名称 Project name.")
+    enterprise_id: fields.Id = Field(description="物业服务企业编号 Enterprise that must rectify.")
+    enterprise_name: fields.Name = Field(description="物业服务企业名称 Enterprise name.")
+    district_code: fields.DistrictCode = Field(description="区划代码 District supervising it.")
+    items: tuple[FailedItem, ...] = Field(
+        min_length=1, description="整改事项 The failed items this order covers."
+    )
+    severity: Severity = Field(description="严重程度 The most severe of the items.")
+    deadline: AwareDatetime = Field(description="整改期限 When the rectification is due.")
+
+    def subject(self) -> str:
+        return self.order_id
+
+
+class RectificationOrdered(_OrderEvent):
+    """整改通知 A rectification order was issued for failed items, with its deadline."""
+
+    ce_type: ClassVar[str] = "cn.tj.wuye.inspections.RectificationOrdered.v1"
+
+    ordered_at: AwareDatetime = Field(description="下达时间 When the order was issued.")
+
+
+class RectificationSubmitted(_OrderEvent):
+    """整改提交 The enterprise submitted its rectification with evidence."""
+
+    ce_type: ClassVar[str] = "cn.tj.wuye.inspections.RectificationSubmitted.v1"
+
+    submission_no: int = Field(ge=1, description="第几次提交 1 for the first submission.")
+    photo_count: int = Field(ge=0, description="照片数量 Number of photo references attached.")
+    submitted_at: AwareDatetime = Field(description="提交时间 When it was submitted.")
+    before_deadline: bool = Field(description="是否在期限内提交 Submitted before the deadline.")
+
+
+class RectificationVerified(_OrderEvent):
+    """整改验收合格 The district office verified the rectification."""
+
+    ce_type: ClassVar[str] = "cn.tj.wuye.inspections.RectificationVerified.v1"
+
+    verified_at: AwareDatetime = Field(description="验收时间 When it was verified.")
+    on_time: bool = Field(
+        description="按期整改 The accepted submission was made before the deadline."
+    )
+
+
+class RectificationRejected(_OrderEvent):
+    """整改验收不合格 The district office rejected the rectification, with its reason.
+
+    The second rejection of one order is 整改不到位 (`inadequate` is true): the order is closed
+    as inadequately rectified, the ground for circulated criticism and public exposure.
+    """
+
+    ce_type: ClassVar[str] = "cn.tj.wuye.inspections.RectificationRejected.v1"
+
+    rejection_no: int = Field(ge=1, description="第几次退回 1 for the first rejection.")
+    reason: str = Field(min_length=1, max_length=1000, description="退回理由 Why it was rejected.")
+    inadequate: bool = Field(description="整改不到位 True on the final (second) rejection.")
+    rejected_at: AwareDatetime = Field(description="退回时间 When it was rejected.")
+
+
+class RectificationOverdue(_OrderEvent):
+    """整改逾期 The deadline passed while the rectification was still owed by the enterprise.
+
+    Emitted exactly once per order. An order submitted before its deadline and awaiting
+    verification is not overdue; if it is rejected after the deadline it becomes overdue then.
+    """
+
+    ce_type: ClassVar[str] = "cn.tj.wuye.inspections.RectificationOverdue.v1"
+
+    status: RectificationStatus = Field(description="逾期时状态 The order's status when detected.")
+    detected_at: AwareDatetime = Field(description="发现时间 When the overdue was detected.")
+
+
+class PatrolScheduled(base.Event):
+    """安排巡查 A patrol inspection was scheduled for a project, e.g. after repeated complaints."""
+
+    topic: ClassVar[str] = "wuye.inspections.events"
+    key_field: ClassVar[str] = "project_id"
+    ce_type: ClassVar[str] = "cn.tj.wuye.inspections.PatrolScheduled.v1"
+
+    patrol_id: fields.Id = Field(description="巡查安排编号 Scheduled patrol id.")
+    project_id: fields.Id = Field(description="项目编号 Project id; the Kafka key.")
+    project_name: fields.Name = Field(description="项目名称 Project name.")
+    enterprise_id: fields.Id = Field(description="物业服务企业编号 Enterprise of the project.")
+    district_code: fields.DistrictCode = Field(description="区划代码 District that must patrol.")
+    reason: Literal["repeated_complaints", "overdue_complaint"] = Field(
+        description="原因 repeated_complaints = 投诉集中; overdue_complaint = 投诉逾期未办结."
+    )
+    complaint_count: int = Field(ge=0, description="窗口内投诉数 Complaints in the window.")
+    window_days: int = Field(ge=1, description="统计窗口(天) Window the count covers.")
+    scheduled_at: AwareDatetime = Field(description="安排时间 When it was scheduled.")
+    due_by: AwareDatetime = Field(description="应完成巡查时间 When the patrol should be done.")
+
+    def subject(self) -> str:
+        return self.patrol_id

@@ -1,4 +1,5 @@
 from runtime.service import main
-from services.inspections.bootstrap import SPEC, InspectionsSettings
+from services.inspections.bootstrap import InspectionsSettings, spec
 
-main(SPEC, InspectionsSettings())  # database_url etc. come from the environment
+settings = InspectionsSettings()  # database_url etc. come from the environment
+main(spec(settings), settings)

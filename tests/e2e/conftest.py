@@ -19,6 +19,7 @@ from runtime.auth import DevIssuer, Principal, Role
 from tests.conftest import run_async_in_thread
 
 SLICE = ("inspections", "notifications", "exposure")
+CAMPAIGN_TIME = "2011-08-20T10:00:00+08:00"
 
 
 @dataclass
@@ -75,6 +76,10 @@ def start_platform(stack: Any, tmp: Path, services: tuple[str, ...] = SLICE) -> 
                 "AUTH_ISSUER": issuer.issuer,
                 "AUTH_AUDIENCE": issuer.audience,
                 "OUTBOX_POLL_INTERVAL_S": "0.5",
+                # Business time is the 2011 campaign's (the calendar data covers it); tests that
+                # need a deadline to pass call the scan with their own `now`.
+                "CLOCK_START": CAMPAIGN_TIME,
+                "CLOCK_SPEED": "1",
                 "CONSUMER_RETRY_BASE_S": "0.05",
             },
             log_path=tmp / f"{name}.log",

@@ -42,12 +42,14 @@ async def test_retry_with_the_same_idempotency_key_records_once(platform: Platfo
     )
     assert sorted(r.status_code for r in responses) == [200, 200, 201]
     assert len({r.json()["inspection_id"] for r in responses}) == 1
+    # One inspection's events: InspectionCompleted, InspectionFailed and one
+    # RectificationOrdered per failed item (3), written once despite three requests.
     assert (
         await platform.count(
             "inspections", "SELECT count(*) FROM outbox WHERE correlation_id = $1", corr
         )
-        == 2
-    )  # one InspectionCompleted + one InspectionFailed
+        == 5
+    )
 
 
 async def test_without_a_token_the_answer_is_401(platform: Platform) -> None:
@@ -92,7 +94,7 @@ async def test_an_owner_cannot_record_inspections(platform: Platform) -> None:
         (
             lambda b: b["results"].append({"item_id": "nope", "result": "pass"}),
             "results.17.item_id",
-            422,
+            409,  # scoring an item that is not in the template is refused as illegal
         ),
         (
             lambda b: b["results"][-1].update(note=""),

@@ -59,8 +59,19 @@ def test_catalog_lists_every_event_once_with_its_producer() -> None:
         "cn.tj.wuye.registry.ProjectUpdated.v1",
         "cn.tj.wuye.inspections.InspectionCompleted.v1",
         "cn.tj.wuye.inspections.InspectionFailed.v1",
+        "cn.tj.wuye.inspections.RectificationOrdered.v1",
+        "cn.tj.wuye.inspections.RectificationSubmitted.v1",
+        "cn.tj.wuye.inspections.RectificationVerified.v1",
+        "cn.tj.wuye.inspections.RectificationRejected.v1",
+        "cn.tj.wuye.inspections.RectificationOverdue.v1",
+        "cn.tj.wuye.inspections.PatrolScheduled.v1",
+        "cn.tj.wuye.campaigns.CampaignPhaseStarted.v1",
+        "cn.tj.wuye.campaigns.PlanSubmitted.v1",
+        "cn.tj.wuye.campaigns.PlanOverdue.v1",
+        "cn.tj.wuye.complaints.ComplaintFiled.v1",
+        "cn.tj.wuye.complaints.ComplaintOverdue.v1",
     }
-    assert set(catalog.PRODUCERS.values()) == {"inspections"}
+    assert set(catalog.PRODUCERS.values()) == {"inspections", "complaints"}
     for ce_type, cls in catalog.EVENT_TYPES.items():
         assert issubclass(cls, base.Event)
         assert cls.ce_type == ce_type
@@ -72,8 +83,14 @@ def test_events_on_a_topic() -> None:
     assert catalog.events_on("wuye.inspections.events") == (
         inspections.InspectionCompleted,
         inspections.InspectionFailed,
+        inspections.RectificationOrdered,
+        inspections.RectificationSubmitted,
+        inspections.RectificationVerified,
+        inspections.RectificationRejected,
+        inspections.RectificationOverdue,
+        inspections.PatrolScheduled,
     )
-    assert catalog.events_on("wuye.complaints.events") == ()
+    assert catalog.events_on("wuye.exposure.events") == ()
 
 
 def test_topics() -> None:

@@ -51,7 +51,7 @@ class InspectionOut(BaseModel):
     recorded_at: datetime
 
 
-def _actor(p: Principal) -> policy.Actor:
+def actor_of(p: Principal) -> policy.Actor:
     return policy.Actor(
         role=p.role.value, district_code=p.district_code, enterprise_id=p.enterprise_id
     )
@@ -78,8 +78,14 @@ async def post_inspection(
         inspected_at=body.inspected_at,
         idempotency_key=idempotency_key,
     )
+    runtime = request.app.state.runtime
     inspection, created = await record_inspection(
-        request.app.state.runtime.pool, cmd, _actor(principal), principal.subject
+        runtime.pool,
+        cmd,
+        actor_of(principal),
+        principal.subject,
+        rules=runtime.extras["rules"],
+        now=runtime.clock.now(),
     )
     if not created:
         response.status_code = 200

@@ -10,10 +10,12 @@ from typing import Any
 import asyncpg
 
 from runtime import outbox
-from runtime.errors import Forbidden, InvalidInput, Message, NotFound
+from runtime.errors import DomainError, Forbidden, InvalidInput, Message, NotFound
 from schemas.inspections import v1 as events
+from services.inspections.adapters import rectifications as rectification_repo
 from services.inspections.adapters import repository
 from services.inspections.domain import checklist, policy
+from services.inspections.service import rectifications
 
 SOURCE = "/wuye/inspections"
 
@@ -30,12 +32,18 @@ class RecordInspection:
 
 
 async def record_inspection(
-    pool: asyncpg.Pool, cmd: RecordInspection, actor: policy.Actor, actor_id: str
+    pool: asyncpg.Pool,
+    cmd: RecordInspection,
+    actor: policy.Actor,
+    actor_id: str,
+    *,
+    rules: rectifications.Rules,
+    now: datetime,
 ) -> tuple[dict[str, Any], bool]:
     """Return (the inspection, created?). A repeated Idempotency-Key returns the first result,
     also when the retry races the original request."""
     try:
-        return await _record(pool, cmd, actor, actor_id)
+        return await _record(pool, cmd, actor, actor_id, rules, now)
     except asyncpg.UniqueViolationError:
         if not cmd.idempotency_key:
             raise
@@ -47,7 +55,12 @@ async def record_inspection(
 
 
 async def _record(
-    pool: asyncpg.Pool, cmd: RecordInspection, actor: policy.Actor, actor_id: str
+    pool: asyncpg.Pool,
+    cmd: RecordInspection,
+    actor: policy.Actor,
+    actor_id: str,
+    rules: rectifications.Rules,
+    now: datetime,
 ) -> tuple[dict[str, Any], bool]:
     async with pool.acquire() as conn, conn.transaction():
         if cmd.idempotency_key:
@@ -79,7 +92,10 @@ async def _record(
         try:
             outcome = checklist.score(template, cmd.results)
         except checklist.ChecklistError as exc:
-            raise InvalidInput(exc.code, Message(exc.zh, exc.en), field=exc.field) from exc
+            # Scoring an item that is not in the template is an illegal request (409); results
+            # that are incomplete or lack a note are bad input (422).
+            error = DomainError if exc.code == "unknown_item" else InvalidInput
+            raise error(exc.code, Message(exc.zh, exc.en), field=exc.field) from exc
 
         inspection_id = str(uuid.uuid4())
         await repository.insert_inspection(
@@ -136,6 +152,17 @@ async def _record(
                 ),
                 source=SOURCE,
             )
+            # Every failed item becomes a rectification order with its own deadline.
+            await rectifications.issue_orders(
+                conn,
+                rules=rules,
+                inspection_id=inspection_id,
+                project=project,
+                failed=outcome.failed,
+                now=now,
+            )
+        if cmd.kind == "patrol":
+            await rectification_repo.close_open_patrol(conn, project.project_id, inspection_id)
         created = await repository.get_inspection(conn, inspection_id)
         assert created is not None
         return created, True

@@ -1,0 +1,1 @@
+"""Complaint events (the complaints service is the producer)."""

@@ -1,0 +1,185 @@
+"""HTTP API for rectification orders and scheduled patrols: translators, no rules."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from runtime.auth import Principal, Role
+from runtime.errors import Message, NotFound
+from runtime.http import require
+from services.inspections.adapters import rectifications as repo
+from services.inspections.entrypoints.http import actor_of
+from services.inspections.service import rectifications
+
+router = APIRouter(prefix="/api/v1", tags=["rectifications"])
+
+Party = Annotated[Principal, require(Role.ENTERPRISE, Role.DISTRICT_OFFICE, Role.CITY_OFFICE)]
+Supervisor = Annotated[Principal, require(Role.DISTRICT_OFFICE, Role.CITY_OFFICE)]
+Enterprise = Annotated[Principal, require(Role.ENTERPRISE)]
+
+
+class SubmissionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    evidence_text: str = Field(min_length=1, max_length=2000, description="整改情况说明")
+    photo_refs: list[str] = Field(default_factory=list, max_length=9, description="照片引用")
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["verify", "reject"]
+    reason: str = Field(default="", max_length=1000, description="退回理由 (required to reject)")
+
+
+class OrderOut(BaseModel):
+    order_id: str
+    inspection_id: str
+    project_id: str
+    project_name: str
+    enterprise_id: str
+    enterprise_name: str
+    district_code: str
+    items: list[dict[str, Any]]
+    severity: str
+    status: str
+    status_zh: str
+    ordered_at: datetime
+    deadline: datetime
+    submissions: int
+    rejections: int
+    overdue: bool
+    overdue_at: datetime | None
+    verified_at: datetime | None
+    on_time: bool | None
+    history: list[dict[str, Any]] | None = None
+
+
+STATUS_ZH = {
+    "ordered": "待整改",
+    "submitted": "待验收",
+    "verified": "验收合格",
+    "rejected": "退回重改",
+    "inadequate": "整改不到位",
+}
+
+
+def _out(row: repo.OrderRow, history: list[dict[str, Any]] | None = None) -> OrderOut:
+    o = row.order
+    return OrderOut(
+        order_id=o.order_id,
+        inspection_id=row.inspection_id,
+        project_id=row.project_id,
+        project_name=row.project_name,
+        enterprise_id=row.enterprise_id,
+        enterprise_name=row.enterprise_name,
+        district_code=row.district_code,
+        items=row.items,
+        severity=row.severity,
+        status=o.status.value,
+        status_zh=STATUS_ZH[o.status.value],
+        ordered_at=o.ordered_at,
+        deadline=o.deadline,
+        submissions=o.submissions,
+        rejections=o.rejections,
+        overdue=o.overdue_at is not None,
+        overdue_at=o.overdue_at,
+        verified_at=o.verified_at,
+        on_time=o.on_time,
+        history=history,
+    )
+
+
+@router.get("/rectifications", response_model=list[OrderOut])
+async def list_orders(
+    request: Request,
+    principal: Party,
+    project_id: str | None = Query(default=None, max_length=64),
+    status: Literal["ordered", "submitted", "verified", "rejected", "inadequate"] | None = None,
+    overdue: bool | None = None,
+    limit: int = Query(default=100, ge=1, le=500),
+) -> list[OrderOut]:
+    """Orders in the caller's scope: an enterprise its own, a district office its district's."""
+    async with request.app.state.runtime.pool.acquire() as conn:
+        rows = await repo.list_orders(
+            conn,
+            district_code=principal.district_code
+            if principal.role is Role.DISTRICT_OFFICE
+            else None,
+            enterprise_id=principal.enterprise_id if principal.role is Role.ENTERPRISE else None,
+            project_id=project_id,
+            status=status,
+            overdue=overdue,
+            limit=limit,
+        )
+    return [_out(r) for r in rows]
+
+
+@router.get("/rectifications/{order_id}", response_model=OrderOut)
+async def get_order(order_id: str, request: Request, principal: Party) -> OrderOut:
+    async with request.app.state.runtime.pool.acquire() as conn:
+        row = await repo.get(conn, order_id)
+        if row is None or not rectifications.can_see(
+            actor_of(principal), row.district_code, row.enterprise_id
+        ):
+            raise NotFound(
+                "order_not_found", Message("整改单不存在", "rectification order not found")
+            )
+        history = await repo.history(conn, order_id)
+    return _out(row, history)
+
+
+@router.post("/rectifications/{order_id}/submissions", response_model=OrderOut, status_code=201)
+async def submit(
+    order_id: str, body: SubmissionIn, request: Request, principal: Enterprise
+) -> OrderOut:
+    """The enterprise submits its rectification with evidence (text and photo references)."""
+    runtime = request.app.state.runtime
+    row = await rectifications.submit(
+        runtime.pool,
+        order_id,
+        actor_of(principal),
+        principal.subject,
+        evidence_text=body.evidence_text,
+        photo_refs=body.photo_refs,
+        now=runtime.clock.now(),
+    )
+    return _out(row)
+
+
+@router.post("/rectifications/{order_id}/decision", response_model=OrderOut)
+async def decide(
+    order_id: str, body: DecisionIn, request: Request, principal: Supervisor
+) -> OrderOut:
+    """The district office verifies (验收合格) or rejects (退回) with a reason; the second
+    rejection closes the order as 整改不到位."""
+    runtime = request.app.state.runtime
+    row = await rectifications.decide(
+        runtime.pool,
+        order_id,
+        actor_of(principal),
+        principal.subject,
+        decision=body.decision,
+        reason=body.reason,
+        now=runtime.clock.now(),
+    )
+    return _out(row)
+
+
+@router.get("/patrols/scheduled")
+async def scheduled_patrols(
+    request: Request,
+    principal: Supervisor,
+    status: Literal["open", "done"] | None = None,
+) -> list[dict[str, Any]]:
+    """Patrols scheduled automatically after repeated or overdue complaints."""
+    async with request.app.state.runtime.pool.acquire() as conn:
+        return await repo.list_patrols(
+            conn,
+            district_code=principal.district_code
+            if principal.role is Role.DISTRICT_OFFICE
+            else None,
+            status=status,
+        )

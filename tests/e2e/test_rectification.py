@@ -1,0 +1,175 @@
+"""The rectification lifecycle on the real stack, with the events counted on Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from runtime.auth import Role
+from schemas import cloudevents
+from schemas.inspections import v1 as events
+from services.inspections.service import rectifications
+from tests.e2e.conftest import FAILED_INSPECTION, Platform
+from tests.integration.conftest import header, read_topic
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+TOPIC = "wuye.inspections.events"
+
+
+class Client:
+    def __init__(self, platform: Platform, token: str) -> None:
+        self.http = httpx.AsyncClient(
+            base_url=platform.url("inspections"),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=20,
+        )
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.http.aclose()
+
+
+async def inspect(
+    platform: Platform, token: str, body: dict[str, Any], corr: str
+) -> dict[str, Any]:
+    async with Client(platform, token) as c:
+        r = await c.http.post("/api/v1/inspections", json=body, headers={"X-Correlation-ID": corr})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def orders_of(platform: Platform, token: str, inspection_id: str) -> list[dict[str, Any]]:
+    async with Client(platform, token) as c:
+        r = await c.http.get("/api/v1/rectifications", params={"limit": 500})
+    assert r.status_code == 200, r.text
+    return [o for o in r.json() if o["inspection_id"] == inspection_id]
+
+
+async def events_for(platform: Platform, order_ids: set[str], at_least: int) -> list[events.Event]:
+    records = await read_topic(
+        platform.bootstrap,
+        TOPIC,
+        until=lambda rs: len(rs) >= at_least,
+        keep=lambda r: (header(r, "ce_subject") or "") in order_ids,
+        timeout=30,
+    )
+    await asyncio.sleep(0)
+    return [cloudevents.decode(cloudevents.from_kafka(r.key, r.value, r.headers)) for r in records]
+
+
+async def test_self_inspection_failed_ordered_then_rejected_twice(platform: Platform) -> None:
+    enterprise = platform.token(Role.ENTERPRISE, enterprise="E-0001")
+    officer = platform.token(Role.DISTRICT_OFFICE, district="120101")
+    body = {**FAILED_INSPECTION, "kind": "self"}
+    inspection = await inspect(platform, enterprise, body, f"rect-{uuid.uuid4().hex[:6]}")
+    orders = await orders_of(platform, enterprise, inspection["inspection_id"])
+    assert sorted(o["items"][0]["item_id"] for o in orders) == [
+        "facilities.fire",
+        "order.night_duty",
+        "waste.daily",
+    ]
+    fire = next(o for o in orders if o["items"][0]["item_id"] == "facilities.fire")
+    assert fire["status"] == "ordered"
+    assert fire["severity"] == "urgent"
+
+    async with Client(platform, enterprise) as ent, Client(platform, officer) as off:
+        url = f"/api/v1/rectifications/{fire['order_id']}"
+        # Verifying what was never submitted is refused, with the reason.
+        r = await off.http.post(f"{url}/decision", json={"decision": "verify"})
+        assert r.status_code == 409, r.text
+        assert r.json()["error"]["code"] == "not_submitted"
+        for round_no in (1, 2):
+            r = await ent.http.post(
+                f"{url}/submissions",
+                json={
+                    "evidence_text": f"第{round_no}次:已更换消防栓阀门并试压",
+                    "photo_refs": ["fire/a.jpg"],
+                },
+            )
+            assert r.status_code == 201, r.text
+            r = await off.http.post(
+                f"{url}/decision", json={"decision": "reject", "reason": "水压仍未达到标准要求"}
+            )
+            assert r.status_code == 200, r.text
+        assert r.json()["status"] == "inadequate"
+        assert r.json()["status_zh"] == "整改不到位"
+        # After 整改不到位 nothing more can be submitted.
+        r = await ent.http.post(f"{url}/submissions", json={"evidence_text": "再次提交"})
+        assert r.status_code == 409
+        detail = (await off.http.get(url)).json()
+    assert [h["action"] for h in detail["history"]] == [
+        "submitted", "rejected", "submitted", "inadequate",
+    ]  # fmt: skip
+
+    received = await events_for(platform, {fire["order_id"]}, at_least=5)
+    kinds = [type(e).__name__ for e in received]
+    assert kinds == [
+        "RectificationOrdered",
+        "RectificationSubmitted",
+        "RectificationRejected",
+        "RectificationSubmitted",
+        "RectificationRejected",
+    ]
+    rejections = [e for e in received if isinstance(e, events.RectificationRejected)]
+    assert [r.inadequate for r in rejections] == [False, True]
+
+
+async def test_an_order_left_alone_is_overdue_exactly_once_with_two_schedulers(
+    platform: Platform,
+) -> None:
+    officer = platform.token(Role.DISTRICT_OFFICE, district="120101")
+    body = {**FAILED_INSPECTION, "project_id": "P-120101-0002"}
+    inspection = await inspect(platform, officer, body, f"overdue-{uuid.uuid4().hex[:6]}")
+    orders = await orders_of(platform, officer, inspection["inspection_id"])
+    assert len(orders) == 3
+    ids = {o["order_id"] for o in orders}
+    latest = max(o["deadline"] for o in orders)
+
+    pools = [
+        await asyncpg.create_pool(platform.dsns["inspections"], min_size=1, max_size=2)
+        for _ in range(2)
+    ]
+    try:
+        late = datetime.fromisoformat(latest) + timedelta(seconds=1)
+        counts = await asyncio.gather(*(rectifications.overdue_job(p, late) for p in pools))
+        again = await rectifications.overdue_job(pools[0], late + timedelta(days=1))
+    finally:
+        for p in pools:
+            await p.close()
+    assert sum(counts) >= 3  # ours, plus any other test's order that was due by then
+    assert again == 0
+
+    received = await events_for(platform, ids, at_least=6)
+    overdue = [e for e in received if isinstance(e, events.RectificationOverdue)]
+    assert sorted(e.order_id for e in overdue) == sorted(ids)  # one each, no duplicates
+    async with Client(platform, officer) as off:
+        listed = (await off.http.get("/api/v1/rectifications", params={"overdue": "true"})).json()
+    assert ids <= {o["order_id"] for o in listed}
+
+
+async def test_orders_are_scoped(platform: Platform) -> None:
+    officer = platform.token(Role.DISTRICT_OFFICE, district="120101")
+    inspection = await inspect(
+        platform, officer, FAILED_INSPECTION, f"scope-{uuid.uuid4().hex[:6]}"
+    )
+    order = (await orders_of(platform, officer, inspection["inspection_id"]))[0]
+    url = f"/api/v1/rectifications/{order['order_id']}"
+    for token in (
+        platform.token(Role.ENTERPRISE, enterprise="E-0003"),  # another enterprise
+        platform.token(Role.DISTRICT_OFFICE, district="120104"),  # another district
+    ):
+        async with Client(platform, token) as c:
+            assert (await c.http.get(url)).status_code == 404
+    async with Client(platform, platform.token(Role.ENTERPRISE, enterprise="E-0003")) as c:
+        r = await c.http.post(f"{url}/submissions", json={"evidence_text": "不是我们的项目"})
+        assert r.status_code == 404
+    async with Client(platform, platform.token(Role.OWNER)) as c:
+        assert (await c.http.get(url)).status_code == 403
