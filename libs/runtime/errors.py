@@ -34,6 +34,11 @@ class InvalidInput(DomainError):
     """Well-formed input that does not fit the rules (e.g. results that do not match the template)."""
 
 
+class Unavailable(DomainError):
+    """The request is fine but the service lacks something it needs to answer (e.g. reference data
+    an operator must load): 503, and the message says what is missing."""
+
+
 class NotFound(DomainError):
     """The thing asked for does not exist (or the caller may not know that it does)."""
 

@@ -47,6 +47,7 @@ from runtime.errors import (
     Message,
     NotFound,
     Unauthenticated,
+    Unavailable,
     validation_reason,
 )
 
@@ -72,6 +73,7 @@ _DOCS_CSP = (
 # Most specific first; the domain knows nothing of HTTP, so the mapping lives here.
 _STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (Unauthenticated, 401), (Forbidden, 403), (NotFound, 404), (InvalidInput, 422),
+    (Unavailable, 503),
     (DomainError, 409),
 )  # fmt: skip
 _log = structlog.get_logger()

@@ -17,7 +17,7 @@ from structlog.testing import capture_logs
 
 from runtime import http
 from runtime.auth import DevIssuer, Principal, Role
-from runtime.errors import DomainError, Forbidden, Message, NotFound
+from runtime.errors import DomainError, Forbidden, Message, NotFound, Unavailable
 
 
 class Item(BaseModel):
@@ -406,3 +406,19 @@ async def test_lifespan_is_used(dev: DevIssuer) -> None:
     async with app.router.lifespan_context(app):
         assert entered == ["up"]
     assert entered == ["up", "down"]
+
+
+async def test_unavailable_maps_to_503_with_the_reason() -> None:
+    app = http.create_app(service="t", title="t", version="1", verifier=None)
+
+    @app.get("/needs-data")
+    async def needs_data() -> None:
+        raise Unavailable(
+            "year_not_loaded", Message("未加载 2027 年节假日", "2027 calendar not loaded")
+        )
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        r = await c.get("/needs-data")
+    assert r.status_code == 503
+    assert r.json()["error"]["code"] == "year_not_loaded"
+    assert "2027" in r.json()["error"]["message"]

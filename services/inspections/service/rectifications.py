@@ -11,12 +11,12 @@ from typing import Any
 import asyncpg
 
 from runtime import db, outbox
-from runtime.errors import DomainError, Forbidden, InvalidInput, Message, NotFound
+from runtime.errors import DomainError, Forbidden, InvalidInput, Message, NotFound, Unavailable
 from schemas.inspections import v1 as events
 from services.inspections.adapters import rectifications as repo
 from services.inspections.adapters.repository import Project
 from services.inspections.domain import checklist, policy, rectification
-from services.inspections.domain.calendar import WorkingCalendar
+from services.inspections.domain.calendar import CalendarError, WorkingCalendar
 
 SOURCE = "/wuye/inspections"
 SCAN_BATCH = 500
@@ -45,9 +45,16 @@ async def issue_orders(
     """One order per failed item, in the inspection's transaction; return the order ids."""
     ids = []
     for f in failed:
-        deadline = rules.deadlines.deadline_for(
-            f.item.severity, f.item.item_id, now, rules.calendar
-        )
+        try:
+            deadline = rules.deadlines.deadline_for(
+                f.item.severity, f.item.item_id, now, rules.calendar
+            )
+        except CalendarError as exc:
+            # Never guess a deadline: the operator must load the year's holiday calendar.
+            raise Unavailable(
+                exc.code,
+                Message(f"无法计算整改期限:{exc.zh}", f"cannot set the deadline: {exc.en}"),
+            ) from exc
         order = rectification.new_order(str(uuid.uuid4()), now, deadline)
         item = _item(f)
         await repo.insert_order(
