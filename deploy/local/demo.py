@@ -16,22 +16,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import signal
 import sys
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import httpx
 
+from deploy.local import campaign_script
 from deploy.local.processes import REPO, SERVICES, ServiceProcess
 from deploy.local.stack import Stack, StackConfig
 from runtime import kafka
 from runtime import logging as runtime_logging
 from runtime.auth import DevIssuer, Principal, Role
+from runtime.scheduler import SimulatedClock
 
-PORTS = {"inspections": 8001, "notifications": 8002, "exposure": 8003, "complaints": 8004}
+SERVICE_PORT_OFFSETS = {"inspections": 0, "notifications": 1, "exposure": 2, "complaints": 3}
 TITLES = {
     "inspections": "检查与整改 Inspections",
     "notifications": "通知 Notifications",
@@ -52,13 +54,23 @@ def step(n: int, zh: str, en: str) -> None:
 
 
 class Demo:
-    def __init__(self) -> None:
-        self.stack = Stack(StackConfig.for_profile("dev"), reporter=lambda m: say(f"    {m}"))
-        self.state = REPO / ".local" / "dev"
+    def __init__(self, profile: str = "dev", port_base: int = 8001) -> None:
+        self.stack = Stack(StackConfig.for_profile(profile), reporter=lambda m: say(f"    {m}"))
+        self.state = REPO / ".local" / profile
+        self.port_base = port_base
         self.processes: dict[str, ServiceProcess] = {}
         self.dsns: dict[str, str] = {}
         self.issuer: DevIssuer | None = None
         self.run_id = time.strftime("%Y%m%d-%H%M%S")
+        self.clock = self._campaign_clock()
+
+    @staticmethod
+    def _campaign_clock() -> SimulatedClock:
+        return SimulatedClock(
+            start=campaign_script.CLOCK_START,
+            anchor=datetime.now(UTC),
+            speed=campaign_script.CLOCK_SPEED,
+        )
 
     # -- infrastructure ---------------------------------------------------------------------------
 
@@ -73,22 +85,30 @@ class Demo:
             f"    ✓ topics: {len(created)} created, {len(kafka.all_topics()) - len(created)} already there"
         )
         for name in SERVICES:
+            # Each demo replays the campaign from the start: the dev databases are recreated.
+            self.stack.postgres.drop_database(f"wuye_{name}")
             self.dsns[name] = self.stack.postgres.create_database(f"wuye_{name}")
-        say(f"    ✓ databases: {', '.join(f'wuye_{n}' for n in SERVICES)}")
+        say(f"    ✓ databases (fresh): {', '.join(f'wuye_{n}' for n in SERVICES)}")
         self.issuer = DevIssuer.load_or_create(self.state / "identity")
         say(f"    ✓ development identity provider: {self.issuer.issuer}")
 
         step(2, "启动四个服务", "starting the four services")
+        self.clock = self._campaign_clock()  # campaign time starts with the services
         for name in SERVICES:
             process = ServiceProcess(
                 name=name,
-                port=PORTS[name],
+                port=self.port_base + SERVICE_PORT_OFFSETS[name],
                 env={
                     "DATABASE_URL": self.dsns[name],
                     "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
                     "AUTH_JWT_PUBLIC_KEY": self.issuer.public_key_pem,
                     "AUTH_ISSUER": self.issuer.issuer,
                     "AUTH_AUDIENCE": self.issuer.audience,
+                    # Campaign time: 2011-08-08 in the planning phase, 12 campaign hours a second.
+                    "CLOCK_START": self.clock.start.isoformat(),
+                    "CLOCK_ANCHOR": self.clock.anchor.isoformat(),
+                    "CLOCK_SPEED": str(self.clock.speed),
+                    "JOB_INTERVAL_S": "0.5",
                 },
                 log_path=self.state / "logs" / f"{name}.log",
             )
@@ -124,108 +144,44 @@ class Demo:
         )
 
     async def drive(self) -> dict[str, Any]:
-        template = json.loads(
-            (
-                REPO / "services/inspections/data/templates/contract-self-inspection.v1.json"
-            ).read_text("utf-8")
+        assert self.issuer is not None
+        story = campaign_script.Story(
+            say=say,
+            step=step,
+            urls={name: p.url for name, p in self.processes.items()},
+            issuer=self.issuer,
+            clock=self.clock,
+            bootstrap=self.stack.kafka.bootstrap_servers,
+            repo=REPO,
         )
-        items = [i["item_id"] for i in template["items"]]
-        officer = self.token(Role.DISTRICT_OFFICE, district="120101")
-        enterprise = self.token(Role.ENTERPRISE, enterprise="E-0001")
-        patrol_corr = f"demo-{self.run_id}-patrol"
-        self_corr = f"demo-{self.run_id}-self"
-        failures = {
-            "waste.daily": "3 号楼北侧垃圾桶满溢,未日产日清",
-            "order.night_duty": "夜间 23:40 东门岗空岗",
-            "facilities.fire": "2 号楼消防栓水压不足",
-        }
+        results = await story.play()
+        step(8, "通知与曝光服务收到的事件", "what notifications and exposure received")
+        officer = story.token(Role.CITY_OFFICE)
         async with httpx.AsyncClient(timeout=20) as client:
-            step(
-                3, "和平区物业办巡查“海河花园”", "Heping district office patrol-inspects a project"
-            )
-            response = await client.post(
-                f"{self.processes['inspections'].url}/api/v1/inspections",
-                headers={"Authorization": f"Bearer {officer}", "X-Correlation-ID": patrol_corr},
-                json={
-                    "project_id": "P-120101-0001",
-                    "kind": "patrol",
-                    "template_id": "contract-self-inspection",
-                    "inspected_at": "2011-08-20T09:30:00+08:00",
-                    "results": [
-                        {"item_id": i, "result": "fail", "note": failures[i]}
-                        if i in failures
-                        else {"item_id": i, "result": "pass"}
-                        for i in items
-                    ],
-                },
+            notices = await self._get(client, "notifications", "/api/v1/notices", officer)
+            evidence = await self._get(client, "exposure", "/api/v1/evidence", officer)
+        if notices:
+            say(f"    ✓ 通知 notices: {len(notices)} 份, 例如 e.g. “{notices[-1]['title_zh']}”")
+        say(f"    ✓ 曝光证据 exposure evidence: {len(evidence)} 条 (公示规则见 issue 6)")
+        results["notices"], results["evidence"] = notices, evidence
+        return results
+
+    async def _get(
+        self, client: httpx.AsyncClient, service: str, path: str, token: str
+    ) -> list[dict[str, Any]]:
+        # The consumers are asynchronous: give the last events a moment to arrive.
+        for _ in range(50):
+            response = await client.get(
+                self.processes[service].url + path, headers={"Authorization": f"Bearer {token}"}
             )
             response.raise_for_status()
-            patrol = response.json()
-            say(
-                f"    {RED}✗ 不合格{RESET} 得分 score {patrol['score']:g} / 合格线 pass mark "
-                f"{patrol['pass_mark']:g}; {len(failures)} 项不合格 failed items"
-            )
+            rows: list[dict[str, Any]] = response.json()
+            if rows:
+                return rows
+            await asyncio.sleep(0.2)
+        return []
 
-            step(4, "津城物业对“梅江家园”自查", "an enterprise self-inspects its own project")
-            response = await client.post(
-                f"{self.processes['inspections'].url}/api/v1/inspections",
-                headers={"Authorization": f"Bearer {enterprise}", "X-Correlation-ID": self_corr},
-                json={
-                    "project_id": "P-120103-0001",
-                    "kind": "self",
-                    "template_id": "contract-self-inspection",
-                    "inspected_at": "2011-08-22T15:00:00+08:00",
-                    "results": [{"item_id": i, "result": "pass"} for i in items[:-1]]
-                    + [{"item_id": items[-1], "result": "na"}],
-                },
-            )
-            response.raise_for_status()
-            say(f"    {GREEN}✓ 合格{RESET} 得分 score {response.json()['score']:g}")
-
-            step(5, "事件经 Kafka 送达通知与曝光服务", "following the events through Kafka")
-            started = time.monotonic()
-            notice = await self._wait_for(
-                client,
-                f"{self.processes['notifications'].url}/api/v1/notices",
-                enterprise,
-                patrol_corr,
-            )
-            say(f"    ✓ 通知服务 notifications: 企业收到通知 ({time.monotonic() - started:.1f} s)")
-            say(f"      {BOLD}{notice['title_zh']}{RESET}")
-            for line in notice["body_zh"].splitlines():
-                say(f"      {line}")
-            evidence = await self._wait_for(
-                client,
-                f"{self.processes['exposure'].url}/api/v1/evidence",
-                officer,
-                patrol_corr,
-            )
-            say(
-                f"    ✓ 曝光服务 exposure: 证据已记录 evidence recorded for "
-                f"{evidence['project_name']} ({len(evidence['failed_items'])} items, "
-                f"{time.monotonic() - started:.1f} s)"
-            )
-        return {
-            "patrol": patrol,
-            "notice": notice,
-            "evidence": evidence,
-            "correlation_id": patrol_corr,
-        }
-
-    async def _wait_for(
-        self, client: httpx.AsyncClient, url: str, token: str, correlation_id: str
-    ) -> dict[str, Any]:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            response = await client.get(url, headers={"Authorization": f"Bearer {token}"})
-            response.raise_for_status()
-            found = [r for r in response.json() if r["correlation_id"] == correlation_id]
-            if found:
-                return found[0]
-            await asyncio.sleep(0.3)
-        raise TimeoutError(f"nothing arrived at {url} for {correlation_id}")
-
-    async def counts(self) -> dict[str, int]:
+    async def counts(self) -> dict[str, Any]:
         async def one(service: str, sql: str) -> int:
             conn = await asyncpg.connect(self.dsns[service])
             try:
@@ -233,7 +189,19 @@ class Demo:
             finally:
                 await conn.close()
 
+        async def by_type() -> str:
+            conn = await asyncpg.connect(self.dsns["inspections"])
+            try:
+                rows = await conn.fetch(
+                    "SELECT split_part(event_type, '.', 5) AS t, count(*) AS n FROM outbox "
+                    "GROUP BY 1 ORDER BY 2 DESC, 1"
+                )
+            finally:
+                await conn.close()
+            return ", ".join(f"{r['t']} {r['n']}" for r in rows)
+
         return {
+            "by_type": await by_type(),
             "outbox_published": await one(
                 "inspections", "SELECT count(*) FROM outbox WHERE published_at IS NOT NULL"
             ),
@@ -244,19 +212,28 @@ class Demo:
             "evidence": await one("exposure", "SELECT count(*) FROM evidence"),
         }
 
-    def summary(self, result: dict[str, Any], counts: dict[str, int]) -> None:
-        step(6, "小结", "summary")
-        corr = result["correlation_id"]
-        say(f"    一次巡查的旅程 (correlation id {corr}):")
+    def summary(self, result: dict[str, Any], counts: dict[str, Any]) -> None:
+        step(9, "小结", "summary")
+        orders = result["orders"]
+        by_status = campaign_script.count_by_status(orders)
+        say(f"    活动 campaign: 津物业〔2011〕4号, 业务时间 now {result['campaign_time']}")
         say(
-            "      inspections  ──InspectionCompleted + InspectionFailed──▶  outbox ──relay──▶  Kafka "
-            "wuye.inspections.events"
+            f"    方案 plans: 2 份已报送 submitted, {result['plans_missing']} 个单位逾期未报 PlanOverdue"
         )
-        say("      Kafka  ──▶  notifications: 1 notice to 津城物业服务有限公司")
-        say(f"      Kafka  ──▶  exposure: 1 evidence record ({result['evidence']['project_name']})")
+        inspections = result["inspections"]
+        failed = sum(not i["passed"] for i in inspections)
+        say(f"    检查 inspections: {len(inspections)} 次, {failed} 次不合格 failed")
         say(
-            f"    累计 totals: outbox published {counts['outbox_published']}, pending "
-            f"{counts['outbox_pending']}, notices {counts['notices']}, evidence {counts['evidence']}"
+            f"    整改单 orders: {len(orders)} 张 — "
+            + ", ".join(f"{k} {v}" for k, v in sorted(by_status.items()))
+            + f"; 逾期 overdue {sum(o['overdue'] for o in orders)}"
+        )
+        say(
+            f"    通知 notices {len(result['notices'])}, 曝光证据 evidence {len(result['evidence'])}"
+        )
+        say(
+            f"    Kafka: outbox published {counts['outbox_published']}, pending "
+            f"{counts['outbox_pending']}; events by type: {counts['by_type']}"
         )
         tokens = self.state / "tokens.txt"
         tokens.write_text(
@@ -279,9 +256,7 @@ class Demo:
         say(f"      Kafka                        {self.stack.kafka.bootstrap_servers}")
         say(f"      PostgreSQL                   {self.stack.postgres.dsn()}")
         say(f"    Tokens to try the APIs (1 h): {tokens}")
-        say(
-            f"    Logs (JSON lines): {self.state / 'logs'}/*.log — grep {corr} to follow this inspection"
-        )
+        say(f"    Logs (JSON lines): {self.state / 'logs'}/*.log")
 
 
 def _interrupt(*_args: object) -> None:
@@ -295,13 +270,15 @@ def main() -> int:
     parser.add_argument(
         "--exit-after-summary", action="store_true", help="stop everything after the summary"
     )
+    parser.add_argument("--profile", default="dev", help="local stack profile (own ports and data)")
+    parser.add_argument("--port-base", type=int, default=8001, help="first of four service ports")
     args = parser.parse_args()
     say(f"{BOLD}天津市物业服务监管平台 · 物业管理优质服务和宣传月 演示{RESET}")
     say(
         f"{DIM}Tianjin property-service supervision platform — campaign demo (津物业〔2011〕4号){RESET}"
     )
     runtime_logging.configure("demo", level="WARNING", fmt="console")
-    demo = Demo()
+    demo = Demo(profile=args.profile, port_base=args.port_base)
     try:
         demo.start()
         result = asyncio.run(demo.drive())

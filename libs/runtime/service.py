@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,7 +189,13 @@ async def _start_consumers(
         settings.kafka_bootstrap_servers, client_id=f"{spec.name}-dead-letters"
     )
     await dlq_producer.start()
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=spec.name)
+    # FastStream's own per-message INFO lines would bypass our JSON format; route its logger
+    # through the standard library (configured in runtime.logging) where it stays at WARNING.
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=spec.name,
+        logger=logging.getLogger("faststream"),
+    )
     retry = RetryPolicy(
         max_attempts=settings.consumer_max_attempts,
         base_delay_s=settings.consumer_retry_base_s,

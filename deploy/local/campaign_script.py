@@ -1,0 +1,283 @@
+"""The scripted 2011 campaign `make demo` plays through the services' public HTTP APIs.
+
+Business time runs on a simulated clock shared with the services (1 real second = 12 campaign
+hours), so the planning deadline and the rectification deadlines pass while you watch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+
+from runtime.auth import DevIssuer, Principal, Role
+from runtime.scheduler import CHINA, SimulatedClock
+
+CAMPAIGN = "quality-month-2011"
+CLOCK_START = datetime(2011, 8, 6, 9, 0, tzinfo=CHINA)  # the planning phase (制定方案阶段) opens
+CLOCK_SPEED = 12 * 3600.0  # one real second is twelve campaign hours
+PLANNING_ENDS = datetime(2011, 8, 14, 0, 0, tzinfo=CHINA)
+
+STATUS_ZH = {
+    "ordered": "待整改",
+    "submitted": "待验收",
+    "verified": "验收合格",
+    "rejected": "退回重改",
+    "inadequate": "整改不到位",
+}
+
+
+@dataclass
+class Story:
+    say: Callable[[str], None]
+    step: Callable[[int, str, str], None]
+    urls: dict[str, str]
+    issuer: DevIssuer
+    clock: SimulatedClock
+    bootstrap: str
+    repo: Path
+    results: dict[str, Any] = field(default_factory=dict)
+    started_ms: int = field(default_factory=lambda: int(datetime.now().timestamp() * 1000))
+
+    def token(
+        self, role: Role, *, district: str | None = None, enterprise: str | None = None
+    ) -> str:
+        subject = {
+            Role.CITY_OFFICE: "city-office-01",
+            Role.DISTRICT_OFFICE: f"district-{district}-officer",
+            Role.ENTERPRISE: f"{enterprise}-staff-01",
+        }.get(role, role.value)
+        return self.issuer.issue(
+            Principal(subject=subject, role=role, district_code=district, enterprise_id=enterprise)
+        )
+
+    def business_now(self) -> str:
+        return f"{self.clock.now().astimezone(CHINA):%Y-%m-%d %H:%M}"
+
+    async def wait_until(self, moment: datetime) -> None:
+        # Business time is a function of wall time: sleep exactly until it reaches `moment`.
+        remaining = (moment - self.clock.now()).total_seconds() / self.clock.speed
+        if remaining > 0:
+            await asyncio.sleep(remaining)
+
+    async def call(
+        self, client: httpx.AsyncClient, method: str, url: str, token: str, **kw: Any
+    ) -> httpx.Response:
+        response = await client.request(
+            method, url, headers={"Authorization": f"Bearer {token}"}, **kw
+        )
+        if response.status_code >= 400 and response.status_code != 409:
+            raise RuntimeError(f"{method} {url} -> {response.status_code}: {response.text}")
+        return response
+
+    # -- the campaign -----------------------------------------------------------------------------
+
+    async def play(self) -> dict[str, Any]:
+        insp = self.urls["inspections"]
+        city = self.token(Role.CITY_OFFICE)
+        heping = self.token(Role.DISTRICT_OFFICE, district="120101")
+        jincheng = self.token(Role.ENTERPRISE, enterprise="E-0001")
+        async with httpx.AsyncClient(timeout=20) as c:
+            self.step(
+                3,
+                "市物业办发起活动,各单位报送活动方案",
+                "the city office starts the campaign; plans",
+            )
+            r = await self.call(
+                c, "POST", f"{insp}/api/v1/campaigns/from-template", city,
+                json={"template": CAMPAIGN, "year": 2011, "notice_no": "津物业〔2011〕4号"},
+            )  # fmt: skip
+            campaign = (
+                r.json()
+                if r.status_code == 201
+                else (await self.call(c, "GET", f"{insp}/api/v1/campaigns/{CAMPAIGN}", city)).json()
+            )
+            for phase in campaign["phases"]:
+                self.say(f"    · {phase['title_zh']:<8} {phase['starts_on']} — {phase['ends_on']}")
+            self.say(f"    业务时间 campaign time: {self.business_now()} (制定方案阶段)")
+            for token, who in ((heping, "和平区物业办"), (jincheng, "津城物业服务有限公司")):
+                await self.call(
+                    c, "POST", f"{insp}/api/v1/campaigns/{CAMPAIGN}/plans", token,
+                    json=_plan(who, self.clock.now()),
+                )  # fmt: skip
+                self.say(f"    ✓ {who} 报送活动方案 submitted its plan")
+
+            self.step(4, "方案报送截止", "the planning deadline passes (8月13日)")
+            await self.wait_until(PLANNING_ENDS + timedelta(hours=12))
+            missing = (
+                await self.call(c, "GET", f"{insp}/api/v1/campaigns/{CAMPAIGN}/plans/missing", city)
+            ).json()
+            overdue = await _events(
+                self.bootstrap, "wuye.campaigns.events", "PlanOverdue", 4, self.started_ms
+            )
+            self.say(
+                f"    业务时间 {self.business_now()}: PlanOverdue 事件 {len(overdue)} 条 on Kafka"
+            )
+            for m in _missing_names(missing):
+                self.say(f"    ✗ 未报送 missing: {m}")
+            self.results["plans_missing"] = len(overdue)
+
+            self.step(5, "实施阶段:巡查与自查", "implementation: patrols and self-inspections")
+            await self.wait_until(datetime(2011, 8, 15, 9, 0, tzinfo=CHINA))
+            items = _template_items(self.repo)
+            patrol = await self._inspect(c, heping, "P-120101-0001", "patrol", items, {
+                "waste.daily": "3 号楼北侧垃圾桶满溢,未日产日清",
+                "order.night_duty": "夜间 23:40 东门岗空岗",
+                "facilities.fire": "2 号楼消防栓水压不足",
+            })  # fmt: skip
+            await self._inspect(c, jincheng, "P-120103-0001", "self", items, {})
+            wuda = await self._inspect(c, heping, "P-120101-0002", "patrol", items, {
+                "greenery.lawns": "中心绿地草坪长期未修剪",
+            })  # fmt: skip
+
+            self.step(6, "整改:提交、验收、退回", "rectification: submit, verify, reject")
+            orders = {o["items"][0]["item_id"]: o for o in await self._orders(c, city, patrol)}
+            fire, waste = orders["facilities.fire"], orders["waste.daily"]
+            self.say(f"    整改期限 deadlines: 消防 {_short(fire['deadline'])} (紧急 24 小时), "
+                     f"垃圾 {_short(waste['deadline'])} (3 个工作日)")  # fmt: skip
+            order_url = f"{insp}/api/v1/rectifications"
+            await self.call(
+                c,
+                "POST",
+                f"{order_url}/{waste['order_id']}/submissions",
+                jincheng,
+                json={"evidence_text": "已增加清运频次至每日两次", "photo_refs": ["waste/1.jpg"]},
+            )
+            r = await self.call(c, "POST", f"{order_url}/{waste['order_id']}/decision", heping,
+                                json={"decision": "verify"})  # fmt: skip
+            self.say(
+                f"    ✓ 垃圾清运:{r.json()['status_zh']} (按期 on time: {r.json()['on_time']})"
+            )
+            for n in (1, 2):
+                await self.call(
+                    c,
+                    "POST",
+                    f"{order_url}/{fire['order_id']}/submissions",
+                    jincheng,
+                    json={
+                        "evidence_text": f"第{n}次整改:更换阀门",
+                        "photo_refs": [f"fire/{n}.jpg"],
+                    },
+                )
+                r = await self.call(c, "POST", f"{order_url}/{fire['order_id']}/decision", heping,
+                                    json={"decision": "reject", "reason": "复查水压仍不达标"})  # fmt: skip
+                self.say(f"    ✗ 消防栓:第 {n} 次退回 rejected → {r.json()['status_zh']}")
+
+            self.step(7, "等待整改期限届满", "waiting for the remaining deadlines to pass")
+            left = [
+                o for o in await self._orders(c, city, patrol, wuda) if o["status"] == "ordered"
+            ]
+            latest = max(datetime.fromisoformat(o["deadline"]) for o in left)
+            await self.wait_until(latest + timedelta(hours=12))
+            for _ in range(100):
+                final = await self._orders(c, city, patrol, wuda)
+                if sum(o["overdue"] for o in final) >= len(left):
+                    break
+                await asyncio.sleep(0.3)
+            for o in final:
+                flag = " ⚠ 逾期 OVERDUE" if o["overdue"] else ""
+                self.say(f"    {o['project_name']} · {o['items'][0]['title_zh'][:14]}: "
+                         f"{o['status_zh']}{flag}")  # fmt: skip
+            self.results["orders"] = final
+        self.results["campaign_time"] = self.business_now()
+        return self.results
+
+    async def _inspect(
+        self, c: httpx.AsyncClient, token: str, project: str, kind: str,
+        items: list[str], failures: dict[str, str],
+    ) -> dict[str, Any]:  # fmt: skip
+        body = {
+            "project_id": project,
+            "kind": kind,
+            "template_id": "contract-self-inspection",
+            "inspected_at": self.clock.now().isoformat(),
+            "results": [
+                {"item_id": i, "result": "fail", "note": failures[i]} if i in failures
+                else {"item_id": i, "result": "pass"}
+                for i in items
+            ],
+        }  # fmt: skip
+        r = await self.call(
+            c, "POST", f"{self.urls['inspections']}/api/v1/inspections", token, json=body
+        )
+        result = r.json()
+        mark = "✓ 合格 passed" if result["passed"] else "✗ 不合格 failed"
+        self.say(f"    {mark}: {project} {'巡查' if kind == 'patrol' else '自查'} "
+                 f"得分 {result['score']:g} / {result['pass_mark']:g}, {len(failures)} 项整改")  # fmt: skip
+        self.results.setdefault("inspections", []).append(result)
+        return dict(result)
+
+    async def _orders(
+        self, c: httpx.AsyncClient, token: str, *inspections: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        ids = {i["inspection_id"] for i in inspections}
+        r = await self.call(c, "GET", f"{self.urls['inspections']}/api/v1/rectifications", token,
+                            params={"limit": 500})  # fmt: skip
+        return [o for o in r.json() if o["inspection_id"] in ids]
+
+
+def _plan(who: str, now: datetime) -> dict[str, Any]:
+    day = now.astimezone(CHINA).date()
+    return {
+        "departments": ["综合科", "物业管理科"],
+        "staff": [{"name": "张伟", "role": "联络员", "phone": "13800000000"}],
+        "schedule": [
+            {"date": (day + timedelta(days=8)).isoformat(), "activity_zh": "全面自查"},
+            {"date": (day + timedelta(days=20)).isoformat(), "activity_zh": "业主满意度调查"},
+        ],
+        "summary": f"{who}优质服务月活动方案",
+    }
+
+
+def _missing_names(missing: dict[str, Any]) -> list[str]:
+    kinds = {"district": "区县物业办", "enterprise": "物业企业"}
+    return [
+        f"{m['submitter_name']} ({kinds.get(m['submitter_kind'], m['submitter_kind'])})"
+        for m in missing["missing"]
+    ]
+
+
+def _template_items(repo: Path) -> list[str]:
+    path = repo / "services/inspections/data/templates/contract-self-inspection.v1.json"
+    return [i["item_id"] for i in json.loads(path.read_text("utf-8"))["items"]]
+
+
+def _short(iso: str) -> str:
+    return f"{datetime.fromisoformat(iso).astimezone(CHINA):%m-%d %H:%M}"
+
+
+async def _events(
+    bootstrap: str, topic: str, kind: str, at_least: int, since_ms: int
+) -> list[dict[str, Any]]:
+    """Read `kind` events appended since `since_ms` until `at_least` arrived, or 20 s."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    found: list[dict[str, Any]] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + 20
+        while len(found) < at_least and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=300)
+            for records in batch.values():
+                for r in records:
+                    headers = dict(r.headers or ())
+                    if r.timestamp >= since_ms and headers.get("ce_type", b"").decode().endswith(
+                        f".{kind}.v1"
+                    ):
+                        found.append(json.loads(r.value))
+    finally:
+        await consumer.stop()
+    return found
+
+
+def count_by_status(orders: list[dict[str, Any]]) -> Counter[str]:
+    return Counter(STATUS_ZH[o["status"]] for o in orders)

@@ -1,0 +1,38 @@
+"""`make demo` end to end, as a newcomer would run it (own stack profile and ports, exits after
+the summary), so a change that breaks the demo fails the suite."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deploy.local.processes import free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_demo_plays_the_campaign_and_prints_the_summary() -> None:
+    base = free_port()
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "deploy.local.demo", "--exit-after-summary",
+            "--profile", "demotest", "--port-base", str(base),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )  # fmt: skip
+    out = result.stdout
+    assert result.returncode == 0, out[-3000:] + result.stderr[-2000:]
+    assert "4 个单位逾期未报 PlanOverdue" in out
+    assert "整改不到位 1" in out
+    assert "验收合格 1" in out
+    assert "逾期 overdue 2" in out
+    assert "pending 0" in out
+    assert "检查不合格通知" in out  # the notice reached the notifications service
