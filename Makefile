@@ -31,6 +31,7 @@ architecture: install
 
 schemas: install
 	$(RUN) python -m schemas.generate
+	$(RUN) python -m deploy.openapi
 
 test: lint typecheck architecture
 	$(RUN) python -m schemas.generate --check

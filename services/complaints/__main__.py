@@ -1,4 +1,5 @@
 from runtime.service import main
-from services.complaints.bootstrap import SPEC, ComplaintsSettings
+from services.complaints.bootstrap import ComplaintsSettings, spec
 
-main(SPEC, ComplaintsSettings())  # database_url etc. come from the environment
+settings = ComplaintsSettings()  # database_url etc. come from the environment
+main(spec(settings), settings)

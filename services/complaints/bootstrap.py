@@ -19,6 +19,10 @@ class ComplaintsSettings(Settings):
     service_name: str = "complaints"
 
 
+def spec(settings: Settings) -> ServiceSpec:
+    return SPEC
+
+
 SPEC = ServiceSpec(
     name="complaints",
     title="投诉与满意度服务 Complaints",

@@ -1,4 +1,5 @@
 from runtime.service import main
-from services.exposure.bootstrap import SPEC, ExposureSettings
+from services.exposure.bootstrap import ExposureSettings, spec
 
-main(SPEC, ExposureSettings())  # database_url etc. come from the environment
+settings = ExposureSettings()  # database_url etc. come from the environment
+main(spec(settings), settings)

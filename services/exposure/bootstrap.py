@@ -17,6 +17,10 @@ class ExposureSettings(Settings):
     service_name: str = "exposure"
 
 
+def spec(settings: Settings) -> ServiceSpec:
+    return SPEC
+
+
 SPEC = ServiceSpec(
     name="exposure",
     title="公开曝光服务 Exposure",

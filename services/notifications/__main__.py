@@ -1,4 +1,5 @@
 from runtime.service import main
-from services.notifications.bootstrap import SPEC, NotificationsSettings
+from services.notifications.bootstrap import NotificationsSettings, spec
 
-main(SPEC, NotificationsSettings())  # database_url etc. come from the environment
+settings = NotificationsSettings()  # database_url etc. come from the environment
+main(spec(settings), settings)

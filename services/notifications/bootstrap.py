@@ -17,6 +17,10 @@ class NotificationsSettings(Settings):
     service_name: str = "notifications"
 
 
+def spec(settings: Settings) -> ServiceSpec:
+    return SPEC
+
+
 SPEC = ServiceSpec(
     name="notifications",
     title="通知服务 Notifications",

@@ -1,0 +1,59 @@
+"""Write (or check) the committed OpenAPI documents of every service: `python -m deploy.openapi`.
+
+The services serve the same document live at `/openapi.json`; the committed copies in
+docs/openapi/ let another agency or a reviewer read the HTTP contract without running anything,
+and `--check` (run by the test suite) keeps them true to the code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from runtime.service import build_app
+
+SERVICES = ("inspections", "notifications", "exposure", "complaints")
+OUT = Path(__file__).resolve().parents[1] / "docs" / "openapi"
+
+
+def document(service: str) -> dict[str, Any]:
+    bootstrap = importlib.import_module(f"services.{service}.bootstrap")
+    settings_cls = next(
+        v for k, v in vars(bootstrap).items() if k.endswith("Settings") and k != "Settings"
+    )
+    settings = settings_cls(database_url="postgresql://unused/unused")
+    app = build_app(bootstrap.spec(settings), settings)
+    doc: dict[str, Any] = app.openapi()
+    return doc
+
+
+def render(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    stale = []
+    OUT.mkdir(parents=True, exist_ok=True)
+    for service in SERVICES:
+        path = OUT / f"{service}.json"
+        text = render(document(service))
+        current = path.read_text("utf-8") if path.exists() else None
+        if current == text:
+            continue
+        if check:
+            stale.append(str(path))
+        else:
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path}")
+    if stale:
+        print("stale OpenAPI documents (run `python -m deploy.openapi`):", *stale, sep="\n  ")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
