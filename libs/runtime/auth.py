@@ -70,6 +70,9 @@ class Principal:
             raise TypeError(f"role must be a Role, not {self.role!r}")
         if not self.subject:
             raise ValueError("subject must not be empty")
+        if len(self.subject) > MAX_SUBJECT_CHARS:
+            # Subjects are recorded in events (recorded_by, actor): an opaque id, not a document.
+            raise ValueError(f"subject longer than {MAX_SUBJECT_CHARS} characters")
         is_district, is_enterprise = self.role is Role.DISTRICT_OFFICE, self.role is Role.ENTERPRISE
         if is_district != (self.district_code is not None):
             raise ValueError("district_code is required for district_office, forbidden otherwise")
@@ -179,6 +182,7 @@ def _principal(claims: Mapping[str, Any]) -> Principal:
 
 
 _PRINCIPAL_CLAIMS = ("sub", "district", "enterprise", "name")
+MAX_SUBJECT_CHARS = 64
 
 
 def _text(claims: Mapping[str, Any], name: str) -> str | None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import structlog
 
 from runtime.scheduler import PeriodicJob
 from runtime.service import ConsumerSpec, ServiceSpec
@@ -21,6 +23,7 @@ from services.inspections.entrypoints.registry_http import router as registry_ro
 from services.inspections.service import campaigns, complaint_reactions, rectifications, registry
 
 HERE = Path(__file__).parent
+log = structlog.get_logger(__name__)
 REPO = HERE.parents[1]
 
 
@@ -44,6 +47,14 @@ async def _load_data(pool: asyncpg.Pool, settings: Settings) -> Mapping[str, Any
             reference.load_deadlines(settings.deadlines_file),
         )
     )
+    last_year = max(calendar.years)
+    if datetime.now(UTC).year >= last_year:
+        # Deadlines cannot be computed past the last loaded year (503); warn operators early.
+        log.warning(
+            "calendar_ends_soon",
+            last_year=last_year,
+            action="add reference/calendars/cn-<next year>.json from the State Council notice",
+        )
     await registry.load_templates(pool, settings.templates_dir)
     await registry.load_projects(pool, settings.registry_file)
     return {"rules": rectifications.Rules(calendar=calendar, deadlines=deadlines)}

@@ -14,6 +14,7 @@ import pytest
 from runtime.auth import Role
 from schemas import cloudevents
 from schemas.inspections import v1 as events
+from services.inspections.domain import policy
 from services.inspections.service import rectifications
 from tests.e2e.conftest import FAILED_INSPECTION, Platform
 from tests.integration.conftest import header, read_topic
@@ -173,3 +174,63 @@ async def test_orders_are_scoped(platform: Platform) -> None:
         assert r.status_code == 404
     async with Client(platform, platform.token(Role.OWNER)) as c:
         assert (await c.http.get(url)).status_code == 403
+
+
+async def test_a_late_submission_is_recorded_overdue_before_the_scan_sees_it(
+    platform: Platform,
+) -> None:
+    officer = platform.token(Role.DISTRICT_OFFICE, district="120101")
+    inspection = await inspect(platform, officer, FAILED_INSPECTION, f"late-{uuid.uuid4().hex[:6]}")
+    order = next(
+        o
+        for o in await orders_of(platform, officer, inspection["inspection_id"])
+        if o["items"][0]["item_id"] == "waste.daily"
+    )
+    late = datetime.fromisoformat(order["deadline"]) + timedelta(hours=1)
+    pool = await asyncpg.create_pool(platform.dsns["inspections"], min_size=1, max_size=2)
+    try:
+        row = await rectifications.submit(
+            pool,
+            order["order_id"],
+            policy.Actor(role="enterprise", district_code=None, enterprise_id="E-0001"),
+            "E-0001-staff",
+            evidence_text="已整改,但晚于期限",
+            photo_refs=[],
+            now=late,
+        )
+        assert row.order.overdue_at == late
+        assert await rectifications.overdue_job(pool, late + timedelta(days=1)) >= 0
+    finally:
+        await pool.close()
+    received = await events_for(platform, {order["order_id"]}, at_least=3)
+    kinds = [type(e).__name__ for e in received]
+    assert kinds == ["RectificationOrdered", "RectificationOverdue", "RectificationSubmitted"]
+    submitted = received[-1]
+    assert isinstance(submitted, events.RectificationSubmitted)
+    assert submitted.before_deadline is False
+
+
+async def test_an_order_stays_with_the_enterprise_it_was_issued_to(platform: Platform) -> None:
+    """A project handed to another enterprise: its old orders (and evidence) do not follow it."""
+    officer = platform.token(Role.DISTRICT_OFFICE, district="120104")
+    body = {**FAILED_INSPECTION, "project_id": "P-120104-0001"}
+    inspection = await inspect(platform, officer, body, f"handover-{uuid.uuid4().hex[:6]}")
+    order = (await orders_of(platform, officer, inspection["inspection_id"]))[0]
+    city = platform.token(Role.CITY_OFFICE)
+    async with Client(platform, city) as c:
+        project = (await c.http.get("/api/v1/projects/P-120104-0001")).json()
+        handed = {
+            **{
+                k: project[k] for k in ("project_name", "address", "district_code", "district_name")
+            },
+            "service_grade": project["service_grade"],
+            "enterprise_id": "E-0002",
+            "enterprise_name": "海河物业管理有限公司",
+        }
+        r = await c.http.put("/api/v1/projects/P-120104-0001", json=handed)
+        assert r.status_code == 200, r.text
+    url = f"/api/v1/rectifications/{order['order_id']}"
+    async with Client(platform, platform.token(Role.ENTERPRISE, enterprise="E-0002")) as new:
+        assert (await new.http.get(url)).status_code == 404
+    async with Client(platform, platform.token(Role.ENTERPRISE, enterprise="E-0003")) as old:
+        assert (await old.http.get(url)).status_code == 200

@@ -277,3 +277,14 @@ def test_cli_runs_as_module(tmp_path: Path) -> None:
     )  # fmt: skip
     verifier = TokenVerifier(public.stdout, issuer=auth.DEV_ISSUER, audience=auth.DEV_AUDIENCE)
     assert verifier.verify(done.stdout.strip()).enterprise_id == "E-7"
+
+
+def test_an_overlong_subject_is_refused_as_a_bad_token(issuer: DevIssuer) -> None:
+    now = int(time.time())
+    token = issuer.sign(
+        {"iss": issuer.issuer, "aud": issuer.audience, "sub": "x" * 65, "role": "city_office",
+         "iat": now, "exp": now + 60}
+    )  # fmt: skip
+    with pytest.raises(Unauthenticated) as refused:
+        issuer.verifier().verify(token)
+    assert refused.value.code == "token_bad_scope"

@@ -69,7 +69,7 @@ def _order_row(row: asyncpg.Record) -> OrderRow:
 _SELECT = f"""
 SELECT {", ".join("o." + c.strip() for c in _ORDER_COLUMNS.split(","))},
        o.inspection_id, o.project_id, o.items, o.severity,
-       p.project_name, p.enterprise_id, p.enterprise_name, p.district_code
+       p.project_name, o.enterprise_id, o.enterprise_name, o.district_code
   FROM rectification_orders o JOIN projects p USING (project_id)
 """
 
@@ -80,13 +80,16 @@ async def insert_order(
     *,
     inspection_id: str,
     project_id: str,
+    enterprise_id: str,
+    enterprise_name: str,
+    district_code: str,
     items: list[dict[str, Any]],
     severity: str,
 ) -> None:
     await conn.execute(
         """INSERT INTO rectification_orders (order_id, inspection_id, project_id, items, severity,
-                  status, deadline, ordered_at)
-           VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8)""",
+                  status, deadline, ordered_at, enterprise_id, enterprise_name, district_code)
+           VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11)""",
         order.order_id,
         inspection_id,
         project_id,
@@ -95,6 +98,9 @@ async def insert_order(
         order.status.value,
         order.deadline,
         order.ordered_at,
+        enterprise_id,
+        enterprise_name,
+        district_code,
     )
 
 
@@ -195,8 +201,8 @@ async def list_orders(
 ) -> list[OrderRow]:
     rows = await conn.fetch(
         _SELECT
-        + """ WHERE ($1::text IS NULL OR p.district_code = $1)
-                AND ($2::text IS NULL OR p.enterprise_id = $2)
+        + """ WHERE ($1::text IS NULL OR o.district_code = $1)
+                AND ($2::text IS NULL OR o.enterprise_id = $2)
                 AND ($3::text IS NULL OR o.project_id = $3)
                 AND ($4::text IS NULL OR o.status = $4)
                 AND ($5::boolean IS NULL OR (o.overdue_at IS NOT NULL) = $5)
@@ -238,12 +244,23 @@ async def record_signal(
     return inserted is not None
 
 
-async def complaints_since(conn: db.Connection, project_id: str, since: datetime) -> int:
+async def lock_project(conn: db.Connection, project_id: str) -> bool:
+    """Serialise reactions about one project (its complaints arrive on different partitions)."""
+    found = await conn.fetchval(
+        "SELECT 1 FROM projects WHERE project_id = $1 FOR UPDATE", project_id
+    )
+    return found is not None
+
+
+async def complaints_between(
+    conn: db.Connection, project_id: str, since: datetime, until: datetime
+) -> int:
     value = await conn.fetchval(
         """SELECT count(DISTINCT complaint_id) FROM complaint_signals
-            WHERE project_id = $1 AND kind = 'filed' AND at >= $2""",
+            WHERE project_id = $1 AND kind = 'filed' AND at >= $2 AND at <= $3""",
         project_id,
         since,
+        until,
     )
     return int(value)
 

@@ -116,7 +116,8 @@ class InvalidActivity(Invalid):
 
 
 def _has_control(value: str) -> bool:
-    return any(unicodedata.category(c) == "Cc" for c in value)
+    # Cc: control characters; Cs: lone surrogates, which no database or browser accepts.
+    return any(unicodedata.category(c) in ("Cc", "Cs") for c in value)
 
 
 def project_value_problems(name: str, value: object, where: str) -> list[Problem]:
@@ -275,6 +276,10 @@ def _json_rows(text: str) -> tuple[Rows, list[Problem]]:
         raise _file_error(
             f"不是合法的 JSON(第 {exc.lineno} 行第 {exc.colno} 列)",
             f"not valid JSON (line {exc.lineno}, column {exc.colno})",
+        ) from None
+    except (RecursionError, ValueError):  # absurd nesting, integers of thousands of digits
+        raise _file_error(
+            "JSON 结构过深或数值过大", "JSON nested too deeply or a number too large"
         ) from None
     if not isinstance(document, dict) or not isinstance(document.get("projects"), list):
         raise _file_error(

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from runtime.auth import Principal, Role
-from runtime.errors import Message, NotFound
+from runtime.errors import InvalidInput, Message, NotFound
 from runtime.http import require
 from services.inspections.adapters import repository
 from services.inspections.domain import checklist, policy
 from services.inspections.service.record_inspection import RecordInspection, record_inspection
 
 router = APIRouter(prefix="/api/v1", tags=["inspections"])
+EARLIEST_INSPECTION = datetime(2000, 1, 1, tzinfo=UTC)
 
 Inspector = Annotated[Principal, require(Role.ENTERPRISE, Role.DISTRICT_OFFICE, Role.CITY_OFFICE)]
 
@@ -32,8 +33,8 @@ class InspectionIn(BaseModel):
     project_id: str = Field(min_length=1, max_length=64)
     kind: Literal["self", "patrol"]
     template_id: str = Field(min_length=1, max_length=64)
-    template_version: int | None = Field(default=None, ge=1)
-    inspected_at: AwareDatetime
+    template_version: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    inspected_at: AwareDatetime = Field(description="检查时间, with UTC offset; not in the future")
     results: list[ItemResultIn] = Field(min_length=1, max_length=500)
 
 
@@ -63,7 +64,7 @@ async def post_inspection(
     request: Request,
     response: Response,
     principal: Inspector,
-    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=128)] = None,
 ) -> dict[str, Any]:
     """Record a self or patrol inspection; the service computes the score from the item results."""
     cmd = RecordInspection(
@@ -79,13 +80,23 @@ async def post_inspection(
         idempotency_key=idempotency_key,
     )
     runtime = request.app.state.runtime
+    now = runtime.clock.now()
+    if not EARLIEST_INSPECTION <= body.inspected_at <= now + timedelta(days=1):
+        raise InvalidInput(
+            "inspected_at_out_of_range",
+            Message(
+                "检查时间不能早于 2000 年,也不能晚于当前时间",
+                "inspected_at must lie between 2000 and now",
+            ),
+            field="inspected_at",
+        )
     inspection, created = await record_inspection(
         runtime.pool,
         cmd,
         actor_of(principal),
         principal.subject,
         rules=runtime.extras["rules"],
-        now=runtime.clock.now(),
+        now=now,
     )
     if not created:
         response.status_code = 200

@@ -118,7 +118,7 @@ class TemplateItemIn(BaseModel):
 class TemplateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     template_id: str = Field(pattern=rules.TEMPLATE_ID_PATTERN)
-    version: int = Field(ge=1, description="must be the latest stored version + 1")
+    version: int = Field(ge=1, le=2**31 - 1, description="must be the latest stored version + 1")
     title_zh: str = Field(min_length=1, max_length=200)
     title_en: str = Field(min_length=1, max_length=200)
     pass_mark: float = Field(ge=0, le=100, allow_inf_nan=False)

@@ -34,10 +34,13 @@ class PatrolTrigger:
 def handlers(trigger: PatrolTrigger) -> dict[str, Handler]:
     async def on_filed(conn: db.Connection, event: Event, ce: cloudevents.CloudEvent) -> None:
         assert isinstance(event, complaints.ComplaintFiled)
+        # Complaints about one project are keyed by complaint and may be handled in parallel:
+        # lock the project so each count sees the complaints committed before it.
+        await repo.lock_project(conn, event.project_id)
         if not await _record(conn, event, "filed", event.filed_at):
             return
         since = event.filed_at - timedelta(days=trigger.window_days)
-        count = await repo.complaints_since(conn, event.project_id, since)
+        count = await repo.complaints_between(conn, event.project_id, since, event.filed_at)
         if count >= trigger.complaints:
             await _schedule(
                 conn, event.project_id, "repeated_complaints", count, event.filed_at, trigger
@@ -45,10 +48,11 @@ def handlers(trigger: PatrolTrigger) -> dict[str, Handler]:
 
     async def on_overdue(conn: db.Connection, event: Event, ce: cloudevents.CloudEvent) -> None:
         assert isinstance(event, complaints.ComplaintOverdue)
+        await repo.lock_project(conn, event.project_id)
         if not await _record(conn, event, "overdue", event.detected_at):
             return
         since = event.detected_at - timedelta(days=trigger.window_days)
-        count = await repo.complaints_since(conn, event.project_id, since)
+        count = await repo.complaints_between(conn, event.project_id, since, event.detected_at)
         await _schedule(
             conn, event.project_id, "overdue_complaint", count, event.detected_at, trigger
         )

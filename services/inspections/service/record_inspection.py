@@ -77,6 +77,15 @@ async def _record(
                 field="project_id",
             )
         refusal = policy.may_record(actor, cmd.kind, project.district_code, project.enterprise_id)
+        if refusal is not None and refusal.code == "out_of_scope":
+            # A project outside the caller's scope answers like a missing one: ids can't be probed.
+            raise NotFound(
+                "project_not_found",
+                Message(
+                    f"物业项目 {cmd.project_id} 不存在", f"project {cmd.project_id} does not exist"
+                ),
+                field="project_id",
+            )
         if refusal is not None:
             raise Forbidden(refusal.code, Message(refusal.zh, refusal.en))
         template = await repository.get_template(conn, cmd.template_id, cmd.template_version)

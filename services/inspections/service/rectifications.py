@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -62,6 +62,9 @@ async def issue_orders(
             order,
             inspection_id=inspection_id,
             project_id=project.project_id,
+            enterprise_id=project.enterprise_id,
+            enterprise_name=project.enterprise_name,
+            district_code=project.district_code,
             items=[item],
             severity=f.item.severity,
         )
@@ -131,6 +134,10 @@ async def submit(
                     "只有被责令整改的物业企业可以提交整改", "only the ordered enterprise submits"
                 ),
             )
+        late = rectification.mark_overdue(row.order, now)
+        if late is not None:
+            # The deadline passed before the scan noticed: record the overdue first, once.
+            row = await _record_overdue(conn, row, late, now)
         order = _transition(lambda: rectification.submit(row.order, evidence_text, photo_refs, now))
         await repo.save(conn, order)
         await repo.add_history(
@@ -259,21 +266,23 @@ async def overdue_job(pool: asyncpg.Pool, now: datetime) -> int:
                 marked = rectification.mark_overdue(row.order, now)
                 if marked is None:
                     continue
-                await repo.save(conn, marked)
-                await repo.add_history(
-                    conn, marked.order_id, "overdue", actor="scheduler", actor_role="system", at=now
-                )
-                await outbox.enqueue(
-                    conn,
-                    events.RectificationOverdue(
-                        **_facts(_with(row, marked)), status=marked.status.value, detected_at=now
-                    ),
-                    source=SOURCE,
-                )
+                await _record_overdue(conn, row, marked, now)
                 total += 1
         if len(due) < SCAN_BATCH:
             return total
 
 
-def patrol_due(now: datetime, days: int) -> datetime:
-    return now + timedelta(days=days)
+async def _record_overdue(
+    conn: db.Connection, row: repo.OrderRow, marked: rectification.Order, now: datetime
+) -> repo.OrderRow:
+    await repo.save(conn, marked)
+    await repo.add_history(
+        conn, marked.order_id, "overdue", actor="scheduler", actor_role="system", at=now
+    )
+    updated = _with(row, marked)
+    await outbox.enqueue(
+        conn,
+        events.RectificationOverdue(**_facts(updated), status=marked.status.value, detected_at=now),
+        source=SOURCE,
+    )
+    return updated
