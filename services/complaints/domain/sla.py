@@ -1,0 +1,275 @@
+"""SLA clocks of a complaint, configured as data (`data/sla.json`) per category and urgency.
+
+Two clocks start when a complaint is filed:
+
+- `acceptance` (签收时限): runs until a staff member accepts; a limit in `minutes` runs around the
+  clock, holidays included (a gas smell at 3 a.m. on National Day is still urgent);
+- `completion` (办结时限): counted from filing, not from acceptance, so a late acceptance does not
+  buy time. It runs while the enterprise holds the complaint (filed, accepted, reopened) and stands
+  still while the owner is asked for feedback. `working_days` count on the shared holiday/调休
+  calendar; the day of filing never counts and the deadline is the end of the last working day.
+
+A warning falls at `warning_percent` (80 by default) of the limit: of elapsed time for a minute
+limit, of *working* time for a working-day limit (each working day counted as a whole day, so 80%
+of 5 working days is the end of the 4th, never a moment inside a holiday).
+
+Overdue and warning are marks on the clock, each set once (`warned_at`, `overdue_at`): the
+`ComplaintOverdue` contract is "once per complaint and clock", so an extension or a reopening moves
+a deadline but never re-arms a mark already set. `due_events` lists what a timer should emit now;
+the handler records it (complaint.record_due) in the same transaction as the outbox rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, time, timedelta
+from typing import Any, Literal, Protocol, get_args
+
+from services.complaints.domain.calendar import CHINA, WorkingCalendar, china
+
+ClockName = Literal["acceptance", "completion"]
+Urgency = Literal["normal", "urgent"]
+DueKind = Literal["warning", "overdue"]
+CLOCKS: tuple[ClockName, ...] = get_args(ClockName)
+URGENCIES: tuple[Urgency, ...] = get_args(Urgency)
+DAY_US = 24 * 3600 * 1_000_000
+
+
+class SlaError(ValueError):
+    """SLA data that does not make sense, or a category/urgency it has no rule for."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """Exactly one of `minutes` (elapsed, around the clock) and `working_days` is set."""
+
+    minutes: int | None = None
+    working_days: int | None = None
+
+    def deadline(self, start: datetime, calendar: WorkingCalendar) -> datetime:
+        if self.minutes is not None:
+            return china(start) + timedelta(minutes=self.minutes)
+        assert self.working_days is not None
+        return calendar.add_working_days(start, self.working_days)
+
+    def warning_at(self, start: datetime, calendar: WorkingCalendar, percent: int) -> datetime:
+        if self.minutes is not None:
+            return china(start) + timedelta(microseconds=self.minutes * 60_000_000 * percent // 100)
+        assert self.working_days is not None
+        return working_point(calendar, start, self.working_days, percent)
+
+
+@dataclass(frozen=True)
+class Rules:
+    acceptance: Limit
+    completion: Limit
+
+    def limit(self, clock: ClockName) -> Limit:
+        return self.acceptance if clock == "acceptance" else self.completion
+
+
+@dataclass(frozen=True)
+class Clock:
+    name: ClockName
+    deadline: datetime
+    warn_at: datetime
+    warned_at: datetime | None = None
+    overdue_at: datetime | None = None
+
+    def due(self, now: datetime) -> DueKind | None:
+        """What this clock owes at `now`, if it is running. A breach found before its warning
+        was sent is reported as overdue only: a late warning would say nothing new."""
+        if self.overdue_at is not None:
+            return None
+        if breached(self, now):
+            return "overdue"
+        if self.warned_at is None and now >= self.warn_at:
+            return "warning"
+        return None
+
+
+def breached(clock: Clock, now: datetime) -> bool:
+    """The deadline itself is still in time; a moment after it is not."""
+    return china(now) > clock.deadline
+
+
+class HasClocks(Protocol):
+    @property
+    def running_clocks(self) -> tuple[Clock, ...]: ...
+
+
+def due_events(complaint: HasClocks, now: datetime) -> list[tuple[DueKind, ClockName]]:
+    """What is due at `now` and not yet recorded on the complaint, one entry per clock."""
+    due: list[tuple[DueKind, ClockName]] = []
+    for clock in complaint.running_clocks:
+        kind = clock.due(now)
+        if kind is not None:
+            due.append((kind, clock.name))
+    return due
+
+
+def working_point(calendar: WorkingCalendar, start: datetime, days: int, percent: int) -> datetime:
+    """The moment `percent`% of `days` working days after `start` (whole working days)."""
+    whole, rest = divmod(days * percent, 100)
+    if rest == 0:
+        return calendar.add_working_days(start, whole)
+    day = calendar.add_working_days(start, whole + 1).date()
+    return datetime.combine(day, time(), tzinfo=CHINA) + timedelta(
+        microseconds=rest * DAY_US // 100
+    )
+
+
+@dataclass(frozen=True)
+class SlaPolicy:
+    default: Mapping[Urgency, Rules]
+    by_category: Mapping[tuple[str, Urgency], Rules]
+    categories: frozenset[str]
+    warning_percent: int = 80
+    auto_close_days: int = 7
+    max_transfers: int = 2
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], categories: Iterable[str]) -> SlaPolicy:
+        """Build from parsed `data/sla.json`; `categories` are the ids of `data/categories.json`.
+
+        `default` gives both clocks for both urgencies; `by_category.<id>.<urgency>` may override
+        either clock. A category the list does not know is refused, so a typo cannot silently
+        fall back to the default."""
+        known = frozenset(categories)
+        default_raw = _object(data.get("default"), "default")
+        default: dict[Urgency, Rules] = {}
+        for urgency in URGENCIES:
+            spec = _object(default_raw.get(urgency), f"default.{urgency}")
+            default[urgency] = Rules(
+                *(_limit(spec.get(c), f"default.{urgency}.{c}") for c in CLOCKS)
+            )
+        _only(default_raw, URGENCIES, "default")
+        by_category: dict[tuple[str, Urgency], Rules] = {}
+        for category, per_urgency in _object(data.get("by_category", {}), "by_category").items():
+            if category not in known:
+                raise SlaError(f"by_category.{category}: not a category of categories.json")
+            per_urgency = _object(per_urgency, f"by_category.{category}")
+            _only(per_urgency, URGENCIES, f"by_category.{category}")
+            for urgency in URGENCIES:
+                if urgency not in per_urgency:
+                    continue
+                where = f"by_category.{category}.{urgency}"
+                spec = _object(per_urgency[urgency], where)
+                _only(spec, CLOCKS, where)
+                base = default[urgency]
+                by_category[(category, urgency)] = Rules(
+                    *(
+                        _limit(spec[c], f"{where}.{c}") if c in spec else base.limit(c)
+                        for c in CLOCKS
+                    )
+                )
+        return cls(
+            default,
+            by_category,
+            known,
+            _whole(data.get("warning_percent", 80), "warning_percent", 1, 99),
+            _whole(data.get("auto_close_days", 7), "auto_close_days", 1, 365),
+            _whole(data.get("max_transfers", 2), "max_transfers", 0, 100),
+        )
+
+    def rules(self, category: str, urgency: Urgency) -> Rules:
+        if category not in self.categories:
+            raise SlaError(f"unknown category {category!r}")
+        if urgency not in URGENCIES:
+            raise SlaError(f"unknown urgency {urgency!r}")
+        return self.by_category.get((category, urgency), self.default[urgency])
+
+    def acceptance_deadline(
+        self, category: str, urgency: Urgency, filed_at: datetime, calendar: WorkingCalendar
+    ) -> datetime:
+        return self.rules(category, urgency).acceptance.deadline(filed_at, calendar)
+
+    def completion_deadline(
+        self, category: str, urgency: Urgency, filed_at: datetime, calendar: WorkingCalendar
+    ) -> datetime:
+        return self.rules(category, urgency).completion.deadline(filed_at, calendar)
+
+    def warning_at(
+        self,
+        category: str,
+        urgency: Urgency,
+        clock: ClockName,
+        filed_at: datetime,
+        calendar: WorkingCalendar,
+    ) -> datetime:
+        limit = self.rules(category, urgency).limit(clock)
+        return limit.warning_at(filed_at, calendar, self.warning_percent)
+
+    def start_clocks(
+        self, category: str, urgency: Urgency, filed_at: datetime, calendar: WorkingCalendar
+    ) -> tuple[Clock, Clock]:
+        """The acceptance and completion clocks of a complaint filed at `filed_at`."""
+        rules = self.rules(category, urgency)
+        return (
+            Clock(
+                "acceptance",
+                rules.acceptance.deadline(filed_at, calendar),
+                rules.acceptance.warning_at(filed_at, calendar, self.warning_percent),
+            ),
+            Clock(
+                "completion",
+                rules.completion.deadline(filed_at, calendar),
+                rules.completion.warning_at(filed_at, calendar, self.warning_percent),
+            ),
+        )
+
+    def extend(self, clock: Clock, working_days: int, calendar: WorkingCalendar) -> Clock:
+        """The clock with its deadline moved by `working_days` (an approved extension). A warning
+        not yet sent moves to `warning_percent` of the extension; marks already set stay."""
+        deadline = calendar.add_working_days(clock.deadline, working_days)
+        warn_at = working_point(calendar, clock.deadline, working_days, self.warning_percent)
+        return replace(clock, deadline=deadline, warn_at=warn_at)
+
+    def restart(
+        self,
+        clock: Clock,
+        category: str,
+        urgency: Urgency,
+        now: datetime,
+        calendar: WorkingCalendar,
+    ) -> Clock:
+        """On reopening: the responsible person gets the category's completion time again from
+        `now`, unless the current (possibly extended) deadline is later. Marks stay set."""
+        limit = self.rules(category, urgency).completion
+        fresh = limit.deadline(now, calendar)
+        if fresh <= clock.deadline:
+            return clock
+        return replace(
+            clock, deadline=fresh, warn_at=limit.warning_at(now, calendar, self.warning_percent)
+        )
+
+
+def _object(raw: object, where: str) -> Mapping[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise SlaError(f"{where} must be an object")
+    return raw
+
+
+def _only(spec: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    unknown = sorted(set(spec) - set(allowed))
+    if unknown:
+        raise SlaError(f"{where}: unknown keys {unknown}; allowed {list(allowed)}")
+
+
+def _limit(raw: object, where: str) -> Limit:
+    spec = _object(raw, where)
+    _only(spec, ("minutes", "working_days", "note_zh", "note_en"), where)
+    minutes, days = spec.get("minutes"), spec.get("working_days")
+    if (minutes is None) == (days is None):
+        raise SlaError(f"{where} needs exactly one of minutes and working_days")
+    return Limit(
+        minutes=None if minutes is None else _whole(minutes, f"{where}.minutes", 1, 60 * 24 * 30),
+        working_days=None if days is None else _whole(days, f"{where}.working_days", 1, 100),
+    )
+
+
+def _whole(raw: object, where: str, low: int, high: int) -> int:
+    if not isinstance(raw, int) or isinstance(raw, bool) or not low <= raw <= high:
+        raise SlaError(f"{where}: {raw!r} is not a whole number from {low} to {high}")
+    return raw
