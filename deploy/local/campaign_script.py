@@ -19,7 +19,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 
 from runtime.auth import DevIssuer, Principal, Role
-from runtime.scheduler import CHINA, SimulatedClock
+from runtime.calendar import CHINA
+from runtime.scheduler import SimulatedClock
 
 CAMPAIGN = "quality-month-2011"
 CLOCK_START = datetime(2011, 8, 6, 9, 0, tzinfo=CHINA)  # the planning phase (制定方案阶段) opens

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from services.inspections.domain.calendar import CHINA, CalendarError, WorkingCalendar
+from runtime.calendar import CHINA, CalendarError, WorkingCalendar
 
 CALENDARS = Path(__file__).resolve().parents[2] / "reference" / "calendars"
 

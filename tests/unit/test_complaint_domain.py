@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from runtime.calendar import CHINA, WorkingCalendar
 from services.complaints.domain import complaint as c
 from services.complaints.domain import sla
-from services.complaints.domain.calendar import CHINA, WorkingCalendar
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "services" / "complaints" / "data"

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from runtime.calendar import CHINA, CalendarError, WorkingCalendar
 from services.complaints.domain import complaint as c
 from services.complaints.domain import sla
-from services.complaints.domain.calendar import CHINA, CalendarError, WorkingCalendar
 
 ROOT = Path(__file__).resolve().parents[2]
 CALENDARS = ROOT / "reference" / "calendars"
@@ -103,7 +103,13 @@ def test_naive_datetimes_and_zero_days_are_refused(cal: WorkingCalendar) -> None
         ({"year": 2011, "holidays": [{"date": "2012-01-01"}]}, "date_outside_year"),
         ({"year": 2011, "working_days": [{"date": "2011-10-10"}]}, "make_up_on_weekday"),
         (
-            {"year": 2011, "holidays": [{"date": "2011-10-01"}, {"date": "2011-10-01"}]},
+            {
+                "year": 2011,
+                "holidays": [
+                    {"date": "2011-10-01", "name_zh": "国庆节", "name_en": "National Day"},
+                    {"date": "2011-10-01", "name_zh": "国庆节", "name_en": "National Day"},
+                ],
+            },
             "duplicate_date",
         ),
         ({"year": "2011"}, "bad_year"),
@@ -122,7 +128,7 @@ def test_no_year_and_a_year_twice_are_refused() -> None:
     assert empty.value.code == "empty"
     with pytest.raises(CalendarError) as twice:
         WorkingCalendar.from_data(load(2011, 2011))
-    assert twice.value.code == "bad_year"
+    assert twice.value.code == "duplicate_year"
 
 
 # --- the data files ----------------------------------------------------------------------------

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from runtime.calendar import CHINA, WorkingCalendar
 from services.inspections.domain import rectification as r
-from services.inspections.domain.calendar import CHINA, WorkingCalendar
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINES = ROOT / "services" / "inspections" / "data" / "deadlines.json"

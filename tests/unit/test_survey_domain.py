@@ -10,8 +10,8 @@ from functools import partial
 
 import pytest
 
+from runtime.calendar import CHINA
 from services.complaints.domain import survey as sv
-from services.complaints.domain.calendar import CHINA
 
 
 def at(y: int, m: int, d: int, hh: int = 10, mm: int = 0) -> datetime:

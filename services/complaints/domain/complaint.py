@@ -37,8 +37,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal, NamedTuple, get_args
 
+from runtime.calendar import WorkingCalendar
 from services.complaints.domain import TransitionRefused as TransitionRefused
-from services.complaints.domain.calendar import WorkingCalendar
 from services.complaints.domain.sla import (
     URGENCIES,
     Clock,

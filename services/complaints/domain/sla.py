@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from typing import Any, Literal, Protocol, get_args
 
-from services.complaints.domain.calendar import CHINA, WorkingCalendar, china
+from runtime.calendar import CHINA, WorkingCalendar, china
 
 ClockName = Literal["acceptance", "completion"]
 Urgency = Literal["normal", "urgent"]

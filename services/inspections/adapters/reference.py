@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from services.inspections.domain.calendar import WorkingCalendar
+from runtime.calendar import WorkingCalendar
 from services.inspections.domain.rectification import DeadlinePolicy
 
 

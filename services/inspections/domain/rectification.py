@@ -23,7 +23,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, get_args
 
-from services.inspections.domain.calendar import WorkingCalendar
+from runtime.calendar import WorkingCalendar
 from services.inspections.domain.checklist import Severity
 
 MAX_REJECTIONS = 2  # the second rejection is 整改不到位

@@ -11,12 +11,12 @@ from typing import Any
 import asyncpg
 
 from runtime import db, outbox
+from runtime.calendar import CalendarError, WorkingCalendar
 from runtime.errors import DomainError, Forbidden, InvalidInput, Message, NotFound, Unavailable
 from schemas.inspections import v1 as events
 from services.inspections.adapters import rectifications as repo
 from services.inspections.adapters.repository import Project
 from services.inspections.domain import checklist, policy, rectification
-from services.inspections.domain.calendar import CalendarError, WorkingCalendar
 
 SOURCE = "/wuye/inspections"
 SCAN_BATCH = 500

@@ -23,8 +23,8 @@ import asyncpg
 import structlog
 
 from runtime import db, outbox
+from runtime.calendar import CHINA
 from runtime.errors import DomainError, Forbidden, Message, NotFound
-from runtime.scheduler import CHINA
 from schemas.registry import v1 as registry_events
 from services.inspections.adapters import repository
 from services.inspections.domain import policy

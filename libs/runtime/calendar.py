@@ -1,5 +1,9 @@
 """The working-day calendar: public holidays and make-up working days (调休) as data, no I/O.
 
+Shared by the services' domain layers (the one part of the runtime they may import: it is pure
+and has no dependencies), so rectification deadlines and complaint SLA clocks count working days
+the same way.
+
 The State Council publishes each year's holidays in December; a weekend day may become a working
 day (调休上班) and a weekday a holiday. The dates live in `reference/calendars/cn-<year>.json`,
 shared as files with every service that counts working days; an adapter reads them and hands the
@@ -14,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-# Domain code may not import runtime; same fixed offset as runtime.scheduler.CHINA (no DST in China).
+# China has no daylight saving: a fixed offset is exact.
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 END_OF_DAY = time(23, 59, 59, 999999)
 SATURDAY = 5
@@ -84,7 +88,7 @@ class WorkingCalendar:
         A datetime is taken in China time (its calendar day there), so it must be timezone-aware.
         """
         if isinstance(day, datetime):
-            day = _china(day).date()
+            day = china(day).date()
         if day.year not in self.years:
             raise CalendarError(
                 "year_not_loaded",
@@ -103,7 +107,7 @@ class WorkingCalendar:
         `start`. The day of `start` itself never counts, whatever the hour."""
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}")
-        day = _china(start).date()
+        day = china(start).date()
         counted = 0
         while counted < n:
             day += timedelta(days=1)
@@ -115,10 +119,10 @@ class WorkingCalendar:
         """Plain elapsed hours: urgent work runs around the clock, holidays included."""
         if hours < 1:
             raise ValueError(f"hours must be at least 1, got {hours}")
-        return _china(start) + timedelta(hours=hours)
+        return china(start) + timedelta(hours=hours)
 
 
-def _china(moment: datetime) -> datetime:
+def china(moment: datetime) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"a timezone-aware datetime is required, got {moment!r}")
     return moment.astimezone(CHINA)
