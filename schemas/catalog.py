@@ -35,6 +35,13 @@ _PRODUCED: Mapping[str, tuple[type[base.Event], ...]] = {
     "complaints": (
         complaints_v1.ComplaintFiled,
         complaints_v1.ComplaintOverdue,
+        complaints_v1.ComplaintAccepted,
+        complaints_v1.ComplaintTransferred,
+        complaints_v1.ComplaintReplied,
+        complaints_v1.ComplaintFeedbackReceived,
+        complaints_v1.ComplaintReopened,
+        complaints_v1.ComplaintClosed,
+        complaints_v1.ComplaintWarning,
     ),
 }
 """Producing service -> the event classes it publishes."""

@@ -48,3 +48,80 @@ class ComplaintOverdue(_ComplaintEvent):
     )
     deadline: AwareDatetime = Field(description="期限 The deadline that passed.")
     detected_at: AwareDatetime = Field(description="发现时间 When the breach was detected.")
+
+
+class ComplaintAccepted(_ComplaintEvent):
+    """投诉签收 A staff member accepted the complaint and became its responsible person (首问)."""
+
+    ce_type: ClassVar[str] = "cn.tj.wuye.complaints.ComplaintAccepted.v1"
+
+    responsible_org_id: fields.Id = Field(description="首问责任单位 Organisation of the acceptor.")
+    responsible_staff_id: fields.Id = Field(description="首问责任人 Staff id of the acceptor.")
+    accepted_at: AwareDatetime = Field(description="签收时间 When it was accepted.")
+
+
+class ComplaintTransferred(_ComplaintEvent):
+    """投诉转办 The complaint moved to another organisation; the responsible person stays."""
+
+    ce_type: ClassVar[str] = "cn.tj.wuye.complaints.ComplaintTransferred.v1"
+
+    from_org: fields.Id = Field(description="转出单位 Organisation that handled it until now.")
+    to_org: fields.Id = Field(description="转入单位 Organisation that handles it now.")
+    transfer_count: int = Field(ge=1, description="转办次数 Transfers so far, this one included.")
+    escalated: bool = Field(
+        description="提交督办 True once, for the transfer that crossed the limit: the district "
+        "office supervises the complaint from now on."
+    )
+    transferred_at: AwareDatetime = Field(description="转办时间 When it was transferred.")
+
+
+class ComplaintReplied(_ComplaintEvent):
+    """投诉答复 The responsible person replied to the owner; the owner's feedback is awaited."""
+
+    ce_type: ClassVar[str] = "cn.tj.wuye.complaints.ComplaintReplied.v1"
+
+    reply_no: int = Field(ge=1, description="答复序号 1 for the first reply, 2 after a reopening.")
+    replied_at: AwareDatetime = Field(description="答复时间 When the reply was given.")
+
+
+class ComplaintFeedbackReceived(_ComplaintEvent):
+    """业主评价 The owner rated the reply (the comment text stays in the service)."""
+
+    ce_type: ClassVar[str] = "cn.tj.wuye.complaints.ComplaintFeedbackReceived.v1"
+
+    satisfied: bool = Field(description="是否满意 Satisfied closes; dissatisfied reopens.")
+    rating: int = Field(ge=1, le=5, description="评分 1-5.")
+    received_at: AwareDatetime = Field(description="评价时间 When the feedback was given.")
+
+
+class ComplaintReopened(_ComplaintEvent):
+    """投诉重办 The owner was not satisfied: back to the same responsible person."""
+
+    ce_type: ClassVar[str] = "cn.tj.wuye.complaints.ComplaintReopened.v1"
+
+    reopen_count: int = Field(ge=1, description="重办次数 Reopenings so far.")
+    completion_deadline: AwareDatetime = Field(description="办结期限 The completion deadline now.")
+    reopened_at: AwareDatetime = Field(description="重办时间 When it was reopened.")
+
+
+class ComplaintClosed(_ComplaintEvent):
+    """投诉办结 Closed after the owner's satisfied feedback, or automatically without one."""
+
+    ce_type: ClassVar[str] = "cn.tj.wuye.complaints.ComplaintClosed.v1"
+
+    how: Literal["feedback", "auto"] = Field(
+        description="办结方式 feedback = 业主满意; auto = 答复后逾期未评价自动办结."
+    )
+    closed_at: AwareDatetime = Field(description="办结时间 When it was closed.")
+
+
+class ComplaintWarning(_ComplaintEvent):
+    """投诉预警 An SLA clock reached its warning point; emitted once per complaint and clock."""
+
+    ce_type: ClassVar[str] = "cn.tj.wuye.complaints.ComplaintWarning.v1"
+
+    clock: Literal["acceptance", "completion"] = Field(
+        description="时限 acceptance = 签收时限; completion = 办结时限."
+    )
+    deadline: AwareDatetime = Field(description="期限 The deadline that approaches.")
+    detected_at: AwareDatetime = Field(description="发现时间 When the warning was detected.")

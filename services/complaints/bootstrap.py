@@ -1,22 +1,54 @@
-"""Composition root of the complaints service.
-
-The foundation runs this process with the shared runtime only (database with outbox and inbox,
-outbox relay, /healthz and /readyz): complaint intake, first-inquiry responsibility, SLA clocks and
-surveys arrive with issue 4, and their modules will be added beside this file.
-"""
+"""Composition root of the complaints service: complaint intake and handling with first-inquiry
+responsibility, SLA clocks, and the local project table fed by the registry topic."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from runtime.service import ServiceSpec
+import asyncpg
+import structlog
+
+from runtime.service import ConsumerSpec, ServiceSpec
 from runtime.settings import Settings
+from runtime.subscriptions import Subscription
+from services.complaints.adapters import reference
+from services.complaints.entrypoints.complaints_http import router
+from services.complaints.service import complaints, sla_job
 
 HERE = Path(__file__).parent
+REPO = HERE.parents[1]
+log = structlog.get_logger(__name__)
 
 
 class ComplaintsSettings(Settings):
     service_name: str = "complaints"
+    categories_file: Path = HERE / "data" / "categories.json"
+    sla_file: Path = HERE / "data" / "sla.json"
+    calendar_dir: Path = REPO / "reference" / "calendars"
+
+
+async def _load_data(_pool: asyncpg.Pool, settings: Settings) -> Mapping[str, Any]:
+    files = (
+        settings
+        if isinstance(settings, ComplaintsSettings)
+        else ComplaintsSettings.model_construct()
+    )
+    rules = await asyncio.to_thread(
+        reference.load_rules, files.categories_file, files.sla_file, files.calendar_dir
+    )
+    last_year = max(rules.calendar.years)
+    if datetime.now(UTC).year >= last_year:
+        # Working-day deadlines cannot be computed past the last loaded year (503).
+        log.warning(
+            "calendar_ends_soon",
+            last_year=last_year,
+            action="add reference/calendars/cn-<next year>.json from the State Council notice",
+        )
+    return {"complaint_rules": rules}
 
 
 def spec(settings: Settings) -> ServiceSpec:
@@ -26,6 +58,19 @@ def spec(settings: Settings) -> ServiceSpec:
 SPEC = ServiceSpec(
     name="complaints",
     title="投诉与满意度服务 Complaints",
-    version="0.1.0",
+    version="0.2.0",
     migrations=HERE / "migrations",
+    routers=(router,),
+    consumers=(
+        ConsumerSpec(
+            Subscription(
+                group="complaints.registry",
+                topics=("wuye.registry.projects",),
+                description="Keep the local project table (district, enterprise) for intake",
+            ),
+            complaints.REGISTRY_HANDLERS,
+        ),
+    ),
+    jobs=sla_job.JOBS,
+    on_startup=(_load_data,),
 )

@@ -70,6 +70,13 @@ def test_catalog_lists_every_event_once_with_its_producer() -> None:
         "cn.tj.wuye.campaigns.PlanOverdue.v1",
         "cn.tj.wuye.complaints.ComplaintFiled.v1",
         "cn.tj.wuye.complaints.ComplaintOverdue.v1",
+        "cn.tj.wuye.complaints.ComplaintAccepted.v1",
+        "cn.tj.wuye.complaints.ComplaintTransferred.v1",
+        "cn.tj.wuye.complaints.ComplaintReplied.v1",
+        "cn.tj.wuye.complaints.ComplaintFeedbackReceived.v1",
+        "cn.tj.wuye.complaints.ComplaintReopened.v1",
+        "cn.tj.wuye.complaints.ComplaintClosed.v1",
+        "cn.tj.wuye.complaints.ComplaintWarning.v1",
     }
     assert set(catalog.PRODUCERS.values()) == {"inspections", "complaints"}
     for ce_type, cls in catalog.EVENT_TYPES.items():

@@ -1,0 +1,42 @@
+"""Reference data from files: complaint categories, the SLA policy and the shared working-day
+calendar. Parsed here, validated by the domain."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from runtime.calendar import WorkingCalendar
+from services.complaints.domain.complaint import Categories
+from services.complaints.domain.sla import SlaPolicy
+
+HERE = Path(__file__).parents[1]
+DATA = HERE / "data"
+CALENDARS = HERE.parents[1] / "reference" / "calendars"
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the handlers need, loaded once at startup."""
+
+    categories: Categories
+    policy: SlaPolicy
+    calendar: WorkingCalendar
+
+
+def load_calendar(directory: Path) -> WorkingCalendar:
+    files = sorted(directory.glob("*.json"))
+    if not files:
+        raise FileNotFoundError(f"no calendar files in {directory}")
+    return WorkingCalendar.from_data(json.loads(f.read_text("utf-8")) for f in files)
+
+
+def load_rules(
+    categories_file: Path = DATA / "categories.json",
+    sla_file: Path = DATA / "sla.json",
+    calendar_dir: Path = CALENDARS,
+) -> Rules:
+    categories = Categories.from_data(json.loads(categories_file.read_text("utf-8")))
+    policy = SlaPolicy.from_data(json.loads(sla_file.read_text("utf-8")), categories.ids)
+    return Rules(categories, policy, load_calendar(calendar_dir))

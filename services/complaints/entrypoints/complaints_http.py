@@ -1,0 +1,347 @@
+"""HTTP API for complaints: intake, the owner's follow-up by token, staff handling. Translators
+only; the rules are in the domain and the service handlers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from runtime.auth import Principal, Role
+from runtime.http import require
+from services.complaints.adapters import complaints as repo
+from services.complaints.adapters.reference import Rules
+from services.complaints.domain import complaint as model
+from services.complaints.service import complaints
+
+router = APIRouter(prefix="/api/v1", tags=["complaints"])
+
+Filer = Annotated[Principal, require(Role.OWNER, Role.ENTERPRISE)]
+Staff = Annotated[Principal, require(Role.ENTERPRISE, Role.DISTRICT_OFFICE, Role.CITY_OFFICE)]
+Enterprise = Annotated[Principal, require(Role.ENTERPRISE)]
+District = Annotated[Principal, require(Role.DISTRICT_OFFICE)]
+# The follow-up token travels in a header, never in the URL (URLs end up in logs and histories).
+Token = Annotated[
+    str,
+    Header(alias="X-Complaint-Token", min_length=16, max_length=128, description="跟进凭证"),
+]
+StatusName = Literal["filed", "accepted", "replied", "reopened", "closed"]
+
+STATUS_ZH = {
+    "filed": "待签收",
+    "accepted": "办理中",
+    "replied": "已答复,待评价",
+    "reopened": "重新办理",
+    "closed": "已办结",
+}
+
+
+class ContactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, max_length=model.MAX_NAME, description="联系人")
+    phone: str | None = Field(default=None, max_length=32, description="联系电话")
+
+
+class ComplaintIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    project_id: str = Field(min_length=1, max_length=64, description="项目编号")
+    category: str = Field(min_length=1, max_length=64, description="投诉类别")
+    urgency: Literal["normal", "urgent"] | None = Field(default=None, description="紧急程度")
+    description: str = Field(min_length=1, max_length=4000, description="投诉内容")
+    channel: Literal["web", "phone", "counter"] = Field(
+        default="web", description="受理渠道: owners web; staff phone or counter"
+    )
+    address: str | None = Field(default=None, max_length=model.MAX_ADDRESS * 2)
+    answers: dict[str, str | bool] = Field(default_factory=dict, max_length=20)
+    photo_refs: list[str] = Field(default_factory=list, max_length=model.MAX_PHOTOS)
+    contact: ContactIn | None = Field(default=None, description="联系方式 (可匿名)")
+
+
+class FiledOut(BaseModel):
+    complaint_id: str
+    ticket_no: str
+    token: str = Field(description="跟进凭证 Shown once: keep it to follow the complaint up")
+    status: str
+    acceptance_deadline: datetime
+    completion_deadline: datetime
+
+
+class TransferIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to_org: str = Field(min_length=1, max_length=64, description="转办对象单位编号")
+    reason: str = Field(min_length=1, max_length=1000, description="转办理由")
+
+
+class ReplyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=4000, description="答复内容")
+
+
+class ExtensionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    working_days: int = Field(ge=1, le=model.MAX_EXTENSION_DAYS, description="延期工作日")
+    reason: str = Field(min_length=1, max_length=1000, description="延期理由")
+
+
+class ExtensionDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    approve: bool
+
+
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    satisfied: bool
+    rating: int = Field(ge=1, le=5, description="评分 1-5")
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+def _rules(request: Request) -> Rules:
+    rules: Rules = request.app.state.runtime.extras["complaint_rules"]
+    return rules
+
+
+def _now(request: Request) -> datetime:
+    now: datetime = request.app.state.runtime.clock.now()
+    return now
+
+
+def _common(row: repo.Row) -> dict[str, Any]:
+    c = row.complaint
+    return {
+        "complaint_id": c.complaint_id,
+        "ticket_no": row.ticket_no,
+        "project_id": c.project_id,
+        "category": c.category,
+        "urgency": c.urgency,
+        "channel": c.channel,
+        "status": c.status.value,
+        "status_zh": STATUS_ZH[c.status.value],
+        "filed_at": c.filed_at,
+        "acceptance_deadline": c.acceptance.deadline,
+        "completion_deadline": c.completion.deadline,
+        "acceptance_overdue": c.acceptance.overdue_at is not None,
+        "completion_overdue": c.completion.overdue_at is not None,
+        "replied_at": c.replied_at,
+        "reopen_count": c.reopen_count,
+        "closed_at": c.closed_at,
+        "close_reason": c.close_reason,
+    }
+
+
+def _staff_view(row: repo.Row, principal: Principal, *, detail: bool) -> dict[str, Any]:
+    """Lists never carry contact details; the detail view only for the handling enterprise and
+    the district office."""
+    c = row.complaint
+    out = {
+        **_common(row),
+        "enterprise_id": c.enterprise_id,
+        "district_code": c.district_code,
+        "anonymous": c.anonymous,
+        "responsible_staff_id": c.responsible.staff_id if c.responsible else None,
+        "responsible_org_id": c.responsible.org_id if c.responsible else None,
+        "handling_org": c.handling_org,
+        "transfer_count": len(c.transfers),
+        "escalated_at": c.escalated_at,
+    }
+    if detail:
+        out |= {
+            "description": c.description,
+            "address": c.address,
+            "answers": dict(c.answers),
+            "photo_refs": list(c.photo_refs),
+            "filed_by": c.filed_by,
+            "transfers": [
+                {
+                    "from_org": t.from_org,
+                    "to_org": t.to_org,
+                    "by": t.by,
+                    "reason": t.reason,
+                    "at": t.at,
+                }
+                for t in c.transfers
+            ],
+            "replies": [{"by": r.by, "text": r.text, "at": r.at} for r in c.replies],
+            "feedback": [
+                {"satisfied": f.satisfied, "rating": f.rating, "comment": f.comment, "at": f.at}
+                for f in c.feedback
+            ],
+            "extensions": [
+                {
+                    "requested_by": e.requested_by,
+                    "working_days": e.working_days,
+                    "reason": e.reason,
+                    "decision": e.decision,
+                    "requested_at": e.requested_at,
+                    "decided_at": e.decided_at,
+                }
+                for e in c.extensions
+            ],
+        }
+        if complaints.may_see_contact(principal, c) and c.contact is not None:
+            out["contact"] = {"name": c.contact.name, "phone": c.contact.phone}
+    return out
+
+
+def _owner_view(row: repo.Row) -> dict[str, Any]:
+    c = row.complaint
+    return {
+        **_common(row),
+        "description": c.description,
+        "replies": [{"text": r.text, "at": r.at} for r in c.replies],
+        "feedback": [
+            {"satisfied": f.satisfied, "rating": f.rating, "comment": f.comment, "at": f.at}
+            for f in c.feedback
+        ],
+        "awaiting_feedback": c.status is model.Status.REPLIED,
+    }
+
+
+@router.post("/complaints", response_model=FiledOut, status_code=201)
+async def file_complaint(body: ComplaintIn, request: Request, principal: Filer) -> FiledOut:
+    """An owner files (web); enterprise staff file for an owner by phone or at the counter. The
+    response carries the follow-up token once: only its hash is stored."""
+    runtime = request.app.state.runtime
+    contact = body.contact
+    filed = await complaints.file(
+        runtime.pool,
+        _rules(request),
+        principal,
+        complaints.Intake(
+            project_id=body.project_id,
+            category=body.category,
+            description=body.description,
+            channel=body.channel,
+            urgency=body.urgency,
+            contact_name=contact.name if contact else None,
+            contact_phone=contact.phone if contact else None,
+            address=body.address,
+            answers=body.answers,
+            photo_refs=tuple(body.photo_refs),
+        ),
+        _now(request),
+    )
+    c = filed.complaint
+    return FiledOut(
+        complaint_id=c.complaint_id,
+        ticket_no=filed.ticket_no,
+        token=filed.token,
+        status=c.status.value,
+        acceptance_deadline=c.acceptance.deadline,
+        completion_deadline=c.completion.deadline,
+    )
+
+
+@router.get("/complaints/by-token")
+async def by_token(request: Request, token: Token) -> dict[str, Any]:
+    """The owner follows their complaint up with the token given at filing."""
+    row = await complaints.get_by_token(request.app.state.runtime.pool, token)
+    return _owner_view(row)
+
+
+@router.post("/complaints/by-token/feedback")
+async def give_feedback(body: FeedbackIn, request: Request, token: Token) -> dict[str, Any]:
+    """The owner rates the reply: satisfied closes, dissatisfied reopens to the same person."""
+    row = await complaints.feedback(
+        request.app.state.runtime.pool,
+        _rules(request),
+        token,
+        satisfied=body.satisfied,
+        rating=body.rating,
+        comment=body.comment,
+        now=_now(request),
+    )
+    return _owner_view(row)
+
+
+@router.get("/complaints")
+async def list_complaints(
+    request: Request,
+    principal: Staff,
+    status: StatusName | None = None,
+    limit: int = Query(default=100, ge=1, le=500),
+) -> list[dict[str, Any]]:
+    """Complaints in the caller's scope, without contact details."""
+    rows = await complaints.list_for(
+        request.app.state.runtime.pool, principal, status=status, limit=limit
+    )
+    return [_staff_view(r, principal, detail=False) for r in rows]
+
+
+@router.get("/complaints/{complaint_id}")
+async def get_complaint(complaint_id: str, request: Request, principal: Staff) -> dict[str, Any]:
+    row = await complaints.get(request.app.state.runtime.pool, principal, complaint_id)
+    return _staff_view(row, principal, detail=True)
+
+
+@router.post("/complaints/{complaint_id}/accept")
+async def accept(complaint_id: str, request: Request, principal: Enterprise) -> dict[str, Any]:
+    """签收: the first acceptor becomes the responsible person until closure."""
+    runtime = request.app.state.runtime
+    row = await complaints.accept(
+        runtime.pool, _rules(request), principal, complaint_id, _now(request)
+    )
+    return _staff_view(row, principal, detail=True)
+
+
+@router.post("/complaints/{complaint_id}/transfer")
+async def transfer(
+    complaint_id: str, body: TransferIn, request: Request, principal: Enterprise
+) -> dict[str, Any]:
+    row = await complaints.transfer(
+        request.app.state.runtime.pool,
+        _rules(request),
+        principal,
+        complaint_id,
+        to_org=body.to_org,
+        reason=body.reason,
+        now=_now(request),
+    )
+    return _staff_view(row, principal, detail=True)
+
+
+@router.post("/complaints/{complaint_id}/reply")
+async def reply(
+    complaint_id: str, body: ReplyIn, request: Request, principal: Enterprise
+) -> dict[str, Any]:
+    row = await complaints.reply(
+        request.app.state.runtime.pool,
+        _rules(request),
+        principal,
+        complaint_id,
+        text=body.text,
+        now=_now(request),
+    )
+    return _staff_view(row, principal, detail=True)
+
+
+@router.post("/complaints/{complaint_id}/extensions")
+async def request_extension(
+    complaint_id: str, body: ExtensionIn, request: Request, principal: Enterprise
+) -> dict[str, Any]:
+    row = await complaints.request_extension(
+        request.app.state.runtime.pool,
+        _rules(request),
+        principal,
+        complaint_id,
+        working_days=body.working_days,
+        reason=body.reason,
+        now=_now(request),
+    )
+    return _staff_view(row, principal, detail=True)
+
+
+@router.post("/complaints/{complaint_id}/extensions/decision")
+async def decide_extension(
+    complaint_id: str, body: ExtensionDecisionIn, request: Request, principal: District
+) -> dict[str, Any]:
+    row = await complaints.decide_extension(
+        request.app.state.runtime.pool,
+        _rules(request),
+        principal,
+        complaint_id,
+        approve=body.approve,
+        now=_now(request),
+    )
+    return _staff_view(row, principal, detail=True)
