@@ -188,8 +188,85 @@ class Story:
                 self.say(f"    {o['project_name']} · {o['items'][0]['title_zh'][:14]}: "
                          f"{o['status_zh']}{flag}")  # fmt: skip
             self.results["orders"] = final
+            await self._complaints(c)
         self.results["campaign_time"] = self.business_now()
         return self.results
+
+    async def _complaints(self, c: httpx.AsyncClient) -> None:
+        api = f"{self.urls['complaints']}/api/v1/complaints"
+        owner = self.token(Role.OWNER)
+        jincheng = self.token(Role.ENTERPRISE, enterprise="E-0001")
+        self.step(
+            8, "业主投诉与首问责任制", "an owner's complaint under first-inquiry responsibility"
+        )
+        r = await self.call(c, "POST", api, owner, json={
+            "project_id": "P-120101-0001", "category": "water",
+            "description": "3 号楼 5 层以上连续两天水压不足,早晚高峰基本无水",
+            "answers": {"problem": "low_pressure", "scope": "building"},
+            "contact": {"name": "王女士", "phone": "13900000000"},
+        })  # fmt: skip
+        filed = r.json()
+        self.say(f"    ✓ 投诉受理 filed: 受理编号 ticket {filed['ticket_no']} (跟进凭证仅显示一次)")
+        cid, follow = filed["complaint_id"], {"X-Complaint-Token": filed["token"]}
+        await self.call(c, "POST", f"{api}/{cid}/accept", jincheng)
+        self.say("    ✓ 津城物业 E-0001-staff-01 签收, 成为首问责任人 accepted: responsible person")
+        await self.call(c, "POST", f"{api}/{cid}/reply", jincheng,
+                        json={"text": "已检修二次供水加压泵,今日恢复正常"})  # fmt: skip
+        r = await c.post(f"{api}/by-token/feedback", headers=follow,
+                         json={"satisfied": False, "rating": 2, "comment": "高层仍有时无水"})  # fmt: skip
+        r.raise_for_status()
+        self.say(f"    ✗ 业主不满意 dissatisfied → {r.json()['status_zh']}"
+                 " (回到同一首问责任人 back to the same person)")  # fmt: skip
+        await self.call(c, "POST", f"{api}/{cid}/reply", jincheng,
+                        json={"text": "已更换加压泵变频器,连续观察三天水压稳定"})  # fmt: skip
+        r = await c.post(f"{api}/by-token/feedback", headers=follow,
+                         json={"satisfied": True, "rating": 5})  # fmt: skip
+        r.raise_for_status()
+        self.say(f"    ✓ 业主满意 satisfied → {r.json()['status_zh']}")
+
+        self.step(9, "投诉集中的项目自动安排巡查", "repeated complaints schedule a patrol")
+        for text, facility in (
+            ("楼道照明损坏半个月无人修理", "lighting"),
+            ("单元门禁门损坏一周未修", "door"),
+            ("小区主路路面塌陷未设警示", "road"),
+        ):
+            await self.call(c, "POST", api, owner, json={
+                "project_id": "P-120104-0001", "category": "repair", "description": text,
+                "answers": {"facility": facility},
+            })  # fmt: skip
+        nankai = self.token(Role.DISTRICT_OFFICE, district="120104")
+        patrols: list[dict[str, Any]] = []
+        for _ in range(60):
+            r = await self.call(c, "GET", f"{self.urls['inspections']}/api/v1/patrols/scheduled",
+                                nankai, params={"status": "open"})  # fmt: skip
+            patrols = [p for p in r.json() if p["project_id"] == "P-120104-0001"]
+            if patrols:
+                break
+            await asyncio.sleep(0.3)
+        if patrols:
+            self.say(f"    ✓ 南开区·水上公园小区: {patrols[0]['complaint_count']} 件投诉 → 已安排巡查 "
+                     f"patrol scheduled, due {_short(patrols[0]['due_by'])}")  # fmt: skip
+        self.results["patrols"] = len(patrols)
+
+        self.step(10, "无人签收的投诉逾期", "a complaint nobody accepts runs overdue")
+        r = await self.call(c, "POST", api, owner, json={
+            "project_id": "P-120101-0002", "category": "waste",
+            "description": "垃圾桶满溢三天未清运,气味很大",
+            "answers": {"kind": "household"},
+        })  # fmt: skip
+        late_id = r.json()["complaint_id"]
+        city = self.token(Role.CITY_OFFICE)
+        detail: dict[str, Any] = {}
+        for _ in range(100):
+            detail = (await self.call(c, "GET", f"{api}/{late_id}", city)).json()
+            if detail["acceptance_overdue"]:
+                break
+            await asyncio.sleep(0.3)
+        self.say(
+            f"    ⚠ 海河物业未签收: 签收时限 {_short(detail['acceptance_deadline'])} 已过 "
+            f"acceptance overdue = {detail['acceptance_overdue']} (业务时间 {self.business_now()})"
+        )
+        self.results["complaints_overdue"] = int(detail["acceptance_overdue"])
 
     async def _inspect(
         self, c: httpx.AsyncClient, token: str, project: str, kind: str,

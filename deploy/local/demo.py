@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
 import time
@@ -46,7 +47,9 @@ BOLD, DIM, GREEN, RED, RESET = (
 
 
 def say(message: str) -> None:
-    print(message, flush=True)
+    # A closed pipe (`make demo | head`) must not stop the demo from shutting its processes down.
+    with contextlib.suppress(OSError):
+        print(message, flush=True)
 
 
 def step(n: int, zh: str, en: str) -> None:
@@ -155,7 +158,7 @@ class Demo:
             repo=REPO,
         )
         results = await story.play()
-        step(8, "通知与曝光服务收到的事件", "what notifications and exposure received")
+        step(11, "通知与曝光服务收到的事件", "what notifications and exposure received")
         officer = story.token(Role.CITY_OFFICE)
         async with httpx.AsyncClient(timeout=20) as client:
             notices = await self._get(client, "notifications", "/api/v1/notices", officer)
@@ -213,7 +216,7 @@ class Demo:
         }
 
     def summary(self, result: dict[str, Any], counts: dict[str, Any]) -> None:
-        step(9, "小结", "summary")
+        step(12, "小结", "summary")
         orders = result["orders"]
         by_status = campaign_script.count_by_status(orders)
         say(f"    活动 campaign: 津物业〔2011〕4号, 业务时间 now {result['campaign_time']}")
@@ -227,6 +230,10 @@ class Demo:
             f"    整改单 orders: {len(orders)} 张 — "
             + ", ".join(f"{k} {v}" for k, v in sorted(by_status.items()))
             + f"; 逾期 overdue {sum(o['overdue'] for o in orders)}"
+        )
+        say(
+            f"    投诉 complaints: 1 件经首问责任人办结 (不满意重办后满意), "
+            f"{result['complaints_overdue']} 件签收逾期, 投诉集中项目安排巡查 {result['patrols']} 次"
         )
         say(
             f"    通知 notices {len(result['notices'])}, 曝光证据 evidence {len(result['evidence'])}"

@@ -36,3 +36,6 @@ def test_the_demo_plays_the_campaign_and_prints_the_summary() -> None:
     assert "逾期 overdue 2" in out
     assert "pending 0" in out
     assert "检查不合格通知" in out  # the notice reached the notifications service
+    assert "业主满意 satisfied → 已办结" in out  # complaint closed after a reopening
+    assert "1 件签收逾期" in out
+    assert "投诉集中项目安排巡查 1 次" in out
