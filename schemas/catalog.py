@@ -15,6 +15,7 @@ from schemas.campaigns import v1 as campaigns_v1
 from schemas.complaints import v1 as complaints_v1
 from schemas.inspections import v1 as inspections_v1
 from schemas.registry import v1 as registry_v1
+from schemas.surveys import v1 as surveys_v1
 
 _PRODUCED: Mapping[str, tuple[type[base.Event], ...]] = {
     "inspections": (
@@ -42,6 +43,9 @@ _PRODUCED: Mapping[str, tuple[type[base.Event], ...]] = {
         complaints_v1.ComplaintReopened,
         complaints_v1.ComplaintClosed,
         complaints_v1.ComplaintWarning,
+        surveys_v1.SurveyOpened,
+        surveys_v1.SurveyClosed,
+        surveys_v1.SurveyMissing,
     ),
 }
 """Producing service -> the event classes it publishes."""

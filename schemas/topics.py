@@ -87,6 +87,16 @@ TOPICS: tuple[TopicSpec, ...] = (
         public=False,
     ),
     _events_topic(
+        "wuye.surveys.events",
+        partitions=3,
+        key="survey_id",
+        description=(
+            "满意度调查 Owner satisfaction surveys: opened, closed with their scores, missing. "
+            "Results per project are public facts; no household data travels here."
+        ),
+        public=True,
+    ),
+    _events_topic(
         "wuye.notifications.events",
         partitions=6,
         key="notice_id",

@@ -267,6 +267,36 @@ class Story:
             f"acceptance overdue = {detail['acceptance_overdue']} (业务时间 {self.business_now()})"
         )
         self.results["complaints_overdue"] = int(detail["acceptance_overdue"])
+        await self._survey(c)
+
+    async def _survey(self, c: httpx.AsyncClient) -> None:
+        self.step(11, "业主满意度调查", "an owner satisfaction survey")
+        api = f"{self.urls['complaints']}/api/v1/surveys"
+        jincheng = self.token(Role.ENTERPRISE, enterprise="E-0001")
+        r = await self.call(c, "POST", api, jincheng,
+                            json={"project_id": "P-120101-0001", "households": 20})  # fmt: skip
+        opened = r.json()
+        self.say(f"    ✓ 津城物业对海河花园发起调查: {opened['households']} 户, "
+                 f"一次性凭证 {len(opened['tokens'])} 张 (只存哈希 hashes only)")  # fmt: skip
+        # Twelve households answer; scores are a fixed pattern so the summary is reproducible.
+        pattern = [5, 4, 4, 3, 5, 2, 4, 5, 3, 4, 5, 4]
+        questions = [q["id"] for q in opened["questions"]]
+        for token, overall in zip(opened["tokens"], pattern, strict=False):
+            scores = {q: max(1, min(5, overall - (i % 2))) for i, q in enumerate(questions)}
+            scores["overall"] = overall
+            r = await c.post(f"{api}/answers", headers={"X-Survey-Token": token},
+                             json={"scores": scores})  # fmt: skip
+            r.raise_for_status()
+        again = await c.post(f"{api}/answers", headers={"X-Survey-Token": opened["tokens"][0]},
+                             json={"scores": {"overall": 1}})  # fmt: skip
+        self.say(
+            f"    ✓ 12 户作答; 同一凭证再次作答被拒绝 a reused token is refused ({again.status_code})"
+        )
+        r = await self.call(c, "POST", f"{api}/{opened['survey_id']}/close", jincheng)
+        res = r.json()["results"]
+        self.say(f"    ✓ 调查结束 closed: 满意率 satisfaction {res['satisfaction_rate']:.0%}, "
+                 f"参与率 coverage {res['coverage']:.0%}, 总体均分 overall {res['means']['overall']:.2f}")  # fmt: skip
+        self.results["survey"] = res
 
     async def _inspect(
         self, c: httpx.AsyncClient, token: str, project: str, kind: str,

@@ -158,7 +158,7 @@ class Demo:
             repo=REPO,
         )
         results = await story.play()
-        step(11, "通知与曝光服务收到的事件", "what notifications and exposure received")
+        step(12, "通知与曝光服务收到的事件", "what notifications and exposure received")
         officer = story.token(Role.CITY_OFFICE)
         async with httpx.AsyncClient(timeout=20) as client:
             notices = await self._get(client, "notifications", "/api/v1/notices", officer)
@@ -216,7 +216,7 @@ class Demo:
         }
 
     def summary(self, result: dict[str, Any], counts: dict[str, Any]) -> None:
-        step(12, "小结", "summary")
+        step(13, "小结", "summary")
         orders = result["orders"]
         by_status = campaign_script.count_by_status(orders)
         say(f"    活动 campaign: 津物业〔2011〕4号, 业务时间 now {result['campaign_time']}")
@@ -234,6 +234,11 @@ class Demo:
         say(
             f"    投诉 complaints: 1 件经首问责任人办结 (不满意重办后满意), "
             f"{result['complaints_overdue']} 件签收逾期, 投诉集中项目安排巡查 {result['patrols']} 次"
+        )
+        survey = result["survey"]
+        say(
+            f"    满意度调查 survey: 海河花园 {survey['responses']}/{survey['households']} 户, "
+            f"满意率 {survey['satisfaction_rate']:.0%}, 总体均分 {survey['means']['overall']:.2f}"
         )
         say(
             f"    通知 notices {len(result['notices'])}, 曝光证据 evidence {len(result['evidence'])}"

@@ -146,6 +146,10 @@ def _on_validation_error(_request: Request, exc: Exception) -> Response:
 _HTTP_ERRORS = {
     404: ("not_found", Message("请求的资源不存在", "Not found")),
     405: ("method_not_allowed", Message("不支持该请求方法", "Method not allowed")),
+    429: (
+        "rate_limited",
+        Message("请求过于频繁,请稍后再试", "Too many requests; please try again later"),
+    ),
 }
 
 

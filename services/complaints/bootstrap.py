@@ -17,7 +17,10 @@ from runtime.settings import Settings
 from runtime.subscriptions import Subscription
 from services.complaints.adapters import reference
 from services.complaints.entrypoints.complaints_http import router
-from services.complaints.service import complaints, sla_job
+from services.complaints.entrypoints.open311 import router as open311_router
+from services.complaints.entrypoints.surveys_http import router as surveys_router
+from services.complaints.entrypoints.web import router as web_router
+from services.complaints.service import complaints, sla_job, surveys
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
@@ -29,6 +32,8 @@ class ComplaintsSettings(Settings):
     categories_file: Path = HERE / "data" / "categories.json"
     sla_file: Path = HERE / "data" / "sla.json"
     calendar_dir: Path = REPO / "reference" / "calendars"
+    # Open311 client applications: {"client-id": "<SHA-256 hex of its api_key>"} (a Secret).
+    open311_api_keys: Mapping[str, str] = {}
 
 
 async def _load_data(_pool: asyncpg.Pool, settings: Settings) -> Mapping[str, Any]:
@@ -60,7 +65,7 @@ SPEC = ServiceSpec(
     title="投诉与满意度服务 Complaints",
     version="0.2.0",
     migrations=HERE / "migrations",
-    routers=(router,),
+    routers=(router, surveys_router, open311_router, web_router),
     consumers=(
         ConsumerSpec(
             Subscription(
@@ -70,7 +75,15 @@ SPEC = ServiceSpec(
             ),
             complaints.REGISTRY_HANDLERS,
         ),
+        ConsumerSpec(
+            Subscription(
+                group="complaints.campaigns",
+                topics=("wuye.campaigns.events",),
+                description="Keep the campaigns' implementation phases for satisfaction surveys",
+            ),
+            surveys.CAMPAIGN_HANDLERS,
+        ),
     ),
-    jobs=sla_job.JOBS,
+    jobs=sla_job.JOBS + surveys.JOBS,
     on_startup=(_load_data,),
 )

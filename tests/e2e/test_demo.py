@@ -39,3 +39,4 @@ def test_the_demo_plays_the_campaign_and_prints_the_summary() -> None:
     assert "业主满意 satisfied → 已办结" in out  # complaint closed after a reopening
     assert "1 件签收逾期" in out
     assert "投诉集中项目安排巡查 1 次" in out
+    assert "满意度调查 survey: 海河花园 12/20 户, 满意率 75%" in out

@@ -10,6 +10,7 @@ import pytest
 
 from schemas import base, catalog, topics
 from schemas.inspections import v1 as inspections
+from schemas.surveys import v1 as surveys
 from tests import factories
 
 
@@ -77,6 +78,9 @@ def test_catalog_lists_every_event_once_with_its_producer() -> None:
         "cn.tj.wuye.complaints.ComplaintReopened.v1",
         "cn.tj.wuye.complaints.ComplaintClosed.v1",
         "cn.tj.wuye.complaints.ComplaintWarning.v1",
+        "cn.tj.wuye.surveys.SurveyOpened.v1",
+        "cn.tj.wuye.surveys.SurveyClosed.v1",
+        "cn.tj.wuye.surveys.SurveyMissing.v1",
     }
     assert set(catalog.PRODUCERS.values()) == {"inspections", "complaints"}
     for ce_type, cls in catalog.EVENT_TYPES.items():
@@ -97,6 +101,11 @@ def test_events_on_a_topic() -> None:
         inspections.RectificationOverdue,
         inspections.PatrolScheduled,
     )
+    assert catalog.events_on("wuye.surveys.events") == (
+        surveys.SurveyOpened,
+        surveys.SurveyClosed,
+        surveys.SurveyMissing,
+    )
     assert catalog.events_on("wuye.exposure.events") == ()
 
 
@@ -108,7 +117,14 @@ def test_topics() -> None:
     assert (inspection_topic.key, inspection_topic.partitions) == ("project_id", 6)
     assert inspection_topic.config["retention.ms"] == str(365 * 24 * 3600 * 1000)
     assert all("min.insync.replicas" not in t.config for t in topics.TOPICS)
-    assert len({t.name for t in topics.TOPICS}) == len(topics.TOPICS) == 6
+    assert len({t.name for t in topics.TOPICS}) == len(topics.TOPICS) == 7
+    survey_topic = topics.topic("wuye.surveys.events")
+    assert (survey_topic.key, survey_topic.partitions, survey_topic.public) == (
+        "survey_id",
+        3,
+        True,
+    )
+    assert survey_topic.config["retention.ms"] == str(365 * 24 * 3600 * 1000)
     with pytest.raises(KeyError):
         topics.topic("wuye.nope")
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.auth import Principal, Role
 from runtime.http import require
+from runtime.ratelimit import rate_limit
 from services.complaints.adapters import complaints as repo
 from services.complaints.adapters.reference import Rules
 from services.complaints.domain import complaint as model
@@ -198,7 +199,12 @@ def _owner_view(row: repo.Row) -> dict[str, Any]:
     }
 
 
-@router.post("/complaints", response_model=FiledOut, status_code=201)
+@router.post(
+    "/complaints",
+    response_model=FiledOut,
+    status_code=201,
+    dependencies=[rate_limit("intake")],  # public intake: per client, per replica
+)
 async def file_complaint(body: ComplaintIn, request: Request, principal: Filer) -> FiledOut:
     """An owner files (web); enterprise staff file for an owner by phone or at the counter. The
     response carries the follow-up token once: only its hash is stored."""

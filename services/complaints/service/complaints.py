@@ -74,7 +74,7 @@ async def file(
     """An owner files on the web; enterprise staff file by phone or at the counter for their own
     projects. The project's district and enterprise come from the local registry copy."""
     if principal.role is Role.OWNER:
-        if intake.channel != "web":
+        if intake.channel not in ("web", "open311"):  # open311: a civic app acting for an owner
             raise InvalidInput(
                 "owner_channel",
                 Message("业主只能通过网上渠道提交投诉", "owners file through the web channel"),

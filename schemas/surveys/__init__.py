@@ -1,0 +1,1 @@
+"""Owner satisfaction survey events (the complaints service is the producer)."""

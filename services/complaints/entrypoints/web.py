@@ -1,0 +1,522 @@
+"""Owner web pages: file a complaint, follow it up by ticket number + token, answer a satisfaction
+survey with a one-time household token. Server-rendered HTML,
+zh-CN first (English with ``?lang=en``), no JavaScript, every value escaped (Jinja2 autoescape).
+
+Security: a strict CSP per page (stylesheet from 'self' only, no scripts at all); each form carries
+a hidden CSRF token equal to a SameSite=Strict cookie (double submit); the follow-up token only
+ever travels in POST bodies, never in a URL; the public POSTs are rate-limited per client
+(``runtime.ratelimit``, per replica) and answer an HTML 429 page. Contact details are never shown.
+Translators only: the rules live in the domain and the service handlers.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from runtime.auth import Principal, Role
+from runtime.calendar import CHINA
+from runtime.errors import DomainError, NotFound
+from runtime.ratelimit import limiters, retry_after_header
+from services.complaints.adapters import complaints as repo
+from services.complaints.adapters.reference import Rules
+from services.complaints.domain import complaint as model
+from services.complaints.domain import survey as survey_model
+from services.complaints.service import complaints, surveys
+
+HERE = Path(__file__).resolve().parents[1]
+STYLESHEET = HERE / "static" / "owner.css"
+CSRF_COOKIE = "complaints_csrf"
+MAX_FORM_BYTES = 64 * 1024
+# Only our stylesheet; no script source at all; forms post back to us only.
+PAGE_CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+WEB_OWNER = Principal(subject="owner-web", role=Role.OWNER)  # the public form has no sign-in
+
+STATUS_TEXT = {
+    "filed": ("已受理,待企业签收", "Filed, waiting to be accepted"),
+    "accepted": ("办理中", "Being handled"),
+    "replied": ("已答复,请您评价", "Replied: please rate the handling"),
+    "reopened": ("重新办理中", "Reopened, being handled again"),
+    "closed": ("已办结", "Closed"),
+}
+# Domain field names -> the form control that shows the error.
+FIELD_IDS = {
+    "project_id": "project_id",
+    "category": "category",
+    "description": "description",
+    "address": "address",
+    "contact.name": "contact_name",
+    "contact.phone": "contact_phone",
+    "photo_refs": "photo_refs",
+    "satisfied": "satisfied",
+    "rating": "rating",
+    "comment": "comment",
+    "ticket_no": "ticket_no",
+    "token": "token",
+    "survey_comment": "survey_comment",
+}
+
+router = APIRouter(include_in_schema=False, tags=["owner web"])
+templates = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@dataclass
+class Page:
+    """What every template gets: language, CSRF token and the error summary."""
+
+    request: Request
+    lang: str
+    csrf: str
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (field id, text)
+
+    def t(self, zh: str, en: str) -> str:
+        return en if self.lang == "en" else zh
+
+    def url(self, path: str, **params: str) -> str:
+        query = dict(params)
+        if self.lang == "en":
+            query["lang"] = "en"
+        return path + ("?" + urlencode(query) if query else "")
+
+    def switch_url(self) -> str:
+        path = self.request.url.path
+        return path if self.lang == "en" else path + "?lang=en"
+
+    def error_for(self, field_id: str) -> str | None:
+        return next((text for f, text in self.errors if f == field_id), None)
+
+    def add(self, field_id: str, zh: str, en: str) -> None:
+        self.errors.append((field_id, self.t(zh, en)))
+
+    def add_error(self, exc: DomainError) -> None:
+        self.errors.append((_field_id(exc.field), self.t(exc.message.zh, exc.message.en)))
+
+    def when(self, moment: datetime | None) -> str:
+        return "" if moment is None else f"{moment.astimezone(CHINA):%Y-%m-%d %H:%M}"
+
+
+def _field_id(name: str | None) -> str:
+    if name is None:
+        return ""
+    if name.startswith("answers."):
+        return "answer-" + name.split(".", 1)[1]
+    if name.startswith("scores."):
+        return "score-" + name.split(".", 1)[1]
+    if name.startswith("photo_refs"):
+        return "photo_refs"
+    return FIELD_IDS.get(name, "")
+
+
+def _page(request: Request) -> Page:
+    lang = "en" if request.query_params.get("lang") == "en" else "zh"
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    csrf = cookie if 32 <= len(cookie) <= 64 and cookie.isascii() else secrets.token_urlsafe(32)
+    return Page(request, lang, csrf)
+
+
+def _render(page: Page, template: str, code: int = 200, **context: Any) -> HTMLResponse:
+    html = templates.get_template(template).render(page=page, t=page.t, **context)
+    response = HTMLResponse(html, status_code=code)
+    response.headers["Content-Security-Policy"] = PAGE_CSP
+    response.headers["Content-Language"] = "en" if page.lang == "en" else "zh-CN"
+    response.set_cookie(
+        CSRF_COOKIE,
+        page.csrf,
+        httponly=True,
+        samesite="strict",
+        secure=page.request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+async def _form(request: Request) -> dict[str, str] | None:
+    """The urlencoded body (first value of each name), None when too big or not a form."""
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return None
+    try:
+        parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=100)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return {k: v[0] for k, v in parsed.items()}
+
+
+def _guard(request: Request, page: Page, form: dict[str, str] | None) -> HTMLResponse | None:
+    """Rate limit, then form shape and CSRF: a page to show instead, or None to go on."""
+    wait = limiters(request).check(request, "owner-web")
+    if wait is not None:
+        response = _render(page, "too_many.html", 429, retry_after=retry_after_header(wait))
+        response.headers["Retry-After"] = retry_after_header(wait)
+        return response
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    sent = (form or {}).get("csrf_token", "")
+    if form is None or not cookie or not secrets.compare_digest(cookie.encode(), sent.encode()):
+        return _render(page, "expired.html", 403)
+    return None
+
+
+def _rules(request: Request) -> Rules:
+    rules: Rules = request.app.state.runtime.extras["complaint_rules"]
+    return rules
+
+
+async def _projects(request: Request) -> list[dict[str, str]]:
+    async with request.app.state.runtime.pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT project_id, project_name, district_name, enterprise_name "
+            "FROM complaint_projects ORDER BY district_name, project_name LIMIT 2000"
+        )
+    return [dict(r) for r in rows]
+
+
+# --- filing ------------------------------------------------------------------------------------
+
+
+@router.get("/static/owner.css")
+async def stylesheet() -> Response:
+    return Response(
+        STYLESHEET.read_bytes(),
+        media_type="text/css",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+def _step1_errors(
+    page: Page, projects: list[dict[str, str]], rules: Rules, project_id: str, category: str
+) -> None:
+    if project_id not in {p["project_id"] for p in projects}:
+        page.add("project_id", "请选择所投诉的项目(小区)", "Choose the project (estate)")
+    if category not in rules.categories.by_id:
+        page.add("category", "请选择投诉类别", "Choose a category")
+
+
+@router.get("/", response_class=HTMLResponse)
+async def file_form(request: Request) -> HTMLResponse:
+    """Step 1 (project and category, a GET form) or, once both are chosen, step 2 (details)."""
+    page = _page(request)
+    projects = await _projects(request)
+    rules = _rules(request)
+    project_id = request.query_params.get("project_id", "")
+    category = request.query_params.get("category", "")
+    if "project_id" in request.query_params or "category" in request.query_params:
+        _step1_errors(page, projects, rules, project_id, category)
+        if not page.errors:
+            return _details(page, projects, rules, {"project_id": project_id, "category": category})
+    return _render(
+        page,
+        "file_step1.html",
+        400 if page.errors else 200,
+        projects=projects,
+        categories=list(rules.categories.by_id.values()),
+        values={"project_id": project_id, "category": category},
+    )
+
+
+def _details(
+    page: Page,
+    projects: list[dict[str, str]],
+    rules: Rules,
+    values: dict[str, str],
+    status: int = 200,
+) -> HTMLResponse:
+    project = next(p for p in projects if p["project_id"] == values["project_id"])
+    return _render(
+        page,
+        "file_step2.html",
+        status,
+        project=project,
+        category=rules.categories.by_id[values["category"]],
+        values=values,
+        max_description=model.MAX_DESCRIPTION,
+    )
+
+
+def _answers(page: Page, category: model.Category, form: dict[str, str]) -> dict[str, str | bool]:
+    answers: dict[str, str | bool] = {}
+    for q in category.questions:
+        raw = form.get(f"answer-{q.id}", "").strip()
+        if not raw:
+            if q.required:
+                page.add(f"answer-{q.id}", f"请回答:{q.label_zh}", f"Please answer: {q.label_en}")
+            continue
+        answers[q.id] = raw == "yes" if q.kind == "yesno" else raw
+    return answers
+
+
+@router.post("/", response_class=HTMLResponse)
+async def file_submit(request: Request) -> HTMLResponse:
+    page = _page(request)
+    form = await _form(request)
+    if (refused := _guard(request, page, form)) is not None:
+        return refused
+    assert form is not None
+    projects = await _projects(request)
+    rules = _rules(request)
+    values = {k: v for k, v in form.items() if k != "csrf_token"}
+    project_id, category_id = values.get("project_id", ""), values.get("category", "")
+    _step1_errors(page, projects, rules, project_id, category_id)
+    if page.errors:
+        return _render(
+            page,
+            "file_step1.html",
+            422,
+            projects=projects,
+            categories=list(rules.categories.by_id.values()),
+            values=values,
+        )
+    category = rules.categories.by_id[category_id]
+    description = values.get("description", "")
+    if not description.strip():
+        page.add("description", "请填写投诉内容", "Describe the problem")
+    elif len(description) > model.MAX_DESCRIPTION:
+        page.add(
+            "description",
+            f"投诉内容不能超过 {model.MAX_DESCRIPTION} 字",
+            f"The description may have at most {model.MAX_DESCRIPTION} characters",
+        )
+    answers = _answers(page, category, values)
+    anonymous = values.get("anonymous") == "yes"
+    name = None if anonymous else values.get("contact_name", "").strip() or None
+    phone = None if anonymous else values.get("contact_phone", "").strip() or None
+    photos = tuple(values.get("photo_refs", "").replace(",", " ").replace(",", " ").split())
+    if page.errors:
+        return _details(page, projects, rules, values, 422)
+    try:
+        filed = await complaints.file(
+            request.app.state.runtime.pool,
+            rules,
+            WEB_OWNER,
+            complaints.Intake(
+                project_id=project_id,
+                category=category_id,
+                description=description,
+                channel="web",
+                contact_name=name,
+                contact_phone=phone,
+                address=values.get("address", "").strip() or None,
+                answers=answers,
+                photo_refs=photos,
+            ),
+            request.app.state.runtime.clock.now(),
+        )
+    except DomainError as exc:  # the domain's own checks (length, HTML, phone, photos...)
+        page.add_error(exc)
+        return _details(page, projects, rules, values, 422)
+    return _render(
+        page,
+        "filed.html",
+        201,
+        ticket_no=filed.ticket_no,
+        token=filed.token,
+        status_text=STATUS_TEXT[filed.complaint.status.value],
+    )
+
+
+# --- follow-up ---------------------------------------------------------------------------------
+
+
+@router.get("/track", response_class=HTMLResponse)
+async def track_form(request: Request) -> HTMLResponse:
+    return _render(_page(request), "track.html", values={})
+
+
+def _timeline(page: Page, c: model.Complaint) -> list[tuple[str, str, str]]:
+    """(time, what, text) in order; no staff names, no contact details."""
+    items = [(c.filed_at, page.t("提交投诉", "Complaint filed"), "")]
+    if c.accepted_at is not None:
+        items.append((c.accepted_at, page.t("企业签收办理", "Accepted for handling"), ""))
+    for r in c.replies:
+        items.append((r.at, page.t("答复", "Reply"), r.text))
+    for f in c.feedback:
+        verdict = page.t("满意", "satisfied") if f.satisfied else page.t("不满意", "not satisfied")
+        note = f"{verdict} · {f.rating}/5" + (f" · {f.comment}" if f.comment else "")
+        items.append((f.at, page.t("您的评价", "Your rating"), note))
+    if c.closed_at is not None:
+        items.append((c.closed_at, page.t("办结", "Closed"), ""))
+    items.sort(key=lambda item: item[0])
+    return [(page.when(at), what, text) for at, what, text in items]
+
+
+def _status_page(
+    page: Page, row: repo.Row, token: str, values: dict[str, str], status: int = 200
+) -> HTMLResponse:
+    c = row.complaint
+    rules = _rules(page.request)
+    category = rules.categories.by_id.get(c.category)
+    return _render(
+        page,
+        "status.html",
+        status,
+        ticket_no=row.ticket_no,
+        token=token,
+        status_text=STATUS_TEXT[c.status.value],
+        category=page.t(category.name_zh, category.name_en) if category else c.category,
+        description=c.description,
+        timeline=_timeline(page, c),
+        awaiting_feedback=c.status is model.Status.REPLIED,
+        values=values,
+    )
+
+
+async def _lookup(request: Request, ticket_no: str, token: str) -> repo.Row | None:
+    if not token or len(token) > 128 or not ticket_no:
+        return None
+    try:
+        row = await complaints.get_by_token(request.app.state.runtime.pool, token)
+    except NotFound:
+        return None
+    if not secrets.compare_digest(row.ticket_no.encode(), ticket_no.strip().encode()):
+        return None
+    return row
+
+
+@router.post("/track", response_class=HTMLResponse)
+async def track_submit(request: Request) -> HTMLResponse:
+    """Look up (ticket number + token) or, with ``action=feedback``, rate the reply."""
+    page = _page(request)
+    form = await _form(request)
+    if (refused := _guard(request, page, form)) is not None:
+        return refused
+    assert form is not None
+    ticket_no, token = form.get("ticket_no", "").strip(), form.get("token", "").strip()
+    if not ticket_no:
+        page.add("ticket_no", "请填写投诉编号", "Enter the ticket number")
+    if not token:
+        page.add("token", "请填写查询凭证", "Enter the private token")
+    if page.errors:
+        return _render(page, "track.html", 422, values={"ticket_no": ticket_no})
+    row = await _lookup(request, ticket_no, token)
+    if row is None:
+        page.add(
+            "ticket_no",
+            "投诉编号与查询凭证不匹配,请核对后重试",
+            "The ticket number and token do not match; check them and try again",
+        )
+        return _render(page, "track.html", 404, values={"ticket_no": ticket_no})
+    if form.get("action") != "feedback":
+        return _status_page(page, row, token, {})
+    satisfied = form.get("satisfied", "")
+    rating = form.get("rating", "")
+    if satisfied not in ("yes", "no"):
+        page.add("satisfied", "请选择是否满意", "Say whether you are satisfied")
+    if rating not in {"1", "2", "3", "4", "5"}:
+        page.add("rating", "请选择 1 至 5 分", "Choose a rating from 1 to 5")
+    values = {"satisfied": satisfied, "rating": rating, "comment": form.get("comment", "")}
+    if page.errors:
+        return _status_page(page, row, token, values, 422)
+    try:
+        row = await complaints.feedback(
+            request.app.state.runtime.pool,
+            _rules(request),
+            token,
+            satisfied=satisfied == "yes",
+            rating=int(rating),
+            comment=values["comment"].strip() or None,
+            now=request.app.state.runtime.clock.now(),
+        )
+    except DomainError as exc:
+        page.add_error(exc)
+        return _status_page(page, row, token, values, 422)
+    return _status_page(page, row, token, {})
+
+
+# --- satisfaction survey -----------------------------------------------------------------------
+
+SURVEY_COMMENT_MAX = 500
+
+
+@router.get("/survey", response_class=HTMLResponse)
+async def survey_form(request: Request) -> HTMLResponse:
+    return _render(_page(request), "survey_token.html")
+
+
+def _survey_page(
+    page: Page, survey: survey_model.Survey, token: str, values: dict[str, str], code: int = 200
+) -> HTMLResponse:
+    return _render(
+        page,
+        "survey.html",
+        code,
+        survey=survey,
+        token=token,
+        values=values,
+        comment_max=SURVEY_COMMENT_MAX,
+    )
+
+
+@router.post("/survey", response_class=HTMLResponse)
+async def survey_submit(request: Request) -> HTMLResponse:
+    """The token opens the questions; ``action=answer`` records the one answer of the household."""
+    page = _page(request)
+    form = await _form(request)
+    if (refused := _guard(request, page, form)) is not None:
+        return refused
+    assert form is not None
+    token = form.get("token", "").strip()
+    survey = None
+    if token and len(token) <= 128:
+        try:
+            survey = await surveys.questions_for_token(request.app.state.runtime.pool, token)
+        except NotFound:
+            survey = None
+    if survey is None:
+        if token:
+            page.add("token", "问卷凭证无效,请核对后重试", "Unknown survey token; check it")
+        else:
+            page.add("token", "请填写问卷凭证", "Enter the survey token")
+        return _render(page, "survey_token.html", 404 if token else 422)
+    if survey.status != "open" or survey_model.token_hash(token) in survey.used:
+        return _render(page, "survey_done.html", 409, already=True)
+    if form.get("action") != "answer":
+        return _survey_page(page, survey, token, {})
+    values = {k: v for k, v in form.items() if k.startswith("score-") or k == "survey_comment"}
+    scores: dict[str, int] = {}
+    for q in survey.questions:
+        raw = values.get(f"score-{q.id}", "")
+        if raw in {"1", "2", "3", "4", "5"}:
+            scores[q.id] = int(raw)
+        else:
+            page.add(f"score-{q.id}", f"请为“{q.label_zh}”打分", f"Score: {q.label_en}")
+    comment = values.get("survey_comment", "").strip()
+    if len(comment) > SURVEY_COMMENT_MAX:
+        page.add(
+            "survey_comment",
+            f"意见不能超过 {SURVEY_COMMENT_MAX} 字",
+            f"The comment may have at most {SURVEY_COMMENT_MAX} characters",
+        )
+    if page.errors:
+        return _survey_page(page, survey, token, values, 422)
+    try:
+        await surveys.answer(
+            request.app.state.runtime.pool,
+            token,
+            scores,
+            comment or None,
+            request.app.state.runtime.clock.now(),
+        )
+    except DomainError as exc:
+        page.add_error(exc)
+        return _survey_page(page, survey, token, values, 422)
+    return _render(page, "survey_done.html", already=False)

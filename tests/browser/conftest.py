@@ -1,0 +1,187 @@
+"""The complaints service as a real process, driven by a real headless Chromium (Debian's package,
+never a downloaded browser). Rate limiting trusts X-Forwarded-For here so that each test can be its
+own client (a distinct address per browser context) with a deliberately low limit."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
+
+from deploy.local.processes import ServiceProcess, free_port
+from runtime import db
+from runtime.auth import DevIssuer, Principal, Role
+from runtime.calendar import CHINA
+from schemas import cloudevents
+from schemas.campaigns import v1 as campaigns
+from services.complaints.service import surveys
+from tests.conftest import run_async_in_thread
+
+CHROMIUM = Path("/usr/bin/chromium")
+BUSINESS_TIME = datetime(2011, 8, 20, 10, 0, tzinfo=CHINA)
+RATE_LIMIT_BURST = 6  # more than any one test posts, except the rate-limit test
+PROJECTS = (
+    ("P-120101-0001", "海河花园", "120101", "和平区", "ent-1", "津城物业"),
+    ("P-120102-0002", "河东新苑", "120102", "河东区", "ent-2", "东方物业"),
+)
+
+
+@dataclass
+class Site:
+    url: str
+    dsn: str
+    issuer: DevIssuer
+    process: ServiceProcess
+
+
+def _has_chinese_font() -> bool:
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return False
+    found = subprocess.run([fc_list, ":lang=zh"], capture_output=True, text=True, check=False)
+    return bool(found.stdout.strip())
+
+
+def _ensure_chromium() -> None:
+    """Debian's Chromium, plus a small Chinese font so screenshots are legible (CI runs as root
+    on a fresh machine)."""
+    missing = [] if CHROMIUM.exists() else ["chromium"]
+    if not _has_chinese_font():
+        missing.append("fonts-wqy-microhei")
+    if not missing:
+        return
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        if "chromium" in missing:
+            pytest.fail("Chromium is missing: install it with `apt-get install -y chromium`")
+        return  # no Chinese font: the pages work, screenshots show boxes
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", *missing], check=True, env=env)
+
+
+async def _seed(dsn: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.executemany(
+            "INSERT INTO complaint_projects (project_id, project_name, district_code, "
+            "district_name, enterprise_id, enterprise_name, occurred_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+            [(*p, BUSINESS_TIME) for p in PROJECTS],
+        )
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def site(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    _ensure_chromium()
+    dsn = stack.create_database(f"browser_{uuid.uuid4().hex[:8]}_complaints")
+    issuer = DevIssuer.generate()
+    process = ServiceProcess(
+        name="complaints",
+        port=free_port(),
+        env={
+            "DATABASE_URL": dsn,
+            "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
+            "CONSUMER_GROUP_PREFIX": f"browser-{uuid.uuid4().hex[:8]}.",
+            "AUTH_JWT_PUBLIC_KEY": issuer.public_key_pem,
+            "AUTH_ISSUER": issuer.issuer,
+            "AUTH_AUDIENCE": issuer.audience,
+            "CLOCK_START": BUSINESS_TIME.isoformat(),
+            "CLOCK_SPEED": "1",
+            "RATE_LIMIT_BURST": str(RATE_LIMIT_BURST),
+            "RATE_LIMIT_PER_MINUTE": "1",
+            "RATE_LIMIT_TRUST_FORWARDED_FOR": "true",
+        },
+        log_path=tmp_path_factory.mktemp("browser") / "complaints.log",
+    )
+    process.start()
+    try:
+        process.wait_ready()
+        run_async_in_thread(lambda: _seed(dsn))
+        yield Site(url=process.url, dsn=dsn, issuer=issuer, process=process)
+    finally:
+        process.stop()
+
+
+# Module scope, not session: Playwright's sync API keeps an event loop running in this thread
+# while it is open, which would break every asyncio test collected after this folder.
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(site: Site, playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+        ],
+    )
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def context(browser: Browser, site: Site) -> Iterator[BrowserContext]:
+    """A fresh client: own cookies and, for the rate limiter, its own address."""
+    # Only a header value for the limiter's client key (loopback range; no traffic goes there).
+    address = f"127.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+    ctx = browser.new_context(
+        base_url=site.url,
+        locale="zh-CN",
+        extra_http_headers={"X-Forwarded-For": address},
+    )
+    ctx.set_default_timeout(15_000)
+    yield ctx
+    ctx.close()
+
+
+async def _open_survey(dsn: str, households: int) -> list[str]:
+    pool = await db.create_pool(dsn, max_size=2)
+    try:
+        event = campaigns.CampaignPhaseStarted(
+            campaign_id="quality-month-2011",
+            phase="implementation",
+            phase_title_zh="实施阶段",
+            starts_on=date(2011, 8, 1),
+            ends_on=date(2011, 12, 31),
+            title_zh="物业服务质量提升活动",
+        )
+        async with pool.acquire() as conn, conn.transaction():
+            await surveys.on_phase_started(
+                conn, event, cloudevents.from_event(event, source="/test")
+            )
+        opened = await surveys.open_survey(
+            pool,
+            Principal("staff-1", Role.ENTERPRISE, enterprise_id=PROJECTS[0][4]),
+            project_id=PROJECTS[0][0],
+            households=households,
+            closes_at=None,
+            issue=None,
+            now=BUSINESS_TIME,
+        )
+        return opened.tokens
+    finally:
+        await pool.close()
+
+
+@pytest.fixture(scope="session")
+def survey_tokens(site: Site) -> list[str]:
+    return run_async_in_thread(lambda: _open_survey(site.dsn, 3))

@@ -1,0 +1,310 @@
+"""Owner satisfaction surveys on the real PostgreSQL: opening only during a campaign's
+implementation phase, one answer per token, closing with the scores, SurveyMissing exactly once
+(also with concurrent job runs), scope, and a few HTTP round trips."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from runtime import db
+from runtime.auth import DevIssuer, Principal, Role
+from runtime.calendar import CHINA
+from runtime.errors import DomainError, NotFound
+from runtime.scheduler import FixedClock
+from runtime.service import ServiceSpec, build_app
+from runtime.settings import Settings
+from schemas import cloudevents
+from schemas.campaigns import v1 as campaigns
+from schemas.registry import v1 as registry
+from services.complaints import bootstrap
+from services.complaints.entrypoints import surveys_http
+from services.complaints.service import complaints, surveys
+
+pytestmark = pytest.mark.integration
+MIGRATIONS = Path("services/complaints/migrations")
+IMPL_START, IMPL_END = date(2026, 6, 1), date(2026, 6, 30)
+IN_PHASE = datetime(2026, 6, 10, 9, 0, tzinfo=CHINA)
+AFTER = datetime(2026, 7, 1, 0, 0, tzinfo=CHINA)  # first instant after the phase
+ALICE = Principal("alice", Role.ENTERPRISE, enterprise_id="ent-a")
+MALLORY = Principal("mallory", Role.ENTERPRISE, enterprise_id="ent-b")
+DISTRICT = Principal("do-1", Role.DISTRICT_OFFICE, district_code="120101")
+OTHER_DISTRICT = Principal("do-2", Role.DISTRICT_OFFICE, district_code="120102")
+CITY = Principal("city-1", Role.CITY_OFFICE)
+ALL_FIVE = {"overall": 5, "cleaning": 5, "greenery": 5, "security": 5, "repair": 5, "complaints": 5}
+
+
+async def _project(pool: asyncpg.Pool, project_id: str, enterprise: str, district: str) -> None:
+    event = registry.ProjectRegistered(
+        project_id=project_id,
+        project_name=f"{project_id} 小区",
+        address="和平区某路 1 号",
+        district_code=district,
+        district_name="和平区",
+        enterprise_id=enterprise,
+        enterprise_name=f"{enterprise} 物业",
+        service_grade="一级",
+        occurred_at=IN_PHASE - timedelta(days=60),
+    )
+    async with pool.acquire() as conn, conn.transaction():
+        await complaints.on_project(conn, event, cloudevents.from_event(event, source="/test"))
+
+
+async def _phase(pool: asyncpg.Pool, phase: campaigns.PhaseKind, start: date, end: date) -> None:
+    event = campaigns.CampaignPhaseStarted(
+        campaign_id="quality-month-2026",
+        phase=phase,
+        phase_title_zh=f"{phase}阶段",
+        starts_on=start,
+        ends_on=end,
+        title_zh="物业服务质量提升活动",
+    )
+    async with pool.acquire() as conn, conn.transaction():
+        await surveys.on_phase_started(conn, event, cloudevents.from_event(event, source="/test"))
+
+
+async def _setup(pool: asyncpg.Pool) -> None:
+    await _project(pool, "p-1", "ent-a", "120101")
+    await _project(pool, "p-3", "ent-a", "120102")
+    await _project(pool, "p-2", "ent-b", "120102")
+    await _phase(pool, "planning", date(2026, 5, 1), date(2026, 5, 31))
+    await _phase(pool, "implementation", IMPL_START, IMPL_END)
+
+
+@pytest.fixture
+async def spool(fresh_db: str) -> AsyncIterator[asyncpg.Pool]:
+    await db.prepare_database(fresh_db, MIGRATIONS, "complaints")
+    pool = await db.create_pool(fresh_db, max_size=6)
+    await _setup(pool)
+    yield pool
+    await pool.close()
+
+
+async def outbox_types(pool: asyncpg.Pool) -> Counter[str]:
+    rows = await pool.fetch("SELECT event_type FROM outbox")
+    return Counter(r["event_type"].split(".")[-2] for r in rows)
+
+
+async def outbox_payloads(pool: asyncpg.Pool) -> list[dict[str, object]]:
+    rows = await pool.fetch("SELECT payload FROM outbox")
+    return [json.loads(bytes(r["payload"]).decode()) for r in rows]
+
+
+async def _open(pool: asyncpg.Pool, households: int = 4) -> surveys.Opened:
+    return await surveys.open_survey(
+        pool,
+        ALICE,
+        project_id="p-1",
+        households=households,
+        closes_at=None,
+        issue=None,
+        now=IN_PHASE,
+    )
+
+
+async def test_opens_only_during_the_implementation_phase(spool: asyncpg.Pool) -> None:
+    for moment in (datetime(2026, 5, 20, tzinfo=CHINA), AFTER):
+        with pytest.raises(DomainError) as refused:
+            await surveys.open_survey(
+                spool,
+                ALICE,
+                project_id="p-1",
+                households=3,
+                closes_at=None,
+                issue=None,
+                now=moment,
+            )
+        assert refused.value.code == "not_in_implementation_phase"
+    assert await outbox_types(spool) == Counter()
+
+    opened = await _open(spool)
+    assert len(opened.tokens) == 4
+    assert opened.survey.closes_at == AFTER
+    stored = await spool.fetch("SELECT token_sha256 FROM survey_tokens")
+    assert {r["token_sha256"] for r in stored}.isdisjoint(opened.tokens)  # only hashes
+    assert await outbox_types(spool) == Counter({"SurveyOpened": 1})
+    with pytest.raises(DomainError):  # one survey per project and campaign
+        await _open(spool)
+
+
+async def test_one_answer_per_token_and_close_with_scores(spool: asyncpg.Pool) -> None:
+    opened = await _open(spool)
+    sid, tokens = opened.survey.survey_id, opened.tokens
+    later = IN_PHASE + timedelta(hours=1)
+    await surveys.answer(spool, tokens[0], ALL_FIVE, "物业很好,电话 13812345678", later)
+    await surveys.answer(spool, tokens[1], {**ALL_FIVE, "overall": 2, "repair": 1}, None, later)
+    with pytest.raises(DomainError) as used:
+        await surveys.answer(spool, tokens[0], ALL_FIVE, None, later)
+    assert used.value.code == "token_used"
+    with pytest.raises(NotFound):
+        await surveys.answer(spool, "x" * 22, ALL_FIVE, None, later)
+
+    with pytest.raises(NotFound):  # another enterprise's survey is not there for it
+        await surveys.close(spool, MALLORY, sid, later)
+    closed, results = await surveys.close(spool, ALICE, sid, later)
+    assert closed.status == "closed"
+    assert (results.responses, results.coverage, results.satisfaction_rate) == (2, 0.5, 0.5)
+    assert results.means["overall"] == 3.5
+    assert results.means["repair"] == 3.0
+    with pytest.raises(DomainError):  # answers stop once closed
+        await surveys.answer(spool, tokens[2], ALL_FIVE, None, later)
+    assert await outbox_types(spool) == Counter({"SurveyOpened": 1, "SurveyClosed": 1})
+    event = next(p for p in await outbox_payloads(spool) if "means" in p)
+    assert event["responses"] == 2
+    assert event["coverage"] == 0.5
+    assert event["how"] == "enterprise"
+    raw = json.dumps(await outbox_payloads(spool), ensure_ascii=False)
+    assert "13812345678" not in raw
+    assert "物业很好" not in raw
+    assert tokens[0] not in raw
+    # the job finds nothing more to close
+    assert await surveys.close_job(spool, AFTER) == 0
+
+
+async def test_close_job_closes_at_closes_at_once(spool: asyncpg.Pool) -> None:
+    await _open(spool)
+    assert await surveys.close_job(spool, AFTER - timedelta(seconds=1)) == 0
+    runs = await asyncio.gather(surveys.close_job(spool, AFTER), surveys.close_job(spool, AFTER))
+    assert sorted(runs) == [0, 1]
+    assert await outbox_types(spool) == Counter({"SurveyOpened": 1, "SurveyClosed": 1})
+
+
+async def test_survey_missing_once_even_with_concurrent_runs(spool: asyncpg.Pool) -> None:
+    await _open(spool)  # ent-a surveyed, ent-b did not
+    assert await surveys.missing_job(spool, AFTER - timedelta(microseconds=1)) == 0
+    runs = await asyncio.gather(*(surveys.missing_job(spool, AFTER) for _ in range(2)))
+    assert sorted(runs) == [0, 1]
+    assert await surveys.missing_job(spool, AFTER + timedelta(days=1)) == 0
+    missing = [p for p in await outbox_payloads(spool) if "deadline" in p]
+    assert [(m["enterprise_id"], m["campaign_id"]) for m in missing] == [
+        ("ent-b", "quality-month-2026")
+    ]
+    assert datetime.fromisoformat(str(missing[0]["deadline"])) == AFTER
+
+
+async def test_results_scope(spool: asyncpg.Pool) -> None:
+    opened = await _open(spool)
+    sid = opened.survey.survey_id
+    await surveys.answer(spool, opened.tokens[0], ALL_FIVE, None, IN_PHASE)
+    for reader in (ALICE, DISTRICT, CITY):
+        row = await surveys.results(spool, reader, sid)
+        assert row.survey.tally.responses == 1
+    for outsider in (MALLORY, OTHER_DISTRICT):
+        with pytest.raises(NotFound):
+            await surveys.results(spool, outsider, sid)
+    with pytest.raises(NotFound):  # not its project
+        await surveys.open_survey(
+            spool,
+            MALLORY,
+            project_id="p-1",
+            households=2,
+            closes_at=None,
+            issue=None,
+            now=IN_PHASE,
+        )
+    pooled, count = await surveys.enterprise_results(spool, CITY, "ent-a", None)
+    assert (count, pooled.responses, pooled.households) == (1, 1, 4)
+    with pytest.raises(NotFound):
+        await surveys.enterprise_results(spool, MALLORY, "ent-a", None)
+    with pytest.raises(NotFound):  # ent-a's survey is in 120101, not 120102
+        await surveys.enterprise_results(spool, OTHER_DISTRICT, "ent-a", None)
+
+
+# --- HTTP ----------------------------------------------------------------------------------------
+
+
+async def test_http_open_answer_results(fresh_db: str, kafka_topics: str) -> None:
+    issuer = DevIssuer.generate()
+
+    async def setup(pool: asyncpg.Pool, _settings: Settings) -> None:
+        await _setup(pool)
+
+    spec = ServiceSpec(
+        name="complaints",
+        title="surveys test",
+        version="0",
+        migrations=MIGRATIONS,
+        routers=(surveys_http.router,),
+        on_startup=(setup,),
+    )
+    settings = bootstrap.ComplaintsSettings(
+        database_url=fresh_db,
+        kafka_bootstrap_servers=kafka_topics,
+        auth_jwt_public_key=issuer.public_key_pem,
+    )
+    app = build_app(spec, settings)
+
+    def auth(who: Principal) -> dict[str, str]:
+        return {"Authorization": f"Bearer {issuer.issue(who)}"}
+
+    async with app.router.lifespan_context(app):
+        clock = FixedClock(datetime(2026, 5, 20, tzinfo=CHINA))
+        app.state.runtime.clock = clock
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            body = {"project_id": "p-1", "households": 3}
+            early = await client.post("/api/v1/surveys", json=body, headers=auth(ALICE))
+            assert early.status_code == 409, early.text
+            assert "实施阶段" in early.text
+            assert "implementation phase" in early.text
+
+            app.state.runtime.clock = FixedClock(IN_PHASE)
+            owner = auth(Principal("owner-1", Role.OWNER))
+            denied = await client.post("/api/v1/surveys", json=body, headers=owner)
+            assert denied.status_code == 403
+            made = await client.post("/api/v1/surveys", json=body, headers=auth(ALICE))
+            assert made.status_code == 201, made.text
+            sid, tokens = made.json()["survey_id"], made.json()["tokens"]
+            assert len(tokens) == 3
+
+            answer = {"scores": ALL_FIVE, "comment": "好"}
+            first = await client.post(
+                "/api/v1/surveys/answers", json=answer, headers={"X-Survey-Token": tokens[0]}
+            )
+            assert first.status_code == 201, first.text
+            again = await client.post(
+                "/api/v1/surveys/answers", json=answer, headers={"X-Survey-Token": tokens[0]}
+            )
+            assert again.status_code == 409
+            wrong = await client.post(
+                "/api/v1/surveys/answers", json=answer, headers={"X-Survey-Token": "y" * 22}
+            )
+            assert wrong.status_code == 404
+            bad = await client.post(
+                "/api/v1/surveys/answers",
+                json={"scores": {**ALL_FIVE, "overall": 6}},
+                headers={"X-Survey-Token": tokens[1]},
+            )
+            assert bad.status_code == 422
+            long = await client.post(
+                "/api/v1/surveys/answers",
+                json={"scores": ALL_FIVE, "comment": "长" * 501},
+                headers={"X-Survey-Token": tokens[1]},
+            )
+            assert long.status_code == 422
+
+            got = await client.get(f"/api/v1/surveys/{sid}/results", headers=auth(DISTRICT))
+            assert got.status_code == 200
+            assert got.json()["results"]["responses"] == 1
+            hidden = await client.get(f"/api/v1/surveys/{sid}/results", headers=auth(MALLORY))
+            assert hidden.status_code == 404
+            pooled = await client.get(
+                "/api/v1/surveys/results", params={"enterprise_id": "ent-a"}, headers=auth(CITY)
+            )
+            assert pooled.status_code == 200
+            assert pooled.json()["surveys"] == 1
+            more = await client.post(
+                f"/api/v1/surveys/{sid}/tokens", json={"count": 1}, headers=auth(ALICE)
+            )
+            assert more.status_code == 422  # never more tokens than households (3 issued)
+            done = await client.post(f"/api/v1/surveys/{sid}/close", headers=auth(ALICE))
+            assert done.status_code == 200
+            assert done.json()["results"]["satisfaction_rate"] == 1.0
