@@ -56,7 +56,12 @@ class Platform:
             await conn.close()
 
 
-def start_platform(stack: Any, tmp: Path, services: tuple[str, ...] = SLICE) -> Platform:
+def start_platform(
+    stack: Any,
+    tmp: Path,
+    services: tuple[str, ...] = SLICE,
+    extra_env: dict[str, str] | None = None,
+) -> Platform:
     bootstrap: str = stack.kafka_bootstrap
     run_async_in_thread(lambda: kafka.ensure_topics(bootstrap))
     run_id = uuid.uuid4().hex[:8]
@@ -80,6 +85,7 @@ def start_platform(stack: Any, tmp: Path, services: tuple[str, ...] = SLICE) -> 
                 # need a deadline to pass call the scan with their own `now`.
                 "CLOCK_START": CAMPAIGN_TIME,
                 "CLOCK_SPEED": "1",
+                **(extra_env or {}),
                 "CONSUMER_RETRY_BASE_S": "0.05",
             },
             log_path=tmp / f"{name}.log",
