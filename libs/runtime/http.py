@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any
 
+import asyncpg
 import structlog
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -110,6 +111,20 @@ def error_response(
     if error_id is not None:
         body["error_id"] = error_id
     return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def _on_data_error(_request: Request, exc: Exception) -> Response:
+    """A value the database cannot hold (a NUL character, a number or date out of range) that a
+    route's validation let through: the client's input, so 422, never a 500. Logged, because a
+    tighter field type belongs on the route."""
+    _log.warning("input_rejected_by_database", error=type(exc).__name__)
+    return error_response(
+        422,
+        "invalid_value",
+        Message(
+            "请求中含有无法保存的字符或数值", "The request contains a value that cannot be stored"
+        ),
+    )
 
 
 def _on_domain_error(_request: Request, exc: Exception) -> Response:
@@ -297,6 +312,7 @@ def create_app(
         return JSONResponse({"status": "ready"})
 
     app.add_exception_handler(DomainError, _on_domain_error)
+    app.add_exception_handler(asyncpg.DataError, _on_data_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     docs = {app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url} - {None}

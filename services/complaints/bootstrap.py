@@ -4,6 +4,7 @@ responsibility, SLA clocks, and the local project table fed by the registry topi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,7 +58,15 @@ async def _load_data(_pool: asyncpg.Pool, settings: Settings) -> Mapping[str, An
 
 
 def spec(settings: Settings) -> ServiceSpec:
-    return SPEC
+    files = (
+        settings
+        if isinstance(settings, ComplaintsSettings)
+        else ComplaintsSettings.model_construct()
+    )
+    auto_close_days = reference.load_rules(
+        files.categories_file, files.sla_file, files.calendar_dir
+    ).policy.auto_close_days
+    return dataclasses.replace(SPEC, jobs=sla_job.jobs(auto_close_days) + surveys.JOBS)
 
 
 SPEC = ServiceSpec(
@@ -84,6 +93,6 @@ SPEC = ServiceSpec(
             surveys.CAMPAIGN_HANDLERS,
         ),
     ),
-    jobs=sla_job.JOBS + surveys.JOBS,
+    jobs=surveys.JOBS,  # spec() adds the SLA job with the configured auto-close period
     on_startup=(_load_data,),
 )

@@ -490,3 +490,16 @@ async def test_public_reads_carry_no_personal_data(api: Api) -> None:
         assert secret not in text
     for request in bodies[0]:
         assert not {"description", "lat", "long", "media_url", "zipcode"} & set(request)
+
+
+async def test_out_of_range_dates_and_non_form_bodies_are_400s(api: Api) -> None:
+    for params in (
+        {"end_date": "0001-01-01T00:00:00+00:00"},
+        {"start_date": "9999-12-31T23:00:00-10:00"},
+    ):
+        r = await api.client.get(f"{BASE}/requests.json", params=params)
+        assert_spec_error(r, 400)
+    r = await api.client.post(
+        f"{BASE}/requests.json", files={"upload": ("a.bin", b"x" * 10, "application/octet-stream")}
+    )
+    assert "x-www-form-urlencoded" in assert_spec_error(r, 400)

@@ -194,6 +194,9 @@ async def test_results_scope(spool: asyncpg.Pool) -> None:
     opened = await _open(spool)
     sid = opened.survey.survey_id
     await surveys.answer(spool, opened.tokens[0], ALL_FIVE, None, IN_PHASE)
+    with pytest.raises(DomainError):  # still open: no results yet
+        await surveys.results(spool, ALICE, sid)
+    await surveys.close(spool, ALICE, sid, IN_PHASE)
     for reader in (ALICE, DISTRICT, CITY):
         row = await surveys.results(spool, reader, sid)
         assert row.survey.tally.responses == 1
@@ -291,6 +294,15 @@ async def test_http_open_answer_results(fresh_db: str, kafka_topics: str) -> Non
             )
             assert long.status_code == 422
 
+            early = await client.get(f"/api/v1/surveys/{sid}/results", headers=auth(ALICE))
+            assert early.status_code == 409  # no results while answers still come in
+            assert early.json()["error"]["code"] == "survey_still_open"
+            more = await client.post(
+                f"/api/v1/surveys/{sid}/tokens", json={"count": 1}, headers=auth(ALICE)
+            )
+            assert more.status_code == 422  # never more tokens than households (3 issued)
+            done = await client.post(f"/api/v1/surveys/{sid}/close", headers=auth(ALICE))
+            assert done.status_code == 200
             got = await client.get(f"/api/v1/surveys/{sid}/results", headers=auth(DISTRICT))
             assert got.status_code == 200
             assert got.json()["results"]["responses"] == 1
@@ -301,10 +313,4 @@ async def test_http_open_answer_results(fresh_db: str, kafka_topics: str) -> Non
             )
             assert pooled.status_code == 200
             assert pooled.json()["surveys"] == 1
-            more = await client.post(
-                f"/api/v1/surveys/{sid}/tokens", json={"count": 1}, headers=auth(ALICE)
-            )
-            assert more.status_code == 422  # never more tokens than households (3 issued)
-            done = await client.post(f"/api/v1/surveys/{sid}/close", headers=auth(ALICE))
-            assert done.status_code == 200
             assert done.json()["results"]["satisfaction_rate"] == 1.0

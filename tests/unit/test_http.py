@@ -422,3 +422,19 @@ async def test_unavailable_maps_to_503_with_the_reason() -> None:
     assert r.status_code == 503
     assert r.json()["error"]["code"] == "year_not_loaded"
     assert "2027" in r.json()["error"]["message"]
+
+
+async def test_a_value_the_database_cannot_hold_is_a_422_not_a_500() -> None:
+    import asyncpg
+
+    app = http.create_app(service="t", title="t", version="1", verifier=None)
+
+    @app.get("/stores")
+    async def stores() -> None:
+        raise asyncpg.CharacterNotInRepertoireError("invalid byte sequence: 0x00")
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        r = await c.get("/stores")
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "invalid_value"
+    assert "0x00" not in r.text  # the database's message is not echoed

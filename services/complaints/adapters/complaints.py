@@ -112,7 +112,11 @@ async def insert(
 async def save(conn: db.Connection, c: model.Complaint, *, auto_close_at: datetime | None) -> None:
     await conn.execute(
         """UPDATE complaints SET status = $2, handling_org = $3, responsible_staff_id = $4,
-                  next_due = $5, auto_close_at = $6, doc = $7::jsonb, version = version + 1,
+                  next_due = $5,
+                  -- a replied complaint keeps its auto-close time unless the caller sets one:
+                  -- e.g. an extension decided after the reply must not stop the auto-close
+                  auto_close_at = CASE WHEN $2 = 'replied' THEN COALESCE($6, auto_close_at) END,
+                  doc = $7::jsonb, version = version + 1,
                   updated_at = now()
            WHERE complaint_id = $1""",
         c.complaint_id,

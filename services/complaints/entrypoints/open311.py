@@ -35,6 +35,7 @@ from services.complaints.service import complaints
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
 DEFAULT_WINDOW = timedelta(days=90)  # GET requests without dates: the last 90 days
+MAX_FORM_BYTES = 64 * 1024
 MAX_RESULTS = 1000  # the spec's ceiling for one GET requests answer
 MAX_ID = 64  # project ids and ticket numbers; longer is refused, never truncated
 GROUP = "物业服务投诉"
@@ -154,6 +155,10 @@ def _w3_param(name: str, raw: str | None) -> datetime | None:
             400,
             f"{name} 须为带时区的 W3C 日期时间,如 2026-03-02T09:00:00+08:00",
             f"{name} must be a W3C datetime with a time zone, e.g. 2026-03-02T09:00:00Z",
+        )
+    if not 2000 <= moment.year <= 2100:  # also keeps window arithmetic and the database safe
+        raise Open311Error(
+            400, f"{name} 须在 2000 至 2100 年之间", f"{name} must lie between 2000 and 2100"
         )
     return moment
 
@@ -373,6 +378,20 @@ FORM_FIELDS = {
 )
 async def post_request(request: Request, fmt: str) -> Response:
     async def make() -> Payload:
+        # The spec's POST is form-urlencoded: refuse anything else, and large bodies, before
+        # parsing (multipart would spool files to disk for anyone, key or not).
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != "application/x-www-form-urlencoded":
+            raise Open311Error(
+                400,
+                "请求体须为 application/x-www-form-urlencoded",
+                "the body must be application/x-www-form-urlencoded",
+            )
+        declared = request.headers.get("content-length", "")
+        if not declared.isdigit() or int(declared) > MAX_FORM_BYTES:
+            raise Open311Error(
+                400, f"请求体不能超过 {MAX_FORM_BYTES} 字节", f"at most {MAX_FORM_BYTES} bytes"
+            )
         form = await request.form()
         client_id = _client(request, _form_value(form, "api_key"))
         _throttle(request, client_id)

@@ -7,7 +7,7 @@ same transaction as the outbox rows, and the domain never sets a mark twice.
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -24,15 +24,18 @@ from services.complaints.service.complaints import SOURCE, facts
 SCAN_BATCH = 200
 
 
-@functools.cache
-def _auto_close_days() -> int:
-    """From data/sla.json (the same file the startup hook loads)."""
-    return reference.load_rules().policy.auto_close_days
+def make_sla_job(auto_close_days: int) -> Callable[[asyncpg.Pool, datetime], Awaitable[int]]:
+    """The SLA scan with the configured auto-close period (from the service's SLA file)."""
+
+    async def job(pool: asyncpg.Pool, now: datetime) -> int:
+        return await scan(pool, now, auto_close_days=auto_close_days)
+
+    return job
 
 
 async def sla_job(pool: asyncpg.Pool, now: datetime) -> int:
-    """Emit what is due at `now`; return the number of events emitted."""
-    return await scan(pool, now, auto_close_days=_auto_close_days())
+    """The scan with the shipped data/sla.json (tests, tools); services use `jobs()`."""
+    return await scan(pool, now, auto_close_days=reference.load_rules().policy.auto_close_days)
 
 
 async def scan(pool: asyncpg.Pool, now: datetime, *, auto_close_days: int) -> int:
@@ -78,4 +81,5 @@ async def _handle(conn: db.Connection, row: repo.Row, now: datetime, days: int) 
     return len(due)
 
 
-JOBS = (PeriodicJob("complaint-sla", sla_job, interval_s=30),)
+def jobs(auto_close_days: int) -> tuple[PeriodicJob, ...]:
+    return (PeriodicJob("complaint-sla", make_sla_job(auto_close_days), interval_s=30),)

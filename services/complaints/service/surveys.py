@@ -225,6 +225,15 @@ async def results(pool: asyncpg.Pool, principal: Principal, survey_id: str) -> r
         row = await repo.get(conn, survey_id)
     if row is None or not can_see(principal, row):
         raise NotFound("survey_not_found", NOT_FOUND)
+    if row.survey.status == "open":
+        # The enterprise knows which household holds which token: results while answers still
+        # come in would let it read one household's scores from the change. Closed only.
+        raise DomainError(
+            "survey_still_open",
+            Message(
+                "调查尚未结束,结束后才能查看结果", "results are available once the survey closes"
+            ),
+        )
     return row
 
 
@@ -246,6 +255,7 @@ async def enterprise_results(
             district_code=principal.district_code,
             campaign_id=campaign_id,
         )
+    rows = [r for r in rows if r.survey.status == "closed"]  # open surveys would leak answers
     if not rows:
         raise NotFound("survey_not_found", NOT_FOUND)
     return model.enterprise_results(enterprise_id, (r.survey for r in rows)), len(rows)
