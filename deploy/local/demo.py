@@ -264,6 +264,7 @@ class Demo:
             say(
                 f"      {TITLES[name]:<28} {process.url}/docs   (OpenAPI: {process.url}/openapi.json)"
             )
+        say(f"      业主投诉页面 owners' pages      {self.processes['complaints'].url}/")
         say(f"      AsyncAPI (event catalog)     {self.processes['inspections'].url}/asyncapi.json")
         say(f"      Kafka                        {self.stack.kafka.bootstrap_servers}")
         say(f"      PostgreSQL                   {self.stack.postgres.dsn()}")
