@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from schemas.inspections import v1 as inspections
 
@@ -38,3 +39,26 @@ def inspection_failed(
     }
     fields.update(overrides)
     return inspections.InspectionFailed(**fields)  # type: ignore[arg-type]
+
+
+async def register_complaint_project(
+    pool: Any, project_id: str, enterprise: str, district: str, *, occurred_at: datetime
+) -> None:
+    """Give the complaints service's local registry copy a project, as the registry topic would."""
+    from schemas import cloudevents
+    from schemas.registry import v1 as registry
+    from services.complaints.service import complaints
+
+    event = registry.ProjectRegistered(
+        project_id=project_id,
+        project_name=f"{project_id} 小区",
+        address="和平区某路 1 号",
+        district_code=district,
+        district_name="和平区",
+        enterprise_id=enterprise,
+        enterprise_name=f"{enterprise} 物业",
+        service_grade="一级",
+        occurred_at=occurred_at,
+    )
+    async with pool.acquire() as conn, conn.transaction():
+        await complaints.on_project(conn, event, cloudevents.from_event(event, source="/test"))

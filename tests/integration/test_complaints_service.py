@@ -22,13 +22,12 @@ from runtime.errors import DomainError, InvalidInput, NotFound
 from runtime.scheduler import FixedClock
 from runtime.service import ServiceSpec, build_app
 from runtime.settings import Settings
-from schemas import cloudevents
-from schemas.registry import v1 as registry
 from services.complaints import bootstrap
 from services.complaints.adapters import reference
 from services.complaints.adapters.reference import Rules
 from services.complaints.entrypoints import complaints_http
 from services.complaints.service import complaints, sla_job
+from tests.factories import register_complaint_project
 
 pytestmark = pytest.mark.integration
 MIGRATIONS = Path("services/complaints/migrations")
@@ -50,20 +49,9 @@ def rules() -> Rules:
 
 
 async def _project(pool: asyncpg.Pool, project_id: str, enterprise: str, district: str) -> None:
-    event = registry.ProjectRegistered(
-        project_id=project_id,
-        project_name=f"{project_id} 小区",
-        address="和平区某路 1 号",
-        district_code=district,
-        district_name="和平区",
-        enterprise_id=enterprise,
-        enterprise_name=f"{enterprise} 物业",
-        service_grade="一级",
-        occurred_at=T0 - timedelta(days=30),
+    await register_complaint_project(
+        pool, project_id, enterprise, district, occurred_at=T0 - timedelta(days=30)
     )
-    ce = cloudevents.from_event(event, source="/test")
-    async with pool.acquire() as conn, conn.transaction():
-        await complaints.on_project(conn, event, ce)
 
 
 @pytest.fixture

@@ -24,11 +24,10 @@ from runtime.ratelimit import Limiters, RateLimitSettings
 from runtime.scheduler import FixedClock
 from runtime.service import ServiceSpec, build_app
 from runtime.settings import Settings
-from schemas import cloudevents
-from schemas.registry import v1 as registry
 from services.complaints import bootstrap
 from services.complaints.entrypoints import complaints_http, open311
 from services.complaints.service import complaints
+from tests.factories import register_complaint_project
 
 pytestmark = pytest.mark.integration
 MIGRATIONS = Path("services/complaints/migrations")
@@ -46,20 +45,9 @@ CATEGORIES = json.loads(Path("services/complaints/data/categories.json").read_te
 
 
 async def _project(pool: asyncpg.Pool, project_id: str, enterprise: str, district: str) -> None:
-    event = registry.ProjectRegistered(
-        project_id=project_id,
-        project_name=f"{project_id} 小区",
-        address="和平区某路 1 号",
-        district_code=district,
-        district_name="和平区",
-        enterprise_id=enterprise,
-        enterprise_name=f"{enterprise} 物业",
-        service_grade="一级",
-        occurred_at=T0 - timedelta(days=300),
+    await register_complaint_project(
+        pool, project_id, enterprise, district, occurred_at=T0 - timedelta(days=300)
     )
-    ce = cloudevents.from_event(event, source="/test")
-    async with pool.acquire() as conn, conn.transaction():
-        await complaints.on_project(conn, event, ce)
 
 
 class Api:

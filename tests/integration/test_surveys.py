@@ -24,10 +24,10 @@ from runtime.service import ServiceSpec, build_app
 from runtime.settings import Settings
 from schemas import cloudevents
 from schemas.campaigns import v1 as campaigns
-from schemas.registry import v1 as registry
 from services.complaints import bootstrap
 from services.complaints.entrypoints import surveys_http
-from services.complaints.service import complaints, surveys
+from services.complaints.service import surveys
+from tests.factories import register_complaint_project
 
 pytestmark = pytest.mark.integration
 MIGRATIONS = Path("services/complaints/migrations")
@@ -43,19 +43,9 @@ ALL_FIVE = {"overall": 5, "cleaning": 5, "greenery": 5, "security": 5, "repair":
 
 
 async def _project(pool: asyncpg.Pool, project_id: str, enterprise: str, district: str) -> None:
-    event = registry.ProjectRegistered(
-        project_id=project_id,
-        project_name=f"{project_id} 小区",
-        address="和平区某路 1 号",
-        district_code=district,
-        district_name="和平区",
-        enterprise_id=enterprise,
-        enterprise_name=f"{enterprise} 物业",
-        service_grade="一级",
-        occurred_at=IN_PHASE - timedelta(days=60),
+    await register_complaint_project(
+        pool, project_id, enterprise, district, occurred_at=IN_PHASE - timedelta(days=60)
     )
-    async with pool.acquire() as conn, conn.transaction():
-        await complaints.on_project(conn, event, cloudevents.from_event(event, source="/test"))
 
 
 async def _phase(pool: asyncpg.Pool, phase: campaigns.PhaseKind, start: date, end: date) -> None:
