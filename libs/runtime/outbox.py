@@ -7,7 +7,9 @@ change that then rolls back. The NOTIFY is delivered at commit, waking the relay
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
+import asyncpg
 import structlog
 
 from runtime import db
@@ -63,3 +65,24 @@ async def enqueue(
         key=event.partition_key(),
     )
     return ce
+
+
+async def purge_published(pool: asyncpg.Pool, now: datetime, *, keep_days: int) -> int:
+    """Delete rows published more than `keep_days` ago, in batches; return how many.
+
+    Published rows are kept a while for audit and for answering "was it sent?"; the events
+    themselves live on in Kafka for the topic's retention.
+    """
+    deleted = 0
+    cutoff = now - timedelta(days=keep_days)
+    while True:
+        async with pool.acquire() as conn:
+            result = await conn.execute(
+                """DELETE FROM outbox WHERE seq IN (
+                       SELECT seq FROM outbox WHERE published_at < $1 ORDER BY seq LIMIT 5000)""",
+                cutoff,
+            )
+        count = int(result.split()[-1])
+        deleted += count
+        if count < 5000:
+            return deleted

@@ -27,6 +27,7 @@ page yourself (the owner web pages do).
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import threading
 import time
@@ -95,13 +96,28 @@ class TokenBucket:
 
 
 def client_key(request: Request, settings: RateLimitSettings) -> str:
+    address = None
     if settings.trust_forwarded_for:
         forwarded = request.headers.get("x-forwarded-for", "")
         hops = [h.strip() for h in forwarded.split(",") if h.strip()]
         if hops:
-            return hops[-1][:64]
-    client = request.client
-    return client.host if client is not None else "unknown"
+            address = hops[-1][:64]
+    if address is None:
+        client = request.client
+        address = client.host if client is not None else "unknown"
+    return network_of(address)
+
+
+def network_of(address: str) -> str:
+    """IPv6 clients are keyed by their /64: one subscriber line gets a whole /64, so keying by
+    the full address would hand it a fresh bucket per address. IPv4 stays per address."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def retry_after_header(seconds: float) -> str:

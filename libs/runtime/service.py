@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from fastapi import APIRouter, FastAPI, Response
 from faststream.kafka import KafkaBroker
 
 import schemas
-from runtime import db, kafka
+from runtime import db, kafka, outbox
 from runtime import logging as runtime_logging
 from runtime.auth import TokenVerifier
 from runtime.consumer import EventConsumer, Handler, RetryPolicy
@@ -110,6 +111,13 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
         stop = asyncio.Event()
         relay_task = asyncio.create_task(relay.run(stop), name=f"{spec.name}-outbox-relay")
         clock = clock_from(settings.clock_start, settings.clock_anchor, settings.clock_speed)
+        retention = PeriodicJob(
+            "outbox-retention",
+            functools.partial(
+                outbox.purge_published, keep_days=settings.outbox_keep_published_days
+            ),
+            interval_s=3600,
+        )
         job_tasks = [
             asyncio.create_task(
                 run_periodically(
@@ -120,7 +128,7 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
                 ),
                 name=job.name,
             )
-            for job in spec.jobs
+            for job in (*spec.jobs, retention)
         ]
         broker, dlq_producer = await _start_consumers(spec, settings, pool)
         app.state.runtime = Runtime(

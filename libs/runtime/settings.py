@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     outbox_batch_size: int = 200
     outbox_poll_interval_s: float = 1.0
     outbox_max_backoff_s: float = 30.0
+    outbox_keep_published_days: int = Field(default=30, ge=1)
     consumer_max_attempts: int = 5
     consumer_retry_base_s: float = 0.2
     consumer_retry_max_s: float = 5.0

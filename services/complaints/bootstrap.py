@@ -35,6 +35,9 @@ class ComplaintsSettings(Settings):
     calendar_dir: Path = REPO / "reference" / "calendars"
     # Open311 client applications: {"client-id": "<SHA-256 hex of its api_key>"} (a Secret).
     open311_api_keys: Mapping[str, str] = {}
+    # Behind a TLS-terminating proxy the request scheme is http: say so here, so the owners'
+    # pages mark their cookies Secure anyway.
+    public_https: bool = False
 
 
 async def _load_data(_pool: asyncpg.Pool, settings: Settings) -> Mapping[str, Any]:

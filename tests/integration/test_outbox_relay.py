@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
@@ -184,3 +185,20 @@ async def test_a_backing_off_event_holds_back_later_events_with_its_key(
     )
     order = [header(r, "ce_id") for r in records if r.key == b"P-HOLD-A"]
     assert order == [ids["A1"], ids["A2"]]
+
+
+async def test_published_rows_are_purged_after_the_retention_period(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        for _ in range(3):
+            async with conn.transaction():
+                await outbox.enqueue(conn, inspection_failed(), source="/test")
+        await conn.execute(
+            "UPDATE outbox SET published_at = now() - interval '40 days' "
+            "WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT 2)"
+        )
+    now = datetime.now(UTC)
+    assert await outbox.purge_published(pool, now, keep_days=30) == 2
+    assert await outbox.purge_published(pool, now, keep_days=30) == 0
+    async with pool.acquire() as conn:
+        left = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+    assert left == 1  # unpublished rows are never purged

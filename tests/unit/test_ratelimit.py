@@ -96,3 +96,14 @@ async def test_forwarded_for_is_ignored_unless_trusted() -> None:
 async def test_disabled_limiter_admits_everything() -> None:
     async with _app(RateLimitSettings(enabled=False, burst=1, per_minute=1)) as client:
         assert set(await _codes(client, 5)) == {200}
+
+
+def test_ipv6_clients_share_a_bucket_per_64_and_ipv4_stays_per_address() -> None:
+    from runtime.ratelimit import network_of
+
+    assert (
+        network_of("2001:db8:1:2::1") == network_of("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    )
+    assert network_of("2001:db8:1:3::1") != network_of("2001:db8:1:2::1")
+    assert network_of("127.0.0.5") == "127.0.0.5"
+    assert network_of("not-an-address") == "not-an-address"

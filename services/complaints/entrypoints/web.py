@@ -141,7 +141,8 @@ def _render(page: Page, template: str, code: int = 200, **context: Any) -> HTMLR
         page.csrf,
         httponly=True,
         samesite="strict",
-        secure=page.request.url.scheme == "https",
+        secure=page.request.url.scheme == "https"
+        or bool(getattr(page.request.app.state.runtime.settings, "public_https", False)),
         path="/",
     )
     return response
