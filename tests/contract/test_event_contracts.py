@@ -116,3 +116,16 @@ def _resolve(document: dict[str, Any], ref: str) -> Any:
         assert part in node, f"dangling $ref {ref}"
         node = node[part]
     return node
+
+
+def test_the_readme_catalog_names_every_topic_and_event() -> None:
+    """schemas/README.md is what other agencies read first: it must not fall behind the code."""
+    from pathlib import Path
+
+    from schemas import catalog, topics
+
+    readme = (Path(__file__).resolve().parents[2] / "schemas" / "README.md").read_text("utf-8")
+    for spec in topics.TOPICS:
+        assert f"`{spec.name}`" in readme, spec.name
+    for cls in catalog.EVENT_TYPES.values():
+        assert f"{cls.__name__}.v1" in readme, cls.__name__
