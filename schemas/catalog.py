@@ -14,6 +14,7 @@ from schemas import base, topics
 from schemas.campaigns import v1 as campaigns_v1
 from schemas.complaints import v1 as complaints_v1
 from schemas.inspections import v1 as inspections_v1
+from schemas.notifications import v1 as notifications_v1
 from schemas.registry import v1 as registry_v1
 from schemas.surveys import v1 as surveys_v1
 
@@ -46,6 +47,11 @@ _PRODUCED: Mapping[str, tuple[type[base.Event], ...]] = {
         surveys_v1.SurveyOpened,
         surveys_v1.SurveyClosed,
         surveys_v1.SurveyMissing,
+    ),
+    "notifications": (
+        notifications_v1.NoticeIssued,
+        notifications_v1.NotificationDelivered,
+        notifications_v1.NotificationFailed,
     ),
 }
 """Producing service -> the event classes it publishes."""

@@ -36,6 +36,16 @@ class ComplaintFiled(_ComplaintEvent):
         description="受理渠道 How it was received."
     )
     filed_at: AwareDatetime = Field(description="登记时间 When it was filed.")
+    ticket_no: str | None = Field(
+        default=None, max_length=32, description="受理编号 The ticket number given to the owner."
+    )
+    owner_account: fields.Id | None = Field(
+        default=None,
+        description=(
+            "业主账号 The signed-in owner's account id (from the city identity provider), so the "
+            "owner can be sent a receipt; null for anonymous web, Open311 and staff filings."
+        ),
+    )
 
 
 class ComplaintOverdue(_ComplaintEvent):

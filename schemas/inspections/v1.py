@@ -78,6 +78,13 @@ class FailedItem(pydantic.BaseModel):
         description="严重程度 general = 一般, serious = 严重, urgent = 紧急."
     )
     note: str = Field(max_length=500, description="检查备注 Inspector's note (may be empty).")
+    deadline: AwareDatetime | None = Field(
+        default=None,
+        description=(
+            "整改期限 Deadline of the rectification order issued for this item (in "
+            "InspectionFailed since 0.3; null from older producers)."
+        ),
+    )
 
 
 class InspectionFailed(_InspectionEvent):

@@ -81,8 +81,11 @@ def test_catalog_lists_every_event_once_with_its_producer() -> None:
         "cn.tj.wuye.surveys.SurveyOpened.v1",
         "cn.tj.wuye.surveys.SurveyClosed.v1",
         "cn.tj.wuye.surveys.SurveyMissing.v1",
+        "cn.tj.wuye.notifications.NoticeIssued.v1",
+        "cn.tj.wuye.notifications.NotificationDelivered.v1",
+        "cn.tj.wuye.notifications.NotificationFailed.v1",
     }
-    assert set(catalog.PRODUCERS.values()) == {"inspections", "complaints"}
+    assert set(catalog.PRODUCERS.values()) == {"inspections", "complaints", "notifications"}
     for ce_type, cls in catalog.EVENT_TYPES.items():
         assert issubclass(cls, base.Event)
         assert cls.ce_type == ce_type

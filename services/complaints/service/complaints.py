@@ -139,10 +139,28 @@ async def file(
                 urgency=complaint.urgency,
                 channel=complaint.channel,
                 filed_at=complaint.filed_at,
+                ticket_no=ticket_no,
+                owner_account=owner_account(principal),
             ),
             source=SOURCE,
         )
     return Filed(complaint, ticket_no, token)
+
+
+# Principals that stand for "some owner" rather than one signed-in account: the public web form
+# and Open311 client applications. Their complaints get no notifications receipt (the web page and
+# the Open311 response already give the ticket).
+_SHARED_OWNER_SUBJECTS = ("owner-web",)
+_SHARED_OWNER_PREFIXES = ("open311:",)
+
+
+def owner_account(principal: Principal) -> str | None:
+    """The owner's own account id when a signed-in owner filed, else None."""
+    if principal.role is not Role.OWNER or principal.subject in _SHARED_OWNER_SUBJECTS:
+        return None
+    if principal.subject.startswith(_SHARED_OWNER_PREFIXES):
+        return None
+    return principal.subject
 
 
 # --- reading ----------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ async def on_inspection_failed(
         event.district_code,
         event.inspection_id,
         event.score,
-        json.dumps([f.model_dump() for f in event.failed_items], ensure_ascii=False),
+        json.dumps([f.model_dump(mode="json") for f in event.failed_items], ensure_ascii=False),
         event.inspected_at,
         ce.correlationid,
     )

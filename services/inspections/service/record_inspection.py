@@ -143,6 +143,7 @@ async def _record(
             source=SOURCE,
         )
         if outcome.failed:
+            deadlines = rectifications.deadlines_for(rules, outcome.failed, now)
             await outbox.enqueue(
                 conn,
                 events.InspectionFailed(
@@ -155,8 +156,9 @@ async def _record(
                             title_en=f.item.title_en,
                             severity=f.item.severity,
                             note=f.note,
+                            deadline=deadline,
                         )
-                        for f in outcome.failed
+                        for f, deadline in zip(outcome.failed, deadlines, strict=True)
                     ),
                 ),
                 source=SOURCE,
@@ -164,10 +166,10 @@ async def _record(
             # Every failed item becomes a rectification order with its own deadline.
             await rectifications.issue_orders(
                 conn,
-                rules=rules,
                 inspection_id=inspection_id,
                 project=project,
                 failed=outcome.failed,
+                deadlines=deadlines,
                 now=now,
             )
         if cmd.kind == "patrol":

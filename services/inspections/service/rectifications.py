@@ -33,21 +33,16 @@ class Rules:
 # -- issuing ----------------------------------------------------------------------------------------
 
 
-async def issue_orders(
-    conn: db.Connection,
-    *,
-    rules: Rules,
-    inspection_id: str,
-    project: Project,
-    failed: tuple[checklist.FailedItem, ...],
-    now: datetime,
-) -> list[str]:
-    """One order per failed item, in the inspection's transaction; return the order ids."""
-    ids = []
+def deadlines_for(
+    rules: Rules, failed: tuple[checklist.FailedItem, ...], now: datetime
+) -> tuple[datetime, ...]:
+    """The deadline of each failed item's order, computed before anything is written, so the
+    InspectionFailed notice can state them."""
+    deadlines = []
     for f in failed:
         try:
-            deadline = rules.deadlines.deadline_for(
-                f.item.severity, f.item.item_id, now, rules.calendar
+            deadlines.append(
+                rules.deadlines.deadline_for(f.item.severity, f.item.item_id, now, rules.calendar)
             )
         except CalendarError as exc:
             # Never guess a deadline: the operator must load the year's holiday calendar.
@@ -55,6 +50,22 @@ async def issue_orders(
                 exc.code,
                 Message(f"无法计算整改期限:{exc.zh}", f"cannot set the deadline: {exc.en}"),
             ) from exc
+    return tuple(deadlines)
+
+
+async def issue_orders(
+    conn: db.Connection,
+    *,
+    inspection_id: str,
+    project: Project,
+    failed: tuple[checklist.FailedItem, ...],
+    deadlines: tuple[datetime, ...],
+    now: datetime,
+) -> list[str]:
+    """One order per failed item (with the deadline from `deadlines_for`), in the inspection's
+    transaction; return the order ids."""
+    ids = []
+    for f, deadline in zip(failed, deadlines, strict=True):
         order = rectification.new_order(str(uuid.uuid4()), now, deadline)
         item = _item(f)
         await repo.insert_order(
