@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.service import build_app
+from runtime.settings import Settings
 
 SERVICES = ("inspections", "notifications", "exposure", "complaints")
 OUT = Path(__file__).resolve().parents[1] / "docs" / "openapi"
@@ -22,7 +23,9 @@ OUT = Path(__file__).resolve().parents[1] / "docs" / "openapi"
 def document(service: str) -> dict[str, Any]:
     bootstrap = importlib.import_module(f"services.{service}.bootstrap")
     settings_cls = next(
-        v for k, v in vars(bootstrap).items() if k.endswith("Settings") and k != "Settings"
+        v
+        for v in vars(bootstrap).values()
+        if isinstance(v, type) and issubclass(v, Settings) and v is not Settings
     )
     settings = settings_cls(database_url="postgresql://unused/unused")
     app = build_app(bootstrap.spec(settings), settings)

@@ -62,3 +62,63 @@ async def register_complaint_project(
     )
     async with pool.acquire() as conn, conn.transaction():
         await complaints.on_project(conn, event, cloudevents.from_event(event, source="/test"))
+
+
+ITEM = inspections.FailedItem(
+    item_id="facilities.fire",
+    group="facilities",
+    title_zh="消防设施运行正常",
+    title_en="Fire protection working",
+    severity="urgent",
+    note="2 号楼消防栓水压不足",
+)
+
+
+def _order_fields(project_id: str, order_id: str | None) -> dict[str, object]:
+    return {
+        "order_id": order_id or str(uuid.uuid4()),
+        "inspection_id": str(uuid.uuid4()),
+        "project_id": project_id,
+        "project_name": "和平区·海河花园",
+        "enterprise_id": "E-0001",
+        "enterprise_name": "津城物业服务有限公司",
+        "district_code": "120101",
+        "items": (ITEM,),
+        "severity": "urgent",
+        "deadline": datetime(2011, 8, 21, 2, 0, tzinfo=UTC),
+    }
+
+
+def rectification_overdue(
+    project_id: str = "P-120101-0001", order_id: str | None = None, **overrides: object
+) -> inspections.RectificationOverdue:
+    fields = _order_fields(project_id, order_id)
+    fields.update(status="ordered", detected_at=datetime(2011, 8, 21, 3, 0, tzinfo=UTC))
+    fields.update(overrides)
+    return inspections.RectificationOverdue(**fields)  # type: ignore[arg-type]
+
+
+def rectification_submitted(
+    project_id: str = "P-120101-0001", order_id: str | None = None
+) -> inspections.RectificationSubmitted:
+    fields = _order_fields(project_id, order_id)
+    fields.update(
+        submission_no=1,
+        photo_count=2,
+        submitted_at=datetime(2011, 8, 22, 3, 0, tzinfo=UTC),
+        before_deadline=False,
+    )
+    return inspections.RectificationSubmitted(**fields)  # type: ignore[arg-type]
+
+
+def rectification_rejected(
+    project_id: str = "P-120101-0001", order_id: str | None = None, *, inadequate: bool = True
+) -> inspections.RectificationRejected:
+    fields = _order_fields(project_id, order_id)
+    fields.update(
+        rejection_no=2 if inadequate else 1,
+        reason="消防栓水压仍不足 <b>复查</b>",
+        inadequate=inadequate,
+        rejected_at=datetime(2011, 8, 25, 3, 0, tzinfo=UTC),
+    )
+    return inspections.RectificationRejected(**fields)  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import secrets
 import signal
 import sys
 import time
@@ -27,6 +28,7 @@ import asyncpg
 import httpx
 
 from deploy.local import campaign_script
+from deploy.local.mailcatcher import MailCatcher
 from deploy.local.processes import REPO, SERVICES, ServiceProcess
 from deploy.local.stack import Stack, StackConfig
 from runtime import kafka
@@ -66,6 +68,7 @@ class Demo:
         self.issuer: DevIssuer | None = None
         self.run_id = time.strftime("%Y%m%d-%H%M%S")
         self.clock = self._campaign_clock()
+        self.mail = MailCatcher()
 
     @staticmethod
     def _campaign_clock() -> SimulatedClock:
@@ -81,6 +84,11 @@ class Demo:
         step(
             1, "启动 Kafka 与 PostgreSQL", "starting Kafka and PostgreSQL (first run fetches jars)"
         )
+        # Each demo replays the campaign from the start: the broker's topics and committed offsets
+        # go with the databases below, so no consumer sees an earlier run's events.
+        if self.stack.kafka.is_running():
+            self.stack.kafka.stop()
+        self.stack.kafka.wipe()
         self.stack.up()
         bootstrap = self.stack.kafka.bootstrap_servers
         created = asyncio.run(kafka.ensure_topics(bootstrap))
@@ -95,8 +103,18 @@ class Demo:
         self.issuer = DevIssuer.load_or_create(self.state / "identity")
         say(f"    ✓ development identity provider: {self.issuer.issuer}")
 
+        self.mail.start()
+        say(f"    ✓ SMTP mail catcher (the city mail relay's stand-in): 127.0.0.1:{self.mail.port}")
+
         step(2, "启动四个服务", "starting the four services")
         self.clock = self._campaign_clock()  # campaign time starts with the services
+        channels = {
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(self.mail.port),
+            "SMTP_STARTTLS": "false",  # loopback only; production uses STARTTLS (the default)
+            "SMTP_SENDER": "tongzhi@wuye.tj.gov.cn",
+            "WEBHOOK_SIGNING_KEY": secrets.token_hex(32),
+        }
         for name in SERVICES:
             process = ServiceProcess(
                 name=name,
@@ -112,6 +130,7 @@ class Demo:
                     "CLOCK_ANCHOR": self.clock.anchor.isoformat(),
                     "CLOCK_SPEED": str(self.clock.speed),
                     "JOB_INTERVAL_S": "0.5",
+                    **(channels if name == "notifications" else {}),
                 },
                 log_path=self.state / "logs" / f"{name}.log",
             )
@@ -125,6 +144,7 @@ class Demo:
         say(f"\n{DIM}停止服务 stopping services…{RESET}")
         for process in self.processes.values():
             process.stop()
+        self.mail.stop()
         self.stack.down()
 
     # -- the campaign -----------------------------------------------------------------------------
@@ -157,32 +177,114 @@ class Demo:
             bootstrap=self.stack.kafka.bootstrap_servers,
             repo=REPO,
         )
+        await self._register_mailboxes()
         results = await story.play()
-        step(12, "通知与曝光服务收到的事件", "what notifications and exposure received")
-        officer = story.token(Role.CITY_OFFICE)
+        step(
+            12,
+            "通知、催办与通报批评",
+            "notices, reminders (催办) and circulated criticism (通报批评)",
+        )
+        city = story.token(Role.CITY_OFFICE)
+        # A criticism follows an unanswered reminder after 72 (rectification) or 48 (complaint)
+        # campaign hours: a few seconds here. Wait until no ladder is pending.
+        await self._ladders_settled()
         async with httpx.AsyncClient(timeout=20) as client:
-            notices = await self._get(client, "notifications", "/api/v1/notices", officer)
-            evidence = await self._get(client, "exposure", "/api/v1/evidence", officer)
-        if notices:
-            say(f"    ✓ 通知 notices: {len(notices)} 份, 例如 e.g. “{notices[-1]['title_zh']}”")
+            criticisms = await self._get(client, "notifications", "/api/v1/criticisms", city)
+            evidence = await self._get(client, "exposure", "/api/v1/evidence", city)
+            first = criticisms[-1] if criticisms else None
+            criticism = (
+                await self._get_one(client, f"/api/v1/notices/{first['notice_id']}", city)
+                if first
+                else None
+            )
+        results["notices"] = await self._notice_counts()
+        for kind, zh in (("notice", "告知"), ("reminder", "催办"), ("criticism", "通报批评")):
+            say(f"    ✓ {zh} {kind}: {results['notices'].get(kind, 0)} 份")
+        for c in criticisms:
+            say(f"    · {c['notice_no']}  {c['title_zh']}")
+        if criticism is not None:
+            say(f"\n    {BOLD}{criticism['title_zh']}{RESET}")
+            for line in criticism["body_zh"].splitlines():
+                say(f"    │ {line}")
+        await asyncio.sleep(1.5)  # let the last e-mails go out
+        say(f"\n    ✓ 邮件 e-mails accepted by the SMTP catcher: {self.mail.count()}")
         say(f"    ✓ 曝光证据 exposure evidence: {len(evidence)} 条 (公示规则见 issue 6)")
-        results["notices"], results["evidence"] = notices, evidence
+        results["criticisms"], results["evidence"] = criticisms, evidence
         return results
 
+    async def _register_mailboxes(self) -> None:
+        """Where the notices go besides the in-app inboxes: the enterprise, the district office
+        and the city office each register an e-mail address (as they would in the API)."""
+        mailboxes: tuple[tuple[Role, dict[str, str], str, str, str], ...] = (
+            (Role.ENTERPRISE, {"enterprise": "E-0001"}, "enterprise", "E-0001", "jincheng"),
+            (Role.DISTRICT_OFFICE, {"district": "120101"}, "district", "120101", "heping"),
+            (Role.CITY_OFFICE, {}, "city", "city", "shiwuyeban"),
+        )
+        async with httpx.AsyncClient(timeout=20) as client:
+            for role, scope, kind, recipient, box in mailboxes:
+                response = await client.post(
+                    self.processes["notifications"].url + "/api/v1/endpoints",
+                    json={
+                        "recipient_kind": kind,
+                        "recipient_id": recipient,
+                        "channel": "email",
+                        "address": f"{box}@demo.wuye.tj.cn",
+                    },
+                    headers={"Authorization": f"Bearer {self.token(role, **scope)}"},
+                )
+                response.raise_for_status()
+        say(f"    ✓ 通知邮箱 notice mailboxes registered: {len(mailboxes)}")
+
+    async def _get_one(self, client: httpx.AsyncClient, path: str, token: str) -> dict[str, Any]:
+        response = await client.get(
+            self.processes["notifications"].url + path,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def _ladders_settled(self, timeout_s: float = 60) -> None:
+        conn = await asyncpg.connect(self.dsns["notifications"])
+        try:
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                if not await conn.fetchval(
+                    "SELECT count(*) FROM escalations WHERE status = 'pending'"
+                ):
+                    return
+                await asyncio.sleep(0.3)
+        finally:
+            await conn.close()
+
+    async def _notice_counts(self) -> dict[str, int]:
+        conn = await asyncpg.connect(self.dsns["notifications"])
+        try:
+            rows = await conn.fetch("SELECT kind, count(*) AS n FROM notices GROUP BY kind")
+        finally:
+            await conn.close()
+        return {r["kind"]: int(r["n"]) for r in rows}
+
     async def _get(
-        self, client: httpx.AsyncClient, service: str, path: str, token: str
+        self,
+        client: httpx.AsyncClient,
+        service: str,
+        path: str,
+        token: str,
+        at_least: int = 1,
     ) -> list[dict[str, Any]]:
         # The consumers are asynchronous: give the last events a moment to arrive.
-        for _ in range(50):
+        rows: list[dict[str, Any]] = []
+        for _ in range(100):
             response = await client.get(
                 self.processes[service].url + path, headers={"Authorization": f"Bearer {token}"}
             )
             response.raise_for_status()
-            rows: list[dict[str, Any]] = response.json()
-            if rows:
+            rows = response.json()
+            if len(rows) >= at_least:
                 return rows
             await asyncio.sleep(0.2)
-        return []
+        return rows
 
     async def counts(self) -> dict[str, Any]:
         async def one(service: str, sql: str) -> int:
@@ -212,6 +314,10 @@ class Demo:
                 "inspections", "SELECT count(*) FROM outbox WHERE published_at IS NULL"
             ),
             "notices": await one("notifications", "SELECT count(*) FROM notices"),
+            "emails_delivered": await one(
+                "notifications",
+                "SELECT count(*) FROM deliveries WHERE channel = 'email' AND status = 'delivered'",
+            ),
             "evidence": await one("exposure", "SELECT count(*) FROM evidence"),
         }
 
@@ -240,8 +346,11 @@ class Demo:
             f"    满意度调查 survey: 海河花园 {survey['responses']}/{survey['households']} 户, "
             f"满意率 {survey['satisfaction_rate']:.0%}, 总体均分 {survey['means']['overall']:.2f}"
         )
+        notices = result["notices"]
         say(
-            f"    通知 notices {len(result['notices'])}, 曝光证据 evidence {len(result['evidence'])}"
+            f"    通知 notices: 告知 {notices.get('notice', 0)}, 催办 {notices.get('reminder', 0)}, "
+            f"通报批评 {notices.get('criticism', 0)}; "
+            f"邮件 e-mails {self.mail.count()}; 曝光证据 evidence {len(result['evidence'])}"
         )
         say(
             f"    Kafka: outbox published {counts['outbox_published']}, pending "

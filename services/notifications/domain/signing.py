@@ -66,3 +66,13 @@ def verify(
         return False
     expected = hmac.new(secret, signed_message(timestamp, body), hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, sig_match.group(1))
+
+
+def endpoint_secret(signing_key: bytes, endpoint_id: str) -> str:
+    """The webhook secret of one endpoint: derived from the service's signing key (a Secret in
+    settings) and the endpoint id, so no secret is stored in the database. Shown to the endpoint's
+    owner once, at registration; rotating the signing key rotates every endpoint's secret."""
+    if not signing_key:
+        raise ValueError("webhook signing key must not be empty")
+    message = f"wuye-webhook-secret|{endpoint_id}".encode()
+    return "whsec_" + hmac.new(signing_key, message, hashlib.sha256).hexdigest()

@@ -2,40 +2,50 @@
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Mapping
 
 from runtime import db
-from schemas import cloudevents
+from runtime.consumer import Handler
+from runtime.scheduler import Clock
+from schemas import catalog, cloudevents
 from schemas.base import Event
-from schemas.inspections import v1 as inspections
-from services.notifications.domain import notices
+from schemas.registry import v1 as registry
+from services.notifications.domain.rules import RuleBook
+from services.notifications.service import issuing
 
 
-async def on_inspection_failed(
-    conn: db.Connection, event: Event, ce: cloudevents.CloudEvent
-) -> None:
-    assert isinstance(event, inspections.InspectionFailed)
-    notice = notices.for_inspection_failed(event)
+async def on_project(conn: db.Connection, event: Event, ce: cloudevents.CloudEvent) -> None:
+    """Keep the registry copy: project -> enterprise and district, with their names. An older
+    record arriving late (compaction, replay) never overwrites a newer one."""
+    assert isinstance(event, registry.ProjectRegistered | registry.ProjectUpdated)
     await conn.execute(
-        """INSERT INTO notices (notice_id, cause_event_id, cause_type, kind, recipient_kind,
-                  recipient_id, district_code, project_id, title_zh, body_zh, title_en, body_en,
-                  correlation_id)
-           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
-           ON CONFLICT (cause_event_id, recipient_kind, recipient_id, kind) DO NOTHING""",
-        str(uuid.uuid4()),
-        ce.id,
-        ce.type,
-        notice.kind,
-        notice.recipient_kind,
-        notice.recipient_id,
-        event.district_code,
+        """INSERT INTO projects (project_id, project_name, enterprise_id, enterprise_name,
+                  district_code, district_name, occurred_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (project_id) DO UPDATE SET
+                  project_name = excluded.project_name, enterprise_id = excluded.enterprise_id,
+                  enterprise_name = excluded.enterprise_name,
+                  district_code = excluded.district_code,
+                  district_name = excluded.district_name, occurred_at = excluded.occurred_at
+            WHERE projects.occurred_at <= excluded.occurred_at""",
         event.project_id,
-        notice.title_zh,
-        notice.body_zh,
-        notice.title_en,
-        notice.body_en,
-        ce.correlationid,
+        event.project_name,
+        event.enterprise_id,
+        event.enterprise_name,
+        event.district_code,
+        event.district_name,
+        event.occurred_at,
     )
 
 
-HANDLERS = {inspections.InspectionFailed.ce_type: on_inspection_failed}
+REGISTRY: Mapping[str, Handler] = {
+    registry.ProjectRegistered.ce_type: on_project,
+    registry.ProjectUpdated.ce_type: on_project,
+}
+
+
+def for_topic(topic: str, book: RuleBook, clock: Clock) -> Mapping[str, Handler]:
+    """The rule handler for every event type on `topic` that the rules react to."""
+    handle = issuing.handler(book, clock)
+    wanted = book.event_types()
+    return {cls.ce_type: handle for cls in catalog.events_on(topic) if cls.ce_type in wanted}

@@ -1,0 +1,398 @@
+"""The notifications service as a process on the real stack, with a real SMTP server and a real
+webhook receiver: the 催办 -> 通报批评 ladder, exactly once per person per cause when the cause is
+delivered twice and when the service is killed in the middle of a send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from runtime import kafka
+from runtime.auth import Role
+from schemas import cloudevents
+from schemas.base import Event
+from schemas.registry import v1 as registry
+from services.notifications.domain import signing
+from tests import factories
+from tests.e2e.conftest import CAMPAIGN_TIME, Platform, eventually, start_platform, stop_platform
+from tests.integration.conftest import header, read_topic
+from tests.sinks import MailSink, WebhookSink
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+NOTIFICATIONS = "wuye.notifications.events"
+NOW = datetime.fromisoformat(CAMPAIGN_TIME)
+SIGNING_KEY = "test-signing-key-" + uuid.uuid4().hex
+
+
+@pytest.fixture(scope="module")
+def sinks() -> Iterator[tuple[MailSink, WebhookSink]]:
+    mail, hooks = MailSink().start(), WebhookSink().start()
+    yield mail, hooks
+    mail.stop()
+    hooks.stop()
+
+
+@pytest.fixture(scope="module")
+def platform(
+    stack: Any, tmp_path_factory: pytest.TempPathFactory, sinks: tuple[MailSink, WebhookSink]
+) -> Iterator[Platform]:
+    mail, _ = sinks
+    p = start_platform(
+        stack,
+        tmp_path_factory.mktemp("notifications"),
+        services=("notifications",),
+        extra_env={
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(mail.port),
+            "SMTP_STARTTLS": "false",
+            "SMTP_SENDER": "notices@wuye.example.cn",
+            "WEBHOOK_SIGNING_KEY": SIGNING_KEY,
+            "WEBHOOK_ALLOW_HTTP": "true",
+            "DELIVERY_INTERVAL_S": "0.2",
+            "DELIVERY_LEASE_S": "4",
+            "DELIVERY_BACKOFF_BASE_S": "0.3",
+            "DELIVERY_MAX_ATTEMPTS": "3",
+            "ESCALATION_INTERVAL_S": "0.3",
+        },
+    )
+    yield p
+    stop_platform(p)
+
+
+async def publish(platform: Platform, event: Event, *, times: int = 1) -> cloudevents.CloudEvent:
+    """Publish as the producing service would; `times` > 1 redelivers the very same record."""
+    ce = cloudevents.from_event(event, source="/wuye/test", correlation_id=uuid.uuid4().hex)
+    producer = kafka.make_producer(platform.bootstrap, client_id="test-notifications")
+    await producer.start()
+    try:
+        for _ in range(times):
+            await producer.send_and_wait(
+                event.topic, ce.data, key=ce.key, headers=cloudevents.to_kafka_headers(ce)
+            )
+    finally:
+        await producer.stop()
+    return ce
+
+
+async def register_project(platform: Platform, project_id: str, enterprise_id: str) -> None:
+    await publish(
+        platform,
+        registry.ProjectRegistered(
+            project_id=project_id,
+            project_name="海河花园",
+            address="和平区南京路 1 号",
+            district_code="120101",
+            district_name="和平区",
+            enterprise_id=enterprise_id,
+            enterprise_name="津城物业服务有限公司",
+            service_grade="一级",
+            occurred_at=NOW - timedelta(days=30),
+        ),
+    )
+    await eventually(
+        lambda: platform.count(
+            "notifications", "SELECT count(*) FROM projects WHERE project_id = $1", project_id
+        )
+    )
+
+
+async def add_endpoint(
+    platform: Platform,
+    hooks: WebhookSink,
+    token: str,
+    recipient: tuple[str, str],
+    channel: str,
+    address: str,
+) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=platform.url("notifications")) as client:
+        response = await client.post(
+            "/api/v1/endpoints",
+            json={
+                "recipient_kind": recipient[0],
+                "recipient_id": recipient[1],
+                "channel": channel,
+                "address": hooks.url(address) if channel == "webhook" else address,
+            },
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    if channel == "webhook":
+        assert body["webhook_secret"].startswith("whsec_")
+        hooks.secrets[address] = body["webhook_secret"].encode()
+    else:
+        assert body["webhook_secret"] is None
+    return body
+
+
+async def notices_about(platform: Platform, subject_id: str) -> int:
+    return await platform.count(
+        "notifications", "SELECT count(*) FROM notices WHERE subject_id = $1", subject_id
+    )
+
+
+async def deliveries_settled(platform: Platform, subject_id: str) -> bool:
+    pending = await platform.count(
+        "notifications",
+        """SELECT count(*) FROM deliveries d JOIN notices n USING (notice_id)
+            WHERE n.subject_id = $1 AND d.status IN ('pending', 'sending')""",
+        subject_id,
+    )
+    total = await platform.count(
+        "notifications",
+        "SELECT count(*) FROM deliveries d JOIN notices n USING (notice_id) WHERE subject_id = $1",
+        subject_id,
+    )
+    return total > 0 and pending == 0
+
+
+async def test_overdue_rectification_brings_one_reminder_then_one_criticism_to_every_channel(
+    platform: Platform, sinks: tuple[MailSink, WebhookSink]
+) -> None:
+    mail, hooks = sinks
+    enterprise, project = "E-N1", "P-120101-N001"
+    await register_project(platform, project, enterprise)
+    ent = platform.token(Role.ENTERPRISE, enterprise=enterprise)
+    await add_endpoint(platform, hooks, ent, ("enterprise", enterprise), "email", "boss@n1.cn")
+    await add_endpoint(platform, hooks, ent, ("enterprise", enterprise), "webhook", "n1")
+    await add_endpoint(platform, hooks, ent, ("manager", project), "email", "manager@n1.cn")
+    district = platform.token(Role.DISTRICT_OFFICE, district="120101")
+    await add_endpoint(platform, hooks, district, ("district", "120101"), "webhook", "hp")
+    city = platform.token(Role.CITY_OFFICE)
+    await add_endpoint(platform, hooks, city, ("city", "city"), "email", "city@wuye.tj.cn")
+
+    # Overdue for a week already: the 72-hour ladder is due as soon as the reminder is out.
+    order = f"O-{uuid.uuid4().hex[:8]}"
+    overdue = factories.rectification_overdue(
+        project, order, enterprise_id=enterprise, detected_at=NOW - timedelta(days=7)
+    )
+    ce = await publish(platform, overdue, times=2)  # the same record twice: at-least-once
+
+    await eventually(lambda: _count_is(platform, order, 2))
+    await eventually(lambda: deliveries_settled(platform, order))
+    await asyncio.sleep(1.5)  # anything duplicated would have arrived by now
+    assert await notices_about(platform, order) == 2
+
+    # E-mail: the enterprise gets both; the project manager the reminder (the criticism is
+    # addressed to the enterprise itself); the city a copy of the criticism.
+    for address, expected in (("boss@n1.cn", 2), ("manager@n1.cn", 1), ("city@wuye.tj.cn", 1)):
+        got = mail.distinct(address)
+        assert len(got) == expected, address
+        assert all(len(copies) == 1 for copies in got.values()), f"{address} got a repeat"
+    criticism_mail = next(m for m in mail.to("boss@n1.cn") if "通报批评" in str(m["Subject"]))
+    body = criticism_mail.get_body(preferencelist=("plain",))
+    assert body is not None
+    text = body.get_content()
+    number = re.search(r"和平区物业通〔2011〕(\d+)号", text)
+    assert number is not None, text
+    for phrase in ("海河花园", "2 号楼消防栓水压不足", "抄送:市物业管理办公室"):
+        assert phrase in text
+
+    # Webhooks: verified against each endpoint's own secret, one per notice, none repeated.
+    for name in ("n1", "hp"):
+        got = hooks.distinct(name)
+        assert len(got) == 2, name
+        assert all(len(copies) == 1 for copies in got.values())
+    kinds = sorted(a.payload["kind"] for a in hooks.at("hp"))
+    assert kinds == ["criticism", "reminder"]
+    assert all(a.payload["recipient"]["cc"] for a in hooks.at("hp"))  # the district is copied
+    assert hooks.rejected == 0
+
+    # Events: NoticeIssued once per notice, NotificationDelivered once per delivery (reminder:
+    # enterprise e-mail + webhook, manager e-mail, district webhook; criticism: enterprise e-mail +
+    # webhook, district webhook, city e-mail).
+    records = await read_topic(
+        platform.bootstrap,
+        NOTIFICATIONS,
+        until=lambda rs: len(rs) >= 10,
+        keep=lambda r: header(r, "ce_correlationid") == ce.correlationid,
+    )
+    await asyncio.sleep(1)
+    types = sorted((header(r, "ce_type") or "").split(".")[-2] for r in records)
+    assert types == ["NoticeIssued"] * 2 + ["NotificationDelivered"] * 8, types
+    assert all(header(r, "ce_causationid") for r in records)
+
+    # The district reads the history: who got what, through which channel, with which result.
+    notice_id = await _criticism_id(platform, order)
+    async with httpx.AsyncClient(base_url=platform.url("notifications")) as client:
+        history = (
+            await client.get(
+                f"/api/v1/notices/{notice_id}", headers={"Authorization": f"Bearer {district}"}
+            )
+        ).json()
+        stranger = await client.get(
+            f"/api/v1/notices/{notice_id}",
+            headers={
+                "Authorization": f"Bearer {platform.token(Role.DISTRICT_OFFICE, district='120104')}"
+            },
+        )
+        inbox = (
+            await client.get(
+                "/api/v1/notices?kind=criticism", headers={"Authorization": f"Bearer {ent}"}
+            )
+        ).json()
+        read = await client.post(
+            f"/api/v1/notices/{notice_id}/read", headers={"Authorization": f"Bearer {ent}"}
+        )
+        unread = (
+            await client.get(
+                "/api/v1/notices?unread=true", headers={"Authorization": f"Bearer {ent}"}
+            )
+        ).json()
+    assert history["notice_no"] == f"和平区物业通〔2011〕{number.group(1)}号"
+    recipients = {(c["recipient_kind"], c["cc"]) for c in history["recipients"]}
+    assert recipients == {("enterprise", False), ("district", True), ("city", True)}
+    channels = sorted(
+        (c["recipient_kind"], d["channel"], d["status"], d["attempts"])
+        for c in history["recipients"]
+        for d in c["deliveries"]
+    )
+    assert channels == [
+        ("city", "email", "delivered", 1),
+        ("district", "webhook", "delivered", 1),
+        ("enterprise", "email", "delivered", 1),
+        ("enterprise", "webhook", "delivered", 1),
+    ]
+    assert stranger.status_code == 404
+    assert [n["notice_id"] for n in inbox] == [notice_id]
+    assert read.status_code == 200
+    assert notice_id not in [n["notice_id"] for n in unread]
+
+
+async def _count_is(platform: Platform, subject_id: str, n: int) -> bool:
+    return await notices_about(platform, subject_id) == n
+
+
+async def _criticism_id(platform: Platform, subject_id: str) -> str:
+    conn = await asyncpg.connect(platform.dsns["notifications"])
+    try:
+        value: str = await conn.fetchval(
+            "SELECT notice_id FROM notices WHERE subject_id = $1 AND kind = 'criticism'",
+            subject_id,
+        )
+    finally:
+        await conn.close()
+    return value
+
+
+async def test_killed_mid_send_and_restarted_nobody_gets_a_second_copy(
+    platform: Platform, sinks: tuple[MailSink, WebhookSink]
+) -> None:
+    mail, hooks = sinks
+    enterprise, project = "E-N2", "P-120101-N002"
+    await register_project(platform, project, enterprise)
+    ent = platform.token(Role.ENTERPRISE, enterprise=enterprise)
+    await add_endpoint(platform, hooks, ent, ("enterprise", enterprise), "email", "boss@n2.cn")
+    await add_endpoint(platform, hooks, ent, ("enterprise", enterprise), "webhook", "n2")
+
+    # Both receivers take the next message, record it, and then hang before answering.
+    mail.stall_next_s = 10
+    hooks.stall_next_s["n2"] = 10
+    order = f"O-{uuid.uuid4().hex[:8]}"
+    overdue = factories.rectification_overdue(
+        project, order, enterprise_id=enterprise, detected_at=NOW
+    )
+    await publish(platform, overdue)
+    await eventually(lambda: _truthy(len(mail.to("boss@n2.cn")) == 1 and len(hooks.at("n2")) == 1))
+
+    service = platform.processes["notifications"]
+    service.kill()  # SIGKILL with both sends accepted but unacknowledged
+    service.start()
+    service.wait_ready()
+
+    # After the lease runs out, the restarted service sends again with the same keys.
+    await eventually(lambda: deliveries_settled(platform, order), timeout=60)
+    await asyncio.sleep(1.0)
+    mails = mail.distinct("boss@n2.cn")
+    assert [len(copies) for copies in mails.values()] == [2]  # one Message-ID, sent twice
+    hooks_seen = hooks.distinct("n2")
+    assert [len(copies) for copies in hooks_seen.values()] == [2]  # one key, sent twice
+    # ... and the receiver-side de-duplication leaves one notice each.
+    assert sum(1 for a in hooks.handled.values() if a.path == "n2") == 1
+    assert await notices_about(platform, order) == 1  # the ladder has not run out (72 h)
+    # The killed attempts were never recorded: one recorded attempt per delivery.
+    attempts = await platform.count(
+        "notifications",
+        """SELECT count(*) FROM delivery_attempts a JOIN deliveries d USING (delivery_id)
+            JOIN notices n USING (notice_id) WHERE n.subject_id = $1""",
+        order,
+    )
+    deliveries = await platform.count(
+        "notifications",
+        "SELECT count(*) FROM deliveries d JOIN notices n USING (notice_id) WHERE subject_id = $1",
+        order,
+    )
+    assert attempts == deliveries >= 2
+
+    # The enterprise submits its rectification: the pending criticism is called off.
+    await publish(platform, factories.rectification_submitted(project, order))
+    await eventually(
+        lambda: platform.count(
+            "notifications",
+            "SELECT count(*) FROM escalations WHERE subject_id = $1 AND status = 'cancelled'",
+            order,
+        )
+    )
+
+
+async def _truthy(value: bool) -> bool:
+    return value
+
+
+async def test_a_refusing_receiver_is_recorded_as_failed_and_announced(
+    platform: Platform, sinks: tuple[MailSink, WebhookSink]
+) -> None:
+    _, hooks = sinks
+    enterprise, project = "E-N3", "P-120101-N003"
+    await register_project(platform, project, enterprise)
+    ent = platform.token(Role.ENTERPRISE, enterprise=enterprise)
+    await add_endpoint(platform, hooks, ent, ("enterprise", enterprise), "webhook", "gone")
+    await add_endpoint(platform, hooks, ent, ("enterprise", enterprise), "webhook", "flaky")
+    hooks.status_for["gone"] = 410  # permanent: no retry
+    hooks.status_for["flaky"] = 503  # transient: retried, then given up after 3 attempts
+    failed = factories.inspection_failed(project, enterprise_id=enterprise)
+    ce = await publish(platform, failed)
+    await eventually(lambda: deliveries_settled(platform, failed.inspection_id), timeout=60)
+    records = await read_topic(
+        platform.bootstrap,
+        NOTIFICATIONS,
+        until=lambda rs: len(rs) >= 2,
+        keep=lambda r: (
+            header(r, "ce_correlationid") == ce.correlationid
+            and "NotificationFailed" in (header(r, "ce_type") or "")
+        ),
+    )
+    failures = [(r.value or b"").decode() for r in records]
+    outcomes = sorted((json.loads(f)["attempts"], json.loads(f)["reason"]) for f in failures)
+    assert outcomes == [(1, "http 410"), (3, "http 503")]
+
+
+async def test_a_tampered_webhook_body_is_refused_by_the_documented_check(
+    sinks: tuple[MailSink, WebhookSink], platform: Platform
+) -> None:
+    _, hooks = sinks
+    arrival = next(iter(hooks.handled.values()))
+    secret = hooks.secrets[arrival.path]
+    ts, sig = arrival.headers["x-wuye-timestamp"], arrival.headers["x-wuye-signature"]
+    now = datetime.fromtimestamp(int(ts)).astimezone()
+    assert signing.verify(secret, sig, ts, arrival.body, now)
+    tampered = arrival.body.replace("通报".encode(), "表扬".encode()) + b" "
+    assert not signing.verify(secret, sig, ts, tampered, now)
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            hooks.url(arrival.path),
+            content=tampered,
+            headers={"X-Wuye-Timestamp": ts, "X-Wuye-Signature": sig, "Idempotency-Key": "x"},
+        )
+    assert response.status_code == 401

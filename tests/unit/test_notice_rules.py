@@ -1,0 +1,284 @@
+"""The notice rule book (services/notifications/data/rules.toml): validation, recipients, wording."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from schemas import catalog
+from schemas.base import Event
+from services.notifications.domain import rules as r
+from tests import factories
+
+RULES = Path(__file__).parents[2] / "services" / "notifications" / "data" / "rules.toml"
+BOOK = r.RuleBook.load(RULES)
+T = datetime(2011, 8, 22, 2, 0, tzinfo=UTC)
+PROJECT = r.ProjectFacts("P-120101-0001", "海河花园", "E-0001", "津城物业", "120101", "和平区")
+
+
+def event(ce_type: str, **fields: Any) -> Event:
+    return catalog.EVENT_TYPES[ce_type].model_validate(fields)
+
+
+COMPLAINT = {
+    "complaint_id": "C-1",
+    "project_id": "P-120101-0001",
+    "enterprise_id": "E-0001",
+    "district_code": "120101",
+    "category": "water",
+}
+SAMPLES: dict[str, Event] = {
+    "inspection-failed": factories.inspection_failed(),
+    "rectification-overdue-reminder": factories.rectification_overdue(),
+    "rectification-inadequate-criticism": factories.rectification_rejected(),
+    "complaint-receipt": event(
+        "cn.tj.wuye.complaints.ComplaintFiled.v1",
+        **COMPLAINT,
+        urgency="normal",
+        channel="web",
+        filed_at=T,
+        ticket_no="TS20110822-0001",
+        owner_account="owner-42",
+    ),
+    "complaint-overdue-reminder": event(
+        "cn.tj.wuye.complaints.ComplaintOverdue.v1",
+        **COMPLAINT,
+        clock="completion",
+        deadline=T,
+        detected_at=T,
+    ),
+    "plan-overdue-reminder": event(
+        "cn.tj.wuye.campaigns.PlanOverdue.v1",
+        campaign_id="tj-2011",
+        submitter_kind="enterprise",
+        enterprise_id="E-0001",
+        submitter_name="津城物业",
+        deadline=T,
+        deadline_on=T.date(),
+        detected_at=T,
+    ),
+    "survey-missing-reminder": event(
+        "cn.tj.wuye.surveys.SurveyMissing.v1",
+        survey_id="missing:tj-2011:E-0001",
+        campaign_id="tj-2011",
+        enterprise_id="E-0001",
+        deadline=T,
+        detected_at=T,
+    ),
+    "patrol-scheduled": event(
+        "cn.tj.wuye.inspections.PatrolScheduled.v1",
+        patrol_id="PT-1",
+        project_id="P-120101-0001",
+        project_name="海河花园",
+        enterprise_id="E-0001",
+        district_code="120101",
+        reason="repeated_complaints",
+        complaint_count=5,
+        window_days=30,
+        scheduled_at=T,
+        due_by=T,
+    ),
+}
+# Escalation rules render from the event of the rule that escalates to them.
+SAMPLES["rectification-overdue-criticism"] = SAMPLES["rectification-overdue-reminder"]
+SAMPLES["complaint-overdue-criticism"] = SAMPLES["complaint-overdue-reminder"]
+
+
+def render(rule_id: str, **extra: Any) -> r.Rendered:
+    e = SAMPLES[rule_id]
+    rule = BOOK.rules[rule_id]
+    context = {
+        "e": e,
+        **r.names(e, PROJECT),
+        "notice_no": "和平区物业通〔2011〕1号",
+        "issued_at": T,
+        "escalation_hours": "72",
+        **extra,
+    }
+    return BOOK.render(rule, context)
+
+
+def test_every_shipped_rule_has_a_sample_and_renders_in_both_languages() -> None:
+    assert set(SAMPLES) == set(BOOK.rules)
+    for rule_id in BOOK.rules:
+        text = render(rule_id)
+        assert all((text.title_zh, text.body_zh, text.title_en, text.body_en)), rule_id
+        assert "{{" not in text.body_zh + text.body_en, rule_id
+
+
+def test_the_failed_inspection_notice_lists_items_with_their_deadlines_in_china_time() -> None:
+    e = factories.inspection_failed(
+        failed_items=(
+            factories.ITEM.model_copy(
+                update={"deadline": datetime(2011, 8, 20, 16, 0, tzinfo=UTC)}
+            ),
+        )
+    )
+    SAMPLES["inspection-failed"] = e
+    try:
+        text = render("inspection-failed")
+    finally:
+        SAMPLES["inspection-failed"] = factories.inspection_failed()
+    assert "【紧急】消防设施运行正常:2 号楼消防栓水压不足" in text.body_zh
+    assert "整改期限:2011年08月21日 00:00" in text.body_zh  # 16:00 UTC is midnight in Tianjin
+    assert "(due 2011-08-21 00:00 (UTC+8))" in text.body_en
+    assert text.body_zh.startswith("津城物业服务有限公司:")
+
+
+def test_a_criticism_carries_its_number_addressee_and_copy() -> None:
+    text = render("rectification-overdue-criticism")
+    assert "和平区物业通〔2011〕1号" in text.title_zh
+    assert "通报批评" in text.body_zh
+    assert "抄送:市物业管理办公室" in text.body_zh
+    assert "2011年08月21日 10:00" in text.body_zh  # the missed deadline
+
+
+def test_the_reminder_states_the_configured_waiting_time() -> None:
+    assert "48 小时内" in render("rectification-overdue-reminder", escalation_hours="48").body_zh
+
+
+def test_criticism_numbers_follow_the_configured_format() -> None:
+    assert BOOK.criticism_number("河西区", 2011, 12) == "河西区物业通〔2011〕12号"
+
+
+def test_only_a_final_rejection_is_criticised() -> None:
+    assert BOOK.for_event(
+        "cn.tj.wuye.inspections.RectificationRejected.v1", factories.rectification_rejected()
+    )
+    assert not BOOK.for_event(
+        "cn.tj.wuye.inspections.RectificationRejected.v1",
+        factories.rectification_rejected(inadequate=False),
+    )
+
+
+def test_a_submission_cancels_the_rectification_ladder_and_a_reply_the_complaint_ladder() -> None:
+    assert [x.id for x in BOOK.cancels("cn.tj.wuye.inspections.RectificationSubmitted.v1")] == [
+        "rectification-overdue-reminder"
+    ]
+    for resolved in ("Accepted", "Replied", "Closed"):
+        assert [x.id for x in BOOK.cancels(f"cn.tj.wuye.complaints.Complaint{resolved}.v1")] == [
+            "complaint-overdue-reminder"
+        ]
+    assert BOOK.cancels("cn.tj.wuye.inspections.InspectionFailed.v1") == []
+
+
+def test_recipients_are_resolved_deduplicated_and_skipped_when_unknown() -> None:
+    rule = BOOK.rules["rectification-overdue-criticism"]
+    got = r.addressees(rule, SAMPLES[rule.id], PROJECT)
+    assert got == [
+        r.Addressee("enterprise", "E-0001", cc=False),
+        r.Addressee("district", "120101", cc=True),
+        r.Addressee("city", "city", cc=True),
+    ]
+    anonymous = SAMPLES["complaint-receipt"].model_copy(update={"owner_account": None})
+    assert r.addressees(BOOK.rules["complaint-receipt"], anonymous, PROJECT) == []
+    district_plan = SAMPLES["plan-overdue-reminder"].model_copy(
+        update={"submitter_kind": "district", "enterprise_id": None, "district_code": "120101"}
+    )
+    # the district is both the submitter (to) and the district (cc): it gets one copy, as `to`
+    assert r.addressees(BOOK.rules["plan-overdue-reminder"], district_plan, None) == [
+        r.Addressee("district", "120101", cc=False)
+    ]
+
+
+def test_names_fall_back_from_the_event_to_the_registry_copy_to_the_id() -> None:
+    e = SAMPLES["complaint-overdue-reminder"]  # complaint events carry ids only
+    assert r.names(e, PROJECT) == {
+        "project_name": "海河花园",
+        "enterprise_name": "津城物业",
+        "district_name": "和平区",
+    }
+    assert r.names(e, None) == {
+        "project_name": "P-120101-0001",
+        "enterprise_name": "E-0001",
+        "district_name": "和平区",  # from the built-in list of Tianjin districts
+    }
+
+
+def test_ids_derive_from_the_cause_so_a_redelivery_or_a_replica_gets_the_same() -> None:
+    cause = str(uuid.uuid4())
+    assert r.notice_id(cause, "x") == r.notice_id(cause, "x") != r.notice_id(cause, "y")
+    a = r.Addressee("enterprise", "E-1", cc=False)
+    assert r.copy_id("n", a) != r.copy_id("n", r.Addressee("enterprise", "E-2", cc=False))
+    assert r.delivery_id("c", "e1") == r.delivery_id("c", "e1") != r.delivery_id("c", "e2")
+
+
+def test_backoff_doubles_and_is_capped() -> None:
+    assert [r.backoff_s(n, 5, 60) for n in (1, 2, 3, 4, 5)] == [5, 10, 20, 40, 60]
+
+
+def test_templates_render_text_as_given_and_do_not_evaluate_it() -> None:
+    text = render("rectification-inadequate-criticism")
+    assert "消防栓水压仍不足 <b>复查</b>" in text.body_zh  # plain text; HTML renderers escape
+
+
+BASE = """
+[numbering]
+criticism = "{district_name}〔{year}〕{seq}号"
+
+[[rule]]
+id = "r1"
+on = "cn.tj.wuye.inspections.InspectionFailed.v1"
+kind = "notice"
+reason = "x"
+subject = { kind = "inspection", field = "inspection_id" }
+to = ["enterprise"]
+title_zh = "t"
+body_zh = "b"
+title_en = "t"
+body_en = "b"
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ('on = "cn.tj.wuye.inspections.InspectionFailed.v1"', 'on = "cn.tj.wuye.Nope.v1"'),
+            "unknown event type",
+        ),
+        (('to = ["enterprise"]', 'to = ["mayor"]'), "to"),
+        (
+            ('to = ["enterprise"]', 'to = ["enterprise"]\nwhen = { passed = true }'),
+            "has no field 'passed'",
+        ),
+        (('body_zh = "b"', 'body_zh = "{% for %}"'), "template error"),
+        (
+            (
+                'to = ["enterprise"]',
+                'to = ["enterprise"]\nescalate = { rule = "r1", '
+                'after_hours = 1, at = "inspected_at", cancel_on = ["cn.tj.wuye.inspections.'
+                'InspectionCompleted.v1"] }',
+            ),
+            "not an escalation rule",
+        ),
+        (('criticism = "{district_name}〔{year}〕{seq}号"', 'criticism = "{year}号"'), "{seq}"),
+        (('kind = "notice"', 'kind = "notice"\nunknown = 1'), "unknown"),
+    ],
+)
+def test_an_invalid_rule_book_is_refused_with_the_place_named(
+    change: tuple[str, str], message: str
+) -> None:
+    with pytest.raises(r.RuleError, match=message.replace("{", r"\{").replace("}", r"\}")):
+        r.RuleBook.parse(BASE.replace(*change))
+
+
+def test_an_undefined_name_in_a_template_is_an_error_not_an_empty_string() -> None:
+    book = r.RuleBook.parse(BASE.replace('body_zh = "b"', 'body_zh = "{{ e.no_such_field }}"'))
+    with pytest.raises(r.RuleError, match="cannot render"):
+        book.render(book.rules["r1"], {"e": factories.inspection_failed()})
+
+
+def test_only_a_signed_in_owner_is_named_for_a_receipt() -> None:
+    from runtime.auth import Principal, Role
+    from services.complaints.service.complaints import owner_account
+
+    assert owner_account(Principal(subject="owner-7f3a", role=Role.OWNER)) == "owner-7f3a"
+    assert owner_account(Principal(subject="owner-web", role=Role.OWNER)) is None
+    assert owner_account(Principal(subject="open311:hotline-app", role=Role.OWNER)) is None
+    staff = Principal(subject="staff-1", role=Role.ENTERPRISE, enterprise_id="E-1")
+    assert owner_account(staff) is None
