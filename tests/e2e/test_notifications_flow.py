@@ -136,6 +136,20 @@ async def add_endpoint(
     return body
 
 
+async def enterprise_reachable_at(
+    platform: Platform,
+    hooks: WebhookSink,
+    project: str,
+    enterprise: str,
+    *channels: tuple[str, str],
+) -> None:
+    """A registered project whose enterprise registered these (channel, address) pairs."""
+    await register_project(platform, project, enterprise)
+    token = platform.token(Role.ENTERPRISE, enterprise=enterprise)
+    for channel, address in channels:
+        await add_endpoint(platform, hooks, token, ("enterprise", enterprise), channel, address)
+
+
 async def notices_about(platform: Platform, subject_id: str) -> int:
     return await platform.count(
         "notifications", "SELECT count(*) FROM notices WHERE subject_id = $1", subject_id
@@ -291,10 +305,9 @@ async def test_killed_mid_send_and_restarted_nobody_gets_a_second_copy(
 ) -> None:
     mail, hooks = sinks
     enterprise, project = "E-N2", "P-120101-N002"
-    await register_project(platform, project, enterprise)
-    ent = platform.token(Role.ENTERPRISE, enterprise=enterprise)
-    await add_endpoint(platform, hooks, ent, ("enterprise", enterprise), "email", "boss@n2.cn")
-    await add_endpoint(platform, hooks, ent, ("enterprise", enterprise), "webhook", "n2")
+    await enterprise_reachable_at(
+        platform, hooks, project, enterprise, ("email", "boss@n2.cn"), ("webhook", "n2")
+    )
 
     # Both receivers take the next message, record it, and then hang before answering.
     mail.stall_next_s = 10
@@ -355,10 +368,9 @@ async def test_a_refusing_receiver_is_recorded_as_failed_and_announced(
 ) -> None:
     _, hooks = sinks
     enterprise, project = "E-N3", "P-120101-N003"
-    await register_project(platform, project, enterprise)
-    ent = platform.token(Role.ENTERPRISE, enterprise=enterprise)
-    await add_endpoint(platform, hooks, ent, ("enterprise", enterprise), "webhook", "gone")
-    await add_endpoint(platform, hooks, ent, ("enterprise", enterprise), "webhook", "flaky")
+    await enterprise_reachable_at(
+        platform, hooks, project, enterprise, ("webhook", "gone"), ("webhook", "flaky")
+    )
     hooks.status_for["gone"] = 410  # permanent: no retry
     hooks.status_for["flaky"] = 503  # transient: retried, then given up after 3 attempts
     failed = factories.inspection_failed(project, enterprise_id=enterprise)
