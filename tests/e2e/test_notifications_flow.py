@@ -256,6 +256,11 @@ async def test_overdue_rectification_brings_one_reminder_then_one_criticism_to_e
                 "/api/v1/notices?kind=criticism", headers={"Authorization": f"Bearer {ent}"}
             )
         ).json()
+        own_view = (
+            await client.get(
+                f"/api/v1/notices/{notice_id}", headers={"Authorization": f"Bearer {ent}"}
+            )
+        ).json()
         read = await client.post(
             f"/api/v1/notices/{notice_id}/read", headers={"Authorization": f"Bearer {ent}"}
         )
@@ -279,6 +284,10 @@ async def test_overdue_rectification_brings_one_reminder_then_one_criticism_to_e
         ("enterprise", "webhook", "delivered", 1),
     ]
     assert stranger.status_code == 404
+    # the enterprise sees its own deliveries, not the offices' addresses
+    seen = {c["recipient_kind"]: len(c["deliveries"]) for c in own_view["recipients"]}
+    assert seen == {"enterprise": 2, "district": 0, "city": 0}
+    assert "city@wuye.tj.cn" not in str(own_view)
     assert [n["notice_id"] for n in inbox] == [notice_id]
     assert read.status_code == 200
     assert notice_id not in [n["notice_id"] for n in unread]
@@ -408,3 +417,49 @@ async def test_a_tampered_webhook_body_is_refused_by_the_documented_check(
             headers={"X-Wuye-Timestamp": ts, "X-Wuye-Signature": sig, "Idempotency-Key": "x"},
         )
     assert response.status_code == 401
+
+
+async def test_channels_are_registered_once_per_owner_and_a_new_registration_rotates_the_secret(
+    platform: Platform, sinks: tuple[MailSink, WebhookSink]
+) -> None:
+    _, hooks = sinks
+    enterprise = "E-N4"
+    await register_project(platform, "P-120101-N004", enterprise)
+    token = platform.token(Role.ENTERPRISE, enterprise=enterprise)
+    auth = {"Authorization": f"Bearer {token}"}
+    body = {
+        "recipient_kind": "enterprise",
+        "recipient_id": enterprise,
+        "channel": "webhook",
+        "address": hooks.url("n4"),
+    }
+    async with httpx.AsyncClient(base_url=platform.url("notifications")) as client:
+        first = await client.post("/api/v1/endpoints", json=body, headers=auth)
+        again = await client.post("/api/v1/endpoints", json=body, headers=auth)
+        gone = await client.delete(f"/api/v1/endpoints/{first.json()['endpoint_id']}", headers=auth)
+        renewed = await client.post("/api/v1/endpoints", json=body, headers=auth)
+        others = await client.post(
+            "/api/v1/endpoints",
+            json={**body, "recipient_id": "E-N1"},
+            headers=auth,
+        )
+        manager_elsewhere = await client.post(
+            "/api/v1/endpoints",
+            json={**body, "recipient_kind": "manager", "recipient_id": "P-120101-N001"},
+            headers=auth,
+        )
+        bad_urls = [
+            await client.post("/api/v1/endpoints", json={**body, "address": url}, headers=auth)
+            for url in ("https://xn--a.com/", "javascript:alert(1)", "https://u:p@h.cn/", "ftp://x")
+        ]
+    assert first.status_code == 201
+    assert again.status_code == 409  # the secret is shown once, not on every POST
+    assert again.json()["error"]["code"] == "endpoint_exists"
+    assert "webhook_secret" not in again.text
+    assert gone.status_code == 204
+    assert renewed.status_code == 201
+    assert renewed.json()["endpoint_id"] != first.json()["endpoint_id"]
+    assert renewed.json()["webhook_secret"] != first.json()["webhook_secret"]
+    assert others.status_code == 403
+    assert manager_elsewhere.status_code == 403  # another enterprise's project
+    assert [r.status_code for r in bad_urls] == [422, 422, 422, 422]

@@ -256,7 +256,10 @@ body_en = "b"
             ),
             "not an escalation rule",
         ),
-        (('criticism = "{district_name}〔{year}〕{seq}号"', 'criticism = "{year}号"'), "{seq}"),
+        (
+            ('criticism = "{district_name}〔{year}〕{seq}号"', 'criticism = "{year}{seq}号"'),
+            "{district_name}",
+        ),
         (('kind = "notice"', 'kind = "notice"\nunknown = 1'), "unknown"),
     ],
 )
@@ -282,3 +285,37 @@ def test_only_a_signed_in_owner_is_named_for_a_receipt() -> None:
     assert owner_account(Principal(subject="open311:hotline-app", role=Role.OWNER)) is None
     staff = Principal(subject="staff-1", role=Role.ENTERPRISE, enterprise_id="E-1")
     assert owner_account(staff) is None
+
+
+@pytest.mark.parametrize(
+    ("detail", "public"),
+    [
+        ("http 410", "http 410"),
+        ("recipient refused: 550", "recipient refused: 550"),
+        ("ConnectError: [Errno 111] Connection refused to hooks.example.cn", "ConnectError"),
+        (
+            "SSLCertVerificationError: hostname 'oa.e-0001.cn' doesn't match",
+            "SSLCertVerificationError",
+        ),
+        ("timeout: ReadTimeout", "timeout"),
+        ("", "failed"),
+    ],
+)
+def test_a_failure_reason_leaves_the_service_without_hosts_or_addresses(
+    detail: str, public: str
+) -> None:
+    from services.notifications.service.delivery import public_reason
+
+    assert public_reason(detail) == public
+
+
+def test_a_rule_that_would_publish_a_notice_to_an_owner_is_refused() -> None:
+    text = BASE.replace('to = ["enterprise"]', 'to = ["owner"]')
+    with pytest.raises(r.RuleError, match="publish = false"):
+        r.RuleBook.parse(text)
+    assert r.RuleBook.parse(text.replace('kind = "notice"', 'kind = "notice"\npublish = false'))
+
+
+def test_long_bodies_are_clipped_for_the_event_only() -> None:
+    assert r.clip("短", 5) == "短"
+    assert r.clip("x" * 10, 5) == "xxxx…"

@@ -102,8 +102,9 @@ class Numbering(_Strict):
     @model_validator(mode="after")
     def _known_fields(self) -> Numbering:
         names = {f for _, f, _, _ in string.Formatter().parse(self.criticism) if f}
-        if not names <= {"district_name", "year", "seq"} or "seq" not in names:
-            raise ValueError("criticism numbering uses {district_name}, {year} and must use {seq}")
+        if names != {"district_name", "year", "seq"}:
+            # all three, or two districts or two years would give the same number
+            raise ValueError("criticism numbering must use {district_name}, {year} and {seq}")
         return self
 
 
@@ -223,6 +224,8 @@ class RuleBook:
         for name in (rule.subject.field, *rule.when):
             if name not in fields:
                 raise fail(f"{rule.on} has no field {name!r}")
+        if "owner" in (*rule.to, *rule.cc) and rule.publish:
+            raise fail("a notice to an owner is personal: set publish = false")
         if "submitter" in (*rule.to, *rule.cc) and "submitter_kind" not in fields:
             raise fail(f"{rule.on} has no submitter")
         if rule.escalate is not None:
@@ -346,6 +349,11 @@ def delivery_id(copy: str, endpoint_id: str) -> str:
 def backoff_s(attempts: int, base_s: float, cap_s: float) -> float:
     """Exponential backoff after `attempts` failed attempts: base, 2*base, 4*base, ... capped."""
     return float(min(cap_s, base_s * 2 ** max(0, attempts - 1)))
+
+
+def clip(text: str, limit: int) -> str:
+    """Text cut to `limit` characters, marked as cut (the inbox keeps the whole text)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def in_china(value: dt.datetime) -> dt.datetime:

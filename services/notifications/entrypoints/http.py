@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from runtime import db
 from runtime.auth import Principal, Role
-from runtime.errors import Forbidden, InvalidInput, Message, NotFound, Unavailable
+from runtime.errors import DomainError, Forbidden, InvalidInput, Message, NotFound, Unavailable
 from runtime.http import CurrentPrincipal, require
 from services.notifications.domain import signing
 from services.notifications.domain.rules import CITY
@@ -181,8 +181,18 @@ async def notice_history(
         item["attempts_log"] = _json(item["attempts_log"])
         by_copy.setdefault(item.pop("copy_id"), []).append(item)
     out = dict(notice)
+    office = principal.role in (Role.CITY_OFFICE, Role.DISTRICT_OFFICE)
+    mine = None if office else inbox_of(principal)
     out["recipients"] = [
-        {**dict(c), "inbox": "in_app", "deliveries": by_copy.get(c["copy_id"], [])} for c in copies
+        {
+            **dict(c),
+            "inbox": "in_app",
+            # Offices see every delivery; a recipient sees only its own addresses and results.
+            "deliveries": by_copy.get(c["copy_id"], [])
+            if office or (c["recipient_kind"], c["recipient_id"]) == mine
+            else [],
+        }
+        for c in copies
     ]
     return out
 
@@ -294,12 +304,13 @@ def _check_address(body: EndpointIn, allow_http: bool) -> str:
         return address
     try:
         url = httpx.URL(address)
-    except httpx.InvalidURL as exc:
+        host = url.host  # IDNA decoding happens here and may fail
+    except (httpx.InvalidURL, UnicodeError) as exc:
         raise InvalidInput(
             "bad_url", Message("网址格式不正确", "not a URL"), field="address"
         ) from exc
     schemes = ("https", "http") if allow_http else ("https",)
-    if url.scheme not in schemes or not url.host or url.userinfo:
+    if url.scheme not in schemes or not host or url.userinfo:
         raise InvalidInput(
             "bad_url",
             Message(
@@ -325,10 +336,10 @@ async def create_endpoint(request: Request, principal: Office, body: EndpointIn)
         await _check_scope(conn, principal, body)
         row = await conn.fetchrow(
             """INSERT INTO endpoints (endpoint_id, recipient_kind, recipient_id, channel, address,
-                      created_by)
-               VALUES ($1, $2, $3, $4, $5, $6)
+                      created_by, owner_enterprise_id)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)
                ON CONFLICT (recipient_kind, recipient_id, channel, address)
-               DO UPDATE SET disabled_at = NULL
+                  WHERE disabled_at IS NULL DO NOTHING
                RETURNING endpoint_id, recipient_kind, recipient_id, channel, address, created_at""",
             endpoint_id,
             body.recipient_kind,
@@ -336,8 +347,15 @@ async def create_endpoint(request: Request, principal: Office, body: EndpointIn)
             body.channel,
             address,
             principal.subject,
+            principal.enterprise_id if principal.role is Role.ENTERPRISE else None,
         )
-    assert row is not None  # the upsert always returns the row
+    if row is None:
+        # The secret was shown when it was registered; to get a new one, disable and register again.
+        raise DomainError(
+            "endpoint_exists",
+            Message("该通知渠道已登记", "this channel is already registered"),
+            field="address",
+        )
     out = EndpointOut(**dict(row))
     if out.channel == "webhook":
         out.webhook_secret = signing.endpoint_secret(key, out.endpoint_id)
@@ -350,8 +368,8 @@ def _own_recipients(principal: Principal) -> tuple[str, str | None]:
     if principal.role is Role.DISTRICT_OFFICE:
         return "recipient_kind = 'district' AND recipient_id = $1", principal.district_code
     return (
-        """(recipient_kind = 'enterprise' AND recipient_id = $1) OR (recipient_kind = 'manager'
-           AND recipient_id IN (SELECT project_id FROM projects WHERE enterprise_id = $1))""",
+        """(recipient_kind = 'enterprise' AND recipient_id = $1)
+           OR (recipient_kind = 'manager' AND owner_enterprise_id = $1)""",
         principal.enterprise_id,
     )
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -56,13 +57,26 @@ UPDATE deliveries d
    SET status = 'sending', attempts = d.attempts + 1,
        lease_until = now() + make_interval(secs => $2),
        next_attempt_at = now() + make_interval(secs => $2)
- WHERE d.delivery_id IN (
+  FROM endpoints e
+ WHERE e.endpoint_id = d.endpoint_id
+   AND d.delivery_id IN (
        SELECT delivery_id FROM deliveries
         WHERE status IN ('pending', 'sending') AND next_attempt_at <= now()
         ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
 RETURNING d.delivery_id, d.copy_id, d.notice_id, d.endpoint_id, d.channel, d.address,
-          d.attempts, now() AS started_at
+          d.attempts, (e.disabled_at IS NOT NULL) AS endpoint_disabled, now() AS started_at
 """
+
+# What may leave the service in NotificationFailed and the logs: the kind of failure and a status
+# code, never a host name or an address from an exception message.
+_PUBLIC_REASON = re.compile(r"^[A-Za-z][A-Za-z ]*(?::? ?[0-9]{3})?")
+NOT_CONFIGURED_RETRY_S = 60.0
+
+
+def public_reason(detail: str) -> str:
+    found = _PUBLIC_REASON.match(detail)
+    return found.group(0).strip() if found else "failed"
+
 
 CONTENT = """
 SELECT n.notice_id, n.kind, n.rule_id, n.reason, n.notice_no, n.subject_kind, n.subject_id,
@@ -128,19 +142,8 @@ class DeliveryWorker:
                     claimed = await conn.fetch(CLAIM, self.policy.batch_size, self.policy.lease_s)
                 if not claimed:
                     return done
-                gate = asyncio.Semaphore(self.policy.concurrency)
-                await asyncio.gather(*(self._gated(gate, pool, client, row) for row in claimed))
+                await asyncio.gather(*(self._deliver(pool, client, row) for row in claimed))
                 done += len(claimed)
-
-    async def _gated(
-        self,
-        gate: asyncio.Semaphore,
-        pool: asyncpg.Pool,
-        client: httpx.AsyncClient,
-        row: asyncpg.Record,
-    ) -> None:
-        async with gate:
-            await self._deliver(pool, client, row)
 
     async def _deliver(
         self, pool: asyncpg.Pool, client: httpx.AsyncClient, row: asyncpg.Record
@@ -150,22 +153,51 @@ class DeliveryWorker:
         assert notice is not None
         structlog.contextvars.bind_contextvars(correlation_id=notice["correlation_id"])
         try:
-            result = await self._send(client, row, notice)
+            if row["endpoint_disabled"]:
+                result: channels.DeliveryResult | None = channels.DeliveryResult.failed_permanently(
+                    "endpoint disabled"
+                )
+            else:
+                # Whatever a server does (trickling bytes, slow replies), the send ends well
+                # before the lease, so no other replica can take the row over while it runs.
+                async with asyncio.timeout(self.policy.lease_s * 0.8):
+                    result = await self._send(client, row, notice)
+        except TimeoutError:
+            result = channels.DeliveryResult.transient("timeout: lease")
         except Exception as exc:  # a bug in a channel must not stop the other deliveries
             log.error("delivery_crashed", delivery_id=row["delivery_id"], exc_info=exc)
             result = channels.DeliveryResult.transient(f"internal error: {type(exc).__name__}")
         try:
-            await self._record(pool, row, notice, result)
+            if result is None:
+                await self._not_configured(pool, row)
+            else:
+                await self._record(pool, row, notice, result)
         finally:
             structlog.contextvars.unbind_contextvars("correlation_id")
 
+    async def _not_configured(self, pool: asyncpg.Pool, row: asyncpg.Record) -> None:
+        """The channel is not configured (no SMTP host, no signing key): an operator's fix, not
+        the notice's failure. The delivery waits, and the attempt is not counted."""
+        async with pool.acquire() as conn:
+            await conn.execute(
+                """UPDATE deliveries SET status = 'pending', attempts = attempts - 1,
+                          lease_until = NULL, last_error = 'channel not configured',
+                          next_attempt_at = now() + make_interval(secs => $3)
+                    WHERE delivery_id = $1 AND status = 'sending' AND attempts = $2""",
+                row["delivery_id"],
+                row["attempts"],
+                NOT_CONFIGURED_RETRY_S,
+            )
+        log.warning("delivery_waits", channel=row["channel"], reason="channel not configured")
+
     async def _send(
         self, client: httpx.AsyncClient, row: asyncpg.Record, notice: asyncpg.Record
-    ) -> channels.DeliveryResult:
+    ) -> channels.DeliveryResult | None:
+        """The outcome, or None when the channel is not configured at all."""
         key = row["delivery_id"]
         if row["channel"] == "email":
             if self.channels.smtp is None:
-                return channels.DeliveryResult.transient("smtp not configured")
+                return None
             subject, body = email_text(dict(notice))
             return await channels.send_email(
                 self.channels.smtp,
@@ -175,7 +207,7 @@ class DeliveryWorker:
                 idempotency_key=key,
             )
         if not self.channels.webhook_key:
-            return channels.DeliveryResult.transient("webhook signing key not configured")
+            return None
         return await channels.post_webhook(
             client,
             url=row["address"],
@@ -262,7 +294,7 @@ class DeliveryWorker:
                 await outbox.enqueue(
                     conn,
                     events.NotificationFailed(
-                        **common, reason=result.detail[:500] or "failed", failed_at=updated
+                        **common, reason=public_reason(result.detail), failed_at=updated
                     ),
                     source=SOURCE,
                     correlation_id=notice["correlation_id"],
@@ -276,5 +308,5 @@ class DeliveryWorker:
             channel=row["channel"],
             recipient_kind=notice["recipient_kind"],
             attempt=attempts,
-            detail=result.detail,
+            reason=public_reason(result.detail),
         )

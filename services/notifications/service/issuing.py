@@ -71,14 +71,20 @@ async def issue(
         return None
     project = await project_facts(conn, event)
     addressees = r.addressees(rule, event, project)
-    # A project manager is reached only through channels the enterprise registered for them.
+    enterprise_id = getattr(event, "enterprise_id", None) or (
+        project.enterprise_id if project else None
+    )
+    # A project manager is reached only through channels that the project's enterprise (today's,
+    # not a former one) registered for them.
     endpoints = {
         a: await conn.fetch(
             """SELECT endpoint_id, channel, address FROM endpoints
                 WHERE recipient_kind = $1 AND recipient_id = $2 AND disabled_at IS NULL
+                  AND ($1 <> 'manager' OR owner_enterprise_id = $3)
                 ORDER BY endpoint_id""",
             a.kind,
             a.id,
+            enterprise_id,
         )
         for a in addressees
         if a.kind != "owner"
@@ -108,9 +114,6 @@ async def issue(
     )
     subject_id = str(getattr(event, rule.subject.field))
     project_id = getattr(event, "project_id", None)
-    enterprise_id = getattr(event, "enterprise_id", None) or (
-        project.enterprise_id if project else None
-    )
     await conn.execute(
         """INSERT INTO notices (notice_id, rule_id, kind, reason, notice_no, subject_kind,
                   subject_id, project_id, enterprise_id, district_code, title_zh, body_zh,
@@ -181,10 +184,10 @@ async def issue(
                     events.Recipient.model_validate({"kind": a.kind, "id": a.id, "cc": a.cc})
                     for a in addressees
                 ),
-                title_zh=rendered.title_zh,
-                body_zh=rendered.body_zh,
-                title_en=rendered.title_en,
-                body_en=rendered.body_en,
+                title_zh=r.clip(rendered.title_zh, 300),
+                body_zh=r.clip(rendered.body_zh, 20000),
+                title_en=r.clip(rendered.title_en, 300),
+                body_en=r.clip(rendered.body_en, 20000),
                 cause_event_id=cause.event_id,
                 cause_type=cause.event_type,
                 issued_at=issued_at,
@@ -267,6 +270,20 @@ def handler(book: r.RuleBook, clock: Clock) -> Any:
     return handle
 
 
+async def _issue_step(
+    conn: db.Connection, book: r.RuleBook, row: asyncpg.Record, now: datetime
+) -> str | None:
+    event = catalog.EVENT_TYPES[row["cause_type"]].model_validate(json.loads(row["cause_payload"]))
+    return await issue(
+        conn,
+        book,
+        book.rules[row["rule_id"]],
+        event,
+        Cause(row["cause_event_id"], row["cause_type"], row["correlation_id"]),
+        now,
+    )
+
+
 def escalation_job(book: r.RuleBook, interval_s: float = 30.0) -> PeriodicJob:
     """Issue the criticisms whose reminders went unanswered; safe on many replicas."""
 
@@ -289,24 +306,26 @@ def escalation_job(book: r.RuleBook, interval_s: float = 30.0) -> PeriodicJob:
                     correlation_id=row["correlation_id"], event_id=row["cause_event_id"]
                 )
                 try:
-                    event = catalog.EVENT_TYPES[row["cause_type"]].model_validate(
-                        json.loads(row["cause_payload"])
+                    async with conn.transaction():  # a savepoint: one bad row stops nothing
+                        notice_id = await _issue_step(conn, book, row, now)
+                except Exception as exc:
+                    log.error(
+                        "ladder_step_failed", escalation_id=row["escalation_id"], exc_info=exc
                     )
-                    notice_id = await issue(
-                        conn,
-                        book,
-                        book.rules[row["rule_id"]],
-                        event,
-                        Cause(row["cause_event_id"], row["cause_type"], row["correlation_id"]),
-                        now,
+                    await conn.execute(
+                        """UPDATE escalations SET status = 'failed', settled_by = $2
+                            WHERE escalation_id = $1""",
+                        row["escalation_id"],
+                        f"{type(exc).__name__}: {exc}"[:500],
                     )
+                else:
                     await conn.execute(
                         "UPDATE escalations SET settled_by = $2 WHERE escalation_id = $1",
                         row["escalation_id"],
                         notice_id,
                     )
+                    issued += 1
                 finally:
                     structlog.contextvars.unbind_contextvars("correlation_id", "event_id")
-                issued += 1
 
     return PeriodicJob("criticism-ladder", run, interval_s=interval_s)
