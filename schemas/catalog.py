@@ -13,6 +13,7 @@ from types import MappingProxyType
 from schemas import base, topics
 from schemas.campaigns import v1 as campaigns_v1
 from schemas.complaints import v1 as complaints_v1
+from schemas.exposure import v1 as exposure_v1
 from schemas.inspections import v1 as inspections_v1
 from schemas.notifications import v1 as notifications_v1
 from schemas.registry import v1 as registry_v1
@@ -52,6 +53,16 @@ _PRODUCED: Mapping[str, tuple[type[base.Event], ...]] = {
         notifications_v1.NoticeIssued,
         notifications_v1.NotificationDelivered,
         notifications_v1.NotificationFailed,
+    ),
+    "exposure": (
+        exposure_v1.ExposureCaseOpened,
+        exposure_v1.ExposureEvidenceAdded,
+        exposure_v1.ExposureReviewed,
+        exposure_v1.ExposurePublished,
+        exposure_v1.ExposureRectified,
+        exposure_v1.ExposureWithdrawn,
+        exposure_v1.ObjectionFiled,
+        exposure_v1.ObjectionDecided,
     ),
 }
 """Producing service -> the event classes it publishes."""

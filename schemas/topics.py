@@ -103,11 +103,16 @@ TOPICS: tuple[TopicSpec, ...] = (
         description="通知 Notices (incl. 通报批评 circulated criticism) and their delivery.",
         public=True,
     ),
-    _events_topic(
-        "wuye.exposure.events",
+    TopicSpec(
+        name="wuye.exposure.events",
         partitions=6,
         key="project_id",
-        description="曝光 The public exposure board: publications, rectifications, withdrawals.",
+        description=(
+            "曝光 Every change of an exposure case: opened, evidence, review, published, "
+            "rectified, withdrawn, objections. The board is rebuilt from it, so it is kept "
+            "longer than the longest display period (3 years)."
+        ),
+        config=_config(cleanup_policy="delete", retention_ms=str(5 * 365 * _DAY_MS)),
         public=True,
     ),
 )

@@ -84,8 +84,21 @@ def test_catalog_lists_every_event_once_with_its_producer() -> None:
         "cn.tj.wuye.notifications.NoticeIssued.v1",
         "cn.tj.wuye.notifications.NotificationDelivered.v1",
         "cn.tj.wuye.notifications.NotificationFailed.v1",
+        "cn.tj.wuye.exposure.ExposureCaseOpened.v1",
+        "cn.tj.wuye.exposure.ExposureEvidenceAdded.v1",
+        "cn.tj.wuye.exposure.ExposureReviewed.v1",
+        "cn.tj.wuye.exposure.ExposurePublished.v1",
+        "cn.tj.wuye.exposure.ExposureRectified.v1",
+        "cn.tj.wuye.exposure.ExposureWithdrawn.v1",
+        "cn.tj.wuye.exposure.ObjectionFiled.v1",
+        "cn.tj.wuye.exposure.ObjectionDecided.v1",
     }
-    assert set(catalog.PRODUCERS.values()) == {"inspections", "complaints", "notifications"}
+    assert set(catalog.PRODUCERS.values()) == {
+        "inspections",
+        "complaints",
+        "notifications",
+        "exposure",
+    }
     for ce_type, cls in catalog.EVENT_TYPES.items():
         assert issubclass(cls, base.Event)
         assert cls.ce_type == ce_type
@@ -109,7 +122,17 @@ def test_events_on_a_topic() -> None:
         surveys.SurveyClosed,
         surveys.SurveyMissing,
     )
-    assert catalog.events_on("wuye.exposure.events") == ()
+    assert [c.__name__ for c in catalog.events_on("wuye.exposure.events")] == [
+        "ExposureCaseOpened",
+        "ExposureEvidenceAdded",
+        "ExposureReviewed",
+        "ExposurePublished",
+        "ExposureRectified",
+        "ExposureWithdrawn",
+        "ObjectionFiled",
+        "ObjectionDecided",
+    ]
+    assert catalog.events_on("wuye.dlq.exposure") == ()
 
 
 def test_topics() -> None:
@@ -149,3 +172,9 @@ def test_every_field_is_described() -> None:
     for cls in models:
         for name, field in cls.model_fields.items():
             assert field.description, f"{cls.__name__}.{name} has no description"
+
+
+def test_the_exposure_topic_outlives_the_longest_display_period() -> None:
+    """The board is rebuilt from it: a serious case is displayed up to 3 years."""
+    spec = topics.topic("wuye.exposure.events")
+    assert int(spec.config["retention.ms"]) > 3 * 366 * 24 * 3600 * 1000
