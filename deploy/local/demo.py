@@ -208,9 +208,35 @@ class Demo:
                 say(f"    │ {line}")
         await asyncio.sleep(1.5)  # let the last e-mails go out
         say(f"\n    ✓ 邮件 e-mails accepted by the SMTP catcher: {self.mail.count()}")
-        say(f"    ✓ 曝光证据 exposure evidence: {len(evidence)} 条 (公示规则见 issue 6)")
         results["criticisms"], results["evidence"] = criticisms, evidence
+        results["board"] = await self._exposure()
         return results
+
+    async def _exposure(self) -> dict[str, Any]:
+        """After its criticism notice a case waits out the district's review window (120
+        campaign hours, 10 s here), then the board publishes it."""
+        step(13, "协会网站公开曝光与红黑榜", "public exposure on the association website; grades")
+        board = self.processes["exposure"].url
+        async with httpx.AsyncClient(timeout=20, base_url=board) as client:
+            cases: list[dict[str, Any]] = []
+            for _ in range(150):
+                cases = (await client.get("/api/v1/board/cases")).json()["items"]
+                if len(cases) >= 2:
+                    break
+                await asyncio.sleep(0.2)
+            grades = (await client.get("/api/v1/board/grades")).json()["enterprises"]
+        for c in cases:
+            state = "已整改" if c["status"] == "rectified" else "曝光中"
+            say(
+                f"    ✗ {c['project_name']} · {c['enterprise_name']} · "
+                f"{'整改不到位' if c['reason'] == 'rectification_inadequate' else '整改不及时'} · "
+                f"{c['notice_no']} · {state}"
+            )
+        colour = {"red": "红", "yellow": "黄", "green": "绿"}
+        for g in grades:
+            say(f"    {colour[g['grade']]} {g['enterprise_name']} ({g['projects']} 个项目)")
+        say(f"    ✓ 公开曝光台 public board: {board}/")
+        return {"cases": cases, "grades": grades}
 
     async def _register_mailboxes(self) -> None:
         """Where the notices go besides the in-app inboxes: the enterprise, the district office
@@ -322,7 +348,7 @@ class Demo:
         }
 
     def summary(self, result: dict[str, Any], counts: dict[str, Any]) -> None:
-        step(13, "小结", "summary")
+        step(14, "小结", "summary")
         orders = result["orders"]
         by_status = campaign_script.count_by_status(orders)
         say(f"    活动 campaign: 津物业〔2011〕4号, 业务时间 now {result['campaign_time']}")
@@ -346,11 +372,18 @@ class Demo:
             f"    满意度调查 survey: 海河花园 {survey['responses']}/{survey['households']} 户, "
             f"满意率 {survey['satisfaction_rate']:.0%}, 总体均分 {survey['means']['overall']:.2f}"
         )
+        board = result["board"]
+        reds = sum(g["grade"] == "red" for g in board["grades"])
+        say(
+            f"    公开曝光 exposed: {len(board['cases'])} 个项目; 红黑榜 grades: "
+            f"红 {reds}, 黄 {sum(g['grade'] == 'yellow' for g in board['grades'])}, "
+            f"绿 {sum(g['grade'] == 'green' for g in board['grades'])}"
+        )
         notices = result["notices"]
         say(
             f"    通知 notices: 告知 {notices.get('notice', 0)}, 催办 {notices.get('reminder', 0)}, "
             f"通报批评 {notices.get('criticism', 0)}; "
-            f"邮件 e-mails {self.mail.count()}; 曝光证据 evidence {len(result['evidence'])}"
+            f"邮件 e-mails {self.mail.count()}"
         )
         say(
             f"    Kafka: outbox published {counts['outbox_published']}, pending "
@@ -374,6 +407,7 @@ class Demo:
                 f"      {TITLES[name]:<28} {process.url}/docs   (OpenAPI: {process.url}/openapi.json)"
             )
         say(f"      业主投诉页面 owners' pages      {self.processes['complaints'].url}/")
+        say(f"      公开曝光台 public board          {self.processes['exposure'].url}/")
         say(f"      AsyncAPI (event catalog)     {self.processes['inspections'].url}/asyncapi.json")
         say(f"      Kafka                        {self.stack.kafka.bootstrap_servers}")
         say(f"      PostgreSQL                   {self.stack.postgres.dsn()}")

@@ -42,6 +42,10 @@ def test_the_demo_plays_the_campaign_and_prints_the_summary() -> None:
     assert "│ 主送:津城物业服务有限公司" in out
     assert re.search(r"通报批评 criticism: [1-9][0-9]* 份", out)
     assert re.search(r"e-mails accepted by the SMTP catcher: [1-9][0-9]*", out)
+    # the board published the late and the inadequate rectification, and prints its URL
+    assert "公开曝光 exposed: 2 个项目" in out
+    assert "整改不到位 · 和平区物业通〔2011〕1号 · 曝光中" in out
+    assert re.search(r"公开曝光台 public board +http://127\.0\.0\.1:[0-9]+/", out)
     assert "业主满意 satisfied → 已办结" in out  # complaint closed after a reopening
     assert "1 件签收逾期" in out
     assert "投诉集中项目安排巡查 1 次" in out

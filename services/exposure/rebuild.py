@@ -1,0 +1,170 @@
+"""Rebuild the exposure board's read model from the Kafka topics: `python -m services.exposure.rebuild`.
+
+Every table of the exposure service is a projection: the facts (registry copy, inspections, orders,
+complaints, surveys) fold the input topics, and the cases, their timeline and objections fold
+`wuye.exposure.events`, where every decision the service ever took is recorded. Replaying the topics
+from the beginning into empty tables therefore gives the same board; no decision is taken again.
+
+How (docs/exposure.md, "Rebuilding"): stop the exposure service (all replicas), run this with the
+service's DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS, start the service. The replay stops at the end
+offsets seen when it starts; the consumers then go on from their committed offsets, and whatever
+they see again is skipped (facts are upserts, exposure events are applied once by id).
+Retention: the input topics keep 365 days (the registry is compacted, kept for ever); facts older
+than that are not rebuilt — the cases are, as long as `wuye.exposure.events` is kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from dataclasses import dataclass, field
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaConsumer
+
+from runtime import db
+from runtime import logging as runtime_logging
+from runtime.consumer import Handler
+from schemas import cloudevents
+from services.exposure.service import handlers
+
+log = structlog.get_logger(__name__)
+
+TOPICS = (
+    "wuye.registry.projects",
+    "wuye.inspections.events",
+    "wuye.complaints.events",
+    "wuye.surveys.events",
+    "wuye.notifications.events",
+    "wuye.exposure.events",
+)
+# Everything the projection owns (the runtime's outbox and inbox are not part of it).
+TABLES = (
+    "case_timeline",
+    "objections",
+    "cases",
+    "applied_events",
+    "evidence",
+    "projects",
+    "inspection_facts",
+    "order_facts",
+    "complaint_facts",
+    "survey_facts",
+    "criticism_facts",
+)
+
+
+@dataclass
+class Replayed:
+    applied: dict[str, int] = field(default_factory=dict)
+    skipped: int = 0  # records no handler wants, or that cannot be read (they were dead-lettered)
+
+    def total(self) -> int:
+        return sum(self.applied.values())
+
+
+async def truncate(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        await conn.execute(f"TRUNCATE {', '.join(TABLES)}")
+
+
+async def replay_topic(pool: asyncpg.Pool, bootstrap: str, topic: str, out: Replayed) -> None:
+    chosen = handlers.replay_handlers(topic)
+    # No group: nothing is committed, the service's consumer groups are left as they are.
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        client_id="exposure-rebuild",
+    )
+    await consumer.start()
+    try:
+        partitions = sorted(consumer.assignment())
+        if not partitions:
+            return
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        remaining = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
+        while remaining:
+            batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=500)
+            for tp, records in batches.items():
+                for record in records:
+                    if record.offset < ends[tp]:
+                        await _apply(pool, chosen, record, out)
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+    finally:
+        await _stop(consumer)
+
+
+async def _stop(consumer: AIOKafkaConsumer) -> None:
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        # aiokafka#647: stopping a group-less consumer may surface the cancellation of its own
+        # internal task. Swallow only that, never a cancellation of this task.
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+
+
+async def _apply(
+    pool: asyncpg.Pool,
+    chosen: dict[str, Handler],
+    record: object,
+    out: Replayed,
+) -> None:
+    try:
+        ce = cloudevents.from_kafka(record.key, record.value, record.headers)  # type: ignore[attr-defined]
+        handler = chosen.get(ce.type)
+        if handler is None:
+            out.skipped += 1
+            return
+        event = cloudevents.decode(ce)
+    except (cloudevents.MalformedEvent, cloudevents.UnknownEventType):
+        out.skipped += 1
+        return
+    async with pool.acquire() as conn, conn.transaction():
+        await handler(conn, event, ce)
+    out.applied[ce.type] = out.applied.get(ce.type, 0) + 1
+
+
+async def rebuild(pool: asyncpg.Pool, bootstrap: str) -> Replayed:
+    """Empty the projection and replay every topic it folds, each up to its current end."""
+    out = Replayed()
+    await truncate(pool)
+    for topic in TOPICS:
+        await replay_topic(pool, bootstrap, topic, out)
+        log.info("topic_replayed", topic=topic, applied=out.total(), skipped=out.skipped)
+    return out
+
+
+async def _main(database_url: str, bootstrap: str) -> Replayed:
+    pool = await db.create_pool(database_url, max_size=4)
+    try:
+        return await rebuild(pool, bootstrap)
+    finally:
+        await pool.close()
+
+
+def main(argv: list[str]) -> int:
+    from services.exposure.bootstrap import ExposureSettings
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--yes", action="store_true", help="really empty and rebuild the tables")
+    args = parser.parse_args(argv)
+    settings = ExposureSettings()
+    runtime_logging.configure("exposure-rebuild", level=settings.log_level, fmt=settings.log_format)
+    if not args.yes:
+        print("This empties the exposure board's tables and replays the topics. Add --yes.")
+        return 2
+    out = asyncio.run(_main(settings.database_url, settings.kafka_bootstrap_servers))
+    print(f"replayed {out.total()} events ({out.skipped} skipped): {out.applied}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

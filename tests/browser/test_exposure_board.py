@@ -1,0 +1,108 @@
+"""The public exposure board in a real headless Chromium: load it, filter by district, open a
+case; nothing personal and no injected HTML ever shows (or runs)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Dialog, Playwright
+
+from tests.browser.conftest import CHROMIUM, _ensure_chromium
+from tests.conftest import run_async_in_thread
+from tests.exposure_world import HOSTILE_ENTERPRISE, HOSTILE_PROJECT, PERSONAL_NOTE, World, build
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+
+@pytest.fixture(scope="module")
+def world(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    tmp = tmp_path_factory.mktemp("board")
+    w = run_async_in_thread(lambda: build(stack, tmp))
+    yield w
+    w.platform.processes["exposure"].stop()
+
+
+@pytest.fixture(scope="module")
+def chromium(playwright: Playwright) -> Iterator[Browser]:
+    _ensure_chromium()
+    browser = playwright.chromium.launch(
+        executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
+    )
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def page_context(chromium: Browser, world: World) -> Iterator[BrowserContext]:
+    ctx = chromium.new_context(base_url=world.url, locale="zh-CN")
+    ctx.set_default_timeout(15_000)
+    yield ctx
+    ctx.close()
+
+
+def _no_dialogs(dialogs: list[str]) -> Any:
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    return on_dialog
+
+
+def test_load_filter_by_district_and_open_a_case(
+    page_context: BrowserContext, world: World
+) -> None:
+    page = page_context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", _no_dialogs(dialogs))
+    page.goto("/")
+    assert page.locator("h1").inner_text() == "物业服务公开曝光"
+    rows = page.locator("tr.case")
+    assert rows.count() >= 2
+
+    page.select_option("#district", "120104")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/?district=120104*")
+    districts = page.locator("tr.case").evaluate_all("rs => rs.map(r => r.dataset.district)")
+    assert districts
+    assert set(districts) == {"120104"}
+
+    # The hostile project name is shown as text, and its <script> never ran.
+    link = page.get_by_role("link", name=HOSTILE_PROJECT)
+    assert link.count() >= 1
+    link.first.click()
+    page.wait_for_url("**/cases/*")
+    assert page.locator("h1").inner_text() == HOSTILE_PROJECT
+    assert page.locator("#notice-no").inner_text().startswith("南开区物业通〔2011〕")
+    assert "消防设施运行正常" in page.locator("ul.items").inner_text()
+    timeline = page.locator("ol.timeline").inner_text()
+    assert "通报批评" in timeline
+    assert "公开曝光" in timeline
+    body = page.locator("body").inner_text()
+    assert HOSTILE_ENTERPRISE in body  # as text
+    assert PERSONAL_NOTE not in page.content()
+    assert "13812345678" not in page.content()
+    assert page.locator("script").count() == 0
+    assert page.locator("img").count() == 0
+    assert dialogs == []
+
+
+def test_enterprise_page_grades_and_english(page_context: BrowserContext, world: World) -> None:
+    page = page_context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", _no_dialogs(dialogs))
+    page.goto(f"/enterprises/{world.enterprises['a']}")
+    assert page.locator("#enterprise-grade").inner_text() == "红"
+    page.goto("/grades")
+    assert "评级办法" in page.locator("main").inner_text()
+    assert page.locator("#formula").inner_text().startswith("红")
+    page.goto("/stats")
+    assert page.locator("svg").count() == 4
+    page.goto("/?lang=en")
+    assert page.locator("h1").inner_text() == "Publicly exposed property services"
+    page.goto("/?district=<script>alert(1)</script>")
+    assert "查询条件无效" in page.locator("main").inner_text()
+    page.goto("/cases/no-such-case")
+    assert "未找到该曝光信息" in page.locator("main").inner_text()
+    assert dialogs == []

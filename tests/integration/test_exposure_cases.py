@@ -1,0 +1,318 @@
+"""Exposure cases on a real database, time injected: from an overdue rectification to a published
+case after its criticism notice, rectified, withdrawn on an upheld objection, ended by its periods.
+The handlers are the live consumers' own (`handlers.live_handlers`)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from runtime import db
+from runtime.errors import DomainError, NotFound
+from schemas import catalog, cloudevents
+from schemas.base import Event
+from schemas.notifications import v1 as notifications
+from services.exposure.domain.cases import Policy
+from services.exposure.service import cases, handlers
+from tests import factories
+
+pytestmark = pytest.mark.integration
+SERVICE = Path(__file__).resolve().parents[2] / "services" / "exposure"
+POLICY = Policy.load(SERVICE / "data" / "publication.toml")
+DECIDERS = cases.deciders(POLICY)
+T0 = datetime.fromisoformat("2011-08-22T10:00:00+08:00")
+JOB = cases.publication_job(POLICY)
+
+
+async def _pool(dsn: str) -> asyncpg.Pool:
+    await db.prepare_database(dsn, SERVICE / "migrations", "exposure")
+    return await db.create_pool(dsn, max_size=4)
+
+
+@pytest.fixture
+async def pool(fresh_db: str) -> AsyncIterator[asyncpg.Pool]:
+    p = await _pool(fresh_db)
+    yield p
+    await p.close()
+
+
+async def deliver(pool: asyncpg.Pool, event: Event) -> cloudevents.CloudEvent:
+    ce = cloudevents.from_event(event, source="/test")
+    handler = handlers.live_handlers(event.topic, DECIDERS).get(ce.type)
+    assert handler is not None, ce.type
+    async with pool.acquire() as conn, conn.transaction():
+        await handler(conn, event, ce)
+    return ce
+
+
+def criticism(order_id: str, at: datetime, project_id: str = "P-120101-0001") -> Event:
+    return notifications.NoticeIssued(
+        notice_id=str(uuid.uuid4()),
+        kind="criticism",
+        rule_id="rectification-overdue-criticism",
+        notice_no="和平区物业通〔2011〕7号",
+        reason="rectification_overdue",
+        subject_kind="rectification_order",
+        subject_id=order_id,
+        project_id=project_id,
+        project_name="和平区·海河花园",
+        enterprise_id="E-0001",
+        enterprise_name="津城物业服务有限公司",
+        district_code="120101",
+        recipients=(notifications.Recipient(kind="enterprise", id="E-0001", cc=False),),
+        title_zh="通报批评",
+        body_zh="正文",
+        title_en="criticism",
+        body_en="body",
+        cause_event_id=str(uuid.uuid4()),
+        cause_type="cn.tj.wuye.inspections.RectificationOverdue.v1",
+        issued_at=at,
+    )
+
+
+async def case_of(pool: asyncpg.Pool, order_id: str) -> dict[str, Any]:
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT * FROM cases WHERE order_id = $1", order_id)
+    assert row is not None
+    return dict(row)
+
+
+async def published_case(pool: asyncpg.Pool, severity: str = "urgent") -> tuple[str, str]:
+    """An overdue order whose criticism came and whose review window passed: published at
+    T0 + 3 days + 120 h. Returns (order id, case id)."""
+    order = f"O-{uuid.uuid4().hex[:8]}"
+    await deliver(
+        pool, factories.rectification_overdue(order_id=order, detected_at=T0, severity=severity)
+    )
+    await deliver(pool, criticism(order, T0 + timedelta(days=3)))
+    await JOB.run(pool, T0 + timedelta(days=3, hours=120))
+    case = await case_of(pool, order)
+    assert case["status"] == "published"
+    return order, case["case_id"]
+
+
+async def test_an_overdue_order_is_published_only_after_its_criticism_and_the_review_window(
+    pool: asyncpg.Pool,
+) -> None:
+    order = f"O-{uuid.uuid4().hex[:8]}"
+    await deliver(pool, factories.rectification_overdue(order_id=order, detected_at=T0))
+    case = await case_of(pool, order)
+    assert (case["status"], case["tier"], case["reason"]) == (
+        "opened",
+        "general",  # an urgent item, late
+        "rectification_overdue",
+    )
+    assert await JOB.run(pool, T0 + timedelta(days=30)) == 0  # no notice, no publication
+
+    notice_at = T0 + timedelta(days=3)
+    await deliver(pool, criticism(order, notice_at))
+    case = await case_of(pool, order)
+    assert case["status"] == "in_review"
+    assert case["notice_no"] == "和平区物业通〔2011〕7号"
+    assert case["review_ends_at"] == notice_at + timedelta(hours=120)
+
+    assert await JOB.run(pool, notice_at + timedelta(hours=119)) == 0
+    published_at = notice_at + timedelta(hours=120)
+    assert await JOB.run(pool, published_at) == 1
+    case = await case_of(pool, order)
+    assert case["status"] == "published"
+    assert case["published_at"] == published_at
+    assert case["min_until"] == published_at + timedelta(days=90)
+    assert case["max_until"] == published_at + timedelta(days=365)
+
+
+async def test_a_verified_rectification_marks_it_rectified_and_ends_it_after_the_minimum(
+    pool: asyncpg.Pool,
+) -> None:
+    order, _ = await published_case(pool)
+    case = await case_of(pool, order)
+    verified_at = case["published_at"] + timedelta(days=10)
+    await deliver(
+        pool,
+        inspections_verified(order, verified_at),
+    )
+    case = await case_of(pool, order)
+    assert case["rectified_at"] == verified_at
+    assert case["status"] == "published"  # still shown, as rectified
+    assert await JOB.run(pool, case["min_until"] - timedelta(seconds=1)) == 0
+    assert await JOB.run(pool, case["min_until"]) == 1
+    case = await case_of(pool, order)
+    assert (case["status"], case["withdraw_reason"]) == ("withdrawn", "rectified_period_served")
+
+
+def inspections_verified(order_id: str, at: datetime) -> Event:
+    fields = factories._order_fields("P-120101-0001", order_id)
+    return catalog.EVENT_TYPES["cn.tj.wuye.inspections.RectificationVerified.v1"].model_validate(
+        {**fields, "verified_at": at, "on_time": False}
+    )
+
+
+async def test_the_maximum_period_ends_an_unrectified_case(pool: asyncpg.Pool) -> None:
+    order, _ = await published_case(pool)
+    case = await case_of(pool, order)
+    assert await JOB.run(pool, case["max_until"] - timedelta(minutes=1)) == 0
+    assert await JOB.run(pool, case["max_until"]) == 1
+    case = await case_of(pool, order)
+    assert (case["status"], case["withdraw_reason"]) == ("withdrawn", "display_period_ended")
+
+
+async def test_an_upheld_objection_withdraws_the_case(pool: asyncpg.Pool) -> None:
+    order, case_id = await published_case(pool)
+    now = T0 + timedelta(days=20)
+    with pytest.raises(NotFound):  # another enterprise learns nothing about the case
+        await cases.object_to(pool, case_id, enterprise_id="E-0002", grounds="x", now=now)
+    objection = await cases.object_to(
+        pool, case_id, enterprise_id="E-0001", grounds="已于期限内整改,有照片为证", now=now
+    )
+    with pytest.raises(DomainError) as second:
+        await cases.object_to(pool, case_id, enterprise_id="E-0001", grounds="again", now=now)
+    assert second.value.code == "objection_pending"
+    with pytest.raises(NotFound):  # another district's office
+        await cases.decide_objection(
+            pool, case_id, objection, upheld=True, reason="x", district_code="120104", now=now
+        )
+    await cases.decide_objection(
+        pool, case_id, objection, upheld=True, reason="核实整改已按期完成", district_code="120101",
+        now=now,
+    )  # fmt: skip
+    case = await case_of(pool, order)
+    assert (case["status"], case["withdraw_reason"]) == ("withdrawn", "objection_upheld")
+
+
+async def test_a_pending_objection_holds_publication_and_a_rejected_one_lets_it_go_ahead(
+    pool: asyncpg.Pool,
+) -> None:
+    order = f"O-{uuid.uuid4().hex[:8]}"
+    await deliver(pool, factories.rectification_overdue(order_id=order, detected_at=T0))
+    await deliver(pool, criticism(order, T0))
+    case_id = (await case_of(pool, order))["case_id"]
+    objection = await cases.object_to(
+        pool, case_id, enterprise_id="E-0001", grounds="期限计算有误", now=T0 + timedelta(hours=1)
+    )
+    assert await JOB.run(pool, T0 + timedelta(days=10)) == 0  # the window passed, but pending
+    await cases.decide_objection(
+        pool, case_id, objection, upheld=False, reason="期限计算无误", district_code=None,
+        now=T0 + timedelta(days=10),
+    )  # fmt: skip
+    assert await JOB.run(pool, T0 + timedelta(days=10)) == 1
+    assert (await case_of(pool, order))["status"] == "published"
+
+
+async def test_the_district_may_hold_then_confirm_within_its_own_district(
+    pool: asyncpg.Pool,
+) -> None:
+    order = f"O-{uuid.uuid4().hex[:8]}"
+    await deliver(pool, factories.rectification_overdue(order_id=order, detected_at=T0))
+    await deliver(pool, criticism(order, T0))
+    case_id = (await case_of(pool, order))["case_id"]
+    with pytest.raises(NotFound):
+        await cases.review(pool, POLICY, case_id, decision="hold", note="", district_code="120104",
+                           now=T0)  # fmt: skip
+    await cases.review(pool, POLICY, case_id, decision="hold", note="核查中", district_code="120101",
+                       now=T0 + timedelta(hours=2))  # fmt: skip
+    assert await JOB.run(pool, T0 + timedelta(days=30)) == 0  # held: the window does not publish
+    assert (await case_of(pool, order))["status"] == "held"
+    confirm_at = T0 + timedelta(days=31)
+    await cases.review(pool, POLICY, case_id, decision="confirm", note="", district_code="120101",
+                       now=confirm_at)  # fmt: skip
+    case = await case_of(pool, order)
+    assert (case["status"], case["published_at"]) == ("published", confirm_at)
+    with pytest.raises(DomainError) as refused:
+        await cases.review(pool, POLICY, case_id, decision="hold", note="", district_code=None,
+                           now=confirm_at)  # fmt: skip
+    assert refused.value.code == "not_in_review"
+
+
+async def test_a_light_case_is_recorded_but_never_published(pool: asyncpg.Pool) -> None:
+    order = f"O-{uuid.uuid4().hex[:8]}"
+    await deliver(
+        pool, factories.rectification_overdue(order_id=order, detected_at=T0, severity="general")
+    )
+    await deliver(pool, criticism(order, T0))
+    assert await JOB.run(pool, T0 + timedelta(days=400)) == 0
+    case = await case_of(pool, order)
+    assert (case["tier"], case["status"]) == ("light", "opened")
+
+
+async def test_inadequate_rectification_raises_the_tier_before_publication(
+    pool: asyncpg.Pool,
+) -> None:
+    order = f"O-{uuid.uuid4().hex[:8]}"
+    await deliver(pool, factories.rectification_overdue(order_id=order, detected_at=T0))
+    await deliver(pool, factories.rectification_rejected(order_id=order))
+    case = await case_of(pool, order)
+    assert (case["tier"], case["status"]) == ("serious", "opened")
+    await deliver(pool, criticism(order, T0 + timedelta(days=4)))
+    await JOB.run(pool, T0 + timedelta(days=10))
+    case = await case_of(pool, order)
+    assert case["status"] == "published"
+    assert case["max_until"] - case["published_at"] == timedelta(days=1095)  # serious: 3 years
+
+
+async def test_redelivered_events_change_nothing(pool: asyncpg.Pool) -> None:
+    order = f"O-{uuid.uuid4().hex[:8]}"
+    overdue = factories.rectification_overdue(order_id=order, detected_at=T0)
+    notice = criticism(order, T0)
+    for _ in range(2):
+        await deliver(pool, overdue)
+        await deliver(pool, notice)
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM cases WHERE order_id = $1", order) == 1
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 2  # opened, evidence
+
+
+async def test_the_emitted_events_alone_rebuild_the_same_cases(
+    pool: asyncpg.Pool, db_factory: Callable[[], str]
+) -> None:
+    """Apply the outbox (what went to Kafka) to an empty database: same cases, same timeline."""
+    await published_case(pool)
+    _, case_id = await published_case(pool)
+    objection = await cases.object_to(pool, case_id, enterprise_id="E-0001", grounds="理由",
+                                      now=T0 + timedelta(days=9))  # fmt: skip
+    await cases.decide_objection(pool, case_id, objection, upheld=True, reason="成立",
+                                 district_code=None, now=T0 + timedelta(days=9))  # fmt: skip
+    async with pool.acquire() as conn:
+        emitted = await conn.fetch("SELECT event_id, event_type, payload FROM outbox ORDER BY seq")
+    replica = await _pool(db_factory())
+    try:
+        async with replica.acquire() as conn:
+            for row in emitted:
+                event = catalog.EVENT_TYPES[row["event_type"]].model_validate(
+                    json.loads(row["payload"])
+                )
+                async with conn.transaction():
+                    await cases.apply(conn, event, row["event_id"])
+        assert await snapshot(replica) == await snapshot(pool)
+    finally:
+        await replica.close()
+
+
+async def snapshot(pool: asyncpg.Pool) -> list[list[dict[str, Any]]]:
+    async with pool.acquire() as conn:
+        return [
+            [dict(r) for r in await conn.fetch(sql)]
+            for sql in (
+                "SELECT * FROM cases ORDER BY case_id",
+                "SELECT * FROM case_timeline ORDER BY event_id",
+                "SELECT * FROM objections ORDER BY objection_id",
+            )
+        ]
+
+
+async def test_a_criticism_consumed_before_the_overdue_event_still_counts(
+    pool: asyncpg.Pool,
+) -> None:
+    """Two topics, two consumers: the notice may be handled first."""
+    order = f"O-{uuid.uuid4().hex[:8]}"
+    await deliver(pool, criticism(order, T0 + timedelta(days=3)))
+    await deliver(pool, factories.rectification_overdue(order_id=order, detected_at=T0))
+    case = await case_of(pool, order)
+    assert (case["status"], case["notice_no"]) == ("in_review", "和平区物业通〔2011〕7号")
+    assert case["review_ends_at"] == T0 + timedelta(days=3, hours=120)
