@@ -2,7 +2,9 @@
 
 Every change of an exposure case is one of these events, and the exposure service's board is a
 projection of them (plus the facts on the other topics): replaying the topics rebuilds it. Cases
-concern enterprises and projects only: no owner, no complaint text, no personal data.
+concern enterprises and projects only: no owner, no complaint text, and no inspector's note (the
+items' ``note`` is sent empty). ``ObjectionFiled.grounds`` is the enterprise's own submission:
+kept for the offices and a rebuild, never shown on the public board.
 """
 
 from __future__ import annotations

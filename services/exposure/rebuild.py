@@ -56,6 +56,10 @@ TABLES = (
 )
 
 
+class RebuildRefused(RuntimeError):
+    pass
+
+
 @dataclass
 class Replayed:
     applied: dict[str, int] = field(default_factory=dict)
@@ -134,6 +138,12 @@ async def _apply(
 
 async def rebuild(pool: asyncpg.Pool, bootstrap: str) -> Replayed:
     """Empty the projection and replay every topic it folds, each up to its current end."""
+    async with pool.acquire() as conn:
+        unsent = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+    if unsent:
+        # Those decisions are not on the topic yet: a replay would lose them, and the service
+        # could take them again. Let the relay publish them first (start the service, wait).
+        raise RebuildRefused(f"{unsent} exposure events are not published yet")
     out = Replayed()
     await truncate(pool)
     for topic in TOPICS:
@@ -161,7 +171,11 @@ def main(argv: list[str]) -> int:
     if not args.yes:
         print("This empties the exposure board's tables and replays the topics. Add --yes.")
         return 2
-    out = asyncio.run(_main(settings.database_url, settings.kafka_bootstrap_servers))
+    try:
+        out = asyncio.run(_main(settings.database_url, settings.kafka_bootstrap_servers))
+    except RebuildRefused as exc:
+        print(f"refused: {exc}")
+        return 1
     print(f"replayed {out.total()} events ({out.skipped} skipped): {out.applied}")
     return 0
 

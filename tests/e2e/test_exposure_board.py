@@ -107,6 +107,8 @@ async def test_bad_query_strings_get_a_clear_answer_never_a_server_error(
         "?page=abc",
         "?status=deleted",
         "?period=2011-13",
+        "?period=0000",
+        "?period=9999-12",
         "?period=%00",
         "?enterprise=" + "x" * 100,
         "?district=120101&district=120104",

@@ -316,3 +316,60 @@ async def test_a_criticism_consumed_before_the_overdue_event_still_counts(
     case = await case_of(pool, order)
     assert (case["status"], case["notice_no"]) == ("in_review", "和平区物业通〔2011〕7号")
     assert case["review_ends_at"] == T0 + timedelta(days=3, hours=120)
+
+
+async def test_a_light_case_criticised_first_is_reviewed_once_found_inadequate(
+    pool: asyncpg.Pool,
+) -> None:
+    order = f"O-{uuid.uuid4().hex[:8]}"
+    await deliver(
+        pool, factories.rectification_overdue(order_id=order, detected_at=T0, severity="general")
+    )
+    await deliver(pool, criticism(order, T0 + timedelta(days=1)))  # light: no review
+    assert (await case_of(pool, order))["status"] == "opened"
+    rejected = factories.rectification_rejected(order_id=order)
+    await deliver(pool, rejected.model_copy(update={"severity": "serious"}))
+    case = await case_of(pool, order)
+    assert (case["tier"], case["status"]) == ("serious", "in_review")
+    assert case["review_ends_at"] == T0 + timedelta(days=1, hours=120)
+
+
+async def test_an_objection_upheld_after_the_case_left_the_board_withdraws_it_only_once(
+    pool: asyncpg.Pool,
+) -> None:
+    order, case_id = await published_case(pool)
+    objection = await cases.object_to(
+        pool, case_id, enterprise_id="E-0001", grounds="理由", now=T0 + timedelta(days=9)
+    )
+    await cases.withdraw(pool, case_id, district_code="120101", now=T0 + timedelta(days=10))
+    await cases.decide_objection(pool, case_id, objection, upheld=True, reason="成立",
+                                 district_code=None, now=T0 + timedelta(days=11))  # fmt: skip
+    case = await case_of(pool, order)
+    assert (case["withdraw_reason"], case["withdrawn_at"]) == (
+        "withdrawn_by_district",
+        T0 + timedelta(days=10),
+    )
+    async with pool.acquire() as conn:
+        withdrawals = await conn.fetchval(
+            "SELECT count(*) FROM outbox WHERE event_type = $1",
+            "cn.tj.wuye.exposure.ExposureWithdrawn.v1",
+        )
+    assert withdrawals == 1
+
+
+async def test_inspector_notes_never_travel_with_a_case(pool: asyncpg.Pool) -> None:
+    order = f"O-{uuid.uuid4().hex[:8]}"
+    await deliver(pool, factories.rectification_overdue(order_id=order, detected_at=T0))
+    async with pool.acquire() as conn:
+        payload = await conn.fetchval("SELECT convert_from(payload, 'UTF8') FROM outbox")
+    assert "消防栓水压不足" not in payload  # factories.ITEM's note
+    assert "消防设施运行正常" in payload
+
+
+async def test_a_rebuild_waits_for_unpublished_decisions(pool: asyncpg.Pool) -> None:
+    from services.exposure import rebuild
+
+    await deliver(pool, factories.rectification_overdue(detected_at=T0))
+    with pytest.raises(rebuild.RebuildRefused, match="not published yet"):
+        await rebuild.rebuild(pool, "127.0.0.1:1")
+    assert await pool.fetchval("SELECT count(*) FROM cases") == 1  # nothing emptied

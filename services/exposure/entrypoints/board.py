@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import asyncpg
 from fastapi import APIRouter, Query, Request
@@ -61,10 +62,16 @@ templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+# Names come from other services' events: control characters would make the feed invalid XML.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+templates.filters["xmltext"] = lambda value: _NOT_XML.sub("", str(value))
+templates.filters["segment"] = lambda value: quote(str(value), safe="")
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 District = Annotated[str, Field(pattern=r"^[0-9]{6}$")]
-Period = Annotated[str, Field(pattern=r"^[0-9]{4}(-(0[1-9]|1[0-2]))?$")]
+PERIOD = r"^(19|20)[0-9]{2}(-(0[1-9]|1[0-2]))?$"
+Period = Annotated[str, Field(pattern=PERIOD)]
+ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 class BoardQuery(BaseModel):
@@ -300,7 +307,7 @@ async def board_page(request: Request) -> HTMLResponse:
 async def case_page(request: Request, case_id: str) -> HTMLResponse:
     page = Page(request, _lang(request))
     case = None
-    if len(case_id) <= 64:
+    if ID.fullmatch(case_id):
         async with _pool(request).acquire() as conn:
             case = await _case(conn, case_id)
     if case is None:
@@ -320,7 +327,7 @@ async def case_page(request: Request, case_id: str) -> HTMLResponse:
 async def enterprise_page(request: Request, enterprise_id: str) -> HTMLResponse:
     page = Page(request, _lang(request))
     found = None
-    if len(enterprise_id) <= 64:
+    if ID.fullmatch(enterprise_id):
         async with _pool(request).acquire() as conn:
             found = await _enterprise(conn, enterprise_id)
     if found is None:
@@ -418,7 +425,7 @@ async def api_cases(
     district: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
     enterprise: str | None = Query(default=None, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$"),
     status: Literal["published", "rectified"] | None = None,
-    period: str | None = Query(default=None, pattern=r"^[0-9]{4}(-(0[1-9]|1[0-2]))?$"),
+    period: str | None = Query(default=None, pattern=PERIOD),
     page: int = Query(default=1, ge=1, le=10_000),
 ) -> dict[str, Any]:
     q = BoardQuery(

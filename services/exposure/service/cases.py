@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -119,11 +120,14 @@ async def apply(conn: db.Connection, event: Event, event_id: str) -> bool:
     if first is None:
         return False
     if isinstance(event, ev.ExposureCaseOpened):
-        await conn.execute(
+        # The case id derives from the order: a second opening of one order (a duplicate
+        # deployment reading the same topics) changes nothing.
+        opened = await conn.fetchval(
             """INSERT INTO cases (case_id, project_id, project_name, enterprise_id,
                       enterprise_name, district_code, reason, tier, order_id, inspection_id, items,
                       deadline, status, opened_at, updated_at)
-               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11::jsonb,$12,'opened',$13,$13)""",
+               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11::jsonb,$12,'opened',$13,$13)
+               ON CONFLICT DO NOTHING RETURNING 1""",
             event.case_id,
             event.project_id,
             event.project_name,
@@ -138,6 +142,8 @@ async def apply(conn: db.Connection, event: Event, event_id: str) -> bool:
             event.deadline,
             event.opened_at,
         )
+        if opened is None:
+            return True
         zh, en = REASON_TEXT[event.reason]
         await _timeline(
             conn,
@@ -313,7 +319,7 @@ def _case_items(items: tuple[inspections.FailedItem, ...]) -> tuple[ev.CaseItem,
             title_zh=i.title_zh,
             title_en=i.title_en,
             severity=i.severity,
-            note=i.note,
+            note="",  # the inspector's note may name a person: it stays with inspections
         )
         for i in items
     )
@@ -395,6 +401,17 @@ def deciders(policy: Policy) -> Mapping[str, Handler]:
             ):
                 await _add_criticism(conn, policy, event.order_id, event.project_id, dict(notice))
         elif reason == "rectification_inadequate" and case.status != "withdrawn":
+            raised = case.tier if case.status == "published" else rules.stronger(case.tier, tier)
+            # A light case that already has its criticism becomes publishable now: its review
+            # starts from the latest criticism notice seen.
+            latest = await conn.fetchval(
+                "SELECT max(issued_at) FROM criticism_facts WHERE order_id = $1", event.order_id
+            )
+            review_ends_at = (
+                rules.criticism_review_ends(replace(case, tier=raised), policy, latest)
+                if latest is not None
+                else None
+            )
             await emit(
                 conn,
                 ev.ExposureEvidenceAdded(
@@ -403,10 +420,8 @@ def deciders(policy: Policy) -> Mapping[str, Handler]:
                     kind="rectification_inadequate",
                     notice_no=None,
                     notice_id=None,
-                    tier=case.tier
-                    if case.status == "published"
-                    else rules.stronger(case.tier, tier),
-                    review_ends_at=None,
+                    tier=raised,
+                    review_ends_at=review_ends_at,
                     added_at=at,
                 ),
             )
@@ -651,7 +666,7 @@ async def decide_objection(
                 decided_at=now,
             ),
         )
-        if upheld:
+        if upheld and case.status != "withdrawn":
             await emit(
                 conn,
                 ev.ExposureWithdrawn(
