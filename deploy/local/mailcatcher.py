@@ -1,7 +1,7 @@
 """A real SMTP server on loopback that keeps what it receives: the demo's stand-in for the city's
 mail relay (so notices travel the same SMTP path as in production) and the tests' mailbox.
 
-It can stall the next message after recording it, which is how the tests crash a sender between
+It can stall the next message (to anyone, or to one recipient) after recording it, which is how the tests crash a sender between
 "the server has the message" and "the sender heard 250".
 """
 
@@ -30,6 +30,7 @@ def _free_port() -> int:
 class MailCatcher:
     received: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
     stall_next_s: float = 0.0
+    stall_next_to: dict[str, float] = field(default_factory=dict)  # recipient -> seconds, once
     lock: threading.Lock = field(default_factory=threading.Lock)
     controller: Controller | None = None
 
@@ -40,6 +41,8 @@ class MailCatcher:
         with self.lock:
             self.received.append((list(envelope.rcpt_tos), msg))
             stall, self.stall_next_s = self.stall_next_s, 0.0
+            for rcpt in envelope.rcpt_tos:
+                stall = max(stall, self.stall_next_to.pop(rcpt, 0.0))
         if stall:
             await asyncio.sleep(stall)
         return "250 Message accepted"
