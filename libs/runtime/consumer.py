@@ -24,7 +24,7 @@ import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
 
-from runtime import db, inbox
+from runtime import db, inbox, metrics
 from schemas import cloudevents
 from schemas.base import Event
 from schemas.topics import dead_letter_topic
@@ -98,6 +98,12 @@ class EventConsumer:
 
     async def handle(self, record: Record) -> str:
         """Handle one record; return the outcome: handled, duplicate, skipped or dead_lettered."""
+        outcome = await self._handle(record)
+        event_type = structlog.contextvars.get_contextvars().get("event_type", "unreadable")
+        metrics.EVENTS.labels(self.name, metrics.short_type(event_type), outcome).inc()
+        return outcome
+
+    async def _handle(self, record: Record) -> str:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(
             consumer=self.name, topic=record.topic, partition=record.partition, offset=record.offset
@@ -127,7 +133,9 @@ class EventConsumer:
             try:
                 outcome = await self._apply(handler, record, event, ce)
             except Exception as exc:  # sorted below: an outage, or a reaction that failed
-                if is_infrastructure_error(exc):
+                kind = "infrastructure" if is_infrastructure_error(exc) else "handler"
+                metrics.FAILURES.labels(self.name, metrics.short_type(ce.type), kind).inc()
+                if kind == "infrastructure":
                     outages += 1
                     delay = self._retry.delay(outages)
                     log.warning("event_retry_infrastructure", error=repr(exc), retry_in_s=delay)

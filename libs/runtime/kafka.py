@@ -8,20 +8,60 @@ create them and `ensure_topics` only finds them present.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import structlog
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
+from faststream.security import BaseSecurity, SASLScram512
 
 from schemas import topics as topic_registry
 
 log = structlog.get_logger(__name__)
 
 
-def make_producer(bootstrap_servers: str, *, client_id: str) -> AIOKafkaProducer:
+@dataclass(frozen=True)
+class KafkaSecurity:
+    """How clients authenticate: nothing on loopback; in Kubernetes SCRAM-SHA-512 over TLS with
+    the KafkaUser's password and the Strimzi cluster CA (deploy/k8s)."""
+
+    protocol: Literal["PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    username: str = ""
+    password: str = ""
+    cafile: str | None = None
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for aiokafka producers, consumers and admin clients."""
+        if self.protocol == "PLAINTEXT":
+            return {}
+        return {
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_plain_username": self.username,
+            "sasl_plain_password": self.password,
+            "ssl_context": create_ssl_context(cafile=self.cafile),
+        }
+
+    def for_faststream(self) -> BaseSecurity | None:
+        if self.protocol == "PLAINTEXT":
+            return None
+        return SASLScram512(
+            self.username, self.password, ssl_context=create_ssl_context(cafile=self.cafile)
+        )
+
+
+PLAINTEXT = KafkaSecurity()
+
+
+def make_producer(
+    bootstrap_servers: str, *, client_id: str, security: KafkaSecurity = PLAINTEXT
+) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers,
         client_id=client_id,
@@ -29,7 +69,20 @@ def make_producer(bootstrap_servers: str, *, client_id: str) -> AIOKafkaProducer
         enable_idempotence=True,
         linger_ms=5,
         request_timeout_ms=15_000,
+        **security.client_kwargs(),
     )
+
+
+async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
+    """Stop a consumer; aiokafka#647: stopping a group-less consumer soon after it started may
+    surface the cancellation of its own internal task. Swallow only that, never a cancellation
+    of the calling task."""
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
 
 
 def all_topics() -> list[topic_registry.TopicSpec]:

@@ -30,6 +30,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaTimeoutError
 
+from runtime import metrics
 from runtime.outbox import NOTIFY_CHANNEL
 
 log = structlog.get_logger(__name__)
@@ -202,6 +203,12 @@ class OutboxRelay:
             await conn.execute(
                 "UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])", published
             )
+            done = set(published)
+            for row in rows:
+                if row["seq"] in done:
+                    metrics.published(row["event_type"])
+        if len(published) < len(rows):
+            metrics.PUBLISH_FAILURES.inc(len(rows) - len(published))
         return published
 
     async def pending_count(self) -> int:

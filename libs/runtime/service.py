@@ -25,7 +25,7 @@ from fastapi import APIRouter, FastAPI, Response
 from faststream.kafka import KafkaBroker
 
 import schemas
-from runtime import db, kafka, outbox
+from runtime import db, kafka, metrics, outbox
 from runtime import logging as runtime_logging
 from runtime.auth import TokenVerifier
 from runtime.consumer import EventConsumer, Handler, RetryPolicy
@@ -97,10 +97,13 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
         extras: dict[str, Any] = {}
         for hook in spec.on_startup:
             extras.update(await hook(pool, settings) or {})
+        security = settings.kafka_security()
         relay = OutboxRelay(
             pool,
             lambda: kafka.make_producer(
-                settings.kafka_bootstrap_servers, client_id=f"{spec.name}-relay"
+                settings.kafka_bootstrap_servers,
+                client_id=f"{spec.name}-relay",
+                security=security,
             ),
             RelayConfig(
                 batch_size=settings.outbox_batch_size,
@@ -118,6 +121,14 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
             ),
             interval_s=3600,
         )
+        sampler = metrics.Sampler(
+            settings.kafka_bootstrap_servers,
+            security.client_kwargs(),
+            [
+                (settings.consumer_group_prefix + c.subscription.group, c.subscription.topics)
+                for c in spec.consumers
+            ],
+        )
         job_tasks = [
             asyncio.create_task(
                 run_periodically(
@@ -130,6 +141,13 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
             )
             for job in (*spec.jobs, retention)
         ]
+        # Not shortened by JOB_INTERVAL_S: a demo's fast jobs need no faster scrapes.
+        job_tasks.append(
+            asyncio.create_task(
+                run_periodically(sampler.job(settings.metrics_interval_s), pool, clock, stop),
+                name="metrics-sampler",
+            )
+        )
         broker, dlq_producer = await _start_consumers(spec, settings, pool)
         app.state.runtime = Runtime(
             settings=settings, pool=pool, relay=relay, broker=broker, clock=clock, extras=extras
@@ -152,6 +170,7 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
                 await _step(task.get_name(), task, 30)
             await _step("outbox_relay", relay_task, 35)
             await _step("relay_producer", relay.close(), 10)
+            await _step("metrics_sampler", sampler.close(), 5)
             await _step("database_pool", pool.close(), 10)
             log.info("service_stopped")
 
@@ -172,6 +191,7 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
     )
     for router in spec.routers:
         app.include_router(router)
+    app.add_route("/metrics", metrics.metrics_endpoint, include_in_schema=False)
 
     @app.get("/asyncapi.json", tags=["ops"], summary="The platform's event catalog (AsyncAPI 3)")
     async def asyncapi_document() -> Response:
@@ -193,8 +213,11 @@ async def _start_consumers(
 ) -> tuple[KafkaBroker | None, Any]:
     if not spec.consumers:
         return None, None
+    security = settings.kafka_security()
     dlq_producer = kafka.make_producer(
-        settings.kafka_bootstrap_servers, client_id=f"{spec.name}-dead-letters"
+        settings.kafka_bootstrap_servers,
+        client_id=f"{spec.name}-dead-letters",
+        security=security,
     )
     await dlq_producer.start()
     # FastStream's own per-message INFO lines would bypass our JSON format; route its logger
@@ -202,6 +225,7 @@ async def _start_consumers(
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=spec.name,
+        security=security.for_faststream(),
         logger=logging.getLogger("faststream"),
     )
     retry = RetryPolicy(

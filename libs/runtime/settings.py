@@ -7,9 +7,9 @@ variables `make demo` exports). Field names map to upper-case variables: `KAFKA_
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -18,6 +18,11 @@ class Settings(BaseSettings):
 
     service_name: str = Field(description="Logical service name: complaints, inspections, ...")
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # PLAINTEXT on loopback; SASL_SSL (SCRAM-SHA-512, the Strimzi KafkaUser) in Kubernetes.
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_cafile: str | None = None
     # Prepended to every consumer group id: lets a staging copy or a test run share a cluster.
     consumer_group_prefix: str = ""
     database_url: str = Field(description="asyncpg DSN of this service's own database")
@@ -52,3 +57,17 @@ class Settings(BaseSettings):
     consumer_max_attempts: int = 5
     consumer_retry_base_s: float = 0.2
     consumer_retry_max_s: float = 5.0
+
+    def kafka_security(self) -> Any:
+        """A `runtime.kafka.KafkaSecurity` (typed Any: settings import no client library)."""
+        from runtime.kafka import KafkaSecurity
+
+        return KafkaSecurity(
+            protocol=self.kafka_security_protocol,
+            username=self.kafka_sasl_username,
+            password=self.kafka_sasl_password.get_secret_value(),
+            cafile=self.kafka_ssl_cafile,
+        )
+
+    # How often the outbox and consumer-lag gauges of /metrics are sampled.
+    metrics_interval_s: float = Field(default=15.0, gt=0)

@@ -19,12 +19,13 @@ import argparse
 import asyncio
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaConsumer
 
-from runtime import db
+from runtime import db, kafka
 from runtime import logging as runtime_logging
 from runtime.consumer import Handler
 from schemas import cloudevents
@@ -74,7 +75,13 @@ async def truncate(pool: asyncpg.Pool) -> None:
         await conn.execute(f"TRUNCATE {', '.join(TABLES)}")
 
 
-async def replay_topic(pool: asyncpg.Pool, bootstrap: str, topic: str, out: Replayed) -> None:
+async def replay_topic(
+    pool: asyncpg.Pool,
+    bootstrap: str,
+    topic: str,
+    out: Replayed,
+    client_kwargs: dict[str, Any] | None = None,
+) -> None:
     chosen = handlers.replay_handlers(topic)
     # No group: nothing is committed, the service's consumer groups are left as they are.
     consumer = AIOKafkaConsumer(
@@ -83,6 +90,7 @@ async def replay_topic(pool: asyncpg.Pool, bootstrap: str, topic: str, out: Repl
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         client_id="exposure-rebuild",
+        **(client_kwargs or {}),
     )
     await consumer.start()
     try:
@@ -101,18 +109,7 @@ async def replay_topic(pool: asyncpg.Pool, bootstrap: str, topic: str, out: Repl
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
     finally:
-        await _stop(consumer)
-
-
-async def _stop(consumer: AIOKafkaConsumer) -> None:
-    try:
-        await consumer.stop()
-    except asyncio.CancelledError:
-        # aiokafka#647: stopping a group-less consumer may surface the cancellation of its own
-        # internal task. Swallow only that, never a cancellation of this task.
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise
+        await kafka.stop_consumer(consumer)
 
 
 async def _apply(
@@ -136,7 +133,9 @@ async def _apply(
     out.applied[ce.type] = out.applied.get(ce.type, 0) + 1
 
 
-async def rebuild(pool: asyncpg.Pool, bootstrap: str) -> Replayed:
+async def rebuild(
+    pool: asyncpg.Pool, bootstrap: str, client_kwargs: dict[str, Any] | None = None
+) -> Replayed:
     """Empty the projection and replay every topic it folds, each up to its current end."""
     async with pool.acquire() as conn:
         unsent = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
@@ -147,15 +146,15 @@ async def rebuild(pool: asyncpg.Pool, bootstrap: str) -> Replayed:
     out = Replayed()
     await truncate(pool)
     for topic in TOPICS:
-        await replay_topic(pool, bootstrap, topic, out)
+        await replay_topic(pool, bootstrap, topic, out, client_kwargs)
         log.info("topic_replayed", topic=topic, applied=out.total(), skipped=out.skipped)
     return out
 
 
-async def _main(database_url: str, bootstrap: str) -> Replayed:
+async def _main(database_url: str, bootstrap: str, client_kwargs: dict[str, Any]) -> Replayed:
     pool = await db.create_pool(database_url, max_size=4)
     try:
-        return await rebuild(pool, bootstrap)
+        return await rebuild(pool, bootstrap, client_kwargs)
     finally:
         await pool.close()
 
@@ -172,7 +171,13 @@ def main(argv: list[str]) -> int:
         print("This empties the exposure board's tables and replays the topics. Add --yes.")
         return 2
     try:
-        out = asyncio.run(_main(settings.database_url, settings.kafka_bootstrap_servers))
+        out = asyncio.run(
+            _main(
+                settings.database_url,
+                settings.kafka_bootstrap_servers,
+                settings.kafka_security().client_kwargs(),
+            )
+        )
     except RebuildRefused as exc:
         print(f"refused: {exc}")
         return 1
