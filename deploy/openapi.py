@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from deploy.files import write_or_check
 from runtime.service import build_app
 from runtime.settings import Settings
 
@@ -38,24 +39,8 @@ def render(doc: dict[str, Any]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    check = "--check" in argv
-    stale = []
-    OUT.mkdir(parents=True, exist_ok=True)
-    for service in SERVICES:
-        path = OUT / f"{service}.json"
-        text = render(document(service))
-        current = path.read_text("utf-8") if path.exists() else None
-        if current == text:
-            continue
-        if check:
-            stale.append(str(path))
-        else:
-            path.write_text(text, encoding="utf-8")
-            print(f"wrote {path}")
-    if stale:
-        print("stale OpenAPI documents (run `python -m deploy.openapi`):", *stale, sep="\n  ")
-        return 1
-    return 0
+    files = {OUT / f"{service}.json": render(document(service)) for service in SERVICES}
+    return write_or_check(files, check="--check" in argv, command="python -m deploy.openapi")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,619 @@
+"""Write (or check) the Kubernetes base in deploy/k8s/base: `python -m deploy.k8s.generate [--check]`.
+
+The base follows from the code, so it is generated rather than typed: one Deployment, Service,
+HPA, PodDisruptionBudget, ServiceAccount and ConfigMap per service; a KafkaTopic for every topic in
+`schemas.topics` (dead-letter topics included); a KafkaUser per service whose ACLs are exactly what
+the service produces (the catalog) and consumes (its bootstrap's subscriptions); a CloudNativePG
+Cluster per service; NetworkPolicies; the Strimzi Kafka with its KRaft node pool; the Ingress.
+Environments differ in the hand-written overlays (deploy/k8s/overlays/dev, prod). The tests render
+both with kustomize and validate them (tests/deploy/test_k8s.py).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from deploy.files import write_or_check
+from schemas import catalog, topics
+from services.__main__ import SERVICES, load
+
+HERE = Path(__file__).resolve().parent
+BASE = HERE / "base"
+AGENCY = HERE / "agency"
+PART_OF = "wuye"
+KAFKA = "wuye-kafka"
+BOOTSTRAP = f"{KAFKA}-kafka-bootstrap:9093"
+PORT = 8000
+DOMAIN = "wuye.example.gov.cn"  # the overlays set the real hosts
+# Who reaches each service from outside the namespace: all have an API; complaints also serves
+# the owners' pages and Open311, exposure the public board.
+HOSTS = {
+    "complaints": "tousu",
+    "inspections": "jiancha",
+    "notifications": "tongzhi",
+    "exposure": "baoguang",
+}
+INGRESS_NAMESPACE = "ingress-nginx"
+MONITORING_NAMESPACE = "monitoring"
+PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "127.0.0.0/8"]
+
+
+def labels(service: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": service, "app.kubernetes.io/part-of": PART_OF}
+
+
+def subscriptions(service: str) -> list[tuple[str, tuple[str, ...]]]:
+    settings_cls, bootstrap = load(service)
+    settings = settings_cls.model_construct(database_url="postgresql://unused/unused")
+    spec = bootstrap.spec(settings)  # type: ignore[attr-defined]
+    return [(c.subscription.group, tuple(c.subscription.topics)) for c in spec.consumers]
+
+
+def produced_topics(service: str) -> list[str]:
+    names = {catalog.EVENT_TYPES[t].topic for t, who in catalog.PRODUCERS.items() if who == service}
+    return sorted(names)
+
+
+def consumed_topics(service: str) -> list[str]:
+    return sorted({t for _, ts in subscriptions(service) for t in ts})
+
+
+# -- per service -----------------------------------------------------------------------------------
+
+
+def config_map(service: str) -> dict[str, Any]:
+    data = {
+        "SERVICE_NAME": service,
+        "KAFKA_BOOTSTRAP_SERVERS": BOOTSTRAP,
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_USERNAME": f"wuye-{service}",
+        "KAFKA_SSL_CAFILE": "/etc/wuye/kafka-ca/ca.crt",
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "INFO",
+        "DB_POOL_MAX": "10",
+    }
+    if service == "notifications":
+        data |= {
+            "SMTP_HOST": "smtp.example.gov.cn",
+            "SMTP_PORT": "587",
+            "SMTP_SENDER": "tongzhi@wuye.example.gov.cn",
+        }
+    if service == "complaints":
+        data["PUBLIC_HTTPS"] = "true"  # TLS ends at the ingress
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": f"{service}-config", "labels": labels(service)},
+        "data": data,
+    }
+
+
+def _secret_env(name: str, secret: str, key: str, optional: bool = False) -> dict[str, Any]:
+    ref: dict[str, Any] = {"name": secret, "key": key}
+    if optional:
+        ref["optional"] = True
+    return {"name": name, "valueFrom": {"secretKeyRef": ref}}
+
+
+def _config_env(name: str, config_map: str, key: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"configMapKeyRef": {"name": config_map, "key": key}}}
+
+
+def env(service: str) -> list[dict[str, Any]]:
+    out = [
+        # Secrets are created by the operators (CloudNativePG, Strimzi) or by the city's
+        # operations team, never committed: see docs/operations.md.
+        _secret_env("DATABASE_URL", f"wuye-pg-{service}-app", "uri"),
+        _secret_env("KAFKA_SASL_PASSWORD", f"wuye-{service}", "password"),
+        _config_env("AUTH_JWT_PUBLIC_KEY", "wuye-identity", "jwt-public-key.pem"),
+        _config_env("AUTH_ISSUER", "wuye-identity", "issuer"),
+        _config_env("AUTH_AUDIENCE", "wuye-identity", "audience"),
+    ]
+    if service == "notifications":
+        out += [
+            _secret_env("SMTP_USERNAME", "notifications-channels", "smtp-username", True),
+            _secret_env("SMTP_PASSWORD", "notifications-channels", "smtp-password", True),
+            _secret_env("WEBHOOK_SIGNING_KEY", "notifications-channels", "webhook-signing-key"),
+        ]
+    if service == "complaints":
+        out.append(_secret_env("OPEN311_API_KEYS", "complaints-open311", "api-keys.json", True))
+    return out
+
+
+def probe(path: str, period: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": "http"},
+        "periodSeconds": period,
+        "timeoutSeconds": 3,
+        "failureThreshold": failures,
+    }
+
+
+def deployment(service: str) -> dict[str, Any]:
+    container = {
+        "name": service,
+        "image": "wuye",  # the overlays pin the tag (kustomize `images`)
+        "imagePullPolicy": "IfNotPresent",
+        "args": [service],
+        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        "envFrom": [{"configMapRef": {"name": f"{service}-config"}}],
+        "env": env(service),
+        # Migrations run at start (advisory lock); the startup probe gives them time.
+        "startupProbe": probe("/healthz", 2, 60),
+        "livenessProbe": probe("/healthz", 10, 3),
+        "readinessProbe": probe("/readyz", 5, 3),
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "256Mi"},
+            "limits": {"cpu": "1", "memory": "512Mi"},
+        },
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "volumeMounts": [
+            {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir: the root fs is read-only
+            {"name": "kafka-ca", "mountPath": "/etc/wuye/kafka-ca", "readOnly": True},
+        ],
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": service, "labels": labels(service)},
+        "spec": {
+            # One process runs the HTTP API, the consumers (one group per subscription: replicas
+            # share partitions), the outbox relay (one leader per database) and the jobs
+            # (SKIP LOCKED claims): every replica is alike, so one Deployment scales them all.
+            "replicas": 2,
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": labels(service)},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0}},
+            "template": {
+                "metadata": {
+                    "labels": labels(service),
+                    "annotations": {
+                        "prometheus.io/scrape": "true",
+                        "prometheus.io/port": str(PORT),
+                        "prometheus.io/path": "/metrics",
+                    },
+                },
+                "spec": {
+                    "serviceAccountName": service,
+                    "automountServiceAccountToken": False,
+                    "terminationGracePeriodSeconds": 45,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": 10001,
+                        "runAsGroup": 10001,
+                        "fsGroup": 10001,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "topologySpreadConstraints": [
+                        {
+                            "maxSkew": 1,
+                            "topologyKey": "kubernetes.io/hostname",
+                            "whenUnsatisfiable": "ScheduleAnyway",
+                            "labelSelector": {"matchLabels": labels(service)},
+                        }
+                    ],
+                    "containers": [container],
+                    "volumes": [
+                        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+                        {
+                            "name": "kafka-ca",
+                            "secret": {
+                                "secretName": f"{KAFKA}-cluster-ca-cert",
+                                "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                            },
+                        },
+                    ],
+                },
+            },
+        },
+    }
+
+
+def service_objects(service: str) -> list[dict[str, Any]]:
+    meta = {"name": service, "labels": labels(service)}
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": meta,
+            "automountServiceAccountToken": False,
+        },
+        config_map(service),
+        deployment(service),
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": meta,
+            "spec": {
+                "selector": labels(service),
+                "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+            },
+        },
+        {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": meta,
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": service},
+                "minReplicas": 2,
+                "maxReplicas": 8,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {"type": "Utilization", "averageUtilization": 70},
+                        },
+                    }
+                ],
+            },
+        },
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": meta,
+            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": labels(service)}},
+        },
+    ]
+
+
+# -- network ---------------------------------------------------------------------------------------
+
+
+def _ns(name: str) -> dict[str, Any]:
+    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+
+
+def _tcp(*ports: int) -> list[dict[str, Any]]:
+    return [{"protocol": "TCP", "port": p} for p in ports]
+
+
+def network_policies() -> list[dict[str, Any]]:
+    def policy(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": PART_OF}},
+            "spec": spec,
+        }
+
+    out = [
+        policy("default-deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
+        policy(
+            "allow-dns",
+            {
+                "podSelector": {},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [
+                            {
+                                **_ns("kube-system"),
+                                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                            }
+                        ],
+                        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                    }
+                ],
+            },
+        ),
+    ]
+    for service in SERVICES:
+        egress: list[dict[str, Any]] = [
+            {
+                "to": [{"podSelector": {"matchLabels": {"strimzi.io/cluster": KAFKA}}}],
+                "ports": _tcp(9093),
+            },
+            {
+                "to": [{"podSelector": {"matchLabels": {"cnpg.io/cluster": f"wuye-pg-{service}"}}}],
+                "ports": _tcp(5432),
+            },
+        ]
+        if service == "notifications":
+            # SMTP relay and webhook receivers on the internet, never an internal address (SSRF).
+            egress.append(
+                {
+                    "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": PRIVATE_RANGES}}],
+                    "ports": _tcp(25, 465, 587, 443),
+                }
+            )
+        out.append(
+            policy(
+                service,
+                {
+                    "podSelector": {"matchLabels": labels(service)},
+                    "policyTypes": ["Ingress", "Egress"],
+                    "ingress": [
+                        {"from": [_ns(INGRESS_NAMESPACE)], "ports": _tcp(PORT)},
+                        {"from": [_ns(MONITORING_NAMESPACE)], "ports": _tcp(PORT)},
+                    ],
+                    "egress": egress,
+                },
+            )
+        )
+        pg = {"cnpg.io/cluster": f"wuye-pg-{service}"}
+        out.append(
+            policy(
+                f"wuye-pg-{service}",
+                {
+                    "podSelector": {"matchLabels": pg},
+                    "policyTypes": ["Ingress", "Egress"],
+                    "ingress": [
+                        {
+                            "from": [{"podSelector": {"matchLabels": labels(service)}}],
+                            "ports": _tcp(5432),
+                        },
+                        {"from": [{"podSelector": {"matchLabels": pg}}]},
+                        {"from": [_ns("cnpg-system")], "ports": _tcp(5432, 8000)},
+                        {"from": [_ns(MONITORING_NAMESPACE)], "ports": _tcp(9187)},
+                    ],
+                    "egress": [
+                        {"to": [{"podSelector": {"matchLabels": pg}}]},
+                        # the instance manager talks to the Kubernetes API
+                        {"ports": _tcp(443, 6443)},
+                    ],
+                },
+            )
+        )
+    kafka = {"strimzi.io/cluster": KAFKA}
+    out.append(
+        policy(
+            KAFKA,
+            {
+                "podSelector": {"matchLabels": kafka},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [
+                    {
+                        "from": [
+                            {"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": PART_OF}}}
+                        ],
+                        "ports": _tcp(9093),
+                    },
+                    {"from": [{"podSelector": {"matchLabels": kafka}}]},
+                    {"from": [_ns("strimzi")]},
+                    {"from": [_ns(MONITORING_NAMESPACE)], "ports": _tcp(9404)},
+                ],
+                "egress": [
+                    {"to": [{"podSelector": {"matchLabels": kafka}}]},
+                    {"ports": _tcp(443, 6443)},
+                ],
+            },
+        )
+    )
+    return out
+
+
+def ingress() -> dict[str, Any]:
+    hosts = {s: f"{HOSTS[s]}.{DOMAIN}" for s in SERVICES}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {
+            "name": "wuye",
+            "labels": {"app.kubernetes.io/part-of": PART_OF},
+            "annotations": {"nginx.ingress.kubernetes.io/proxy-body-size": "2m"},
+        },
+        "spec": {
+            "ingressClassName": "nginx",
+            "tls": [{"hosts": sorted(hosts.values()), "secretName": "wuye-tls"}],
+            "rules": [
+                {
+                    "host": hosts[s],
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": s, "port": {"name": "http"}}},
+                            }
+                        ]
+                    },
+                }
+                for s in SERVICES
+            ],
+        },
+    }
+
+
+# -- Kafka (Strimzi) and PostgreSQL (CloudNativePG) ------------------------------------------------
+
+
+def kafka_cluster() -> list[dict[str, Any]]:
+    return [
+        {
+            "apiVersion": "kafka.strimzi.io/v1",
+            "kind": "KafkaNodePool",
+            "metadata": {"name": "dual-role", "labels": {"strimzi.io/cluster": KAFKA}},
+            "spec": {
+                "replicas": 3,
+                "roles": ["controller", "broker"],
+                "storage": {
+                    "type": "jbod",
+                    "volumes": [
+                        {
+                            "id": 0,
+                            "type": "persistent-claim",
+                            "size": "100Gi",
+                            "deleteClaim": False,
+                            "kraftMetadata": "shared",
+                        }
+                    ],
+                },
+                "resources": {
+                    "requests": {"cpu": "1", "memory": "4Gi"},
+                    "limits": {"memory": "4Gi"},
+                },
+            },
+        },
+        {
+            "apiVersion": "kafka.strimzi.io/v1",
+            "kind": "Kafka",
+            "metadata": {"name": KAFKA},
+            "spec": {
+                "kafka": {
+                    "version": "4.1.0",
+                    "listeners": [
+                        {
+                            "name": "tls",
+                            "port": 9093,
+                            "type": "internal",
+                            "tls": True,
+                            "authentication": {"type": "scram-sha-512"},
+                        }
+                    ],
+                    "authorization": {"type": "simple"},
+                    "config": {
+                        "auto.create.topics.enable": False,
+                        "default.replication.factor": 3,
+                        "min.insync.replicas": 2,
+                        "offsets.topic.replication.factor": 3,
+                        "transaction.state.log.replication.factor": 3,
+                        "transaction.state.log.min.isr": 2,
+                    },
+                },
+                "entityOperator": {"topicOperator": {}, "userOperator": {}},
+            },
+        },
+    ]
+
+
+def kafka_topics() -> list[dict[str, Any]]:
+    out = []
+    for spec in kafka_all_topics():
+        config: dict[str, Any] = {k: _config_value(v) for k, v in spec.config.items()}
+        config["min.insync.replicas"] = 2
+        out.append(
+            {
+                "apiVersion": "kafka.strimzi.io/v1",
+                "kind": "KafkaTopic",
+                "metadata": {
+                    "name": spec.name,
+                    "labels": {
+                        "strimzi.io/cluster": KAFKA,
+                        "wuye/public": str(spec.public).lower(),
+                    },
+                },
+                "spec": {"partitions": spec.partitions, "replicas": 3, "config": config},
+            }
+        )
+    return out
+
+
+def kafka_all_topics() -> list[topics.TopicSpec]:
+    return [*topics.TOPICS, *topics.DEAD_LETTER_TOPICS]
+
+
+def _config_value(value: str) -> Any:
+    return int(value) if value.lstrip("-").isdigit() else value
+
+
+def _acl(kind: str, name: str, operations: list[str], pattern: str = "literal") -> dict[str, Any]:
+    return {
+        "resource": {"type": kind, "name": name, "patternType": pattern},
+        "operations": operations,
+    }
+
+
+def kafka_users() -> list[dict[str, Any]]:
+    out = []
+    for service in SERVICES:
+        acls = [_acl("topic", t, ["Write", "Describe"]) for t in produced_topics(service)]
+        acls.append(_acl("topic", topics.dead_letter_topic(service).name, ["Write", "Describe"]))
+        acls += [_acl("topic", t, ["Read", "Describe"]) for t in consumed_topics(service)]
+        acls.append(_acl("group", f"{service}.", ["Read", "Describe"], "prefix"))
+        out.append(
+            {
+                "apiVersion": "kafka.strimzi.io/v1",
+                "kind": "KafkaUser",
+                "metadata": {"name": f"wuye-{service}", "labels": {"strimzi.io/cluster": KAFKA}},
+                "spec": {
+                    "authentication": {"type": "scram-sha-512"},
+                    "authorization": {"type": "simple", "acls": acls},
+                },
+            }
+        )
+    return out
+
+
+def agency_user_template() -> dict[str, Any]:
+    public = sorted(t.name for t in topics.TOPICS if t.public)
+    return {
+        "apiVersion": "kafka.strimzi.io/v1",
+        "kind": "KafkaUser",
+        "metadata": {
+            "name": "agency-AGENCY",
+            "labels": {"strimzi.io/cluster": KAFKA, "wuye/agency": "AGENCY"},
+        },
+        "spec": {
+            "authentication": {"type": "scram-sha-512"},
+            "authorization": {
+                "type": "simple",
+                "acls": [
+                    *[_acl("topic", t, ["Describe", "Read"]) for t in public],
+                    _acl("group", "agency-AGENCY.", ["Describe", "Read"], "prefix"),
+                ],
+            },
+        },
+    }
+
+
+def postgres_clusters() -> list[dict[str, Any]]:
+    return [
+        {
+            "apiVersion": "postgresql.cnpg.io/v1",
+            "kind": "Cluster",
+            "metadata": {"name": f"wuye-pg-{s}", "labels": labels(s)},
+            "spec": {
+                "instances": 3,
+                "primaryUpdateStrategy": "unsupervised",
+                "bootstrap": {"initdb": {"database": s, "owner": s}},
+                "postgresql": {"parameters": {"max_connections": "200", "timezone": "UTC"}},
+                "storage": {"size": "20Gi"},
+                "monitoring": {"enablePodMonitor": True},
+            },
+        }
+        for s in SERVICES
+    ]
+
+
+# -- writing ---------------------------------------------------------------------------------------
+
+HEADER = "# Generated by `python -m deploy.k8s.generate` from the code; do not edit by hand.\n"
+
+
+def documents() -> dict[Path, list[dict[str, Any]]]:
+    return {
+        BASE / "services.yaml": [o for s in SERVICES for o in service_objects(s)],
+        BASE / "network-policies.yaml": network_policies(),
+        BASE / "ingress.yaml": [ingress()],
+        BASE / "kafka.yaml": kafka_cluster(),
+        BASE / "kafka-topics.yaml": kafka_topics(),
+        BASE / "kafka-users.yaml": kafka_users(),
+        BASE / "postgres.yaml": postgres_clusters(),
+        AGENCY / "kafkauser-template.yaml": [agency_user_template()],
+    }
+
+
+def render(docs: list[dict[str, Any]]) -> str:
+    return HEADER + "".join(
+        "---\n" + yaml.safe_dump(d, sort_keys=False, allow_unicode=True) for d in docs
+    )
+
+
+def main(argv: list[str]) -> int:
+    files = {path: render(docs) for path, docs in documents().items()}
+    return write_or_check(files, check="--check" in argv, command="python -m deploy.k8s.generate")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
