@@ -163,12 +163,20 @@ async def publish(bootstrap: str, events: list[Event]) -> None:
 
 
 async def _published(world: World) -> bool:
-    count = await world.platform.count(
-        "exposure",
-        "SELECT count(*) FROM cases WHERE status = 'published' AND project_id = ANY($1::text[])",
-        [world.projects["a"], world.projects["b"]],
-    )
-    return count == 2
+    """Both cases on the board, and every fact of the world folded in (the registry, inspection
+    and survey topics are read by other consumers than the cases')."""
+    ids = list(world.projects.values())
+    checks = (
+        ("SELECT count(*) FROM cases WHERE status = 'published' AND project_id = ANY($1::text[])",
+         2),
+        ("SELECT count(*) FROM projects WHERE project_id = ANY($1::text[])", 3),
+        ("SELECT count(*) FROM inspection_facts WHERE project_id = ANY($1::text[])", 3),
+        ("SELECT count(*) FROM survey_facts WHERE project_id = ANY($1::text[])", 1),
+    )  # fmt: skip
+    for sql, expected in checks:
+        if await world.platform.count("exposure", sql, ids) != expected:
+            return False
+    return True
 
 
 async def build(stack: Any, tmp: Path) -> World:

@@ -69,7 +69,9 @@ async def test_three_complaints_in_the_window_schedule_one_patrol(platform: Plat
     patrols = await scheduled()
     assert len(patrols) == 1  # five complaints, one open patrol
     assert patrols[0]["reason"] == "repeated_complaints"
-    assert patrols[0]["complaint_count"] == 3  # the third complaint crossed the threshold
+    # The complaints travel on 12 partitions and are handled out of filing order: the patrol is
+    # scheduled by whichever event first sees three in the window, which may already count more.
+    assert 3 <= patrols[0]["complaint_count"] <= 5
 
     records = await read_topic(
         platform.bootstrap,

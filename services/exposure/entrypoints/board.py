@@ -234,9 +234,15 @@ async def _case(conn: db.Connection, case_id: str) -> dict[str, Any] | None:
 
 
 async def _districts(conn: db.Connection) -> list[dict[str, str]]:
+    """Districts to filter by: the registry's, and any with a published case (named by code
+    until the registry copy knows it)."""
     rows = await conn.fetch(
-        """SELECT DISTINCT ON (district_code) district_code, district_name FROM projects
-            ORDER BY district_code, occurred_at DESC"""
+        f"""SELECT DISTINCT ON (c.district_code) c.district_code,
+                   coalesce(d.district_name, c.district_code) AS district_name
+              FROM (SELECT district_code FROM projects
+                    UNION SELECT district_code FROM cases WHERE status = 'published') c
+              {DISTRICT_NAMES.replace("c.district_code", "c.district_code")}
+             ORDER BY c.district_code"""
     )
     return [dict(r) for r in rows]
 
