@@ -33,6 +33,7 @@ from services.exposure.service import handlers
 
 log = structlog.get_logger(__name__)
 
+BATCH = 500  # records per transaction
 TOPICS = (
     "wuye.registry.projects",
     "wuye.inspections.events",
@@ -101,11 +102,15 @@ async def replay_topic(
         ends = await consumer.end_offsets(partitions)
         remaining = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
         while remaining:
-            batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=500)
-            for tp, records in batches.items():
-                for record in records:
-                    if record.offset < ends[tp]:
-                        await _apply(pool, chosen, record, out)
+            batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=BATCH)
+            # One transaction per fetched batch (at most BATCH records), applied in offset order
+            # per partition; every handler is idempotent, and a failure aborts the rebuild.
+            async with pool.acquire() as conn, conn.transaction():
+                for tp, records in batches.items():
+                    for record in records:
+                        if record.offset < ends[tp]:
+                            await _apply(conn, chosen, record, out)
+            for tp in batches:
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
     finally:
@@ -113,7 +118,7 @@ async def replay_topic(
 
 
 async def _apply(
-    pool: asyncpg.Pool,
+    conn: db.Connection,
     chosen: dict[str, Handler],
     record: object,
     out: Replayed,
@@ -128,8 +133,7 @@ async def _apply(
     except (cloudevents.MalformedEvent, cloudevents.UnknownEventType):
         out.skipped += 1
         return
-    async with pool.acquire() as conn, conn.transaction():
-        await handler(conn, event, ce)
+    await handler(conn, event, ce)
     out.applied[ce.type] = out.applied.get(ce.type, 0) + 1
 
 

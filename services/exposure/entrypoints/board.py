@@ -235,14 +235,25 @@ async def _case(conn: db.Connection, case_id: str) -> dict[str, Any] | None:
 
 async def _districts(conn: db.Connection) -> list[dict[str, str]]:
     """Districts to filter by: the registry's, and any with a published case (named by code
-    until the registry copy knows it)."""
+    until the registry copy knows it). The published cases' districts are found by a loose index
+    scan (one probe per district), not by reading every case: that read cost the list page 38 ms
+    at 100k cases (docs/performance.md)."""
     rows = await conn.fetch(
-        f"""SELECT DISTINCT ON (c.district_code) c.district_code,
-                   coalesce(d.district_name, c.district_code) AS district_name
-              FROM (SELECT district_code FROM projects
-                    UNION SELECT district_code FROM cases WHERE status = 'published') c
-              {DISTRICT_NAMES.replace("c.district_code", "c.district_code")}
-             ORDER BY c.district_code"""
+        """WITH RECURSIVE published AS (
+                (SELECT district_code FROM cases WHERE status = 'published'
+                  ORDER BY district_code LIMIT 1)
+                UNION ALL
+                SELECT (SELECT c.district_code FROM cases c
+                         WHERE c.status = 'published' AND c.district_code > p.district_code
+                         ORDER BY c.district_code LIMIT 1)
+                  FROM published p WHERE p.district_code IS NOT NULL),
+             named AS (SELECT DISTINCT ON (district_code) district_code, district_name
+                         FROM projects ORDER BY district_code, occurred_at DESC)
+           SELECT k.district_code, coalesce(n.district_name, k.district_code) AS district_name
+             FROM (SELECT district_code FROM named
+                   UNION SELECT district_code FROM published WHERE district_code IS NOT NULL) k
+             LEFT JOIN named n USING (district_code)
+            ORDER BY k.district_code"""
     )
     return [dict(r) for r in rows]
 
