@@ -476,6 +476,23 @@ async def _project_of(conn: db.Connection, case_id: str) -> str:
     return project
 
 
+async def _publish(
+    conn: db.Connection, policy: Policy, case: Case, project_id: str, now: datetime
+) -> None:
+    min_until, max_until = rules.publication(case, policy, now)
+    await emit(
+        conn,
+        ev.ExposurePublished(
+            case_id=case.case_id,
+            project_id=project_id,
+            tier=case.tier,
+            published_at=now,
+            min_until=min_until,
+            max_until=max_until,
+        ),
+    )
+
+
 def publication_job(policy: Policy, interval_s: float = 30.0) -> PeriodicJob:
     """Publish cases whose review window ended; end cases whose period is over. Each case in its
     own transaction, claimed with SKIP LOCKED: safe on every replica."""
@@ -501,18 +518,7 @@ def publication_job(policy: Policy, interval_s: float = 30.0) -> PeriodicJob:
                 assert case is not None
                 project_id = await _project_of(conn, case_id)
                 if rules.due_for_publication(case, now):
-                    min_until, max_until = rules.publication(case, policy, now)
-                    await emit(
-                        conn,
-                        ev.ExposurePublished(
-                            case_id=case_id,
-                            project_id=project_id,
-                            tier=case.tier,
-                            published_at=now,
-                            min_until=min_until,
-                            max_until=max_until,
-                        ),
-                    )
+                    await _publish(conn, policy, case, project_id, now)
                 elif (reason := rules.ending(case, now)) is not None:
                     await emit(
                         conn,
@@ -542,6 +548,22 @@ async def command_case(conn: db.Connection, case_id: str) -> tuple[Case, str]:
     return case, await _project_of(conn, case_id)
 
 
+async def checked(
+    conn: db.Connection,
+    case_id: str,
+    district_code: str | None,
+    rule: Callable[[Case], object],
+) -> tuple[Case, str]:
+    """An office command's case: locked, in the office's district, and allowed by `rule`."""
+    case, project_id = await command_case(conn, case_id)
+    check_district(case, district_code)
+    try:
+        rule(case)
+    except Refused as exc:
+        raise refused(exc) from exc
+    return case, project_id
+
+
 def check_district(case: Case, district_code: str | None) -> None:
     """A district office acts on its own district's cases; the city office (None) on all."""
     if district_code is not None and case.district_code != district_code:
@@ -559,12 +581,9 @@ async def review(
     now: datetime,
 ) -> None:
     async with pool.acquire() as conn, conn.transaction():
-        case, project_id = await command_case(conn, case_id)
-        check_district(case, district_code)
-        try:
-            rules.may_review(case, decision)
-        except Refused as exc:
-            raise refused(exc) from exc
+        case, project_id = await checked(
+            conn, case_id, district_code, lambda c: rules.may_review(c, decision)
+        )
         await emit(
             conn,
             ev.ExposureReviewed(
@@ -577,30 +596,14 @@ async def review(
             ),
         )
         if decision == "confirm":
-            min_until, max_until = rules.publication(case, policy, now)
-            await emit(
-                conn,
-                ev.ExposurePublished(
-                    case_id=case_id,
-                    project_id=project_id,
-                    tier=case.tier,
-                    published_at=now,
-                    min_until=min_until,
-                    max_until=max_until,
-                ),
-            )
+            await _publish(conn, policy, case, project_id, now)
 
 
 async def withdraw(
     pool: asyncpg.Pool, case_id: str, *, district_code: str | None, now: datetime
 ) -> None:
     async with pool.acquire() as conn, conn.transaction():
-        case, project_id = await command_case(conn, case_id)
-        check_district(case, district_code)
-        try:
-            rules.may_withdraw(case)
-        except Refused as exc:
-            raise refused(exc) from exc
+        _, project_id = await checked(conn, case_id, district_code, rules.may_withdraw)
         await emit(
             conn,
             ev.ExposureWithdrawn(
@@ -649,12 +652,9 @@ async def decide_objection(
     now: datetime,
 ) -> None:
     async with pool.acquire() as conn, conn.transaction():
-        case, project_id = await command_case(conn, case_id)
-        check_district(case, district_code)
-        try:
-            rules.may_decide(case, objection_id)
-        except Refused as exc:
-            raise refused(exc) from exc
+        case, project_id = await checked(
+            conn, case_id, district_code, lambda c: rules.may_decide(c, objection_id)
+        )
         await emit(
             conn,
             ev.ObjectionDecided(
