@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -19,7 +19,8 @@ import asyncpg
 import structlog
 
 from runtime import db, outbox
-from runtime.errors import DomainError, Forbidden, Message, NotFound
+from runtime.consumer import Handler
+from runtime.errors import DomainError, Message, NotFound
 from runtime.scheduler import PeriodicJob
 from schemas import cloudevents
 from schemas.base import Event
@@ -31,7 +32,6 @@ from services.exposure.domain.cases import Case, Policy, Refused
 
 SOURCE = "/wuye/exposure"
 log = structlog.get_logger(__name__)
-Handler = Callable[[db.Connection, Event, cloudevents.CloudEvent], Awaitable[None]]
 
 
 # -- reading a case -------------------------------------------------------------------------------
@@ -676,16 +676,6 @@ async def decide_objection(
                     withdrawn_at=now,
                 ),
             )
-
-
-def office_scope(role_is_district: bool, district_code: str | None) -> str | None:
-    return district_code if role_is_district else None
-
-
-def forbidden() -> Forbidden:
-    return Forbidden(
-        "role_not_allowed", Message("当前角色无权执行此操作", "your role may not do this")
-    )
 
 
 def case_row(row: asyncpg.Record) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import datetime as dt
 import string
 import tomllib
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -262,9 +262,6 @@ class RuleBook:
                 types.update(r.escalate.cancel_on)
         return types
 
-    def escalation_of(self, rule: Rule) -> Rule | None:
-        return self.rules[rule.escalate.rule] if rule.escalate is not None else None
-
     def render(self, rule: Rule, context: Mapping[str, Any]) -> Rendered:
         try:
             title_zh, body_zh, title_en, body_en = (
@@ -358,7 +355,3 @@ def clip(text: str, limit: int) -> str:
 
 def in_china(value: dt.datetime) -> dt.datetime:
     return value.astimezone(CHINA)
-
-
-def subjects_of(rules: Sequence[Rule], event: Event) -> list[tuple[str, str]]:
-    return [(r.subject.kind, str(getattr(event, r.subject.field))) for r in rules]
