@@ -27,6 +27,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_port_block(size: int, first: int = 28000, last: int = 32700) -> int:
+    """The first port of `size` consecutive free ports, below Linux's ephemeral range (32768+)
+    so an outgoing connection cannot take one between this check and the bind; above the stack
+    profiles' blocks (20000-27999)."""
+    for base in range(first, last - size, size + 10):
+        sockets = []
+        try:
+            for port in range(base, base + size):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError(f"no {size} consecutive free ports in {first}-{last}")
+
+
 @dataclass
 class ServiceProcess:
     name: str

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from deploy.local.processes import free_port
+from deploy.local.processes import free_port_block
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_demo_plays_the_campaign_and_prints_the_summary() -> None:
-    base = free_port()
+    base = free_port_block(4)  # the demo's four services take base .. base+3
     result = subprocess.run(
         [
             sys.executable, "-m", "deploy.local.demo", "--exit-after-summary",
