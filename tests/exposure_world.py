@@ -18,7 +18,7 @@ from schemas.base import Event
 from schemas.notifications import v1 as notifications
 from schemas.registry import v1 as registry
 from tests import factories
-from tests.e2e.conftest import CAMPAIGN_TIME, Platform, start_platform
+from tests.e2e.conftest import CAMPAIGN_TIME, Platform, start_platform, stop_platform
 
 NOW = datetime.fromisoformat(CAMPAIGN_TIME)
 HOSTILE_PROJECT = "<script>alert('board')</script>南开新苑"
@@ -186,10 +186,16 @@ async def build(stack: Any, tmp: Path) -> World:
         start_platform, stack, tmp, ("exposure",), {"PUBLICATION_INTERVAL_S": "0.3"}
     )
     world = World(platform, run, projects, enterprises, orders)
-    await publish(world.platform.bootstrap, events)
-    deadline = asyncio.get_running_loop().time() + 60
-    while not await _published(world):
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("the cases were not published in time")
-        await asyncio.sleep(0.3)
+    try:
+        await publish(world.platform.bootstrap, events)
+        deadline = asyncio.get_running_loop().time() + 60
+        while not await _published(world):
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError("the cases were not published in time")
+            await asyncio.sleep(0.3)
+    except BaseException:
+        # The fixture's teardown never runs when building fails: don't leave the process
+        # running (a leftover consumer on the shared broker disturbs every later test).
+        await asyncio.to_thread(stop_platform, platform)
+        raise
     return world

@@ -11,6 +11,15 @@ For each Kafka record:
    dead-letter a good message.
 
 Only after the record is handled or dead-lettered does the caller commit its offset.
+
+Batches (`handle_batch`): the records one poll returned are handled in ONE transaction — the
+inbox claims for all of them in one statement, then each new event's handler in order — because a
+transaction per event spends most of its time in round trips and commits (see
+docs/performance.md). The batch is all or nothing: if anything in it is unusual (a record that
+cannot be parsed or decoded) or anything fails (a handler, the database), the transaction rolls
+back and the same records go through `handle` one by one, with the per-record retries and
+dead-lettering above. Handlers are idempotent database work, so running one again after a
+rolled-back batch changes nothing.
 """
 
 from __future__ import annotations
@@ -75,6 +84,23 @@ class RetryPolicy:
         return float(min(self.max_delay_s, self.base_delay_s * 2 ** min(attempt - 1, 20)))
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    index: int
+    record: Record
+    ce: cloudevents.CloudEvent
+    event: Event
+    handler: Handler
+
+
+class _HandlerFailed(Exception):
+    """The handler of the batch's record `index` raised (the cause)."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(index)
+        self.index = index
+
+
 class EventConsumer:
     """Dispatches records to handlers registered per CloudEvents type, for one consumer group."""
 
@@ -96,14 +122,16 @@ class EventConsumer:
         self._retry = retry or RetryPolicy()
         self._dlq_topic = dead_letter_topic(service).name
 
-    async def handle(self, record: Record) -> str:
-        """Handle one record; return the outcome: handled, duplicate, skipped or dead_lettered."""
-        outcome = await self._handle(record)
+    async def handle(self, record: Record, *, failed_attempts: int = 0) -> str:
+        """Handle one record; return the outcome: handled, duplicate, skipped or dead_lettered.
+
+        `failed_attempts`: how many times its handler already failed (in a batch)."""
+        outcome = await self._handle(record, failed_attempts)
         event_type = structlog.contextvars.get_contextvars().get("event_type", "unreadable")
         metrics.EVENTS.labels(self.name, metrics.short_type(event_type), outcome).inc()
         return outcome
 
-    async def _handle(self, record: Record) -> str:
+    async def _handle(self, record: Record, failed_attempts: int) -> str:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(
             consumer=self.name, topic=record.topic, partition=record.partition, offset=record.offset
@@ -127,7 +155,7 @@ class EventConsumer:
             return "dead_lettered"
 
         log.info("event_received")
-        attempt = 0  # failures that count against the message
+        attempt = failed_attempts  # failures that count against the message
         outages = 0  # failures of the infrastructure: retried without limit
         while True:
             try:
@@ -154,6 +182,112 @@ class EventConsumer:
                 continue
             log.info("event_handled" if outcome == "handled" else "event_duplicate")
             return outcome
+
+    async def handle_batch(self, records: Sequence[Record]) -> list[str]:
+        """Handle records in order, in one transaction when possible; return each outcome."""
+        if len(records) == 1:
+            return [await self.handle(records[0])]
+        prepared = self._prepare(records)
+        if prepared is None:
+            return await self._one_by_one(records, "a record in the batch is unreadable")
+        work, skipped = prepared
+        outcomes = ["skipped"] * len(records)
+        if work:
+            try:
+                handled = await self._apply_batch(work)
+            except _HandlerFailed as failure:  # rolled back; retried record by record
+                cause = failure.__cause__ or failure
+                culprit = None if is_infrastructure_error(cause) else failure.index
+                return await self._one_by_one(records, repr(cause), culprit=culprit)
+            except Exception as exc:  # noqa: BLE001 - rolled back; retried record by record
+                return await self._one_by_one(records, repr(exc))
+            for item in work:
+                outcomes[item.index] = "handled" if item.index in handled else "duplicate"
+        structlog.contextvars.clear_contextvars()
+        counted = [(item.ce.type, outcomes[item.index]) for item in work]
+        for event_type, outcome in [*counted, *((t, "skipped") for t in skipped)]:
+            metrics.EVENTS.labels(self.name, metrics.short_type(event_type), outcome).inc()
+        return outcomes
+
+    def _prepare(self, records: Sequence[Record]) -> tuple[list[_Prepared], list[str]] | None:
+        """Parse and decode every record: what to handle, and the types skipped (no handler).
+        None if a record needs the careful path."""
+        work: list[_Prepared] = []
+        skipped: list[str] = []
+        for index, record in enumerate(records):
+            try:
+                ce = cloudevents.from_kafka(record.key, record.value, list(record.headers or ()))
+            except cloudevents.MalformedEvent:
+                return None
+            handler = self._handlers.get(ce.type)
+            if handler is None:
+                skipped.append(ce.type)
+                continue
+            try:
+                event = cloudevents.decode(ce)
+            except cloudevents.MalformedEvent:
+                return None
+            work.append(_Prepared(index, record, ce, event, handler))
+        return work, skipped
+
+    async def _apply_batch(self, work: Sequence[_Prepared]) -> set[int]:
+        """One transaction: claim every event id, run the handlers of the new ones in order;
+        return the indexes handled (the others were duplicates)."""
+        deliveries = [
+            inbox.Delivery(p.ce.id, p.ce.type, p.record.topic, p.record.partition, p.record.offset)
+            for p in work
+        ]
+        handled: set[int] = set()
+        async with self._pool.acquire() as conn, conn.transaction():
+            new = await inbox.claim_many(conn, consumer=self.name, deliveries=deliveries)
+            for p in work:
+                if p.ce.id not in new:
+                    continue
+                new.discard(p.ce.id)  # a second copy later in the batch is a duplicate
+                self._bind(p.record, p.ce)  # handlers' outbox events name this one as cause
+                try:
+                    await p.handler(conn, p.event, p.ce)
+                except Exception as exc:
+                    raise _HandlerFailed(p.index) from exc
+                handled.add(p.index)
+        structlog.contextvars.clear_contextvars()
+        for p in work:  # logged once committed, as `handle` does
+            log.info(
+                "event_handled" if p.index in handled else "event_duplicate",
+                consumer=self.name,
+                topic=p.record.topic,
+                partition=p.record.partition,
+                offset=p.record.offset,
+                event_id=p.ce.id,
+                event_type=p.ce.type,
+                correlation_id=p.ce.correlationid,
+                batch=len(work),
+            )
+        return handled
+
+    def _bind(self, record: Record, ce: cloudevents.CloudEvent) -> None:
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            consumer=self.name,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            event_id=ce.id,
+            event_type=ce.type,
+            correlation_id=ce.correlationid,
+        )
+
+    async def _one_by_one(
+        self, records: Sequence[Record], reason: str, *, culprit: int | None = None
+    ) -> list[str]:
+        """The batch rolled back: handle its records one at a time; the record whose handler
+        failed (`culprit`) has used one attempt already."""
+        structlog.contextvars.clear_contextvars()
+        log.info("batch_handled_one_by_one", consumer=self.name, size=len(records), reason=reason)
+        return [
+            await self.handle(record, failed_attempts=int(i == culprit))
+            for i, record in enumerate(records)
+        ]
 
     async def _apply(
         self, handler: Handler, record: Record, event: Event, ce: cloudevents.CloudEvent

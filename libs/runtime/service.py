@@ -247,7 +247,7 @@ async def _start_consumers(
             subscription = dataclasses.replace(
                 subscription, group=settings.consumer_group_prefix + subscription.group
             )
-        register(broker, consumer, subscription)
+        register(broker, consumer, subscription, batch_size=settings.consumer_batch_size)
     await broker.start()
     return broker, dlq_producer
 

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     consumer_max_attempts: int = 5
     consumer_retry_base_s: float = 0.2
     consumer_retry_max_s: float = 5.0
+    # Records handled in one transaction (runtime.consumer.EventConsumer.handle_batch); 1 turns
+    # batching off.
+    consumer_batch_size: int = Field(default=200, ge=1, le=5000)
 
     def kafka_security(self) -> Any:
         """A `runtime.kafka.KafkaSecurity` (typed Any: settings import no client library)."""

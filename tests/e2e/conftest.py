@@ -90,10 +90,15 @@ def start_platform(
             },
             log_path=tmp / f"{name}.log",
         )
-    for p in processes.values():
-        p.start()
-    for p in processes.values():
-        p.wait_ready()
+    try:
+        for p in processes.values():
+            p.start()
+        for p in processes.values():
+            p.wait_ready()
+    except BaseException:
+        for p in processes.values():  # no fixture teardown will stop them
+            p.stop()
+        raise
     return Platform(processes=processes, dsns=dsns, issuer=issuer, bootstrap=bootstrap)
 
 

@@ -136,22 +136,24 @@ async def test_malformed_record_is_dead_lettered_and_the_partition_moves_on(
     kafka_topics: str, effect_table: asyncpg.Pool, topic: str, producer: AIOKafkaProducer
 ) -> None:
     marker = uuid.uuid4().hex
-    await producer.send_and_wait(
-        topic, b"{not json", key=marker.encode(), headers=[("ce_id", b"x")]
-    )
+    first = await send_event(producer, topic, inspection_failed())  # the poison shares its batch
+    for value in (b"{not json", b"\xff not even text"):
+        headers = [("ce_id", b"x"), ("content-type", b"application/json")]
+        await producer.send_and_wait(topic, value, key=marker.encode(), headers=headers)
     good = await send_event(producer, topic, inspection_failed())
     await consume_until_handled(kafka_topics, effect_table, topic, record_effect, producer, good.id)
     dead = await read_topic(
-        kafka_topics, DLQ, until=lambda rs: len(rs) >= 1, keep=lambda r: r.key == marker.encode()
+        kafka_topics, DLQ, until=lambda rs: len(rs) >= 2, keep=lambda r: r.key == marker.encode()
     )
-    assert len(dead) == 1
-    reason = header(dead[0], "x-dlq-reason") or ""
-    assert reason.startswith("malformed:"), reason
-    assert header(dead[0], "x-dlq-original-topic") == topic
-    assert header(dead[0], "x-dlq-original-partition") == "0"
-    assert header(dead[0], "x-dlq-original-offset") == "0"
-    assert dead[0].value == b"{not json"
-    assert await effects(effect_table) == [good.id]
+    assert len(dead) == 2
+    for record, offset in zip(dead, ("1", "2"), strict=True):
+        reason = header(record, "x-dlq-reason") or ""
+        assert reason.startswith("malformed:"), reason
+        assert header(record, "x-dlq-original-topic") == topic
+        assert header(record, "x-dlq-original-partition") == "0"
+        assert header(record, "x-dlq-original-offset") == offset
+    assert [r.value for r in dead] == [b"{not json", b"\xff not even text"]
+    assert await effects(effect_table) == [first.id, good.id]
 
 
 async def test_invalid_body_is_dead_lettered_with_the_field_that_failed(
