@@ -67,11 +67,11 @@ def short_type(ce_type: str) -> str:
     return parts[-2] if len(parts) >= 2 else ce_type
 
 
-def published(ce_type: str) -> None:
+def published(ce_type: str, count: int = 1) -> None:
     name = short_type(ce_type)
-    PUBLISHED.labels(name).inc()
+    PUBLISHED.labels(name).inc(count)
     if name in SLA_TYPES:
-        SLA_BREACHES.labels(name).inc()
+        SLA_BREACHES.labels(name).inc(count)
 
 
 async def metrics_endpoint(_request: Request) -> Response:

@@ -1,7 +1,8 @@
 """Transactional outbox: write events in the same PostgreSQL transaction as the business change.
 
 `enqueue` refuses to run outside a transaction: an event written on its own could be published for a
-change that then rolls back. The NOTIFY is delivered at commit, waking the relay at once.
+change that then rolls back. A statement trigger on the table (migration 0003) sends the NOTIFY,
+delivered at commit, waking the relay at once.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from runtime import db
 from schemas import cloudevents
 from schemas.base import Event
 
-NOTIFY_CHANNEL = "wuye_outbox"
+NOTIFY_CHANNEL = "wuye_outbox"  # named in migrations/0003_outbox_notify_trigger.sql
 log = structlog.get_logger(__name__)
 
 
@@ -54,7 +55,6 @@ async def enqueue(
         ce.data,
         ce.correlationid,
     )
-    await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
     log.info(
         "event_enqueued",
         event_id=ce.id,

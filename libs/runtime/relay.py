@@ -22,13 +22,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaTimeoutError
+from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
+from aiokafka.partitioner import murmur2
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 from runtime import metrics
 from runtime.outbox import NOTIFY_CHANNEL
@@ -124,45 +128,43 @@ class OutboxRelay:
         self, producer: AIOKafkaProducer, rows: Sequence[asyncpg.Record]
     ) -> tuple[list[BaseException | None], bool]:
         """Send rows in order; return each row's error (None = acknowledged) and whether the
-        producer stopped answering."""
-        futures: list[asyncio.Future[object] | None] = []
-        errors: list[BaseException | None] = []
-        failed_keys: set[bytes | None] = set()
-        failed_topics: set[str] = set()
-        for row in rows:
-            if row["key"] in failed_keys or row["topic"] in failed_topics:
-                futures.append(None)
-                errors.append(RuntimeError(_HELD_BACK))
-                continue
-            headers = [(k, v.encode()) for k, v in json.loads(row["headers"])]
+        producer stopped answering.
+
+        Rows are packed into one record batch per partition (`create_batch`/`send_batch`)
+        instead of `send` per row: aiokafka's per-message path (partitioner, accumulator, a
+        future per message) was most of the relay's CPU (docs/performance.md). Partitions are
+        chosen as `send` would (murmur2 of the key), and batches for one partition go out in
+        row order, so the per-key order is kept. A partition whose send failed takes no more
+        rows this pass: they are held back, as a failed key's later rows always are."""
+        errors: list[BaseException | None] = [None] * len(rows)
+        batches = _Batches(producer)
+        for i, row in enumerate(rows):
             try:
-                futures.append(
-                    await producer.send(
-                        row["topic"], value=row["payload"], key=row["key"], headers=headers
-                    )
-                )
-                errors.append(None)
+                await batches.add(i, row)
             except Exception as exc:  # noqa: BLE001 - recorded on the row and retried
-                futures.append(None)
-                errors.append(exc)
-                failed_keys.add(row["key"])
-                if isinstance(exc, KafkaTimeoutError):  # no metadata: don't wait again per row
-                    failed_topics.add(row["topic"])
-        waiting = [f for f in futures if f is not None]
+                errors[i] = exc
+        await batches.flush()
+        for i in batches.held_back:
+            errors[i] = RuntimeError(_HELD_BACK)
+        for i, failure in batches.failed.items():
+            errors[i] = failure
         stuck = False
-        if waiting:
+        if batches.sent:
+            waiting = [future for future, _ in batches.sent]
             _done, pending = await asyncio.wait(waiting, timeout=self._config.send_timeout_s)
             stuck = bool(pending)
-        for i, fut in enumerate(futures):
-            if fut is None:
-                continue
+        for fut, indexes in batches.sent:
+            error: BaseException | None = None
             if not fut.done():
                 fut.cancel()
-                errors[i] = TimeoutError(f"not acknowledged in {self._config.send_timeout_s}s")
+                error = TimeoutError(f"not acknowledged in {self._config.send_timeout_s}s")
             elif fut.cancelled():
-                errors[i] = asyncio.CancelledError()
-            elif fut.exception() is not None:
-                errors[i] = fut.exception()
+                error = asyncio.CancelledError()
+            else:
+                error = fut.exception()
+            if error is not None:
+                for i in indexes:
+                    errors[i] = error
         return errors, stuck
 
     async def _record(
@@ -204,9 +206,9 @@ class OutboxRelay:
                 "UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])", published
             )
             done = set(published)
-            for row in rows:
-                if row["seq"] in done:
-                    metrics.published(row["event_type"])
+            types = Counter(row["event_type"] for row in rows if row["seq"] in done)
+            for event_type, count in types.items():
+                metrics.published(event_type, count)
         if len(published) < len(rows):
             metrics.PUBLISH_FAILURES.inc(len(rows) - len(published))
         return published
@@ -262,6 +264,84 @@ class OutboxRelay:
 
     def _on_notify(self, *_args: object) -> None:
         self._wake.set()
+
+
+@lru_cache(maxsize=65_536)
+def _key_hash(key: bytes) -> int:
+    """murmur2 as aiokafka's DefaultPartitioner computes it (pure Python: cached per key)."""
+    return int(murmur2(key)) & 0x7FFFFFFF
+
+
+@dataclass
+class _Batches:
+    """Rows packed into record batches per (topic, partition), sent as each fills."""
+
+    producer: AIOKafkaProducer
+    sent: list[tuple[asyncio.Future[object], list[int]]] = field(default_factory=list)
+    failed: dict[int, BaseException] = field(default_factory=dict)
+    held_back: list[int] = field(default_factory=list)
+    _open: dict[tuple[str, int], tuple[BatchBuilder, list[int]]] = field(default_factory=dict)
+    _partitions: dict[str, list[int]] = field(default_factory=dict)
+    _blocked: set[tuple[str, int]] = field(default_factory=set)
+    _dead_topics: dict[str, BaseException] = field(default_factory=dict)
+    _round_robin: int = 0
+
+    async def add(self, index: int, row: asyncpg.Record) -> None:
+        topic: str = row["topic"]
+        if topic in self._dead_topics:  # no metadata: don't wait again per row
+            self.held_back.append(index)
+            return
+        partitions = self._partitions.get(topic)
+        if partitions is None:
+            try:
+                partitions = sorted(await self.producer.partitions_for(topic))
+            except KafkaTimeoutError as exc:
+                self._dead_topics[topic] = exc
+                raise
+            self._partitions[topic] = partitions
+        key: bytes | None = row["key"]
+        if key is None:
+            self._round_robin += 1
+            partition = partitions[self._round_robin % len(partitions)]
+        else:
+            partition = partitions[_key_hash(key) % len(partitions)]
+        tp = (topic, partition)
+        if tp in self._blocked:
+            self.held_back.append(index)
+            return
+        headers = [(k, v.encode()) for k, v in json.loads(row["headers"])]
+        builder, indexes = self._open.get(tp) or (self.producer.create_batch(), [])
+        if builder.append(timestamp=None, key=key, value=row["payload"], headers=headers) is None:
+            if indexes:  # full: send it and start the next one
+                await self._send(tp, builder, indexes)
+                if tp in self._blocked:
+                    self.held_back.append(index)
+                    return
+            builder, indexes = self.producer.create_batch(), []
+            if (
+                builder.append(timestamp=None, key=key, value=row["payload"], headers=headers)
+                is None
+            ):
+                self._open.pop(tp, None)
+                self._blocked.add(tp)  # later rows of this partition wait behind it
+                raise MessageSizeTooLargeError(f"event larger than a whole batch ({topic})")
+        indexes.append(index)
+        self._open[tp] = (builder, indexes)
+
+    async def flush(self) -> None:
+        for tp, (builder, indexes) in list(self._open.items()):
+            await self._send(tp, builder, indexes)
+
+    async def _send(self, tp: tuple[str, int], builder: BatchBuilder, indexes: list[int]) -> None:
+        self._open.pop(tp, None)
+        try:
+            future = await self.producer.send_batch(builder, tp[0], partition=tp[1])
+        except Exception as exc:  # noqa: BLE001 - recorded on the rows and retried
+            self._blocked.add(tp)
+            for i in indexes:
+                self.failed[i] = exc
+            return
+        self.sent.append((future, indexes))
 
 
 async def _stop_quietly(producer: AIOKafkaProducer, grace_s: float = 5.0) -> None:

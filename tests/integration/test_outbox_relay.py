@@ -8,10 +8,13 @@ from datetime import UTC, datetime
 
 import asyncpg
 import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 
 from runtime import kafka, outbox
 from runtime.relay import OutboxRelay, RelayConfig
 from schemas import cloudevents
+from schemas.topics import topic
 from tests.factories import inspection_failed
 from tests.integration.conftest import header, read_topic, with_ids
 
@@ -202,3 +205,40 @@ async def test_published_rows_are_purged_after_the_retention_period(pool: asyncp
     async with pool.acquire() as conn:
         left = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
     assert left == 1  # unpublished rows are never purged
+
+
+async def test_a_large_pass_packs_batches_per_partition_and_keeps_each_keys_order(
+    pool: asyncpg.Pool, kafka_topics: str
+) -> None:
+    """1,200 rows over 40 keys in one pass, with batches small enough (16 KiB) that each
+    partition needs several: every row once, on the partition `send` would choose, in order."""
+    keys = [f"P-BATCH-{k:02d}" for k in range(40)]
+    ids: dict[str, list[str]] = {k: [] for k in keys}
+    async with pool.acquire() as conn, conn.transaction():
+        for i in range(1200):
+            key = keys[i % len(keys)]
+            ce = await outbox.enqueue(conn, inspection_failed(project_id=key), source="/test")
+            ids[key].append(ce.id)
+    relay = OutboxRelay(
+        pool,
+        lambda: AIOKafkaProducer(
+            bootstrap_servers=kafka_topics, acks="all", enable_idempotence=True,
+            max_batch_size=16 * 1024,
+        ),
+        RelayConfig(batch_size=2000),
+    )  # fmt: skip
+    try:
+        assert await relay.publish_pending() == 1200
+    finally:
+        await relay.close()
+    wanted = [i for key_ids in ids.values() for i in key_ids]
+    records = await read_topic(
+        kafka_topics, TOPIC, until=lambda rs: len(rs) >= len(wanted), keep=with_ids(wanted)
+    )
+    assert len(records) == len(wanted)
+    partitions = list(range(topic(TOPIC).partitions))
+    for key in keys:
+        mine = [r for r in records if r.key == key.encode()]
+        assert [header(r, "ce_id") for r in mine] == ids[key]  # each once, in order
+        expected = DefaultPartitioner()(key.encode(), partitions, partitions)
+        assert {r.partition for r in mine} == {expected}
