@@ -100,3 +100,24 @@ async def prepare_database(dsn: str, service_migrations: Path, service: str) -> 
         )
     finally:
         await conn.close()
+
+
+# Errors that say "the infrastructure is down or busy", not "this message is bad".
+_INFRASTRUCTURE_TYPES: tuple[type[BaseException], ...] = (OSError, asyncpg.InterfaceError)
+# SQLSTATE classes: 08 connection, 40 serialization/deadlock, 53 resources (disk, memory,
+# connections), 57 operator intervention (shutdown, cancel), 58 system error; 25006 is
+# read-only transaction, what a writer sees during a failover.
+_INFRASTRUCTURE_SQLSTATE_CLASSES = ("08", "40", "53", "57", "58")
+_INFRASTRUCTURE_SQLSTATES = ("25006",)
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    if isinstance(exc, _INFRASTRUCTURE_TYPES):
+        return True
+    sqlstate = getattr(exc, "sqlstate", None)
+    if isinstance(exc, asyncpg.PostgresError) and isinstance(sqlstate, str):
+        return (
+            sqlstate[:2] in _INFRASTRUCTURE_SQLSTATE_CLASSES
+            or sqlstate in _INFRASTRUCTURE_SQLSTATES
+        )
+    return False

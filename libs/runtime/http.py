@@ -41,6 +41,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
 from runtime.auth import Principal, Role, TokenVerifier
+from runtime.db import is_infrastructure_error
 from runtime.errors import (
     DomainError,
     Forbidden,
@@ -208,7 +209,16 @@ class _RequestContext:
         with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
             try:
                 await self.app(scope, receive, send_with_headers)
-            except Exception:
+            except Exception as exc:
+                if is_infrastructure_error(exc) and not response_started:
+                    # The database is restarting or failing over: nothing was committed (the
+                    # transaction died with the connection); the client may retry shortly.
+                    _log.warning("http_dependency_unavailable", error=repr(exc))
+                    response = error_response(
+                        503, "temporarily_unavailable", _UNAVAILABLE, headers={"Retry-After": "5"}
+                    )
+                    await response(scope, receive, send_with_headers)
+                    return
                 error_id = uuid.uuid4().hex
                 _log.error("http_unhandled_exception", error_id=error_id, exc_info=True)
                 if response_started:
@@ -228,6 +238,11 @@ class _RequestContext:
                 log("http_request", method=scope["method"], path=path, status=status,
                     duration_ms=duration_ms, **who)  # fmt: skip
 
+
+_UNAVAILABLE = Message(
+    "服务暂时不可用(数据库正在恢复),请稍后重试",
+    "The service is temporarily unavailable (its database is recovering); please retry shortly",
+)
 
 _bearer = HTTPBearer(auto_error=False, description="JWT issued by the city identity provider")
 

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
+import asyncpg
 import httpx
 import pytest
 import structlog
@@ -75,6 +76,10 @@ def build_app(dev: DevIssuer | None, **kwargs: Any) -> FastAPI:
     @app.get("/boom")
     async def boom() -> None:
         raise RuntimeError("password=hunter2 at db.internal:5432")
+
+    @app.post("/db-restarting")
+    async def db_restarting() -> None:
+        raise asyncpg.exceptions.CannotConnectNowError("the database system is shutting down")
 
     @app.get("/correlation")
     async def correlation() -> dict[str, Any]:
@@ -320,6 +325,21 @@ async def test_unexpected_exception_500_without_leak(client: httpx.AsyncClient) 
     assert crash["exc_info"] is True
     request_line = next(e for e in logs if e["event"] == "http_request")
     assert request_line["status"] == 500
+
+
+@pytest.mark.asyncio
+async def test_database_outage_is_503_with_retry_after_not_500(client: httpx.AsyncClient) -> None:
+    with capture_logs() as logs:
+        response = await client.post("/db-restarting")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    error = response.json()["error"]
+    assert error["code"] == "temporarily_unavailable"
+    assert "稍后重试" in error["message"]
+    assert "retry" in error["message_en"]
+    assert "shutting down" not in response.text
+    assert not [e for e in logs if e["event"] == "http_unhandled_exception"]
+    assert [e["status"] for e in logs if e["event"] == "http_request"] == [503]
 
 
 @pytest.mark.asyncio

@@ -14,8 +14,10 @@ the copy is recognisably the same message.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -124,6 +126,13 @@ def email_text(notice: Mapping[str, Any]) -> tuple[str, str]:
     return subject, body
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """Built once: loading the CA bundle for every pass's HTTP client was 9% of the service's
+    CPU under load (py-spy, docs/performance.md)."""
+    return httpx.create_ssl_context()  # what httpx.AsyncClient() would build: the same trust
+
+
 class DeliveryWorker:
     def __init__(self, channels_: Channels, policy: DeliveryPolicy) -> None:
         self.channels = channels_
@@ -136,14 +145,19 @@ class DeliveryWorker:
         """One pass: claim due rows, send them concurrently, record each outcome. Technical
         timing (leases, backoff) is wall-clock time, whatever the business clock says."""
         done = 0
-        async with httpx.AsyncClient() as client:
+        client: httpx.AsyncClient | None = None  # only when there is something to send
+        try:
             while True:
                 async with pool.acquire() as conn, conn.transaction():
                     claimed = await conn.fetch(CLAIM, self.policy.batch_size, self.policy.lease_s)
                 if not claimed:
                     return done
+                client = client or httpx.AsyncClient(verify=_tls_context())
                 await asyncio.gather(*(self._deliver(pool, client, row) for row in claimed))
                 done += len(claimed)
+        finally:
+            if client is not None:
+                await client.aclose()
 
     async def _deliver(
         self, pool: asyncpg.Pool, client: httpx.AsyncClient, row: asyncpg.Record
