@@ -1,17 +1,24 @@
-"""Component benchmarks on the real stack: `make bench` (never part of `make test`).
+"""Benchmarks on the real stack: `make bench` (never part of `make test`).
 
-Starts its own Kafka and PostgreSQL (profile `bench`, own ports), then measures, with the
-platform's own code:
+Starts its own Kafka and PostgreSQL (profile `bench`, own ports; `--profile` picks another, wiped
+at start too), then measures, with the platform's own code:
 
 - the outbox relay: events/s from a filled outbox to Kafka (acks=all, idempotent producer);
 - one consumer with inbox de-duplication: events/s through `EventConsumer.handle` (inbox claim +
   a handler's insert, one transaction per event), records fetched with aiokafka;
 - the public board's list page: p50/p95/p99 over HTTP at 1k, 10k and 100k published cases;
-- rebuilding the board's read model: events/s replaying 100k events (1M with `--full`).
+- rebuilding the board's read model: events/s replaying 100k events (1M with `--full`);
+- end to end (bench/e2e.py): the four services as processes, HTTP complaint and failed-inspection
+  intake driven open loop at increasing offered load until saturation; throughput and latency from
+  event time to effect time (the notice, the board's evidence row);
+- the baseline (bench/baseline.py): a hand-written aiokafka + asyncpg pipeline doing the complaint
+  flow's transactional work, driven by the same load steps; platform ÷ baseline is the
+  framework-overhead figure.
 
-Writes docs/performance.md (tables with the machine, date and command) and PNG charts in
-docs/performance/. End-to-end throughput and the hand-written baseline are not measured yet (see
-the note in docs/performance.md).
+Writes docs/performance.md (tables with the machine, date and command), PNG charts in
+docs/performance/ and every number in docs/performance/results.json. `--only` measures a subset
+and merges it into the previous results.json (the other sections keep their earlier numbers and
+dates); `--no-write` prints the results instead of writing anything.
 """
 
 from __future__ import annotations
@@ -34,6 +41,10 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer
 
+from bench import baseline as baseline_bench
+from bench import e2e as e2e_bench
+from bench import e2e_report
+from bench.sweep import SweepConfig
 from deploy.local.processes import ServiceProcess, free_port
 from deploy.local.stack import Stack, StackConfig
 from runtime import db, kafka, outbox
@@ -50,6 +61,7 @@ CHARTS = DOCS / "performance"
 EMPTY = REPO / "tests" / "integration" / "no_migrations"
 EXPOSURE_MIGRATIONS = REPO / "services" / "exposure" / "migrations"
 T0 = datetime(2011, 8, 20, 2, 0, tzinfo=UTC)
+SECTIONS = ("relay", "consumer", "board", "replay", "e2e", "baseline")
 
 
 def say(message: str) -> None:
@@ -61,8 +73,12 @@ class Results:
     started: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
     relay: dict[str, float] = field(default_factory=dict)
     consumer: dict[str, float] = field(default_factory=dict)
-    board: list[dict[str, float]] = field(default_factory=list)
+    board: list[dict[str, Any]] = field(default_factory=list)
     replay: list[dict[str, float]] = field(default_factory=list)
+    e2e: dict[str, Any] = field(default_factory=dict)
+    baseline: dict[str, Any] = field(default_factory=dict)
+    # section -> {"at": when, "command": what measured it}: merged results mix runs
+    measured: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def inspection_completed(project: int, n: int) -> inspections.InspectionCompleted:
@@ -187,9 +203,8 @@ async def bench_consumer(stack: Stack, n: int) -> dict[str, float]:
         while handled < n:
             batches = await reader.getmany(timeout_ms=1000, max_records=500)
             for records in batches.values():
-                for record in records:
-                    outcome = await consumer_impl.handle(record)  # type: ignore[arg-type]
-                    handled += outcome == "handled"
+                outcomes = await consumer_impl.handle_batch(records)
+                handled += outcomes.count("handled")
             await reader.commit()
         elapsed = time.perf_counter() - t
     finally:
@@ -238,7 +253,7 @@ async def fill_cases(dsn: str, total: int) -> None:
         await conn.close()
 
 
-async def bench_board(stack: Stack, sizes: list[int], requests: int) -> list[dict[str, float]]:
+async def bench_board(stack: Stack, sizes: list[int], requests: int) -> list[dict[str, Any]]:
     dsn = stack.postgres.create_database(f"bench_board_{uuid.uuid4().hex[:6]}")
     await db.prepare_database(dsn, EXPOSURE_MIGRATIONS, "exposure")
     service = ServiceProcess(
@@ -349,7 +364,7 @@ def machine() -> str:
     return (
         f"{os.cpu_count()} cores ({cpu}), {mem_kb / 1024 / 1024:.0f} GiB RAM, "
         f"{platform.system()} {platform.release()}, Python {platform.python_version()}; "
-        "Kafka, PostgreSQL, the service and the load generator all on this machine"
+        "Kafka, PostgreSQL, the services and the load generators all on this machine"
     )
 
 
@@ -360,9 +375,11 @@ def charts(results: Results) -> list[str]:
     import matplotlib.pyplot as plt
 
     CHARTS.mkdir(parents=True, exist_ok=True)
-    made = []
+    made = e2e_report.charts(results.e2e, results.baseline, CHARTS)
+    if not results.board:
+        return made
     fig, ax = plt.subplots(figsize=(7, 4))
-    for page in sorted({b["page"] for b in results.board}):  # type: ignore[type-var]
+    for page in sorted({b["page"] for b in results.board}):
         rows = [b for b in results.board if b["page"] == page]
         for key, style in (("p50_ms", ":"), ("p95_ms", "--"), ("p99_ms", "-")):
             ax.plot([r["records"] for r in rows], [r[key] for r in rows], style, marker="o",
@@ -381,10 +398,10 @@ def charts(results: Results) -> list[str]:
     fig, ax = plt.subplots(figsize=(7, 4))
     names = ["outbox enqueue", "outbox relay", "consumer + inbox", "rebuild (replay)"]
     measured = [
-        results.relay["enqueue_per_s"],
-        results.relay["relay_per_s"],
-        results.consumer["per_s"],
-        results.replay[-1]["per_s"],
+        results.relay.get("enqueue_per_s", 0),
+        results.relay.get("relay_per_s", 0),
+        results.consumer.get("per_s", 0),
+        results.replay[-1]["per_s"] if results.replay else 0,
     ]
     targets = [0, 20_000, 10_000, 1_000_000 / 60]
     x = range(len(names))
@@ -401,6 +418,43 @@ def charts(results: Results) -> list[str]:
     return made
 
 
+def provenance(results: Results, command: str) -> str:
+    """Who measured what, when: one line for a full run, one per section for merged results."""
+    runs = {(m["at"], m["command"]) for m in results.measured.values()}
+    if len(runs) <= 1:
+        at, cmd = next(iter(runs), (results.started, command))
+        return f"Measured by `{cmd}` on {at}."
+    lines = [
+        f"- {name}: `{results.measured[name]['command']}` on {results.measured[name]['at']}"
+        for name in SECTIONS
+        if name in results.measured
+    ]
+    return "Sections measured by different runs (merged results):\n\n" + "\n".join(lines)
+
+
+def not_measured(results: Results) -> str:
+    missing = [name for name in SECTIONS if not getattr(results, name)]
+    gaps = (
+        f"Missing from these results: {', '.join(missing)} (run `make bench`).\n\n"
+        if missing
+        else ""
+    )
+    return f"""## Not measured yet
+
+{gaps}Profiles of the end-to-end shortfalls (py-spy or pyinstrument on the services under load) are
+not recorded here. The end-to-end sweeps drive one flow at a time (complaints, then failed
+inspections), not a mix, with one process per service; on the board, the effect timed is the
+evidence row, not a published case (publication waits for the district's review window by
+design). Where a component is below its target, the likely causes — one transaction per consumed
+event (the consumer's at-least-once unit), the relay's per-batch bookkeeping and send waits,
+per-record handler calls in the rebuild — are the first things to profile and batch.
+"""
+
+
+def _n(d: dict[str, Any], key: str) -> str:
+    return f"{d[key]:,.0f}" if d.get(key) is not None else "—"
+
+
 def report(results: Results, command: str) -> str:
     r, c = results.relay, results.consumer
     board_rows = "\n".join(
@@ -412,17 +466,19 @@ def report(results: Results, command: str) -> str:
     )
     return f"""# Performance
 
-Measured by `{command}` on {results.started}. Machine: {machine()}.
-The numbers below are this command's output; rerun it to refresh them (it rewrites this file and
-the charts in `docs/performance/`).
+{provenance(results, command)}
+
+Machine: {machine()}.
+The numbers below are that output; `make bench` measures everything again and rewrites this file,
+the charts in `docs/performance/` and `docs/performance/results.json` (which keeps every number).
 
 ## Components
 
 | what | measured | target (issue 8) |
 |---|---|---|
-| outbox enqueue (one transaction per 1,000 events, through `outbox.enqueue`) | {r["enqueue_per_s"]:,.0f} events/s | — |
-| outbox relay to Kafka ({r["events"]:,.0f} events, acks=all, idempotent) | {r["relay_per_s"]:,.0f} events/s | ≥ 20,000 events/s |
-| one consumer with inbox de-duplication ({c["events"]:,.0f} events, one transaction each) | {c["per_s"]:,.0f} events/s | ≥ 10,000 events/s |
+| outbox enqueue (one transaction per 1,000 events, through `outbox.enqueue`) | {_n(r, "enqueue_per_s")} events/s | — |
+| outbox relay to Kafka ({_n(r, "events")} events, acks=all, idempotent) | {_n(r, "relay_per_s")} events/s | ≥ 20,000 events/s |
+| one consumer with inbox de-duplication ({_n(c, "events")} events, one transaction each) | {_n(c, "per_s")} events/s | ≥ 10,000 events/s |
 
 ![throughput](performance/throughput.png)
 
@@ -442,6 +498,7 @@ Target: p99 ≤ 50 ms at 100k records. ![board latency](performance/board-latenc
 
 Target: 1M events in ≤ 60 s (`make bench BENCH_ARGS=--full` replays 1M).
 
+{e2e_report.section(results.e2e, results.baseline)}
 ## What the profile showed, and what changed
 
 - Board list page at 100k cases: p99 was 103 ms. `EXPLAIN ANALYZE` showed each request paying
@@ -455,26 +512,41 @@ Target: 1M events in ≤ 60 s (`make bench BENCH_ARGS=--full` replays 1M).
   table above is after; the factor is approximate because the earlier run was not on a quiet
   machine.
 
-## Not measured yet
-
-End-to-end throughput and latency (HTTP intake → Kafka → notices and the board) at increasing
-offered load, and the hand-written aiokafka + asyncpg baseline for the framework-overhead ratio,
-are not in this harness yet; nor are profiles of the shortfalls. Where a component is below its
-target, the likely causes — one transaction per consumed event (the consumer's at-least-once unit),
-the relay's per-batch bookkeeping and send waits, per-record handler calls in the rebuild — are
-the first things to profile and batch.
-"""
+{not_measured(results)}"""
 
 
-async def run(args: argparse.Namespace) -> Results:
+async def enable_commit_timestamps(stack: Stack) -> None:
+    """track_commit_timestamp = on (a server restart): the end-to-end effect time is the commit
+    time of the effect row's transaction. The bench server is wiped at every start."""
+    conn = await asyncpg.connect(stack.postgres.dsn(), timeout=30)
+    try:
+        if await conn.fetchval("SHOW track_commit_timestamp") == "on":
+            return
+        await conn.execute("ALTER SYSTEM SET track_commit_timestamp = on")
+    finally:
+        await conn.close()
+    await asyncio.to_thread(stack.postgres.stop)
+    await asyncio.to_thread(stack.postgres.start)
+
+
+def sweep_config(args: argparse.Namespace) -> SweepConfig:
+    return SweepConfig(
+        rates=[float(r) for r in args.rates.split(",")],
+        step_s=args.step_seconds,
+        drain_s=args.drain_seconds,
+    )
+
+
+async def run(args: argparse.Namespace, only: set[str]) -> Results:
     runtime_logging.configure("bench", level="WARNING", fmt="console")
-    stack = Stack(StackConfig.for_profile("bench"), reporter=lambda m: say(f"    {m}"))
+    stack = Stack(StackConfig.for_profile(args.profile), reporter=lambda m: say(f"    {m}"))
     stack.down()  # every run starts from empty servers: earlier runs' records would be replayed
     stack.wipe()
     stack.up()
     await kafka.ensure_topics(stack.kafka.bootstrap_servers)
+    if only & {"e2e", "baseline"}:
+        await enable_commit_timestamps(stack)
     results = Results()
-    only = set(args.only.split(",")) if args.only else {"relay", "consumer", "board", "replay"}
     try:
         if "relay" in only:
             say("[1] outbox relay")
@@ -491,9 +563,71 @@ async def run(args: argparse.Namespace) -> Results:
             say("[4] rebuild from the topics")
             sizes = [100_000, 1_000_000] if args.full else [100_000]
             results.replay = await bench_replay(stack, sizes)
+        if "e2e" in only:
+            say("[5] end to end over HTTP, open loop")
+            t = time.monotonic()
+            try:
+                results.e2e = await e2e_bench.bench_e2e(
+                    stack,
+                    sweep_config(args),
+                    projects=args.projects,
+                    generators=args.generators,
+                    client=args.http_client,
+                    log_level=args.service_log_level,
+                    say=say,
+                )
+            except Exception as exc:  # noqa: BLE001 - recorded; the other sections still count
+                results.e2e = {"error": f"{type(exc).__name__}: {exc}"}
+                say(f"    end to end FAILED: {results.e2e['error']}")
+            say(f"    end to end took {time.monotonic() - t:.0f} s")
+        if "baseline" in only:
+            say("[6] baseline: hand-written aiokafka + asyncpg")
+            t = time.monotonic()
+            tag = uuid.uuid4().hex[:6]
+            try:
+                results.baseline = await baseline_bench.bench_baseline(
+                    stack.postgres.create_database(f"bench_baseline_{tag}_front"),
+                    stack.postgres.create_database(f"bench_baseline_{tag}_back"),
+                    stack.kafka.bootstrap_servers,
+                    sweep_config(args),
+                    projects=[p["project_id"] for p in e2e_bench.bench_projects(args.projects)],
+                    log_dir=stack.config.state_dir / "logs",
+                    say=say,
+                )
+            except Exception as exc:  # noqa: BLE001 - recorded; the other sections still count
+                results.baseline = {"error": f"{type(exc).__name__}: {exc}"}
+                say(f"    baseline FAILED: {results.baseline['error']}")
+            say(f"    baseline took {time.monotonic() - t:.0f} s")
+            ratio = e2e_report.ratio(results.e2e, results.baseline)
+            if ratio is not None:
+                say(f"    platform / baseline = {ratio:.2f}")
     finally:
         if not args.keep:
             stack.down()
+    return results
+
+
+def merge(results: Results, only: set[str], command: str) -> Results:
+    """Take the sections not measured now from the previous results.json."""
+    for name in only:
+        results.measured[name] = {"at": results.started, "command": command}
+    path = CHARTS / "results.json"
+    if not path.exists():
+        return results
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        say(f"    {path} is not JSON; not merging")
+        return results
+    for name in SECTIONS:
+        if name in only or not previous.get(name):
+            continue
+        setattr(results, name, previous[name])
+        earlier = previous.get("measured", {}).get(name)
+        results.measured[name] = earlier or {
+            "at": previous.get("started", "?"),
+            "command": "make bench",
+        }
     return results
 
 
@@ -505,20 +639,58 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--keep", action="store_true", help="leave the bench stack running")
     parser.add_argument(
         "--only",
-        help="a comma-separated subset (relay,consumer,board,replay): printed, not written",
+        help=f"a comma-separated subset of {','.join(SECTIONS)}, merged into the previous results",
     )
+    parser.add_argument("--no-write", action="store_true", help="print the results; write no file")
+    parser.add_argument(
+        "--profile", default="bench", help="the stack profile (own ports and data; wiped at start)"
+    )
+    parser.add_argument(
+        "--rates",
+        default="25,50,100,200,400,800,1600,3200,6400",
+        help="end to end and baseline: offered loads (requests/s), until one saturates",
+    )
+    parser.add_argument("--step-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--drain-seconds", type=float, default=10.0, help="wait for a step's effects after it"
+    )
+    parser.add_argument(
+        "--generators", type=int, default=1, help="end to end: load generator processes"
+    )
+    parser.add_argument(
+        "--projects", type=int, default=200, help="end to end: bench projects to spread load over"
+    )
+    parser.add_argument(
+        "--http-client",
+        choices=["raw", "httpx"],
+        default="raw",
+        help="end to end: the load generator's HTTP client (see bench/load.py)",
+    )
+    parser.add_argument("--service-log-level", default="WARNING")
     args = parser.parse_args(argv)
-    results = asyncio.run(run(args))
-    if args.only:
-        print(json.dumps(results.__dict__, indent=2, default=str))
-        return 0
-    made = charts(results)
+    only = set(args.only.split(",")) if args.only else set(SECTIONS)
+    unknown = only - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown --only section(s): {', '.join(sorted(unknown))}")
+    results = asyncio.run(run(args, only))
+    if args.no_write:
+        print(json.dumps(e2e_report.clean(results.__dict__), indent=2, default=str))
+        return 1 if e2e_report.failed(results.e2e, results.baseline) else 0
     command = "make bench" + (f" BENCH_ARGS='{' '.join(argv)}'" if argv else "")
+    if args.only:
+        results = merge(results, only, command)
+    else:
+        results.measured = {name: {"at": results.started, "command": command} for name in SECTIONS}
+    made = charts(results)
     (DOCS / "performance.md").write_text(report(results, command), encoding="utf-8")
     (CHARTS / "results.json").write_text(
-        json.dumps(results.__dict__, indent=2, default=str), encoding="utf-8"
+        json.dumps(e2e_report.clean(results.__dict__), indent=2, default=str), encoding="utf-8"
     )
-    say(f"wrote docs/performance.md and {', '.join(made)}")
+    say(f"wrote docs/performance.md, docs/performance/results.json and {', '.join(made)}")
+    failed = e2e_report.failed(results.e2e, results.baseline)
+    if failed:
+        say(f"FAILED: {'; '.join(failed)} (logs in .local/{args.profile}/logs)")
+        return 1
     return 0
 
 
