@@ -46,6 +46,7 @@ from bench.sweep import (
     warm_up,
 )
 from deploy.local.processes import SERVICES, ServiceProcess, free_port
+from deploy.local.samples import FAILED_INSPECTION
 from deploy.local.stack import Stack
 from runtime.auth import DevIssuer, Principal, Role
 
@@ -57,36 +58,6 @@ COMPLAINT: dict[str, Any] = {  # as tests/e2e/test_complaints_flow.py files one
     "description": "连续两天停水,请尽快处理",
     "answers": {"problem": "no_water"},
     "contact": {"name": "李先生", "phone": "13700000000"},
-}
-
-FAILED_INSPECTION: dict[str, Any] = {  # tests/e2e/conftest.py FAILED_INSPECTION
-    "kind": "patrol",
-    "template_id": "contract-self-inspection",
-    "inspected_at": "2011-08-20T09:30:00+08:00",
-    "results": [
-        {"item_id": item, "result": "pass"}
-        for item in (
-            "premises.office",
-            "premises.gatehouse",
-            "premises.plant_rooms",
-            "waste.renovation",
-            "waste.bins",
-            "greenery.lawns",
-            "greenery.pests",
-            "order.uniform",
-            "order.posture",
-            "facilities.records",
-            "facilities.elevators",
-            "facilities.water",
-            "facilities.power",
-            "facilities.emergency_fund",
-        )
-    ]
-    + [
-        {"item_id": "waste.daily", "result": "fail", "note": "3 号楼垃圾桶满溢"},
-        {"item_id": "order.night_duty", "result": "fail", "note": "夜班门岗空岗"},
-        {"item_id": "facilities.fire", "result": "fail", "note": "2 号楼消防栓水压不足"},
-    ],
 }
 
 

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from deploy.local.processes import ServiceProcess, free_port
+from deploy.local.samples import FAILED_INSPECTION
 from runtime import kafka
 from runtime.auth import DevIssuer, Principal, Role
 from tests.conftest import run_async_in_thread
@@ -112,38 +113,6 @@ def platform(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
     p = start_platform(stack, tmp_path_factory.mktemp("platform"))
     yield p
     stop_platform(p)
-
-
-FAILED_INSPECTION: dict[str, Any] = {
-    "project_id": "P-120101-0001",
-    "kind": "patrol",
-    "template_id": "contract-self-inspection",
-    "inspected_at": "2011-08-20T09:30:00+08:00",
-    "results": [
-        {"item_id": item, "result": "pass"}
-        for item in (
-            "premises.office",
-            "premises.gatehouse",
-            "premises.plant_rooms",
-            "waste.renovation",
-            "waste.bins",
-            "greenery.lawns",
-            "greenery.pests",
-            "order.uniform",
-            "order.posture",
-            "facilities.records",
-            "facilities.elevators",
-            "facilities.water",
-            "facilities.power",
-            "facilities.emergency_fund",
-        )
-    ]
-    + [
-        {"item_id": "waste.daily", "result": "fail", "note": "3 号楼垃圾桶满溢"},
-        {"item_id": "order.night_duty", "result": "fail", "note": "夜班门岗空岗"},
-        {"item_id": "facilities.fire", "result": "fail", "note": "2 号楼消防栓水压不足"},
-    ],
-}
 
 
 async def post_failed_inspection(platform: Platform, correlation_id: str) -> httpx.Response:
