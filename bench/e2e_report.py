@@ -207,6 +207,11 @@ latency.
 
 {_cpu_table(e2e or {}, baseline or {})}
 
+"load generator + harness" is every `bench.*` process: for the baseline that includes its own
+writer, relay and consumer. Kafka's share per effect falls as the rate rises: much of it is a
+fixed cost (the broker answers every consumer group's fetch polls whatever the load, and was
+started just before this part).
+
 ### Framework overhead and the targets
 
 | what | measured | target (issue 8) |

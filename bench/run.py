@@ -510,6 +510,19 @@ Target: 1M events in ≤ 60 s (`make bench BENCH_ARGS=--full` replays 1M).
   records in one transaction (every handler is idempotent and a failure aborts the rebuild). The
   table above is after; the factor is approximate because the earlier run was not on a quiet
   machine.
+- Before and after, back to back on the same quiet machine (2026-11-27 22:26–22:31 UTC; the
+  code before is commit f3a18d3, measured with `python -m bench.run --only relay,consumer` in a
+  worktree of it, then `python -m bench.run --only relay,consumer --no-write` at this commit):
+
+  | component | before | after | factor |
+  |---|---|---|---|
+  | outbox enqueue | 2,150 events/s | 3,655 events/s | 1.7× |
+  | outbox relay | 6,516 events/s | 12,975 events/s | 2.0× |
+  | one consumer with inbox | 702 events/s | 4,373 events/s | 6.2× |
+
+  Compare numbers from the same hour only: this VM's speed drifts. The same code (f3a18d3)
+  measured 9,086 relay events/s at 20:34 and 6,516 at 22:27, and the full run above (22:11) gave
+  lower component numbers than the back-to-back run twenty minutes later.
 - Consumer (before: 879 events/s, `make bench` of 2026-11-27 20:34). pyinstrument: half the wall
   time waiting on PostgreSQL, five round trips per event (BEGIN, inbox claim, the handler's
   insert, COMMIT, the pool's reset on release) and a commit (WAL flush) per event. Now
@@ -542,6 +555,14 @@ Target: 1M events in ≤ 60 s (`make bench BENCH_ARGS=--full` replays 1M).
 {not_measured(results)}"""
 
 
+async def fresh(stack: Stack) -> None:
+    """Empty servers: earlier records would be replayed by every new consumer group."""
+    await asyncio.to_thread(stack.down)
+    await asyncio.to_thread(stack.wipe)
+    await asyncio.to_thread(stack.up)
+    await kafka.ensure_topics(stack.kafka.bootstrap_servers)
+
+
 async def enable_commit_timestamps(stack: Stack) -> None:
     """track_commit_timestamp = on (a server restart): the end-to-end effect time is the commit
     time of the effect row's transaction. The bench server is wiped at every start."""
@@ -567,12 +588,7 @@ def sweep_config(args: argparse.Namespace) -> SweepConfig:
 async def run(args: argparse.Namespace, only: set[str]) -> Results:
     runtime_logging.configure("bench", level="WARNING", fmt="console")
     stack = Stack(StackConfig.for_profile(args.profile), reporter=lambda m: say(f"    {m}"))
-    stack.down()  # every run starts from empty servers: earlier runs' records would be replayed
-    stack.wipe()
-    stack.up()
-    await kafka.ensure_topics(stack.kafka.bootstrap_servers)
-    if only & {"e2e", "baseline"}:
-        await enable_commit_timestamps(stack)
+    await fresh(stack)
     results = Results()
     try:
         if "relay" in only:
@@ -590,6 +606,13 @@ async def run(args: argparse.Namespace, only: set[str]) -> Results:
             say("[4] rebuild from the topics")
             sizes = [100_000, 1_000_000] if args.full else [100_000]
             results.replay = await bench_replay(stack, sizes)
+        if only & {"e2e", "baseline"}:
+            if only & {"relay", "consumer", "board", "replay"}:
+                # The services would first consume the component benchmarks' records (over a
+                # million with --full) from the shared topics: start again from empty servers.
+                say("    empty servers for the end-to-end part")
+                await fresh(stack)
+            await enable_commit_timestamps(stack)
         if "e2e" in only:
             say("[5] end to end over HTTP, open loop")
             t = time.monotonic()
@@ -658,6 +681,19 @@ def merge(results: Results, only: set[str], command: str) -> Results:
     return results
 
 
+def render() -> int:
+    """The report and charts again from the stored results (after a change to the report's text);
+    the numbers and the command that measured them are the stored ones."""
+    data = json.loads((CHARTS / "results.json").read_text(encoding="utf-8"))
+    results = Results(**{k: v for k, v in data.items() if k in Results.__dataclass_fields__})
+    commands = {m["command"] for m in results.measured.values()}
+    command = commands.pop() if len(commands) == 1 else "make bench"
+    made = charts(results)
+    (DOCS / "performance.md").write_text(report(results, command), encoding="utf-8")
+    say(f"rewrote docs/performance.md and {', '.join(made)} from docs/performance/results.json")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--events", type=int, default=50_000)
@@ -694,7 +730,14 @@ def main(argv: list[str]) -> int:
         help="end to end: the load generator's HTTP client (see bench/load.py)",
     )
     parser.add_argument("--service-log-level", default="WARNING")
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="measure nothing: rewrite docs/performance.md and the charts from results.json",
+    )
     args = parser.parse_args(argv)
+    if args.render:
+        return render()
     only = set(args.only.split(",")) if args.only else set(SECTIONS)
     unknown = only - set(SECTIONS)
     if unknown:
