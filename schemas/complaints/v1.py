@@ -31,7 +31,29 @@ class ComplaintFiled(_ComplaintEvent):
 
     ce_type: ClassVar[str] = "cn.tj.wuye.complaints.ComplaintFiled.v1"
 
-    urgency: Literal["normal", "urgent"] = Field(description="紧急程度 Urgency.")
+    urgency: Literal["normal", "urgent"] = Field(
+        description=(
+            "紧急程度 Urgency. An emergency (see `tier`) is `urgent` here, so consumers built "
+            "before `tier` existed still read it as urgent."
+        )
+    )
+    tier: Literal["normal", "urgent", "emergency"] | None = Field(
+        default=None,
+        description=(
+            "时限等级 The complaint's tier: `emergency` = a life at risk now (e.g. someone trapped "
+            "in a lift: accept within minutes), otherwise the same as `urgency`. Null from "
+            "producers that predate it: read `urgency` then."
+        ),
+    )
+    safety: list[fields.Id] = Field(
+        default_factory=list,
+        max_length=20,
+        description=(
+            "安全情形 Ids of the safety rules the owner's answers met (the category's `safety` "
+            "list in the complaints service's categories.json), e.g. lift_entrapment, gas_smell, "
+            "water_cut_building, flood_roof_drainage. Empty when none."
+        ),
+    )
     channel: Literal["web", "open311", "phone", "counter"] = Field(
         description="受理渠道 How it was received."
     )

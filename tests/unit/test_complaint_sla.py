@@ -178,20 +178,21 @@ def test_acceptance_limits_for_normal_urgency(
     assert policy.rules(category, "normal").acceptance == limit
 
 
-def test_every_category_has_rules_for_both_urgencies_and_urgent_is_never_slower(
+def test_every_category_has_rules_for_every_tier_and_a_higher_tier_is_never_slower(
     policy: sla.SlaPolicy, categories: c.Categories, cal: WorkingCalendar
 ) -> None:
+    assert sla.URGENCIES == ("normal", "urgent", "emergency")  # rising order
     filed = at(2011, 8, 15, 9)
     for category in categories.ids:
-        normal, urgent = (
+        normal, urgent, emergency = (
             (
                 policy.acceptance_deadline(category, u, filed, cal),
                 policy.completion_deadline(category, u, filed, cal),
             )
             for u in sla.URGENCIES
         )
-        assert urgent[0] <= normal[0], category
-        assert urgent[1] <= normal[1], category
+        assert emergency[0] <= urgent[0] <= normal[0], category
+        assert emergency[1] <= urgent[1] <= normal[1], category
         assert normal[0] < normal[1], category
 
 

@@ -83,6 +83,18 @@ SAMPLES: dict[str, Event] = {
         due_by=T,
     ),
 }
+LIFT_ENTRAPMENT = event(
+    "cn.tj.wuye.complaints.ComplaintFiled.v1",
+    **(COMPLAINT | {"category": "elevator"}),
+    urgency="urgent",
+    tier="emergency",
+    safety=["lift_entrapment"],
+    channel="web",
+    filed_at=T,
+    ticket_no="TS-20110822-000002",
+)
+SAMPLES["complaint-urgent"] = LIFT_ENTRAPMENT
+SAMPLES["complaint-emergency-district"] = LIFT_ENTRAPMENT
 # Escalation rules render from the event of the rule that escalates to them.
 SAMPLES["rectification-overdue-criticism"] = SAMPLES["rectification-overdue-reminder"]
 SAMPLES["complaint-overdue-criticism"] = SAMPLES["complaint-overdue-reminder"]
@@ -319,3 +331,60 @@ def test_a_rule_that_would_publish_a_notice_to_an_owner_is_refused() -> None:
 def test_long_bodies_are_clipped_for_the_event_only() -> None:
     assert r.clip("短", 5) == "短"
     assert r.clip("x" * 10, 5) == "xxxx…"
+
+
+def filed(**fields: Any) -> Event:
+    base = {"urgency": "normal", "channel": "web", "filed_at": T} | COMPLAINT
+    return event("cn.tj.wuye.complaints.ComplaintFiled.v1", **(base | fields))
+
+
+def addressed(e: Event) -> list[r.Rule]:
+    """The rules that address someone (the receipt has nobody to go to without an owner)."""
+    return [rule for rule in BOOK.for_event(e.ce_type, e) if r.addressees(rule, e, PROJECT)]
+
+
+def test_an_emergency_alerts_the_enterprise_once_and_the_district_office() -> None:
+    rules = addressed(LIFT_ENTRAPMENT)
+    assert sorted(rule.id for rule in rules) == ["complaint-emergency-district", "complaint-urgent"]
+    recipients = [
+        (a.kind, a.id, rule.id)
+        for rule in rules
+        for a in r.addressees(rule, LIFT_ENTRAPMENT, PROJECT)
+    ]
+    assert sorted(recipients) == [
+        ("district", "120101", "complaint-emergency-district"),
+        ("enterprise", "E-0001", "complaint-urgent"),
+        ("manager", "P-120101-0001", "complaint-urgent"),
+    ]
+    assert not any(rule.publish for rule in rules)  # the complaints topic is internal
+    text = render("complaint-urgent")
+    assert "有人被困电梯" in text.title_zh
+    assert "30 分钟" in text.body_zh
+    assert "TSG T5002" in text.body_zh
+    assert "TS-20110822-000002" in text.body_zh
+    assert "trapped in a lift" in text.title_en
+    district = render("complaint-emergency-district")
+    assert "督促" in district.body_zh
+    assert "津城物业" in district.body_zh
+
+
+@pytest.mark.parametrize(
+    ("fields", "rule_ids"),
+    [
+        ({"urgency": "urgent", "tier": "urgent", "safety": ["gas_smell"]}, ["complaint-urgent"]),
+        ({"urgency": "urgent"}, ["complaint-urgent"]),  # a producer that predates `tier`
+        ({"urgency": "normal", "tier": "normal"}, []),
+        ({"urgency": "normal"}, []),
+    ],
+)
+def test_urgent_complaints_alert_the_enterprise_and_normal_ones_do_not(
+    fields: dict[str, Any], rule_ids: list[str]
+) -> None:
+    e = filed(**fields)
+    assert [rule.id for rule in addressed(e)] == rule_ids
+    if rule_ids:
+        text = BOOK.render(
+            BOOK.rules["complaint-urgent"], {"e": e, **r.names(e, PROJECT), "issued_at": T}
+        )
+        assert "立即签收" in text.title_zh
+        assert "燃气" in text.body_zh if "gas_smell" in e.safety else "燃气" not in text.body_zh

@@ -218,6 +218,7 @@ def to_doc(c: model.Complaint) -> dict[str, Any]:
         "address": c.address,
         "answers": dict(c.answers),
         "photo_refs": list(c.photo_refs),
+        "safety": list(c.safety),
         "filed_by": c.filed_by,
         "status": c.status.value,
         "responsible": None
@@ -277,6 +278,7 @@ def from_doc(d: dict[str, Any], contact: model.Contact | None) -> model.Complain
         address=d["address"],
         answers=d["answers"],
         photo_refs=tuple(d["photo_refs"]),
+        safety=tuple(d.get("safety", ())),  # absent in documents written before the tiers
         filed_by=d["filed_by"],
         status=model.Status(d["status"]),
         responsible=None if resp is None else model.Staff(resp["staff_id"], resp["org_id"]),

@@ -23,6 +23,14 @@ the `now` passed in.
   kept out of `repr` (so out of logs) and out of `public_view()`, the only shape meant for events,
   lists and logs. The description, address and answers are left out of it as well.
 
+- The tier (`urgency`) is the highest of the category's default (or the one staff chose) and what
+  the answers say: each category lists safety rules in `data/categories.json` (e.g. someone trapped
+  in a lift -> `emergency`; a gas smell, a blocked fire exit, no water for a whole building, a roof
+  leak or blocked downpipe in the flood season -> `urgent`). A rule may hold only in a season given
+  as data (`seasons`: month-day ranges in China time). Answers can raise the tier, never lower it,
+  and a staff member's choice cannot lower it below what the answers say. The ids of the rules
+  that matched are kept (`safety`) so the owner's page and the notices can say what to do.
+
 Refusals are `TransitionRefused`: with `field` set it is bad input (422), without an illegal state
 change (409).
 """
@@ -33,11 +41,11 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal, NamedTuple, get_args
 
-from runtime.calendar import WorkingCalendar
+from runtime.calendar import WorkingCalendar, china
 from services.complaints.domain import TransitionRefused as TransitionRefused
 from services.complaints.domain.sla import (
     URGENCIES,
@@ -111,12 +119,60 @@ class Question:
 
 
 @dataclass(frozen=True)
+class Season:
+    """A yearly stretch of days, e.g. the flood season (汛期) 06-01..09-30; may wrap the new year."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    start: tuple[int, int]  # (month, day), inclusive
+    end: tuple[int, int]  # (month, day), inclusive
+
+    def contains(self, day: date) -> bool:
+        md = (day.month, day.day)
+        if self.start <= self.end:
+            return self.start <= md <= self.end
+        return md >= self.start or md <= self.end
+
+
+@dataclass(frozen=True)
+class SafetyRule:
+    """Answers that put a complaint in a tier: every `when` question must have one of its values
+    (a yes/no question takes true or false), and the day of filing must be in `season` if set."""
+
+    id: str
+    tier: Urgency
+    when: Mapping[str, frozenset[str | bool]]
+    advice_zh: str
+    advice_en: str
+    season: Season | None = None
+
+    def matches(self, answers: Mapping[str, str | bool], day: date) -> bool:
+        if self.season is not None and not self.season.contains(day):
+            return False
+        return all(
+            q in answers and _answer_in(answers[q], accepted) for q, accepted in self.when.items()
+        )
+
+
+def _answer_in(answer: str | bool, accepted: frozenset[str | bool]) -> bool:
+    # True == 1 in Python sets: compare kinds too, so a choice id never matches a yes/no value
+    return any(type(answer) is type(value) and answer == value for value in accepted)
+
+
+@dataclass(frozen=True)
 class Category:
     id: str
     name_zh: str
     name_en: str
     urgency: Urgency
     questions: tuple[Question, ...] = ()
+    safety: tuple[SafetyRule, ...] = ()
+
+    def raised_by(self, answers: Mapping[str, str | bool], at: datetime) -> tuple[SafetyRule, ...]:
+        """The safety rules these (checked) answers meet when filed at `at` (China time)."""
+        day = china(at).date()
+        return tuple(rule for rule in self.safety if rule.matches(answers, day))
 
 
 @dataclass(frozen=True)
@@ -129,9 +185,10 @@ class Categories:
         raw = data.get("categories")
         if not isinstance(raw, list) or not raw:
             raise CategoryError("categories must be a non-empty list")
+        seasons = _seasons(data.get("seasons", []))
         by_id: dict[str, Category] = {}
         for spec in raw:
-            category = _category(spec)
+            category = _category(spec, seasons)
             if category.id in by_id:
                 raise CategoryError(f"category {category.id!r} listed twice")
             by_id[category.id] = category
@@ -140,6 +197,13 @@ class Categories:
     @property
     def ids(self) -> tuple[str, ...]:
         return tuple(self.by_id)
+
+    def alerts(self, complaint: Complaint) -> tuple[SafetyRule, ...]:
+        """The safety rules a filed complaint met, with the advice for the owner."""
+        category = self.by_id.get(complaint.category)
+        if category is None:
+            return ()
+        return tuple(r for r in category.safety if r.id in complaint.safety)
 
     def get(self, category_id: str) -> Category:
         category = self.by_id.get(category_id)
@@ -226,6 +290,7 @@ class Complaint:
     address: str | None = field(default=None, repr=False)
     answers: Mapping[str, str | bool] = field(default_factory=dict, repr=False)
     photo_refs: tuple[str, ...] = ()
+    safety: tuple[str, ...] = ()  # ids of the category's safety rules the answers met
     filed_by: str | None = None  # staff id when filed on the owner's behalf
     status: Status = Status.FILED
     responsible: Staff | None = None  # 首问责任人, fixed from acceptance to closure
@@ -320,7 +385,8 @@ def file_complaint(
     photo_refs: Sequence[str] = (),
     filed_by: str | None = None,
 ) -> Complaint:
-    """A new complaint with both SLA clocks started. `urgency` defaults to the category's."""
+    """A new complaint with both SLA clocks started. `urgency` defaults to the category's; the
+    answers' safety rules raise it (never lower it) to the highest tier they name."""
     _aware(now)
     if channel not in get_args(Channel):
         raise TransitionRefused(
@@ -339,14 +405,17 @@ def file_complaint(
         raise TransitionRefused(
             "bad_urgency", f"紧急程度无效:{chosen}", f"unknown urgency {chosen!r}", "urgency"
         )
-    acceptance, completion = policy.start_clocks(category.id, chosen, now, calendar)
+    checked = _answers(category, answers or {})
+    raised = category.raised_by(checked, now)
+    tier = max((chosen, *(rule.tier for rule in raised)), key=URGENCIES.index)
+    acceptance, completion = policy.start_clocks(category.id, tier, now, calendar)
     return Complaint(
         complaint_id=complaint_id,
         project_id=project_id,
         enterprise_id=enterprise_id,
         district_code=district_code,
         category=category.id,
-        urgency=chosen,
+        urgency=tier,
         channel=channel,
         description=plain_text(description, "description", MAX_DESCRIPTION, min_chars=5),
         filed_at=now,
@@ -354,8 +423,9 @@ def file_complaint(
         completion=completion,
         contact=None if contact is None else _contact(contact),
         address=None if address is None else plain_text(address, "address", MAX_ADDRESS, line=True),
-        answers=_answers(category, answers or {}),
+        answers=checked,
         photo_refs=_photo_refs(photo_refs),
+        safety=tuple(rule.id for rule in raised),
         filed_by=filed_by,
     )
 
@@ -765,7 +835,7 @@ def _require_responsible(complaint: Complaint, by: str, action_zh: str, action_e
 # --- categories.json -----------------------------------------------------------------------------
 
 
-def _category(spec: object) -> Category:
+def _category(spec: object, seasons: Mapping[str, Season]) -> Category:
     if not isinstance(spec, Mapping):
         raise CategoryError("each category must be an object")
     cid = _str(spec, "id", "category")
@@ -778,13 +848,99 @@ def _category(spec: object) -> Category:
     questions = tuple(_question(q, cid) for q in questions_raw)
     if len({q.id for q in questions}) != len(questions):
         raise CategoryError(f"category {cid}: a question id is listed twice")
+    safety_raw = spec.get("safety", [])
+    if not isinstance(safety_raw, list):
+        raise CategoryError(f"category {cid}: safety must be a list")
+    by_question = {q.id: q for q in questions}
+    safety = tuple(_safety_rule(r, cid, by_question, seasons) for r in safety_raw)
+    if len({r.id for r in safety}) != len(safety):
+        raise CategoryError(f"category {cid}: a safety rule id is listed twice")
     return Category(
         cid,
         _str(spec, "name_zh", cid),
         _str(spec, "name_en", cid),
         urgency,
         questions,
+        safety,
     )
+
+
+def _safety_rule(
+    spec: object, cid: str, questions: Mapping[str, Question], seasons: Mapping[str, Season]
+) -> SafetyRule:
+    if not isinstance(spec, Mapping):
+        raise CategoryError(f"category {cid}: each safety rule must be an object")
+    rid = _str(spec, "id", cid)
+    where = f"{cid}.safety.{rid}"
+    unknown = sorted(set(spec) - {"id", "tier", "when", "season", "advice_zh", "advice_en"})
+    if unknown:
+        raise CategoryError(f"{where}: unknown keys {unknown}")
+    tier = URGENCY_NAMES.get(str(spec.get("tier")))
+    if tier is None:
+        raise CategoryError(f"{where}: tier must be one of {list(URGENCIES)}")
+    raw_when = spec.get("when")
+    if not isinstance(raw_when, Mapping) or not raw_when:
+        raise CategoryError(f"{where}: when must name at least one question")
+    when: dict[str, frozenset[str | bool]] = {}
+    for qid, raw in raw_when.items():
+        question = questions.get(qid)
+        if question is None:
+            raise CategoryError(f"{where}: {cid} has no question {qid!r}")
+        values = raw if isinstance(raw, list) else [raw]
+        if not values:
+            raise CategoryError(f"{where}.{qid}: give at least one answer")
+        if question.kind == "yesno":
+            if not all(isinstance(v, bool) for v in values):
+                raise CategoryError(f"{where}.{qid}: a yes/no question takes true or false")
+        elif question.kind == "choice":
+            ids = {c.id for c in question.choices}
+            if not all(isinstance(v, str) and v in ids for v in values):
+                raise CategoryError(f"{where}.{qid}: answers must be choice ids of {sorted(ids)}")
+        else:
+            raise CategoryError(f"{where}.{qid}: free-text answers cannot set a tier")
+        when[qid] = frozenset(values)
+    season = None
+    if "season" in spec:
+        season = seasons.get(str(spec["season"]))
+        if season is None:
+            raise CategoryError(f"{where}: season must be one of {sorted(seasons)}")
+    return SafetyRule(
+        rid,
+        tier,
+        when,
+        _str(spec, "advice_zh", where),
+        _str(spec, "advice_en", where),
+        season,
+    )
+
+
+def _seasons(raw: object) -> dict[str, Season]:
+    if not isinstance(raw, list) or not all(isinstance(s, Mapping) for s in raw):
+        raise CategoryError("seasons must be a list of objects")
+    seasons: dict[str, Season] = {}
+    for spec in raw:
+        sid = _str(spec, "id", "seasons")
+        if sid in seasons:
+            raise CategoryError(f"season {sid!r} listed twice")
+        seasons[sid] = Season(
+            sid,
+            _str(spec, "name_zh", sid),
+            _str(spec, "name_en", sid),
+            _month_day(spec.get("from"), f"seasons.{sid}.from"),
+            _month_day(spec.get("to"), f"seasons.{sid}.to"),
+        )
+    return seasons
+
+
+def _month_day(raw: object, where: str) -> tuple[int, int]:
+    error = CategoryError(f"{where}: {raw!r} is not a month-day like 06-01")
+    if not isinstance(raw, str) or not re.fullmatch(r"[0-9]{2}-[0-9]{2}", raw):
+        raise error
+    try:
+        day = date(2000, int(raw[:2]), int(raw[3:]))  # a leap year: 02-29 is a day
+    except ValueError:
+        raise error from None
+    return (day.month, day.day)
 
 
 def _question(spec: object, cid: str) -> Question:

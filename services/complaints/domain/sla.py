@@ -3,7 +3,8 @@
 Two clocks start when a complaint is filed:
 
 - `acceptance` (签收时限): runs until a staff member accepts; a limit in `minutes` runs around the
-  clock, holidays included (a gas smell at 3 a.m. on National Day is still urgent);
+  clock, holidays included (a gas smell at 3 a.m. on National Day is still urgent, a person trapped
+  in a lift on New Year's Eve is an emergency);
 - `completion` (办结时限): counted from filing, not from acceptance, so a late acceptance does not
   buy time. It runs while the enterprise holds the complaint (filed, accepted, reopened) and stands
   still while the owner is asked for feedback. `working_days` count on the shared holiday/调休
@@ -29,7 +30,9 @@ from typing import Any, Literal, Protocol, get_args
 from runtime.calendar import CHINA, WorkingCalendar, china
 
 ClockName = Literal["acceptance", "completion"]
-Urgency = Literal["normal", "urgent"]
+# Tiers in rising order (the order ranks them): `emergency` is for a life at risk now, e.g. someone
+# trapped in a lift (TSG T5002: the maintenance unit on site within 30 minutes in a city).
+Urgency = Literal["normal", "urgent", "emergency"]
 DueKind = Literal["warning", "overdue"]
 CLOCKS: tuple[ClockName, ...] = get_args(ClockName)
 URGENCIES: tuple[Urgency, ...] = get_args(Urgency)

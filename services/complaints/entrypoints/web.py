@@ -332,6 +332,8 @@ async def file_submit(request: Request) -> HTMLResponse:
         ticket_no=filed.ticket_no,
         token=filed.token,
         status_text=STATUS_TEXT[filed.complaint.status.value],
+        complaint=filed.complaint,
+        alerts=rules.categories.alerts(filed.complaint),
     )
 
 

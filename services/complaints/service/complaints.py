@@ -136,7 +136,9 @@ async def file(
             conn,
             events.ComplaintFiled(
                 **facts(complaint),
-                urgency=complaint.urgency,
+                urgency="normal" if complaint.urgency == "normal" else "urgent",
+                tier=complaint.urgency,
+                safety=list(complaint.safety),
                 channel=complaint.channel,
                 filed_at=complaint.filed_at,
                 ticket_no=ticket_no,
