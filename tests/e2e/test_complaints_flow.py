@@ -168,3 +168,117 @@ async def test_three_channels_overdue_and_reopened_counted_on_kafka(platform: Pl
         assert b"1370000" not in r.value
         assert b"1360000" not in r.value
         assert marker.encode() not in r.value
+
+
+async def file_web_answers(
+    platform: Platform, category: str, answers: dict[str, str], lang: str = "zh"
+) -> httpx.Response:
+    """The owner's web form, with these answers (`answer-<id>` = value)."""
+    query = {"lang": "en"} if lang == "en" else {}
+    async with httpx.AsyncClient(base_url=platform.url("complaints"), timeout=20) as c:
+        form = await c.get("/", params={"project_id": "P-120103-0001", "category": category})
+        assert form.status_code == 200, form.text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert csrf is not None
+        fields = {"csrf_token": csrf.group(1), "project_id": "P-120103-0001", "category": category}
+        fields |= {f"answer-{k}": v for k, v in answers.items()}
+        fields |= {"description": "3号楼2单元电梯停在两层之间,里面有人", "anonymous": "yes"}
+        return await c.post("/", data=fields, params=query)
+
+
+async def owner_view(platform: Platform, token: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=platform.url("complaints"), timeout=20) as c:
+        r = await c.get("/api/v1/complaints/by-token", headers={"X-Complaint-Token": token})
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def shown(html: str, element_id: str) -> str:
+    found = re.search(rf'id="{element_id}"[^>]*>(.*?)</(?:div|p)>', html, re.S)
+    assert found is not None, element_id
+    return found.group(1)
+
+
+async def test_someone_trapped_in_a_lift_is_an_emergency_and_a_normal_complaint_stays_normal(
+    platform: Platform,
+) -> None:
+    """Issue 13: a lift entrapment was filed with normal urgency and a next-day deadline."""
+    await eventually(lambda: projects_known(platform))
+    trapped = await file_web_answers(platform, "elevator", {"trapped": "yes"})
+    assert trapped.status_code == 201, trapped.text[:500]
+    advice = shown(trapped.text, "safety-advice")
+    assert "请同时拨打电梯轿厢内张贴的应急救援电话" in advice
+    assert "119" in advice
+    assert "110" in advice
+    assert "危及人身安全" in shown(trapped.text, "tier")
+    english = await file_web_answers(platform, "elevator", {"trapped": "yes"}, lang="en")
+    assert english.status_code == 201, english.text[:500]
+    assert "emergency rescue number posted inside the lift car" in english.text
+    stopped = await file_web_answers(platform, "elevator", {"trapped": "no"})
+    assert stopped.status_code == 201, stopped.text[:500]
+    assert 'id="safety-advice"' not in stopped.text
+    assert 'id="tier"' not in stopped.text
+
+    tokens = {
+        name: re.search(r'id="token" class="token">([^<]+)<', r.text)
+        for name, r in (("trapped", trapped), ("stopped", stopped))
+    }
+    views = {}
+    for name, found in tokens.items():
+        assert found is not None, name
+        views[name] = await owner_view(platform, found.group(1))
+    lift, calm = views["trapped"], views["stopped"]
+    filed_at = datetime.fromisoformat(lift["filed_at"])
+    assert lift["urgency"] == "emergency"
+    assert datetime.fromisoformat(lift["acceptance_deadline"]) - filed_at == timedelta(minutes=5)
+    assert datetime.fromisoformat(lift["completion_deadline"]) - filed_at == timedelta(hours=24)
+    assert calm["urgency"] == "normal"
+    calm_filed = datetime.fromisoformat(calm["filed_at"])
+    assert datetime.fromisoformat(calm["acceptance_deadline"]) - calm_filed > timedelta(hours=12)
+
+    # Through the native API too, and what the platform publishes about each.
+    owner = platform.token(Role.OWNER)
+    async with httpx.AsyncClient(base_url=platform.url("complaints"), timeout=20) as c:
+        r = await c.post(
+            "/api/v1/complaints",
+            headers={"Authorization": f"Bearer {owner}"},
+            json={
+                "project_id": "P-120101-0001",
+                "category": "elevator",
+                "urgency": "normal",  # the owner's choice cannot lower what the answers say
+                "description": "1号楼电梯困人,已经十分钟了",
+                "answers": {"trapped": True},
+            },
+        )
+    assert r.status_code == 201, r.text
+    native = r.json()
+    assert native["status"] == "filed"
+    ids = {native["complaint_id"]: "emergency", await _complaint_id(platform, calm): "normal"}
+    records = await read_topic(
+        platform.bootstrap,
+        TOPIC,
+        until=lambda rs: len(rs) >= 2,
+        keep=lambda r: (
+            (r.key or b"").decode() in ids
+            and (header(r, "ce_type") or "").endswith("ComplaintFiled.v1")
+        ),
+    )
+    published = {(r.key or b"").decode(): json.loads(r.value) for r in records}
+    lift_event = published[native["complaint_id"]]
+    assert (lift_event["urgency"], lift_event["tier"], lift_event["safety"]) == (
+        "urgent",  # what subscribers that predate `tier` understand
+        "emergency",
+        ["lift_entrapment"],
+    )
+    calm_event = published[next(k for k, v in ids.items() if v == "normal")]
+    assert (calm_event["urgency"], calm_event["tier"], calm_event["safety"]) == (
+        "normal",
+        "normal",
+        [],
+    )
+
+
+async def _complaint_id(platform: Platform, view: dict[str, Any]) -> str:
+    async with httpx.AsyncClient(base_url=platform.url("complaints"), timeout=20) as c:
+        found = (await c.get(f"/open311/v2/tokens/{view['ticket_no']}.json")).json()
+    return str(found[0]["service_request_id"])

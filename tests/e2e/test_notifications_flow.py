@@ -21,6 +21,7 @@ from runtime import kafka
 from runtime.auth import Role
 from schemas import cloudevents
 from schemas.base import Event
+from schemas.complaints import v1 as complaints_v1
 from schemas.registry import v1 as registry
 from services.notifications.domain import signing
 from tests import factories
@@ -489,3 +490,88 @@ async def test_channels_are_registered_once_per_owner_and_a_new_registration_rot
     assert others.status_code == 403
     assert manager_elsewhere.status_code == 403  # another enterprise's project
     assert [r.status_code for r in bad_urls] == [422, 422, 422, 422]
+
+
+async def test_an_emergency_complaint_alerts_the_enterprise_once_on_every_channel_at_once(
+    platform: Platform, sinks: tuple[MailSink, WebhookSink]
+) -> None:
+    """Someone trapped in a lift (issue 13): the enterprise gets exactly one notice, on its inbox,
+    e-mail and webhook, even when the record is delivered twice; the district office is alerted
+    too; a normal complaint alerts nobody."""
+    mail, hooks = sinks
+    enterprise, project = "E-N9", "P-120101-N009"
+    await enterprise_reachable_at(
+        platform, hooks, project, enterprise, ("email", "duty@n9.cn"), ("webhook", "n9")
+    )
+    district = platform.token(Role.DISTRICT_OFFICE, district="120101")
+    await add_endpoint(platform, hooks, district, ("district", "120101"), "email", "hp@n9.gov.cn")
+    complaint = f"C-{uuid.uuid4().hex[:10]}"
+    facts = {
+        "project_id": project,
+        "enterprise_id": enterprise,
+        "district_code": "120101",
+        "category": "elevator",
+        "channel": "web",
+        "filed_at": NOW,
+        "ticket_no": "TS-20110820-009001",
+    }
+    # Exactly what the complaints service publishes for a lift entrapment (its e2e test checks
+    # the record on Kafka): urgency stays "urgent" for subscribers that predate `tier`.
+    trapped = complaints_v1.ComplaintFiled(
+        complaint_id=complaint,
+        urgency="urgent",
+        tier="emergency",
+        safety=["lift_entrapment"],
+        **facts,
+    )
+    calm = complaints_v1.ComplaintFiled(
+        complaint_id=f"C-{uuid.uuid4().hex[:10]}", urgency="normal", tier="normal", **facts
+    )
+    await publish(platform, calm)
+    await publish(platform, trapped, times=2)  # the same record twice: at-least-once
+
+    await eventually(lambda: _count_is(platform, complaint, 2))
+    await eventually(lambda: deliveries_settled(platform, complaint))
+    await asyncio.sleep(1.5)  # anything duplicated would have arrived by now
+    assert await notices_about(platform, complaint) == 2  # the enterprise's and the district's
+    assert await notices_about(platform, calm.complaint_id) == 0
+    deliveries = await deliveries_about(platform, complaint)
+    assert sorted((d["recipient_kind"], d["channel"]) for d in deliveries) == [
+        ("district", "email"),
+        ("enterprise", "email"),
+        ("enterprise", "webhook"),
+    ]
+    for d in deliveries:
+        if d["channel"] == "email":
+            copies = [
+                m for m in mail.to(d["address"]) if m["X-Wuye-Idempotency-Key"] == d["delivery_id"]
+            ]
+        else:
+            copies = [a for a in hooks.arrivals if a.key == d["delivery_id"]]
+        assert len(copies) == 1, d
+    [alert] = mail.to("duty@n9.cn")
+    assert "有人被困电梯" in str(alert["Subject"])
+    body = alert.get_body(preferencelist=("plain",))
+    assert body is not None
+    assert "30 分钟" in body.get_content()
+    [hook] = hooks.at("n9")
+    assert hook.payload["subject"]["id"] == complaint
+    assert hooks.rejected == 0
+
+    token = platform.token(Role.ENTERPRISE, enterprise=enterprise)
+    async with httpx.AsyncClient(base_url=platform.url("notifications")) as client:
+        inbox = (
+            await client.get("/api/v1/notices", headers={"Authorization": f"Bearer {token}"})
+        ).json()
+    assert [n["subject_id"] for n in inbox] == [complaint]  # one notice in its inbox
+    # Not on the public notices topic: the complaints topic is internal, and so are its alerts.
+    records = await read_topic(
+        platform.bootstrap,
+        NOTIFICATIONS,
+        until=lambda _rs: False,
+        keep=lambda r: complaint.encode() in (r.value or b""),
+        timeout=3,
+    )
+    assert [
+        header(r, "ce_type") for r in records if "NoticeIssued" in (header(r, "ce_type") or "")
+    ] == []
