@@ -269,6 +269,29 @@ async def test_post_yesno_attribute_and_anonymous(api: Api) -> None:
     assert "contact" not in c
 
 
+async def test_a_lift_entrapment_through_open311_is_an_emergency_and_says_what_to_do(
+    api: Api,
+) -> None:
+    r = await api.post(
+        service_code="elevator", **{"attribute[problem]": None, "attribute[trapped]": "true"}
+    )
+    assert r.status_code == 201, r.text
+    [made] = r.json()
+    assert made["service_notice"].startswith("有人被困电梯:请同时拨打电梯轿厢内张贴的应急救援电话")
+    assert "emergency rescue number posted inside the lift car" in made["service_notice"]
+    assert made["token"] in made["service_notice"]
+    c = (
+        await api.client.get(
+            f"/api/v1/complaints/{made['service_request_id']}", headers=api.auth(ALICE)
+        )
+    ).json()
+    assert c["urgency"] == "emergency"
+    filed_at = datetime.fromisoformat(c["filed_at"])
+    assert datetime.fromisoformat(c["acceptance_deadline"]) - filed_at == timedelta(minutes=5)
+    plain = (await api.post()).json()[0]  # no water in one home: nothing to tell
+    assert plain["service_notice"].startswith("受理编号")
+
+
 async def test_post_errors(api: Api) -> None:
     assert "api_key" in assert_spec_error(await api.post(api_key=None), 400)
     assert_spec_error(await api.post(api_key="wrong-key"), 403)

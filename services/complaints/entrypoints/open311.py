@@ -434,6 +434,8 @@ async def post_request(request: Request, fmt: str) -> Response:
             _now(request),
         )
         notice = _notice(filed.ticket_no)
+        for alert in rules.categories.alerts(filed.complaint):  # what to do now comes first
+            notice = f"{alert.advice_zh} / {alert.advice_en};{notice}"
         if _form_value(form, "media_url") is not None:
             notice += ";照片链接未保存,请在网页上传 / media_url was not stored"
         return [
