@@ -499,6 +499,7 @@ async def test_an_emergency_complaint_alerts_the_enterprise_once_on_every_channe
     e-mail and webhook, even when the record is delivered twice; the district office is alerted
     too; a normal complaint alerts nobody."""
     mail, hooks = sinks
+    rejected = hooks.rejected  # earlier tests of the module provoke rejections on purpose
     enterprise, project = "E-N9", "P-120101-N009"
     await enterprise_reachable_at(
         platform, hooks, project, enterprise, ("email", "duty@n9.cn"), ("webhook", "n9")
@@ -536,11 +537,12 @@ async def test_an_emergency_complaint_alerts_the_enterprise_once_on_every_channe
     assert await notices_about(platform, complaint) == 2  # the enterprise's and the district's
     assert await notices_about(platform, calm.complaint_id) == 0
     deliveries = await deliveries_about(platform, complaint)
-    assert sorted((d["recipient_kind"], d["channel"]) for d in deliveries) == [
-        ("district", "email"),
-        ("enterprise", "email"),
-        ("enterprise", "webhook"),
+    assert sorted(d["channel"] for d in deliveries if d["recipient_kind"] == "enterprise") == [
+        "email",
+        "webhook",
     ]
+    # the district's copy also goes to channels other tests of this module registered for it
+    assert "hp@n9.gov.cn" in {d["address"] for d in deliveries if d["recipient_kind"] == "district"}
     for d in deliveries:
         if d["channel"] == "email":
             copies = [
@@ -556,7 +558,7 @@ async def test_an_emergency_complaint_alerts_the_enterprise_once_on_every_channe
     assert "30 分钟" in body.get_content()
     [hook] = hooks.at("n9")
     assert hook.payload["subject"]["id"] == complaint
-    assert hooks.rejected == 0
+    assert hooks.rejected == rejected
 
     token = platform.token(Role.ENTERPRISE, enterprise=enterprise)
     async with httpx.AsyncClient(base_url=platform.url("notifications")) as client:

@@ -156,7 +156,7 @@ class SafetyRule:
 
 
 def _answer_in(answer: str | bool, accepted: frozenset[str | bool]) -> bool:
-    # True == 1 in Python sets: compare kinds too, so a choice id never matches a yes/no value
+    # compare kinds too: a yes/no answer matches only true/false, a choice answer only its ids
     return any(type(answer) is type(value) and answer == value for value in accepted)
 
 
