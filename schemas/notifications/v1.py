@@ -76,10 +76,18 @@ class NoticeIssued(_NoticeEvent):
     recipients: tuple[Recipient, ...] = Field(
         min_length=1, description="收件方 Addressees and copies (主送、抄送)."
     )
-    title_zh: str = Field(min_length=1, max_length=300, description="标题 Title in Chinese.")
-    body_zh: str = Field(min_length=1, max_length=20000, description="正文 Body in Chinese.")
-    title_en: str = Field(max_length=300, description="Title in English.")
-    body_en: str = Field(max_length=20000, description="Body in English.")
+    title_zh: fields.PublicText = Field(
+        min_length=1, max_length=300, description="标题 Title in Chinese; personal data masked."
+    )
+    body_zh: fields.PublicText = Field(
+        min_length=1, max_length=20000, description="正文 Body in Chinese; personal data masked."
+    )
+    title_en: fields.PublicText = Field(
+        max_length=300, description="Title in English; personal data masked."
+    )
+    body_en: fields.PublicText = Field(
+        max_length=20000, description="Body in English; personal data masked."
+    )
     cause_event_id: fields.Id = Field(description="起因事件 CloudEvents id of the cause.")
     cause_type: str = Field(
         max_length=200, description="起因事件类型 CloudEvents type of the cause."
@@ -109,5 +117,9 @@ class NotificationFailed(_DeliveryEvent):
 
     ce_type: ClassVar[str] = "cn.tj.wuye.notifications.NotificationFailed.v1"
 
-    reason: str = Field(min_length=1, max_length=500, description="原因 Why, e.g. 'http 410'.")
+    reason: fields.PublicText = Field(
+        min_length=1,
+        max_length=500,
+        description="原因 Why, e.g. 'http 410'; addresses and other personal data masked.",
+    )
     failed_at: AwareDatetime = Field(description="失败时间 When it was given up.")
