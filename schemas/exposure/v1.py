@@ -4,7 +4,8 @@ Every change of an exposure case is one of these events, and the exposure servic
 projection of them (plus the facts on the other topics): replaying the topics rebuilds it. Cases
 concern enterprises and projects only: no owner, no complaint text, and no inspector's note (the
 items' ``note`` is sent empty). ``ObjectionFiled.grounds`` is the enterprise's own submission:
-kept for the offices and a rebuild, never shown on the public board.
+kept for the offices and a rebuild, never shown on the public board. Free text written by people
+(notes, grounds, reasons) is ``fields.PublicText``: personal data in it is masked.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ webhook). ``NoticeIssued`` is published once per notice; ``NotificationDelivered
 ``NotificationFailed`` once per delivery (recipient and external channel).
 
 This topic is public: notices to owners are never published here, and deliveries name the
-recipient organisation and the channel, never an address.
+recipient organisation and the channel, never an address. Titles, bodies and failure reasons are
+``fields.PublicText``: personal data in them is masked.
 """
 
 from __future__ import annotations
