@@ -19,8 +19,8 @@ the masked text is what goes on the wire and what every reader of the contract s
 - e-mail addresses, keeping the domain (``***@example.com``);
 - names in the common patterns: after a label (``业主张三``, ``联系人：李四``, ``姓名：王小明``) and
   a surname before an honorific (``张先生``, ``王女士``, ``刘师傅``, ``陈阿姨``, ``李经理``), as
-  ``某某`` and ``某先生``. A name is recognised by a common surname (the ~130 most frequent cover
-  nearly everyone) except after ``姓名``/``联系人``-style labels with a colon, where any 2-3 Han
+  ``某某`` and ``某先生``. A name is recognised by a common surname (128 of the most frequent,
+  which most people carry) except after ``姓名``/``联系人``-style labels with a colon, where any 2-3 Han
   characters are taken to be a name.
 
 The masked text is never longer than the original (``maxLength`` in the JSON Schemas holds) and
@@ -66,7 +66,7 @@ _NOT_AFTER: Final = r"(?![0-9A-Za-z])"
 
 _ID_CARD: Final = re.compile(
     _NOT_BEFORE
-    + r"[1-9][0-9]{5}(?P<birth>(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01]))"
+    + r"[1-9][0-9]{5}(?P<birth>(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01]))"
     r"[0-9]{3}[0-9Xx]" + _NOT_AFTER
 )
 _EMAIL: Final = re.compile(
@@ -110,7 +110,7 @@ _WORDS: Final = (
     "余额|马上|石材|白天|夏季|程序|毛坯|钱款|龙头|周边|周围|周末|周期|周知|周界|周[一二三四五六日]|明显|"
     "严重|严格|范围|陆续|孔洞|洪水|雷雨|许可|陈述|孙子|孙女|关于|关注|关闭|关门|付款|付费|齐全|易燃|"
     "康复|江边|黎明|施工|罗列|段落|武装|庄重|焦急|纪律|白色|黄色|金属|石块|石头|钟表|林木|夏天|"
-    "秦皇岛|金属"
+    "秦皇岛"
 )
 """Words starting with a surname character that are not names after a label."""
 
