@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from schemas.privacy import scrub
@@ -147,3 +149,18 @@ def test_scrubbing_is_idempotent_and_never_lengthens(text: str) -> None:
     once = scrub(text)
     assert scrub(once) == once
     assert len(once) <= len(text)
+
+
+def test_the_notice_templates_pass_unchanged() -> None:
+    """Notice titles and bodies are scrubbed on the public topic: the platform's own wording
+    (rules.toml, the checklist templates) must not look like personal data."""
+    root = Path(__file__).resolve().parents[2]
+    files = [root / "services" / "notifications" / "data" / "rules.toml"]
+    files += sorted((root / "services" / "inspections" / "data").rglob("*.*"))
+    changed = [
+        (path.name, line)
+        for path in files
+        for line in path.read_text("utf-8").splitlines()
+        if scrub(line) != line
+    ]
+    assert not changed
