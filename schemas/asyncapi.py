@@ -15,7 +15,7 @@ from schemas import base, catalog, cloudevents, topics
 Schema = dict[str, Any]
 
 ASYNCAPI_VERSION = "3.0.0"
-DOCUMENT_VERSION = "1.2.0"
+DOCUMENT_VERSION = "1.2.1"
 """Version of the document; bump the minor version when an event type or topic is added."""
 KAFKA_BINDING_VERSION = "0.5.0"
 SERVER_HOST = "kafka-bootstrap.wuye.svc:9092"
@@ -56,7 +56,11 @@ def document(json_schemas: dict[str, Schema]) -> Schema:
                 "event in binary content mode: attributes in ce_* headers, the event JSON as "
                 "the value, the ordering key as the record key. Within a version events change "
                 "additively only; consumers must ignore unknown fields. Channels tagged "
-                "`internal` are not offered to outside agencies."
+                "`internal` are not offered to outside agencies. `x-personal-data` on a channel "
+                "says what it carries about people: none; scrubbed (free text written by people, "
+                "with phone and ID-card numbers, e-mail addresses and names in common patterns masked, "
+                "marked `x-personal-data: scrubbed` on each such field); pseudonymous (people's "
+                "ids only); contains (anything). Public channels are none or scrubbed."
             ),
         },
         "defaultContentType": cloudevents.JSON,
@@ -197,6 +201,11 @@ def _dead_letter_message() -> Schema:
 
 
 def _channel(spec: topics.TopicSpec, message_ids: Iterable[str]) -> Schema:
+    personal_data = (
+        f"\n\nPersonal data: {catalog.personal_data_note(spec.name)}."
+        if spec in topics.TOPICS
+        else "\n\nPersonal data: contains (the original records, unchanged)."
+    )
     topic_config: Schema = {}
     for name, value in spec.config.items():
         if name == "cleanup.policy":
@@ -208,9 +217,11 @@ def _channel(spec: topics.TopicSpec, message_ids: Iterable[str]) -> Schema:
         "title": spec.name,
         "description": (
             f"{spec.description}\n\nKafka key: {spec.key}. Partitions: {spec.partitions}."
+            + personal_data
         ),
         "messages": {m: {"$ref": f"#/components/messages/{m}"} for m in message_ids},
         "tags": [{"name": "public" if spec.public else "internal"}],
+        "x-personal-data": spec.personal_data,
         "bindings": {
             "kafka": {
                 "topic": spec.name,

@@ -7,10 +7,13 @@ Adding an event class means listing it in ``_PRODUCED`` below and running
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import typing
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 
-from schemas import base, topics
+import pydantic
+
+from schemas import base, privacy, topics
 from schemas.campaigns import v1 as campaigns_v1
 from schemas.complaints import v1 as complaints_v1
 from schemas.exposure import v1 as exposure_v1
@@ -111,3 +114,59 @@ EVENT_TYPES, PRODUCERS = _build()
 def events_on(topic: str) -> tuple[type[base.Event], ...]:
     """The event classes that travel on a topic, in catalog order (may be empty)."""
     return tuple(cls for cls in EVENT_TYPES.values() if cls.topic == topic)
+
+
+def scrubbed_fields(topic: str) -> tuple[str, ...]:
+    """``Model.field`` of every ``fields.PublicText`` (scrubbed free text) in the events on a
+    topic, nested models included, sorted; named after the model that declares the field."""
+    found: set[str] = set()
+    seen: set[type[pydantic.BaseModel]] = set()
+
+    def visit(model: type[pydantic.BaseModel]) -> None:
+        if model in seen:
+            return
+        seen.add(model)
+        for name, info in model.model_fields.items():
+            if any(
+                isinstance(m, pydantic.AfterValidator) and m.func is privacy.scrub
+                for m in info.metadata
+            ):
+                owner = next(c for c in model.__mro__ if name in vars(c).get("__annotations__", {}))
+                found.add(f"{owner.__name__}.{name}")
+            for nested in _models_in(info.annotation):
+                visit(nested)
+
+    for cls in events_on(topic):
+        visit(cls)
+    return tuple(sorted(found))
+
+
+def _models_in(annotation: object) -> Iterator[type[pydantic.BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+        yield annotation
+    for arg in typing.get_args(annotation):
+        yield from _models_in(arg)
+
+
+def _check_personal_data() -> None:
+    for spec in topics.TOPICS:
+        scrubbed = scrubbed_fields(spec.name)
+        if spec.personal_data == "scrubbed" and not scrubbed:
+            raise TypeError(f"{spec.name} is declared 'scrubbed' but no event has PublicText")
+        if spec.personal_data == "none" and scrubbed:
+            raise TypeError(
+                f"{spec.name} is declared 'none' but carries free text {scrubbed}: 'scrubbed'"
+            )
+
+
+_check_personal_data()
+
+
+def personal_data_note(topic: str) -> str:
+    """The topic's personal-data level as the docs and the AsyncAPI document state it, e.g.
+    ``scrubbed: `FailedItem.note`, `RectificationRejected.reason```."""
+    spec = topics.topic(topic)
+    scrubbed = scrubbed_fields(topic)
+    if not scrubbed:
+        return spec.personal_data
+    return f"{spec.personal_data}: " + ", ".join(f"`{name}`" for name in scrubbed)

@@ -156,7 +156,9 @@ def _constraints(schema: Schema) -> dict[str, Any]:
     keywords = {
         k: v
         for k, v in schema.items()
-        if k not in _ANNOTATIONS | _STRUCTURAL and k not in {"default", "$ref"}
+        if k not in _ANNOTATIONS | _STRUCTURAL
+        and k not in {"default", "$ref"}
+        and not k.startswith("x-")  # extensions (e.g. x-personal-data) annotate, never constrain
     }
     if "const" in keywords and "enum" not in keywords:
         keywords["enum"] = [keywords.pop("const")]

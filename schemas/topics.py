@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from schemas.privacy import PUBLIC_LEVELS, PersonalData
+
 _DAY_MS = 24 * 60 * 60 * 1000
 
 
@@ -24,6 +26,16 @@ class TopicSpec:
     """Kafka topic configuration (``kafka-configs`` names and string values)."""
     public: bool
     """Whether outside agencies may subscribe (published in the AsyncAPI document as such)."""
+    personal_data: PersonalData = "contains"
+    """What the topic carries about people (``privacy.PersonalData``): a public topic carries
+    ``none`` or ``scrubbed`` free text only. In the AsyncAPI document as ``x-personal-data``."""
+
+    def __post_init__(self) -> None:
+        if self.public and self.personal_data not in PUBLIC_LEVELS:
+            raise ValueError(
+                f"{self.name}: a public topic carries personal data 'none' or 'scrubbed', "
+                f"not {self.personal_data!r}"
+            )
 
 
 def _config(**entries: str) -> Mapping[str, str]:
@@ -31,7 +43,13 @@ def _config(**entries: str) -> Mapping[str, str]:
 
 
 def _events_topic(
-    name: str, *, partitions: int, key: str, description: str, public: bool
+    name: str,
+    *,
+    partitions: int,
+    key: str,
+    description: str,
+    public: bool,
+    personal_data: PersonalData,
 ) -> TopicSpec:
     return TopicSpec(
         name=name,
@@ -40,6 +58,7 @@ def _events_topic(
         description=description,
         config=_config(cleanup_policy="delete", retention_ms=str(365 * _DAY_MS)),
         public=public,
+        personal_data=personal_data,
     )
 
 
@@ -58,6 +77,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         # every update of a project that changes twice in quick succession.
         config=_config(cleanup_policy="compact", min_compaction_lag_ms=str(60 * 60 * 1000)),
         public=True,
+        personal_data="none",
     ),
     _events_topic(
         "wuye.inspections.events",
@@ -65,19 +85,22 @@ TOPICS: tuple[TopicSpec, ...] = (
         key="project_id",
         description=(
             "检查 Self and patrol inspections and rectification. Keyed by project so that "
-            "everything about one project stays in order."
+            "everything about one project stays in order. Inspectors' notes and rejection "
+            "reasons are scrubbed of personal data."
         ),
         public=True,
+        personal_data="scrubbed",
     ),
     _events_topic(
         "wuye.complaints.events",
         partitions=12,
         key="complaint_id",
         description=(
-            "投诉 Complaints, their SLA clocks and satisfaction surveys. Internal: carries owners' "
-            "personal data."
+            "投诉 Complaints and their SLA clocks. Internal: identifies owners by account id "
+            "(never name, phone, address or complaint text) and staff by id."
         ),
         public=False,
+        personal_data="pseudonymous",
     ),
     _events_topic(
         "wuye.campaigns.events",
@@ -85,6 +108,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         key="campaign_id",
         description="专项行动 Campaign phases and enterprise plans.",
         public=False,
+        personal_data="none",
     ),
     _events_topic(
         "wuye.surveys.events",
@@ -95,13 +119,18 @@ TOPICS: tuple[TopicSpec, ...] = (
             "Results per project are public facts; no household data travels here."
         ),
         public=True,
+        personal_data="none",
     ),
     _events_topic(
         "wuye.notifications.events",
         partitions=6,
         key="notice_id",
-        description="通知 Notices (incl. 通报批评 circulated criticism) and their delivery.",
+        description=(
+            "通知 Notices (incl. 通报批评 circulated criticism) and their delivery. Titles, bodies "
+            "and failure reasons are scrubbed of personal data."
+        ),
         public=True,
+        personal_data="scrubbed",
     ),
     TopicSpec(
         name="wuye.exposure.events",
@@ -114,6 +143,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         ),
         config=_config(cleanup_policy="delete", retention_ms=str(5 * 365 * _DAY_MS)),
         public=True,
+        personal_data="scrubbed",
     ),
 )
 
@@ -140,6 +170,7 @@ def _dead_letter_spec(service: str) -> TopicSpec:
         ),
         config=_config(cleanup_policy="delete", retention_ms=str(30 * _DAY_MS)),
         public=False,
+        personal_data="contains",
     )
 
 

@@ -4,7 +4,8 @@ Every change of an exposure case is one of these events, and the exposure servic
 projection of them (plus the facts on the other topics): replaying the topics rebuilds it. Cases
 concern enterprises and projects only: no owner, no complaint text, and no inspector's note (the
 items' ``note`` is sent empty). ``ObjectionFiled.grounds`` is the enterprise's own submission:
-kept for the offices and a rebuild, never shown on the public board.
+kept for the offices and a rebuild, never shown on the public board. Free text written by people
+(notes, grounds, reasons) is ``fields.PublicText``: personal data in it is masked.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ class CaseItem(pydantic.BaseModel):
     title_zh: str = Field(min_length=1, max_length=200, description="检查项 Item title (Chinese).")
     title_en: str = Field(max_length=200, description="Item title in English (may be empty).")
     severity: Literal["general", "serious", "urgent"] = Field(description="严重程度 Severity.")
-    note: str = Field(max_length=500, description="检查备注 The inspector's note.")
+    note: fields.PublicText = Field(
+        max_length=500,
+        description="检查备注 The inspector's note (sent empty); personal data masked.",
+    )
 
 
 class _CaseEvent(base.Event):
@@ -89,7 +93,10 @@ class ExposureReviewed(_CaseEvent):
         description="决定 hold (暂缓) or confirm (确认公开)."
     )
     district_code: fields.DistrictCode = Field(description="区划代码 The deciding district.")
-    note: str = Field(max_length=500, description="说明 The office's note (may be empty).")
+    note: fields.PublicText = Field(
+        max_length=500,
+        description="说明 The office's note (may be empty); personal data masked.",
+    )
     reviewed_at: AwareDatetime = Field(description="时间 When it was decided.")
 
 
@@ -135,7 +142,11 @@ class ObjectionFiled(_CaseEvent):
 
     objection_id: fields.Id = Field(description="异议编号 Objection id.")
     enterprise_id: fields.Id = Field(description="物业服务企业编号 The objecting enterprise.")
-    grounds: str = Field(min_length=1, max_length=2000, description="异议理由 The grounds given.")
+    grounds: fields.PublicText = Field(
+        min_length=1,
+        max_length=2000,
+        description="异议理由 The grounds given; personal data masked.",
+    )
     filed_at: AwareDatetime = Field(description="时间 When it was filed.")
 
 
@@ -146,5 +157,9 @@ class ObjectionDecided(_CaseEvent):
 
     objection_id: fields.Id = Field(description="异议编号 Objection id.")
     upheld: bool = Field(description="是否成立 True: the case is withdrawn.")
-    reason: str = Field(min_length=1, max_length=1000, description="理由 The district's reasons.")
+    reason: fields.PublicText = Field(
+        min_length=1,
+        max_length=1000,
+        description="理由 The district's reasons; personal data masked.",
+    )
     decided_at: AwareDatetime = Field(description="时间 When it was decided.")

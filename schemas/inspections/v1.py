@@ -77,7 +77,10 @@ class FailedItem(pydantic.BaseModel):
     severity: Severity = Field(
         description="严重程度 general = 一般, serious = 严重, urgent = 紧急."
     )
-    note: str = Field(max_length=500, description="检查备注 Inspector's note (may be empty).")
+    note: fields.PublicText = Field(
+        max_length=500,
+        description="检查备注 Inspector's note (may be empty); personal data masked.",
+    )
     deadline: AwareDatetime | None = Field(
         default=None,
         description=(
@@ -171,7 +174,11 @@ class RectificationRejected(_OrderEvent):
     ce_type: ClassVar[str] = "cn.tj.wuye.inspections.RectificationRejected.v1"
 
     rejection_no: int = Field(ge=1, description="第几次退回 1 for the first rejection.")
-    reason: str = Field(min_length=1, max_length=1000, description="退回理由 Why it was rejected.")
+    reason: fields.PublicText = Field(
+        min_length=1,
+        max_length=1000,
+        description="退回理由 Why it was rejected; personal data masked.",
+    )
     inadequate: bool = Field(description="整改不到位 True on the final (second) rejection.")
     rejected_at: AwareDatetime = Field(description="退回时间 When it was rejected.")
 

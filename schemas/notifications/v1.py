@@ -8,7 +8,8 @@ webhook). ``NoticeIssued`` is published once per notice; ``NotificationDelivered
 ``NotificationFailed`` once per delivery (recipient and external channel).
 
 This topic is public: notices to owners are never published here, and deliveries name the
-recipient organisation and the channel, never an address.
+recipient organisation and the channel, never an address. Titles, bodies and failure reasons are
+``fields.PublicText``: personal data in them is masked.
 """
 
 from __future__ import annotations
@@ -76,10 +77,18 @@ class NoticeIssued(_NoticeEvent):
     recipients: tuple[Recipient, ...] = Field(
         min_length=1, description="收件方 Addressees and copies (主送、抄送)."
     )
-    title_zh: str = Field(min_length=1, max_length=300, description="标题 Title in Chinese.")
-    body_zh: str = Field(min_length=1, max_length=20000, description="正文 Body in Chinese.")
-    title_en: str = Field(max_length=300, description="Title in English.")
-    body_en: str = Field(max_length=20000, description="Body in English.")
+    title_zh: fields.PublicText = Field(
+        min_length=1, max_length=300, description="标题 Title in Chinese; personal data masked."
+    )
+    body_zh: fields.PublicText = Field(
+        min_length=1, max_length=20000, description="正文 Body in Chinese; personal data masked."
+    )
+    title_en: fields.PublicText = Field(
+        max_length=300, description="Title in English; personal data masked."
+    )
+    body_en: fields.PublicText = Field(
+        max_length=20000, description="Body in English; personal data masked."
+    )
     cause_event_id: fields.Id = Field(description="起因事件 CloudEvents id of the cause.")
     cause_type: str = Field(
         max_length=200, description="起因事件类型 CloudEvents type of the cause."
@@ -109,5 +118,9 @@ class NotificationFailed(_DeliveryEvent):
 
     ce_type: ClassVar[str] = "cn.tj.wuye.notifications.NotificationFailed.v1"
 
-    reason: str = Field(min_length=1, max_length=500, description="原因 Why, e.g. 'http 410'.")
+    reason: fields.PublicText = Field(
+        min_length=1,
+        max_length=500,
+        description="原因 Why, e.g. 'http 410'; addresses and other personal data masked.",
+    )
     failed_at: AwareDatetime = Field(description="失败时间 When it was given up.")

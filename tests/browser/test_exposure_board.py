@@ -83,6 +83,7 @@ def test_load_filter_by_district_and_open_a_case(
     assert HOSTILE_ENTERPRISE in body  # as text
     assert PERSONAL_NOTE not in page.content()
     assert "13812345678" not in page.content()
+    assert "夜班睡岗" not in page.content()  # not even masked: notes stay with inspections
     assert page.locator("script").count() == 0
     assert page.locator("img").count() == 0
     assert dialogs == []

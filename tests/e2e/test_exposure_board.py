@@ -85,6 +85,7 @@ async def test_no_personal_data_and_no_live_html_on_any_public_page(
         text = response.text
         assert PERSONAL_NOTE not in text, path
         assert "13812345678" not in text, path
+        assert "夜班睡岗" not in text, path  # not even masked: notes stay with inspections
         if not path.startswith("/api/"):  # only their escaped forms
             assert HOSTILE_PROJECT not in text, path
             assert HOSTILE_ENTERPRISE not in text, path

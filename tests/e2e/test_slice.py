@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import copy
+import json
 import uuid
+from collections.abc import Callable
 
 import asyncpg
 import httpx
 import pytest
+from aiokafka import ConsumerRecord
 
 from runtime import kafka
 from runtime.auth import Role
-from tests.e2e.conftest import Platform, eventually, post_failed_inspection
+from tests.e2e.conftest import FAILED_INSPECTION, Platform, eventually, post_failed_inspection
 from tests.integration.conftest import header, read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -148,3 +152,57 @@ async def test_every_service_publishes_the_event_catalog(platform: Platform) -> 
             assert "wuye.inspections.events" in {
                 c["address"] for c in document["channels"].values()
             }
+
+
+async def test_personal_data_in_an_inspectors_note_leaves_the_platform_masked(
+    platform: Platform,
+) -> None:
+    """The note stays whole in inspections; on the public topics, and in the notice quoting it,
+    the phone number and the name are masked."""
+    corr = f"privacy-{uuid.uuid4().hex[:8]}"
+    note = "已联系业主张三 138-0013-8000,垃圾桶满溢"
+    masked = "已联系业主某某 138****8000,垃圾桶满溢"
+    body = copy.deepcopy(FAILED_INSPECTION)
+    for result in body["results"]:
+        if result["item_id"] == "waste.daily":
+            result["note"] = note
+    token = platform.token(Role.DISTRICT_OFFICE, district="120101")
+    async with httpx.AsyncClient(base_url=platform.url("inspections"), timeout=20) as client:
+        response = await client.post(
+            "/api/v1/inspections",
+            json=body,
+            headers={"Authorization": f"Bearer {token}", "X-Correlation-ID": corr},
+        )
+    assert response.status_code == 201, response.text
+    assert note in response.text  # the inspecting office sees its own note whole
+
+    def of_chain(ce_type: str) -> Callable[[ConsumerRecord[bytes, bytes]], bool]:
+        return lambda r: header(r, "ce_correlationid") == corr and header(r, "ce_type") == ce_type
+
+    failed = await read_topic(
+        platform.bootstrap,
+        "wuye.inspections.events",
+        until=lambda rs: len(rs) >= 1,
+        keep=of_chain("cn.tj.wuye.inspections.InspectionFailed.v1"),
+    )
+    assert len(failed) == 1
+    notes = {i["item_id"]: i["note"] for i in json.loads(failed[0].value)["failed_items"]}
+    assert notes["waste.daily"] == masked
+    ordered = await read_topic(
+        platform.bootstrap,
+        "wuye.inspections.events",
+        until=lambda rs: len(rs) >= 3,
+        keep=of_chain("cn.tj.wuye.inspections.RectificationOrdered.v1"),
+    )
+    assert masked in b"".join(r.value for r in ordered).decode()
+    notices = await read_topic(
+        platform.bootstrap,
+        "wuye.notifications.events",
+        until=lambda rs: len(rs) >= 1,
+        keep=of_chain("cn.tj.wuye.notifications.NoticeIssued.v1"),
+    )
+    assert len(notices) == 1
+    assert masked in json.loads(notices[0].value)["body_zh"]
+    everything = b"".join(r.value for r in failed + ordered + notices).decode()
+    assert "0013" not in everything
+    assert "张三" not in everything

@@ -55,3 +55,26 @@ def test_a_service_importing_another_is_caught(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "Services never import each other BROKEN" in result.stdout
+
+
+def test_services_build_events_through_validation() -> None:
+    """``model_copy(update=...)`` and ``model_construct`` skip validation, so they would skip the
+    masking of personal data in ``PublicText`` fields: services build events with the
+    constructor or ``model_validate`` (settings may use ``model_construct``)."""
+    import ast
+
+    root = Path(__file__).resolve().parents[2] / "services"
+    offenders = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            copy_with_update = node.func.attr == "model_copy" and any(
+                k.arg == "update" for k in node.keywords
+            )
+            construct = node.func.attr == "model_construct" and not ast.unparse(
+                node.func.value
+            ).endswith("Settings")
+            if copy_with_update or construct:
+                offenders.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert not offenders, offenders

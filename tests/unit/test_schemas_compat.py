@@ -144,6 +144,10 @@ def test_each_kind_of_break_is_reported(edit: Any, expected: str) -> None:
             ),
             id="def-renamed",
         ),
+        pytest.param(
+            lambda s: s["properties"]["thing_id"].update({"x-personal-data": "scrubbed"}),
+            id="extension-keyword",
+        ),
     ],
 )
 def test_additive_and_widening_changes_are_accepted(edit: Any) -> None:

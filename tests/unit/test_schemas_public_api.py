@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 import schemas
-from schemas import base, catalog, cloudevents, compat, generate, topics
+from schemas import base, catalog, cloudevents, compat, fields, generate, privacy, topics
 
 PUBLIC = {
     base: {"Event", "schema_uri"},
@@ -19,7 +19,15 @@ PUBLIC = {
         "DEAD_LETTER_TOPICS",
         "DEAD_LETTER_HEADERS",
     },
-    catalog: {"EVENT_TYPES", "PRODUCERS", "events_on"},
+    catalog: {
+        "EVENT_TYPES",
+        "PRODUCERS",
+        "events_on",
+        "scrubbed_fields",
+        "personal_data_note",
+    },
+    privacy: {"scrub", "PersonalData", "PUBLIC_LEVELS", "MARK"},
+    fields: {"Id", "DistrictCode", "Name", "Score", "PublicText"},
     cloudevents: {
         "SPECVERSION",
         "MalformedEvent",
