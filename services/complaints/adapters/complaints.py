@@ -324,12 +324,18 @@ def _clock(c: Clock) -> dict[str, Any]:
         "warn_at": _t(c.warn_at),
         "warned_at": _t(c.warned_at),
         "overdue_at": _t(c.overdue_at),
+        "calendar": c.calendar,
     }
 
 
 def _unclock(d: dict[str, Any]) -> Clock:
     return Clock(
-        d["name"], _d(d["deadline"]), _d(d["warn_at"]), _od(d["warned_at"]), _od(d["overdue_at"])
+        d["name"],
+        _d(d["deadline"]),
+        _d(d["warn_at"]),
+        _od(d["warned_at"]),
+        _od(d["overdue_at"]),
+        d.get("calendar"),
     )
 
 

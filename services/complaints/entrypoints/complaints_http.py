@@ -39,6 +39,13 @@ STATUS_ZH = {
 }
 
 
+CALENDAR_DOC = (
+    "时限依据的日历 The calendar the {clock} deadline was counted on: 'official:<year>', "
+    "'provisional:holidays-<version>:<year>' (no official file for that year yet: statutory "
+    "holidays only, 调休 unknown), 'elapsed' (a limit in minutes), several joined with '+'."
+)
+
+
 class ContactIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, max_length=model.MAX_NAME, description="联系人")
@@ -67,6 +74,12 @@ class FiledOut(BaseModel):
     status: str
     acceptance_deadline: datetime
     completion_deadline: datetime
+    acceptance_deadline_calendar: str | None = Field(
+        default=None, description=CALENDAR_DOC.format(clock="acceptance")
+    )
+    completion_deadline_calendar: str | None = Field(
+        default=None, description=CALENDAR_DOC.format(clock="completion")
+    )
 
 
 class TransferIn(BaseModel):
@@ -122,6 +135,8 @@ def _common(row: repo.Row) -> dict[str, Any]:
         "filed_at": c.filed_at,
         "acceptance_deadline": c.acceptance.deadline,
         "completion_deadline": c.completion.deadline,
+        "acceptance_deadline_calendar": c.acceptance.calendar,
+        "completion_deadline_calendar": c.completion.calendar,
         "acceptance_overdue": c.acceptance.overdue_at is not None,
         "completion_overdue": c.completion.overdue_at is not None,
         "replied_at": c.replied_at,
@@ -236,6 +251,8 @@ async def file_complaint(body: ComplaintIn, request: Request, principal: Filer) 
         status=c.status.value,
         acceptance_deadline=c.acceptance.deadline,
         completion_deadline=c.completion.deadline,
+        acceptance_deadline_calendar=c.acceptance.calendar,
+        completion_deadline_calendar=c.completion.calendar,
     )
 
 

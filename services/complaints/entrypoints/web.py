@@ -24,7 +24,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from runtime.auth import Principal, Role
 from runtime.calendar import CHINA
-from runtime.errors import DomainError, NotFound
+from runtime.errors import DomainError, NotFound, Unavailable
 from runtime.ratelimit import limiters, retry_after_header
 from services.complaints.adapters import complaints as repo
 from services.complaints.adapters.reference import Rules
@@ -321,6 +321,10 @@ async def file_submit(request: Request) -> HTMLResponse:
                 photo_refs=photos,
             ),
             request.app.state.runtime.clock.now(),
+        )
+    except Unavailable as exc:  # the platform's gap (a calendar year), not the owner's input
+        return _render(
+            page, "unavailable.html", 503, message_zh=exc.message.zh, message_en=exc.message.en
         )
     except DomainError as exc:  # the domain's own checks (length, HTML, phone, photos...)
         page.add_error(exc)

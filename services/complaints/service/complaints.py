@@ -410,6 +410,7 @@ async def feedback(
                     **facts(c),
                     reopen_count=c.reopen_count,
                     completion_deadline=c.completion.deadline,
+                    completion_deadline_calendar=c.completion.calendar,
                     reopened_at=now,
                 ),
                 source=SOURCE,
@@ -451,10 +452,19 @@ def _decide(step: Callable[[], T]) -> T:
         error = InvalidInput if exc.field else DomainError
         raise error(exc.code, Message(exc.zh, exc.en), field=exc.field) from exc
     except CalendarError as exc:
-        # Never guess a deadline: the operator must load the year's holiday calendar.
-        raise Unavailable(
-            exc.code, Message(f"无法计算投诉时限:{exc.zh}", f"cannot set the time limit: {exc.en}")
-        ) from exc
+        # Never guess a deadline: beyond even the provisional calendar the operator must load
+        # the year's holiday file. The platform's gap, never the owner's input: 503.
+        raise Unavailable(exc.code, calendar_gap(exc)) from exc
+
+
+def calendar_gap(exc: CalendarError) -> Message:
+    return Message(
+        f"平台暂时无法计算办理时限({exc.zh})。这是平台的问题,不是您填写的内容有误;"
+        "平台运维人员已收到告警,请稍后再试。",
+        f"The platform cannot compute the time limits right now ({exc.en}). This is a problem "
+        "on our side, not with what you entered; the operators have been alerted, please try "
+        "again later.",
+    )
 
 
 # --- the local project table, fed by the registry topic -------------------------------------------
