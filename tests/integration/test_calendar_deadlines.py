@@ -20,6 +20,7 @@ import asyncpg
 import httpx
 import pytest
 
+from deploy.local.samples import FAILED_INSPECTION
 from runtime import db, provisional_calendar
 from runtime.auth import DevIssuer, Principal, Role
 from runtime.calendar import CHINA
@@ -29,6 +30,7 @@ from runtime.settings import Settings
 from services.complaints import bootstrap
 from services.complaints.entrypoints import complaints_http
 from services.complaints.service import complaints
+from services.inspections import bootstrap as inspections
 from tests.factories import register_complaint_project
 
 pytestmark = pytest.mark.integration
@@ -219,3 +221,50 @@ async def test_the_service_layer_stores_the_basis_with_the_deadline(
         assert basis == f"official:2026+{PROVISIONAL_2027}"
     finally:
         await pool.close()
+
+
+# --- inspections: rectification deadlines ---------------------------------------------------------
+
+
+async def test_rectification_orders_store_the_calendar_of_their_deadline(
+    fresh_db: str, kafka_topics: str, issuer: DevIssuer
+) -> None:
+    at = datetime(2026, 12, 29, 10, 0, tzinfo=CHINA)  # a Tuesday
+    settings = inspections.InspectionsSettings(
+        database_url=fresh_db,
+        kafka_bootstrap_servers=kafka_topics,
+        auth_jwt_public_key=issuer.public_key_pem,
+    )
+    app = build_app(inspections.spec(settings), settings)
+    body = {**FAILED_INSPECTION, "inspected_at": at.isoformat()}
+    district = Principal("heping-officer-01", Role.DISTRICT_OFFICE, district_code="120101")
+    async with app.router.lifespan_context(app):
+        app.state.runtime.clock = FixedClock(at)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            made = await client.post(
+                "/api/v1/inspections", json=body, headers=auth(issuer, district)
+            )
+    assert made.status_code == 201, made.text  # was 503: the serious items reach into 2027
+    conn = await asyncpg.connect(fresh_db)
+    try:
+        rows = await conn.fetch(
+            "SELECT severity, deadline, deadline_calendar FROM rectification_orders"
+        )
+        payloads = [
+            json.loads(bytes(r["payload"]))
+            for r in await conn.fetch(
+                "SELECT payload FROM outbox WHERE event_type LIKE '%RectificationOrdered%'"
+            )
+        ]
+    finally:
+        await conn.close()
+    by_severity = {r["severity"]: r for r in rows}
+    # serious: 3 working days from Tue Dec 29: Wed 30, Thu 31, (Jan 1 off) Mon Jan 4
+    serious = by_severity["serious"]
+    assert serious["deadline"] == datetime(2027, 1, 4, 23, 59, 59, 999999, tzinfo=CHINA)
+    assert serious["deadline_calendar"] == f"official:2026+{PROVISIONAL_2027}"
+    assert by_severity["urgent"]["deadline_calendar"] == "elapsed"  # 24 hours, no calendar
+    assert sorted(p["deadline_calendar"] for p in payloads) == sorted(
+        r["deadline_calendar"] for r in rows
+    )
