@@ -9,6 +9,7 @@ honest 503 that says it is the platform's problem, not the owner's input.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -28,7 +29,7 @@ from runtime.scheduler import FixedClock
 from runtime.service import ServiceSpec, build_app
 from runtime.settings import Settings
 from services.complaints import bootstrap
-from services.complaints.entrypoints import complaints_http
+from services.complaints.entrypoints import complaints_http, web
 from services.complaints.service import complaints
 from services.inspections import bootstrap as inspections
 from tests.factories import register_complaint_project
@@ -76,7 +77,7 @@ def service(fresh_db: str, kafka_topics: str, calendar_dir: Path, issuer: DevIss
             title="complaints test",
             version="0",
             migrations=MIGRATIONS,
-            routers=(complaints_http.router,),
+            routers=(complaints_http.router, web.router),
             on_startup=(bootstrap._load_data, projects),
         )
         settings = bootstrap.ComplaintsSettings(
@@ -198,6 +199,22 @@ async def test_a_year_no_calendar_can_provide_is_the_platforms_503_not_the_owner
         assert await conn.fetchval("SELECT count(*) FROM complaints") == 0
     finally:
         await conn.close()
+
+
+async def test_the_owners_form_says_the_gap_is_the_platforms_not_the_owners(
+    service: Service,
+) -> None:
+    async with service(datetime(2100, 12, 28, 10, 0, tzinfo=CHINA)) as client:
+        page = await client.get("/", params={"project_id": "p-1", "category": "other"})
+        assert page.status_code == 200, page.text
+        hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
+        fields = {**hidden, "description": BODY["description"], "anonymous": "yes"}
+        answer = await client.post("/", data=fields)
+    assert answer.status_code == 503, answer.text
+    assert "暂时无法受理" in answer.text
+    assert "这是平台的问题" in answer.text
+    assert "您填写的内容没有问题" in answer.text
+    assert "请修正以下问题" not in answer.text  # no error summary pointing at the owner's fields
 
 
 async def test_the_service_layer_stores_the_basis_with_the_deadline(
