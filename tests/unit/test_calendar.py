@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
+from structlog.testing import capture_logs
 
 from runtime import provisional_calendar
 from runtime.calendar import CHINA, CalendarError, ProvisionalYear, WorkingCalendar
@@ -416,3 +417,18 @@ def test_a_provisional_source_answering_for_another_year_is_refused() -> None:
     with pytest.raises(CalendarError) as refused:
         wrong.is_working_day(date(2012, 1, 3))
     assert refused.value.code == "bad_year"
+
+
+def test_operators_get_a_warning_when_a_provisional_year_comes_into_use() -> None:
+    with capture_logs() as logs:
+        year = provisional_calendar.provisional_year(2031)
+        missing = provisional_calendar.provisional_year(2150)
+    assert year is not None
+    assert year.label == f"provisional:{provisional_calendar.SOURCE}:2031"
+    assert missing is None
+    warning = next(e for e in logs if e["event"] == "calendar_provisional")
+    assert warning["log_level"] == "warning"
+    assert warning["year"] == 2031
+    assert "cn-2031.json" in warning["action"]
+    error = next(e for e in logs if e["event"] == "calendar_year_missing")
+    assert error["log_level"] == "error"
