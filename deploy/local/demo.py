@@ -6,7 +6,9 @@
 4. drives the campaign: a district office patrol-inspects a project and finds failures, an enterprise
    self-inspects another project and passes; then it follows the events to the notice the
    enterprise receives and to the evidence the exposure service keeps;
-5. prints a summary and the URLs, then keeps serving until Ctrl-C (or exits: --exit-after-summary).
+5. lets campaign time run at real speed from then on (every service reads the clock control file,
+   no restart), prints a summary and the URLs, then keeps serving until Ctrl-C (or exits:
+   --exit-after-summary).
 
 Everything it does goes through the services' public HTTP APIs with signed tokens, as a person's
 browser or another agency's client would.
@@ -34,7 +36,8 @@ from deploy.local.stack import Stack, StackConfig
 from runtime import kafka
 from runtime import logging as runtime_logging
 from runtime.auth import DevIssuer, Principal, Role
-from runtime.scheduler import SimulatedClock
+from runtime.calendar import CHINA
+from runtime.scheduler import SimulatedClock, change_speed
 
 SERVICE_PORT_OFFSETS = {"inspections": 0, "notifications": 1, "exposure": 2, "complaints": 3}
 TITLES = {
@@ -68,6 +71,8 @@ class Demo:
         self.issuer: DevIssuer | None = None
         self.run_id = time.strftime("%Y%m%d-%H%M%S")
         self.clock = self._campaign_clock()
+        # Read by every service process: after the script, campaign time runs at real speed.
+        self.clock_file = self.state / "clock.json"
         self.mail = MailCatcher()
 
     @staticmethod
@@ -108,6 +113,7 @@ class Demo:
 
         step(2, "启动四个服务", "starting the four services")
         self.clock = self._campaign_clock()  # campaign time starts with the services
+        self.clock_file.unlink(missing_ok=True)  # an earlier run's speed change does not apply
         channels = {
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(self.mail.port),
@@ -129,6 +135,7 @@ class Demo:
                     "CLOCK_START": self.clock.start.isoformat(),
                     "CLOCK_ANCHOR": self.clock.anchor.isoformat(),
                     "CLOCK_SPEED": str(self.clock.speed),
+                    "CLOCK_CONTROL_FILE": str(self.clock_file),
                     "JOB_INTERVAL_S": "0.5",
                     **(channels if name == "notifications" else {}),
                 },
@@ -139,6 +146,16 @@ class Demo:
         for name, process in self.processes.items():
             took = process.wait_ready()
             say(f"    ✓ {TITLES[name]:<28} {process.url}  ready ({took:.1f} s)")
+
+    def real_speed(self) -> None:
+        """The script is over: from a second from now, campaign time runs at real speed in every
+        service (they read `clock_file`; no restart), so a person exploring the demo afterwards
+        files complaints in the campaign's autumn, not years later."""
+        self.clock = change_speed(self.clock_file, self.clock, 1.0)
+        say(
+            f"\n    ✓ 业务时间恢复正常速度,自 {self.clock.start.astimezone(CHINA):%Y-%m-%d %H:%M} 起"
+            f"  {DIM}campaign time runs at real speed from here{RESET}"
+        )
 
     def stop(self) -> None:
         say(f"\n{DIM}停止服务 stopping services…{RESET}")
@@ -438,6 +455,7 @@ def main() -> int:
     try:
         demo.start()
         result = asyncio.run(demo.drive())
+        demo.real_speed()
         demo.summary(result, asyncio.run(demo.counts()))
         if args.exit_after_summary:
             return 0

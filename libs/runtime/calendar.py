@@ -7,14 +7,20 @@ the same way.
 The State Council publishes each year's holidays in December; a weekend day may become a working
 day (调休上班) and a weekday a holiday. The dates live in `reference/calendars/cn-<year>.json`,
 shared as files with every service that counts working days; an adapter reads them and hands the
-parsed dicts to `WorkingCalendar.from_data`. A date in a year that was not loaded raises
-`CalendarError`: guessing "every weekday works" would quietly give wrong deadlines at New Year.
+parsed dicts to `WorkingCalendar.from_data`.
+
+The official files are the authority. A year without one may come from a `provisional` source
+(`runtime.provisional_calendar`: the statutory holidays of the maintained `holidays` library, without
+the 调休 the State Council has not yet published), so the city does not stop at New Year; every
+deadline records which calendar produced it (`basis`: e.g. `official:2026`,
+`provisional:holidays-0.108:2027`). A year neither gives raises `CalendarError`: guessing "every
+weekday works" would quietly give wrong deadlines at New Year.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
@@ -40,14 +46,39 @@ class Holiday:
 
 
 @dataclass(frozen=True)
+class ProvisionalYear:
+    """A year from a provisional source: a document shaped like `cn-<year>.json` and the basis
+    label deadlines counted on it record (`provisional:<source>-<version>:<year>`)."""
+
+    doc: Mapping[str, Any]
+    label: str
+
+
+# year -> the provisional year, or None when the source cannot provide it either
+ProvisionalSource = Callable[[int], ProvisionalYear | None]
+
+
+def official_label(year: int) -> str:
+    return f"official:{year}"
+
+
+@dataclass(frozen=True)
 class WorkingCalendar:
-    years: frozenset[int]
+    years: frozenset[int]  # the years of official files
     holidays: Mapping[date, Holiday]
     make_up_days: frozenset[date]  # weekend days that are working days (调休上班)
+    provisional: ProvisionalSource | None = field(default=None, compare=False)
+    # provisional years looked up so far (the source is asked once per year and process)
+    _extra: dict[int, tuple[WorkingCalendar, str] | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
-    def from_data(cls, years: Iterable[Mapping[str, Any]]) -> WorkingCalendar:
-        """Build from parsed `cn-<year>.json` documents; every date must lie in its file's year."""
+    def from_data(
+        cls, years: Iterable[Mapping[str, Any]], provisional: ProvisionalSource | None = None
+    ) -> WorkingCalendar:
+        """Build from parsed `cn-<year>.json` documents; every date must lie in its file's year.
+        `provisional` answers for the years no document gives."""
         loaded: set[int] = set()
         holidays: dict[date, Holiday] = {}
         make_up: set[date] = set()
@@ -80,7 +111,49 @@ class WorkingCalendar:
                 make_up.add(day)
         if not loaded:
             raise CalendarError("empty", "未加载任何年份的日历", "no calendar year given")
-        return cls(frozenset(loaded), holidays, frozenset(make_up))
+        return cls(frozenset(loaded), holidays, frozenset(make_up), provisional)
+
+    def _provisional_year(self, year: int) -> tuple[WorkingCalendar, str] | None:
+        if year not in self._extra:
+            found = None if self.provisional is None else self.provisional(year)
+            if found is None:
+                self._extra[year] = None
+            else:
+                one = WorkingCalendar.from_data([found.doc])
+                if one.years != frozenset({year}):
+                    raise CalendarError(
+                        "bad_year",
+                        f"临时日历给出的年份不是 {year}",
+                        f"the provisional calendar answered for {sorted(one.years)}, not {year}",
+                    )
+                self._extra[year] = (one, found.label)
+        return self._extra[year]
+
+    def label(self, year: int) -> str:
+        """The calendar a year's days come from: `official:<year>`, a provisional source's label,
+        or CalendarError when neither has the year."""
+        if year in self.years:
+            return official_label(year)
+        return self._year_for(date(year, 1, 1))[1]
+
+    def basis(self, start: datetime, end: datetime) -> str:
+        """The calendars a deadline counted from `start` to `end` rests on: the labels of the
+        years of the days after `start` up to `end` (China time), joined with '+'."""
+        first = (china(start).date() + timedelta(days=1)).year
+        last = china(end).date().year
+        return "+".join(self.label(y) for y in range(first, max(first, last) + 1))
+
+    def _year_for(self, day: date) -> tuple[WorkingCalendar, str]:
+        if day.year in self.years:
+            return self, official_label(day.year)
+        extra = self._provisional_year(day.year)
+        if extra is None:
+            raise CalendarError(
+                "year_not_loaded",
+                f"未加载 {day.year} 年的节假日安排,无法判断 {day} 是否为工作日",
+                f"no holiday calendar loaded for {day.year}; cannot tell whether {day} is a working day",
+            )
+        return extra
 
     def is_working_day(self, day: date) -> bool:
         """Mon-Fri unless a public holiday; Sat/Sun only if a make-up working day.
@@ -89,17 +162,15 @@ class WorkingCalendar:
         """
         if isinstance(day, datetime):
             day = china(day).date()
-        if day.year not in self.years:
-            raise CalendarError(
-                "year_not_loaded",
-                f"未加载 {day.year} 年的节假日安排,无法判断 {day} 是否为工作日",
-                f"no holiday calendar loaded for {day.year}; cannot tell whether {day} is a working day",
-            )
-        if day in self.holidays:
+        source, _ = self._year_for(day)
+        if day in source.holidays:
             return False
-        return day.weekday() < SATURDAY or day in self.make_up_days
+        return day.weekday() < SATURDAY or day in source.make_up_days
 
     def holiday(self, day: date) -> Holiday | None:
+        if day.year not in self.years and self.provisional is not None:
+            extra = self._provisional_year(day.year)
+            return None if extra is None else extra[0].holidays.get(day)
         return self.holidays.get(day)
 
     def add_working_days(self, start: datetime, n: int) -> datetime:

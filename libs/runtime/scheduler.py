@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Protocol
 
 import asyncpg
@@ -58,13 +62,111 @@ class SimulatedClock:
     speed: float
 
     def now(self) -> datetime:
-        return self.start + (datetime.now(UTC) - self.anchor) * self.speed
+        return self.at(datetime.now(UTC))
+
+    def at(self, wall: datetime) -> datetime:
+        """Business time at the wall-clock instant `wall`."""
+        return self.start + (wall - self.anchor) * self.speed
 
 
-def clock_from(start: datetime | None, anchor: datetime | None, speed: float) -> Clock:
+@dataclass
+class ControlledClock:
+    """A SimulatedClock whose speed can change while the processes run, all of them at once.
+
+    The control file (JSON, `{"segments": [{"anchor", "start", "speed"}, ...]}`) lists later
+    segments: from wall instant `anchor` on, business time is `start + (wall - anchor) * speed`.
+    Every process of a demo reads the same file (re-read when it changes, at most every
+    `REFRESH_S`), and a writer (`change_speed`) puts the switch a little in the future, so each
+    process has seen it before it applies: the processes agree and time never runs backwards.
+    `make demo` uses it to replay the campaign fast, then let time run at real speed.
+    """
+
+    base: SimulatedClock
+    path: Path
+    _segments: tuple[SimulatedClock, ...] = ()
+    _seen: tuple[int, int] | None = None  # (mtime_ns, size) of the file last read
+    _checked: float = field(default=-1e9)  # time.monotonic() of the last look at the file
+
+    REFRESH_S = 0.1
+
+    def now(self) -> datetime:
+        wall = datetime.now(UTC)
+        return self.current(wall).at(wall)
+
+    def current(self, wall: datetime) -> SimulatedClock:
+        """The segment in force at `wall`."""
+        self._refresh()
+        chosen = self.base
+        for segment in self._segments:
+            if segment.anchor <= wall:
+                chosen = segment
+        return chosen
+
+    def _refresh(self) -> None:
+        if time.monotonic() - self._checked < self.REFRESH_S:
+            return
+        self._checked = time.monotonic()
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return
+        if (st.st_mtime_ns, st.st_size) == self._seen:
+            return
+        try:
+            self._segments = read_segments(self.path)
+            self._seen = (st.st_mtime_ns, st.st_size)
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # keep the segments we had
+            log.warning("clock_control_unreadable", path=str(self.path), error=repr(exc))
+
+
+def read_segments(path: Path) -> tuple[SimulatedClock, ...]:
+    doc = json.loads(path.read_text("utf-8"))
+    segments = tuple(
+        SimulatedClock(
+            start=datetime.fromisoformat(s["start"]),
+            anchor=datetime.fromisoformat(s["anchor"]),
+            speed=float(s["speed"]),
+        )
+        for s in doc["segments"]
+    )
+    if any(s.speed <= 0 or s.start.tzinfo is None or s.anchor.tzinfo is None for s in segments):
+        raise ValueError("every segment needs a positive speed and timezone-aware instants")
+    return tuple(sorted(segments, key=lambda s: s.anchor))
+
+
+def write_segments(path: Path, segments: Sequence[SimulatedClock]) -> None:
+    """Replace the control file atomically (readers never see half a file)."""
+    doc = {
+        "segments": [
+            {"anchor": s.anchor.isoformat(), "start": s.start.isoformat(), "speed": s.speed}
+            for s in segments
+        ]
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def change_speed(
+    path: Path, clock: SimulatedClock, speed: float, *, after_s: float = 1.0
+) -> SimulatedClock:
+    """From `after_s` seconds from now on, business time runs at `speed`, continuing from where
+    `clock` is then. Returns the new segment; the processes pick it up from `path`."""
+    wall = datetime.now(UTC) + timedelta(seconds=after_s)
+    segments = list(read_segments(path)) if path.exists() else []
+    segment = SimulatedClock(start=clock.at(wall), anchor=wall, speed=speed)
+    write_segments(path, [*segments, segment])
+    return segment
+
+
+def clock_from(
+    start: datetime | None, anchor: datetime | None, speed: float, control: Path | None = None
+) -> Clock:
     if start is None:
         return SystemClock()
-    return SimulatedClock(start=start, anchor=anchor or datetime.now(UTC), speed=speed)
+    base = SimulatedClock(start=start, anchor=anchor or datetime.now(UTC), speed=speed)
+    return base if control is None else ControlledClock(base, control)
 
 
 Job = Callable[[asyncpg.Pool, datetime], Awaitable[int]]

@@ -113,7 +113,12 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
         )
         stop = asyncio.Event()
         relay_task = asyncio.create_task(relay.run(stop), name=f"{spec.name}-outbox-relay")
-        clock = clock_from(settings.clock_start, settings.clock_anchor, settings.clock_speed)
+        clock = clock_from(
+            settings.clock_start,
+            settings.clock_anchor,
+            settings.clock_speed,
+            settings.clock_control_file,
+        )
         retention = PeriodicJob(
             "outbox-retention",
             functools.partial(

@@ -7,6 +7,7 @@ variables `make demo` exports). Field names map to upper-case variables: `KAFKA_
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, Field, SecretStr
@@ -45,6 +46,9 @@ class Settings(BaseSettings):
     clock_start: AwareDatetime | None = None
     clock_anchor: AwareDatetime | None = None
     clock_speed: float = Field(default=1.0, gt=0)
+    # A file whose segments change the simulated clock's speed while the services run (the demo:
+    # real speed after the scripted campaign); see runtime.scheduler.ControlledClock.
+    clock_control_file: Path | None = None
     job_interval_s: float | None = Field(
         default=None, gt=0, description="Override every job's interval"
     )

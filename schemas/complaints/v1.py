@@ -133,6 +133,15 @@ class ComplaintReopened(_ComplaintEvent):
 
     reopen_count: int = Field(ge=1, description="重办次数 Reopenings so far.")
     completion_deadline: AwareDatetime = Field(description="办结期限 The completion deadline now.")
+    completion_deadline_calendar: str | None = Field(
+        default=None,
+        max_length=200,
+        description=(
+            "期限依据的日历 The calendar the completion deadline was counted on: "
+            "'official:<year>', 'provisional:holidays-<version>:<year>' (no official file for "
+            "that year yet), 'elapsed'; several joined with '+'. Null from older producers."
+        ),
+    )
     reopened_at: AwareDatetime = Field(description="重办时间 When it was reopened.")
 
 

@@ -58,6 +58,15 @@ class InspectionCompleted(_InspectionEvent):
     failed_item_count: int = Field(ge=0, description="不合格项数 Number of failed checklist items.")
 
 
+DEADLINE_CALENDAR = (
+    "期限依据的日历 The working-day calendar the deadline was counted on: 'official:<year>' "
+    "(the State Council's notice), 'provisional:holidays-<version>:<year>' (no official file for "
+    "that year yet: statutory holidays only, 调休 unknown; the deadline is not recomputed when the "
+    "official file arrives), 'elapsed' (a deadline in hours); several joined with '+'. Null from "
+    "older producers."
+)
+
+
 class FailedItem(pydantic.BaseModel):
     """不合格项 One failed checklist item."""
 
@@ -87,6 +96,11 @@ class FailedItem(pydantic.BaseModel):
             "整改期限 Deadline of the rectification order issued for this item (in "
             "InspectionFailed since 0.3; null from older producers)."
         ),
+    )
+    deadline_calendar: str | None = Field(
+        default=None,
+        max_length=200,
+        description=DEADLINE_CALENDAR,
     )
 
 
@@ -140,6 +154,9 @@ class RectificationOrdered(_OrderEvent):
     ce_type: ClassVar[str] = "cn.tj.wuye.inspections.RectificationOrdered.v1"
 
     ordered_at: AwareDatetime = Field(description="下达时间 When the order was issued.")
+    deadline_calendar: str | None = Field(
+        default=None, max_length=200, description=DEADLINE_CALENDAR
+    )
 
 
 class RectificationSubmitted(_OrderEvent):

@@ -51,7 +51,8 @@ async def _load_data(_pool: asyncpg.Pool, settings: Settings) -> Mapping[str, An
     )
     last_year = max(rules.calendar.years)
     if datetime.now(UTC).year >= last_year:
-        # Working-day deadlines cannot be computed past the last loaded year (503).
+        # Past the last official year deadlines count on the provisional calendar (statutory
+        # holidays from the holidays library, no 调休): warn operators early.
         log.warning(
             "calendar_ends_soon",
             last_year=last_year,

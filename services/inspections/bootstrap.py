@@ -49,7 +49,8 @@ async def _load_data(pool: asyncpg.Pool, settings: Settings) -> Mapping[str, Any
     )
     last_year = max(calendar.years)
     if datetime.now(UTC).year >= last_year:
-        # Deadlines cannot be computed past the last loaded year (503); warn operators early.
+        # Past the last official year deadlines count on the provisional calendar (statutory
+        # holidays from the holidays library, no 调休): warn operators early.
         log.warning(
             "calendar_ends_soon",
             last_year=last_year,

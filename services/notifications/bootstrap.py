@@ -73,7 +73,7 @@ def _settings(settings: Settings) -> NotificationsSettings:
 def spec(settings: Settings) -> ServiceSpec:
     own = _settings(settings)
     book = RuleBook.load(own.rules_file)  # an invalid rule book stops the service here
-    clock = clock_from(own.clock_start, own.clock_anchor, own.clock_speed)
+    clock = clock_from(own.clock_start, own.clock_anchor, own.clock_speed, own.clock_control_file)
     worker = DeliveryWorker(
         Channels(smtp=own.smtp(), webhook_key=own.webhook_signing_key.get_secret_value().encode()),
         DeliveryPolicy(

@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
+from structlog.testing import capture_logs
 
-from runtime.calendar import CHINA, CalendarError, WorkingCalendar
+from runtime import provisional_calendar
+from runtime.calendar import CHINA, CalendarError, ProvisionalYear, WorkingCalendar
 
 CALENDARS = Path(__file__).resolve().parents[2] / "reference" / "calendars"
 
@@ -303,3 +306,129 @@ def test_bad_calendar_data_is_refused(docs: list[dict[str, Any]], code: str) -> 
     with pytest.raises(CalendarError) as refused:
         WorkingCalendar.from_data(docs)
     assert refused.value.code == code
+
+
+# --- the provisional calendar (no official file for a year yet) -----------------------------------
+
+PROVISIONAL_2027 = f"provisional:{provisional_calendar.SOURCE}:2027"
+
+
+@pytest.fixture(scope="module")
+def cal_2026() -> WorkingCalendar:
+    """What production loads in December 2026: the official files, the library behind them."""
+    return provisional_calendar.load(CALENDARS)
+
+
+def test_the_library_is_the_pinned_one() -> None:
+    assert provisional_calendar.SOURCE == "holidays-0.108"
+
+
+def test_christmas_2026_is_not_the_end_of_the_city(cal_2026: WorkingCalendar) -> None:
+    # Fri 2026-12-25 + 5 working days: Mon 28 (1) .. Thu 31 (4); Jan 1 2027 is New Year's Day
+    # (statutory, from the library); Mon Jan 4 (5).
+    assert 2027 not in cal_2026.years
+    assert cal_2026.add_working_days(at(2026, 12, 25), 4) == due(2026, 12, 31)
+    assert cal_2026.add_working_days(at(2026, 12, 25), 5) == due(2027, 1, 4)
+    assert cal_2026.is_working_day(date(2027, 1, 1)) is False
+    h = cal_2026.holiday(date(2027, 1, 1))
+    assert h is not None
+    assert h.name_zh == "元旦"
+
+
+def test_every_deadline_says_which_calendar_produced_it(cal_2026: WorkingCalendar) -> None:
+    assert cal_2026.basis(at(2026, 12, 1), due(2026, 12, 8)) == "official:2026"
+    assert cal_2026.basis(at(2026, 12, 25), due(2027, 1, 4)) == f"official:2026+{PROVISIONAL_2027}"
+    # the day of `start` never counts: filed on the last day of 2026, counted on 2027 only
+    assert cal_2026.basis(at(2026, 12, 31, 20), due(2027, 1, 4)) == PROVISIONAL_2027
+    assert cal_2026.label(2026) == "official:2026"
+    assert cal_2026.label(2027) == PROVISIONAL_2027
+
+
+def test_spring_festival_2027_comes_from_the_library(cal_2026: WorkingCalendar) -> None:
+    # Statutory Spring Festival 2027 (Feb 5-10 in the library, observed days included).
+    assert not any(cal_2026.is_working_day(date(2027, 2, d)) for d in range(5, 11))
+    assert cal_2026.is_working_day(date(2027, 2, 11)) is True
+
+
+def test_operators_see_a_provisional_year_in_the_metric(cal_2026: WorkingCalendar) -> None:
+    cal_2026.is_working_day(date(2027, 3, 1))
+    value = REGISTRY.get_sample_value(
+        "wuye_calendar_provisional_years",
+        {"year": "2027", "source": provisional_calendar.SOURCE},
+    )
+    assert value == 1
+
+
+def test_the_library_year_loads_through_the_same_checks() -> None:
+    for year in (2027, 2028, 2030, 2100):
+        doc = provisional_calendar.library_year(year)
+        assert doc is not None
+        assert WorkingCalendar.from_data([doc]).years == frozenset({year})
+        assert "PROVISIONAL" in doc["source"]
+
+
+def test_a_year_the_library_cannot_provide_stays_an_error(cal_2026: WorkingCalendar) -> None:
+    assert provisional_calendar.library_year(2101) is None
+    assert provisional_calendar.provisional_year(1949) is None
+    with pytest.raises(CalendarError) as refused:
+        cal_2026.is_working_day(date(2101, 3, 1))
+    assert refused.value.code == "year_not_loaded"
+    with pytest.raises(CalendarError):
+        cal_2026.basis(at(2100, 12, 1), due(2101, 1, 5))
+
+
+def test_the_official_file_wins_over_the_library() -> None:
+    asked: list[int] = []
+
+    def source(year: int) -> ProvisionalYear | None:
+        asked.append(year)
+        return ProvisionalYear(doc(year=year), f"provisional:test:{year}")
+
+    both = WorkingCalendar.from_data(load(2011), provisional=source)
+    assert both.label(2011) == "official:2011"
+    assert both.is_working_day(date(2011, 10, 3)) is False  # the official National Day
+    assert asked == []
+    assert both.label(2012) == "provisional:test:2012"
+    assert both.is_working_day(date(2012, 1, 3)) is True  # the test source knows no holidays
+    both.is_working_day(date(2012, 5, 3))
+    assert asked == [2012]  # asked once per year
+
+
+def test_adding_the_official_file_later_changes_only_later_deadlines() -> None:
+    def library_only(year: int) -> ProvisionalYear | None:
+        return ProvisionalYear(doc(year=year), f"provisional:test:{year}")
+
+    before = WorkingCalendar.from_data(load(2011), provisional=library_only)
+    start = at(2011, 12, 30, 16)
+    early = (before.add_working_days(start, 2), before.basis(start, due(2012, 1, 2)))
+    # Sat Dec 31 is a make-up day (1); the provisional 2012 (no holidays) says Mon Jan 2 (2),
+    # the official notice Wed Jan 4
+    assert early == (due(2012, 1, 2), "official:2011+provisional:test:2012")
+    after = WorkingCalendar.from_data(load(2011, 2012), provisional=library_only)
+    assert after.add_working_days(start, 2) == due(2012, 1, 4)
+    assert after.basis(start, due(2012, 1, 4)) == "official:2011+official:2012"
+    assert early == (due(2012, 1, 2), "official:2011+provisional:test:2012")  # a value: kept
+
+
+def test_a_provisional_source_answering_for_another_year_is_refused() -> None:
+    wrong = WorkingCalendar.from_data(
+        load(2011), provisional=lambda y: ProvisionalYear(doc(year=y + 1), "x")
+    )
+    with pytest.raises(CalendarError) as refused:
+        wrong.is_working_day(date(2012, 1, 3))
+    assert refused.value.code == "bad_year"
+
+
+def test_operators_get_a_warning_when_a_provisional_year_comes_into_use() -> None:
+    with capture_logs() as logs:
+        year = provisional_calendar.provisional_year(2031)
+        missing = provisional_calendar.provisional_year(2150)
+    assert year is not None
+    assert year.label == f"provisional:{provisional_calendar.SOURCE}:2031"
+    assert missing is None
+    warning = next(e for e in logs if e["event"] == "calendar_provisional")
+    assert warning["log_level"] == "warning"
+    assert warning["year"] == 2031
+    assert "cn-2031.json" in warning["action"]
+    error = next(e for e in logs if e["event"] == "calendar_year_missing")
+    assert error["log_level"] == "error"

@@ -78,16 +78,31 @@ async def next_ticket_number(conn: db.Connection) -> int:
     return int(value)
 
 
+@dataclass(frozen=True)
+class Idempotency:
+    scope: str  # the caller's subject
+    key: str
+    fingerprint: str  # SHA-256 of the request
+
+
 async def insert(
-    conn: db.Connection, c: model.Complaint, *, ticket_no: str, token_sha256: str
+    conn: db.Connection,
+    c: model.Complaint,
+    *,
+    ticket_no: str,
+    token_sha256: str,
+    idempotency: Idempotency | None = None,
 ) -> None:
+    """Raises asyncpg.UniqueViolationError (constraint `complaints_idempotency`) when the caller's
+    key is already taken, also by a transaction committed a moment ago."""
     await conn.execute(
         """INSERT INTO complaints (complaint_id, ticket_no, token_sha256, project_id, enterprise_id,
                                    district_code, category, urgency, channel, status, handling_org,
                                    responsible_staff_id, filed_at, next_due, auto_close_at,
-                                   contact_name, contact_phone, doc)
+                                   contact_name, contact_phone, doc, idempotency_scope,
+                                   idempotency_key, idempotency_fingerprint)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                   $18::jsonb)""",
+                   $18::jsonb, $19, $20, $21)""",
         c.complaint_id,
         ticket_no,
         token_sha256,
@@ -106,6 +121,31 @@ async def insert(
         c.contact.name if c.contact else None,
         c.contact.phone if c.contact else None,
         json.dumps(to_doc(c), ensure_ascii=False),
+        idempotency.scope if idempotency else None,
+        idempotency.key if idempotency else None,
+        idempotency.fingerprint if idempotency else None,
+    )
+
+
+async def get_by_idempotency_key(
+    conn: db.Connection, scope: str, key: str
+) -> tuple[Row, str] | None:
+    """The complaint the caller filed with this key, locked, and the request's fingerprint."""
+    r = await conn.fetchrow(
+        """SELECT complaint_id, ticket_no, contact_name, contact_phone, doc,
+                  idempotency_fingerprint
+             FROM complaints WHERE idempotency_scope = $1 AND idempotency_key = $2 FOR UPDATE""",
+        scope,
+        key,
+    )
+    return None if r is None else (_row(r), r["idempotency_fingerprint"])
+
+
+async def replace_token(conn: db.Connection, complaint_id: str, token_sha256: str) -> None:
+    await conn.execute(
+        "UPDATE complaints SET token_sha256 = $2, updated_at = now() WHERE complaint_id = $1",
+        complaint_id,
+        token_sha256,
     )
 
 
@@ -326,12 +366,18 @@ def _clock(c: Clock) -> dict[str, Any]:
         "warn_at": _t(c.warn_at),
         "warned_at": _t(c.warned_at),
         "overdue_at": _t(c.overdue_at),
+        "calendar": c.calendar,
     }
 
 
 def _unclock(d: dict[str, Any]) -> Clock:
     return Clock(
-        d["name"], _d(d["deadline"]), _d(d["warn_at"]), _od(d["warned_at"]), _od(d["overdue_at"])
+        d["name"],
+        _d(d["deadline"]),
+        _d(d["warn_at"]),
+        _od(d["warned_at"]),
+        _od(d["overdue_at"]),
+        d.get("calendar"),
     )
 
 

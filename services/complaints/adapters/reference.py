@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from runtime import provisional_calendar
 from runtime.calendar import WorkingCalendar
 from services.complaints.domain.complaint import Categories
 from services.complaints.domain.sla import SlaPolicy
@@ -26,10 +27,8 @@ class Rules:
 
 
 def load_calendar(directory: Path) -> WorkingCalendar:
-    files = sorted(directory.glob("*.json"))
-    if not files:
-        raise FileNotFoundError(f"no calendar files in {directory}")
-    return WorkingCalendar.from_data(json.loads(f.read_text("utf-8")) for f in files)
+    """The official files, with provisional years from the holidays library (see there)."""
+    return provisional_calendar.load(directory)
 
 
 def load_rules(

@@ -37,6 +37,7 @@ DueKind = Literal["warning", "overdue"]
 CLOCKS: tuple[ClockName, ...] = get_args(ClockName)
 URGENCIES: tuple[Urgency, ...] = get_args(Urgency)
 DAY_US = 24 * 3600 * 1_000_000
+ELAPSED = "elapsed"  # the basis of a limit in minutes: no calendar involved
 
 
 class SlaError(ValueError):
@@ -55,6 +56,12 @@ class Limit:
             return china(start) + timedelta(minutes=self.minutes)
         assert self.working_days is not None
         return calendar.add_working_days(start, self.working_days)
+
+    def basis(self, start: datetime, deadline: datetime, calendar: WorkingCalendar) -> str:
+        """Which calendar the deadline rests on (`ELAPSED` for a limit in minutes)."""
+        if self.minutes is not None:
+            return ELAPSED
+        return calendar.basis(start, deadline)
 
     def warning_at(self, start: datetime, calendar: WorkingCalendar, percent: int) -> datetime:
         if self.minutes is not None:
@@ -79,6 +86,9 @@ class Clock:
     warn_at: datetime
     warned_at: datetime | None = None
     overdue_at: datetime | None = None
+    # the calendar(s) the deadline was counted on, e.g. 'official:2026' or
+    # 'provisional:holidays-0.108:2027' (runtime.calendar); None on clocks stored before it
+    calendar: str | None = None
 
     def due(self, now: datetime) -> DueKind | None:
         """What this clock owes at `now`, if it is running. A breach found before its warning
@@ -209,25 +219,28 @@ class SlaPolicy:
     ) -> tuple[Clock, Clock]:
         """The acceptance and completion clocks of a complaint filed at `filed_at`."""
         rules = self.rules(category, urgency)
-        return (
-            Clock(
-                "acceptance",
-                rules.acceptance.deadline(filed_at, calendar),
-                rules.acceptance.warning_at(filed_at, calendar, self.warning_percent),
-            ),
-            Clock(
-                "completion",
-                rules.completion.deadline(filed_at, calendar),
-                rules.completion.warning_at(filed_at, calendar, self.warning_percent),
-            ),
-        )
+        clocks = []
+        for name in CLOCKS:
+            limit = rules.limit(name)
+            deadline = limit.deadline(filed_at, calendar)
+            clocks.append(
+                Clock(
+                    name,
+                    deadline,
+                    limit.warning_at(filed_at, calendar, self.warning_percent),
+                    calendar=limit.basis(filed_at, deadline, calendar),
+                )
+            )
+        acceptance, completion = clocks
+        return acceptance, completion
 
     def extend(self, clock: Clock, working_days: int, calendar: WorkingCalendar) -> Clock:
         """The clock with its deadline moved by `working_days` (an approved extension). A warning
         not yet sent moves to `warning_percent` of the extension; marks already set stay."""
         deadline = calendar.add_working_days(clock.deadline, working_days)
         warn_at = working_point(calendar, clock.deadline, working_days, self.warning_percent)
-        return replace(clock, deadline=deadline, warn_at=warn_at)
+        basis = join_bases(clock.calendar, calendar.basis(clock.deadline, deadline))
+        return replace(clock, deadline=deadline, warn_at=warn_at, calendar=basis)
 
     def restart(
         self,
@@ -244,8 +257,17 @@ class SlaPolicy:
         if fresh <= clock.deadline:
             return clock
         return replace(
-            clock, deadline=fresh, warn_at=limit.warning_at(now, calendar, self.warning_percent)
+            clock,
+            deadline=fresh,
+            warn_at=limit.warning_at(now, calendar, self.warning_percent),
+            calendar=limit.basis(now, fresh, calendar),
         )
+
+
+def join_bases(*bases: str | None) -> str | None:
+    """'official:2026' + 'official:2026+provisional:...:2027' -> each label once, in order."""
+    labels = [label for basis in bases if basis for label in basis.split("+")]
+    return "+".join(dict.fromkeys(labels)) or None
 
 
 def _object(raw: object, where: str) -> Mapping[str, Any]:

@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.auth import Principal, Role
 from runtime.http import require
+from runtime.idempotency import IdempotencyKey
 from runtime.ratelimit import rate_limit
 from services.complaints.adapters import complaints as repo
 from services.complaints.adapters.reference import Rules
@@ -18,6 +19,7 @@ from services.complaints.domain import complaint as model
 from services.complaints.service import complaints
 
 router = APIRouter(prefix="/api/v1", tags=["complaints"])
+REPLAYED_HEADER = "Idempotent-Replayed"
 
 Filer = Annotated[Principal, require(Role.OWNER, Role.ENTERPRISE)]
 Staff = Annotated[Principal, require(Role.ENTERPRISE, Role.DISTRICT_OFFICE, Role.CITY_OFFICE)]
@@ -37,6 +39,13 @@ STATUS_ZH = {
     "reopened": "重新办理",
     "closed": "已办结",
 }
+
+
+CALENDAR_DOC = (
+    "时限依据的日历 The calendar the {clock} deadline was counted on: 'official:<year>', "
+    "'provisional:holidays-<version>:<year>' (no official file for that year yet: statutory "
+    "holidays only, 调休 unknown), 'elapsed' (a limit in minutes), several joined with '+'."
+)
 
 
 class ContactIn(BaseModel):
@@ -63,10 +72,25 @@ class ComplaintIn(BaseModel):
 class FiledOut(BaseModel):
     complaint_id: str
     ticket_no: str
-    token: str = Field(description="跟进凭证 Shown once: keep it to follow the complaint up")
+    token: str = Field(
+        description=(
+            "跟进凭证 Shown once: keep it to follow the complaint up. A replay (same "
+            "Idempotency-Key) answers with a new token that replaces the earlier one."
+        )
+    )
+    replayed: bool = Field(
+        default=False,
+        description="重放 True when this answers a retry with an Idempotency-Key already used.",
+    )
     status: str
     acceptance_deadline: datetime
     completion_deadline: datetime
+    acceptance_deadline_calendar: str | None = Field(
+        default=None, description=CALENDAR_DOC.format(clock="acceptance")
+    )
+    completion_deadline_calendar: str | None = Field(
+        default=None, description=CALENDAR_DOC.format(clock="completion")
+    )
 
 
 class TransferIn(BaseModel):
@@ -122,6 +146,8 @@ def _common(row: repo.Row) -> dict[str, Any]:
         "filed_at": c.filed_at,
         "acceptance_deadline": c.acceptance.deadline,
         "completion_deadline": c.completion.deadline,
+        "acceptance_deadline_calendar": c.acceptance.calendar,
+        "completion_deadline_calendar": c.completion.calendar,
         "acceptance_overdue": c.acceptance.overdue_at is not None,
         "completion_overdue": c.completion.overdue_at is not None,
         "replied_at": c.replied_at,
@@ -203,11 +229,23 @@ def _owner_view(row: repo.Row) -> dict[str, Any]:
     "/complaints",
     response_model=FiledOut,
     status_code=201,
+    responses={200: {"model": FiledOut, "description": "A replay of an Idempotency-Key"}},
     dependencies=[rate_limit("intake")],  # public intake: per client, per replica
 )
-async def file_complaint(body: ComplaintIn, request: Request, principal: Filer) -> FiledOut:
+async def file_complaint(
+    body: ComplaintIn,
+    request: Request,
+    response: Response,
+    principal: Filer,
+    idempotency_key: IdempotencyKey = None,
+) -> FiledOut:
     """An owner files (web); enterprise staff file for an owner by phone or at the counter. The
-    response carries the follow-up token once: only its hash is stored."""
+    response carries the follow-up token once: only its hash is stored.
+
+    A retry with the same `Idempotency-Key` (per caller) files nothing new: 200 with the first
+    complaint, `replayed: true`, header `Idempotent-Replayed: true` and a new follow-up token
+    that replaces the earlier one. The same key with a different body: 409
+    `idempotency_key_reused`."""
     runtime = request.app.state.runtime
     contact = body.contact
     filed = await complaints.file(
@@ -227,8 +265,12 @@ async def file_complaint(body: ComplaintIn, request: Request, principal: Filer) 
             photo_refs=tuple(body.photo_refs),
         ),
         _now(request),
+        idempotency_key=idempotency_key,
     )
     c = filed.complaint
+    if filed.replayed:
+        response.status_code = 200
+        response.headers[REPLAYED_HEADER] = "true"
     return FiledOut(
         complaint_id=c.complaint_id,
         ticket_no=filed.ticket_no,
@@ -236,6 +278,9 @@ async def file_complaint(body: ComplaintIn, request: Request, principal: Filer) 
         status=c.status.value,
         acceptance_deadline=c.acceptance.deadline,
         completion_deadline=c.completion.deadline,
+        acceptance_deadline_calendar=c.acceptance.calendar,
+        completion_deadline_calendar=c.completion.calendar,
+        replayed=filed.replayed,
     )
 
 

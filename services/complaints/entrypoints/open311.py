@@ -22,6 +22,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile
 
+from runtime import idempotency
 from runtime.auth import Principal, Role
 from runtime.calendar import CHINA
 from runtime.errors import DomainError, Forbidden, InvalidInput, NotFound, Unavailable
@@ -353,6 +354,19 @@ FORM_FIELDS = {
     "/requests.{fmt}",
     summary="POST service request (form-encoded, api_key required)",
     openapi_extra={
+        "parameters": [
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+                "description": (
+                    "Optional (an extension): a retry with the same key files nothing new and "
+                    "answers 200 with the first request and a new follow_up_token; the same key "
+                    "with a different request answers 409."
+                ),
+            }
+        ],
         "requestBody": {
             "required": True,
             "content": {
@@ -373,11 +387,14 @@ FORM_FIELDS = {
                     }
                 }
             },
-        }
+        },
     },
 )
 async def post_request(request: Request, fmt: str) -> Response:
+    replayed = False
+
     async def make() -> Payload:
+        nonlocal replayed
         # The spec's POST is form-urlencoded: refuse anything else, and large bodies, before
         # parsing (multipart would spool files to disk for anyone, key or not).
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -417,6 +434,13 @@ async def post_request(request: Request, fmt: str) -> Response:
             raise Open311Error(400, "缺少 description", "description is required")
         names = [_form_value(form, n) for n in ("first_name", "last_name")]
         name = " ".join(n.strip() for n in names if n is not None) or None
+        key = request.headers.get(idempotency.HEADER)
+        if key is not None and not 1 <= len(key) <= idempotency.MAX_LENGTH:
+            raise Open311Error(
+                400,
+                f"{idempotency.HEADER} 须为 1-{idempotency.MAX_LENGTH} 个字符",
+                f"{idempotency.HEADER} must have 1 to {idempotency.MAX_LENGTH} characters",
+            )
         filed = await complaints.file(
             request.app.state.runtime.pool,
             rules,
@@ -432,7 +456,9 @@ async def post_request(request: Request, fmt: str) -> Response:
                 answers=_answers(form, category),
             ),
             _now(request),
+            idempotency_key=key,
         )
+        replayed = filed.replayed
         notice = _notice(filed.ticket_no)
         for alert in rules.categories.alerts(filed.complaint):  # what to do now comes first
             notice = f"{alert.advice_zh} / {alert.advice_en};{notice}"
@@ -449,7 +475,11 @@ async def post_request(request: Request, fmt: str) -> Response:
             }
         ]
 
-    return await _answer(fmt, "service_requests", "request", make, status=201)
+    response = await _answer(fmt, "service_requests", "request", make, status=201)
+    if replayed:  # the same Idempotency-Key again: the first request, not a new one
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
 
 
 @router.get("/requests.{fmt}", summary="GET service requests (public, no personal data)")

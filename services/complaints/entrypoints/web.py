@@ -22,9 +22,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from runtime import idempotency
 from runtime.auth import Principal, Role
 from runtime.calendar import CHINA
-from runtime.errors import DomainError, NotFound
+from runtime.errors import DomainError, NotFound, Unavailable
 from runtime.ratelimit import limiters, retry_after_header
 from services.complaints.adapters import complaints as repo
 from services.complaints.adapters.reference import Rules
@@ -243,6 +244,8 @@ def _details(
     status: int = 200,
 ) -> HTMLResponse:
     project = next(p for p in projects if p["project_id"] == values["project_id"])
+    if _submission_id(values) is None:
+        values = {**values, SUBMISSION_FIELD: secrets.token_urlsafe(24)}
     return _render(
         page,
         "file_step2.html",
@@ -252,6 +255,19 @@ def _details(
         values=values,
         max_description=model.MAX_DESCRIPTION,
     )
+
+
+# Double-submit protection of the details form: the page carries a one-time submission id, used
+# as the Idempotency-Key of the shared web principal. A second click (or a reload that re-posts)
+# shows the complaint filed the first time, with a new follow-up token: the browser dropped the
+# first answer and only its hash is stored.
+SUBMISSION_FIELD = "submission_id"
+
+
+def _submission_id(values: dict[str, str]) -> str | None:
+    sent = values.get(SUBMISSION_FIELD, "")
+    ok = 16 <= len(sent) <= 64 and all(c.isascii() and (c.isalnum() or c in "-_") for c in sent)
+    return sent if ok else None
 
 
 def _answers(page: Page, category: model.Category, form: dict[str, str]) -> dict[str, str | bool]:
@@ -321,6 +337,20 @@ async def file_submit(request: Request) -> HTMLResponse:
                 photo_refs=photos,
             ),
             request.app.state.runtime.clock.now(),
+            idempotency_key=_submission_id(values),
+        )
+    except idempotency.KeyReused:  # the form was sent before with other content: a new one
+        page.add(
+            "",
+            "这份表单已经提交过一次。如需再提交一份新的投诉,请核对内容后再次点击提交。",
+            "This form was already submitted once. To file another complaint, check the "
+            "details and submit again.",
+        )
+        values = {k: v for k, v in values.items() if k != SUBMISSION_FIELD}
+        return _details(page, projects, rules, values, 409)
+    except Unavailable as exc:  # the platform's gap (a calendar year), not the owner's input
+        return _render(
+            page, "unavailable.html", 503, message_zh=exc.message.zh, message_en=exc.message.en
         )
     except DomainError as exc:  # the domain's own checks (length, HTML, phone, photos...)
         page.add_error(exc)

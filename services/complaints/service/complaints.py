@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from runtime import db, outbox
+from runtime import db, idempotency, outbox
 from runtime.auth import Principal, Role
 from runtime.calendar import CHINA, CalendarError
 from runtime.consumer import Handler
@@ -41,6 +41,9 @@ class Filed:
     complaint: model.Complaint
     ticket_no: str
     token: str  # shown once to the owner; only its SHA-256 is stored
+    # a retry with the caller's Idempotency-Key: the complaint filed the first time, and a new
+    # follow-up token that replaces the earlier one (which cannot be shown again)
+    replayed: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,10 +72,58 @@ def ticket_number(n: int, filed_at: datetime) -> str:
 
 
 async def file(
-    pool: asyncpg.Pool, rules: Rules, principal: Principal, intake: Intake, now: datetime
+    pool: asyncpg.Pool,
+    rules: Rules,
+    principal: Principal,
+    intake: Intake,
+    now: datetime,
+    *,
+    idempotency_key: str | None = None,
 ) -> Filed:
     """An owner files on the web; enterprise staff file by phone or at the counter for their own
-    projects. The project's district and enterprise come from the local registry copy."""
+    projects. The project's district and enterprise come from the local registry copy.
+
+    With an `idempotency_key` (scoped to the caller) a retry files nothing new: it answers with
+    the complaint filed the first time (`replayed`) and a fresh follow-up token that replaces the
+    earlier one — only the token's hash is stored, so the first cannot be shown again, and a
+    client retrying after a lost answer never saw it. The same key with a different request is
+    refused (409). Concurrent requests with one key file once (unique index; the loser replays).
+    """
+    key = None
+    if idempotency_key is not None:
+        key = repo.Idempotency(principal.subject, idempotency_key, idempotency.fingerprint(intake))
+    try:
+        return await _file(pool, rules, principal, intake, now, key)
+    except asyncpg.UniqueViolationError as exc:
+        if key is None or exc.constraint_name != "complaints_idempotency":
+            raise
+        async with pool.acquire() as conn, conn.transaction():
+            replayed = await _replay(conn, key)
+        if replayed is None:
+            raise
+        return replayed
+
+
+async def _replay(conn: db.Connection, key: repo.Idempotency) -> Filed | None:
+    found = await repo.get_by_idempotency_key(conn, key.scope, key.key)
+    if found is None:
+        return None
+    row, fingerprint = found
+    if fingerprint != key.fingerprint:
+        raise idempotency.KeyReused()
+    token = secrets.token_urlsafe(32)
+    await repo.replace_token(conn, row.complaint.complaint_id, token_hash(token))
+    return Filed(row.complaint, row.ticket_no, token, replayed=True)
+
+
+async def _file(
+    pool: asyncpg.Pool,
+    rules: Rules,
+    principal: Principal,
+    intake: Intake,
+    now: datetime,
+    key: repo.Idempotency | None,
+) -> Filed:
     if principal.role is Role.OWNER:
         if intake.channel not in ("web", "open311"):  # open311: a civic app acting for an owner
             raise InvalidInput(
@@ -97,6 +148,8 @@ async def file(
             "role_not_allowed", Message("当前角色无权登记投诉", "your role may not file")
         )
     async with pool.acquire() as conn, conn.transaction():
+        if key is not None and (replayed := await _replay(conn, key)) is not None:
+            return replayed
         project = await repo.get_project(conn, intake.project_id)
         if project is None or (
             principal.role is Role.ENTERPRISE and project.enterprise_id != principal.enterprise_id
@@ -131,7 +184,9 @@ async def file(
         )
         ticket_no = ticket_number(await repo.next_ticket_number(conn), now)
         token = secrets.token_urlsafe(32)
-        await repo.insert(conn, complaint, ticket_no=ticket_no, token_sha256=token_hash(token))
+        await repo.insert(
+            conn, complaint, ticket_no=ticket_no, token_sha256=token_hash(token), idempotency=key
+        )
         await outbox.enqueue(
             conn,
             events.ComplaintFiled(
@@ -412,6 +467,7 @@ async def feedback(
                     **facts(c),
                     reopen_count=c.reopen_count,
                     completion_deadline=c.completion.deadline,
+                    completion_deadline_calendar=c.completion.calendar,
                     reopened_at=now,
                 ),
                 source=SOURCE,
@@ -453,10 +509,19 @@ def _decide(step: Callable[[], T]) -> T:
         error = InvalidInput if exc.field else DomainError
         raise error(exc.code, Message(exc.zh, exc.en), field=exc.field) from exc
     except CalendarError as exc:
-        # Never guess a deadline: the operator must load the year's holiday calendar.
-        raise Unavailable(
-            exc.code, Message(f"无法计算投诉时限:{exc.zh}", f"cannot set the time limit: {exc.en}")
-        ) from exc
+        # Never guess a deadline: beyond even the provisional calendar the operator must load
+        # the year's holiday file. The platform's gap, never the owner's input: 503.
+        raise Unavailable(exc.code, calendar_gap(exc)) from exc
+
+
+def calendar_gap(exc: CalendarError) -> Message:
+    return Message(
+        f"平台暂时无法计算办理时限({exc.zh})。这是平台的问题,不是您填写的内容有误;"
+        "平台运维人员已收到告警,请稍后再试。",
+        f"The platform cannot compute the time limits right now ({exc.en}). This is a problem "
+        "on our side, not with what you entered; the operators have been alerted, please try "
+        "again later.",
+    )
 
 
 # --- the local project table, fed by the registry topic -------------------------------------------

@@ -85,11 +85,13 @@ async def insert_order(
     district_code: str,
     items: list[dict[str, Any]],
     severity: str,
+    deadline_calendar: str,
 ) -> None:
     await conn.execute(
         """INSERT INTO rectification_orders (order_id, inspection_id, project_id, items, severity,
-                  status, deadline, ordered_at, enterprise_id, enterprise_name, district_code)
-           VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11)""",
+                  status, deadline, ordered_at, enterprise_id, enterprise_name, district_code,
+                  deadline_calendar)
+           VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12)""",
         order.order_id,
         inspection_id,
         project_id,
@@ -101,6 +103,7 @@ async def insert_order(
         enterprise_id,
         enterprise_name,
         district_code,
+        deadline_calendar,
     )
 
 

@@ -6,15 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from runtime import provisional_calendar
 from runtime.calendar import WorkingCalendar
 from services.inspections.domain.rectification import DeadlinePolicy
 
 
 def load_calendar(directory: Path) -> WorkingCalendar:
-    files = sorted(directory.glob("*.json"))
-    if not files:
-        raise FileNotFoundError(f"no calendar files in {directory}")
-    return WorkingCalendar.from_data(json.loads(f.read_text("utf-8")) for f in files)
+    """The official files, with provisional years from the holidays library (see there)."""
+    return provisional_calendar.load(directory)
 
 
 def load_deadlines(path: Path) -> DeadlinePolicy:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from runtime.auth import Principal, Role
 from runtime.errors import InvalidInput, Message, NotFound
 from runtime.http import require
+from runtime.idempotency import IdempotencyKey
 from services.inspections.adapters import repository
 from services.inspections.domain import checklist, policy
 from services.inspections.service.record_inspection import RecordInspection, record_inspection
@@ -64,7 +65,7 @@ async def post_inspection(
     request: Request,
     response: Response,
     principal: Inspector,
-    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=128)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Record a self or patrol inspection; the service computes the score from the item results."""
     cmd = RecordInspection(

@@ -11,7 +11,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -20,6 +20,7 @@ from pydantic_core import PydanticCustomError
 from runtime.auth import Principal, Role
 from runtime.errors import Message, NotFound
 from runtime.http import CurrentPrincipal, ErrorResponse, FieldError, error_response, require
+from runtime.idempotency import IdempotencyKey
 from services.inspections.adapters import repository
 from services.inspections.domain import policy
 from services.inspections.domain import registry as rules
@@ -394,7 +395,7 @@ async def post_activity(
     request: Request,
     response: Response,
     principal: Enterprise,
-    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=128)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any] | JSONResponse:
     """Record a community cultural or publicity activity (the project's own enterprise only)."""
     cmd = registry.RecordActivity(

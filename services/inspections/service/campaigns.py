@@ -153,7 +153,12 @@ async def ensure_default_campaign(pool: asyncpg.Pool, settings: Settings) -> Non
     campaign, while a real clock records it as an archive that owes no plans."""
     source = await load_template(DEFAULT_TEMPLATE)
     assert source is not None, f"{DEFAULT_TEMPLATE}.json is missing from {TEMPLATES_DIR}"
-    now = clock_from(settings.clock_start, settings.clock_anchor, settings.clock_speed).now()
+    now = clock_from(
+        settings.clock_start,
+        settings.clock_anchor,
+        settings.clock_speed,
+        settings.clock_control_file,
+    ).now()
     async with pool.acquire() as conn, conn.transaction():
         created = await repo.insert_campaign(
             conn,

@@ -156,7 +156,8 @@ async def _record(
                             title_en=f.item.title_en,
                             severity=f.item.severity,
                             note=f.note,
-                            deadline=deadline,
+                            deadline=deadline.at,
+                            deadline_calendar=deadline.calendar,
                         )
                         for f, deadline in zip(outcome.failed, deadlines, strict=True)
                     ),

@@ -22,6 +22,17 @@ SOURCE = "/wuye/inspections"
 SCAN_BATCH = 500
 
 
+ELAPSED = "elapsed"  # the basis of a deadline in hours: no calendar involved
+
+
+@dataclass(frozen=True)
+class Deadline:
+    at: datetime
+    # which calendar produced it: 'official:2026', 'provisional:holidays-0.108:2027' (joined with
+    # '+' across years) or 'elapsed'; stored with the order, never recomputed
+    calendar: str
+
+
 @dataclass(frozen=True)
 class Rules:
     """Reference data the handlers need, loaded once at startup."""
@@ -35,20 +46,25 @@ class Rules:
 
 def deadlines_for(
     rules: Rules, failed: tuple[checklist.FailedItem, ...], now: datetime
-) -> tuple[datetime, ...]:
+) -> tuple[Deadline, ...]:
     """The deadline of each failed item's order, computed before anything is written, so the
     InspectionFailed notice can state them."""
     deadlines = []
     for f in failed:
         try:
-            deadlines.append(
-                rules.deadlines.deadline_for(f.item.severity, f.item.item_id, now, rules.calendar)
-            )
+            rule = rules.deadlines.rule_for(f.item.severity, f.item.item_id)
+            at = rule.deadline(now, rules.calendar)
+            basis = ELAPSED if rule.hours is not None else rules.calendar.basis(now, at)
+            deadlines.append(Deadline(at, basis))
         except CalendarError as exc:
             # Never guess a deadline: the operator must load the year's holiday calendar.
             raise Unavailable(
                 exc.code,
-                Message(f"无法计算整改期限:{exc.zh}", f"cannot set the deadline: {exc.en}"),
+                Message(
+                    f"平台暂时无法计算整改期限({exc.zh}),这是平台的问题,不是提交的内容有误",
+                    f"the platform cannot set the deadline ({exc.en}); a problem on our side, "
+                    "not with what was submitted",
+                ),
             ) from exc
     return tuple(deadlines)
 
@@ -59,14 +75,14 @@ async def issue_orders(
     inspection_id: str,
     project: Project,
     failed: tuple[checklist.FailedItem, ...],
-    deadlines: tuple[datetime, ...],
+    deadlines: tuple[Deadline, ...],
     now: datetime,
 ) -> list[str]:
     """One order per failed item (with the deadline from `deadlines_for`), in the inspection's
     transaction; return the order ids."""
     ids = []
     for f, deadline in zip(failed, deadlines, strict=True):
-        order = rectification.new_order(str(uuid.uuid4()), now, deadline)
+        order = rectification.new_order(str(uuid.uuid4()), now, deadline.at)
         item = _item(f)
         await repo.insert_order(
             conn,
@@ -78,6 +94,7 @@ async def issue_orders(
             district_code=project.district_code,
             items=[item],
             severity=f.item.severity,
+            deadline_calendar=deadline.calendar,
         )
         row = repo.OrderRow(
             order=order,
@@ -91,7 +108,11 @@ async def issue_orders(
             severity=f.item.severity,
         )
         await outbox.enqueue(
-            conn, events.RectificationOrdered(**_facts(row), ordered_at=now), source=SOURCE
+            conn,
+            events.RectificationOrdered(
+                **_facts(row), ordered_at=now, deadline_calendar=deadline.calendar
+            ),
+            source=SOURCE,
         )
         ids.append(order.order_id)
     return ids
