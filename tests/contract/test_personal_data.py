@@ -40,6 +40,7 @@ NOT_WRITTEN_BY_PEOPLE = {
     "NoticeIssued.reason": "a rule's reason code (^[a-z_]+$ in the rules file)",
     "NoticeIssued.cause_type": "a CloudEvents type",
     "ExposureEvidenceAdded.notice_no": "official number of a criticism",
+    "deadline_calendar": "the calendar a deadline was computed on, e.g. official:2026",
 }
 """Plain ``str`` fields on public topics that are not free text written by people, and why.
 A new free-text field on a public topic fails the test below until it is ``PublicText`` or
