@@ -247,7 +247,13 @@ async def _start_consumers(
             subscription = dataclasses.replace(
                 subscription, group=settings.consumer_group_prefix + subscription.group
             )
-        register(broker, consumer, subscription, batch_size=settings.consumer_batch_size)
+        register(
+            broker,
+            consumer,
+            subscription,
+            batch_size=settings.consumer_batch_size,
+            max_poll_interval_s=settings.consumer_max_poll_interval_s,
+        )
     await broker.start()
     return broker, dlq_producer
 
