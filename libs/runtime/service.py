@@ -109,6 +109,7 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
                 batch_size=settings.outbox_batch_size,
                 poll_interval_s=settings.outbox_poll_interval_s,
                 max_backoff_s=settings.outbox_max_backoff_s,
+                max_attempts=settings.outbox_max_attempts,
             ),
         )
         stop = asyncio.Event()
