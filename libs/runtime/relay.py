@@ -87,6 +87,8 @@ class RelayConfig:
     send_timeout_s: float = 30.0
     # Attempts at a row whose failure is its own (`is_row_fault`) before it is parked.
     max_attempts: int = 20
+    # Kafka unreachable: passes are retried with backoff from poll_interval_s up to this.
+    reconnect_max_s: float = 5.0
 
     def backoff(self, attempts: int) -> float:
         return float(min(self.max_backoff_s, self.base_backoff_s * 2 ** min(attempts - 1, 20)))
@@ -106,6 +108,8 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self.is_leader = False
         self.published_total = 0
+        # Why the last pass could not reach Kafka (None once a pass succeeds): for readiness.
+        self.kafka_error: str | None = None
 
     # -- producer lifecycle -----------------------------------------------------------------------
 
@@ -284,6 +288,7 @@ class OutboxRelay:
                     await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
 
     async def _publish_until(self, stop: asyncio.Event) -> None:
+        failures = 0
         while not stop.is_set():
             self._wake.clear()  # before the pass: a NOTIFY during the pass wakes the next
             try:
@@ -291,9 +296,24 @@ class OutboxRelay:
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 raise
             except Exception as exc:  # noqa: BLE001 - producer trouble; keep the relay alive
-                log.warning("outbox_relay_kafka_unavailable", error=repr(exc))
-                await _sleep_or_stop(stop, self._config.poll_interval_s)
+                failures += 1
+                delay = min(
+                    self._config.reconnect_max_s,
+                    self._config.poll_interval_s * 2 ** min(failures - 1, 10),
+                )
+                self.kafka_error = f"{type(exc).__name__}: {exc}"[:300]
+                log.warning(
+                    "outbox_relay_kafka_unavailable",
+                    attempt=failures,
+                    error=repr(exc),
+                    retry_in_s=delay,
+                )
+                await _sleep_or_stop(stop, delay)
                 continue
+            if failures:
+                log.info("outbox_relay_kafka_connected", after_attempts=failures)
+            failures = 0
+            self.kafka_error = None
             if count >= self._config.batch_size:
                 continue  # more may be waiting
             await _wait_any(self._wake, stop, within_s=self._config.poll_interval_s)
