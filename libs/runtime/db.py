@@ -155,3 +155,17 @@ def is_infrastructure_error(exc: BaseException) -> bool:
     if isinstance(exc, asyncpg.PostgresError) and isinstance(sqlstate, str):
         return sqlstate[:2] in _OUTAGE_SQLSTATE_CLASSES or sqlstate in _OUTAGE_SQLSTATES
     return False
+
+
+# A request that lost a serialization conflict or a deadlock may simply be sent again.
+_RETRY_LATER_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+def is_retry_later_error(exc: BaseException) -> bool:
+    """Whether an HTTP request that failed with `exc` should be answered 503 with Retry-After:
+    an outage (`is_infrastructure_error`) or a transaction that lost a serialization conflict or
+    a deadlock (40001, 40P01: rolled back, nothing written, a retry normally succeeds). A
+    consumer counts the latter against the message; a client is simply told to retry."""
+    if is_infrastructure_error(exc):
+        return True
+    return isinstance(exc, asyncpg.PostgresError) and exc.sqlstate in _RETRY_LATER_SQLSTATES

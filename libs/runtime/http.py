@@ -44,7 +44,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
 from runtime.auth import Principal, Role, TokenVerifier
-from runtime.db import is_infrastructure_error
+from runtime.db import is_retry_later_error
 from runtime.errors import (
     DomainError,
     Forbidden,
@@ -213,7 +213,7 @@ class _RequestContext:
             try:
                 await self.app(scope, receive, send_with_headers)
             except Exception as exc:
-                if is_infrastructure_error(exc) and not response_started:
+                if is_retry_later_error(exc) and not response_started:
                     # The database is restarting or failing over: nothing was committed (the
                     # transaction died with the connection); the client may retry shortly.
                     _log.warning("http_dependency_unavailable", error=repr(exc))

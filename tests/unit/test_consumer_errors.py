@@ -5,6 +5,7 @@ import asyncpg.exceptions
 import pytest
 
 from runtime.consumer import RetryPolicy, is_infrastructure_error
+from runtime.db import is_retry_later_error
 
 
 @pytest.mark.parametrize(
@@ -56,3 +57,19 @@ def test_retry_delay_is_capped_and_never_overflows() -> None:
     policy = RetryPolicy(base_delay_s=0.2, max_delay_s=5.0)
     assert policy.delay(1) == pytest.approx(0.2)
     assert policy.delay(100_000) == 5.0
+
+
+@pytest.mark.parametrize(
+    ("exc", "retry_later"),
+    [
+        (asyncpg.SerializationError(), True),  # rolled back: the client may send it again
+        (asyncpg.DeadlockDetectedError(), True),
+        (asyncpg.CannotConnectNowError(), True),  # an outage
+        (asyncpg.QueryCanceledError(), False),  # statement timeout: a 500 with an error id
+        (asyncpg.UniqueViolationError(), False),
+    ],
+)
+def test_http_answers_retry_later_for_outages_and_lost_conflicts(
+    exc: BaseException, retry_later: bool
+) -> None:
+    assert is_retry_later_error(exc) is retry_later
