@@ -60,6 +60,14 @@ log = structlog.get_logger(__name__)
 
 _LEADER_LOCK = 0x72656C6179  # "relay": session lock, who leads
 _PASS_LOCK = 0x7061737365  # "passe": transaction lock, one publication pass at a time
+# The database's failures: the relay loses leadership and starts over. (asyncpg's
+# InternalClientError shows up when a connection dies in the middle of an operation.)
+_DB_ERRORS = (
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+)
 _HELD_BACK = "held back: an earlier event with the same key is not published yet"
 
 _SELECT_DUE = """
@@ -265,7 +273,7 @@ class OutboxRelay:
         while not stop.is_set():
             try:
                 await self._lead(stop)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except _DB_ERRORS as exc:
                 log.warning("outbox_relay_db_error", error=repr(exc))
                 await _sleep_or_stop(stop, self._config.poll_interval_s)
             finally:
@@ -293,7 +301,7 @@ class OutboxRelay:
             self._wake.clear()  # before the pass: a NOTIFY during the pass wakes the next
             try:
                 count = await self.publish_pending()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            except _DB_ERRORS:
                 raise
             except Exception as exc:  # noqa: BLE001 - producer trouble; keep the relay alive
                 failures += 1
