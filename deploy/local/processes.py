@@ -6,6 +6,7 @@ Kubernetes would: one process per service, configured only through environment v
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -75,7 +76,9 @@ class ServiceProcess:
         )
         log.close()
 
-    def wait_ready(self, timeout: float = 60.0) -> float:
+    def wait_ready(self, timeout: float = 60.0, *, degraded_ok: bool = False) -> float:
+        """Wait until /readyz says "ready" (consumers and relay connected to Kafka too), or with
+        `degraded_ok` until it answers 200 at all ("degraded": serving HTTP without Kafka)."""
         started = time.monotonic()
         while time.monotonic() - started < timeout:
             if self.process is not None and self.process.poll() is not None:
@@ -84,7 +87,8 @@ class ServiceProcess:
                 )
             try:
                 with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as resp:  # noqa: S310 - loopback
-                    if resp.status == 200:
+                    status = json.loads(resp.read() or b"{}").get("status")
+                    if resp.status == 200 and (status == "ready" or degraded_ok):
                         return time.monotonic() - started
             except (urllib.error.URLError, OSError):
                 pass

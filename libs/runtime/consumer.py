@@ -7,10 +7,21 @@ For each Kafka record:
 3. in one transaction: claim the event id in the inbox (a duplicate is skipped), run the handler;
 4. a handler that raises is retried with exponential backoff up to `max_attempts`, then the record is
    dead-lettered with the error, and the partition moves on;
-5. database or broker outages are not the message's fault: they are retried without limit and never
-   dead-letter a good message.
+5. outages (`runtime.db.is_infrastructure_error`: the database cannot be reached) are not the
+   message's fault: they are retried with backoff without limit and never dead-letter a good
+   message. Everything else — bad input the driver refuses to encode, a statement timeout, a
+   constraint violation, a bug — counts against the message: one bad record never blocks its
+   partition.
 
 Only after the record is handled or dead-lettered does the caller commit its offset.
+
+Staying in the group: the caller does not poll Kafka while a batch is handled, and a consumer that
+has not polled for `max_poll_interval` is put out of its group (its partitions go to another
+member, a rebalance for everyone). So `handle_batch` takes a `deadline`: once it has passed, no
+further record of the batch is started and an outage stops being waited out in place; it raises
+`BatchInterrupted` with the outcomes of the records finished so far, the caller commits those,
+rewinds to the first unfinished one and polls again (which re-delivers it). An outage is thus
+retried across polls, for as long as it lasts, without the consumer ever leaving its group.
 
 Batches (`handle_batch`): the records one poll returned are handled in ONE transaction — the
 inbox claims for all of them in one statement, then each new event's handler in order — because a
@@ -82,6 +93,20 @@ class _HandlerFailed(Exception):
         self.index = index
 
 
+class BatchInterrupted(Exception):
+    """The batch's deadline passed: `outcomes` are those of the first records, which are finished
+    (handled, duplicate, skipped or dead-lettered); the others were not started or not finished.
+    The cause, if any, is the outage that was being waited out."""
+
+    def __init__(self, outcomes: list[str]) -> None:
+        super().__init__(f"{len(outcomes)} record(s) finished before the deadline")
+        self.outcomes = outcomes
+
+
+class _OutageContinues(Exception):
+    """The database is still unavailable and the deadline leaves no time to wait for it here."""
+
+
 class EventConsumer:
     """Dispatches records to handlers registered per CloudEvents type, for one consumer group."""
 
@@ -102,17 +127,26 @@ class EventConsumer:
         self._dead_letters = dead_letters
         self._retry = retry or RetryPolicy()
         self._dlq_topic = dead_letter_topic(service).name
+        # Consecutive outage failures, across batches: the backoff keeps growing while the
+        # outage lasts, even when the wait is cut short and resumed after a poll.
+        self._outages = 0
 
-    async def handle(self, record: Record, *, failed_attempts: int = 0) -> str:
+    async def handle(
+        self, record: Record, *, failed_attempts: int = 0, deadline: float | None = None
+    ) -> str:
         """Handle one record; return the outcome: handled, duplicate, skipped or dead_lettered.
 
-        `failed_attempts`: how many times its handler already failed (in a batch)."""
-        outcome = await self._handle(record, failed_attempts)
+        `failed_attempts`: how many times its handler already failed (in a batch). `deadline`
+        (event-loop time): past it an outage is not waited out here; `BatchInterrupted([])`."""
+        try:
+            outcome = await self._handle(record, failed_attempts, deadline)
+        except _OutageContinues as exc:
+            raise BatchInterrupted([]) from exc.__cause__
         event_type = structlog.contextvars.get_contextvars().get("event_type", "unreadable")
         metrics.EVENTS.labels(self.name, metrics.short_type(event_type), outcome).inc()
         return outcome
 
-    async def _handle(self, record: Record, failed_attempts: int) -> str:
+    async def _handle(self, record: Record, failed_attempts: int, deadline: float | None) -> str:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(
             consumer=self.name, topic=record.topic, partition=record.partition, offset=record.offset
@@ -137,7 +171,7 @@ class EventConsumer:
 
         log.info("event_received")
         attempt = failed_attempts  # failures that count against the message
-        outages = 0  # failures of the infrastructure: retried without limit
+        loop = asyncio.get_running_loop()
         while True:
             try:
                 outcome = await self._apply(handler, record, event, ce)
@@ -145,8 +179,11 @@ class EventConsumer:
                 kind = "infrastructure" if is_infrastructure_error(exc) else "handler"
                 metrics.FAILURES.labels(self.name, metrics.short_type(ce.type), kind).inc()
                 if kind == "infrastructure":
-                    outages += 1
-                    delay = self._retry.delay(outages)
+                    self._outages += 1
+                    delay = self._retry.delay(self._outages)
+                    if deadline is not None and loop.time() + delay >= deadline:
+                        log.warning("event_outage_continues", error=repr(exc))
+                        raise _OutageContinues() from exc
                     log.warning("event_retry_infrastructure", error=repr(exc), retry_in_s=delay)
                     await asyncio.sleep(delay)
                     continue
@@ -161,16 +198,24 @@ class EventConsumer:
                 log.warning("event_retry", attempt=attempt, error=repr(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
                 continue
+            self._outages = 0
             log.info("event_handled" if outcome == "handled" else "event_duplicate")
             return outcome
 
-    async def handle_batch(self, records: Sequence[Record]) -> list[str]:
-        """Handle records in order, in one transaction when possible; return each outcome."""
+    async def handle_batch(
+        self, records: Sequence[Record], *, deadline: float | None = None
+    ) -> list[str]:
+        """Handle records in order, in one transaction when possible; return each outcome.
+
+        `deadline` (event-loop time, see the module docstring): once passed, raises
+        `BatchInterrupted` with the outcomes of the records finished so far."""
         if len(records) == 1:
-            return [await self.handle(records[0])]
+            return [await self.handle(records[0], deadline=deadline)]
         prepared = self._prepare(records)
         if prepared is None:
-            return await self._one_by_one(records, "a record in the batch is unreadable")
+            return await self._one_by_one(
+                records, "a record in the batch is unreadable", deadline=deadline
+            )
         work, skipped = prepared
         outcomes = ["skipped"] * len(records)
         if work:
@@ -179,9 +224,12 @@ class EventConsumer:
             except _HandlerFailed as failure:  # rolled back; retried record by record
                 cause = failure.__cause__ or failure
                 culprit = None if is_infrastructure_error(cause) else failure.index
-                return await self._one_by_one(records, repr(cause), culprit=culprit)
+                return await self._one_by_one(
+                    records, repr(cause), culprit=culprit, deadline=deadline
+                )
             except Exception as exc:  # noqa: BLE001 - rolled back; retried record by record
-                return await self._one_by_one(records, repr(exc))
+                return await self._one_by_one(records, repr(exc), deadline=deadline)
+            self._outages = 0
             for item in work:
                 outcomes[item.index] = "handled" if item.index in handled else "duplicate"
         structlog.contextvars.clear_contextvars()
@@ -259,16 +307,31 @@ class EventConsumer:
         )
 
     async def _one_by_one(
-        self, records: Sequence[Record], reason: str, *, culprit: int | None = None
+        self,
+        records: Sequence[Record],
+        reason: str,
+        *,
+        culprit: int | None = None,
+        deadline: float | None = None,
     ) -> list[str]:
         """The batch rolled back: handle its records one at a time; the record whose handler
-        failed (`culprit`) has used one attempt already."""
+        failed (`culprit`) has used one attempt already. Past `deadline`, no record is started
+        (`BatchInterrupted` with the outcomes so far)."""
         structlog.contextvars.clear_contextvars()
         log.info("batch_handled_one_by_one", consumer=self.name, size=len(records), reason=reason)
-        return [
-            await self.handle(record, failed_attempts=int(i == culprit))
-            for i, record in enumerate(records)
-        ]
+        loop = asyncio.get_running_loop()
+        outcomes: list[str] = []
+        for i, record in enumerate(records):
+            if deadline is not None and outcomes and loop.time() >= deadline:
+                raise BatchInterrupted(outcomes)
+            try:
+                outcome = await self.handle(
+                    record, failed_attempts=int(i == culprit), deadline=deadline
+                )
+            except BatchInterrupted as cut:
+                raise BatchInterrupted(outcomes) from cut.__cause__
+            outcomes.append(outcome)
+        return outcomes
 
     async def _apply(
         self, handler: Handler, record: Record, event: Event, ce: cloudevents.CloudEvent

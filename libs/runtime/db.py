@@ -102,22 +102,70 @@ async def prepare_database(dsn: str, service_migrations: Path, service: str) -> 
         await conn.close()
 
 
-# Errors that say "the infrastructure is down or busy", not "this message is bad".
-_INFRASTRUCTURE_TYPES: tuple[type[BaseException], ...] = (OSError, asyncpg.InterfaceError)
-# SQLSTATE classes: 08 connection, 40 serialization/deadlock, 53 resources (disk, memory,
-# connections), 57 operator intervention (shutdown, cancel), 58 system error; 25006 is
-# read-only transaction, what a writer sees during a failover.
-_INFRASTRUCTURE_SQLSTATE_CLASSES = ("08", "40", "53", "57", "58")
-_INFRASTRUCTURE_SQLSTATES = ("25006",)
+# SQLSTATEs that say "the database cannot be reached or is going away", never "this message is
+# bad". Classes: 08 connection exception (connection lost, refused, failure), 28 invalid
+# authorization (the server refuses every connection: a rotated password). Single codes: 57P01
+# admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now (starting or in recovery), 57P04
+# database dropped, 57P05 idle-session timeout, 53300 too many connections, 53100 disk full (every
+# write fails alike: dead-lettering good messages would be wrong), 25006 read-only transaction
+# (what a writer sees while a standby is being promoted).
+_OUTAGE_SQLSTATE_CLASSES = ("08", "28")
+_OUTAGE_SQLSTATES = frozenset(
+    {"57P01", "57P02", "57P03", "57P04", "57P05", "53300", "53100", "25006"}
+)
+# asyncpg raises a bare InterfaceError (no SQLSTATE) for a closed connection or pool.
+_OUTAGE_INTERFACE_MESSAGES = ("connection is closed", "pool is closing", "pool is closed")
 
 
 def is_infrastructure_error(exc: BaseException) -> bool:
-    if isinstance(exc, _INFRASTRUCTURE_TYPES):
+    """Whether `exc` is an outage — the database (or the network to it) is unavailable — rather
+    than a failure of this piece of work.
+
+    The distinction decides what a consumer does: an outage is retried with backoff without limit
+    (every message would fail alike, so none is dead-lettered); anything else counts against the
+    message, which gets `max_attempts` tries and then goes to the dead-letter topic, so one bad
+    record never blocks its partition. HTTP answers 503 with Retry-After for an outage.
+
+    Outages:
+    - `OSError` (ConnectionError, refused or reset sockets, DNS failures) and `TimeoutError`
+      (connecting, or waiting for a pooled connection);
+    - SQLSTATE class 08 (connection exception; asyncpg's ConnectionDoesNotExistError, "connection
+      was closed in the middle of operation", is 08003), class 28 (authentication refused);
+      57P01-57P05 (shutdown, crash, cannot connect now, database dropped, idle-session timeout),
+      53300 too many connections, 53100 disk full, 25006 read-only transaction (failover);
+    - asyncpg's bare `InterfaceError` for a closed connection or a closing/closed pool.
+
+    Not outages (the message's bounded retries, then the dead-letter topic):
+    - asyncpg's client-side `DataError` (an InterfaceError subclass: a value that cannot be
+      encoded for a parameter — bad input) and every other InterfaceError (misuse: a bug);
+    - 57014 query canceled, i.e. `statement_timeout`: a query that may never finish for this
+      record; retried a few times in case the database was only slow, then dead-lettered;
+    - 40001 serialization failure and 40P01 deadlock: transient, and a retry normally succeeds,
+      but they are about this transaction, so they use the message's retries, not unlimited ones;
+    - 53200 out of memory, 53400 configuration limit, class 58 (system/I-O error), XX (internal
+      error): they may well be caused by this record's query; a partition must not wait on them;
+    - constraint violations, undefined tables, data exceptions (class 22) and the rest.
+    """
+    if isinstance(exc, OSError):  # TimeoutError and ConnectionError are OSErrors
         return True
+    if type(exc) is asyncpg.InterfaceError:
+        message = str(exc)
+        return any(text in message for text in _OUTAGE_INTERFACE_MESSAGES)
     sqlstate = getattr(exc, "sqlstate", None)
     if isinstance(exc, asyncpg.PostgresError) and isinstance(sqlstate, str):
-        return (
-            sqlstate[:2] in _INFRASTRUCTURE_SQLSTATE_CLASSES
-            or sqlstate in _INFRASTRUCTURE_SQLSTATES
-        )
+        return sqlstate[:2] in _OUTAGE_SQLSTATE_CLASSES or sqlstate in _OUTAGE_SQLSTATES
     return False
+
+
+# A request that lost a serialization conflict or a deadlock may simply be sent again.
+_RETRY_LATER_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+def is_retry_later_error(exc: BaseException) -> bool:
+    """Whether an HTTP request that failed with `exc` should be answered 503 with Retry-After:
+    an outage (`is_infrastructure_error`) or a transaction that lost a serialization conflict or
+    a deadlock (40001, 40P01: rolled back, nothing written, a retry normally succeeds). A
+    consumer counts the latter against the message; a client is simply told to retry."""
+    if is_infrastructure_error(exc):
+        return True
+    return isinstance(exc, asyncpg.PostgresError) and exc.sqlstate in _RETRY_LATER_SQLSTATES

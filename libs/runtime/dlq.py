@@ -1,10 +1,17 @@
-"""Look into and replay a service's dead-letter topic: `python -m runtime.dlq list|replay`.
+"""Look into and replay a service's dead-letter topic: `python -m runtime.dlq list|replay`; look
+into and release or discard the outbox rows the relay parked: `parked|release|discard`.
 
 A dead-lettered record keeps its key, value and headers, plus `x-dlq-*` headers saying why and where
 it came from. After the cause is fixed (a bug deployed away, a missing reference record loaded),
 `replay` sends the chosen records back to their original topic, unchanged but for the `x-dlq-*`
 headers. The consumers' inbox makes this safe: an event that was handled after all is skipped, one
 that still fails lands on the dead-letter topic again. docs/operations.md has the procedure.
+
+Parked outbox rows are the producing side's dead letters: rows the relay could not publish after
+OUTBOX_MAX_ATTEMPTS attempts (too large for the broker, not serialisable). They live in the
+service's own database (`--database-url`, default DATABASE_URL); `release` gives them a fresh set of
+attempts (after the broker's limit was raised, say), `discard` deletes them. Both need `--by` and
+`--why`, which go to the log line that records the action.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
-from runtime import kafka
+from runtime import kafka, outbox
 from schemas import topics
 
 
@@ -132,6 +139,31 @@ def chooser(args: argparse.Namespace) -> Callable[[DeadLetter], bool]:
     return chosen
 
 
+async def _parked(args: argparse.Namespace, database_url: str) -> int:
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        if args.command == "parked":
+            for row in await outbox.parked(conn):
+                print(json.dumps(row.summary(), ensure_ascii=False))
+            return 0
+        if not args.event_id or not args.by or not args.why:
+            print(f"{args.command} needs --event-id (repeatable), --by and --why", file=sys.stderr)
+            return 2
+        act = outbox.release if args.command == "release" else outbox.discard
+        async with conn.transaction():
+            done = await act(conn, list(args.event_id), by=args.by, why=args.why)
+        for event_id in done:
+            print(json.dumps({"event_id": event_id, args.command + "d": True}))
+        missing = sorted(set(args.event_id) - set(done))
+        for event_id in missing:
+            print(json.dumps({"event_id": event_id, "error": "not a parked row"}))
+        return 1 if missing else 0
+    finally:
+        await conn.close()
+
+
 async def _main(args: argparse.Namespace) -> int:
     from runtime.settings import Settings
 
@@ -140,6 +172,21 @@ async def _main(args: argparse.Namespace) -> int:
         database_url: str = "unused"
 
     settings = DlqSettings()
+    if args.command in ("parked", "release", "discard"):
+        from runtime import logging as runtime_logging
+
+        # The release/discard log line (who, why, what) is the record of the action.
+        runtime_logging.configure("dlq", level=settings.log_level, fmt=settings.log_format)
+        database_url = args.database_url or (
+            settings.database_url if settings.database_url != "unused" else ""
+        )
+        if not database_url:
+            print("--database-url (or DATABASE_URL) is required", file=sys.stderr)
+            return 2
+        return await _parked(args, database_url)
+    if not args.service:
+        print("--service is required for list and replay", file=sys.stderr)
+        return 2
     bootstrap = args.bootstrap or settings.kafka_bootstrap_servers
     security = settings.kafka_security()
     letters = [
@@ -160,8 +207,13 @@ async def _main(args: argparse.Namespace) -> int:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("command", choices=("list", "replay"))
-    parser.add_argument("--service", required=True, choices=topics.DEAD_LETTER_SERVICES)
+    parser.add_argument("command", choices=("list", "replay", "parked", "release", "discard"))
+    parser.add_argument("--service", choices=topics.DEAD_LETTER_SERVICES, help="list, replay")
+    parser.add_argument(
+        "--database-url", help="parked, release, discard: the service's database (DATABASE_URL)"
+    )
+    parser.add_argument("--by", help="release, discard: who acts (recorded in the log)")
+    parser.add_argument("--why", help="release, discard: why (recorded in the log)")
     parser.add_argument("--bootstrap", help="default: KAFKA_BOOTSTRAP_SERVERS")
     parser.add_argument("--event-id", action="append", help="only these events (repeatable)")
     parser.add_argument("--event-type", help="only this CloudEvents type")

@@ -13,7 +13,10 @@ Field paths drop pydantic's leading ``body`` (``items.2.result``) but keep ``que
 
 ``/healthz`` (liveness) and ``/readyz`` (readiness) need no token and stay in the OpenAPI document
 under the ``ops`` tag, so operators find them where they find everything else. ``/readyz`` lists
-failed checks by name and exception type only; the full error goes to the log.
+failed checks by name and exception type only; the full error goes to the log. A check that raises
+``Degraded`` does not fail readiness: the service works without that part (Kafka down: requests
+are accepted into the outbox), so ``/readyz`` answers 200 ``{"status": "degraded"}`` with the
+reasons, and the instance keeps receiving traffic.
 
 Each request is logged once (method, path without query, status, duration_ms, role and subject when
 authenticated; never headers or bodies) with ``correlation_id`` bound in ``structlog.contextvars``
@@ -41,7 +44,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
 from runtime.auth import Principal, Role, TokenVerifier
-from runtime.db import is_infrastructure_error
+from runtime.db import is_retry_later_error
 from runtime.errors import (
     DomainError,
     Forbidden,
@@ -210,7 +213,7 @@ class _RequestContext:
             try:
                 await self.app(scope, receive, send_with_headers)
             except Exception as exc:
-                if is_infrastructure_error(exc) and not response_started:
+                if is_retry_later_error(exc) and not response_started:
                     # The database is restarting or failing over: nothing was committed (the
                     # transaction died with the connection); the client may retry shortly.
                     _log.warning("http_dependency_unavailable", error=repr(exc))
@@ -286,11 +289,21 @@ def require(*roles: Role) -> Any:
 Check = Callable[[], Awaitable[None]]
 
 
+class Degraded(Exception):
+    """Raised by a readiness check: the service serves, but `reason` is missing."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 async def _run_check(check: Check, timeout_s: float) -> dict[str, str] | None:
     name = getattr(check, "__name__", type(check).__name__)
     try:
         async with asyncio.timeout(timeout_s):
             await check()
+    except Degraded as degraded:
+        return {"check": name, "degraded": degraded.reason}
     except Exception as exc:  # noqa: BLE001 - a check may fail any way; report it, don't crash
         _log.warning("readiness_check_failed", check=name, error=repr(exc))
         return {"check": name, "error": type(exc).__name__}
@@ -321,9 +334,16 @@ def create_app(
     @app.get("/readyz", tags=["ops"], summary="Readiness: every check passes", responses={503: {}})
     async def readyz() -> JSONResponse:
         results = await asyncio.gather(*(_run_check(c, readiness_timeout_s) for c in checks))
-        failed = [r for r in results if r is not None]
+        failed = [r for r in results if r is not None and "degraded" not in r]
+        degraded = [{"check": r["check"], "reason": r["degraded"]} for r in results
+                    if r is not None and "degraded" in r]  # fmt: skip
         if failed:
-            return JSONResponse({"status": "unavailable", "failed": failed}, status_code=503)
+            body: dict[str, Any] = {"status": "unavailable", "failed": failed}
+            if degraded:
+                body["degraded"] = degraded
+            return JSONResponse(body, status_code=503)
+        if degraded:
+            return JSONResponse({"status": "degraded", "degraded": degraded})
         return JSONResponse({"status": "ready"})
 
     app.add_exception_handler(DomainError, _on_domain_error)

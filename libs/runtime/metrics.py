@@ -42,15 +42,27 @@ PUBLISHED = Counter(
 PUBLISH_FAILURES = Counter(
     "wuye_outbox_publish_failures", "Outbox rows that could not be published (retried).", []
 )
+PARKED = Counter(
+    "wuye_outbox_parked",
+    "Outbox rows parked: they could not be published after OUTBOX_MAX_ATTEMPTS attempts "
+    "(too large, not serialisable) and wait for an operator.",
+    [],
+)
 SLA_BREACHES = Counter(
     "wuye_sla_breaches",
     "Deadlines missed, as published: ComplaintOverdue, RectificationOverdue, PlanOverdue, "
     "SurveyMissing.",
     ["event_type"],
 )
-OUTBOX_BACKLOG = Gauge("wuye_outbox_backlog", "Outbox rows not yet published.")
+OUTBOX_BACKLOG = Gauge(
+    "wuye_outbox_backlog", "Outbox rows not yet published (parked rows not included)."
+)
 OUTBOX_AGE = Gauge(
-    "wuye_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row (0 if none)."
+    "wuye_outbox_oldest_age_seconds",
+    "Age of the oldest unpublished outbox row, parked rows not included (0 if none).",
+)
+OUTBOX_PARKED = Gauge(
+    "wuye_outbox_parked_rows", "Outbox rows parked now, waiting for an operator to act."
 )
 CONSUMER_LAG = Gauge(
     "wuye_consumer_lag",
@@ -100,13 +112,16 @@ class Sampler:
     async def run(self, pool: asyncpg.Pool, _now: datetime) -> int:
         async with pool.acquire() as conn:
             row = await conn.fetchrow(
-                """SELECT count(*) AS backlog,
-                          coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age
+                """SELECT count(*) FILTER (WHERE parked_at IS NULL) AS backlog,
+                          coalesce(extract(epoch FROM now() - min(created_at)
+                                   FILTER (WHERE parked_at IS NULL)), 0) AS age,
+                          count(*) FILTER (WHERE parked_at IS NOT NULL) AS parked
                      FROM outbox WHERE published_at IS NULL"""
             )
         assert row is not None
         OUTBOX_BACKLOG.set(row["backlog"])
         OUTBOX_AGE.set(float(row["age"]))
+        OUTBOX_PARKED.set(row["parked"])
         if self.groups:
             try:
                 await self._sample_lag()

@@ -9,12 +9,22 @@ Order per key: a row whose send fails is retried with capped exponential backoff
 row with the same key waits until it has gone out (the selection skips them; within a pass they are
 held back), so a later event about one project never overtakes an earlier one.
 
+Rows that can never go out: a failure that is the row's own (larger than the broker accepts, a
+header that cannot be serialised: `is_row_fault`) counts towards `max_attempts`; at the limit the
+row is parked (`runtime.outbox.park`) with its reason, logged at error and counted
+(`wuye_outbox_parked_total`, gauge `wuye_outbox_parked`), and waits for an operator to release or
+discard it (`python -m runtime.dlq parked|release|discard`). Its key's later rows stay held back
+behind it — per-key order is what consumers rely on — and are listed with it; other keys flow.
+Broker trouble (unreachable, timeouts, leader changes) never parks a row: it is retried for as long
+as it lasts.
+
 Bounded waits: a pass gives Kafka `send_timeout_s` to acknowledge; what is not acknowledged by then
 counts as failed and the producer is replaced (aiokafka's idempotent producer would otherwise wait
 for an unreachable leader for ever). A re-sent row may arrive twice; consumers' inboxes absorb that.
 
-Wake-up: LISTEN on the outbox channel (NOTIFY is sent at commit by `runtime.outbox.enqueue`), with
-a slow poll as a safety net for notifications missed while reconnecting.
+Wake-up: LISTEN on the outbox channel (a statement trigger on the table sends the NOTIFY, delivered
+at commit; migration 0003), with a slow poll as a safety net for notifications missed while
+reconnecting.
 """
 
 from __future__ import annotations
@@ -30,17 +40,34 @@ from functools import lru_cache
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidMessageError,
+    InvalidTimestampError,
+    KafkaError,
+    KafkaTimeoutError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 from aiokafka.partitioner import murmur2
 from aiokafka.producer.message_accumulator import BatchBuilder
 
-from runtime import metrics
+from runtime import metrics, outbox
 from runtime.outbox import NOTIFY_CHANNEL
 
 log = structlog.get_logger(__name__)
 
 _LEADER_LOCK = 0x72656C6179  # "relay": session lock, who leads
 _PASS_LOCK = 0x7061737365  # "passe": transaction lock, one publication pass at a time
+# The database's failures: the relay loses leadership and starts over. (asyncpg's
+# InternalClientError shows up when a connection dies in the middle of an operation.)
+_DB_ERRORS = (
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+)
 _HELD_BACK = "held back: an earlier event with the same key is not published yet"
 
 _SELECT_DUE = """
@@ -66,6 +93,10 @@ class RelayConfig:
     base_backoff_s: float = 0.5
     max_backoff_s: float = 30.0
     send_timeout_s: float = 30.0
+    # Attempts at a row whose failure is its own (`is_row_fault`) before it is parked.
+    max_attempts: int = 20
+    # Kafka unreachable: passes are retried with backoff from poll_interval_s up to this.
+    reconnect_max_s: float = 5.0
 
     def backoff(self, attempts: int) -> float:
         return float(min(self.max_backoff_s, self.base_backoff_s * 2 ** min(attempts - 1, 20)))
@@ -85,6 +116,8 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self.is_leader = False
         self.published_total = 0
+        # Why the last pass could not reach Kafka (None once a pass succeeds): for readiness.
+        self.kafka_error: str | None = None
 
     # -- producer lifecycle -----------------------------------------------------------------------
 
@@ -183,6 +216,21 @@ class OutboxRelay:
             attempts = row["attempts"] + 1
             delay = self._config.backoff(attempts)
             reason = repr(error) if error is not None else _HELD_BACK
+            if error is not None and is_row_fault(error) and attempts >= self._config.max_attempts:
+                await outbox.park(conn, row["seq"], attempts, reason)
+                metrics.PARKED.inc()
+                log.error(
+                    "outbox_row_parked",
+                    event_id=row["event_id"],
+                    event_type=row["event_type"],
+                    topic=row["topic"],
+                    key=row["key"].decode("utf-8", "replace") if row["key"] is not None else None,
+                    payload_bytes=len(row["payload"]),
+                    attempts=attempts,
+                    error=reason[:500],
+                    action="python -m runtime.dlq parked|release|discard",
+                )
+                continue
             await conn.execute(
                 """UPDATE outbox SET attempts = $2, last_error = $3,
                           next_attempt_at = now() + make_interval(secs => $4)
@@ -225,7 +273,7 @@ class OutboxRelay:
         while not stop.is_set():
             try:
                 await self._lead(stop)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except _DB_ERRORS as exc:
                 log.warning("outbox_relay_db_error", error=repr(exc))
                 await _sleep_or_stop(stop, self._config.poll_interval_s)
             finally:
@@ -248,22 +296,62 @@ class OutboxRelay:
                     await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
 
     async def _publish_until(self, stop: asyncio.Event) -> None:
+        failures = 0
         while not stop.is_set():
             self._wake.clear()  # before the pass: a NOTIFY during the pass wakes the next
             try:
                 count = await self.publish_pending()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            except _DB_ERRORS:
                 raise
             except Exception as exc:  # noqa: BLE001 - producer trouble; keep the relay alive
-                log.warning("outbox_relay_kafka_unavailable", error=repr(exc))
-                await _sleep_or_stop(stop, self._config.poll_interval_s)
+                failures += 1
+                delay = min(
+                    self._config.reconnect_max_s,
+                    self._config.poll_interval_s * 2 ** min(failures - 1, 10),
+                )
+                self.kafka_error = f"{type(exc).__name__}: {exc}"[:300]
+                log.warning(
+                    "outbox_relay_kafka_unavailable",
+                    attempt=failures,
+                    error=repr(exc),
+                    retry_in_s=delay,
+                )
+                await _sleep_or_stop(stop, delay)
                 continue
+            if failures:
+                log.info("outbox_relay_kafka_connected", after_attempts=failures)
+            failures = 0
+            self.kafka_error = None
             if count >= self._config.batch_size:
                 continue  # more may be waiting
             await _wait_any(self._wake, stop, within_s=self._config.poll_interval_s)
 
     def _on_notify(self, *_args: object) -> None:
         self._wake.set()
+
+
+# Kafka's answers that are about the record itself, not about the broker's health.
+_RECORD_ERRORS = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    CorruptRecordException,
+    InvalidMessageError,
+    InvalidTimestampError,
+)
+
+
+def is_row_fault(error: BaseException) -> bool:
+    """Whether a publish failure is the row's own (sending it again will fail again) rather than
+    the broker's: only those count towards parking. A record Kafka refuses as too large or invalid,
+    and a row the relay cannot serialise (its headers, a wrong type) are; connection errors,
+    timeouts, leader changes and every other Kafka error are the broker's."""
+    if isinstance(error, _RECORD_ERRORS):
+        return True
+    if isinstance(error, KafkaError | OSError | asyncio.CancelledError):
+        return False
+    # json/str handling of the row's own content; UnicodeError is a ValueError
+    return isinstance(error, ValueError | TypeError | KeyError | AttributeError)
 
 
 @lru_cache(maxsize=65_536)

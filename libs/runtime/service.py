@@ -4,6 +4,13 @@ Each service's `bootstrap.py` describes itself with a `ServiceSpec`; `build_app`
 FastAPI application whose lifespan starts and stops everything in order, and `main` runs it under
 uvicorn. Shutdown is graceful: uvicorn stops taking requests, consumers finish the record in hand
 and commit, the relay finishes its pass, then the pool closes.
+
+A service starts without Kafka: it needs its database to start (migrations), but Kafka only to
+publish and consume. The consumers and the dead-letter producer are connected by a background task
+that retries with backoff (up to `KAFKA_RECONNECT_MAX_S`) and logs every failed attempt
+(`kafka_connect_failed`); the relay's producer is started lazily by the relay, which retries the
+same way. Meanwhile HTTP is served, requests write their events into the outbox, `/readyz` answers
+200 `degraded` with the reason and `/healthz` stays ok.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from typing import Any
 import asyncpg
 import structlog
 import uvicorn
+from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Response
 from faststream.kafka import KafkaBroker
 
@@ -29,7 +37,7 @@ from runtime import db, kafka, metrics, outbox
 from runtime import logging as runtime_logging
 from runtime.auth import TokenVerifier
 from runtime.consumer import EventConsumer, Handler, RetryPolicy
-from runtime.http import create_app
+from runtime.http import Degraded, create_app
 from runtime.relay import OutboxRelay, RelayConfig
 from runtime.scheduler import Clock, PeriodicJob, clock_from, run_periodically
 from runtime.settings import Settings
@@ -63,13 +71,28 @@ class ServiceSpec:
 
 
 @dataclass
+class KafkaLink:
+    """The consumers' side of Kafka, connected in the background (`_connect_kafka`)."""
+
+    wanted: bool  # the service has consumers
+    broker: KafkaBroker | None = None
+    dead_letters: AIOKafkaProducer | None = None
+    attempts: int = 0
+    last_error: str | None = None
+
+    @property
+    def connected(self) -> bool:
+        return not self.wanted or self.broker is not None
+
+
+@dataclass
 class Runtime:
     """What route handlers reach through `request.app.state.runtime`."""
 
     settings: Settings
     pool: asyncpg.Pool
     relay: OutboxRelay
-    broker: KafkaBroker | None
+    kafka: KafkaLink
     clock: Clock
     extras: Mapping[str, Any]
 
@@ -109,6 +132,8 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
                 batch_size=settings.outbox_batch_size,
                 poll_interval_s=settings.outbox_poll_interval_s,
                 max_backoff_s=settings.outbox_max_backoff_s,
+                max_attempts=settings.outbox_max_attempts,
+                reconnect_max_s=settings.kafka_reconnect_max_s,
             ),
         )
         stop = asyncio.Event()
@@ -153,23 +178,31 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
                 name="metrics-sampler",
             )
         )
-        broker, dlq_producer = await _start_consumers(spec, settings, pool)
+        link = KafkaLink(wanted=bool(spec.consumers))
+        connector = asyncio.create_task(
+            _connect_kafka(spec, settings, pool, link), name=f"{spec.name}-kafka-connector"
+        )
         app.state.runtime = Runtime(
-            settings=settings, pool=pool, relay=relay, broker=broker, clock=clock, extras=extras
+            settings=settings, pool=pool, relay=relay, kafka=link, clock=clock, extras=extras
         )
         state["pool"] = pool
+        state["link"] = link
+        state["relay"] = relay
         log.info("service_started", consumers=[c.subscription.group for c in spec.consumers])
         try:
             yield
         finally:
             log.info("service_stopping")
             # Each step is bounded and isolated, so one that hangs (an unreachable broker) or
-            # fails cannot keep the others from running: consumers first (they finish the record
-            # in hand and commit), then the dead-letter producer, the relay, the pool.
-            if broker is not None:
-                await _step("consumers", broker.stop(), 20)
-            if dlq_producer is not None:
-                await _step("dead_letter_producer", dlq_producer.stop(), 5)
+            # fails cannot keep the others from running: the connector (if Kafka never came),
+            # consumers (they finish the record in hand and commit), then the dead-letter
+            # producer, the relay, the pool.
+            connector.cancel()
+            await _step("kafka_connector", _cancelled(connector), 15)
+            if link.broker is not None:
+                await _step("consumers", link.broker.stop(), 20)
+            if link.dead_letters is not None:
+                await _step("dead_letter_producer", link.dead_letters.stop(), 5)
             stop.set()
             for task in job_tasks:
                 await _step(task.get_name(), task, 30)
@@ -186,13 +219,26 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
         async with pool.acquire() as conn:
             await conn.fetchval("SELECT 1")
 
+    async def kafka_connected() -> None:
+        """Degraded (not unready) without Kafka: requests are still taken into the outbox."""
+        link: KafkaLink | None = state.get("link")
+        relay: OutboxRelay | None = state.get("relay")
+        missing = []
+        if link is not None and not link.connected:
+            why = f": {link.last_error}" if link.last_error else ""
+            missing.append(f"consumers not connected to Kafka ({link.attempts} attempts{why})")
+        if relay is not None and relay.kafka_error is not None:
+            missing.append(f"outbox relay cannot reach Kafka ({relay.kafka_error})")
+        if missing:
+            raise Degraded("; ".join(missing))
+
     app = create_app(
         service=spec.name,
         title=spec.title,
         version=spec.version,
         verifier=verifier_from(settings),
         lifespan=lifespan,
-        readiness=[database_ready],
+        readiness=[database_ready, kafka_connected],
     )
     for router in spec.routers:
         app.include_router(router)
@@ -213,18 +259,91 @@ async def _step(name: str, work: Awaitable[Any], within_s: float) -> None:
         log.error("shutdown_step_failed", step=name, error=repr(exc))
 
 
-async def _start_consumers(
-    spec: ServiceSpec, settings: Settings, pool: asyncpg.Pool
-) -> tuple[KafkaBroker | None, Any]:
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _connect_kafka(
+    spec: ServiceSpec, settings: Settings, pool: asyncpg.Pool, link: KafkaLink
+) -> None:
+    """Start the dead-letter producer and the consumers, retrying until Kafka answers."""
     if not spec.consumers:
-        return None, None
+        return
+    while True:
+        link.attempts += 1
+        broker: KafkaBroker | None = None
+        try:
+            if link.dead_letters is None:
+                link.dead_letters = await _start_producer(
+                    kafka.make_producer(
+                        settings.kafka_bootstrap_servers,
+                        client_id=f"{spec.name}-dead-letters",
+                        security=settings.kafka_security(),
+                    ),
+                    settings.kafka_connect_timeout_s,
+                )
+            await _topics_exist(link.dead_letters, spec)
+            broker = _consumers(spec, settings, pool, link.dead_letters)
+            await asyncio.wait_for(broker.start(), settings.kafka_connect_timeout_s)
+        except asyncio.CancelledError:
+            if broker is not None:
+                await _step("consumers_half_started", broker.stop(), 10)
+            raise
+        except Exception as exc:  # noqa: BLE001 - Kafka unreachable: logged, retried
+            if broker is not None:
+                await _step("consumers_half_started", broker.stop(), 10)
+            delay = min(settings.kafka_reconnect_max_s, 0.5 * 2 ** min(link.attempts - 1, 10))
+            link.last_error = f"{type(exc).__name__}: {exc}"[:300]
+            log.warning(
+                "kafka_connect_failed",
+                attempt=link.attempts,
+                error=repr(exc),
+                retry_in_s=delay,
+                part="consumers" if link.dead_letters is not None else "dead_letter_producer",
+            )
+            await asyncio.sleep(delay)
+            continue
+        link.broker, link.last_error = broker, None
+        log.info(
+            "kafka_consumers_started",
+            attempts=link.attempts,
+            consumers=[c.subscription.group for c in spec.consumers],
+        )
+        return
+
+
+class TopicsMissing(RuntimeError):
+    pass
+
+
+async def _topics_exist(producer: AIOKafkaProducer, spec: ServiceSpec) -> None:
+    """The consumers' topics must exist before they join their groups: a consumer subscribed to
+    a topic created later would see it only at its next metadata refresh (5 minutes). Topics are
+    created by `ensure_topics` or by Strimzi, possibly after the service started."""
+    wanted = {t for c in spec.consumers for t in c.subscription.topics}
+    cluster = await producer.client.fetch_all_metadata()
+    missing = sorted(wanted - set(cluster.topics()))
+    if missing:
+        raise TopicsMissing(f"topics not created yet: {', '.join(missing)}")
+
+
+async def _start_producer(producer: AIOKafkaProducer, timeout_s: float) -> AIOKafkaProducer:
+    try:
+        await asyncio.wait_for(producer.start(), timeout_s)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(producer.stop(), 5)
+        raise
+    return producer
+
+
+def _consumers(
+    spec: ServiceSpec, settings: Settings, pool: asyncpg.Pool, dead_letters: AIOKafkaProducer
+) -> KafkaBroker:
+    """A broker with a subscriber per consumer group (a new one per connection attempt: a
+    FastStream broker whose start failed is not started again)."""
     security = settings.kafka_security()
-    dlq_producer = kafka.make_producer(
-        settings.kafka_bootstrap_servers,
-        client_id=f"{spec.name}-dead-letters",
-        security=security,
-    )
-    await dlq_producer.start()
     # FastStream's own per-message INFO lines would bypass our JSON format; route its logger
     # through the standard library (configured in runtime.logging) where it stays at WARNING.
     broker = KafkaBroker(
@@ -244,7 +363,7 @@ async def _start_consumers(
             name=consumer_spec.subscription.group,  # the inbox key stays stable across prefixes
             pool=pool,
             handlers=consumer_spec.handlers,
-            dead_letters=dlq_producer,
+            dead_letters=dead_letters,
             retry=retry,
         )
         subscription = consumer_spec.subscription
@@ -252,9 +371,14 @@ async def _start_consumers(
             subscription = dataclasses.replace(
                 subscription, group=settings.consumer_group_prefix + subscription.group
             )
-        register(broker, consumer, subscription, batch_size=settings.consumer_batch_size)
-    await broker.start()
-    return broker, dlq_producer
+        register(
+            broker,
+            consumer,
+            subscription,
+            batch_size=settings.consumer_batch_size,
+            max_poll_interval_s=settings.consumer_max_poll_interval_s,
+        )
+    return broker
 
 
 def main(spec: ServiceSpec, settings: Settings) -> None:

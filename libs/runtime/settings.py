@@ -64,6 +64,16 @@ class Settings(BaseSettings):
     # Records handled in one transaction (runtime.consumer.EventConsumer.handle_batch); 1 turns
     # batching off.
     consumer_batch_size: int = Field(default=200, ge=1, le=5000)
+    # aiokafka's max_poll_interval_ms, set deliberately: a batch is given half of it, then the
+    # records finished are committed and the rest re-polled, so a consumer waiting out a
+    # database outage never leaves its group (runtime.subscriptions, docs/operations.md).
+    consumer_max_poll_interval_s: float = Field(default=300.0, ge=2)
+    # Attempts to publish one outbox row before it is parked for an operator (runtime.relay).
+    outbox_max_attempts: int = Field(default=20, ge=1)
+    # A service starts without Kafka and connects in the background (runtime.service): retries
+    # back off up to this; one attempt may take this long before it counts as failed.
+    kafka_reconnect_max_s: float = Field(default=5.0, gt=0)
+    kafka_connect_timeout_s: float = Field(default=30.0, gt=0)
 
     def kafka_security(self) -> Any:
         """A `runtime.kafka.KafkaSecurity` (typed Any: settings import no client library)."""

@@ -132,6 +132,29 @@ async def test_readyz_200_when_all_checks_pass(dev: DevIssuer) -> None:
 
 
 @pytest.mark.asyncio
+async def test_readyz_degraded_is_200_with_the_reason_and_liveness_stays_ok(dev: DevIssuer) -> None:
+    """Kafka unreachable: the service still takes requests (into its outbox), so it stays in the
+    load balancer; readiness says what is missing."""
+
+    async def database() -> None:
+        return None
+
+    async def kafka() -> None:
+        raise http.Degraded("consumers not connected to Kafka yet")
+
+    app = build_app(dev, readiness=[database, kafka])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        ready = await c.get("/readyz")
+        alive = await c.get("/healthz")
+    assert ready.status_code == 200
+    assert ready.json() == {
+        "status": "degraded",
+        "degraded": [{"check": "kafka", "reason": "consumers not connected to Kafka yet"}],
+    }
+    assert alive.json() == {"status": "ok"}
+
+
+@pytest.mark.asyncio
 async def test_readyz_503_names_failed_checks_without_details(dev: DevIssuer) -> None:
     async def database() -> None:
         return None
