@@ -44,7 +44,14 @@ HOSTS = {
 }
 INGRESS_NAMESPACE = "ingress-nginx"
 MONITORING_NAMESPACE = "monitoring"
-PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "127.0.0.0/8"]
+PRIVATE_RANGES = [
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "169.254.0.0/16",
+    "127.0.0.0/8",
+    "100.64.0.0/10",  # CGNAT, and Alibaba Cloud's metadata service (100.100.100.200)
+]
 
 
 def labels(service: str) -> dict[str, str]:
