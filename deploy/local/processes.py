@@ -58,7 +58,7 @@ class ServiceProcess:
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        if not self.metrics_port:
+        while not self.metrics_port or self.metrics_port == self.port:
             self.metrics_port = free_port()
 
     @property

@@ -4,8 +4,10 @@ Two independent checks on every POST:
 
 1. Where it comes from. A browser says so: `Sec-Fetch-Site` must be `same-origin` (or `none`, a
    request the person made themselves), and `Origin`, when sent, must be this site's own origin
-   (scheme and host as the browser reached us). Anything cross-site (or `Origin: null`) is
-   refused. Old browsers that send neither fall back to check 2 alone.
+   (scheme and host as the browser reached us). Anything cross-site is refused, and so is
+   `Origin: null` unless `Sec-Fetch-Site` says same-origin. Old browsers that send neither fall
+   back to check 2 alone. The pages say `Referrer-Policy: same-origin` so that browsers send
+   their real origin with our own forms (under `no-referrer` they send `null`).
 2. A token bound to the browser. Each browser gets a random session id in an HttpOnly,
    SameSite=Strict cookie (`__Host-` prefixed over https); the form's hidden token is `<issued>.<HMAC-SHA256(key, session id,
    issued)>` with a server key (`WEB_SESSION_KEY`, a Secret), valid for `TOKEN_MAX_AGE_S`. An
@@ -77,6 +79,10 @@ def cross_site(request: Request, *, public_https: bool) -> str | None:
     origin = request.headers.get("origin")
     if origin is None:
         return None  # an old browser: the signed token decides
+    if origin.strip() == "null" and fetch_site is not None:
+        # An opaque origin (a page under Referrer-Policy: no-referrer posts "null"), but the
+        # browser itself says same-origin; a sandboxed cross-site frame would say cross-site.
+        return None
     scheme = "https" if public_https or request.url.scheme == "https" else "http"
     host = request.headers.get("host", "").strip().lower()
     try:

@@ -160,6 +160,8 @@ def _render(page: Page, template: str, code: int = 200, **context: Any) -> HTMLR
     html = templates.get_template(template).render(page=page, t=page.t, **context)
     response = HTMLResponse(html, status_code=code)
     response.headers["Content-Security-Policy"] = PAGE_CSP
+    # Our forms then carry their real Origin (csrf.cross_site); other sites still get no Referer.
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Content-Language"] = "en" if page.lang == "en" else "zh-CN"
     secure = _secure(page.request)
     response.set_cookie(
@@ -195,7 +197,13 @@ async def _posted(request: Request, page: Page) -> dict[str, str] | HTMLResponse
         return response
     foreign = csrf.cross_site(request, public_https=_public_https(request))
     if foreign is not None:
-        log.warning("web_post_refused", reason=foreign, path=request.url.path)
+        log.warning(
+            "web_post_refused",
+            reason=foreign,
+            path=request.url.path,
+            origin=request.headers.get("origin", "")[:100],
+            host=request.headers.get("host", "")[:100],
+        )
         return _render(page, "expired.html", 403)
     body = await _body(request)
     if body is None:
