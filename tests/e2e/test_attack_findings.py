@@ -97,8 +97,9 @@ async def test_csrf_pairs_not_signed_for_the_session_are_refused(platform: Platf
         attacker_token, _ = await _form_page(attacker)
         now = time.time()
         forged = [
-            # the old double submit: a cookie and a field both chosen by the attacker
-            ({csrf.SESSION_COOKIE: "A" * 43}, "A" * 43),
+            # the old double submit: a cookie and a field both chosen by the attacker (under the
+            # old cookie's name too, which the old check accepted)
+            ({csrf.SESSION_COOKIE: "A" * 43, "complaints_csrf": "A" * 43}, "A" * 43),
             # a token of the right shape, not signed with the key
             ({csrf.SESSION_COOKIE: "B" * 43}, f"{int(now)}.{'x' * 43}"),
             # a genuine token, issued to another browser's session
