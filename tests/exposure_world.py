@@ -21,6 +21,7 @@ from tests import factories
 from tests.e2e.conftest import CAMPAIGN_TIME, Platform, start_platform, stop_platform
 
 NOW = datetime.fromisoformat(CAMPAIGN_TIME)
+PUBLIC_BASE_URL = "https://baoguang.example.gov.cn"
 HOSTILE_PROJECT = "<script>alert('board')</script>南开新苑"
 HOSTILE_ENTERPRISE = '<img src=x onerror="alert(1)">渤海物业'
 PERSONAL_NOTE = "保安张三 13812345678 夜班睡岗"  # an inspector's note naming a person
@@ -183,7 +184,11 @@ async def build(stack: Any, tmp: Path) -> World:
     run = uuid.uuid4().hex[:6].upper()
     events, projects, enterprises, orders = world_events(run)
     platform = await asyncio.to_thread(
-        start_platform, stack, tmp, ("exposure",), {"PUBLICATION_INTERVAL_S": "0.3"}
+        start_platform,
+        stack,
+        tmp,
+        ("exposure",),
+        {"PUBLICATION_INTERVAL_S": "0.3", "PUBLIC_BASE_URL": PUBLIC_BASE_URL},
     )
     world = World(platform, run, projects, enterprises, orders)
     try:

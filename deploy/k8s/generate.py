@@ -28,6 +28,11 @@ PART_OF = "wuye"
 KAFKA = "wuye-kafka"
 BOOTSTRAP = f"{KAFKA}-kafka-bootstrap:9093"
 PORT = 8000
+METRICS_PORT = 9100  # Prometheus scrapes here; only the monitoring namespace may reach it
+# The ingress controller's pods, whose X-Forwarded-For is believed (TRUSTED_PROXIES): the
+# cluster's pod network; only the ingress namespace may reach PORT (the NetworkPolicies below).
+# The overlays set their cluster's range.
+POD_NETWORK = "10.0.0.0/8"
 DOMAIN = "wuye.example.gov.cn"  # the overlays set the real hosts
 # Who reaches each service from outside the namespace: all have an API; complaints also serves
 # the owners' pages and Open311, exposure the public board.
@@ -39,7 +44,14 @@ HOSTS = {
 }
 INGRESS_NAMESPACE = "ingress-nginx"
 MONITORING_NAMESPACE = "monitoring"
-PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "127.0.0.0/8"]
+PRIVATE_RANGES = [
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "169.254.0.0/16",
+    "127.0.0.0/8",
+    "100.64.0.0/10",  # CGNAT, and Alibaba Cloud's metadata service (100.100.100.200)
+]
 
 
 def labels(service: str) -> dict[str, str]:
@@ -75,6 +87,8 @@ def config_map(service: str) -> dict[str, Any]:
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "INFO",
         "DB_POOL_MAX": "10",
+        "METRICS_PORT": str(METRICS_PORT),
+        "TRUSTED_PROXIES": POD_NETWORK,
     }
     if service == "notifications":
         data |= {
@@ -84,6 +98,9 @@ def config_map(service: str) -> dict[str, Any]:
         }
     if service == "complaints":
         data["PUBLIC_HTTPS"] = "true"  # TLS ends at the ingress
+    if service == "exposure":
+        # Absolute links in the Atom feed; never taken from a request's Host header.
+        data["PUBLIC_BASE_URL"] = f"https://{HOSTS['exposure']}.{DOMAIN}"
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -121,6 +138,8 @@ def env(service: str) -> list[dict[str, Any]]:
         ]
     if service == "complaints":
         out.append(_secret_env("OPEN311_API_KEYS", "complaints-open311", "api-keys.json", True))
+        # Signs the owners' pages' CSRF tokens; the same on every replica.
+        out.append(_secret_env("WEB_SESSION_KEY", "complaints-web", "session-key"))
     return out
 
 
@@ -139,7 +158,10 @@ def deployment(service: str) -> dict[str, Any]:
         "image": "wuye",  # the overlays pin the tag (kustomize `images`)
         "imagePullPolicy": "IfNotPresent",
         "args": [service],
-        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        "ports": [
+            {"name": "http", "containerPort": PORT, "protocol": "TCP"},
+            {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
+        ],
         "envFrom": [{"configMapRef": {"name": f"{service}-config"}}],
         "env": env(service),
         # Migrations run at start (advisory lock); the startup probe gives them time.
@@ -179,7 +201,7 @@ def deployment(service: str) -> dict[str, Any]:
                     "labels": labels(service),
                     "annotations": {
                         "prometheus.io/scrape": "true",
-                        "prometheus.io/port": str(PORT),
+                        "prometheus.io/port": str(METRICS_PORT),
                         "prometheus.io/path": "/metrics",
                     },
                 },
@@ -335,7 +357,8 @@ def network_policies() -> list[dict[str, Any]]:
                     "policyTypes": ["Ingress", "Egress"],
                     "ingress": [
                         {"from": [_ns(INGRESS_NAMESPACE)], "ports": _tcp(PORT)},
-                        {"from": [_ns(MONITORING_NAMESPACE)], "ports": _tcp(PORT)},
+                        # metrics on their own port, for the cluster's Prometheus only
+                        {"from": [_ns(MONITORING_NAMESPACE)], "ports": _tcp(METRICS_PORT)},
                     ],
                     "egress": egress,
                 },

@@ -138,6 +138,13 @@ class Demo:
                     "CLOCK_CONTROL_FILE": str(self.clock_file),
                     "JOB_INTERVAL_S": "0.5",
                     **(channels if name == "notifications" else {}),
+                    **(
+                        {
+                            "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.port_base + SERVICE_PORT_OFFSETS[name]}"
+                        }
+                        if name == "exposure"
+                        else {}
+                    ),
                 },
                 log_path=self.state / "logs" / f"{name}.log",
             )

@@ -54,17 +54,33 @@ class ServiceProcess:
     port: int
     env: dict[str, str]
     log_path: Path
+    # Prometheus metrics listen on a port of their own (METRICS_PORT); 0 picks a free one.
+    metrics_port: int = 0
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        while not self.metrics_port or self.metrics_port == self.port:
+            self.metrics_port = free_port()
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
     def start(self) -> None:
         if self.process is not None and self.process.poll() is None:
             return
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **self.env, "HTTP_PORT": str(self.port), "LOG_FORMAT": "json"}
+        env = {
+            **os.environ,
+            **self.env,
+            "HTTP_PORT": str(self.port),
+            "METRICS_PORT": str(self.metrics_port),
+            "LOG_FORMAT": "json",
+        }
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", f"services.{self.name}"],

@@ -58,7 +58,7 @@ from runtime.errors import (
 
 CORRELATION_HEADER = "X-Correlation-ID"
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-_OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+_OPS_PATHS = frozenset({"/healthz", "/readyz"})
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",

@@ -1,5 +1,8 @@
-"""Prometheus metrics of a service process, served at `/metrics` (prometheus-client: the reference
-client, maintained by the Prometheus project; its text format is what every scraper reads).
+"""Prometheus metrics of a service process (prometheus-client: the reference client, maintained by
+the Prometheus project; its text format is what every scraper reads).
+
+They are served by `serve` on a listener of their own (`METRICS_PORT`, path `/metrics`), never on
+the public HTTP port: in Kubernetes only the monitoring namespace may reach that port.
 
 Counters move where things happen (consumer, relay); gauges that need a query — the outbox backlog
 and age, consumer lag — are sampled by a periodic job every `interval_s`, so a scrape never waits on
@@ -17,9 +20,7 @@ import asyncpg
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
-from starlette.requests import Request
-from starlette.responses import Response
+from prometheus_client import Counter, Gauge, start_http_server
 
 from runtime.scheduler import PeriodicJob
 
@@ -86,8 +87,11 @@ def published(ce_type: str, count: int = 1) -> None:
         SLA_BREACHES.labels(name).inc(count)
 
 
-async def metrics_endpoint(_request: Request) -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+def serve(host: str, port: int) -> None:
+    """Serve the process's metrics at http://host:port/metrics from a daemon thread (the client
+    library's own server; a scrape reads counters only, never the database or the broker)."""
+    start_http_server(port, addr=host)
+    log.info("metrics_listening", host=host, port=port)
 
 
 class Sampler:

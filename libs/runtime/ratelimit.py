@@ -9,19 +9,19 @@ times the configured rate, and a restart forgets every bucket. That is enough to
 hammering one form; a platform-wide limit would need a shared store (e.g. Redis), which is out of
 scope here.
 
-The client key is the peer address of the connection (``scope["client"]``). ``X-Forwarded-For`` is
-read only when ``RATE_LIMIT_TRUST_FORWARDED_FOR`` says a trusted proxy sets it (otherwise anyone
-could pick a fresh key per request); then the right-most address is used, the one the proxy itself
-appended.
+The client key is the client address of the request (``scope["client"]``), never a header read
+here: the server (``runtime.service.main``) replaces the peer address with the one from
+``X-Forwarded-For`` only when the peer is one of the configured ``TRUSTED_PROXIES`` (default: none),
+so nobody else can pick a fresh key per request.
 
 Settings (environment): ``RATE_LIMIT_ENABLED``, ``RATE_LIMIT_BURST``, ``RATE_LIMIT_PER_MINUTE``,
-``RATE_LIMIT_TRUST_FORWARDED_FOR``, ``RATE_LIMIT_MAX_CLIENTS``.
+``RATE_LIMIT_MAX_CLIENTS``.
 
 Use as a route dependency (the JSON error shape of ``runtime.http``)::
 
     @router.post("/requests", dependencies=[rate_limit("open311")])
 
-or call ``limiter_for(request, "web").check(client_key(request, settings))`` and render a 429
+or call ``limiter_for(request, "web").check(client_key(request))`` and render a 429
 page yourself (the owner web pages do).
 """
 
@@ -51,9 +51,6 @@ class RateLimitSettings(BaseSettings):
     enabled: bool = True
     burst: int = Field(default=10, ge=1, description="Requests a client may make at once")
     per_minute: float = Field(default=6.0, gt=0, description="Sustained requests per minute")
-    trust_forwarded_for: bool = Field(
-        default=False, description="A trusted proxy sets X-Forwarded-For (else it is ignored)"
-    )
     max_clients: int = Field(default=100_000, ge=1, description="Buckets kept (LRU)")
 
 
@@ -95,17 +92,10 @@ class TokenBucket:
             return retry_after
 
 
-def client_key(request: Request, settings: RateLimitSettings) -> str:
-    address = None
-    if settings.trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for", "")
-        hops = [h.strip() for h in forwarded.split(",") if h.strip()]
-        if hops:
-            address = hops[-1][:64]
-    if address is None:
-        client = request.client
-        address = client.host if client is not None else "unknown"
-    return network_of(address)
+def client_key(request: Request) -> str:
+    """The request's client address, as the server resolved it (see the module's docstring)."""
+    client = request.client
+    return network_of(client.host[:64] if client is not None else "unknown")
 
 
 def network_of(address: str) -> str:
@@ -143,7 +133,7 @@ class Limiters:
         """None when the request may go on, else the seconds to wait."""
         if not self.settings.enabled:
             return None
-        return self.bucket(name).check(client_key(request, self.settings))
+        return self.bucket(name).check(client_key(request))
 
 
 def limiters(request: Request) -> Limiters:

@@ -242,7 +242,6 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
     )
     for router in spec.routers:
         app.include_router(router)
-    app.add_route("/metrics", metrics.metrics_endpoint, include_in_schema=False)
 
     @app.get("/asyncapi.json", tags=["ops"], summary="The platform's event catalog (AsyncAPI 3)")
     async def asyncapi_document() -> Response:
@@ -384,10 +383,18 @@ def _consumers(
 def main(spec: ServiceSpec, settings: Settings) -> None:
     runtime_logging.configure(spec.name, level=settings.log_level, fmt=settings.log_format)
     app = build_app(spec, settings)
+    if settings.metrics_port:
+        # Bound before uvicorn starts, so a taken port stops the process at once.
+        metrics.serve(settings.metrics_host or settings.http_host, settings.metrics_port)
+    trusted_proxies = settings.trusted_proxies.strip()
     uvicorn.run(
         app,
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,  # our structlog configuration handles uvicorn's loggers
         timeout_graceful_shutdown=20,
+        # uvicorn believes X-Forwarded-For from loopback by default, which let any local client
+        # choose its rate-limit key: forwarded headers count only from the configured proxies.
+        proxy_headers=bool(trusted_proxies),
+        forwarded_allow_ips=trusted_proxies or None,
     )

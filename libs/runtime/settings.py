@@ -32,6 +32,16 @@ class Settings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: comma-separated addresses
+    # or CIDR ranges (the ingress controller's pods in Kubernetes). Empty, the default: none, so
+    # the client is always the connection's peer and a forwarded header changes nothing (uvicorn
+    # alone would trust any client on loopback).
+    trusted_proxies: str = ""
+    # Prometheus metrics are served on a port of their own, bound to METRICS_HOST (default: the
+    # HTTP host), never on HTTP_PORT: the public ports answer 404 for /metrics, and in Kubernetes
+    # only the monitoring namespace may reach this one. 0 turns the metrics listener off.
+    metrics_port: int = Field(default=9100, ge=0, le=65535)
+    metrics_host: str | None = None
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
 

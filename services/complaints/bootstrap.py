@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import asyncpg
 import structlog
+from pydantic import SecretStr
 
 from runtime.service import ConsumerSpec, ServiceSpec
 from runtime.settings import Settings
@@ -38,6 +40,10 @@ class ComplaintsSettings(Settings):
     # Behind a TLS-terminating proxy the request scheme is http: say so here, so the owners'
     # pages mark their cookies Secure anyway.
     public_https: bool = False
+    # Signs the owners' pages' CSRF tokens (entrypoints/csrf.py); a Secret, the same on every
+    # replica. Unset: a random key per process (fine for one process; with several replicas a
+    # form served by one is refused by another, so Kubernetes sets it).
+    web_session_key: SecretStr = SecretStr("")
 
 
 async def _load_data(_pool: asyncpg.Pool, settings: Settings) -> Mapping[str, Any]:
@@ -58,7 +64,11 @@ async def _load_data(_pool: asyncpg.Pool, settings: Settings) -> Mapping[str, An
             last_year=last_year,
             action="add reference/calendars/cn-<next year>.json from the State Council notice",
         )
-    return {"complaint_rules": rules}
+    key = files.web_session_key.get_secret_value().encode()
+    if not key:
+        key = secrets.token_bytes(32)
+        log.warning("web_session_key_ephemeral", action="set WEB_SESSION_KEY (a Secret)")
+    return {"complaint_rules": rules, "web_session_key": key}
 
 
 def spec(settings: Settings) -> ServiceSpec:

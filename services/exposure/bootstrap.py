@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from pydantic import Field
+from pydantic import Field, HttpUrl
 
 from runtime.service import ConsumerSpec, ServiceSpec
 from runtime.settings import Settings
@@ -26,6 +26,14 @@ class ExposureSettings(Settings):
     service_name: str = "exposure"
     publication_file: Path = HERE / "data" / "publication.toml"
     publication_interval_s: float = Field(default=30.0, gt=0)
+    # Where the public reaches the board: the absolute links of the Atom feed are built from it,
+    # never from a request's Host header (anyone can send any Host). Kubernetes sets the ingress
+    # host; `make demo` its local address.
+    public_base_url: HttpUrl = HttpUrl("http://127.0.0.1:8000")
+
+    def public_base(self) -> str:
+        """The base URL without a trailing slash (links append "/feed.atom", "/cases/...")."""
+        return str(self.public_base_url).rstrip("/")
 
 
 def _settings(settings: Settings) -> ExposureSettings:
@@ -40,7 +48,7 @@ def spec(settings: Settings) -> ServiceSpec:
 
     async def extras(_pool: asyncpg.Pool, _settings: Settings) -> Mapping[str, Any]:
         await asyncio.sleep(0)
-        return {"publication_policy": policy}
+        return {"publication_policy": policy, "public_base_url": own.public_base()}
 
     deciders = cases.deciders(policy)
 

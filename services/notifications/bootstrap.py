@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from runtime.scheduler import clock_from
 from runtime.service import ConsumerSpec, ServiceSpec
 from runtime.settings import Settings
 from runtime.subscriptions import Subscription
-from services.notifications.adapters.channels import SmtpSettings
+from services.notifications.adapters.channels import Destinations, SmtpSettings
+from services.notifications.domain import destinations
 from services.notifications.domain.rules import RuleBook
 from services.notifications.entrypoints.http import router
 from services.notifications.service import handlers, issuing
@@ -41,6 +42,19 @@ class NotificationsSettings(Settings):
     webhook_signing_key: SecretStr = SecretStr("")
     # Plain-http callback URLs are for local development and tests only.
     webhook_allow_http: bool = False
+    # Webhooks never go to loopback, private, link-local, CGNAT, multicast or metadata addresses
+    # (domain/destinations.py). Comma-separated ranges allowed all the same, e.g. "127.0.0.0/8"
+    # for a test receiver on loopback; empty in production. Metadata addresses stay refused.
+    webhook_allowed_networks: str = ""
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        destinations.parse_networks(value)  # a ValueError stops the service at start
+        return value
+
+    def webhook_destinations(self) -> Destinations:
+        return Destinations(allowed=destinations.parse_networks(self.webhook_allowed_networks))
 
     delivery_max_attempts: int = Field(default=8, ge=1, le=50)
     delivery_backoff_base_s: float = Field(default=5.0, gt=0)
@@ -75,7 +89,11 @@ def spec(settings: Settings) -> ServiceSpec:
     book = RuleBook.load(own.rules_file)  # an invalid rule book stops the service here
     clock = clock_from(own.clock_start, own.clock_anchor, own.clock_speed, own.clock_control_file)
     worker = DeliveryWorker(
-        Channels(smtp=own.smtp(), webhook_key=own.webhook_signing_key.get_secret_value().encode()),
+        Channels(
+            smtp=own.smtp(),
+            webhook_key=own.webhook_signing_key.get_secret_value().encode(),
+            destinations=own.webhook_destinations(),
+        ),
         DeliveryPolicy(
             max_attempts=own.delivery_max_attempts,
             backoff_base_s=own.delivery_backoff_base_s,
@@ -88,6 +106,7 @@ def spec(settings: Settings) -> ServiceSpec:
         return {
             "rule_book": book,
             "webhook_signing_key": own.webhook_signing_key.get_secret_value().encode(),
+            "webhook_destinations": own.webhook_destinations(),
         }
 
     def rules_on(topic: str, group: str, description: str) -> ConsumerSpec:

@@ -1,6 +1,7 @@
 """The complaints service as a real process, driven by a real headless Chromium (Debian's package,
-never a downloaded browser). Rate limiting trusts X-Forwarded-For here so that each test can be its
-own client (a distinct address per browser context) with a deliberately low limit."""
+never a downloaded browser). The browser on loopback is a trusted proxy here (TRUSTED_PROXIES) so that
+each test can be its own client (a distinct X-Forwarded-For per browser context) with a deliberately
+low limit."""
 
 from __future__ import annotations
 
@@ -101,7 +102,7 @@ def site(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]
             "CLOCK_SPEED": "1",
             "RATE_LIMIT_BURST": str(RATE_LIMIT_BURST),
             "RATE_LIMIT_PER_MINUTE": "1",
-            "RATE_LIMIT_TRUST_FORWARDED_FOR": "true",
+            "TRUSTED_PROXIES": "127.0.0.1",
         },
         log_path=tmp_path_factory.mktemp("browser") / "complaints.log",
     )

@@ -121,6 +121,41 @@ def test_network_is_denied_by_default_and_opened_per_need(rendered: tuple[str, D
         assert own["from"] == [{"podSelector": {"matchLabels": generate.labels(service)}}]
 
 
+def test_metrics_are_scraped_on_their_own_port_by_monitoring_only(
+    rendered: tuple[str, Docs],
+) -> None:
+    """/metrics is not on the public port (issue 13): Prometheus scrapes METRICS_PORT, which only
+    the monitoring namespace may reach; the ingress reaches the HTTP port only, and the services
+    believe X-Forwarded-For from the cluster's pods only; the feed's links use the public URL."""
+    env, docs = rendered
+    policies = {p["metadata"]["name"]: p["spec"] for p in of_kind(docs, "NetworkPolicy")}
+    configs = {c["metadata"]["name"]: c["data"] for c in of_kind(docs, "ConfigMap")}
+    for d in of_kind(docs, "Deployment"):
+        name = d["metadata"]["name"]
+        template = d["spec"]["template"]
+        (container,) = template["spec"]["containers"]
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert ports == {"http": generate.PORT, "metrics": generate.METRICS_PORT}, name
+        assert template["metadata"]["annotations"]["prometheus.io/port"] == str(
+            generate.METRICS_PORT
+        )
+        assert configs[f"{name}-config"]["METRICS_PORT"] == str(generate.METRICS_PORT)
+        assert configs[f"{name}-config"]["TRUSTED_PROXIES"] == "10.244.0.0/16", (env, name)
+        reach = {
+            peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]: {
+                p["port"] for p in rule["ports"]
+            }
+            for rule in policies[name]["ingress"]
+            for peer in rule["from"]
+        }
+        assert reach == {
+            generate.INGRESS_NAMESPACE: {generate.PORT},
+            generate.MONITORING_NAMESPACE: {generate.METRICS_PORT},
+        }, name
+    host = "baoguang.dev.wuye.example.gov.cn" if env == "dev" else "baoguang.wuye.example.gov.cn"
+    assert configs["exposure-config"]["PUBLIC_BASE_URL"] == f"https://{host}"
+
+
 def test_a_kafka_topic_for_every_topic_in_the_contract(rendered: tuple[str, Docs]) -> None:
     env, docs = rendered
     found = {t["metadata"]["name"]: t["spec"] for t in of_kind(docs, "KafkaTopic")}

@@ -21,6 +21,7 @@ from tests.exposure_world import (
     HOSTILE_ENTERPRISE,
     HOSTILE_PROJECT,
     PERSONAL_NOTE,
+    PUBLIC_BASE_URL,
     World,
     build,
 )
@@ -156,6 +157,25 @@ async def test_grades_statistics_feed_and_csv_agree_with_the_board(
     ns = {"a": "http://www.w3.org/2005/Atom"}
     titles = [e.findtext("a:title", namespaces=ns) or "" for e in feed.findall("a:entry", ns)]
     assert any(HOSTILE_PROJECT in t for t in titles)  # escaped in XML, text again when parsed
+
+
+async def test_the_feed_links_to_the_configured_public_url_whatever_the_host_header(
+    world: World, client: httpx.AsyncClient
+) -> None:
+    """Absolute links come from PUBLIC_BASE_URL: a spoofed Host (cache poisoning, phishing links
+    in a reader) changes nothing."""
+    for host in ("evil.example", world.url.removeprefix("http://")):
+        response = await client.get("/feed.atom", headers={"Host": host})
+        assert response.status_code == 200
+        feed = ET.fromstring(response.content)  # noqa: S314 - our own feed
+        ns = {"a": "http://www.w3.org/2005/Atom"}
+        links = [link.get("href") or "" for link in feed.iter("{http://www.w3.org/2005/Atom}link")]
+        entries = feed.findall("a:entry", ns)
+        assert entries
+        assert len(links) == 2 + len(entries)
+        assert all(link.startswith(PUBLIC_BASE_URL + "/") for link in links), links
+        assert f"{PUBLIC_BASE_URL}/feed.atom" in links
+        assert "evil.example" not in response.text
 
 
 async def test_a_replay_of_the_topics_rebuilds_the_same_board(world: World, stack: Any) -> None:

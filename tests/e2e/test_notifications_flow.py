@@ -60,6 +60,9 @@ def platform(
             "SMTP_SENDER": "notices@wuye.example.cn",
             "WEBHOOK_SIGNING_KEY": SIGNING_KEY,
             "WEBHOOK_ALLOW_HTTP": "true",
+            # The receiver listens on loopback, which webhooks may not reach unless allowed; only
+            # its address is, so the other loopback addresses below stay refused.
+            "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32",
             "DELIVERY_INTERVAL_S": "0.2",
             "DELIVERY_LEASE_S": "4",
             "DELIVERY_BACKOFF_BASE_S": "0.3",
@@ -577,3 +580,50 @@ async def test_an_emergency_complaint_alerts_the_enterprise_once_on_every_channe
     assert [
         header(r, "ce_type") for r in records if "NoticeIssued" in (header(r, "ce_type") or "")
     ] == []
+
+
+async def test_webhooks_to_internal_addresses_are_refused_at_registration(
+    platform: Platform,
+) -> None:
+    """The attack run registered https://127.0.0.1/...; loopback (outside the allow-list),
+    private, link-local, unique-local, CGNAT, multicast, unspecified and metadata addresses are
+    refused with the reason, and a name that does not resolve too. Nothing is stored."""
+    enterprise = "E-N6"
+    await register_project(platform, "P-120101-N006", enterprise)
+    auth = {"Authorization": f"Bearer {platform.token(Role.ENTERPRISE, enterprise=enterprise)}"}
+    body = {"recipient_kind": "enterprise", "recipient_id": enterprise, "channel": "webhook"}
+    refused = {
+        "https://127.0.0.2/hook": "loopback address",
+        "https://[::1]:8443/hook": "loopback address",
+        "https://10.0.0.8/hook": "private address",
+        "https://192.168.1.1/hook": "private address",
+        "https://169.254.169.254/latest/meta-data/": "cloud metadata address",
+        "https://[fd00:ec2::254]/latest/meta-data/": "cloud metadata address",
+        "https://100.100.100.200/latest/meta-data/": "cloud metadata address",
+        "https://[fe80::1]/hook": "link-local address",
+        "https://[fd12::1]/hook": "unique-local address",
+        "https://100.64.0.1/hook": "shared address space (CGNAT)",
+        "https://224.0.0.1/hook": "multicast address",
+        "https://0.0.0.0/hook": "unspecified address",
+        "https://[::ffff:10.0.0.1]/hook": "private address",
+    }
+    async with httpx.AsyncClient(base_url=platform.url("notifications")) as client:
+        for url, reason in refused.items():
+            r = await client.post("/api/v1/endpoints", json={**body, "address": url}, headers=auth)
+            assert r.status_code == 422, (url, r.text)
+            error = r.json()["error"]
+            assert error["code"] == "webhook_destination_refused", url
+            assert [f["field"] for f in error["fields"]] == ["address"]
+            assert error["message_en"].endswith(reason), (url, error)
+            assert "回调地址不能指向" in error["message"]
+        unknown = await client.post(
+            "/api/v1/endpoints",
+            json={**body, "address": "https://no-such-host.invalid/hook"},
+            headers=auth,
+        )
+        assert unknown.status_code == 422
+        assert unknown.json()["error"]["code"] == "webhook_host_unresolved"
+    stored = await platform.count(
+        "notifications", "SELECT count(*) FROM endpoints WHERE recipient_id = $1", enterprise
+    )
+    assert stored == 0

@@ -99,15 +99,19 @@ async def test_one_complaint_is_followed_through_every_service_by_its_correlatio
 
 
 async def test_every_service_serves_its_metrics(platform: Platform) -> None:
+    """On the metrics port only: the public port answers 404 for /metrics."""
+
+    async def scrape(service: str) -> httpx.Response:
+        async with httpx.AsyncClient() as client:
+            return await client.get(platform.processes[service].metrics_url)
+
     async def sampled(service: str) -> bool:
-        async with httpx.AsyncClient(base_url=platform.url(service)) as client:
-            text = (await client.get("/metrics")).text
+        text = (await scrape(service)).text
         return "wuye_consumer_lag{" in text and "wuye_outbox_backlog " in text
 
     for service in SERVICES:
         await eventually(lambda s=service: sampled(s), 30)  # type: ignore[misc]
-        async with httpx.AsyncClient(base_url=platform.url(service)) as client:
-            response = await client.get("/metrics")
+        response = await scrape(service)
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/plain")
         text = response.text
@@ -119,14 +123,16 @@ async def test_every_service_serves_its_metrics(platform: Platform) -> None:
             "wuye_outbox_oldest_age_seconds",
         ):
             assert f"# TYPE {name.removesuffix('_total')}" in text, (service, name)
-    async with httpx.AsyncClient(base_url=platform.url("inspections")) as client:
-        text = (await client.get("/metrics")).text
+        async with httpx.AsyncClient(base_url=platform.url(service)) as client:
+            public = await client.get("/metrics")
+        assert public.status_code == 404, service
+        assert "wuye_" not in public.text
+    text = (await scrape("inspections")).text
     published = [
         line for line in text.splitlines() if line.startswith("wuye_outbox_published_total{")
     ]
     assert published  # the registry seed went out through the relay
-    async with httpx.AsyncClient(base_url=platform.url("exposure")) as client:
-        exposure_metrics = (await client.get("/metrics")).text
+    exposure_metrics = (await scrape("exposure")).text
     handled = [
         line
         for line in exposure_metrics.splitlines()

@@ -25,11 +25,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from services.notifications.adapters import channels
-from services.notifications.domain import signing
+from services.notifications.domain import destinations, signing
 
 pytestmark = pytest.mark.integration
 
 LOOPBACK = "127.0.0.1"
+# The receivers here listen on loopback, which webhooks may not reach unless allowed explicitly.
+TEST_RECEIVERS = channels.Destinations(allowed=destinations.parse_networks("127.0.0.1/32"))
 SUBJECT = "关于和平区某小区物业服务的通报批评（津和平〔2025〕3号）"
 BODY_TEXT = "贵公司未按期完成整改。\n请于5个工作日内提交整改报告。\nRésumé ✓"
 
@@ -184,12 +186,14 @@ class Receiver:
     base_url: str
     accepted: list[dict[str, Any]] = field(default_factory=list)
     rejected: int = 0
+    hosts: list[str] = field(default_factory=list)  # the Host header of every call
 
 
 def receiver_app(receiver: Receiver) -> Starlette:
     """A receiver implemented from docs/webhooks.md only."""
 
     async def hook(request: Request) -> Response:
+        receiver.hosts.append(request.headers.get("host", ""))
         body = await request.body()
         timestamp = request.headers.get("X-Wuye-Timestamp")
         signature = request.headers.get("X-Wuye-Signature")
@@ -275,6 +279,7 @@ async def test_signed_webhook_is_accepted(receiver: Receiver, client: httpx.Asyn
     result = await channels.post_webhook(
         client,
         url=f"{receiver.base_url}/hook",
+        destinations=TEST_RECEIVERS,
         secret=SECRET,
         body=payload("n-1"),
         idempotency_key="evt-42:webhook:agency-3",
@@ -313,6 +318,7 @@ async def test_tampered_body_is_rejected_and_permanent(receiver: Receiver) -> No
         result = await channels.post_webhook(
             tampering,
             url=f"{receiver.base_url}/hook",
+            destinations=TEST_RECEIVERS,
             secret=SECRET,
             body=payload("n-2"),
             idempotency_key="k",
@@ -338,6 +344,7 @@ async def test_bad_signature_or_timestamp_is_rejected(
     result = await channels.post_webhook(
         client,
         url=f"{receiver.base_url}/hook",
+        destinations=TEST_RECEIVERS,
         secret=secret,
         body=payload("n-3"),
         idempotency_key="k",
@@ -367,6 +374,7 @@ async def test_status_classification(
     result = await channels.post_webhook(
         client,
         url=f"{receiver.base_url}/status/{code}",
+        destinations=TEST_RECEIVERS,
         secret=SECRET,
         body=payload("n-4"),
         idempotency_key="k",
@@ -379,6 +387,7 @@ async def test_timeout_is_transient(receiver: Receiver, client: httpx.AsyncClien
     result = await channels.post_webhook(
         client,
         url=f"{receiver.base_url}/slow",
+        destinations=TEST_RECEIVERS,
         secret=SECRET,
         body=payload("n-5"),
         idempotency_key="k",
@@ -393,6 +402,7 @@ async def test_webhook_connection_refused_is_transient(client: httpx.AsyncClient
     result = await channels.post_webhook(
         client,
         url=f"http://{LOOPBACK}:{free_port()}/hook",
+        destinations=TEST_RECEIVERS,
         secret=SECRET,
         body=payload("n-6"),
         idempotency_key="k",
@@ -400,3 +410,95 @@ async def test_webhook_connection_refused_is_transient(client: httpx.AsyncClient
     )
     assert (result.ok, result.permanent) == (False, False)
     assert "ConnectError" in result.detail
+
+
+# -- where webhooks may go (SSRF) -------------------------------------------------------------------
+
+
+async def test_loopback_is_refused_unless_allowed_and_nothing_is_sent(
+    receiver: Receiver, client: httpx.AsyncClient
+) -> None:
+    """The attack run's finding: an endpoint on https://127.0.0.1/... was called."""
+    for url in (f"{receiver.base_url}/hook", receiver.base_url.replace(LOOPBACK, "[::1]")):
+        result = await channels.post_webhook(
+            client,
+            url=url,
+            destinations=channels.Destinations(),  # production: no allow-list
+            secret=SECRET,
+            body=payload("n-7"),
+            idempotency_key="k",
+            now=datetime.now(UTC),
+        )
+        assert (result.ok, result.permanent) == (False, True), url
+        assert result.detail == "destination refused: loopback address"
+    assert receiver.accepted == []
+    assert receiver.hosts == []
+
+
+async def _resolving_to(*answers: str) -> channels.Resolver:
+    """A DNS answer (the names below do not exist): every address the lookup returns."""
+
+    async def resolve(_host: str, _port: int) -> list[str]:
+        await asyncio.sleep(0)
+        return list(answers)
+
+    return resolve
+
+
+async def test_every_resolved_address_is_checked_at_send_time(
+    receiver: Receiver, client: httpx.AsyncClient
+) -> None:
+    """A name that answers a public address AND an internal one is refused: the check is on what
+    DNS says now, at the send, not what it said at registration."""
+    port = receiver.base_url.rsplit(":", 1)[1]
+    for answers in (("93.184.215.14", "127.0.0.1"), ("169.254.169.254",), ("::ffff:10.0.0.1",)):
+        guard = channels.Destinations(resolver=await _resolving_to(*answers))
+        result = await channels.post_webhook(
+            client,
+            url=f"http://hooks.rebind.test:{port}/hook",
+            destinations=guard,
+            secret=SECRET,
+            body=payload("n-8"),
+            idempotency_key="k",
+            now=datetime.now(UTC),
+        )
+        assert (result.ok, result.permanent) == (False, True), answers
+        assert result.detail.startswith("destination refused"), result.detail
+    assert receiver.accepted == []
+
+
+async def test_the_connection_goes_to_the_checked_address_under_the_registered_name(
+    receiver: Receiver, client: httpx.AsyncClient
+) -> None:
+    """No second lookup: the name exists only in the answer the check saw, and the call still
+    arrives, with the registered name in the Host header (DNS rebinding has no window)."""
+    port = receiver.base_url.rsplit(":", 1)[1]
+    guard = channels.Destinations(
+        allowed=TEST_RECEIVERS.allowed, resolver=await _resolving_to(LOOPBACK)
+    )
+    result = await channels.post_webhook(
+        client,
+        url=f"http://hooks.rebind.test:{port}/hook",
+        destinations=guard,
+        secret=SECRET,
+        body=payload("n-9"),
+        idempotency_key="evt-9",
+        now=datetime.now(UTC),
+    )
+    assert result.ok, result.detail
+    assert receiver.hosts == [f"hooks.rebind.test:{port}"]
+    assert [a["idempotency_key"] for a in receiver.accepted] == ["evt-9"]
+
+
+async def test_a_name_that_does_not_resolve_is_transient(client: httpx.AsyncClient) -> None:
+    result = await channels.post_webhook(
+        client,
+        url="https://no-such-host.invalid/hook",
+        destinations=channels.Destinations(),
+        secret=SECRET,
+        body=payload("n-10"),
+        idempotency_key="k",
+        now=datetime.now(UTC),
+    )
+    assert (result.ok, result.permanent) == (False, False)
+    assert result.detail.startswith("destination unresolved")

@@ -30,6 +30,7 @@ from runtime.ratelimit import client_key, limiters, retry_after_header
 from services.complaints.adapters import open311 as store
 from services.complaints.adapters.reference import Rules
 from services.complaints.domain import complaint as model
+from services.complaints.entrypoints import forms
 from services.complaints.entrypoints.complaints_http import STATUS_ZH
 from services.complaints.service import complaints
 
@@ -191,7 +192,7 @@ def _throttle(request: Request, client_id: str) -> None:
     lim = limiters(request)
     if not lim.settings.enabled:
         return
-    wait = lim.bucket("open311").check(f"{client_id}|{client_key(request, lim.settings)}")
+    wait = lim.bucket("open311").check(f"{client_id}|{client_key(request)}")
     if wait is not None:
         raise Open311Error(
             429,
@@ -409,7 +410,10 @@ async def post_request(request: Request, fmt: str) -> Response:
             raise Open311Error(
                 400, f"请求体不能超过 {MAX_FORM_BYTES} 字节", f"at most {MAX_FORM_BYTES} bytes"
             )
-        form = await request.form()
+        try:  # strictly: bytes that are not UTF-8 are refused, never stored as U+FFFD
+            form = forms.parse(await request.body())
+        except forms.InvalidForm as exc:
+            raise Open311Error(400, exc.message.zh, exc.message.en) from exc
         client_id = _client(request, _form_value(form, "api_key"))
         _throttle(request, client_id)
         code = _form_value(form, "service_code")

@@ -2,22 +2,26 @@
 survey with a one-time household token. Server-rendered HTML,
 zh-CN first (English with ``?lang=en``), no JavaScript, every value escaped (Jinja2 autoescape).
 
-Security: a strict CSP per page (stylesheet from 'self' only, no scripts at all); each form carries
-a hidden CSRF token equal to a SameSite=Strict cookie (double submit); the follow-up token only
-ever travels in POST bodies, never in a URL; the public POSTs are rate-limited per client
-(``runtime.ratelimit``, per replica) and answer an HTML 429 page. Contact details are never shown.
+Security: a strict CSP per page (stylesheet from 'self' only, no scripts at all); every POST must
+come from our own pages (``Origin`` / ``Sec-Fetch-Site``) and carry a CSRF token signed for this
+browser's session cookie (``csrf``); form bodies are parsed strictly, so bytes that are not UTF-8
+are refused rather than stored (``forms``); the follow-up token only ever travels in POST bodies,
+never in a URL; the public POSTs are rate-limited per client (``runtime.ratelimit``, per replica)
+and answer an HTML 429 page. Contact details are never shown.
 Translators only: the rules live in the domain and the service handlers.
 """
 
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
+import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -31,11 +35,12 @@ from services.complaints.adapters import complaints as repo
 from services.complaints.adapters.reference import Rules
 from services.complaints.domain import complaint as model
 from services.complaints.domain import survey as survey_model
+from services.complaints.entrypoints import csrf, forms
 from services.complaints.service import complaints, surveys
 
 HERE = Path(__file__).resolve().parents[1]
 STYLESHEET = HERE / "static" / "owner.css"
-CSRF_COOKIE = "complaints_csrf"
+log = structlog.get_logger(__name__)
 MAX_FORM_BYTES = 64 * 1024
 # Only our stylesheet; no script source at all; forms post back to us only.
 PAGE_CSP = (
@@ -84,7 +89,8 @@ class Page:
 
     request: Request
     lang: str
-    csrf: str
+    session_id: str  # the browser's (csrf.cookie_name), set again with every page
+    csrf: str  # the token signed for that session, in each form's hidden field
     errors: list[tuple[str, str]] = field(default_factory=list)  # (field id, text)
 
     def t(self, zh: str, en: str) -> str:
@@ -125,32 +131,53 @@ def _field_id(name: str | None) -> str:
     return FIELD_IDS.get(name, "")
 
 
+def _session_key(request: Request) -> bytes:
+    key: bytes = request.app.state.runtime.extras["web_session_key"]
+    return key
+
+
+def _public_https(request: Request) -> bool:
+    return bool(getattr(request.app.state.runtime.settings, "public_https", False))
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https" or _public_https(request)
+
+
+def _session_id(request: Request) -> str:
+    return request.cookies.get(csrf.cookie_name(_secure(request)), "")
+
+
 def _page(request: Request) -> Page:
     lang = "en" if request.query_params.get("lang") == "en" else "zh"
-    cookie = request.cookies.get(CSRF_COOKIE, "")
-    csrf = cookie if 32 <= len(cookie) <= 64 and cookie.isascii() else secrets.token_urlsafe(32)
-    return Page(request, lang, csrf)
+    session_id = _session_id(request)
+    if not csrf.valid_session_id(session_id):
+        session_id = csrf.new_session_id()
+    token = csrf.issue(_session_key(request), session_id, time.time())
+    return Page(request, lang, session_id, token)
 
 
 def _render(page: Page, template: str, code: int = 200, **context: Any) -> HTMLResponse:
     html = templates.get_template(template).render(page=page, t=page.t, **context)
     response = HTMLResponse(html, status_code=code)
     response.headers["Content-Security-Policy"] = PAGE_CSP
+    # Our forms then carry their real Origin (csrf.cross_site); other sites still get no Referer.
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Content-Language"] = "en" if page.lang == "en" else "zh-CN"
+    secure = _secure(page.request)
     response.set_cookie(
-        CSRF_COOKIE,
-        page.csrf,
+        csrf.cookie_name(secure),
+        page.session_id,
         httponly=True,
         samesite="strict",
-        secure=page.request.url.scheme == "https"
-        or bool(getattr(page.request.app.state.runtime.settings, "public_https", False)),
+        secure=secure,
         path="/",
     )
     return response
 
 
-async def _form(request: Request) -> dict[str, str] | None:
-    """The urlencoded body (first value of each name), None when too big or not a form."""
+async def _body(request: Request) -> bytes | None:
+    """The urlencoded body, None when too big or not a form."""
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         return None
     body = b""
@@ -158,25 +185,42 @@ async def _form(request: Request) -> dict[str, str] | None:
         body += chunk
         if len(body) > MAX_FORM_BYTES:
             return None
-    try:
-        parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=100)
-    except (UnicodeDecodeError, ValueError):
-        return None
-    return {k: v[0] for k, v in parsed.items()}
+    return body
 
 
-def _guard(request: Request, page: Page, form: dict[str, str] | None) -> HTMLResponse | None:
-    """Rate limit, then form shape and CSRF: a page to show instead, or None to go on."""
+async def _posted(request: Request, page: Page) -> dict[str, str] | HTMLResponse:
+    """The form of a POST (first value of each name), or the page to show instead: 429 past the
+    rate limit, 403 from another site or without a valid token, 400 for a body that is not UTF-8."""
     wait = limiters(request).check(request, "owner-web")
     if wait is not None:
         response = _render(page, "too_many.html", 429, retry_after=retry_after_header(wait))
         response.headers["Retry-After"] = retry_after_header(wait)
         return response
-    cookie = request.cookies.get(CSRF_COOKIE, "")
-    sent = (form or {}).get("csrf_token", "")
-    if form is None or not cookie or not secrets.compare_digest(cookie.encode(), sent.encode()):
+    foreign = csrf.cross_site(request, public_https=_public_https(request))
+    if foreign is not None:
+        log.warning(
+            "web_post_refused",
+            reason=foreign,
+            path=request.url.path,
+            origin=request.headers.get("origin", "")[:100],
+            host=request.headers.get("host", "")[:100],
+        )
         return _render(page, "expired.html", 403)
-    return None
+    body = await _body(request)
+    if body is None:
+        return _render(page, "expired.html", 403)
+    try:
+        form = forms.parse(body)
+    except forms.InvalidForm as exc:
+        return _render(page, "bad_form.html", 400, reason=exc.message)
+    session_id = _session_id(request)
+    token = form.get("csrf_token", "")
+    if not csrf.valid_session_id(session_id) or not csrf.verify(
+        _session_key(request), session_id, token, time.time()
+    ):
+        log.warning("web_post_refused", reason="csrf token", path=request.url.path)
+        return _render(page, "expired.html", 403)
+    return form
 
 
 def _rules(request: Request) -> Rules:
@@ -285,10 +329,9 @@ def _answers(page: Page, category: model.Category, form: dict[str, str]) -> dict
 @router.post("/", response_class=HTMLResponse)
 async def file_submit(request: Request) -> HTMLResponse:
     page = _page(request)
-    form = await _form(request)
-    if (refused := _guard(request, page, form)) is not None:
-        return refused
-    assert form is not None
+    form = await _posted(request, page)
+    if isinstance(form, HTMLResponse):
+        return form
     projects = await _projects(request)
     rules = _rules(request)
     values = {k: v for k, v in form.items() if k != "csrf_token"}
@@ -429,10 +472,9 @@ async def _lookup(request: Request, ticket_no: str, token: str) -> repo.Row | No
 async def track_submit(request: Request) -> HTMLResponse:
     """Look up (ticket number + token) or, with ``action=feedback``, rate the reply."""
     page = _page(request)
-    form = await _form(request)
-    if (refused := _guard(request, page, form)) is not None:
-        return refused
-    assert form is not None
+    form = await _posted(request, page)
+    if isinstance(form, HTMLResponse):
+        return form
     ticket_no, token = form.get("ticket_no", "").strip(), form.get("token", "").strip()
     if not ticket_no:
         page.add("ticket_no", "请填写投诉编号", "Enter the ticket number")
@@ -503,10 +545,9 @@ def _survey_page(
 async def survey_submit(request: Request) -> HTMLResponse:
     """The token opens the questions; ``action=answer`` records the one answer of the household."""
     page = _page(request)
-    form = await _form(request)
-    if (refused := _guard(request, page, form)) is not None:
-        return refused
-    assert form is not None
+    form = await _posted(request, page)
+    if isinstance(form, HTMLResponse):
+        return form
     token = form.get("token", "").strip()
     survey = None
     if token and len(token) <= 128:

@@ -428,7 +428,10 @@ async def atom_feed(request: Request) -> Response:
         _, rows = await _cases(conn, BoardQuery())
     updated = max((r["published_at"] for r in rows), default=datetime(2011, 1, 1, tzinfo=UTC))
     body = templates.get_template("feed.atom.xml").render(
-        cases=rows, updated=updated, base=str(request.base_url).rstrip("/"), reason_text=REASON_TEXT
+        cases=rows,
+        updated=updated,
+        base=request.app.state.runtime.extras["public_base_url"],  # PUBLIC_BASE_URL, not Host
+        reason_text=REASON_TEXT,
     )
     return Response(body, media_type="application/atom+xml; charset=utf-8")
 

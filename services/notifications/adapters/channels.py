@@ -5,12 +5,23 @@ Each send returns a `DeliveryResult` instead of raising, classified so the calle
 Both channels carry the caller's idempotency key, so a re-send after a crash can be recognised
 by the receiving side: e-mail through a Message-ID derived from the key, webhooks through the
 `Idempotency-Key` header.
+
+Webhooks go only to public addresses (`Destinations`, the rules in `domain/destinations.py`): at each
+send the host name is resolved, every address it resolves to is checked, and the connection is
+made to the checked address itself (the URL's host replaced by it; `Host` header and TLS server
+name, so certificate verification, stay the registered name). A name cannot resolve to a public
+address for the check and to an internal one for the connection (DNS rebinding): there is no
+second lookup.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import ipaddress
+import socket
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -20,6 +31,7 @@ import aiosmtplib
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from services.notifications.domain import destinations as addresses
 from services.notifications.domain import signing
 
 IDEMPOTENCY_HEADER = "X-Wuye-Idempotency-Key"
@@ -139,6 +151,66 @@ async def send_email(
 
 
 WEBHOOK_TIMEOUT = httpx.Timeout(5.0, connect=3.0)
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """Every address the system's resolver gives for `host` (IPv4 and IPv6)."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+class DestinationRefused(Exception):
+    """The host is, or resolves to, an address webhooks may not reach; `reason` says which kind
+    (never the address: it may reveal the internal network in logs and events)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class DestinationUnresolved(Exception):
+    """The host name did not resolve (now): worth another try later."""
+
+
+@dataclass(frozen=True)
+class Destinations:
+    """Where webhooks may go: public addresses, plus the `allowed` ranges
+    (`WEBHOOK_ALLOWED_NETWORKS`, for tests and local development); metadata endpoints never."""
+
+    allowed: tuple[addresses.Network, ...] = ()
+    resolver: Resolver = system_resolver
+    resolve_timeout_s: float = 5.0
+
+    def check_address(self, ip: addresses.Address) -> None:
+        reason = addresses.refusal(ip, self.allowed)
+        if reason is not None:
+            raise DestinationRefused(reason)
+
+    async def resolve(self, host: str, port: int) -> addresses.Address:
+        """The address to connect to: `host` itself when it is an IP address, else the first
+        address it resolves to, once EVERY address it resolves to has been checked."""
+        try:
+            literal: addresses.Address | None = ipaddress.ip_address(host)
+        except ValueError:
+            literal = None
+        if literal is not None:
+            self.check_address(literal)
+            return literal
+        try:
+            async with asyncio.timeout(self.resolve_timeout_s):
+                found = await self.resolver(host, port)
+        except (OSError, TimeoutError, UnicodeError) as exc:
+            raise DestinationUnresolved(type(exc).__name__) from exc
+        checked: list[addresses.Address] = []
+        for text in found:
+            ip = ipaddress.ip_address(text.split("%", 1)[0])  # drop an IPv6 zone id
+            self.check_address(ip)
+            if ip not in checked:
+                checked.append(ip)
+        if not checked:
+            raise DestinationUnresolved("no address")
+        return checked[0]
 
 
 def webhook_headers(
@@ -167,18 +239,45 @@ async def post_webhook(
     client: httpx.AsyncClient,
     *,
     url: str,
+    destinations: Destinations,
     secret: bytes,
     body: bytes,
     idempotency_key: str,
     now: datetime,
     http_timeout: httpx.Timeout = WEBHOOK_TIMEOUT,
 ) -> DeliveryResult:
-    """POST a signed JSON body. 2xx ok; 408, 429, 5xx, timeouts and network errors transient;
-    other 4xx permanent."""
+    """POST a signed JSON body to the checked address of `url`. 2xx ok; 408, 429, 5xx, timeouts,
+    network errors and names that do not resolve now transient; other 4xx, and destinations that
+    are (or resolve to) refused addresses, permanent.
+
+    The client must not keep connections alive across requests (the worker's does not): its pool
+    is keyed by the address connected to, and a connection opened for one host name must not
+    carry a request for another name that resolves to the same address."""
+    try:
+        target = httpx.URL(url)
+        host = target.host
+    except (httpx.InvalidURL, UnicodeError) as e:
+        return DeliveryResult.failed_permanently(f"bad webhook url: {e}")
+    if target.scheme not in ("http", "https") or not host:
+        return DeliveryResult.failed_permanently("bad webhook url: scheme or host")
+    port = target.port or (443 if target.scheme == "https" else 80)
+    try:
+        address = await destinations.resolve(host, port)
+    except DestinationRefused as e:
+        return DeliveryResult.failed_permanently(f"destination refused: {e.reason}")
+    except DestinationUnresolved as e:
+        return DeliveryResult.transient(f"destination unresolved: {e}")
     headers = webhook_headers(secret=secret, body=body, idempotency_key=idempotency_key, now=now)
+    headers["Host"] = target.netloc.decode("ascii")  # the registered name (and port)
     try:
         response = await client.post(
-            url, content=body, headers=headers, timeout=http_timeout, follow_redirects=False
+            target.copy_with(host=str(address)),
+            content=body,
+            headers=headers,
+            timeout=http_timeout,
+            follow_redirects=False,
+            # TLS: server name indication and certificate verification for the registered name
+            extensions={"sni_hostname": target.raw_host.decode("ascii")},
         )
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as e:
         return DeliveryResult.failed_permanently(f"bad webhook url: {e}")

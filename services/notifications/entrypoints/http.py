@@ -26,7 +26,12 @@ from runtime import db
 from runtime.auth import Principal, Role
 from runtime.errors import DomainError, Forbidden, InvalidInput, Message, NotFound, Unavailable
 from runtime.http import CurrentPrincipal, require
-from services.notifications.domain import signing
+from services.notifications.adapters.channels import (
+    DestinationRefused,
+    Destinations,
+    DestinationUnresolved,
+)
+from services.notifications.domain import destinations, signing
 from services.notifications.domain.rules import CITY
 
 router = APIRouter(prefix="/api/v1", tags=["notices"])
@@ -294,7 +299,7 @@ async def _check_scope(conn: db.Connection, principal: Principal, body: Endpoint
         raise refused
 
 
-def _check_address(body: EndpointIn, allow_http: bool) -> str:
+async def _check_address(body: EndpointIn, allow_http: bool, allowed: Destinations) -> str:
     address = body.address.strip()
     if body.channel == "email":
         if not EMAIL.fullmatch(address):
@@ -318,6 +323,28 @@ def _check_address(body: EndpointIn, allow_http: bool) -> str:
             ),
             field="address",
         )
+    # Never an internal address (SSRF); checked again at every send, as DNS answers change.
+    try:
+        await allowed.resolve(host, url.port or (443 if url.scheme == "https" else 80))
+    except DestinationRefused as exc:
+        raise InvalidInput(
+            "webhook_destination_refused",
+            Message(
+                "回调地址不能指向本机、内网、保留地址或云元数据服务:"
+                + destinations.REASONS_ZH.get(exc.reason, exc.reason),
+                "the callback URL may not point to loopback, private, reserved or cloud "
+                f"metadata addresses: {exc.reason}",
+            ),
+            field="address",
+        ) from exc
+    except DestinationUnresolved as exc:
+        raise InvalidInput(
+            "webhook_host_unresolved",
+            Message(
+                "回调地址的主机名无法解析,请核对", "the callback URL's host name does not resolve"
+            ),
+            field="address",
+        ) from exc
     return str(url)
 
 
@@ -330,7 +357,11 @@ async def create_endpoint(request: Request, principal: Office, body: EndpointIn)
             "webhooks_not_configured",
             Message("系统未配置回调签名密钥", "webhook signing is not configured"),
         )
-    address = _check_address(body, getattr(settings, "webhook_allow_http", False))
+    address = await _check_address(
+        body,
+        getattr(settings, "webhook_allow_http", False),
+        request.app.state.runtime.extras["webhook_destinations"],
+    )
     endpoint_id = str(uuid.uuid4())
     async with _pool(request).acquire() as conn, conn.transaction():
         await _check_scope(conn, principal, body)

@@ -19,7 +19,7 @@ import json
 import re
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,6 +52,8 @@ class DeliveryPolicy:
 class Channels:
     smtp: channels.SmtpSettings | None
     webhook_key: bytes  # empty: webhooks cannot be signed, so they are not sent
+    # Where webhooks may go (public addresses; the allow-list for tests), checked at each send.
+    destinations: channels.Destinations = field(default_factory=channels.Destinations)
 
 
 CLAIM = """
@@ -152,7 +154,11 @@ class DeliveryWorker:
                     claimed = await conn.fetch(CLAIM, self.policy.batch_size, self.policy.lease_s)
                 if not claimed:
                     return done
-                client = client or httpx.AsyncClient(verify=_tls_context())
+                # No keep-alive: requests go to checked addresses (channels.post_webhook), and a
+                # connection opened for one host name must not carry another name's request.
+                client = client or httpx.AsyncClient(
+                    verify=_tls_context(), limits=httpx.Limits(max_keepalive_connections=0)
+                )
                 await asyncio.gather(*(self._deliver(pool, client, row) for row in claimed))
                 done += len(claimed)
         finally:
@@ -225,6 +231,7 @@ class DeliveryWorker:
         return await channels.post_webhook(
             client,
             url=row["address"],
+            destinations=self.channels.destinations,
             secret=signing.endpoint_secret(self.channels.webhook_key, row["endpoint_id"]).encode(),
             body=webhook_body(key, dict(notice)),
             idempotency_key=key,
