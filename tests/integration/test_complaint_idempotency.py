@@ -223,3 +223,21 @@ async def test_the_owners_form_submitted_twice_files_once(api: Api) -> None:
     )
     assert filed.status_code == 201
     assert await api.count() == 2
+
+
+async def test_a_submission_id_replays_only_in_the_browser_that_sent_it(api: Api) -> None:
+    """The id is in the page: another browser (another session) sending it files its own
+    complaint instead of taking over the first one with a new follow-up token."""
+    page = await api.client.get("/", params={"project_id": "p-1", "category": "other"})
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
+    fields = {**hidden, "description": "楼道灯坏了一个月没人修", "anonymous": "yes"}
+    first = await api.client.post("/", data=fields)
+    assert first.status_code == 201, first.text
+    api.client.cookies.clear()  # another browser: its own session and form token
+    other = await api.client.get("/", params={"project_id": "p-1", "category": "other"})
+    theirs = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', other.text))
+    second = await api.client.post("/", data={**fields, "csrf_token": theirs["csrf_token"]})
+    assert second.status_code == 201, second.text
+    ticket = re.compile(r"TS-\d{8}-\d{6}")
+    assert ticket.findall(second.text)[0] != ticket.findall(first.text)[0]
+    assert await api.count() == 2

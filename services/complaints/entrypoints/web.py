@@ -13,6 +13,7 @@ Translators only: the rules live in the domain and the service handlers.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -314,6 +315,17 @@ def _submission_id(values: dict[str, str]) -> str | None:
     return sent if ok else None
 
 
+def _form_key(page: Page, values: dict[str, str]) -> str | None:
+    """The Idempotency-Key of a details form: its submission id bound to the browser's session,
+    so that the id alone (seen over a shoulder, in a shared page cache) replays nothing in
+    another browser: there it files a complaint of its own instead of taking over the first
+    one with a new follow-up token."""
+    submission = _submission_id(values)
+    if submission is None:
+        return None
+    return hashlib.sha256(f"{page.session_id}:{submission}".encode()).hexdigest()
+
+
 def _answers(page: Page, category: model.Category, form: dict[str, str]) -> dict[str, str | bool]:
     answers: dict[str, str | bool] = {}
     for q in category.questions:
@@ -380,7 +392,7 @@ async def file_submit(request: Request) -> HTMLResponse:
                 photo_refs=photos,
             ),
             request.app.state.runtime.clock.now(),
-            idempotency_key=_submission_id(values),
+            idempotency_key=_form_key(page, values),
         )
     except idempotency.KeyReused:  # the form was sent before with other content: a new one
         page.add(
