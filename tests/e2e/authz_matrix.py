@@ -44,6 +44,10 @@ Shorthand for the common patterns (each returns the twelve expectations of one r
 Groups for ``who``: ``OFFICES`` (district_x, district_y, city), ``ENTERPRISES`` (a and b),
 ``STAFF`` (enterprises and offices).
 
+Beyond the status: an answer given to an outsider (``OUTSIDERS``: enterprise B, district Y, the
+outside agency) on a route that is not public must not mention any of A's private resources
+(``PRIVATE``, by their ids): a list that is ALLOWED for B must not list A's records.
+
 Not rows: ``/metrics`` is the scrape endpoint for the cluster, not an API route (it is served on
 its own port, or at least not meant for API clients), and HEAD twins of GET routes.
 """
@@ -72,6 +76,20 @@ ENTERPRISES = ("enterprise_a", "enterprise_b")
 OFFICES = ("district_x", "district_y", "city")
 STAFF = ENTERPRISES + OFFICES
 SUPERVISORS = ("district_x", "district_y", "city")
+OUTSIDERS: Final = ("enterprise_b", "district_y", "agency")
+# Seed values naming enterprise A's records in district X that outsiders must never be shown.
+PRIVATE: Final = (
+    "inspection_id",
+    "order_id",
+    "complaint_id",
+    "ticket_no",
+    "notice_id",
+    "endpoint_id",
+    "case_id",
+    "objection_id",
+    "survey_id",
+    "open_survey_id",
+)
 # Routes deliberately outside the matrix (the path, any service).
 NOT_API_ROUTES: Final = frozenset({"/metrics"})
 

@@ -423,11 +423,15 @@ async def test_every_principal_gets_the_answer_the_matrix_says_on_every_route(
         for who in order:
             r = await ask(clients, platform, row, auth[who], s)
             cells += 1
+            where = f"{row.service} {row.method} {row.path} as {who}"
             if not matches(row.expect[who], r.status_code):
                 differences.append(
-                    f"{row.service} {row.method} {row.path} as {who}: expected "
-                    f"{row.expect[who]}, got {r.status_code} {r.text[:300]}"
+                    f"{where}: expected {row.expect[who]}, got {r.status_code} {r.text[:300]}"
                 )
+            if who in m.OUTSIDERS and row.expect != m.public() and r.is_success:
+                leaked = [name for name in m.PRIVATE if str(s[name]) in r.text]
+                if leaked:
+                    differences.append(f"{where}: the answer shows A's {leaked}")
     for client in clients.values():
         await client.aclose()
     routes, principals = m.size()
