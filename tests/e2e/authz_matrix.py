@@ -46,7 +46,9 @@ Groups for ``who``: ``OFFICES`` (district_x, district_y, city), ``ENTERPRISES`` 
 
 Beyond the status: an answer given to an outsider (``OUTSIDERS``: enterprise B, district Y, the
 outside agency) on a route that is not public must not mention any of A's private resources
-(``PRIVATE``, by their ids): a list that is ALLOWED for B must not list A's records.
+(``PRIVATE``, by their ids): a list that is ALLOWED for B must not list A's records. And no public
+answer, to anyone, shows what is never public (``NEVER_PUBLIC``: the case still in review, its
+objection, a notice, a notification channel, an order).
 
 Not rows: ``/metrics`` is the scrape endpoint for the cluster, not an API route (it is served on
 its own port, or at least not meant for API clients), and HEAD twins of GET routes.
@@ -90,6 +92,7 @@ PRIVATE: Final = (
     "survey_id",
     "open_survey_id",
 )
+NEVER_PUBLIC: Final = ("case_id", "objection_id", "notice_id", "endpoint_id", "order_id")
 # Routes deliberately outside the matrix (the path, any service).
 NOT_API_ROUTES: Final = frozenset({"/metrics"})
 

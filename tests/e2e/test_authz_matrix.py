@@ -428,8 +428,10 @@ async def test_every_principal_gets_the_answer_the_matrix_says_on_every_route(
                 differences.append(
                     f"{where}: expected {row.expect[who]}, got {r.status_code} {r.text[:300]}"
                 )
-            if who in m.OUTSIDERS and row.expect != m.public() and r.is_success:
-                leaked = [name for name in m.PRIVATE if str(s[name]) in r.text]
+            public = row.expect == m.public()
+            if r.is_success and (public or who in m.OUTSIDERS):
+                private = m.NEVER_PUBLIC if public else m.PRIVATE
+                leaked = [name for name in private if str(s[name]) in r.text]
                 if leaked:
                     differences.append(f"{where}: the answer shows A's {leaked}")
     for client in clients.values():
