@@ -11,7 +11,8 @@ Principals (``PRINCIPALS``)
     expired         signed by the trusted key, expired an hour ago (beyond the 30 s leeway)
     wrong_key       the right claims signed by another key
     wrong_audience  signed by the trusted key for another audience
-      (the four broken tokens carry the most powerful role, city_office: only the token is wrong)
+      (expired, wrong_key and wrong_audience carry the most powerful role, city_office: only the
+      token is wrong)
     owner           an owner (业主) signed in
     enterprise_a    E-0001, which runs P-120101-0001 (district X)
     enterprise_b    E-0002, another enterprise in the same district
@@ -22,13 +23,18 @@ Principals (``PRINCIPALS``)
 
 Path parameters name real resources of enterprise A in district X, created by the test's setup
 through the APIs (an inspection with its rectification orders, a complaint, surveys, notices, an
-endpoint, exposure cases, a campaign), so 403 and 404 mean what they say.
+endpoint, exposure cases, a campaign), so 403 and 404 mean what they say. Within a row the
+refused principals are asked first and the allowed ones last, so a DELETE by its owner cannot turn
+the others' answers into "gone"; every other state change (an order verified, a case withdrawn)
+leaves the checks before it unchanged and at worst turns an ALLOWED answer into a 409.
 
 Outcomes
-    ALLOWED  the request got past authentication and authorization: any answer below 500 other
-             than 401, 403 and 404. So 2xx/3xx, and also a 4xx caused by the body or the
-             resource's state (400 a bad Open311 form, 409 an order already decided, 422 a body the
-             route refuses). Never a 5xx: a server error fails the row whoever asks.
+    ALLOWED  the request got past authentication and authorization: a 2xx or 3xx, or a 4xx
+             caused by the body or the resource's state (400 a bad Open311 form, 409 an order
+             already decided, 413/415, 422 a body the route refuses). Precisely: any status below
+             500 except 401, 403, 404, 405 (the route would not exist) and 429 (refused for the
+             rate, which says nothing of the right; the test turns the intake limit off). Never a
+             5xx: a server error fails the cell whoever asks.
     401      not authenticated (missing, malformed, expired, wrongly signed or aimed token)
     403      authenticated, but the role may not use the route (or act for that recipient)
     404      the resource is outside the caller's scope and answers like a missing one, so ids
@@ -61,6 +67,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 ALLOWED: Final = "allowed"
+NOT_ALLOWED_STATUSES: Final = frozenset({401, 403, 404, 405, 429})
 Expect = Literal["allowed", 401, 403, 404, 422]
 
 BROKEN_TOKENS = ("anonymous", "malformed", "expired", "wrong_key", "wrong_audience")
@@ -77,7 +84,6 @@ PRINCIPALS: Final = BROKEN_TOKENS + VALID
 ENTERPRISES = ("enterprise_a", "enterprise_b")
 OFFICES = ("district_x", "district_y", "city")
 STAFF = ENTERPRISES + OFFICES
-SUPERVISORS = ("district_x", "district_y", "city")
 OUTSIDERS: Final = ("enterprise_b", "district_y", "agency")
 # Seed values naming enterprise A's records in district X that outsiders must never be shown.
 PRIVATE: Final = (
@@ -291,7 +297,7 @@ INSPECTIONS = (
         only("district_x", "city", district_y=404),
         json={"decision": "verify"},
     ),
-    Row("inspections", "GET", "/api/v1/patrols/scheduled", only(*SUPERVISORS)),
+    Row("inspections", "GET", "/api/v1/patrols/scheduled", only(*OFFICES)),
     Row("inspections", "POST", "/api/v1/campaigns", only("city"), json=CAMPAIGN),
     Row(
         "inspections",
@@ -315,7 +321,7 @@ INSPECTIONS = (
         "inspections",
         "GET",
         "/api/v1/campaigns/{campaign_id}/plans/missing",
-        only(*SUPERVISORS),
+        only(*OFFICES),
     ),
 )
 
@@ -587,7 +593,7 @@ EXPOSURE = (
         "/api/v1/cases/{case_id}/withdraw",
         only("district_x", "city", district_y=404),
     ),
-    Row("exposure", "GET", "/api/v1/evidence", only(*SUPERVISORS)),
+    Row("exposure", "GET", "/api/v1/evidence", only(*OFFICES)),
 )
 
 MATRIX: Final[tuple[Row, ...]] = COMMON_ROWS + INSPECTIONS + COMPLAINTS + NOTIFICATIONS + EXPOSURE

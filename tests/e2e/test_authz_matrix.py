@@ -357,7 +357,7 @@ def matches(expected: m.Expect, status: int) -> bool:
     if status >= 500:
         return False
     if expected == m.ALLOWED:
-        return status not in (401, 403, 404)
+        return status not in m.NOT_ALLOWED_STATUSES
     return status == expected
 
 
