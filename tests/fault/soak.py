@@ -21,9 +21,10 @@ platform answers 5xx or not at all. Meanwhile, spread over the run (`FAULTS`):
 2. SIGKILL the node that is the active KRaft controller; start it again;
 3. SIGKILL inspections, notifications and exposure each inside a consumer transaction (a stall
    trigger holds it after the batch's inbox claims), restart them;
-4. SIGKILL PostgreSQL (postmaster and every backend: a crash, crash recovery on start);
-5. SIGKILL the complaints and the inspections relays between publishing a pass and marking it;
-6. copy delivered events back onto their partitions newest first; inject poison records.
+4. SIGKILL notifications while the receivers hold an e-mail and a webhook call unanswered;
+5. SIGKILL PostgreSQL (postmaster and every backend: a crash, crash recovery on start);
+6. SIGKILL the complaints and the inspections relays between publishing a pass and marking it;
+7. copy delivered events back onto their partitions newest first; inject poison records.
 
 Then the load stops, the platform settles, and `count` compares: accepted items against each
 service's records (0 lost, 0 duplicated), poison against the dead-letter topics, deliveries
@@ -40,6 +41,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -177,7 +179,7 @@ class SoakResult:
             "receivers": self.receivers,
             "counts": self.counts,
             "notes": list(self.report.notes),
-            "settled_s": self.settled_s,
+            "settled_s": None if self.settled_s is None else round(self.settled_s, 1),
             "health": self.health,
             "passed": not self.failures(),
             "failures": self.failures(),
@@ -192,6 +194,8 @@ class SoakStack:
     """What start_platform needs of a stack (tests/conftest.py's StackHandle, without pytest)."""
 
     stack: Stack
+    mail: MailSink = field(default_factory=MailSink)
+    hooks: WebhookSink = field(default_factory=WebhookSink)
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -297,10 +301,39 @@ async def consumers_killed_mid_batch(
     for service, table in MID_BATCH.items():
         await chaos.add_stall(platform.dsns[service], table, "BEFORE INSERT")
     lines = await asyncio.gather(
-        *(suite.kill_mid_batch(platform, service, table) for service, table in MID_BATCH.items())
+        *(
+            suite.kill_mid_batch(platform, service, table, since="the stall was armed")
+            for service, table in MID_BATCH.items()
+        )
     )
     for line in lines:
         report.fault(line)
+
+
+async def notifications_killed_mid_send(
+    platform: Platform, handle: SoakStack, config: SoakConfig, report: FaultReport
+) -> None:
+    """The SMTP server and the webhook receiver each take the next message, record it and hang
+    before answering; notifications is SIGKILLed then: after its lease it sends them again, with
+    the same idempotency key (the receivers' `repeats`)."""
+    mail, hooks = handle.mail, handle.hooks
+    name = sorted(hooks.secrets)[0]
+    mail.stall_next_s = 30.0
+    hooks.stall_next_s[name] = 30.0
+
+    async def both_taken() -> bool:
+        return mail.stall_next_s == 0.0 and name not in hooks.stall_next_s
+
+    await chaos.wait_for(both_taken, 120, "an e-mail and a webhook call accepted, unanswered")
+    process = platform.processes["notifications"]
+    await asyncio.to_thread(process.kill)
+    started = time.monotonic()
+    await asyncio.to_thread(process.start)
+    await asyncio.to_thread(process.wait_ready)
+    report.fault(
+        "notifications SIGKILLed while an e-mail and a webhook call it sent were accepted by the "
+        f"receivers but not yet answered; restarted, ready in {time.monotonic() - started:.1f} s"
+    )
 
 
 async def postgres_crash(
@@ -340,6 +373,7 @@ FAULTS: tuple[Fault, ...] = (
     kill_partition_leader,
     kill_active_controller,
     consumers_killed_mid_batch,
+    notifications_killed_mid_send,
     postgres_crash,
     relays_killed,
 )
@@ -454,7 +488,7 @@ async def run(
     fsync, sync = await postgres_settings(handle.stack.postgres.dsn())
     result.postgres_fsync, result.postgres_synchronous_commit = fsync, sync
 
-    mail, hooks = MailSink().start(), WebhookSink().start()
+    mail, hooks = handle.mail.start(), handle.hooks.start()
     platform = await asyncio.to_thread(
         start_platform,
         handle,
@@ -503,6 +537,7 @@ async def _scenario(
     report = result.report
     await chaos.wait_for(lambda: suite.registry_copies_complete(platform), 120, "registry copies")
     await register_receivers(platform, hooks)
+    report.started = time.monotonic()  # fault times count from the start of the load
     prefix = f"soak-{uuid.uuid4().hex[:6]}"
     workload = Workload(platform, prefix, per_second=config.per_second, mix=SOAK_MIX)
     stop = asyncio.Event()
@@ -651,7 +686,7 @@ def render(runs: list[dict[str, Any]]) -> str:
         f"{r['duration_s']} s |",
         f"| items | {r['items']} (accepted per channel: "
         + ", ".join(f"{k} {v}" for k, v in r["accepted"].items())
-        + ")",
+        + ") |",
         f"| rejected (4xx) / abandoned | {r['rejected']} / {r['abandoned']} |",
         f"| **lost** | **{r['lost']}** |",
         f"| **duplicated** | **{r['duplicated']}** |",
@@ -661,7 +696,8 @@ def render(runs: list[dict[str, Any]]) -> str:
         f"min.insync.replicas {r['min_insync_replicas']}, producers acks=all, idempotent |",
         f"| PostgreSQL | fsync {'on' if r['postgres_fsync'] else 'OFF'}, synchronous_commit "
         f"{'on' if r['postgres_synchronous_commit'] else 'OFF'} |",
-        f"| settled after the load | {r['settled_s'] if r['settled_s'] is not None else '—'} s |",
+        f"| settled after the load | "
+        f"{'—' if r['settled_s'] is None else round(r['settled_s'], 1)} s |",
         "",
         "Per record (expected = accepted items that must produce it):",
         "",
@@ -711,6 +747,10 @@ def main(argv: list[str]) -> int:
     def say(message: str) -> None:
         print(message, flush=True)
 
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # `kill <pid>`: stop the services and the stack on the way out
+
+    signal.signal(signal.SIGTERM, interrupted)
     config = SoakConfig(
         per_second=args.rate, duration_s=args.duration, profile=args.profile, down_s=args.down
     )
