@@ -118,11 +118,11 @@ class SoakResult:
 
     @property
     def lost(self) -> int:
-        return sum(c["lost"] for c in self.counts) + self.abandoned
+        return sum(int(c["lost"]) for c in self.counts) + self.abandoned
 
     @property
     def duplicated(self) -> int:
-        return sum(c["duplicates"] + c["unexpected"] for c in self.counts)
+        return sum(int(c["duplicates"]) + int(c["unexpected"]) for c in self.counts)
 
     def failures(self) -> list[str]:
         """What the run must show; empty when it met every count."""
@@ -317,14 +317,17 @@ async def notifications_killed_mid_send(
     before answering; notifications is SIGKILLed then: after its lease it sends them again, with
     the same idempotency key (the receivers' `repeats`)."""
     mail, hooks = handle.mail, handle.hooks
-    name = sorted(hooks.secrets)[0]
+    names = sorted(hooks.secrets)
     mail.stall_next_s = 30.0
-    hooks.stall_next_s[name] = 30.0
+    with hooks.lock:
+        hooks.stall_next_s.update(dict.fromkeys(names, 30.0))
 
     async def both_taken() -> bool:
-        return mail.stall_next_s == 0.0 and name not in hooks.stall_next_s
+        return mail.stall_next_s == 0.0 and len(hooks.stall_next_s) < len(names)
 
     await chaos.wait_for(both_taken, 120, "an e-mail and a webhook call accepted, unanswered")
+    with hooks.lock:
+        hooks.stall_next_s.clear()  # one stalled call is enough
     process = platform.processes["notifications"]
     await asyncio.to_thread(process.kill)
     started = time.monotonic()

@@ -51,6 +51,7 @@ async def test_the_soak_scenario_loses_and_doubles_nothing(
     fault_report.counts = result.report.counts
     fault_report.finished = result.report.finished
     record = result.record()
+    assert result.error is None, "\n".join([result.error, *result.report.lines()])
     assert record["kafka_brokers"] == 3
     assert record["replication_factor"] == 3
     assert record["postgres_fsync"]
