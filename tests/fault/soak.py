@@ -616,6 +616,16 @@ async def _scenario(
         len(p.expected_groups(chaos.consumer_groups())) for p, _ in poison
     )
     result.dead_lettered_found = dead.found
+    report.note(
+        f"dead letters: {dead.found} of {result.dead_lettered_expected} expected; "
+        f"problems: {result.dead_letter_problems or 'none'}"
+    )
+    for name, r in result.receivers.items():
+        report.note(
+            f"{name}: {r['delivered']} delivered, {r['received']} received, {r['distinct']} "
+            f"distinct keys ({r['repeats']} repeats of a key already received), "
+            f"{r['unknown_keys']} unknown keys"
+        )
     result.dead_letter_problems = [
         *dead.missing,
         *(f"workload event dead-lettered: {g}" for g in dead.good),
