@@ -346,7 +346,9 @@ def _consumers(
     # FastStream's own per-message INFO lines would bypass our JSON format; route its logger
     # through the standard library (configured in runtime.logging) where it stays at WARNING.
     broker = KafkaBroker(
-        settings.kafka_bootstrap_servers,
+        # a list: FastStream takes one string as one host, so "a:9092,b:9092" (a cluster's
+        # bootstrap list, as aiokafka and the relay accept it) would not resolve
+        [s.strip() for s in settings.kafka_bootstrap_servers.split(",") if s.strip()],
         client_id=spec.name,
         security=security.for_faststream(),
         logger=logging.getLogger("faststream"),
