@@ -508,6 +508,7 @@ async def run(
             "SMTP_SENDER": "notices@wuye.example.cn",
             "WEBHOOK_SIGNING_KEY": WEBHOOK_SIGNING_KEY,
             "WEBHOOK_ALLOW_HTTP": "true",
+            "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32",  # the receiver on loopback
             "DELIVERY_INTERVAL_S": "0.2",
             "DELIVERY_LEASE_S": "4",
             "DELIVERY_BACKOFF_BASE_S": "0.3",
