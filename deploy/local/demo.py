@@ -114,6 +114,7 @@ class Demo:
         step(2, "启动四个服务", "starting the four services")
         self.clock = self._campaign_clock()  # campaign time starts with the services
         self.clock_file.unlink(missing_ok=True)  # an earlier run's speed change does not apply
+        self.web_session_key = secrets.token_hex(32)  # the owners' forms survive a restart
         channels = {
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(self.mail.port),
@@ -131,6 +132,7 @@ class Demo:
                     "AUTH_JWT_PUBLIC_KEY": self.issuer.public_key_pem,
                     "AUTH_ISSUER": self.issuer.issuer,
                     "AUTH_AUDIENCE": self.issuer.audience,
+                    "WEB_SESSION_KEY": self.web_session_key,
                     # Campaign time: 2011-08-08 in the planning phase, 12 campaign hours a second.
                     "CLOCK_START": self.clock.start.isoformat(),
                     "CLOCK_ANCHOR": self.clock.anchor.isoformat(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -67,6 +68,9 @@ def start_platform(
     run_async_in_thread(lambda: kafka.ensure_topics(bootstrap))
     run_id = uuid.uuid4().hex[:8]
     issuer = DevIssuer.generate()
+    # One key for the run, as a Secret gives every replica in production: a restarted
+    # complaints service still accepts the forms it signed before.
+    session_key = secrets.token_hex(32)
     processes: dict[str, ServiceProcess] = {}
     dsns: dict[str, str] = {}
     for name in services:
@@ -81,6 +85,7 @@ def start_platform(
                 "AUTH_JWT_PUBLIC_KEY": issuer.public_key_pem,
                 "AUTH_ISSUER": issuer.issuer,
                 "AUTH_AUDIENCE": issuer.audience,
+                "WEB_SESSION_KEY": session_key,
                 "OUTBOX_POLL_INTERVAL_S": "0.5",
                 # Business time is the 2011 campaign's (the calendar data covers it); tests that
                 # need a deadline to pass call the scan with their own `now`.
