@@ -70,8 +70,10 @@ class Workload:
         *,
         per_second: float = 4.0,
         mix: tuple[Channel, ...] = DEFAULT_MIX,
+        give_up_after_s: float = GIVE_UP_AFTER_S,
     ) -> None:
         self.platform = platform
+        self.give_up_after_s = give_up_after_s
         self.prefix = prefix
         self.interval_s = 1.0 / per_second
         self.mix = mix
@@ -143,7 +145,7 @@ class Workload:
                 await client.aclose()
 
     async def _submit(self, item: Submission) -> None:
-        deadline = time.monotonic() + GIVE_UP_AFTER_S
+        deadline = time.monotonic() + self.give_up_after_s
         delay = 0.25
         while True:
             item.attempts += 1
