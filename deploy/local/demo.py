@@ -161,6 +161,10 @@ class Demo:
         service (they read `clock_file`; no restart), so a person exploring the demo afterwards
         files complaints in the campaign's autumn, not years later."""
         self.clock = change_speed(self.clock_file, self.clock, 1.0)
+        # The switch is set a moment ahead so every service has read it before it applies; say
+        # so only once it is in force (a complaint filed right after the message was still
+        # stamped at the campaign's speed: the demo test caught it on a loaded machine).
+        time.sleep(max(0.0, (self.clock.anchor - datetime.now(UTC)).total_seconds()) + 0.2)
         say(
             f"\n    ✓ 业务时间恢复正常速度,自 {self.clock.start.astimezone(CHINA):%Y-%m-%d %H:%M} 起"
             f"  {DIM}campaign time runs at real speed from here{RESET}"
