@@ -9,9 +9,10 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
 from runtime import db, kafka
+from schemas.topics import TopicSpec
 from tests.conftest import run_async_in_thread
 
 pytestmark = pytest.mark.integration
@@ -74,3 +75,23 @@ def header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
 def with_ids(ids: Sequence[str]) -> Callable[[ConsumerRecord[bytes, bytes]], bool]:
     wanted = set(ids)
     return lambda r: header(r, "ce_id") in wanted
+
+
+# A one-partition topic and a producer for the consumer tests (test_consumer*.py).
+
+
+@pytest.fixture
+async def topic(kafka_topics: str, unique: str) -> str:
+    name = f"test.consumer.{unique}"
+    await kafka.ensure_topics(
+        kafka_topics, [TopicSpec(name, 1, "project_id", "test topic", {}, public=False)]
+    )
+    return name
+
+
+@pytest.fixture
+async def producer(kafka_topics: str) -> AsyncIterator[AIOKafkaProducer]:
+    p = kafka.make_producer(kafka_topics, client_id="test-producer")
+    await p.start()
+    yield p
+    await p.stop()

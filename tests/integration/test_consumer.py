@@ -4,42 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 
-from runtime import db, kafka
+from runtime import db
 from runtime.consumer import EventConsumer, RetryPolicy
 from runtime.subscriptions import Subscription, register
 from schemas import cloudevents
 from schemas.base import Event
 from schemas.inspections import v1 as inspections
-from schemas.topics import TopicSpec
 from tests.factories import inspection_failed
 from tests.integration.conftest import header, read_topic
 
 pytestmark = pytest.mark.integration
 DLQ = "wuye.dlq.notifications"
-
-
-@pytest.fixture
-async def topic(kafka_topics: str, unique: str) -> str:
-    name = f"test.consumer.{unique}"
-    await kafka.ensure_topics(
-        kafka_topics, [TopicSpec(name, 1, "project_id", "test topic", {}, public=False)]
-    )
-    return name
-
-
-@pytest.fixture
-async def producer(kafka_topics: str) -> AsyncIterator[AIOKafkaProducer]:
-    p = kafka.make_producer(kafka_topics, client_id="test-producer")
-    await p.start()
-    yield p
-    await p.stop()
 
 
 async def send_event(

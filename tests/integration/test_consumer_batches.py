@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from runtime import db, kafka, outbox
+from runtime import db, outbox
 from runtime.consumer import EventConsumer, RetryPolicy
 from schemas import cloudevents
 from schemas.base import Event
@@ -59,14 +59,6 @@ class Feed:
 
 def ce_of(event: Event) -> cloudevents.CloudEvent:
     return cloudevents.from_event(event, source="/test")
-
-
-@pytest.fixture
-async def producer(kafka_topics: str) -> AsyncIterator[AIOKafkaProducer]:
-    p = kafka.make_producer(kafka_topics, client_id="test-batches")
-    await p.start()
-    yield p
-    await p.stop()
 
 
 @pytest.fixture

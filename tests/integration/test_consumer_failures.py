@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -22,36 +21,18 @@ import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from faststream.kafka import KafkaBroker
 
-from runtime import db, kafka
+from runtime import db
 from runtime.consumer import EventConsumer, RetryPolicy
 from runtime.subscriptions import Subscription, register
 from schemas import cloudevents
 from schemas.base import Event
 from schemas.inspections import v1 as inspections
-from schemas.topics import TopicSpec
 from tests.factories import inspection_failed
 from tests.integration.conftest import EMPTY_MIGRATIONS, header, read_topic
 from tests.integration.test_consumer import Handler, effects, record_effect, send_event, wait_for
 
 pytestmark = pytest.mark.integration
 DLQ = "wuye.dlq.notifications"
-
-
-@pytest.fixture
-async def topic(kafka_topics: str, unique: str) -> str:
-    name = f"test.failures.{unique}"
-    await kafka.ensure_topics(
-        kafka_topics, [TopicSpec(name, 1, "project_id", "test topic", {}, public=False)]
-    )
-    return name
-
-
-@pytest.fixture
-async def producer(kafka_topics: str) -> AsyncIterator[AIOKafkaProducer]:
-    p = kafka.make_producer(kafka_topics, client_id="test-failures")
-    await p.start()
-    yield p
-    await p.stop()
 
 
 @pytest.fixture
