@@ -236,24 +236,36 @@ def soak_stack(config: SoakConfig, say: Callable[[str], None]) -> Stack:
 # -- the faults -----------------------------------------------------------------------------------
 
 
-async def partition_leaders(bootstrap: str, topic: str) -> dict[int, int]:
+async def describe(bootstrap: str, topics: list[str], timeout_s: float = 30.0) -> list[Any]:
+    """Describe `topics`, waiting until every one of them has its partitions in the metadata.
+
+    Right after the topics are created the broker that answers may not have the new metadata yet: it
+    reports the topic with an error code and no partitions (a fresh-clone CI run met exactly that).
+    """
+    deadline = time.monotonic() + timeout_s
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        described = await admin.describe_topics([topic])
+        while True:
+            described = await admin.describe_topics(topics)
+            if all(t["error_code"] == 0 and t["partitions"] for t in described):
+                return list(described)
+            if time.monotonic() > deadline:
+                missing = [t["topic"] for t in described if t["error_code"] or not t["partitions"]]
+                raise RuntimeError(f"no partition metadata for {missing} after {timeout_s:.0f} s")
+            await asyncio.sleep(0.5)
     finally:
         await admin.close()
+
+
+async def partition_leaders(bootstrap: str, topic: str) -> dict[int, int]:
+    described = await describe(bootstrap, [topic])
     return {p["partition"]: p["leader"] for p in described[0]["partitions"]}
 
 
 async def replication(bootstrap: str, topics: list[str]) -> int:
     """The smallest replica count of any partition of `topics`."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics(topics)
-    finally:
-        await admin.close()
+    described = await describe(bootstrap, topics)
     return min(len(p["replicas"]) for t in described for p in t["partitions"])
 
 
