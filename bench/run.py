@@ -50,7 +50,7 @@ from deploy.local.processes import ServiceProcess, free_port
 from deploy.local.stack import Stack, StackConfig
 from runtime import db, kafka, outbox
 from runtime import logging as runtime_logging
-from runtime.consumer import EventConsumer
+from runtime.consumer import EventConsumer, per_connection
 from runtime.relay import OutboxRelay, RelayConfig
 from schemas import cloudevents
 from schemas.inspections import v1 as inspections
@@ -187,7 +187,7 @@ async def bench_consumer(stack: Stack, n: int) -> dict[str, float]:
         service="inspections",
         name="bench.consumer",
         pool=pool,
-        handlers={inspections.InspectionCompleted.ce_type: handler},
+        handlers={inspections.InspectionCompleted.ce_type: per_connection(handler)},
         dead_letters=dlq,
     )
     reader = AIOKafkaConsumer(

@@ -38,7 +38,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import asyncpg
 import structlog
@@ -46,6 +46,8 @@ from aiokafka import AIOKafkaProducer
 
 from runtime import db, inbox, metrics
 from runtime.db import is_infrastructure_error
+from runtime.scheduler import SystemClock
+from runtime.unit_of_work import BatchHandler, Delivered, EventFailed, PgUnitOfWork
 from schemas import cloudevents
 from schemas.base import Event
 from schemas.topics import dead_letter_topic
@@ -53,6 +55,25 @@ from schemas.topics import dead_letter_topic
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[db.Connection, Event, cloudevents.CloudEvent], Awaitable[None]]
+"""The older one-event handler on a raw connection (see `per_connection`)."""
+AnyHandler = BatchHandler[Any]
+
+
+def per_connection(handler: Handler) -> AnyHandler:
+    """A batch handler running a one-event connection handler per event (the shape handlers had
+    before units of work; kept while services move over)."""
+
+    async def handle(uow: PgUnitOfWork, batch: Sequence[Delivered[Event]]) -> None:
+        for position, delivered in enumerate(batch):
+            structlog.contextvars.bind_contextvars(
+                event_id=delivered.ce.id, correlation_id=delivered.ce.correlationid
+            )
+            try:
+                await handler(uow.connection, delivered.event, delivered.ce)
+            except Exception as exc:
+                raise EventFailed(position) from exc
+
+    return handle
 
 
 class Record(Protocol):
@@ -82,13 +103,14 @@ class _Prepared:
     record: Record
     ce: cloudevents.CloudEvent
     event: Event
-    handler: Handler
+    handler: AnyHandler
 
 
 class _HandlerFailed(Exception):
-    """The handler of the batch's record `index` raised (the cause)."""
+    """The handler of a run of the batch's records raised (the cause); `index` is the record's
+    when the run was one record (it is then the culprit), else None."""
 
-    def __init__(self, index: int) -> None:
+    def __init__(self, index: int | None) -> None:
         super().__init__(index)
         self.index = index
 
@@ -116,14 +138,21 @@ class EventConsumer:
         service: str,
         name: str,
         pool: asyncpg.Pool,
-        handlers: Mapping[str, Handler],
+        handlers: Mapping[str, AnyHandler],
         dead_letters: AIOKafkaProducer,
+        unit: PgUnitOfWork | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
         self.service = service
         self.name = name  # the consumer (group) name recorded in the inbox
         self._pool = pool
         self._handlers = dict(handlers)
+        # The service's unit of work; each transaction joins a copy of it (`PgUnitOfWork.joined`).
+        self._unit = (
+            unit
+            if unit is not None
+            else PgUnitOfWork(pool, source=f"/wuye/{service}", clock=SystemClock())
+        )
         self._dead_letters = dead_letters
         self._retry = retry or RetryPolicy()
         self._dlq_topic = dead_letter_topic(service).name
@@ -269,16 +298,21 @@ class EventConsumer:
         handled: set[int] = set()
         async with self._pool.acquire() as conn, conn.transaction():
             new = await inbox.claim_many(conn, consumer=self.name, deliveries=deliveries)
+            fresh: list[_Prepared] = []
             for p in work:
-                if p.ce.id not in new:
-                    continue
-                new.discard(p.ce.id)  # a second copy later in the batch is a duplicate
-                self._bind(p.record, p.ce)  # handlers' outbox events name this one as cause
+                if p.ce.id in new:
+                    new.discard(p.ce.id)  # a second copy later in the batch is a duplicate
+                    fresh.append(p)
+            uow = self._unit.joined(conn)
+            for run in _runs(fresh):
+                self._bind(run[0].record, run[0].ce)
                 try:
-                    await p.handler(conn, p.event, p.ce)
-                except Exception as exc:
-                    raise _HandlerFailed(p.index) from exc
-                handled.add(p.index)
+                    await run[0].handler(uow, [Delivered(p.event, p.ce) for p in run])
+                except EventFailed as failed:  # a per-event handler says which one
+                    raise _HandlerFailed(run[failed.position].index) from failed.__cause__
+                except Exception as exc:  # a handler of the whole run: any of them
+                    raise _HandlerFailed(run[0].index if len(run) == 1 else None) from exc
+                handled.update(p.index for p in run)
         structlog.contextvars.clear_contextvars()
         for p in work:  # logged once committed, as `handle` does
             log.info(
@@ -334,7 +368,7 @@ class EventConsumer:
         return outcomes
 
     async def _apply(
-        self, handler: Handler, record: Record, event: Event, ce: cloudevents.CloudEvent
+        self, handler: AnyHandler, record: Record, event: Event, ce: cloudevents.CloudEvent
     ) -> str:
         async with self._pool.acquire() as conn, conn.transaction():
             first_time = await inbox.claim(
@@ -348,7 +382,11 @@ class EventConsumer:
             )
             if not first_time:
                 return "duplicate"
-            await handler(conn, event, ce)
+            try:
+                await handler(self._unit.joined(conn), [Delivered(event, ce)])
+            except EventFailed as failed:  # one record: the cause is what failed
+                cause = failed.__cause__
+                raise (cause if isinstance(cause, Exception) else failed) from None
         return "handled"
 
     async def _dead_letter(self, record: Record, reason: str) -> None:
@@ -365,3 +403,15 @@ class EventConsumer:
             self._dlq_topic, value=record.value or b"", key=record.key, headers=headers
         )
         log.error("event_dead_lettered", reason=reason[:500], dead_letter_topic=self._dlq_topic)
+
+
+def _runs(work: Sequence[_Prepared]) -> list[list[_Prepared]]:
+    """Consecutive records of one event type: each run goes to its handler as one batch, so a
+    repository can write it with one statement; the order across types is kept."""
+    runs: list[list[_Prepared]] = []
+    for p in work:
+        if runs and runs[-1][0].ce.type == p.ce.type and runs[-1][0].handler is p.handler:
+            runs[-1].append(p)
+        else:
+            runs.append([p])
+    return runs

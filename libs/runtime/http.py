@@ -29,7 +29,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
 import structlog
@@ -55,6 +55,7 @@ from runtime.errors import (
     Unavailable,
     validation_reason,
 )
+from runtime.unit_of_work import Trace
 
 CORRELATION_HEADER = "X-Correlation-ID"
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -209,6 +210,7 @@ class _RequestContext:
                     headers["Content-Security-Policy"] = _DOCS_CSP
             await send(message)
 
+        scope[CORRELATION_SCOPE_KEY] = correlation_id  # `request_trace` hands it to the handlers
         with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
             try:
                 await self.app(scope, receive, send_with_headers)
@@ -316,7 +318,7 @@ def create_app(
     title: str,
     version: str,
     verifier: TokenVerifier | None,
-    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]] | None = None,
     readiness: Sequence[Check] = (),
     readiness_timeout_s: float = 2.0,
 ) -> FastAPI:
@@ -353,3 +355,37 @@ def create_app(
     docs = {app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url} - {None}
     app.add_middleware(_RequestContext, docs_paths=docs)
     return app
+
+
+# -- what routes depend on ---------------------------------------------------------------------
+
+PROVIDED = "wuye.provided"  # the lifespan state key of the service's composition (runtime.service)
+CORRELATION_SCOPE_KEY = "wuye.correlation_id"
+T = TypeVar("T")
+
+
+def provided(kind: type[T]) -> Callable[[Request], T]:
+    """A FastAPI dependency answering the object the service's composition root built at startup
+    (`runtime.service.Composed.provided`), checked to be a `kind`: the routes' one way to reach
+    their units of work, clock and settings, typed for mypy."""
+
+    def dependency(request: Request) -> T:
+        state = request.scope.get("state") or {}
+        value = state.get(PROVIDED)
+        if not isinstance(value, kind):
+            raise RuntimeError(
+                f"no {kind.__name__} in the lifespan state: is the app served with its lifespan?"
+            )
+        return value
+
+    dependency.__name__ = f"provided_{kind.__name__}"
+    return dependency
+
+
+def request_trace(request: Request) -> Trace:
+    """The request's trace: its correlation id (X-Correlation-ID, or the one generated for it)."""
+    correlation_id = request.scope.get(CORRELATION_SCOPE_KEY)
+    return Trace.start(correlation_id if isinstance(correlation_id, str) else None)
+
+
+RequestTrace = Annotated[Trace, Depends(request_trace)]

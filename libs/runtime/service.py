@@ -36,12 +36,13 @@ import schemas
 from runtime import db, kafka, metrics, outbox
 from runtime import logging as runtime_logging
 from runtime.auth import TokenVerifier
-from runtime.consumer import EventConsumer, Handler, RetryPolicy
-from runtime.http import Degraded, create_app
+from runtime.consumer import AnyHandler, EventConsumer, Handler, RetryPolicy, per_connection
+from runtime.http import PROVIDED, Degraded, create_app
 from runtime.relay import OutboxRelay, RelayConfig
 from runtime.scheduler import Clock, PeriodicJob, clock_from, run_periodically
 from runtime.settings import Settings
 from runtime.subscriptions import Subscription, register
+from runtime.unit_of_work import PgUnitOfWork
 
 log = structlog.get_logger(__name__)
 ASYNCAPI_DOCUMENT = Path(schemas.__file__).parent / "asyncapi.json"
@@ -49,8 +50,43 @@ ASYNCAPI_DOCUMENT = Path(schemas.__file__).parent / "asyncapi.json"
 
 @dataclass(frozen=True)
 class ConsumerSpec:
+    """One consumer group: what it reads and, by event type, what handles it.
+
+    `handlers` take the service's unit of work and a batch of events of one type
+    (`runtime.unit_of_work.BatchHandler`); `connection_handlers` are the older one-event handlers
+    on a raw connection, run through `runtime.consumer.per_connection`."""
+
     subscription: Subscription
-    handlers: Mapping[str, Handler]
+    connection_handlers: Mapping[str, Handler] = field(default_factory=dict)
+    handlers: Mapping[str, AnyHandler] = field(default_factory=dict)
+
+    def all_handlers(self) -> dict[str, AnyHandler]:
+        both = {t: per_connection(h) for t, h in self.connection_handlers.items()}
+        overlap = both.keys() & self.handlers.keys()
+        if overlap:
+            raise ValueError(f"{self.subscription.group}: two handlers for {sorted(overlap)}")
+        return both | dict(self.handlers)
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What the runtime hands a service's composition root at startup."""
+
+    settings: Settings
+    pool: asyncpg.Pool
+    clock: Clock
+
+
+@dataclass(frozen=True)
+class Composed:
+    """What a service's composition root builds at startup (`ServiceSpec.compose`).
+
+    `unit`: the service's unit of work; each consumer transaction joins a copy of it.
+    `provided`: the one object route handlers receive through FastAPI's `Depends`
+    (`runtime.http.provided(<its type>)`): typed, no string keys."""
+
+    unit: PgUnitOfWork
+    provided: object = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +104,9 @@ class ServiceSpec:
     on_startup: Sequence[
         Callable[[asyncpg.Pool, Settings], Awaitable[Mapping[str, Any] | None]]
     ] = field(default_factory=tuple)
+    # The composition root: builds the unit of work and what routes depend on, once the pool
+    # and the clock exist (after the `on_startup` hooks).
+    compose: Callable[[Wiring], Awaitable[Composed]] | None = None
 
 
 @dataclass
@@ -108,11 +147,14 @@ def verifier_from(settings: Settings) -> TokenVerifier | None:
     )
 
 
-def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
+def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    """The service's app; `clock` replaces the one the settings describe (tests pass a
+    FixedClock)."""
     state: dict[str, Any] = {}
+    given_clock = clock
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         await db.prepare_database(settings.database_url, spec.migrations, spec.name)
         pool = await db.create_pool(
             settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
@@ -138,7 +180,7 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
         )
         stop = asyncio.Event()
         relay_task = asyncio.create_task(relay.run(stop), name=f"{spec.name}-outbox-relay")
-        clock = clock_from(
+        clock = given_clock or clock_from(
             settings.clock_start,
             settings.clock_anchor,
             settings.clock_speed,
@@ -178,9 +220,14 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
                 name="metrics-sampler",
             )
         )
+        if spec.compose is not None:
+            composed = await spec.compose(Wiring(settings=settings, pool=pool, clock=clock))
+        else:
+            composed = Composed(PgUnitOfWork(pool, source=f"/wuye/{spec.name}", clock=clock))
         link = KafkaLink(wanted=bool(spec.consumers))
         connector = asyncio.create_task(
-            _connect_kafka(spec, settings, pool, link), name=f"{spec.name}-kafka-connector"
+            _connect_kafka(spec, settings, pool, composed.unit, link),
+            name=f"{spec.name}-kafka-connector",
         )
         app.state.runtime = Runtime(
             settings=settings, pool=pool, relay=relay, kafka=link, clock=clock, extras=extras
@@ -190,7 +237,9 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
         state["relay"] = relay
         log.info("service_started", consumers=[c.subscription.group for c in spec.consumers])
         try:
-            yield
+            # Lifespan state: Starlette copies it into every request's scope, where
+            # `runtime.http.provided` finds what the routes depend on.
+            yield {PROVIDED: composed.provided}
         finally:
             log.info("service_stopping")
             # Each step is bounded and isolated, so one that hangs (an unreachable broker) or
@@ -264,7 +313,7 @@ async def _cancelled(task: asyncio.Task[None]) -> None:
 
 
 async def _connect_kafka(
-    spec: ServiceSpec, settings: Settings, pool: asyncpg.Pool, link: KafkaLink
+    spec: ServiceSpec, settings: Settings, pool: asyncpg.Pool, unit: PgUnitOfWork, link: KafkaLink
 ) -> None:
     """Start the dead-letter producer and the consumers, retrying until Kafka answers."""
     if not spec.consumers:
@@ -283,7 +332,7 @@ async def _connect_kafka(
                     settings.kafka_connect_timeout_s,
                 )
             await _topics_exist(link.dead_letters, spec)
-            broker = _consumers(spec, settings, pool, link.dead_letters)
+            broker = _consumers(spec, settings, pool, unit, link.dead_letters)
             await asyncio.wait_for(broker.start(), settings.kafka_connect_timeout_s)
         except asyncio.CancelledError:
             if broker is not None:
@@ -338,7 +387,11 @@ async def _start_producer(producer: AIOKafkaProducer, timeout_s: float) -> AIOKa
 
 
 def _consumers(
-    spec: ServiceSpec, settings: Settings, pool: asyncpg.Pool, dead_letters: AIOKafkaProducer
+    spec: ServiceSpec,
+    settings: Settings,
+    pool: asyncpg.Pool,
+    unit: PgUnitOfWork,
+    dead_letters: AIOKafkaProducer,
 ) -> KafkaBroker:
     """A broker with a subscriber per consumer group (a new one per connection attempt: a
     FastStream broker whose start failed is not started again)."""
@@ -363,7 +416,8 @@ def _consumers(
             service=spec.name,
             name=consumer_spec.subscription.group,  # the inbox key stays stable across prefixes
             pool=pool,
-            handlers=consumer_spec.handlers,
+            handlers=consumer_spec.all_handlers(),
+            unit=unit,
             dead_letters=dead_letters,
             retry=retry,
         )

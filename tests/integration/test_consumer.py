@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 
 from runtime import db
-from runtime.consumer import EventConsumer, RetryPolicy
+from runtime.consumer import EventConsumer, RetryPolicy, per_connection
 from runtime.subscriptions import Subscription, register
 from schemas import cloudevents
 from schemas.base import Event
@@ -44,7 +44,7 @@ async def run_consumer(
         service="notifications",
         name=f"test-{uuid.uuid4().hex[:6]}",
         pool=pool,
-        handlers={inspections.InspectionFailed.ce_type: handler},
+        handlers={inspections.InspectionFailed.ce_type: per_connection(handler)},
         dead_letters=producer,
         retry=RetryPolicy(max_attempts=3, base_delay_s=0.05, max_delay_s=0.2),
     )

@@ -17,7 +17,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from runtime import db, outbox
-from runtime.consumer import EventConsumer, RetryPolicy
+from runtime.consumer import EventConsumer, RetryPolicy, per_connection
 from schemas import cloudevents
 from schemas.base import Event
 from schemas.inspections import v1 as inspections
@@ -78,7 +78,7 @@ def consumer_for(pool: asyncpg.Pool, producer: AIOKafkaProducer, handler: object
         service="notifications",
         name=f"test-{uuid.uuid4().hex[:6]}",
         pool=pool,
-        handlers={inspections.InspectionFailed.ce_type: handler},  # type: ignore[dict-item]
+        handlers={inspections.InspectionFailed.ce_type: per_connection(handler)},  # type: ignore[arg-type]
         dead_letters=producer,
         retry=RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.02),
     )
