@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 
 from runtime import db, outbox
 from runtime.consumer import EventConsumer, RetryPolicy, per_connection
+from runtime.unit_of_work import Delivered, PgUnitOfWork
 from schemas import cloudevents
 from schemas.base import Event
 from schemas.inspections import v1 as inspections
@@ -189,3 +190,71 @@ async def test_events_a_handler_publishes_in_a_batch_name_their_own_cause(
     caused_by = [dict(json.loads(r["headers"]))[cloudevents.CAUSATIONID] for r in rows]
     assert caused_by == [ce.id for ce in causes]
     assert [r["correlation_id"] for r in rows] == [ce.correlationid for ce in causes]
+
+
+# -- batch handlers: runs of one event type -----------------------------------------------------
+
+
+def batch_consumer(
+    pool: asyncpg.Pool, producer: AIOKafkaProducer, handlers: dict[str, object]
+) -> EventConsumer:
+    return EventConsumer(
+        service="notifications",
+        name=f"test-{uuid.uuid4().hex[:6]}",
+        pool=pool,
+        handlers=handlers,  # type: ignore[arg-type]
+        dead_letters=producer,
+        retry=RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.02),
+    )
+
+
+async def test_a_batch_handler_gets_each_run_of_one_type_in_order_and_writes_it_at_once(
+    effects: asyncpg.Pool, producer: AIOKafkaProducer
+) -> None:
+    calls: list[tuple[str, list[str]]] = []
+
+    async def insert_run(uow: PgUnitOfWork, batch: Sequence[Delivered[Event]]) -> None:
+        calls.append((batch[0].ce.type, [d.ce.id for d in batch]))
+        await uow.connection.execute(
+            "INSERT INTO effects (event_id) SELECT unnest($1::text[])", [d.ce.id for d in batch]
+        )
+
+    failed, overdue = inspections.InspectionFailed.ce_type, inspections.RectificationOverdue.ce_type
+    consumer = batch_consumer(effects, producer, {failed: insert_run, overdue: insert_run})
+    feed = Feed()
+    a, b, d = (ce_of(inspection_failed()) for _ in range(3))
+    c = ce_of(rectification_overdue())
+
+    outcomes = await consumer.handle_batch([feed.event(x) for x in (a, b, c, d, a)])
+
+    assert outcomes == ["handled", "handled", "handled", "handled", "duplicate"]
+    assert calls == [(failed, [a.id, b.id]), (overdue, [c.id]), (failed, [d.id])]
+    assert await recorded(effects) == [a.id, b.id, c.id, d.id]
+
+
+async def test_a_failing_batch_handler_sends_its_run_one_by_one_without_blaming_a_record(
+    effects: asyncpg.Pool, producer: AIOKafkaProducer
+) -> None:
+    """A handler of a whole run cannot say which record failed: none has an attempt counted
+    against it, each gets its full tries alone; the one that keeps failing is dead-lettered."""
+    tries: dict[str, int] = {}
+
+    async def insert_run(uow: PgUnitOfWork, batch: Sequence[Delivered[Event]]) -> None:
+        for d in batch:
+            tries[d.ce.id] = tries.get(d.ce.id, 0) + 1
+        await uow.connection.execute(
+            "INSERT INTO effects (event_id) SELECT unnest($1::text[])", [d.ce.id for d in batch]
+        )
+        if any(getattr(d.event, "project_id", "") == "P-POISON" for d in batch):
+            raise ValueError("cannot handle this project")
+
+    consumer = batch_consumer(effects, producer, {inspections.InspectionFailed.ce_type: insert_run})
+    feed = Feed()
+    a, c = ce_of(inspection_failed()), ce_of(inspection_failed())
+    bad = ce_of(inspection_failed(project_id="P-POISON"))
+
+    outcomes = await consumer.handle_batch([feed.event(a), feed.event(bad), feed.event(c)])
+
+    assert outcomes == ["handled", "dead_lettered", "handled"]
+    assert await recorded(effects) == [a.id, c.id]
+    assert tries == {a.id: 2, bad.id: 4, c.id: 2}  # the batch, then 3 alone for the bad one
