@@ -25,6 +25,10 @@ for an unreachable leader for ever). A re-sent row may arrive twice; consumers' 
 Wake-up: LISTEN on the outbox channel (a statement trigger on the table sends the NOTIFY, delivered
 at commit; migration 0003), with a slow poll as a safety net for notifications missed while
 reconnecting.
+
+Why it stays whole (over 400 lines): leadership, the selection, per-key hold-back, parking and
+the packing of record batches are one algorithm whose invariants (one pass at a time, order per
+key) are only checkable when read together.
 """
 
 from __future__ import annotations
