@@ -1,5 +1,6 @@
-"""How a case's events read on its timeline, in Chinese and English (the offices' pages and the
-public board show these lines; the projection stores them with each event)."""
+"""Display text, Chinese first: how a case's events read on its timeline (the projection stores
+these lines with each event; the offices' pages and the public board show them), and the public
+board's labels."""
 
 from __future__ import annotations
 
@@ -9,7 +10,28 @@ from datetime import datetime
 from schemas.base import Event
 from schemas.exposure import v1 as exposure
 
-REASON_TEXT = {
+# -- the public board's labels
+
+BOARD_STATUS_TEXT = {
+    "published": ("公开曝光中", "Exposed"),
+    "rectified": ("已整改(公示中)", "Rectified (still displayed)"),
+}
+BOARD_REASON_TEXT = {
+    "rectification_overdue": ("整改不及时", "Late rectification"),
+    "rectification_inadequate": ("整改不到位", "Inadequate rectification"),
+}
+TIER_TEXT = {"general": ("一般", "general"), "serious": ("严重", "serious")}
+SEVERITY_TEXT = {
+    "general": ("一般", "general"),
+    "serious": ("严重", "serious"),
+    "urgent": ("紧急", "urgent"),
+}
+GRADE_TEXT = {"green": ("绿", "green"), "yellow": ("黄", "yellow"), "red": ("红", "red")}
+
+
+# -- the timeline
+
+TIMELINE_REASON_TEXT = {
     "rectification_overdue": ("整改不及时", "late rectification"),
     "rectification_inadequate": ("整改不到位", "inadequate rectification"),
     "objection_upheld": ("企业异议成立,撤下", "objection upheld: withdrawn"),
@@ -41,7 +63,7 @@ def _items_text(items: tuple[exposure.CaseItem, ...], lang: str) -> str:
 def timeline_line(event: Event) -> TimelineLine:
     """The timeline line of an exposure event."""
     if isinstance(event, exposure.ExposureCaseOpened):
-        zh, en = REASON_TEXT[event.reason]
+        zh, en = TIMELINE_REASON_TEXT[event.reason]
         return TimelineLine(
             event.opened_at,
             f"立案:{zh}",
@@ -79,7 +101,7 @@ def timeline_line(event: Event) -> TimelineLine:
     if isinstance(event, exposure.ExposureRectified):
         return TimelineLine(event.rectified_at, "整改已通过验收", "rectification verified")
     if isinstance(event, exposure.ExposureWithdrawn):
-        zh, en = REASON_TEXT[event.reason]
+        zh, en = TIMELINE_REASON_TEXT[event.reason]
         return TimelineLine(event.withdrawn_at, zh, en)
     if isinstance(event, exposure.ObjectionFiled):
         # The grounds are the enterprise's own words: kept for the offices, not shown publicly.

@@ -23,7 +23,8 @@ from schemas.base import Event
 from schemas.notifications import v1 as notifications
 from services.exposure import subscriptions
 from services.exposure.adapters import policy_file
-from services.exposure.adapters.postgres import PgCaseRepository, PgExposureUnitOfWork
+from services.exposure.adapters.case_store import PgCaseRepository
+from services.exposure.adapters.postgres import PgExposureUnitOfWork
 from services.exposure.entrypoints import jobs
 from services.exposure.service import commands
 from tests import factories

@@ -23,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from runtime.errors import Message, NotFound
+from services.exposure import presentation
 from services.exposure.adapters import board_stats
 from services.exposure.domain import charts, grades
 from services.exposure.entrypoints.deps import Deps
@@ -36,21 +37,6 @@ PAGE_CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
-STATUS_TEXT = {
-    "published": ("公开曝光中", "Exposed"),
-    "rectified": ("已整改(公示中)", "Rectified (still displayed)"),
-}
-REASON_TEXT = {
-    "rectification_overdue": ("整改不及时", "Late rectification"),
-    "rectification_inadequate": ("整改不到位", "Inadequate rectification"),
-}
-TIER_TEXT = {"general": ("一般", "general"), "serious": ("严重", "serious")}
-SEVERITY_TEXT = {
-    "general": ("一般", "general"),
-    "serious": ("严重", "serious"),
-    "urgent": ("紧急", "urgent"),
-}
-GRADE_TEXT = {"green": ("绿", "green"), "yellow": ("黄", "yellow"), "red": ("红", "red")}
 
 router = APIRouter(include_in_schema=False, tags=["public board"])
 api = APIRouter(prefix="/api/v1/board", tags=["public board"])
@@ -230,8 +216,8 @@ async def board_page(request: Request, deps: Deps) -> HTMLResponse:
         cases=rows,
         pages=pages,
         districts=districts,
-        status_text=STATUS_TEXT,
-        reason_text=REASON_TEXT,
+        status_text=presentation.BOARD_STATUS_TEXT,
+        reason_text=presentation.BOARD_REASON_TEXT,
     )
 
 
@@ -248,10 +234,10 @@ async def case_page(request: Request, deps: Deps, case_id: str) -> HTMLResponse:
         "case.html",
         page,
         case=case,
-        status_text=STATUS_TEXT,
-        reason_text=REASON_TEXT,
-        tier_text=TIER_TEXT,
-        severity_text=SEVERITY_TEXT,
+        status_text=presentation.BOARD_STATUS_TEXT,
+        reason_text=presentation.BOARD_REASON_TEXT,
+        tier_text=presentation.TIER_TEXT,
+        severity_text=presentation.SEVERITY_TEXT,
     )
 
 
@@ -268,9 +254,9 @@ async def enterprise_page(request: Request, deps: Deps, enterprise_id: str) -> H
         "enterprise.html",
         page,
         e=found,
-        grade_text=GRADE_TEXT,
-        status_text=STATUS_TEXT,
-        reason_text=REASON_TEXT,
+        grade_text=presentation.GRADE_TEXT,
+        status_text=presentation.BOARD_STATUS_TEXT,
+        reason_text=presentation.BOARD_REASON_TEXT,
     )
 
 
@@ -283,7 +269,7 @@ async def grades_page(request: Request, deps: Deps) -> HTMLResponse:
         "grades.html",
         page,
         enterprises=enterprises,
-        grade_text=GRADE_TEXT,
+        grade_text=presentation.GRADE_TEXT,
         formula=page.t(grades.FORMULA_ZH, grades.FORMULA_EN),
     )
 
@@ -342,7 +328,7 @@ async def atom_feed(deps: Deps) -> Response:
         cases=rows,
         updated=updated,
         base=deps.public_base_url,  # PUBLIC_BASE_URL, not Host
-        reason_text=REASON_TEXT,
+        reason_text=presentation.BOARD_REASON_TEXT,
     )
     return Response(body, media_type="application/atom+xml; charset=utf-8")
 
