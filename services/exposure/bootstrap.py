@@ -32,19 +32,22 @@ def spec(settings: ExposureSettings) -> ServiceSpec:
         return PgExposureUnitOfWork(pool, source=SOURCE, clock=FixedClock(now), policy=policy)
 
     async def compose(wiring: Wiring) -> Composed:
-        await asyncio.sleep(0)
-        unit = PgExposureUnitOfWork(wiring.pool, source=SOURCE, clock=wiring.clock, policy=policy)
-        deps = ExposureDeps(
-            units=lambda: PgExposureUnitOfWork(
+        await asyncio.sleep(0)  # nothing to wait for: the rules were loaded (and checked) above
+
+        def units() -> PgExposureUnitOfWork:
+            return PgExposureUnitOfWork(
                 wiring.pool, source=SOURCE, clock=wiring.clock, policy=policy
-            ),
+            )
+
+        deps = ExposureDeps(
+            units=units,
             case_queries=lambda: case_queries(wiring.pool),
             board_queries=lambda: board_queries(wiring.pool),
             clock=wiring.clock,
             settings=settings,
             policy=policy,
         )
-        return Composed(unit=unit, provided=deps)
+        return Composed(unit=units(), provided=deps)
 
     return ServiceSpec(
         name="exposure",
