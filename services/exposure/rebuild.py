@@ -34,7 +34,7 @@ from schemas import cloudevents
 from services.exposure import subscriptions
 from services.exposure.adapters import policy_file, projection
 from services.exposure.adapters.postgres import PgExposureUnitOfWork
-from services.exposure.settings import ExposureSettings
+from services.exposure.settings import PUBLICATION_FILE, ExposureSettings
 
 log = structlog.get_logger(__name__)
 
@@ -65,7 +65,7 @@ async def replay_topic(
 ) -> None:
     chosen = subscriptions.replay_handlers(topic)
     # The replay takes no decision: the publication rules are there because a unit carries them.
-    policy = policy_file.load(ExposureSettings.model_fields["publication_file"].default)
+    policy = policy_file.load(PUBLICATION_FILE)
     unit = PgExposureUnitOfWork(pool, source="/wuye/exposure", clock=SystemClock(), policy=policy)
     # No group: nothing is committed, the service's consumer groups are left as they are.
     consumer = AIOKafkaConsumer(

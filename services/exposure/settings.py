@@ -9,11 +9,12 @@ from pydantic import Field, HttpUrl
 from runtime.settings import Settings
 
 HERE = Path(__file__).parent
+PUBLICATION_FILE = HERE / "data" / "publication.toml"
 
 
 class ExposureSettings(Settings):
     service_name: str = "exposure"
-    publication_file: Path = HERE / "data" / "publication.toml"
+    publication_file: Path = PUBLICATION_FILE
     publication_interval_s: float = Field(default=30.0, gt=0)
     # Where the public reaches the board: the absolute links of the Atom feed are built from it,
     # never from a request's Host header (anyone can send any Host). Kubernetes sets the ingress
