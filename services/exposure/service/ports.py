@@ -1,6 +1,8 @@
 """What the exposure service layer needs, as Protocols: the repositories of its unit of work
-(asyncpg in `adapters/postgres.py`, in-memory fakes in `adapters/memory.py`) and the read-only
-queries of its pages (`adapters/case_queries.py`, `adapters/board_queries.py`)."""
+(asyncpg in `adapters/case_store.py` and `adapters/fact_store.py`, the unit in
+`adapters/postgres.py`; in-memory fakes in `adapters/memory.py`) and the read-only queries of its
+pages (`adapters/case_queries.py`, `adapters/board_queries.py`; fakes in
+`adapters/memory_queries.py`)."""
 
 from __future__ import annotations
 

@@ -15,11 +15,8 @@ from fastapi import FastAPI
 from runtime.auth import DevIssuer, Principal, Role, TokenVerifier
 from runtime.http import PROVIDED, create_app
 from schemas.exposure import v1 as exposure
-from services.exposure.adapters.memory import (
-    MemoryBoardQueries,
-    MemoryCaseQueries,
-    MemoryExposureUnitOfWork,
-)
+from services.exposure.adapters.memory import MemoryExposureUnitOfWork
+from services.exposure.adapters.memory_queries import MemoryBoardQueries, MemoryCaseQueries
 from services.exposure.domain import decisions
 from services.exposure.entrypoints import board
 from services.exposure.entrypoints.cases_http import router as cases_router
