@@ -1,62 +1,53 @@
-"""Composition root of the exposure service: everything it reacts to is listed here."""
+"""Composition root of the exposure service: its settings, publication rules, unit of work,
+consumers (listed in `subscriptions.py`), publication job and routes."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-from pydantic import Field, HttpUrl
-
-from runtime.service import ConsumerSpec, ServiceSpec
-from runtime.settings import Settings
-from runtime.subscriptions import Subscription
-from services.exposure.domain.cases import Policy
-from services.exposure.entrypoints import board
+from runtime.scheduler import FixedClock
+from runtime.service import Composed, ServiceSpec, Wiring
+from services.exposure import subscriptions
+from services.exposure.adapters import policy_file
+from services.exposure.adapters.board_queries import board_queries
+from services.exposure.adapters.case_queries import case_queries
+from services.exposure.adapters.postgres import PgExposureUnitOfWork
+from services.exposure.entrypoints import board, jobs
 from services.exposure.entrypoints.cases_http import router as cases_router
+from services.exposure.entrypoints.deps import ExposureDeps
 from services.exposure.entrypoints.http import router as evidence_router
-from services.exposure.service import cases, handlers
+from services.exposure.settings import ExposureSettings
 
 HERE = Path(__file__).parent
+SOURCE = "/wuye/exposure"
 
 
-class ExposureSettings(Settings):
-    service_name: str = "exposure"
-    publication_file: Path = HERE / "data" / "publication.toml"
-    publication_interval_s: float = Field(default=30.0, gt=0)
-    # Where the public reaches the board: the absolute links of the Atom feed are built from it,
-    # never from a request's Host header (anyone can send any Host). Kubernetes sets the ingress
-    # host; `make demo` its local address.
-    public_base_url: HttpUrl = HttpUrl("http://127.0.0.1:8000")
+def spec(settings: ExposureSettings) -> ServiceSpec:
+    policy = policy_file.load(settings.publication_file)  # invalid rules stop the service here
 
-    def public_base(self) -> str:
-        """The base URL without a trailing slash (links append "/feed.atom", "/cases/...")."""
-        return str(self.public_base_url).rstrip("/")
+    def job_unit(pool: Any, now: datetime) -> PgExposureUnitOfWork:
+        return PgExposureUnitOfWork(pool, source=SOURCE, clock=FixedClock(now), policy=policy)
 
+    async def compose(wiring: Wiring) -> Composed:
+        await asyncio.sleep(0)  # nothing to wait for: the rules were loaded (and checked) above
 
-def _settings(settings: Settings) -> ExposureSettings:
-    if isinstance(settings, ExposureSettings):
-        return settings
-    return ExposureSettings.model_construct()
+        def units() -> PgExposureUnitOfWork:
+            return PgExposureUnitOfWork(
+                wiring.pool, source=SOURCE, clock=wiring.clock, policy=policy
+            )
 
-
-def spec(settings: Settings) -> ServiceSpec:
-    own = _settings(settings)
-    policy = Policy.load(own.publication_file)  # invalid rules stop the service here
-
-    async def extras(_pool: asyncpg.Pool, _settings: Settings) -> Mapping[str, Any]:
-        await asyncio.sleep(0)
-        return {"publication_policy": policy, "public_base_url": own.public_base()}
-
-    deciders = cases.deciders(policy)
-
-    def consumer(group: str, topic: str, description: str) -> ConsumerSpec:
-        return ConsumerSpec(
-            Subscription(group=group, topics=(topic,), description=description),
-            handlers.live_handlers(topic, deciders),
+        deps = ExposureDeps(
+            units=units,
+            case_queries=lambda: case_queries(wiring.pool),
+            board_queries=lambda: board_queries(wiring.pool),
+            clock=wiring.clock,
+            settings=settings,
+            policy=policy,
         )
+        return Composed(unit=units(), provided=deps)
 
     return ServiceSpec(
         name="exposure",
@@ -64,39 +55,7 @@ def spec(settings: Settings) -> ServiceSpec:
         version="0.2.0",
         migrations=HERE / "migrations",
         routers=(board.router, board.api, cases_router, evidence_router),
-        consumers=(
-            consumer(
-                "exposure.registry",
-                "wuye.registry.projects",
-                "Registry copy: project, enterprise and district names for the board",
-            ),
-            consumer(
-                "exposure.inspections",
-                "wuye.inspections.events",
-                "Evidence and grades from inspections; cases from overdue or inadequate "
-                "rectification; rectified cases",
-            ),
-            consumer(
-                "exposure.complaints",
-                "wuye.complaints.events",
-                "Complaint handling for grades and statistics (ids and times only)",
-            ),
-            consumer(
-                "exposure.surveys",
-                "wuye.surveys.events",
-                "Satisfaction survey results for grades and statistics",
-            ),
-            consumer(
-                "exposure.notifications",
-                "wuye.notifications.events",
-                "Criticism notices (通报批评) complete a case's evidence",
-            ),
-            consumer(
-                "exposure.board",
-                "wuye.exposure.events",
-                "The board applies exposure events it did not emit itself (replays, other regions)",
-            ),
-        ),
-        jobs=(cases.publication_job(policy, own.publication_interval_s),),
-        on_startup=(extras,),
+        consumers=tuple(group.consumer() for group in subscriptions.GROUPS),
+        jobs=(jobs.publication_job(job_unit, settings.publication_interval_s),),
+        compose=compose,
     )

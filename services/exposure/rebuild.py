@@ -27,35 +27,20 @@ from aiokafka import AIOKafkaConsumer
 
 from runtime import db, kafka
 from runtime import logging as runtime_logging
-from runtime.consumer import Handler
+from runtime.consumer import AnyHandler
+from runtime.scheduler import SystemClock
+from runtime.unit_of_work import Delivered
 from schemas import cloudevents
-from services.exposure.service import handlers
+from services.exposure import subscriptions
+from services.exposure.adapters import policy_file, projection
+from services.exposure.adapters.postgres import PgExposureUnitOfWork
+from services.exposure.settings import PUBLICATION_FILE, ExposureSettings
 
 log = structlog.get_logger(__name__)
 
 BATCH = 500  # records per transaction
-TOPICS = (
-    "wuye.registry.projects",
-    "wuye.inspections.events",
-    "wuye.complaints.events",
-    "wuye.surveys.events",
-    "wuye.notifications.events",
-    "wuye.exposure.events",
-)
-# Everything the projection owns (the runtime's outbox and inbox are not part of it).
-TABLES = (
-    "case_timeline",
-    "objections",
-    "cases",
-    "applied_events",
-    "evidence",
-    "projects",
-    "inspection_facts",
-    "order_facts",
-    "complaint_facts",
-    "survey_facts",
-    "criticism_facts",
-)
+TOPICS = subscriptions.TOPICS
+TABLES = projection.TABLES
 
 
 class RebuildRefused(RuntimeError):
@@ -71,11 +56,6 @@ class Replayed:
         return sum(self.applied.values())
 
 
-async def truncate(pool: asyncpg.Pool) -> None:
-    async with pool.acquire() as conn:
-        await conn.execute(f"TRUNCATE {', '.join(TABLES)}")
-
-
 async def replay_topic(
     pool: asyncpg.Pool,
     bootstrap: str,
@@ -83,7 +63,10 @@ async def replay_topic(
     out: Replayed,
     client_kwargs: dict[str, Any] | None = None,
 ) -> None:
-    chosen = handlers.replay_handlers(topic)
+    chosen = subscriptions.replay_handlers(topic)
+    # The replay takes no decision: the publication rules are there because a unit carries them.
+    policy = policy_file.load(PUBLICATION_FILE)
+    unit = PgExposureUnitOfWork(pool, source="/wuye/exposure", clock=SystemClock(), policy=policy)
     # No group: nothing is committed, the service's consumer groups are left as they are.
     consumer = AIOKafkaConsumer(
         topic,
@@ -106,10 +89,11 @@ async def replay_topic(
             # One transaction per fetched batch (at most BATCH records), applied in offset order
             # per partition; every handler is idempotent, and a failure aborts the rebuild.
             async with pool.acquire() as conn, conn.transaction():
+                uow = unit.joined(conn)
                 for tp, records in batches.items():
                     for record in records:
                         if record.offset < ends[tp]:
-                            await _apply(conn, chosen, record, out)
+                            await _apply(uow, chosen, record, out)
             for tp in batches:
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
@@ -118,8 +102,8 @@ async def replay_topic(
 
 
 async def _apply(
-    conn: db.Connection,
-    chosen: dict[str, Handler],
+    uow: PgExposureUnitOfWork,
+    chosen: dict[str, AnyHandler],
     record: object,
     out: Replayed,
 ) -> None:
@@ -133,7 +117,7 @@ async def _apply(
     except (cloudevents.MalformedEvent, cloudevents.UnknownEventType):
         out.skipped += 1
         return
-    await handler(conn, event, ce)
+    await handler(uow, [Delivered(event, ce)])
     out.applied[ce.type] = out.applied.get(ce.type, 0) + 1
 
 
@@ -141,14 +125,13 @@ async def rebuild(
     pool: asyncpg.Pool, bootstrap: str, client_kwargs: dict[str, Any] | None = None
 ) -> Replayed:
     """Empty the projection and replay every topic it folds, each up to its current end."""
-    async with pool.acquire() as conn:
-        unsent = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+    unsent = await projection.unpublished(pool)
     if unsent:
         # Those decisions are not on the topic yet: a replay would lose them, and the service
         # could take them again. Let the relay publish them first (start the service, wait).
         raise RebuildRefused(f"{unsent} exposure events are not published yet")
     out = Replayed()
-    await truncate(pool)
+    await projection.truncate(pool)
     for topic in TOPICS:
         await replay_topic(pool, bootstrap, topic, out, client_kwargs)
         log.info("topic_replayed", topic=topic, applied=out.total(), skipped=out.skipped)
@@ -164,8 +147,6 @@ async def _main(database_url: str, bootstrap: str, client_kwargs: dict[str, Any]
 
 
 def main(argv: list[str]) -> int:
-    from services.exposure.bootstrap import ExposureSettings
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--yes", action="store_true", help="really empty and rebuild the tables")
     args = parser.parse_args(argv)

@@ -1,6 +1,6 @@
 """Exposure cases on a real database, time injected: from an overdue rectification to a published
 case after its criticism notice, rectified, withdrawn on an upheld objection, ended by its periods.
-The handlers are the live consumers' own (`handlers.live_handlers`)."""
+The handlers are the live consumers' own (`subscriptions.GROUPS`), on the asyncpg unit of work."""
 
 from __future__ import annotations
 
@@ -9,26 +9,94 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 import pytest
 
 from runtime import db
 from runtime.errors import DomainError, NotFound
+from runtime.scheduler import FixedClock
+from runtime.unit_of_work import Delivered, Trace
 from schemas import catalog, cloudevents
 from schemas.base import Event
 from schemas.notifications import v1 as notifications
-from services.exposure.domain.cases import Policy
-from services.exposure.service import cases, handlers
+from services.exposure import subscriptions
+from services.exposure.adapters import policy_file
+from services.exposure.adapters.case_store import PgCaseRepository
+from services.exposure.adapters.postgres import PgExposureUnitOfWork
+from services.exposure.entrypoints import jobs
+from services.exposure.service import commands
 from tests import factories
 
 pytestmark = pytest.mark.integration
 SERVICE = Path(__file__).resolve().parents[2] / "services" / "exposure"
-POLICY = Policy.load(SERVICE / "data" / "publication.toml")
-DECIDERS = cases.deciders(POLICY)
+POLICY = policy_file.load(SERVICE / "data" / "publication.toml")
 T0 = datetime.fromisoformat("2011-08-22T10:00:00+08:00")
-JOB = cases.publication_job(POLICY)
+LIVE = {t: h for group in subscriptions.GROUPS for t, h in group.live().items()}
+
+
+def unit(pool: asyncpg.Pool, now: datetime = T0) -> PgExposureUnitOfWork:
+    return PgExposureUnitOfWork(pool, source="/wuye/exposure", clock=FixedClock(now), policy=POLICY)
+
+
+JOB = jobs.publication_job(unit)
+
+
+async def object_to(
+    pool: asyncpg.Pool, case_id: str, *, enterprise_id: str, grounds: str, now: datetime
+) -> str:
+    return await commands.object_to(
+        unit(pool, now), case_id, enterprise_id=enterprise_id, grounds=grounds, trace=Trace.start()
+    )
+
+
+async def decide_objection(
+    pool: asyncpg.Pool,
+    case_id: str,
+    objection_id: str,
+    *,
+    upheld: bool,
+    reason: str,
+    district_code: str | None,
+    now: datetime,
+) -> None:
+    await commands.decide_objection(
+        unit(pool, now),
+        case_id,
+        objection_id,
+        upheld=upheld,
+        reason=reason,
+        district_code=district_code,
+        trace=Trace.start(),
+    )
+
+
+async def review(
+    pool: asyncpg.Pool,
+    case_id: str,
+    *,
+    decision: Literal["hold", "confirm"],
+    note: str,
+    district_code: str | None,
+    now: datetime,
+) -> None:
+    await commands.review(
+        unit(pool, now),
+        case_id,
+        decision=decision,
+        note=note,
+        district_code=district_code,
+        trace=Trace.start(),
+    )
+
+
+async def withdraw(
+    pool: asyncpg.Pool, case_id: str, *, district_code: str | None, now: datetime
+) -> None:
+    await commands.withdraw(
+        unit(pool, now), case_id, district_code=district_code, trace=Trace.start()
+    )
 
 
 async def _pool(dsn: str) -> asyncpg.Pool:
@@ -45,10 +113,10 @@ async def pool(fresh_db: str) -> AsyncIterator[asyncpg.Pool]:
 
 async def deliver(pool: asyncpg.Pool, event: Event) -> cloudevents.CloudEvent:
     ce = cloudevents.from_event(event, source="/test")
-    handler = handlers.live_handlers(event.topic, DECIDERS).get(ce.type)
+    handler = LIVE.get(ce.type)
     assert handler is not None, ce.type
     async with pool.acquire() as conn, conn.transaction():
-        await handler(conn, event, ce)
+        await handler(unit(pool).joined(conn), [Delivered(event, ce)])
     return ce
 
 
@@ -167,18 +235,18 @@ async def test_an_upheld_objection_withdraws_the_case(pool: asyncpg.Pool) -> Non
     order, case_id = await published_case(pool)
     now = T0 + timedelta(days=20)
     with pytest.raises(NotFound):  # another enterprise learns nothing about the case
-        await cases.object_to(pool, case_id, enterprise_id="E-0002", grounds="x", now=now)
-    objection = await cases.object_to(
+        await object_to(pool, case_id, enterprise_id="E-0002", grounds="x", now=now)
+    objection = await object_to(
         pool, case_id, enterprise_id="E-0001", grounds="已于期限内整改,有照片为证", now=now
     )
     with pytest.raises(DomainError) as second:
-        await cases.object_to(pool, case_id, enterprise_id="E-0001", grounds="again", now=now)
+        await object_to(pool, case_id, enterprise_id="E-0001", grounds="again", now=now)
     assert second.value.code == "objection_pending"
     with pytest.raises(NotFound):  # another district's office
-        await cases.decide_objection(
+        await decide_objection(
             pool, case_id, objection, upheld=True, reason="x", district_code="120104", now=now
         )
-    await cases.decide_objection(
+    await decide_objection(
         pool, case_id, objection, upheld=True, reason="核实整改已按期完成", district_code="120101",
         now=now,
     )  # fmt: skip
@@ -193,11 +261,11 @@ async def test_a_pending_objection_holds_publication_and_a_rejected_one_lets_it_
     await deliver(pool, factories.rectification_overdue(order_id=order, detected_at=T0))
     await deliver(pool, criticism(order, T0))
     case_id = (await case_of(pool, order))["case_id"]
-    objection = await cases.object_to(
+    objection = await object_to(
         pool, case_id, enterprise_id="E-0001", grounds="期限计算有误", now=T0 + timedelta(hours=1)
     )
     assert await JOB.run(pool, T0 + timedelta(days=10)) == 0  # the window passed, but pending
-    await cases.decide_objection(
+    await decide_objection(
         pool, case_id, objection, upheld=False, reason="期限计算无误", district_code=None,
         now=T0 + timedelta(days=10),
     )  # fmt: skip
@@ -213,19 +281,19 @@ async def test_the_district_may_hold_then_confirm_within_its_own_district(
     await deliver(pool, criticism(order, T0))
     case_id = (await case_of(pool, order))["case_id"]
     with pytest.raises(NotFound):
-        await cases.review(pool, POLICY, case_id, decision="hold", note="", district_code="120104",
+        await review(pool, case_id, decision="hold", note="", district_code="120104",
                            now=T0)  # fmt: skip
-    await cases.review(pool, POLICY, case_id, decision="hold", note="核查中", district_code="120101",
+    await review(pool, case_id, decision="hold", note="核查中", district_code="120101",
                        now=T0 + timedelta(hours=2))  # fmt: skip
     assert await JOB.run(pool, T0 + timedelta(days=30)) == 0  # held: the window does not publish
     assert (await case_of(pool, order))["status"] == "held"
     confirm_at = T0 + timedelta(days=31)
-    await cases.review(pool, POLICY, case_id, decision="confirm", note="", district_code="120101",
+    await review(pool, case_id, decision="confirm", note="", district_code="120101",
                        now=confirm_at)  # fmt: skip
     case = await case_of(pool, order)
     assert (case["status"], case["published_at"]) == ("published", confirm_at)
     with pytest.raises(DomainError) as refused:
-        await cases.review(pool, POLICY, case_id, decision="hold", note="", district_code=None,
+        await review(pool, case_id, decision="hold", note="", district_code=None,
                            now=confirm_at)  # fmt: skip
     assert refused.value.code == "not_in_review"
 
@@ -274,9 +342,9 @@ async def test_the_emitted_events_alone_rebuild_the_same_cases(
     """Apply the outbox (what went to Kafka) to an empty database: same cases, same timeline."""
     await published_case(pool)
     _, case_id = await published_case(pool)
-    objection = await cases.object_to(pool, case_id, enterprise_id="E-0001", grounds="理由",
+    objection = await object_to(pool, case_id, enterprise_id="E-0001", grounds="理由",
                                       now=T0 + timedelta(days=9))  # fmt: skip
-    await cases.decide_objection(pool, case_id, objection, upheld=True, reason="成立",
+    await decide_objection(pool, case_id, objection, upheld=True, reason="成立",
                                  district_code=None, now=T0 + timedelta(days=9))  # fmt: skip
     async with pool.acquire() as conn:
         emitted = await conn.fetch("SELECT event_id, event_type, payload FROM outbox ORDER BY seq")
@@ -288,7 +356,7 @@ async def test_the_emitted_events_alone_rebuild_the_same_cases(
                     json.loads(row["payload"])
                 )
                 async with conn.transaction():
-                    await cases.apply(conn, event, row["event_id"])
+                    await PgCaseRepository(conn).apply(event, row["event_id"])
         assert await snapshot(replica) == await snapshot(pool)
     finally:
         await replica.close()
@@ -338,11 +406,11 @@ async def test_an_objection_upheld_after_the_case_left_the_board_withdraws_it_on
     pool: asyncpg.Pool,
 ) -> None:
     order, case_id = await published_case(pool)
-    objection = await cases.object_to(
+    objection = await object_to(
         pool, case_id, enterprise_id="E-0001", grounds="理由", now=T0 + timedelta(days=9)
     )
-    await cases.withdraw(pool, case_id, district_code="120101", now=T0 + timedelta(days=10))
-    await cases.decide_objection(pool, case_id, objection, upheld=True, reason="成立",
+    await withdraw(pool, case_id, district_code="120101", now=T0 + timedelta(days=10))
+    await decide_objection(pool, case_id, objection, upheld=True, reason="成立",
                                  district_code=None, now=T0 + timedelta(days=11))  # fmt: skip
     case = await case_of(pool, order)
     assert (case["withdraw_reason"], case["withdrawn_at"]) == (

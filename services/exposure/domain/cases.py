@@ -1,8 +1,10 @@
-"""Exposure cases: the publication rules (data/publication.toml) and the case lifecycle, pure.
+"""Exposure cases: the publication rules (data/publication.toml, read by
+`adapters/policy_file.py`) and the case lifecycle's checks, pure.
 
-Each decision takes the case as it is and returns the events to emit, or refuses with the reason.
-The service emits them (applying each to the tables in the same transaction); nothing else changes a
-case, so the tables are a projection of the events and a replay rebuilds them.
+Each check takes the case as it is and allows a change or refuses it with the reason; the events a
+change emits are decided in `decisions.py`. The service emits them (applying each to the tables in
+the same transaction); nothing else changes a case, so the tables are a projection of the events
+and a replay rebuilds them.
 
     opened --criticism notice--> in_review --window ends--> published --max period--> withdrawn
                                    |  ^ hold / confirm          | rectified + min period
@@ -13,10 +15,8 @@ case, so the tables are a projection of the events and a replay rebuilds them.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -57,10 +57,6 @@ class Policy(_Strict):
             raise ValueError("tiers must define light, general and serious")
         return self
 
-    @classmethod
-    def load(cls, path: Path) -> Policy:
-        return cls.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
-
     def tier_for(self, reason: str, severity: Severity) -> Tier:
         return self.open[reason][severity]  # type: ignore[index]
 
@@ -71,6 +67,7 @@ class Policy(_Strict):
 @dataclass(frozen=True)
 class Case:
     case_id: str
+    project_id: str
     district_code: str
     enterprise_id: str
     tier: Tier

@@ -9,7 +9,6 @@ same data. Every query string is validated: a bad one gets a 400 page (or the AP
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -18,16 +17,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
 
-import asyncpg
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from runtime import db
 from runtime.errors import Message, NotFound
+from services.exposure import presentation
 from services.exposure.adapters import board_stats
 from services.exposure.domain import charts, grades
+from services.exposure.entrypoints.deps import Deps
+from services.exposure.service.ports import BoardQueries
 
 HERE = Path(__file__).resolve().parents[1]
 STYLESHEET = HERE / "static" / "board.css"
@@ -37,21 +37,6 @@ PAGE_CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
-STATUS_TEXT = {
-    "published": ("公开曝光中", "Exposed"),
-    "rectified": ("已整改(公示中)", "Rectified (still displayed)"),
-}
-REASON_TEXT = {
-    "rectification_overdue": ("整改不及时", "Late rectification"),
-    "rectification_inadequate": ("整改不到位", "Inadequate rectification"),
-}
-TIER_TEXT = {"general": ("一般", "general"), "serious": ("严重", "serious")}
-SEVERITY_TEXT = {
-    "general": ("一般", "general"),
-    "serious": ("严重", "serious"),
-    "urgent": ("紧急", "urgent"),
-}
-GRADE_TEXT = {"green": ("绿", "green"), "yellow": ("黄", "yellow"), "red": ("红", "red")}
 
 router = APIRouter(include_in_schema=False, tags=["public board"])
 api = APIRouter(prefix="/api/v1/board", tags=["public board"])
@@ -169,110 +154,26 @@ def _query(request: Request) -> BoardQuery:
     return BoardQuery.model_validate(raw)
 
 
-def _pool(request: Request) -> asyncpg.Pool:
-    pool: asyncpg.Pool = request.app.state.runtime.pool
-    return pool
-
-
-# -- reading the published cases ----------------------------------------------------------------------
-
-PUBLIC = """c.case_id, c.project_id, c.project_name, c.enterprise_id, c.enterprise_name,
-    c.district_code, coalesce(d.district_name, c.district_code) AS district_name, c.reason, c.tier,
-    c.items, c.deadline, c.notice_no, c.published_at, c.min_until, c.max_until, c.rectified_at"""
-DISTRICT_NAMES = """LEFT JOIN (SELECT DISTINCT ON (district_code) district_code, district_name
-                              FROM projects ORDER BY district_code, occurred_at DESC) d
-                      ON d.district_code = c.district_code"""
-
-
-def _public(row: asyncpg.Record) -> dict[str, Any]:
-    out = dict(row)
-    items = json.loads(out.pop("items"))
-    # The inspector's note stays with the offices: it may name a person.
-    out["items"] = [
-        {k: i[k] for k in ("item_id", "title_zh", "title_en", "severity")} for i in items
-    ]
-    out["status"] = "rectified" if out["rectified_at"] is not None else "published"
-    return out
-
-
-async def _cases(conn: db.Connection, q: BoardQuery) -> tuple[int, list[dict[str, Any]]]:
+async def _cases(queries: BoardQueries, q: BoardQuery) -> tuple[int, list[dict[str, Any]]]:
     start, end = q.window()
-    where = """c.status = 'published'
-           AND ($1::text IS NULL OR c.district_code = $1)
-           AND ($2::text IS NULL OR c.enterprise_id = $2)
-           AND ($3::text IS NULL OR ($3 = 'rectified') = (c.rectified_at IS NOT NULL))
-           AND ($4::timestamptz IS NULL OR c.published_at >= $4)
-           AND ($5::timestamptz IS NULL OR c.published_at < $5)"""
-    args = (q.district, q.enterprise, q.status, start, end)
-    total: int = await conn.fetchval(f"SELECT count(*) FROM cases c WHERE {where}", *args)
-    rows = await conn.fetch(
-        f"""SELECT {PUBLIC} FROM cases c {DISTRICT_NAMES} WHERE {where}
-             ORDER BY c.published_at DESC, c.case_id LIMIT $6 OFFSET $7""",
-        *args,
-        PAGE_SIZE,
-        (q.page - 1) * PAGE_SIZE,
+    return await queries.published(
+        district=q.district,
+        enterprise=q.enterprise,
+        status=q.status,
+        start=start,
+        end=end,
+        limit=PAGE_SIZE,
+        offset=(q.page - 1) * PAGE_SIZE,
     )
-    return total, [_public(r) for r in rows]
 
 
-async def _case(conn: db.Connection, case_id: str) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        f"SELECT {PUBLIC} FROM cases c {DISTRICT_NAMES} WHERE c.case_id = $1 "
-        "AND c.status = 'published'",
-        case_id,
-    )
-    if row is None:
-        return None
-    case = _public(row)
-    timeline = await conn.fetch(
-        """SELECT at, title_zh, title_en FROM case_timeline WHERE case_id = $1
-            ORDER BY at, event_id""",
-        case_id,
-    )
-    case["timeline"] = [dict(t) for t in timeline]
-    return case
-
-
-async def _districts(conn: db.Connection) -> list[dict[str, str]]:
-    """Districts to filter by: the registry's, and any with a published case (named by code
-    until the registry copy knows it). The published cases' districts are found by a loose index
-    scan (one probe per district), not by reading every case: that read cost the list page 38 ms
-    at 100k cases (docs/performance.md)."""
-    rows = await conn.fetch(
-        """WITH RECURSIVE published AS (
-                (SELECT district_code FROM cases WHERE status = 'published'
-                  ORDER BY district_code LIMIT 1)
-                UNION ALL
-                SELECT (SELECT c.district_code FROM cases c
-                         WHERE c.status = 'published' AND c.district_code > p.district_code
-                         ORDER BY c.district_code LIMIT 1)
-                  FROM published p WHERE p.district_code IS NOT NULL),
-             named AS (SELECT DISTINCT ON (district_code) district_code, district_name
-                         FROM projects ORDER BY district_code, occurred_at DESC)
-           SELECT k.district_code, coalesce(n.district_name, k.district_code) AS district_name
-             FROM (SELECT district_code FROM named
-                   UNION SELECT district_code FROM published WHERE district_code IS NOT NULL) k
-             LEFT JOIN named n USING (district_code)
-            ORDER BY k.district_code"""
-    )
-    return [dict(r) for r in rows]
-
-
-async def _enterprise(conn: db.Connection, enterprise_id: str) -> dict[str, Any] | None:
-    name = await conn.fetchval(
-        """SELECT enterprise_name FROM projects WHERE enterprise_id = $1
-            ORDER BY occurred_at DESC LIMIT 1""",
-        enterprise_id,
-    ) or await conn.fetchval(
-        "SELECT enterprise_name FROM cases WHERE enterprise_id = $1 AND status = 'published' "
-        "LIMIT 1",
-        enterprise_id,
-    )
+async def _enterprise(queries: BoardQueries, enterprise_id: str) -> dict[str, Any] | None:
+    name = await queries.enterprise_name(enterprise_id)
     if name is None:
         return None
-    enterprise_grades = await board_stats.enterprise_grades(conn, enterprise_id=enterprise_id)
-    project_grades = await board_stats.project_grades(conn, enterprise_id=enterprise_id)
-    _, cases = await _cases(conn, BoardQuery(enterprise=enterprise_id))
+    enterprise_grades = await queries.enterprise_grades(enterprise_id)
+    project_grades = await queries.project_grades(enterprise_id)
+    _, cases = await _cases(queries, BoardQuery(enterprise=enterprise_id))
     return {
         "enterprise_id": enterprise_id,
         "enterprise_name": name,
@@ -295,7 +196,7 @@ async def stylesheet() -> Response:
 
 
 @router.get("/", response_class=HTMLResponse)
-async def board_page(request: Request) -> HTMLResponse:
+async def board_page(request: Request, deps: Deps) -> HTMLResponse:
     page = Page(request, _lang(request))
     try:
         q = _query(request)
@@ -303,9 +204,9 @@ async def board_page(request: Request) -> HTMLResponse:
         return _error_page(
             page, 400, "查询条件无效,请返回重新选择。", "Invalid filters: go back and choose again."
         )
-    async with _pool(request).acquire() as conn:
-        total, rows = await _cases(conn, q)
-        districts = await _districts(conn)
+    async with deps.board_queries() as queries:
+        total, rows = await _cases(queries, q)
+        districts = await queries.districts()
     pages = max(1, math.ceil(total / PAGE_SIZE))
     return _html(
         "list.html",
@@ -315,70 +216,70 @@ async def board_page(request: Request) -> HTMLResponse:
         cases=rows,
         pages=pages,
         districts=districts,
-        status_text=STATUS_TEXT,
-        reason_text=REASON_TEXT,
+        status_text=presentation.BOARD_STATUS_TEXT,
+        reason_text=presentation.BOARD_REASON_TEXT,
     )
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
-async def case_page(request: Request, case_id: str) -> HTMLResponse:
+async def case_page(request: Request, deps: Deps, case_id: str) -> HTMLResponse:
     page = Page(request, _lang(request))
     case = None
     if ID.fullmatch(case_id):
-        async with _pool(request).acquire() as conn:
-            case = await _case(conn, case_id)
+        async with deps.board_queries() as queries:
+            case = await queries.published_case(case_id)
     if case is None:
         return _error_page(page, 404, "未找到该曝光信息。", "No such exposure case.")
     return _html(
         "case.html",
         page,
         case=case,
-        status_text=STATUS_TEXT,
-        reason_text=REASON_TEXT,
-        tier_text=TIER_TEXT,
-        severity_text=SEVERITY_TEXT,
+        status_text=presentation.BOARD_STATUS_TEXT,
+        reason_text=presentation.BOARD_REASON_TEXT,
+        tier_text=presentation.TIER_TEXT,
+        severity_text=presentation.SEVERITY_TEXT,
     )
 
 
 @router.get("/enterprises/{enterprise_id}", response_class=HTMLResponse)
-async def enterprise_page(request: Request, enterprise_id: str) -> HTMLResponse:
+async def enterprise_page(request: Request, deps: Deps, enterprise_id: str) -> HTMLResponse:
     page = Page(request, _lang(request))
     found = None
     if ID.fullmatch(enterprise_id):
-        async with _pool(request).acquire() as conn:
-            found = await _enterprise(conn, enterprise_id)
+        async with deps.board_queries() as queries:
+            found = await _enterprise(queries, enterprise_id)
     if found is None:
         return _error_page(page, 404, "未找到该企业。", "No such enterprise.")
     return _html(
         "enterprise.html",
         page,
         e=found,
-        grade_text=GRADE_TEXT,
-        status_text=STATUS_TEXT,
-        reason_text=REASON_TEXT,
+        grade_text=presentation.GRADE_TEXT,
+        status_text=presentation.BOARD_STATUS_TEXT,
+        reason_text=presentation.BOARD_REASON_TEXT,
     )
 
 
 @router.get("/grades", response_class=HTMLResponse)
-async def grades_page(request: Request) -> HTMLResponse:
+async def grades_page(request: Request, deps: Deps) -> HTMLResponse:
     page = Page(request, _lang(request))
-    async with _pool(request).acquire() as conn:
-        enterprises = await board_stats.enterprise_grades(conn)
+    async with deps.board_queries() as queries:
+        enterprises = await queries.enterprise_grades()
     return _html(
         "grades.html",
         page,
         enterprises=enterprises,
-        grade_text=GRADE_TEXT,
+        grade_text=presentation.GRADE_TEXT,
         formula=page.t(grades.FORMULA_ZH, grades.FORMULA_EN),
     )
 
 
 @router.get("/stats", response_class=HTMLResponse)
-async def stats_page(request: Request) -> HTMLResponse:
+async def stats_page(request: Request, deps: Deps) -> HTMLResponse:
     page = Page(request, _lang(request))
-    async with _pool(request).acquire() as conn:
-        by_district = await board_stats.district_stats(conn)
-        by_enterprise = await board_stats.enterprise_stats(conn)
+    async with deps.board_queries() as queries:
+        by_district = await queries.district_stats()
+        by_enterprise = await queries.enterprise_stats()
     measures = (
         ("on_time_rectification_rate", "按期整改率", "on-time rectification"),
         ("complaint_on_time_rate", "投诉按期办结率", "complaints closed on time"),
@@ -403,14 +304,10 @@ async def stats_page(request: Request) -> HTMLResponse:
 
 
 @router.get("/stats.csv")
-async def stats_csv(
-    request: Request, by: Literal["district", "enterprise"] = "district"
-) -> Response:
-    async with _pool(request).acquire() as conn:
+async def stats_csv(deps: Deps, by: Literal["district", "enterprise"] = "district") -> Response:
+    async with deps.board_queries() as queries:
         rows = (
-            await board_stats.district_stats(conn)
-            if by == "district"
-            else await board_stats.enterprise_stats(conn)
+            await queries.district_stats() if by == "district" else await queries.enterprise_stats()
         )
     return Response(
         board_stats.stats_csv(rows, by=by, excel_bom=True),
@@ -423,15 +320,15 @@ async def stats_csv(
 
 
 @router.get("/feed.atom")
-async def atom_feed(request: Request) -> Response:
-    async with _pool(request).acquire() as conn:
-        _, rows = await _cases(conn, BoardQuery())
+async def atom_feed(deps: Deps) -> Response:
+    async with deps.board_queries() as queries:
+        _, rows = await _cases(queries, BoardQuery())
     updated = max((r["published_at"] for r in rows), default=datetime(2011, 1, 1, tzinfo=UTC))
     body = templates.get_template("feed.atom.xml").render(
         cases=rows,
         updated=updated,
-        base=request.app.state.runtime.extras["public_base_url"],  # PUBLIC_BASE_URL, not Host
-        reason_text=REASON_TEXT,
+        base=deps.public_base_url,  # PUBLIC_BASE_URL, not Host
+        reason_text=presentation.BOARD_REASON_TEXT,
     )
     return Response(body, media_type="application/atom+xml; charset=utf-8")
 
@@ -441,7 +338,7 @@ async def atom_feed(request: Request) -> Response:
 
 @api.get("/cases", summary="公开曝光列表 Published cases (filters as on the board)")
 async def api_cases(
-    request: Request,
+    deps: Deps,
     district: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
     enterprise: str | None = Query(default=None, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$"),
     status: Literal["published", "rectified"] | None = None,
@@ -451,17 +348,15 @@ async def api_cases(
     q = BoardQuery(
         district=district, enterprise=enterprise, status=status, period=period, page=page
     )
-    async with _pool(request).acquire() as conn:
-        total, rows = await _cases(conn, q)
+    async with deps.board_queries() as queries:
+        total, rows = await _cases(queries, q)
     return {"page": page, "page_size": PAGE_SIZE, "total": total, "items": rows}
 
 
 @api.get("/cases/{case_id}", summary="公开曝光详情 One published case with its timeline")
-async def api_case(
-    request: Request, case_id: Annotated[str, Field(max_length=64)]
-) -> dict[str, Any]:
-    async with _pool(request).acquire() as conn:
-        case = await _case(conn, case_id)
+async def api_case(deps: Deps, case_id: Annotated[str, Field(max_length=64)]) -> dict[str, Any]:
+    async with deps.board_queries() as queries:
+        case = await queries.published_case(case_id)
     if case is None:
         raise NotFound("case_not_found", Message("未找到该曝光信息", "no such exposure case"))
     return case
@@ -469,19 +364,19 @@ async def api_case(
 
 @api.get("/enterprises/{enterprise_id}", summary="企业 An enterprise: grade, projects, cases")
 async def api_enterprise(
-    request: Request, enterprise_id: Annotated[str, Field(max_length=64)]
+    deps: Deps, enterprise_id: Annotated[str, Field(max_length=64)]
 ) -> dict[str, Any]:
-    async with _pool(request).acquire() as conn:
-        found = await _enterprise(conn, enterprise_id)
+    async with deps.board_queries() as queries:
+        found = await _enterprise(queries, enterprise_id)
     if found is None:
         raise NotFound("enterprise_not_found", Message("未找到该企业", "no such enterprise"))
     return found
 
 
 @api.get("/grades", summary="红黑榜 Grades of every enterprise and the formula")
-async def api_grades(request: Request) -> dict[str, Any]:
-    async with _pool(request).acquire() as conn:
-        enterprises = await board_stats.enterprise_grades(conn)
+async def api_grades(deps: Deps) -> dict[str, Any]:
+    async with deps.board_queries() as queries:
+        enterprises = await queries.enterprise_grades()
     return {
         "formula_zh": grades.FORMULA_ZH,
         "formula_en": grades.FORMULA_EN,
@@ -490,9 +385,9 @@ async def api_grades(request: Request) -> dict[str, Any]:
 
 
 @api.get("/stats", summary="活动统计 Campaign statistics by district and by enterprise")
-async def api_stats(request: Request) -> dict[str, Any]:
-    async with _pool(request).acquire() as conn:
+async def api_stats(deps: Deps) -> dict[str, Any]:
+    async with deps.board_queries() as queries:
         return {
-            "by_district": await board_stats.district_stats(conn),
-            "by_enterprise": await board_stats.enterprise_stats(conn),
+            "by_district": await queries.district_stats(),
+            "by_enterprise": await queries.enterprise_stats(),
         }

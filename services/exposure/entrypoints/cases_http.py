@@ -1,100 +1,49 @@
 """Office API of the exposure service: district offices review cases (hold, confirm, withdraw) and
-decide objections; enterprises see their own cases and object; the city office sees and does all.
-The public board is `board.py`; this API is for signed-in offices only."""
+decide objections; enterprises see their own cases and object; the city office sees and does all
+(`policy.py`). The public board is `board.py`; this API is for signed-in offices only."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import asyncpg
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from runtime.auth import Principal, Role
+from runtime.auth import Principal
 from runtime.errors import InvalidInput, Message, NotFound
-from runtime.http import require
-from services.exposure.domain.cases import Policy
-from services.exposure.service import cases
+from runtime.http import RequestTrace
+from services.exposure.entrypoints import policy
+from services.exposure.entrypoints.deps import Deps, ExposureDeps
+from services.exposure.service import commands
 
 router = APIRouter(prefix="/api/v1", tags=["exposure cases"])
 
-Office = Annotated[Principal, require(Role.DISTRICT_OFFICE, Role.CITY_OFFICE)]
-Anyone = Annotated[Principal, require(Role.DISTRICT_OFFICE, Role.CITY_OFFICE, Role.ENTERPRISE)]
-EnterpriseUser = Annotated[Principal, require(Role.ENTERPRISE)]
 CaseId = Annotated[str, Path(min_length=1, max_length=64)]
 Status = Literal["opened", "in_review", "held", "published", "withdrawn"]
-
-CASE_COLUMNS = """c.case_id, c.project_id, c.project_name, c.enterprise_id, c.enterprise_name,
-    c.district_code, c.reason, c.tier, c.order_id, c.inspection_id, c.items, c.deadline,
-    c.notice_no, c.status, c.review_ends_at, c.published_at, c.min_until, c.max_until,
-    c.rectified_at, c.withdrawn_at, c.withdraw_reason, c.opened_at, c.updated_at"""
-
-
-def _pool(request: Request) -> asyncpg.Pool:
-    pool: asyncpg.Pool = request.app.state.runtime.pool
-    return pool
-
-
-def _policy(request: Request) -> Policy:
-    policy: Policy = request.app.state.runtime.extras["publication_policy"]
-    return policy
-
-
-def _district(principal: Principal) -> str | None:
-    return principal.district_code if principal.role is Role.DISTRICT_OFFICE else None
-
-
-def _scope(principal: Principal) -> tuple[str, str | None]:
-    if principal.role is Role.ENTERPRISE:
-        return "c.enterprise_id = $1", principal.enterprise_id
-    if principal.role is Role.DISTRICT_OFFICE:
-        return "c.district_code = $1", principal.district_code
-    return "$1::text IS NULL", None
 
 
 @router.get("/cases", summary="曝光案件 Cases in scope (all states)")
 async def list_cases(
-    request: Request,
-    principal: Anyone,
+    deps: Deps,
+    principal: policy.Anyone,
     status: Status | None = None,
     limit: int = Query(default=100, ge=1, le=500),
 ) -> list[dict[str, Any]]:
-    where, arg = _scope(principal)
-    async with _pool(request).acquire() as conn:
-        rows = await conn.fetch(
-            f"""SELECT {CASE_COLUMNS} FROM cases c
-                 WHERE {where} AND ($2::text IS NULL OR c.status = $2)
-                 ORDER BY c.updated_at DESC, c.case_id LIMIT $3""",
-            arg,
-            status,
-            limit,
-        )
-    return [cases.case_row(r) for r in rows]
+    async with deps.case_queries() as queries:
+        return await queries.cases(policy.case_scope(principal), status=status, limit=limit)
+
+
+async def _case(deps: ExposureDeps, principal: Principal, case_id: str) -> dict[str, Any]:
+    async with deps.case_queries() as queries:
+        found = await queries.case(case_id, policy.case_scope(principal))
+    if found is None:
+        raise NotFound("case_not_found", Message("案件不存在", "no such case"))
+    return found
 
 
 @router.get("/cases/{case_id}", summary="案件详情 A case with its timeline and objections")
-async def get_case(request: Request, principal: Anyone, case_id: CaseId) -> dict[str, Any]:
-    where, arg = _scope(principal)
-    async with _pool(request).acquire() as conn:
-        row = await conn.fetchrow(
-            f"SELECT {CASE_COLUMNS} FROM cases c WHERE c.case_id = $2 AND {where}", arg, case_id
-        )
-        if row is None:
-            raise NotFound("case_not_found", Message("案件不存在", "no such case"))
-        timeline = await conn.fetch(
-            """SELECT event_type, at, title_zh, title_en, detail_zh, detail_en
-                 FROM case_timeline WHERE case_id = $1 ORDER BY at, event_id""",
-            case_id,
-        )
-        objections = await conn.fetch(
-            """SELECT objection_id, enterprise_id, grounds, filed_at, status, decision_reason,
-                      decided_at FROM objections WHERE case_id = $1 ORDER BY filed_at""",
-            case_id,
-        )
-    out = cases.case_row(row)
-    out["timeline"] = [dict(t) for t in timeline]
-    out["objections"] = [dict(o) for o in objections]
-    return out
+async def get_case(deps: Deps, principal: policy.Anyone, case_id: CaseId) -> dict[str, Any]:
+    return await _case(deps, principal, case_id)
 
 
 class ReviewIn(BaseModel):
@@ -105,29 +54,27 @@ class ReviewIn(BaseModel):
 
 @router.post("/cases/{case_id}/review", summary="复核 Hold or confirm publication")
 async def review_case(
-    request: Request, principal: Office, case_id: CaseId, body: ReviewIn
+    deps: Deps, trace: RequestTrace, principal: policy.Office, case_id: CaseId, body: ReviewIn
 ) -> dict[str, Any]:
-    await cases.review(
-        _pool(request),
-        _policy(request),
+    await commands.review(
+        deps.units(),
         case_id,
         decision=body.decision,
         note=body.note,
-        district_code=_district(principal),
-        now=request.app.state.runtime.clock.now(),
+        district_code=policy.acting_district(principal),
+        trace=trace,
     )
-    return await get_case(request, principal, case_id)
+    return await _case(deps, principal, case_id)
 
 
 @router.post("/cases/{case_id}/withdraw", summary="撤下 Withdraw a case")
-async def withdraw_case(request: Request, principal: Office, case_id: CaseId) -> dict[str, Any]:
-    await cases.withdraw(
-        _pool(request),
-        case_id,
-        district_code=_district(principal),
-        now=request.app.state.runtime.clock.now(),
+async def withdraw_case(
+    deps: Deps, trace: RequestTrace, principal: policy.Office, case_id: CaseId
+) -> dict[str, Any]:
+    await commands.withdraw(
+        deps.units(), case_id, district_code=policy.acting_district(principal), trace=trace
     )
-    return await get_case(request, principal, case_id)
+    return await _case(deps, principal, case_id)
 
 
 class ObjectionIn(BaseModel):
@@ -139,21 +86,25 @@ class ObjectionIn(BaseModel):
     "/cases/{case_id}/objections", status_code=201, summary="提出异议 The enterprise objects"
 )
 async def file_objection(
-    request: Request, principal: EnterpriseUser, case_id: CaseId, body: ObjectionIn
+    deps: Deps,
+    trace: RequestTrace,
+    principal: policy.EnterpriseUser,
+    case_id: CaseId,
+    body: ObjectionIn,
 ) -> dict[str, Any]:
-    assert principal.enterprise_id is not None
+    enterprise_id = policy.objecting_enterprise(principal)
     if not body.grounds.strip():
         raise InvalidInput(
             "empty_grounds", Message("请填写异议理由", "give the grounds"), field="grounds"
         )
-    objection_id = await cases.object_to(
-        _pool(request),
+    objection_id = await commands.object_to(
+        deps.units(),
         case_id,
-        enterprise_id=principal.enterprise_id,
+        enterprise_id=enterprise_id,
         grounds=body.grounds.strip(),
-        now=request.app.state.runtime.clock.now(),
+        trace=trace,
     )
-    return {"objection_id": objection_id, "case": await get_case(request, principal, case_id)}
+    return {"objection_id": objection_id, "case": await _case(deps, principal, case_id)}
 
 
 class DecisionIn(BaseModel):
@@ -167,19 +118,20 @@ class DecisionIn(BaseModel):
     summary="异议处理 The district decides an objection",
 )
 async def decide_objection(
-    request: Request,
-    principal: Office,
+    deps: Deps,
+    trace: RequestTrace,
+    principal: policy.Office,
     case_id: CaseId,
     objection_id: Annotated[str, Path(min_length=1, max_length=64)],
     body: DecisionIn,
 ) -> dict[str, Any]:
-    await cases.decide_objection(
-        _pool(request),
+    await commands.decide_objection(
+        deps.units(),
         case_id,
         objection_id,
         upheld=body.upheld,
         reason=body.reason,
-        district_code=_district(principal),
-        now=request.app.state.runtime.clock.now(),
+        district_code=policy.acting_district(principal),
+        trace=trace,
     )
-    return await get_case(request, principal, case_id)
+    return await _case(deps, principal, case_id)

@@ -1,0 +1,107 @@
+"""The offices' read queries (asyncpg): cases in a scope with their timeline and objections, and
+the evidence collected from failed inspections."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+
+from runtime import db
+from services.exposure.service.ports import Scope
+
+CASE_COLUMNS = """c.case_id, c.project_id, c.project_name, c.enterprise_id, c.enterprise_name,
+    c.district_code, c.reason, c.tier, c.order_id, c.inspection_id, c.items, c.deadline,
+    c.notice_no, c.status, c.review_ends_at, c.published_at, c.min_until, c.max_until,
+    c.rectified_at, c.withdrawn_at, c.withdraw_reason, c.opened_at, c.updated_at"""
+
+
+def _scope(scope: Scope) -> tuple[str, str | None]:
+    if scope.by == "enterprise":
+        return "c.enterprise_id = $1", scope.value
+    if scope.by == "district":
+        return "c.district_code = $1", scope.value
+    return "$1::text IS NULL", None
+
+
+def _case_row(row: asyncpg.Record) -> dict[str, Any]:
+    out = dict(row)
+    if isinstance(out.get("items"), str):
+        out["items"] = json.loads(out["items"])
+    return out
+
+
+class PgCaseQueries:
+    def __init__(self, conn: db.Connection) -> None:
+        self._conn = conn
+
+    async def cases(self, scope: Scope, *, status: str | None, limit: int) -> list[dict[str, Any]]:
+        where, arg = _scope(scope)
+        rows = await self._conn.fetch(
+            f"""SELECT {CASE_COLUMNS} FROM cases c
+                 WHERE {where} AND ($2::text IS NULL OR c.status = $2)
+                 ORDER BY c.updated_at DESC, c.case_id LIMIT $3""",
+            arg,
+            status,
+            limit,
+        )
+        return [_case_row(r) for r in rows]
+
+    async def case(self, case_id: str, scope: Scope) -> dict[str, Any] | None:
+        where, arg = _scope(scope)
+        row = await self._conn.fetchrow(
+            f"SELECT {CASE_COLUMNS} FROM cases c WHERE c.case_id = $2 AND {where}", arg, case_id
+        )
+        if row is None:
+            return None
+        timeline = await self._conn.fetch(
+            """SELECT event_type, at, title_zh, title_en, detail_zh, detail_en
+                 FROM case_timeline WHERE case_id = $1 ORDER BY at, event_id""",
+            case_id,
+        )
+        objections = await self._conn.fetch(
+            """SELECT objection_id, enterprise_id, grounds, filed_at, status, decision_reason,
+                      decided_at FROM objections WHERE case_id = $1 ORDER BY filed_at""",
+            case_id,
+        )
+        out = _case_row(row)
+        out["timeline"] = [dict(t) for t in timeline]
+        out["objections"] = [dict(o) for o in objections]
+        return out
+
+    async def evidence(
+        self, *, district_code: str | None, project_id: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        rows = await self._conn.fetch(
+            """SELECT evidence_id, source_type, project_id, project_name, enterprise_id,
+                      enterprise_name, district_code, inspection_id, score, failed_items,
+                      occurred_at, correlation_id, recorded_at
+                 FROM evidence
+                WHERE ($1::text IS NULL OR district_code = $1)
+                  AND ($2::text IS NULL OR project_id = $2)
+                ORDER BY occurred_at DESC LIMIT $3""",
+            district_code,
+            project_id,
+            limit,
+        )
+        out = []
+        for r in rows:
+            item = dict(r)
+            item["failed_items"] = json.loads(item["failed_items"])
+            item["score"] = float(item["score"]) if item["score"] is not None else None
+            out.append(item)
+        return out
+
+
+def case_queries(pool: asyncpg.Pool) -> contextlib.AbstractAsyncContextManager[PgCaseQueries]:
+    """Queries on one pooled connection, for one request."""
+
+    @contextlib.asynccontextmanager
+    async def reading() -> AsyncIterator[PgCaseQueries]:
+        async with pool.acquire() as conn:
+            yield PgCaseQueries(conn)
+
+    return reading()

@@ -1,0 +1,335 @@
+"""In-memory fakes of the exposure service's repositories and its unit of work, for fast unit tests
+of the service layer. They keep what the asyncpg adapters keep (rows as dicts), applying the same
+rules; the integration tests prove the asyncpg versions on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from runtime.fakes import MemoryUnitOfWork
+from runtime.scheduler import Clock
+from runtime.unit_of_work import Delivered
+from schemas.base import Event
+from schemas.complaints import v1 as complaints
+from schemas.exposure import v1 as exposure
+from schemas.inspections import v1 as inspections
+from schemas.notifications import v1 as notifications
+from schemas.surveys import v1 as surveys
+from services.exposure import presentation
+from services.exposure.domain.cases import Case, Policy
+from services.exposure.domain.decisions import Criticism
+
+
+@dataclass
+class MemoryCaseRepository:
+    cases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    timeline: dict[str, dict[str, Any]] = field(default_factory=dict)  # by event id
+    objections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    applied: set[str] = field(default_factory=set)
+    locked_orders: list[str] = field(default_factory=list)
+
+    async def lock_order(self, order_id: str) -> None:
+        self.locked_orders.append(order_id)
+
+    def _case(self, row: dict[str, Any]) -> Case:
+        pending = next(
+            (
+                o["objection_id"]
+                for o in self.objections.values()
+                if o["case_id"] == row["case_id"] and o["status"] == "pending"
+            ),
+            None,
+        )
+        return Case(
+            case_id=row["case_id"],
+            project_id=row["project_id"],
+            district_code=row["district_code"],
+            enterprise_id=row["enterprise_id"],
+            tier=row["tier"],
+            status=row["status"],
+            review_ends_at=row["review_ends_at"],
+            published_at=row["published_at"],
+            min_until=row["min_until"],
+            max_until=row["max_until"],
+            rectified_at=row["rectified_at"],
+            pending_objection=pending,
+        )
+
+    async def by_order(self, order_id: str) -> Case | None:
+        row = next((r for r in self.cases.values() if r["order_id"] == order_id), None)
+        return self._case(row) if row is not None else None
+
+    async def get(self, case_id: str, *, lock: bool = False) -> Case | None:
+        row = self.cases.get(case_id)
+        return self._case(row) if row is not None else None
+
+    async def next_due(self, now: datetime) -> Case | None:
+        for case_id in sorted(self.cases):
+            case = self._case(self.cases[case_id])
+            in_review = (
+                case.status == "in_review"
+                and case.review_ends_at is not None
+                and case.review_ends_at <= now
+                and case.pending_objection is None
+            )
+            ending = case.status == "published" and (
+                (case.max_until is not None and case.max_until <= now)
+                or (
+                    case.rectified_at is not None
+                    and case.min_until is not None
+                    and case.min_until <= now
+                )
+            )
+            if in_review or ending:
+                return case
+        return None
+
+    async def has_notice(self, case_id: str, notice_id: str) -> bool:
+        return any(
+            t["case_id"] == case_id and t["ref"] == notice_id for t in self.timeline.values()
+        )
+
+    async def apply(self, event: Event, event_id: str) -> bool:
+        if event_id in self.applied:
+            return False
+        self.applied.add(event_id)
+        assert isinstance(event, exposure._CaseEvent)
+        row = self.cases.get(event.case_id)
+        if isinstance(event, exposure.ExposureCaseOpened):
+            if row is not None or any(r["order_id"] == event.order_id for r in self.cases.values()):
+                return True
+            self.cases[event.case_id] = {
+                **event.model_dump(exclude={"items"}),
+                "items": [i.model_dump(mode="json") for i in event.items],
+                "status": "opened",
+                "notice_no": None,
+                "notice_id": None,
+                "review_ends_at": None,
+                "published_at": None,
+                "min_until": None,
+                "max_until": None,
+                "rectified_at": None,
+                "withdrawn_at": None,
+                "withdraw_reason": None,
+                "updated_at": event.opened_at,
+            }
+        elif row is None:
+            pass  # an UPDATE of no row
+        elif isinstance(event, exposure.ExposureEvidenceAdded):
+            if event.review_ends_at is not None and row["status"] == "opened":
+                row["status"] = "in_review"
+            row.update(tier=event.tier, updated_at=event.added_at)
+            for name in ("notice_no", "notice_id", "review_ends_at"):
+                if getattr(event, name) is not None:
+                    row[name] = getattr(event, name)
+        elif isinstance(event, exposure.ExposureReviewed):
+            if event.decision == "hold":
+                row.update(status="held", updated_at=event.reviewed_at)
+        elif isinstance(event, exposure.ExposurePublished):
+            row.update(
+                status="published",
+                tier=event.tier,
+                published_at=event.published_at,
+                min_until=event.min_until,
+                max_until=event.max_until,
+                updated_at=event.published_at,
+            )
+        elif isinstance(event, exposure.ExposureRectified):
+            row.update(rectified_at=event.rectified_at, updated_at=event.rectified_at)
+        elif isinstance(event, exposure.ExposureWithdrawn):
+            row.update(
+                status="withdrawn",
+                withdrawn_at=event.withdrawn_at,
+                withdraw_reason=event.reason,
+                updated_at=event.withdrawn_at,
+            )
+        elif isinstance(event, exposure.ObjectionFiled):
+            self.objections[event.objection_id] = {
+                "objection_id": event.objection_id,
+                "case_id": event.case_id,
+                "enterprise_id": event.enterprise_id,
+                "grounds": event.grounds,
+                "filed_at": event.filed_at,
+                "status": "pending",
+                "decision_reason": None,
+                "decided_at": None,
+            }
+            row["updated_at"] = event.filed_at
+        elif isinstance(event, exposure.ObjectionDecided):
+            if objection := self.objections.get(event.objection_id):
+                objection.update(
+                    status="upheld" if event.upheld else "rejected",
+                    decision_reason=event.reason,
+                    decided_at=event.decided_at,
+                )
+            row["updated_at"] = event.decided_at
+        line = presentation.timeline_line(event)
+        self.timeline.setdefault(
+            event_id,
+            {
+                "event_id": event_id,
+                "case_id": event.case_id,
+                "event_type": event.ce_type,
+                "at": line.at,
+                "title_zh": line.title_zh,
+                "title_en": line.title_en,
+                "detail_zh": line.detail_zh,
+                "detail_en": line.detail_en,
+                "ref": line.ref,
+            },
+        )
+        return True
+
+
+def _upsert(
+    table: dict[str, dict[str, Any]], key: str, row: dict[str, Any], updated: Sequence[str]
+) -> None:
+    """INSERT ... ON CONFLICT (key) DO UPDATE SET `updated` (DO NOTHING when empty)."""
+    seen = table.get(row[key])
+    if seen is None:
+        table[row[key]] = dict(row)
+    else:
+        for name in updated:
+            seen[name] = row[name]
+
+
+def _order(event: Any) -> dict[str, Any]:
+    return {
+        "order_id": event.order_id,
+        "project_id": event.project_id,
+        "enterprise_id": event.enterprise_id,
+        "district_code": event.district_code,
+        "deadline": event.deadline,
+    }
+
+
+def _complaint(event: Any) -> dict[str, Any]:
+    return {
+        "complaint_id": event.complaint_id,
+        "project_id": event.project_id,
+        "enterprise_id": event.enterprise_id,
+        "district_code": event.district_code,
+        "category": event.category,
+    }
+
+
+@dataclass
+class MemoryFactRepository:
+    evidence: dict[str, dict[str, Any]] = field(default_factory=dict)  # by source event id
+    inspection_facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    order_facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    complaint_facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    survey_facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    criticism_facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    writes: int = 0  # statements the asyncpg adapter would run: one per non-empty run
+
+    def _wrote(self, rows: Sequence[object]) -> None:
+        self.writes += bool(rows)
+
+    async def add_evidence(self, failed: Sequence[Delivered[inspections.InspectionFailed]]) -> None:
+        self._wrote(failed)
+        for d in failed:
+            e = d.event
+            row = {
+                "source_event_id": d.ce.id,
+                "evidence_id": f"evidence:{d.ce.id}",
+                "source_type": d.ce.type,
+                "project_id": e.project_id,
+                "project_name": e.project_name,
+                "enterprise_id": e.enterprise_id,
+                "enterprise_name": e.enterprise_name,
+                "district_code": e.district_code,
+                "inspection_id": e.inspection_id,
+                "score": e.score,
+                "failed_items": [f.model_dump(mode="json") for f in e.failed_items],
+                "occurred_at": e.inspected_at,
+                "correlation_id": d.ce.correlationid,
+            }
+            _upsert(self.evidence, "source_event_id", row, ())
+
+    async def add_inspections(self, events: Sequence[inspections.InspectionCompleted]) -> None:
+        self._wrote(events)
+        for e in events:
+            _upsert(self.inspection_facts, "inspection_id", e.model_dump(), ())
+
+    def _orders(self, events: Sequence[Any], extra: dict[str, str], updated: Sequence[str]) -> None:
+        self._wrote(events)
+        for e in events:
+            values = {column: getattr(e, attribute) for column, attribute in extra.items()}
+            row = {"overdue": False, **_order(e), **values}
+            _upsert(self.order_facts, "order_id", row, updated)
+
+    async def orders_ordered(self, events: Sequence[inspections.RectificationOrdered]) -> None:
+        self._orders(events, {"ordered_at": "ordered_at"}, ("ordered_at",))
+
+    async def orders_verified(self, events: Sequence[inspections.RectificationVerified]) -> None:
+        extra = {"verified_at": "verified_at", "on_time": "on_time"}
+        self._orders(events, extra, ("verified_at", "on_time"))
+
+    async def orders_overdue(self, events: Sequence[inspections.RectificationOverdue]) -> None:
+        self._wrote(events)
+        for e in events:
+            row = {**_order(e), "overdue": True, "overdue_at": e.detected_at}
+            _upsert(self.order_facts, "order_id", row, ("overdue", "overdue_at"))
+
+    async def orders_inadequate(self, events: Sequence[inspections.RectificationRejected]) -> None:
+        self._orders(events, {"inadequate_at": "rejected_at"}, ("inadequate_at",))
+
+    def _complaints(
+        self, events: Sequence[Any], extra: dict[str, Any], updated: Sequence[str]
+    ) -> None:
+        self._wrote(events)
+        for e in events:
+            values = {k: (getattr(e, v) if isinstance(v, str) else v) for k, v in extra.items()}
+            row = {"completion_overdue": False, **_complaint(e), **values}
+            _upsert(self.complaint_facts, "complaint_id", row, updated)
+
+    async def complaints_filed(self, events: Sequence[complaints.ComplaintFiled]) -> None:
+        self._complaints(events, {"filed_at": "filed_at"}, ("filed_at",))
+
+    async def complaints_completion_overdue(
+        self, events: Sequence[complaints.ComplaintOverdue]
+    ) -> None:
+        self._complaints(events, {"completion_overdue": True}, ("completion_overdue",))
+
+    async def complaints_closed(self, events: Sequence[complaints.ComplaintClosed]) -> None:
+        self._complaints(events, {"closed_at": "closed_at"}, ("closed_at",))
+
+    async def add_surveys(self, events: Sequence[surveys.SurveyClosed]) -> None:
+        self._wrote(events)
+        for e in events:
+            _upsert(self.survey_facts, "survey_id", e.model_dump(), ())
+
+    async def add_criticisms(self, events: Sequence[notifications.NoticeIssued]) -> None:
+        self._wrote(events)
+        for e in events:
+            row = {
+                "notice_id": e.notice_id,
+                "order_id": e.subject_id,
+                "notice_no": e.notice_no,
+                "project_id": e.project_id,
+                "issued_at": e.issued_at,
+            }
+            _upsert(self.criticism_facts, "notice_id", row, ())
+
+    async def criticisms_of(self, order_id: str) -> list[Criticism]:
+        rows = sorted(
+            (r for r in self.criticism_facts.values() if r["order_id"] == order_id),
+            key=lambda r: (r["issued_at"], r["notice_id"]),
+        )
+        return [Criticism(r["notice_id"], r["notice_no"], r["issued_at"]) for r in rows]
+
+    async def latest_criticism(self, order_id: str) -> datetime | None:
+        times = [r["issued_at"] for r in self.criticism_facts.values() if r["order_id"] == order_id]
+        return max(times, default=None)
+
+
+class MemoryExposureUnitOfWork(MemoryUnitOfWork):
+    def __init__(self, policy: Policy, clock: Clock | None = None) -> None:
+        super().__init__(clock, source="/wuye/exposure")
+        self.policy = policy
+        self.cases = MemoryCaseRepository()
+        self.facts = MemoryFactRepository()

@@ -1,0 +1,158 @@
+"""In-memory fakes of the exposure service's read ports (the offices' case queries, the public
+board's queries), over the rows of the fake repositories in `memory.py`: for fast tests of the
+routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from services.exposure.adapters.board_stats import CampaignStats, EnterpriseGrade, ProjectGrade
+from services.exposure.adapters.memory import MemoryCaseRepository, MemoryFactRepository
+from services.exposure.service.ports import Scope
+
+
+def _in_scope(row: dict[str, Any], scope: Scope) -> bool:
+    if scope.by == "enterprise":
+        return bool(row["enterprise_id"] == scope.value)
+    if scope.by == "district":
+        return bool(row["district_code"] == scope.value)
+    return True
+
+
+@dataclass
+class MemoryCaseQueries:
+    """The offices' queries over the fake repositories' rows."""
+
+    repository: MemoryCaseRepository
+    facts: MemoryFactRepository
+
+    async def cases(self, scope: Scope, *, status: str | None, limit: int) -> list[dict[str, Any]]:
+        rows = [
+            dict(r)
+            for r in self.repository.cases.values()
+            if _in_scope(r, scope) and status in (None, r["status"])
+        ]
+        rows.sort(key=lambda r: r["case_id"])
+        rows.sort(key=lambda r: r["updated_at"], reverse=True)
+        return rows[:limit]
+
+    async def case(self, case_id: str, scope: Scope) -> dict[str, Any] | None:
+        row = self.repository.cases.get(case_id)
+        if row is None or not _in_scope(row, scope):
+            return None
+        timeline = sorted(
+            (t for t in self.repository.timeline.values() if t["case_id"] == case_id),
+            key=lambda t: (t["at"], t["event_id"]),
+        )
+        objections = sorted(
+            (o for o in self.repository.objections.values() if o["case_id"] == case_id),
+            key=lambda o: o["filed_at"],
+        )
+        fields = ("event_type", "at", "title_zh", "title_en", "detail_zh", "detail_en")
+        return {
+            **row,
+            "timeline": [{k: t[k] for k in fields} for t in timeline],
+            "objections": [{k: v for k, v in o.items() if k != "case_id"} for o in objections],
+        }
+
+    async def evidence(
+        self, *, district_code: str | None, project_id: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        rows = [
+            dict(e)
+            for e in self.facts.evidence.values()
+            if district_code in (None, e["district_code"]) and project_id in (None, e["project_id"])
+        ]
+        rows.sort(key=lambda e: e["occurred_at"], reverse=True)
+        return rows[:limit]
+
+
+@dataclass
+class MemoryBoardQueries:
+    """The public board's queries over the fake rows; grades and statistics are given."""
+
+    repository: MemoryCaseRepository
+    project_names: dict[str, str] = field(default_factory=dict)  # enterprise id -> name
+    grades: list[EnterpriseGrade] = field(default_factory=list)
+    projects: list[ProjectGrade] = field(default_factory=list)
+    by_district: list[CampaignStats] = field(default_factory=list)
+    by_enterprise: list[CampaignStats] = field(default_factory=list)
+
+    def _public(self, row: dict[str, Any]) -> dict[str, Any]:
+        fields = (
+            "case_id", "project_id", "project_name", "enterprise_id", "enterprise_name",
+            "district_code", "reason", "tier", "deadline", "notice_no", "published_at",
+            "min_until", "max_until", "rectified_at",
+        )  # fmt: skip
+        out = {k: row[k] for k in fields}
+        out["district_name"] = row["district_code"]
+        keep = ("item_id", "title_zh", "title_en", "severity")
+        out["items"] = [{k: i[k] for k in keep} for i in row["items"]]
+        out["status"] = "rectified" if row["rectified_at"] is not None else "published"
+        return out
+
+    async def published(
+        self,
+        *,
+        district: str | None,
+        enterprise: str | None,
+        status: str | None,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        rows = [
+            self._public(r)
+            for r in self.repository.cases.values()
+            if r["status"] == "published"
+            and district in (None, r["district_code"])
+            and enterprise in (None, r["enterprise_id"])
+            and (start is None or r["published_at"] >= start)
+            and (end is None or r["published_at"] < end)
+        ]
+        rows = [r for r in rows if status in (None, r["status"])]
+        rows.sort(key=lambda r: r["case_id"])
+        rows.sort(key=lambda r: r["published_at"], reverse=True)
+        return len(rows), rows[offset : offset + limit]
+
+    async def published_case(self, case_id: str) -> dict[str, Any] | None:
+        row = self.repository.cases.get(case_id)
+        if row is None or row["status"] != "published":
+            return None
+        timeline = sorted(
+            (t for t in self.repository.timeline.values() if t["case_id"] == case_id),
+            key=lambda t: (t["at"], t["event_id"]),
+        )
+        fields = ("at", "title_zh", "title_en")
+        return {**self._public(row), "timeline": [{k: t[k] for k in fields} for t in timeline]}
+
+    async def districts(self) -> list[dict[str, str]]:
+        codes = {r["district_code"] for r in self.repository.cases.values()}
+        return [{"district_code": c, "district_name": c} for c in sorted(codes)]
+
+    async def enterprise_name(self, enterprise_id: str) -> str | None:
+        if enterprise_id in self.project_names:
+            return self.project_names[enterprise_id]
+        return next(
+            (
+                str(r["enterprise_name"])
+                for r in self.repository.cases.values()
+                if r["enterprise_id"] == enterprise_id and r["status"] == "published"
+            ),
+            None,
+        )
+
+    async def enterprise_grades(self, enterprise_id: str | None = None) -> list[EnterpriseGrade]:
+        return [g for g in self.grades if enterprise_id in (None, g.enterprise_id)]
+
+    async def project_grades(self, enterprise_id: str) -> list[ProjectGrade]:
+        return [p for p in self.projects if p.enterprise_id == enterprise_id]
+
+    async def district_stats(self) -> list[CampaignStats]:
+        return list(self.by_district)
+
+    async def enterprise_stats(self) -> list[CampaignStats]:
+        return list(self.by_enterprise)

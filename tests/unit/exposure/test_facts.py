@@ -1,0 +1,138 @@
+"""The fact projections and the evidence, with the in-memory unit of work: what each run of
+events leaves, and one write per run."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from services.exposure.service import facts
+from tests import factories
+from tests.unit.exposure.builders import (
+    T0,
+    complaint_closed,
+    complaint_filed,
+    complaint_overdue,
+    delivered,
+    inspection_completed,
+    notice,
+    ordered,
+    overdue,
+    rejected,
+    survey_closed,
+    unit,
+    verified,
+)
+
+
+async def test_failed_inspections_are_kept_as_evidence_with_their_envelope() -> None:
+    uow = unit()
+    failed = [delivered(factories.inspection_failed()) for _ in range(2)]
+    await facts.record_evidence(uow, failed)
+    assert uow.facts.writes == 1  # one statement for the run
+    assert set(uow.facts.evidence) == {d.ce.id for d in failed}
+    row = uow.facts.evidence[failed[0].ce.id]
+    assert (row["source_type"], row["correlation_id"]) == (
+        failed[0].ce.type,
+        failed[0].ce.correlationid,
+    )
+    assert row["failed_items"][0]["item_id"] == "waste.daily"
+    assert uow.outbox.committed == []  # facts emit nothing
+
+
+async def test_the_same_failed_inspection_twice_is_one_evidence() -> None:
+    uow = unit()
+    once = delivered(factories.inspection_failed())
+    await facts.record_evidence(uow, [once, once])
+    await facts.record_evidence(uow, [once])
+    assert len(uow.facts.evidence) == 1
+
+
+async def test_completed_inspections_are_inserted_once() -> None:
+    uow = unit()
+    await facts.record_inspections(
+        uow, [delivered(inspection_completed("I1", 70.0)), delivered(inspection_completed("I2"))]
+    )
+    await facts.record_inspections(uow, [delivered(inspection_completed("I1", 99.0))])
+    assert uow.facts.inspection_facts["I1"]["score"] == 70.0  # DO NOTHING: the first stays
+    assert set(uow.facts.inspection_facts) == {"I1", "I2"}
+    assert uow.facts.writes == 2
+
+
+async def test_order_facts_combine_whichever_event_comes_first() -> None:
+    uow = unit()
+    order = "O-1"
+    verified_at = T0 + timedelta(days=2)
+    await facts.record_verifications(uow, [delivered(verified(order, verified_at))])
+    await facts.record_orders(uow, [delivered(ordered(order))])
+    await facts.record_overdue_orders(uow, [delivered(overdue(order, at=T0 + timedelta(days=1)))])
+    row = uow.facts.order_facts[order]
+    assert (row["ordered_at"], row["verified_at"], row["on_time"]) == (T0, verified_at, False)
+    assert (row["overdue"], row["overdue_at"]) == (True, T0 + timedelta(days=1))
+
+
+async def test_only_the_final_rejection_is_an_order_fact() -> None:
+    uow = unit()
+    await facts.record_inadequate_orders(
+        uow, [delivered(rejected("O-1", inadequate=False)), delivered(rejected("O-2"))]
+    )
+    assert set(uow.facts.order_facts) == {"O-2"}
+    assert uow.facts.order_facts["O-2"]["inadequate_at"] is not None
+
+
+async def test_a_run_of_first_rejections_writes_nothing() -> None:
+    uow = unit()
+    await facts.record_inadequate_orders(uow, [delivered(rejected("O-1", inadequate=False))])
+    assert (uow.facts.order_facts, uow.facts.writes) == ({}, 0)
+
+
+async def test_complaint_facts_count_the_completion_clock_only() -> None:
+    uow = unit()
+    await facts.record_overdue_complaints(uow, [delivered(complaint_overdue("acceptance"))])
+    assert uow.facts.complaint_facts == {}
+    await facts.record_complaints(uow, [delivered(complaint_filed())])
+    await facts.record_overdue_complaints(uow, [delivered(complaint_overdue("completion"))])
+    await facts.record_closed_complaints(uow, [delivered(complaint_closed(T0 + timedelta(days=3)))])
+    row = uow.facts.complaint_facts["C1"]
+    assert (row["filed_at"], row["completion_overdue"], row["closed_at"]) == (
+        T0,
+        True,
+        T0 + timedelta(days=3),
+    )
+    assert "owner_account" not in row
+    assert "ticket_no" not in row
+
+
+async def test_closed_surveys_are_inserted_once() -> None:
+    uow = unit()
+    await facts.record_surveys(
+        uow, [delivered(survey_closed("S1", 30)), delivered(survey_closed("S2", 0))]
+    )
+    await facts.record_surveys(uow, [delivered(survey_closed("S1", 99))])
+    assert uow.facts.survey_facts["S1"]["responses"] == 30
+    assert uow.facts.survey_facts["S2"]["satisfaction_rate"] is None
+
+
+async def test_only_criticisms_of_rectification_orders_with_a_project_are_facts() -> None:
+    uow = unit()
+    kept = notice("O-1", T0)
+    await facts.record_criticisms(
+        uow,
+        [
+            delivered(kept),
+            delivered(notice("O-1", T0, kind="reminder")),
+            delivered(notice("C-1", T0, subject_kind="complaint")),
+            delivered(notice("O-2", T0, project_id=None)),
+        ],
+    )
+    assert list(uow.facts.criticism_facts) == [kept.notice_id]
+    assert [c.notice_id for c in await uow.facts.criticisms_of("O-1")] == [kept.notice_id]
+    assert await uow.facts.latest_criticism("O-1") == T0
+    assert await uow.facts.latest_criticism(str(uuid.uuid4())) is None
+
+
+async def test_a_handler_refuses_an_event_of_another_type() -> None:
+    with pytest.raises(TypeError, match="SurveyClosed"):
+        await facts.record_surveys(unit(), [delivered(complaint_filed())])
