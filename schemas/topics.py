@@ -14,6 +14,16 @@ from schemas.privacy import PUBLIC_LEVELS, PersonalData
 
 _DAY_MS = 24 * 60 * 60 * 1000
 
+# The topic names, for code that names a topic (subscriptions): a constant, never a literal.
+REGISTRY_PROJECTS = "wuye.registry.projects"
+INSPECTIONS_EVENTS = "wuye.inspections.events"
+COMPLAINTS_EVENTS = "wuye.complaints.events"
+CAMPAIGNS_EVENTS = "wuye.campaigns.events"
+SURVEYS_EVENTS = "wuye.surveys.events"
+NOTIFICATIONS_EVENTS = "wuye.notifications.events"
+EXPOSURE_EVENTS = "wuye.exposure.events"
+
+
 
 @dataclass(frozen=True)
 class TopicSpec:
@@ -64,7 +74,7 @@ def _events_topic(
 
 TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
-        name="wuye.registry.projects",
+        name=REGISTRY_PROJECTS,
         partitions=3,
         key="project_id",
         description=(
@@ -80,7 +90,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         personal_data="none",
     ),
     _events_topic(
-        "wuye.inspections.events",
+        INSPECTIONS_EVENTS,
         partitions=6,
         key="project_id",
         description=(
@@ -92,7 +102,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         personal_data="scrubbed",
     ),
     _events_topic(
-        "wuye.complaints.events",
+        COMPLAINTS_EVENTS,
         partitions=12,
         key="complaint_id",
         description=(
@@ -103,7 +113,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         personal_data="pseudonymous",
     ),
     _events_topic(
-        "wuye.campaigns.events",
+        CAMPAIGNS_EVENTS,
         partitions=3,
         key="campaign_id",
         description="专项行动 Campaign phases and enterprise plans.",
@@ -111,7 +121,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         personal_data="none",
     ),
     _events_topic(
-        "wuye.surveys.events",
+        SURVEYS_EVENTS,
         partitions=3,
         key="survey_id",
         description=(
@@ -122,7 +132,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         personal_data="none",
     ),
     _events_topic(
-        "wuye.notifications.events",
+        NOTIFICATIONS_EVENTS,
         partitions=6,
         key="notice_id",
         description=(
@@ -133,7 +143,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         personal_data="scrubbed",
     ),
     TopicSpec(
-        name="wuye.exposure.events",
+        name=EXPOSURE_EVENTS,
         partitions=6,
         key="project_id",
         description=(
