@@ -18,6 +18,7 @@ whose receivers listen on loopback. Production leaves it empty.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 from typing import TypeAlias
 
@@ -113,3 +114,20 @@ def refusal(ip: Address, allowed: Iterable[Network] = ()) -> str | None:
         if reason is not None:
             return reason
     return None
+
+
+# -- what a registered address must look like -----------------------------------------------------
+
+EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+def is_email(address: str) -> bool:
+    return EMAIL.fullmatch(address) is not None
+
+
+def callback_url_ok(scheme: str, host: str, userinfo: str, *, allow_http: bool) -> bool:
+    """A webhook URL is https (plain http only where allowed: local development and tests), names
+    a host and carries no credentials. Where its host may point is `refusal`'s question, asked
+    once the name is resolved."""
+    schemes = ("https", "http") if allow_http else ("https",)
+    return scheme in schemes and bool(host) and not userinfo
