@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from runtime.service import Composed, ServiceSpec, Wiring
 from services.notifications import subscriptions
+from services.notifications.adapters import rule_file
 from services.notifications.adapters.postgres import PgNotificationsUnitOfWork
 from services.notifications.adapters.senders import ChannelSettings, WireSender
-from services.notifications.domain.rules import RuleBook
 from services.notifications.entrypoints import jobs
 from services.notifications.entrypoints.deps import NotificationsDeps
 from services.notifications.entrypoints.http import router
@@ -16,7 +16,7 @@ from services.notifications.settings import HERE, NotificationsSettings
 
 
 def spec(settings: NotificationsSettings) -> ServiceSpec:
-    book = RuleBook.load(settings.rules_file)  # an invalid rule book stops the service here
+    book = rule_file.load(settings.rules_file)  # an invalid rule book stops the service here
     consumers = subscriptions.consumers(book)
     subscriptions.check_rule_book(book, consumers)  # and so does one the list does not match
     signing_key = settings.webhook_signing_key.get_secret_value().encode()

@@ -17,15 +17,15 @@ from runtime.scheduler import FixedClock
 from runtime.unit_of_work import Delivered
 from schemas import cloudevents
 from schemas.base import Event
+from services.notifications.adapters import rule_file
 from services.notifications.adapters.postgres import PgNotificationsUnitOfWork
-from services.notifications.domain.rules import RuleBook
 from services.notifications.entrypoints import jobs
 from services.notifications.service import issuing
 from tests import factories
 
 pytestmark = pytest.mark.integration
 SERVICE = Path(__file__).resolve().parents[2] / "services" / "notifications"
-BOOK = RuleBook.load(SERVICE / "data" / "rules.toml")
+BOOK = rule_file.load(SERVICE / "data" / "rules.toml")
 NOTICES = issuing.notices_for(BOOK)
 DETECTED = datetime.fromisoformat("2011-08-22T10:00:00+08:00")
 

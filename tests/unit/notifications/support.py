@@ -12,12 +12,13 @@ from runtime.scheduler import FixedClock
 from runtime.unit_of_work import Delivered
 from schemas import catalog, cloudevents
 from schemas.base import Event
+from services.notifications.adapters import rule_file
 from services.notifications.adapters.memory import MemoryNotificationsUnitOfWork, MemoryStore
 from services.notifications.domain import rules as r
 from services.notifications.domain.notices import NewEndpoint
 
 RULES = Path(__file__).parents[3] / "services" / "notifications" / "data" / "rules.toml"
-BOOK = r.RuleBook.load(RULES)
+BOOK = rule_file.load(RULES)
 NOW = datetime(2011, 8, 22, 2, 0, tzinfo=UTC)
 PROJECT = r.ProjectFacts("P-120101-0001", "海河花园", "E-0001", "津城物业", "120101", "和平区")
 
