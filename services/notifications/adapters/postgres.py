@@ -1,22 +1,22 @@
 """The service's storage on PostgreSQL: the asyncpg repositories and the unit of work that builds
 them on one transaction. All of the service's SQL is here (and in migrations/).
 
-Stays whole (about 450 lines): one repository per table group, each small, all changed together
-when the schema changes; splitting them would scatter one schema over several modules.
+Stays whole (about 530 lines, most of it SQL text): one small repository per port, all of them on
+the same six tables, so a schema change (a migration) is followed in one module, not several.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, Self
 
 import asyncpg
 
 from runtime import db
-from runtime.scheduler import Clock
+from runtime.scheduler import Clock, FixedClock, Job
 from runtime.unit_of_work import PgUnitOfWork
 from services.notifications.domain.notices import (
     Claimed,
@@ -31,6 +31,8 @@ from services.notifications.domain.notices import (
 from services.notifications.domain.rules import ProjectFacts
 from services.notifications.service import ports
 from services.notifications.service.ports import Row, Scope
+
+Units = Callable[[], ports.NotificationsUnitOfWork]
 
 SOURCE = "/wuye/notifications"
 
@@ -491,6 +493,17 @@ class PgInbox:
             limit,
         )
         return [dict(r) for r in rows]
+
+
+def on_pool(work: Callable[[Units], Awaitable[int]]) -> Job:
+    """A timer's pass (`runtime.scheduler.Job`): `work` gets units of work on the pool, their
+    clock stopped at the pass's `now` (the business time the runtime's clock gave the pass)."""
+
+    async def run(pool: asyncpg.Pool, now: datetime) -> int:
+        clock = FixedClock(now)
+        return await work(lambda: PgNotificationsUnitOfWork(pool, clock=clock))
+
+    return run
 
 
 class PgNotificationsUnitOfWork(PgUnitOfWork):

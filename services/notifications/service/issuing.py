@@ -7,7 +7,7 @@ the ladder step it schedules or cancels, and `NoticeIssued` in the outbox.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -234,6 +234,14 @@ def notices_for(book: r.RuleBook) -> BatchHandler[NotificationsUnitOfWork]:
         await uow.notices.add(notices)
 
     return issue_notices
+
+
+async def escalate_due(units: Callable[[], NotificationsUnitOfWork], book: r.RuleBook) -> int:
+    """Issue every criticism that is due, each in its own transaction; return how many."""
+    issued = 0
+    while (outcome := await escalate_next(units(), book)) is not None:
+        issued += outcome
+    return issued
 
 
 async def escalate_next(uow: NotificationsUnitOfWork, book: r.RuleBook) -> bool | None:

@@ -292,3 +292,18 @@ async def test_a_step_that_cannot_be_issued_is_marked_failed_and_writes_nothing_
     assert (stored.settled_by or "").startswith("ValidationError")
     assert db.tables.notices == notices_before
     assert db.published == published_before
+
+
+async def test_a_pass_issues_every_due_criticism_and_counts_them() -> None:
+    db = store()
+    for order in ("O-1", "O-2", "O-3"):
+        await _remind(db, order)
+    due = max(s.step.due_at for s in db.tables.escalations.values())
+
+    assert await issuing.escalate_due(lambda: db.unit(FixedClock(due)), BOOK) == 3
+    assert await issuing.escalate_due(lambda: db.unit(FixedClock(due)), BOOK) == 0
+
+    criticisms = [n for n in db.tables.notices.values() if n.kind == "criticism"]
+    assert sorted(n.notice_no or "" for n in criticisms) == [
+        f"和平区物业通〔2011〕{seq}号" for seq in (1, 2, 3)
+    ]
