@@ -33,27 +33,15 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from services.notifications.domain import destinations as addresses
 from services.notifications.domain import signing
+from services.notifications.domain.destinations import (
+    DestinationRefused as DestinationRefused,  # re-exported: what a send or a check raises
+)
+from services.notifications.domain.destinations import (
+    DestinationUnresolved as DestinationUnresolved,
+)
+from services.notifications.domain.notices import DeliveryResult as DeliveryResult
 
 IDEMPOTENCY_HEADER = "X-Wuye-Idempotency-Key"
-
-
-@dataclass(frozen=True)
-class DeliveryResult:
-    ok: bool
-    permanent: bool  # meaningful only when not ok: True = do not retry
-    detail: str
-
-    @classmethod
-    def delivered(cls, detail: str) -> DeliveryResult:
-        return cls(ok=True, permanent=False, detail=detail)
-
-    @classmethod
-    def transient(cls, detail: str) -> DeliveryResult:
-        return cls(ok=False, permanent=False, detail=detail)
-
-    @classmethod
-    def failed_permanently(cls, detail: str) -> DeliveryResult:
-        return cls(ok=False, permanent=True, detail=detail)
 
 
 class SmtpSettings(BaseModel):
@@ -158,19 +146,6 @@ async def system_resolver(host: str, port: int) -> list[str]:
     """Every address the system's resolver gives for `host` (IPv4 and IPv6)."""
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [str(info[4][0]) for info in infos]
-
-
-class DestinationRefused(Exception):
-    """The host is, or resolves to, an address webhooks may not reach; `reason` says which kind
-    (never the address: it may reveal the internal network in logs and events)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class DestinationUnresolved(Exception):
-    """The host name did not resolve (now): worth another try later."""
 
 
 @dataclass(frozen=True)

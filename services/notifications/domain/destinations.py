@@ -1,4 +1,5 @@
-"""Which addresses a webhook may be sent to (SSRF): pure rules on `ipaddress` objects, no I/O.
+"""Which addresses a webhook may be sent to (SSRF): pure rules on `ipaddress` objects, no I/O;
+and what a registered address (a callback URL, an e-mail address) must look like.
 
 A webhook URL is chosen by whoever registers it, and the service sends from inside the cluster, so
 an unchecked URL would let anyone make it call internal services or the cloud's metadata endpoint
@@ -40,6 +41,19 @@ METADATA: tuple[Network, ...] = tuple(
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _UNIQUE_LOCAL = ipaddress.ip_network("fc00::/7")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+class DestinationRefused(Exception):
+    """The host is, or resolves to, an address webhooks may not reach; `reason` says which kind
+    (never the address: it may reveal the internal network in logs and events)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class DestinationUnresolved(Exception):
+    """The host name did not resolve (now): worth another try later."""
 
 
 def parse_networks(text: str) -> tuple[Network, ...]:

@@ -1,4 +1,4 @@
-"""What the service records: a notice with its copies (the inboxes) and its deliveries (one per
+"""What the service records and decides on: a notice with its copies (the inboxes) and its deliveries (one per
 external channel), the endpoints notices go to, the ladder steps (催办 -> 通报批评) and the
 deliveries a worker has claimed. Plain values; the rules that build them are in `rules.py`."""
 
@@ -144,3 +144,22 @@ class Content:
     recipient_kind: str
     recipient_id: str
     cc: bool
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    ok: bool
+    permanent: bool  # meaningful only when not ok: True = do not retry
+    detail: str
+
+    @classmethod
+    def delivered(cls, detail: str) -> DeliveryResult:
+        return cls(ok=True, permanent=False, detail=detail)
+
+    @classmethod
+    def transient(cls, detail: str) -> DeliveryResult:
+        return cls(ok=False, permanent=False, detail=detail)
+
+    @classmethod
+    def failed_permanently(cls, detail: str) -> DeliveryResult:
+        return cls(ok=False, permanent=True, detail=detail)

@@ -26,9 +26,8 @@ import structlog
 
 from runtime.unit_of_work import Trace
 from schemas.notifications import v1 as notifications
-from services.notifications.adapters.channels import DeliveryResult
 from services.notifications.domain import rules as r
-from services.notifications.domain.notices import Claimed, Content, Outcome
+from services.notifications.domain.notices import Claimed, Content, DeliveryResult, Outcome
 from services.notifications.service.ports import NotificationsUnitOfWork, Sender
 
 log = structlog.get_logger(__name__)

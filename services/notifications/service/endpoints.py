@@ -9,19 +9,19 @@ from __future__ import annotations
 import uuid
 
 from runtime.errors import DomainError, InvalidInput, Message
-from services.notifications.adapters.channels import (
-    DestinationRefused,
-    Destinations,
-    DestinationUnresolved,
-    parse_url,
-)
+from services.notifications.adapters.channels import parse_url
 from services.notifications.domain import destinations
+from services.notifications.domain.destinations import DestinationRefused, DestinationUnresolved
 from services.notifications.domain.notices import NewEndpoint, RegisteredEndpoint
-from services.notifications.service.ports import NotificationsUnitOfWork, Scope
+from services.notifications.service.ports import (
+    NotificationsUnitOfWork,
+    Scope,
+    WebhookDestinations,
+)
 
 
 async def checked_address(
-    channel: str, address: str, *, allow_http: bool, allowed: Destinations
+    channel: str, address: str, *, allow_http: bool, allowed: WebhookDestinations
 ) -> str:
     """The address to record, or InvalidInput naming what is wrong with it."""
     address = address.strip()

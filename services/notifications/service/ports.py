@@ -11,10 +11,11 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from runtime.unit_of_work import UnitOfWork
-from services.notifications.adapters.channels import DeliveryResult
+from services.notifications.domain import destinations
 from services.notifications.domain.notices import (
     Claimed,
     Content,
+    DeliveryResult,
     Endpoint,
     LadderStep,
     NewEndpoint,
@@ -151,6 +152,14 @@ class NotificationsUnitOfWork(UnitOfWork, Protocol):
 
     def savepoint(self) -> AbstractAsyncContextManager[None]:
         """A nested transaction: leaving it with an exception undoes only what it wrote."""
+        ...
+
+
+class WebhookDestinations(Protocol):
+    """Where a webhook host resolves, each address checked (`adapters.channels.Destinations`)."""
+
+    async def resolve(self, host: str, port: int) -> destinations.Address:
+        """The address to connect to; DestinationRefused or DestinationUnresolved otherwise."""
         ...
 
 

@@ -9,9 +9,8 @@ from datetime import timedelta
 
 from runtime.unit_of_work import Trace
 from schemas.notifications import v1 as notifications
-from services.notifications.adapters.channels import DeliveryResult
 from services.notifications.adapters.memory import MemoryStore
-from services.notifications.domain.notices import Claimed, Content
+from services.notifications.domain.notices import Claimed, Content, DeliveryResult
 from services.notifications.service import delivery, issuing
 from tests import factories
 from tests.unit.notifications.support import BOOK, NOW, delivered, endpoint, store

@@ -10,8 +10,8 @@ import pytest
 from runtime.errors import NotFound
 from runtime.scheduler import FixedClock
 from schemas.base import Event
-from services.notifications.adapters.channels import DeliveryResult
 from services.notifications.adapters.memory import MemoryStore
+from services.notifications.domain.notices import DeliveryResult
 from services.notifications.service import delivery, inbox, issuing
 from services.notifications.service.ports import Scope
 from tests import factories
