@@ -23,7 +23,7 @@ from typing import Self
 
 from runtime.fakes import MemoryUnitOfWork, Written
 from runtime.scheduler import Clock, FixedClock
-from services.notifications.domain import rules as r
+from services.notifications.domain import rules
 from services.notifications.domain.notices import (
     Claimed,
     Content,
@@ -541,7 +541,7 @@ class MemoryInbox(_Repository):
                 continue
             if scope.level == "enterprise" and n.enterprise_id != scope.id:
                 continue
-            if year is not None and r.in_china(n.issued_at).year != year:
+            if year is not None and rules.in_china(n.issued_at).year != year:
                 continue
             found.append(n)
         found.sort(key=lambda n: n.notice_no or "")

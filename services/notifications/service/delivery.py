@@ -26,7 +26,7 @@ import structlog
 
 from runtime.unit_of_work import Trace
 from schemas.notifications import v1 as notifications
-from services.notifications.domain import rules as r
+from services.notifications.domain import rules
 from services.notifications.domain.notices import Claimed, Content, DeliveryResult, Outcome
 from services.notifications.service.ports import NotificationsUnitOfWork, Sender
 
@@ -136,7 +136,7 @@ async def record(
         elif give_up:
             updated = await uow.deliveries.failed(delivery, detail)
         else:
-            delay = r.backoff_s(attempts, policy.backoff_base_s, policy.backoff_max_s)
+            delay = rules.backoff_s(attempts, policy.backoff_base_s, policy.backoff_max_s)
             updated = await uow.deliveries.retry(delivery, detail, delay)
         if updated is None:
             # The lease ran out and another worker took the row over: its outcome counts.

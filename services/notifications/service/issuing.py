@@ -17,7 +17,7 @@ from runtime.unit_of_work import BatchHandler, Delivered, EventFailed, Trace
 from schemas import catalog
 from schemas.base import Event
 from schemas.notifications import v1 as notifications
-from services.notifications.domain import rules as r
+from services.notifications.domain import rules
 from services.notifications.domain.notices import Copy, Delivery, Endpoint, LadderStep, Notice
 from services.notifications.service.ports import NotificationsUnitOfWork
 
@@ -39,24 +39,24 @@ class Cause:
 
 async def issue(
     uow: NotificationsUnitOfWork,
-    book: r.RuleBook,
-    rule: r.Rule,
+    book: rules.RuleBook,
+    rule: rules.Rule,
     event: Event,
     cause: Cause,
     issued_at: datetime,
 ) -> Notice | None:
     """`rule`'s notice for `event` (the caller records it, with others of its run), or None if it
     names nobody. Its ladder effects and `NoticeIssued` are written here, in order."""
-    notice_id = r.notice_id(cause.event_id, rule.id)
+    notice_id = rules.notice_id(cause.event_id, rule.id)
     project_id = getattr(event, "project_id", None)
     project = await uow.projects.facts(project_id) if project_id is not None else None
-    addressees = r.addressees(rule, event, project)
+    addressees = rules.addressees(rule, event, project)
     enterprise_id = getattr(event, "enterprise_id", None) or (
         project.enterprise_id if project else None
     )
     # A project manager is reached only through channels that the project's enterprise (today's,
     # not a former one) registered for them.
-    endpoints: dict[r.Addressee, list[Endpoint]] = {
+    endpoints: dict[rules.Addressee, list[Endpoint]] = {
         a: await uow.endpoints.reaching(a.kind, a.id, enterprise_id)
         for a in addressees
         if a.kind != "owner"
@@ -65,13 +65,13 @@ async def issue(
     if not addressees:
         log.info("notice_not_addressed", rule=rule.id, reason="no recipient can be named")
         return None
-    names = r.names(event, project)
+    names = rules.names(event, project)
     district_code = getattr(event, "district_code", None) or (
         project.district_code if project else None
     )
     notice_no = None
     if rule.kind == "criticism":
-        year = r.in_china(issued_at).year
+        year = rules.in_china(issued_at).year
         seq = await uow.notices.next_number(district_code or "000000", year)
         notice_no = book.criticism_number(names["district_name"], year, seq)
     rendered = book.render(
@@ -88,11 +88,11 @@ async def issue(
     copies: list[Copy] = []
     deliveries: list[Delivery] = []
     for a in addressees:
-        copy_id = r.copy_id(notice_id, a)
+        copy_id = rules.copy_id(notice_id, a)
         copies.append(Copy(copy_id, notice_id, a.kind, a.id, a.cc))
         deliveries.extend(
             Delivery(
-                r.delivery_id(copy_id, ep.endpoint_id),
+                rules.delivery_id(copy_id, ep.endpoint_id),
                 copy_id,
                 notice_id,
                 ep.endpoint_id,
@@ -142,10 +142,10 @@ async def issue(
                     notifications.Recipient.model_validate({"kind": a.kind, "id": a.id, "cc": a.cc})
                     for a in addressees
                 ),
-                title_zh=r.clip(rendered.title_zh, 300),
-                body_zh=r.clip(rendered.body_zh, 20000),
-                title_en=r.clip(rendered.title_en, 300),
-                body_en=r.clip(rendered.body_en, 20000),
+                title_zh=rules.clip(rendered.title_zh, 300),
+                body_zh=rules.clip(rendered.body_zh, 20000),
+                title_en=rules.clip(rendered.title_en, 300),
+                body_en=rules.clip(rendered.body_en, 20000),
                 cause_event_id=cause.event_id,
                 cause_type=cause.event_type,
                 issued_at=issued_at,
@@ -185,7 +185,7 @@ async def issue(
 
 
 async def cancel_ladders(
-    uow: NotificationsUnitOfWork, book: r.RuleBook, delivered: Delivered[Event], now: datetime
+    uow: NotificationsUnitOfWork, book: rules.RuleBook, delivered: Delivered[Event], now: datetime
 ) -> int:
     """An event that resolves a subject (a submission, a reply) stops its pending ladders."""
     cancelled = 0
@@ -203,7 +203,7 @@ async def cancel_ladders(
     return cancelled
 
 
-def notices_for(book: r.RuleBook) -> BatchHandler[NotificationsUnitOfWork]:
+def notices_for(book: rules.RuleBook) -> BatchHandler[NotificationsUnitOfWork]:
     """The handler of every event the rules react to: issue what the rules say, cancel what the
     event resolves; the run's notices are recorded together (one statement per table)."""
 
@@ -211,7 +211,7 @@ def notices_for(book: r.RuleBook) -> BatchHandler[NotificationsUnitOfWork]:
         uow: NotificationsUnitOfWork, batch: Sequence[Delivered[Event]]
     ) -> None:
         wanted = [
-            r.notice_id(d.ce.id, rule.id)
+            rules.notice_id(d.ce.id, rule.id)
             for d in batch
             for rule in book.for_event(d.ce.type, d.event)
         ]
@@ -222,7 +222,7 @@ def notices_for(book: r.RuleBook) -> BatchHandler[NotificationsUnitOfWork]:
                 now = uow.clock.now()
                 cause = Cause(delivered.ce.id, delivered.ce.type, delivered.trace.correlation_id)
                 for rule in book.for_event(delivered.ce.type, delivered.event):
-                    if r.notice_id(cause.event_id, rule.id) in issued:
+                    if rules.notice_id(cause.event_id, rule.id) in issued:
                         continue  # a redelivered cause issues nothing new
                     notice = await issue(uow, book, rule, delivered.event, cause, now)
                     if notice is not None:
@@ -236,7 +236,7 @@ def notices_for(book: r.RuleBook) -> BatchHandler[NotificationsUnitOfWork]:
     return issue_notices
 
 
-async def escalate_due(units: Callable[[], NotificationsUnitOfWork], book: r.RuleBook) -> int:
+async def escalate_due(units: Callable[[], NotificationsUnitOfWork], book: rules.RuleBook) -> int:
     """Issue every criticism that is due, each in its own transaction; return how many."""
     issued = 0
     while (outcome := await escalate_next(units(), book)) is not None:
@@ -244,7 +244,7 @@ async def escalate_due(units: Callable[[], NotificationsUnitOfWork], book: r.Rul
     return issued
 
 
-async def escalate_next(uow: NotificationsUnitOfWork, book: r.RuleBook) -> bool | None:
+async def escalate_next(uow: NotificationsUnitOfWork, book: rules.RuleBook) -> bool | None:
     """Issue the earliest due criticism whose reminder went unanswered, in its own transaction:
     True when issued, False when it failed (marked `failed`, for an operator), None when none is
     due. Safe on many replicas: each step is claimed once."""
@@ -273,12 +273,12 @@ async def escalate_next(uow: NotificationsUnitOfWork, book: r.RuleBook) -> bool 
 
 
 async def _issue_step(
-    uow: NotificationsUnitOfWork, book: r.RuleBook, step: LadderStep, now: datetime
+    uow: NotificationsUnitOfWork, book: rules.RuleBook, step: LadderStep, now: datetime
 ) -> str | None:
     event = catalog.EVENT_TYPES[step.cause_type].model_validate(json.loads(step.cause_payload))
     rule = book.rules[step.rule_id]
     cause = Cause(step.cause_event_id, step.cause_type, step.correlation_id)
-    notice_id = r.notice_id(cause.event_id, rule.id)
+    notice_id = rules.notice_id(cause.event_id, rule.id)
     if await uow.notices.existing([notice_id]):
         return None
     notice = await issue(uow, book, rule, event, cause, now)

@@ -14,13 +14,13 @@ from schemas import catalog, cloudevents
 from schemas.base import Event
 from services.notifications.adapters import rule_file
 from services.notifications.adapters.memory import MemoryNotificationsUnitOfWork, MemoryStore
-from services.notifications.domain import rules as r
+from services.notifications.domain import rules
 from services.notifications.domain.notices import NewEndpoint
 
 RULES = Path(__file__).parents[3] / "services" / "notifications" / "data" / "rules.toml"
 BOOK = rule_file.load(RULES)
 NOW = datetime(2011, 8, 22, 2, 0, tzinfo=UTC)
-PROJECT = r.ProjectFacts("P-120101-0001", "海河花园", "E-0001", "津城物业", "120101", "和平区")
+PROJECT = rules.ProjectFacts("P-120101-0001", "海河花园", "E-0001", "津城物业", "120101", "和平区")
 
 
 def event(ce_type: str, **fields: Any) -> Event:
@@ -39,7 +39,7 @@ def batch(*events: Event) -> Sequence[Delivered[Event]]:
     return [delivered(e, correlation_id=f"corr-{i}") for i, e in enumerate(events)]
 
 
-def store(*, project: r.ProjectFacts | None = PROJECT, at: datetime = NOW) -> MemoryStore:
+def store(*, project: rules.ProjectFacts | None = PROJECT, at: datetime = NOW) -> MemoryStore:
     found = MemoryStore(FixedClock(at))
     if project is not None:
         found.tables.projects[project.project_id] = project

@@ -14,7 +14,7 @@ from runtime.unit_of_work import EventFailed, Trace
 from schemas.inspections import v1 as inspections
 from schemas.notifications import v1 as notifications
 from services.notifications.adapters.memory import MemoryStore
-from services.notifications.domain import rules as r
+from services.notifications.domain import rules
 from services.notifications.domain.notices import LadderStep
 from services.notifications.service import issuing
 from tests import factories
@@ -36,7 +36,7 @@ async def test_a_failed_inspection_notifies_the_enterprise_its_manager_and_the_d
     await uow.commit()  # as the consumer does, with the inbox claim
 
     (notice,) = db.tables.notices.values()
-    assert notice.notice_id == r.notice_id(failed.ce.id, "inspection-failed")
+    assert notice.notice_id == rules.notice_id(failed.ce.id, "inspection-failed")
     assert (notice.kind, notice.rule_id, notice.issued_at) == ("notice", "inspection-failed", NOW)
     assert (notice.cause_event_id, notice.correlation_id) == (failed.ce.id, "corr-77")
     assert [(c.recipient_kind, c.recipient_id, c.cc) for c in notice.copies] == [
