@@ -14,15 +14,19 @@ import pytest
 
 from runtime import db
 from runtime.scheduler import FixedClock
+from runtime.unit_of_work import Delivered
 from schemas import cloudevents
 from schemas.base import Event
-from services.notifications.domain.rules import RuleBook
+from services.notifications.adapters import rule_file
+from services.notifications.adapters.postgres import PgNotificationsUnitOfWork
+from services.notifications.entrypoints import jobs
 from services.notifications.service import issuing
 from tests import factories
 
 pytestmark = pytest.mark.integration
 SERVICE = Path(__file__).resolve().parents[2] / "services" / "notifications"
-BOOK = RuleBook.load(SERVICE / "data" / "rules.toml")
+BOOK = rule_file.load(SERVICE / "data" / "rules.toml")
+NOTICES = issuing.notices_for(BOOK)
 DETECTED = datetime.fromisoformat("2011-08-22T10:00:00+08:00")
 
 
@@ -34,11 +38,17 @@ async def pool(fresh_db: str) -> AsyncIterator[asyncpg.Pool]:
     await p.close()
 
 
-async def deliver(pool: asyncpg.Pool, event: Event, at: datetime = DETECTED) -> None:
-    handle = issuing.handler(BOOK, FixedClock(at))
-    ce = cloudevents.from_event(event, source="/test")
+async def handle(
+    pool: asyncpg.Pool, event: Event, ce: cloudevents.CloudEvent, at: datetime
+) -> None:
+    """As the consumer does: the handler on a unit joined to the consumer's transaction."""
+    unit = PgNotificationsUnitOfWork(pool, clock=FixedClock(at))
     async with pool.acquire() as conn, conn.transaction():
-        await handle(conn, event, ce)
+        await NOTICES(unit.joined(conn), [Delivered(event, ce)])
+
+
+async def deliver(pool: asyncpg.Pool, event: Event, at: datetime = DETECTED) -> None:
+    await handle(pool, event, cloudevents.from_event(event, source="/test"), at)
 
 
 async def kinds(pool: asyncpg.Pool, subject_id: str) -> list[str]:
@@ -52,7 +62,7 @@ async def kinds(pool: asyncpg.Pool, subject_id: str) -> list[str]:
 async def test_the_criticism_comes_only_after_the_configured_wait(pool: asyncpg.Pool) -> None:
     order = f"O-{uuid.uuid4().hex[:6]}"
     await deliver(pool, factories.rectification_overdue(order_id=order, detected_at=DETECTED))
-    job = issuing.escalation_job(BOOK)
+    job = jobs.escalation_job(BOOK)
     assert await kinds(pool, order) == ["reminder"]
 
     assert await job.run(pool, DETECTED + timedelta(hours=71, minutes=59)) == 0
@@ -84,7 +94,7 @@ async def test_a_submission_before_the_wait_ends_calls_the_criticism_off(
     order = f"O-{uuid.uuid4().hex[:6]}"
     await deliver(pool, factories.rectification_overdue(order_id=order, detected_at=DETECTED))
     await deliver(pool, factories.rectification_submitted(order_id=order))
-    assert await issuing.escalation_job(BOOK).run(pool, DETECTED + timedelta(days=10)) == 0
+    assert await jobs.escalation_job(BOOK).run(pool, DETECTED + timedelta(days=10)) == 0
     assert await kinds(pool, order) == ["reminder"]
 
 
@@ -96,7 +106,7 @@ async def test_a_final_rejection_is_criticised_at_once_and_ends_the_pending_ladd
     await deliver(pool, factories.rectification_rejected(order_id=order), DETECTED + timedelta(1))
     assert await kinds(pool, order) == ["reminder", "criticism"]
     # the overdue ladder does not add a second criticism for the same order
-    assert await issuing.escalation_job(BOOK).run(pool, DETECTED + timedelta(days=10)) == 0
+    assert await jobs.escalation_job(BOOK).run(pool, DETECTED + timedelta(days=10)) == 0
     assert await kinds(pool, order) == ["reminder", "criticism"]
 
 
@@ -130,7 +140,7 @@ async def test_concurrent_schedulers_issue_each_criticism_once(pool: asyncpg.Poo
     orders = [f"O-{i}-{uuid.uuid4().hex[:6]}" for i in range(12)]
     for order in orders:
         await deliver(pool, factories.rectification_overdue(order_id=order, detected_at=DETECTED))
-    job = issuing.escalation_job(BOOK)
+    job = jobs.escalation_job(BOOK)
     due = DETECTED + timedelta(hours=73)
     counts = await asyncio.gather(*(job.run(pool, due) for _ in range(4)))
     assert sum(counts) == 12
@@ -148,11 +158,9 @@ async def test_a_redelivered_cause_issues_nothing_new_even_without_the_inbox(
     pool: asyncpg.Pool,
 ) -> None:
     event = factories.rectification_overdue(detected_at=DETECTED)
-    handle = issuing.handler(BOOK, FixedClock(DETECTED))
     ce = cloudevents.from_event(event, source="/test")
     for _ in range(2):
-        async with pool.acquire() as conn, conn.transaction():
-            await handle(conn, event, ce)
+        await handle(pool, event, ce, DETECTED)
     assert await kinds(pool, event.order_id) == ["reminder"]
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 1

@@ -11,11 +11,12 @@ import pytest
 
 from schemas import catalog
 from schemas.base import Event
+from services.notifications.adapters import rule_file
 from services.notifications.domain import rules as r
 from tests import factories
 
 RULES = Path(__file__).parents[2] / "services" / "notifications" / "data" / "rules.toml"
-BOOK = r.RuleBook.load(RULES)
+BOOK = rule_file.load(RULES)
 T = datetime(2011, 8, 22, 2, 0, tzinfo=UTC)
 PROJECT = r.ProjectFacts("P-120101-0001", "海河花园", "E-0001", "津城物业", "120101", "和平区")
 
@@ -279,11 +280,11 @@ def test_an_invalid_rule_book_is_refused_with_the_place_named(
     change: tuple[str, str], message: str
 ) -> None:
     with pytest.raises(r.RuleError, match=message.replace("{", r"\{").replace("}", r"\}")):
-        r.RuleBook.parse(BASE.replace(*change))
+        rule_file.parse(BASE.replace(*change))
 
 
 def test_an_undefined_name_in_a_template_is_an_error_not_an_empty_string() -> None:
-    book = r.RuleBook.parse(BASE.replace('body_zh = "b"', 'body_zh = "{{ e.no_such_field }}"'))
+    book = rule_file.parse(BASE.replace('body_zh = "b"', 'body_zh = "{{ e.no_such_field }}"'))
     with pytest.raises(r.RuleError, match="cannot render"):
         book.render(book.rules["r1"], {"e": factories.inspection_failed()})
 
@@ -324,8 +325,8 @@ def test_a_failure_reason_leaves_the_service_without_hosts_or_addresses(
 def test_a_rule_that_would_publish_a_notice_to_an_owner_is_refused() -> None:
     text = BASE.replace('to = ["enterprise"]', 'to = ["owner"]')
     with pytest.raises(r.RuleError, match="publish = false"):
-        r.RuleBook.parse(text)
-    assert r.RuleBook.parse(text.replace('kind = "notice"', 'kind = "notice"\npublish = false'))
+        rule_file.parse(text)
+    assert rule_file.parse(text.replace('kind = "notice"', 'kind = "notice"\npublish = false'))
 
 
 def test_long_bodies_are_clipped_for_the_event_only() -> None:

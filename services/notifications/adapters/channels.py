@@ -33,27 +33,15 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from services.notifications.domain import destinations as addresses
 from services.notifications.domain import signing
+from services.notifications.domain.destinations import (
+    DestinationRefused as DestinationRefused,  # re-exported: what a send or a check raises
+)
+from services.notifications.domain.destinations import (
+    DestinationUnresolved as DestinationUnresolved,
+)
+from services.notifications.domain.notices import DeliveryResult as DeliveryResult
 
 IDEMPOTENCY_HEADER = "X-Wuye-Idempotency-Key"
-
-
-@dataclass(frozen=True)
-class DeliveryResult:
-    ok: bool
-    permanent: bool  # meaningful only when not ok: True = do not retry
-    detail: str
-
-    @classmethod
-    def delivered(cls, detail: str) -> DeliveryResult:
-        return cls(ok=True, permanent=False, detail=detail)
-
-    @classmethod
-    def transient(cls, detail: str) -> DeliveryResult:
-        return cls(ok=False, permanent=False, detail=detail)
-
-    @classmethod
-    def failed_permanently(cls, detail: str) -> DeliveryResult:
-        return cls(ok=False, permanent=True, detail=detail)
 
 
 class SmtpSettings(BaseModel):
@@ -160,19 +148,6 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
-class DestinationRefused(Exception):
-    """The host is, or resolves to, an address webhooks may not reach; `reason` says which kind
-    (never the address: it may reveal the internal network in logs and events)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class DestinationUnresolved(Exception):
-    """The host name did not resolve (now): worth another try later."""
-
-
 @dataclass(frozen=True)
 class Destinations:
     """Where webhooks may go: public addresses, plus the `allowed` ranges
@@ -211,6 +186,31 @@ class Destinations:
         if not checked:
             raise DestinationUnresolved("no address")
         return checked[0]
+
+
+@dataclass(frozen=True)
+class ParsedUrl:
+    text: str  # the URL as recorded
+    scheme: str
+    host: str
+    userinfo: str
+    port: int  # the URL's, or the scheme's default
+
+
+def parse_url(address: str) -> ParsedUrl | None:
+    """A URL's parts, or None when it is not a URL (IDNA decoding of the host may fail too)."""
+    try:
+        url = httpx.URL(address)
+        host = url.host
+    except (httpx.InvalidURL, UnicodeError):
+        return None
+    return ParsedUrl(
+        text=str(url),
+        scheme=url.scheme,
+        host=host,
+        userinfo=url.userinfo.decode("ascii", "replace"),
+        port=url.port or (443 if url.scheme == "https" else 80),
+    )
 
 
 def webhook_headers(

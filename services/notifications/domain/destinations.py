@@ -1,4 +1,5 @@
-"""Which addresses a webhook may be sent to (SSRF): pure rules on `ipaddress` objects, no I/O.
+"""Which addresses a webhook may be sent to (SSRF): pure rules on `ipaddress` objects, no I/O;
+and what a registered address (a callback URL, an e-mail address) must look like.
 
 A webhook URL is chosen by whoever registers it, and the service sends from inside the cluster, so
 an unchecked URL would let anyone make it call internal services or the cloud's metadata endpoint
@@ -18,6 +19,7 @@ whose receivers listen on loopback. Production leaves it empty.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 from typing import TypeAlias
 
@@ -39,6 +41,19 @@ METADATA: tuple[Network, ...] = tuple(
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _UNIQUE_LOCAL = ipaddress.ip_network("fc00::/7")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+class DestinationRefused(Exception):
+    """The host is, or resolves to, an address webhooks may not reach; `reason` says which kind
+    (never the address: it may reveal the internal network in logs and events)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class DestinationUnresolved(Exception):
+    """The host name did not resolve (now): worth another try later."""
 
 
 def parse_networks(text: str) -> tuple[Network, ...]:
@@ -113,3 +128,20 @@ def refusal(ip: Address, allowed: Iterable[Network] = ()) -> str | None:
         if reason is not None:
             return reason
     return None
+
+
+# -- what a registered address must look like -----------------------------------------------------
+
+EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+def is_email(address: str) -> bool:
+    return EMAIL.fullmatch(address) is not None
+
+
+def callback_url_ok(scheme: str, host: str, userinfo: str, *, allow_http: bool) -> bool:
+    """A webhook URL is https (plain http only where allowed: local development and tests), names
+    a host and carries no credentials. Where its host may point is `refusal`'s question, asked
+    once the name is resolved."""
+    schemes = ("https", "http") if allow_http else ("https",)
+    return scheme in schemes and bool(host) and not userinfo

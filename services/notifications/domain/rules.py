@@ -1,5 +1,6 @@
-"""Notice rules as data (`data/rules.toml`): which event produces which notice for whom, in which
-words, and when a reminder (催办) turns into a circulated criticism (通报批评).
+"""Notice rules as data (`data/rules.toml`, read by `adapters/rule_file.py`): which event produces
+which notice for whom, in which words, and when a reminder (催办) turns into a circulated criticism
+(通报批评).
 
 Pure: loading validates the whole rule book against the event catalog and compiles every template,
 so a typo stops the service at startup instead of at the first overdue order. Rendering is
@@ -11,11 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import string
-import tomllib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
@@ -196,14 +195,11 @@ class RuleBook:
                 raise RuleError(f"rule {rule.id}: template error: {exc}") from exc
 
     @classmethod
-    def load(cls, path: Path) -> RuleBook:
-        return cls.parse(path.read_text(encoding="utf-8"), source=str(path))
-
-    @classmethod
-    def parse(cls, text: str, source: str = "<rules>") -> RuleBook:
+    def from_data(cls, data: Mapping[str, Any], source: str = "<rules>") -> RuleBook:
+        """The rule book from its decoded file (`adapters/rule_file.py` reads the TOML)."""
         try:
-            book = _Book.model_validate(tomllib.loads(text))
-        except (tomllib.TOMLDecodeError, ValueError) as exc:
+            book = _Book.model_validate(data)
+        except ValueError as exc:
             raise RuleError(f"{source}: {exc}") from exc
         return cls(book)
 

@@ -1,4 +1,4 @@
-"""Issuing notices: from an event (in the consumer's transaction) or from a due ladder step (in the
+"""Issuing notices: from events (in the consumer's transaction) or from a due ladder step (in the
 escalation job's transaction). Everything a notice causes is written in that one transaction: the
 notice, its copies (the inboxes), a delivery row per external channel (before anything is sent),
 the ladder step it schedules or cancels, and `NoticeIssued` in the outbox.
@@ -7,85 +7,57 @@ the ladder step it schedules or cancels, and `NoticeIssued` in the outbox.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-import asyncpg
 import structlog
 
-from runtime import db, outbox
-from runtime.scheduler import Clock, PeriodicJob
-from schemas import catalog, cloudevents
+from runtime.unit_of_work import BatchHandler, Delivered, EventFailed, Trace
+from schemas import catalog
 from schemas.base import Event
-from schemas.notifications import v1 as events
-from services.notifications.domain import rules as r
+from schemas.notifications import v1 as notifications
+from services.notifications.domain import rules
+from services.notifications.domain.notices import Copy, Delivery, Endpoint, LadderStep, Notice
+from services.notifications.service.ports import NotificationsUnitOfWork
 
-SOURCE = "/wuye/notifications"
 log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
 class Cause:
+    """The event a notice answers, and the work it belongs to."""
+
     event_id: str
     event_type: str
     correlation_id: str
 
-
-async def project_facts(conn: db.Connection, event: Event) -> r.ProjectFacts | None:
-    project_id = getattr(event, "project_id", None)
-    if project_id is None:
-        return None
-    row = await conn.fetchrow(
-        """SELECT project_id, project_name, enterprise_id, enterprise_name, district_code,
-                  district_name FROM projects WHERE project_id = $1""",
-        project_id,
-    )
-    return r.ProjectFacts(**dict(row)) if row is not None else None
-
-
-async def _next_number(conn: db.Connection, district_code: str, year: int) -> int:
-    seq: int = await conn.fetchval(
-        """INSERT INTO notice_numbers (district_code, year, last_seq) VALUES ($1, $2, 1)
-           ON CONFLICT (district_code, year)
-           DO UPDATE SET last_seq = notice_numbers.last_seq + 1
-           RETURNING last_seq""",
-        district_code,
-        year,
-    )
-    return seq
+    @property
+    def trace(self) -> Trace:
+        return Trace(self.correlation_id, self.event_id)
 
 
 async def issue(
-    conn: db.Connection,
-    book: r.RuleBook,
-    rule: r.Rule,
+    uow: NotificationsUnitOfWork,
+    book: rules.RuleBook,
+    rule: rules.Rule,
     event: Event,
     cause: Cause,
     issued_at: datetime,
-) -> str | None:
-    """Issue `rule`'s notice for `event` once; return its id, or None if it exists already or
-    names nobody."""
-    notice_id = r.notice_id(cause.event_id, rule.id)
-    if await conn.fetchval("SELECT 1 FROM notices WHERE notice_id = $1", notice_id):
-        return None
-    project = await project_facts(conn, event)
-    addressees = r.addressees(rule, event, project)
+) -> Notice | None:
+    """`rule`'s notice for `event` (the caller records it, with others of its run), or None if it
+    names nobody. Its ladder effects and `NoticeIssued` are written here, in order."""
+    notice_id = rules.notice_id(cause.event_id, rule.id)
+    project_id = getattr(event, "project_id", None)
+    project = await uow.projects.facts(project_id) if project_id is not None else None
+    addressees = rules.addressees(rule, event, project)
     enterprise_id = getattr(event, "enterprise_id", None) or (
         project.enterprise_id if project else None
     )
     # A project manager is reached only through channels that the project's enterprise (today's,
     # not a former one) registered for them.
-    endpoints = {
-        a: await conn.fetch(
-            """SELECT endpoint_id, channel, address FROM endpoints
-                WHERE recipient_kind = $1 AND recipient_id = $2 AND disabled_at IS NULL
-                  AND ($1 <> 'manager' OR owner_enterprise_id = $3)
-                ORDER BY endpoint_id""",
-            a.kind,
-            a.id,
-            enterprise_id,
-        )
+    endpoints: dict[rules.Addressee, list[Endpoint]] = {
+        a: await uow.endpoints.reaching(a.kind, a.id, enterprise_id)
         for a in addressees
         if a.kind != "owner"
     }
@@ -93,14 +65,14 @@ async def issue(
     if not addressees:
         log.info("notice_not_addressed", rule=rule.id, reason="no recipient can be named")
         return None
-    names = r.names(event, project)
+    names = rules.names(event, project)
     district_code = getattr(event, "district_code", None) or (
         project.district_code if project else None
     )
     notice_no = None
     if rule.kind == "criticism":
-        year = r.in_china(issued_at).year
-        seq = await _next_number(conn, district_code or "000000", year)
+        year = rules.in_china(issued_at).year
+        seq = await uow.notices.next_number(district_code or "000000", year)
         notice_no = book.criticism_number(names["district_name"], year, seq)
     rendered = book.render(
         rule,
@@ -113,61 +85,47 @@ async def issue(
         },
     )
     subject_id = str(getattr(event, rule.subject.field))
-    project_id = getattr(event, "project_id", None)
-    await conn.execute(
-        """INSERT INTO notices (notice_id, rule_id, kind, reason, notice_no, subject_kind,
-                  subject_id, project_id, enterprise_id, district_code, title_zh, body_zh,
-                  title_en, body_en, cause_event_id, cause_type, correlation_id, issued_at)
-           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)""",
-        notice_id,
-        rule.id,
-        rule.kind,
-        rule.reason,
-        notice_no,
-        rule.subject.kind,
-        subject_id,
-        project_id,
-        enterprise_id,
-        district_code,
-        rendered.title_zh,
-        rendered.body_zh,
-        rendered.title_en,
-        rendered.body_en,
-        cause.event_id,
-        cause.event_type,
-        cause.correlation_id,
-        issued_at,
-    )
-    deliveries = 0
+    copies: list[Copy] = []
+    deliveries: list[Delivery] = []
     for a in addressees:
-        copy_id = r.copy_id(notice_id, a)
-        await conn.execute(
-            """INSERT INTO notice_copies (copy_id, notice_id, recipient_kind, recipient_id, cc)
-               VALUES ($1, $2, $3, $4, $5)""",
-            copy_id,
-            notice_id,
-            a.kind,
-            a.id,
-            a.cc,
-        )
-        for ep in endpoints.get(a, ()):
-            deliveries += 1
-            await conn.execute(
-                """INSERT INTO deliveries (delivery_id, copy_id, notice_id, endpoint_id, channel,
-                          address) VALUES ($1, $2, $3, $4, $5, $6)""",
-                r.delivery_id(copy_id, ep["endpoint_id"]),
+        copy_id = rules.copy_id(notice_id, a)
+        copies.append(Copy(copy_id, notice_id, a.kind, a.id, a.cc))
+        deliveries.extend(
+            Delivery(
+                rules.delivery_id(copy_id, ep.endpoint_id),
                 copy_id,
                 notice_id,
-                ep["endpoint_id"],
-                ep["channel"],
-                ep["address"],
+                ep.endpoint_id,
+                ep.channel,
+                ep.address,
             )
-    if deliveries:
-        await conn.execute("SELECT pg_notify('wuye_deliveries', '')")
+            for ep in endpoints.get(a, ())
+        )
+    notice = Notice(
+        notice_id=notice_id,
+        rule_id=rule.id,
+        kind=rule.kind,
+        reason=rule.reason,
+        notice_no=notice_no,
+        subject_kind=rule.subject.kind,
+        subject_id=subject_id,
+        project_id=project_id,
+        enterprise_id=enterprise_id,
+        district_code=district_code,
+        title_zh=rendered.title_zh,
+        body_zh=rendered.body_zh,
+        title_en=rendered.title_en,
+        body_en=rendered.body_en,
+        cause_event_id=cause.event_id,
+        cause_type=cause.event_type,
+        correlation_id=cause.correlation_id,
+        issued_at=issued_at,
+        copies=tuple(copies),
+        deliveries=tuple(deliveries),
+    )
     if rule.publish:
-        await outbox.enqueue(
-            conn,
-            events.NoticeIssued(
+        await uow.outbox.add(
+            notifications.NoticeIssued(
                 notice_id=notice_id,
                 kind=rule.kind,
                 rule_id=rule.id,
@@ -181,46 +139,38 @@ async def issue(
                 enterprise_name=names["enterprise_name"] or None,
                 district_code=district_code,
                 recipients=tuple(
-                    events.Recipient.model_validate({"kind": a.kind, "id": a.id, "cc": a.cc})
+                    notifications.Recipient.model_validate({"kind": a.kind, "id": a.id, "cc": a.cc})
                     for a in addressees
                 ),
-                title_zh=r.clip(rendered.title_zh, 300),
-                body_zh=r.clip(rendered.body_zh, 20000),
-                title_en=r.clip(rendered.title_en, 300),
-                body_en=r.clip(rendered.body_en, 20000),
+                title_zh=rules.clip(rendered.title_zh, 300),
+                body_zh=rules.clip(rendered.body_zh, 20000),
+                title_en=rules.clip(rendered.title_en, 300),
+                body_en=rules.clip(rendered.body_en, 20000),
                 cause_event_id=cause.event_id,
                 cause_type=cause.event_type,
                 issued_at=issued_at,
             ),
-            source=SOURCE,
-            correlation_id=cause.correlation_id,
-            causation_id=cause.event_id,
+            cause.trace,
         )
     if rule.kind == "criticism":
         # One failure never brings two criticisms: pending ladders about the subject end here.
-        await conn.execute(
-            """UPDATE escalations SET status = 'cancelled', settled_at = $3, settled_by = $4
-                WHERE status = 'pending' AND subject_kind = $1 AND subject_id = $2""",
-            rule.subject.kind,
-            subject_id,
-            issued_at,
-            notice_id,
+        await uow.escalations.cancel(
+            rule.subject.kind, subject_id, rule_id=None, at=issued_at, by=notice_id
         )
     if rule.escalate is not None:
-        await conn.execute(
-            """INSERT INTO escalations (escalation_id, rule_id, subject_kind, subject_id, due_at,
-                      cause_event_id, cause_type, cause_payload, correlation_id)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
-               ON CONFLICT DO NOTHING""",
-            notice_id,
-            rule.escalate.rule,
-            rule.subject.kind,
-            subject_id,
-            getattr(event, rule.escalate.at) + timedelta(hours=rule.escalate.after_hours),
-            cause.event_id,
-            cause.event_type,
-            event.model_dump_json(),
-            cause.correlation_id,
+        await uow.escalations.schedule(
+            LadderStep(
+                escalation_id=notice_id,
+                rule_id=rule.escalate.rule,
+                subject_kind=rule.subject.kind,
+                subject_id=subject_id,
+                due_at=getattr(event, rule.escalate.at)
+                + timedelta(hours=rule.escalate.after_hours),
+                cause_event_id=cause.event_id,
+                cause_type=cause.event_type,
+                cause_payload=event.model_dump_json(),
+                correlation_id=cause.correlation_id,
+            )
         )
     log.info(
         "notice_issued",
@@ -229,103 +179,110 @@ async def issue(
         kind=rule.kind,
         notice_no=notice_no,
         recipients=len(addressees),
-        deliveries=deliveries,
+        deliveries=len(deliveries),
     )
-    return notice_id
+    return notice
 
 
 async def cancel_ladders(
-    conn: db.Connection, book: r.RuleBook, event: Event, ce: cloudevents.CloudEvent, now: datetime
+    uow: NotificationsUnitOfWork, book: rules.RuleBook, delivered: Delivered[Event], now: datetime
 ) -> int:
     """An event that resolves a subject (a submission, a reply) stops its pending ladders."""
     cancelled = 0
-    for rule in book.cancels(ce.type):
+    for rule in book.cancels(delivered.ce.type):
         assert rule.escalate is not None
-        result = await conn.execute(
-            """UPDATE escalations SET status = 'cancelled', settled_at = $4, settled_by = $5
-                WHERE status = 'pending' AND rule_id = $1 AND subject_kind = $2
-                  AND subject_id = $3""",
-            rule.escalate.rule,
+        cancelled += await uow.escalations.cancel(
             rule.subject.kind,
-            str(getattr(event, rule.subject.field)),
-            now,
-            ce.id,
+            str(getattr(delivered.event, rule.subject.field)),
+            rule_id=rule.escalate.rule,
+            at=now,
+            by=delivered.ce.id,
         )
-        cancelled += int(result.split()[-1])
     if cancelled:
         log.info("ladder_cancelled", count=cancelled)
     return cancelled
 
 
-def handler(book: r.RuleBook, clock: Clock) -> Any:
-    """The one consumer handler: issue what the rules say, cancel what the event resolves."""
+def notices_for(book: rules.RuleBook) -> BatchHandler[NotificationsUnitOfWork]:
+    """The handler of every event the rules react to: issue what the rules say, cancel what the
+    event resolves; the run's notices are recorded together (one statement per table)."""
 
-    async def handle(conn: db.Connection, event: Event, ce: cloudevents.CloudEvent) -> None:
-        now = clock.now()
-        cause = Cause(ce.id, ce.type, ce.correlationid)
-        for rule in book.for_event(ce.type, event):
-            await issue(conn, book, rule, event, cause, now)
-        await cancel_ladders(conn, book, event, ce, now)
+    async def issue_notices(
+        uow: NotificationsUnitOfWork, batch: Sequence[Delivered[Event]]
+    ) -> None:
+        wanted = [
+            rules.notice_id(d.ce.id, rule.id)
+            for d in batch
+            for rule in book.for_event(d.ce.type, d.event)
+        ]
+        issued = await uow.notices.existing(wanted)
+        notices: list[Notice] = []
+        for position, delivered in enumerate(batch):
+            try:
+                now = uow.clock.now()
+                cause = Cause(delivered.ce.id, delivered.ce.type, delivered.trace.correlation_id)
+                for rule in book.for_event(delivered.ce.type, delivered.event):
+                    if rules.notice_id(cause.event_id, rule.id) in issued:
+                        continue  # a redelivered cause issues nothing new
+                    notice = await issue(uow, book, rule, delivered.event, cause, now)
+                    if notice is not None:
+                        notices.append(notice)
+                        issued.add(notice.notice_id)
+                await cancel_ladders(uow, book, delivered, now)
+            except Exception as exc:
+                raise EventFailed(position) from exc
+        await uow.notices.add(notices)
 
-    return handle
+    return issue_notices
+
+
+async def escalate_due(units: Callable[[], NotificationsUnitOfWork], book: rules.RuleBook) -> int:
+    """Issue every criticism that is due, each in its own transaction; return how many."""
+    issued = 0
+    while (outcome := await escalate_next(units(), book)) is not None:
+        issued += outcome
+    return issued
+
+
+async def escalate_next(uow: NotificationsUnitOfWork, book: rules.RuleBook) -> bool | None:
+    """Issue the earliest due criticism whose reminder went unanswered, in its own transaction:
+    True when issued, False when it failed (marked `failed`, for an operator), None when none is
+    due. Safe on many replicas: each step is claimed once."""
+    async with uow:
+        now = uow.clock.now()
+        step = await uow.escalations.claim_due(now)
+        if step is None:
+            return None
+        with structlog.contextvars.bound_contextvars(
+            correlation_id=step.correlation_id, event_id=step.cause_event_id
+        ):
+            try:
+                async with uow.savepoint():  # one bad step stops nothing
+                    notice_id = await _issue_step(uow, book, step, now)
+            except Exception as exc:
+                log.error("ladder_step_failed", escalation_id=step.escalation_id, exc_info=exc)
+                await uow.escalations.failed(
+                    step.escalation_id, f"{type(exc).__name__}: {exc}"[:500]
+                )
+                outcome = False
+            else:
+                await uow.escalations.settled_by(step.escalation_id, notice_id)
+                outcome = True
+        await uow.commit()
+        return outcome
 
 
 async def _issue_step(
-    conn: db.Connection, book: r.RuleBook, row: asyncpg.Record, now: datetime
+    uow: NotificationsUnitOfWork, book: rules.RuleBook, step: LadderStep, now: datetime
 ) -> str | None:
-    event = catalog.EVENT_TYPES[row["cause_type"]].model_validate(json.loads(row["cause_payload"]))
-    return await issue(
-        conn,
-        book,
-        book.rules[row["rule_id"]],
-        event,
-        Cause(row["cause_event_id"], row["cause_type"], row["correlation_id"]),
-        now,
-    )
-
-
-def escalation_job(book: r.RuleBook, interval_s: float = 30.0) -> PeriodicJob:
-    """Issue the criticisms whose reminders went unanswered; safe on many replicas."""
-
-    async def run(pool: asyncpg.Pool, now: datetime) -> int:
-        issued = 0
-        while True:
-            async with pool.acquire() as conn, conn.transaction():
-                row = await conn.fetchrow(
-                    """UPDATE escalations SET status = 'issued', settled_at = $1
-                        WHERE escalation_id = (
-                              SELECT escalation_id FROM escalations
-                               WHERE status = 'pending' AND due_at <= $1
-                               ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-                       RETURNING *""",
-                    now,
-                )
-                if row is None:
-                    return issued
-                structlog.contextvars.bind_contextvars(
-                    correlation_id=row["correlation_id"], event_id=row["cause_event_id"]
-                )
-                try:
-                    async with conn.transaction():  # a savepoint: one bad row stops nothing
-                        notice_id = await _issue_step(conn, book, row, now)
-                except Exception as exc:
-                    log.error(
-                        "ladder_step_failed", escalation_id=row["escalation_id"], exc_info=exc
-                    )
-                    await conn.execute(
-                        """UPDATE escalations SET status = 'failed', settled_by = $2
-                            WHERE escalation_id = $1""",
-                        row["escalation_id"],
-                        f"{type(exc).__name__}: {exc}"[:500],
-                    )
-                else:
-                    await conn.execute(
-                        "UPDATE escalations SET settled_by = $2 WHERE escalation_id = $1",
-                        row["escalation_id"],
-                        notice_id,
-                    )
-                    issued += 1
-                finally:
-                    structlog.contextvars.unbind_contextvars("correlation_id", "event_id")
-
-    return PeriodicJob("criticism-ladder", run, interval_s=interval_s)
+    event = catalog.EVENT_TYPES[step.cause_type].model_validate(json.loads(step.cause_payload))
+    rule = book.rules[step.rule_id]
+    cause = Cause(step.cause_event_id, step.cause_type, step.correlation_id)
+    notice_id = rules.notice_id(cause.event_id, rule.id)
+    if await uow.notices.existing([notice_id]):
+        return None
+    notice = await issue(uow, book, rule, event, cause, now)
+    if notice is None:
+        return None
+    await uow.notices.add([notice])
+    return notice.notice_id

@@ -1,0 +1,61 @@
+"""What recipients and offices read: inboxes, a notice's history, the criticism register."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from runtime.errors import Message, NotFound
+from services.notifications.service.ports import NotificationsUnitOfWork, Row, Scope
+
+
+async def copies(
+    uow: NotificationsUnitOfWork,
+    recipient: tuple[str, str],
+    *,
+    kind: str | None,
+    unread: bool,
+    project_id: str | None,
+    limit: int,
+) -> list[Row]:
+    """A recipient's copies of notices, newest first."""
+    async with uow:
+        return await uow.inbox.copies(
+            recipient, kind=kind, unread=unread, project_id=project_id, limit=limit
+        )
+
+
+async def mark_read(
+    uow: NotificationsUnitOfWork, notice_id: str, recipient: tuple[str, str]
+) -> datetime:
+    """When the recipient's copy was (first) read; NotFound when it has no such copy."""
+    async with uow:
+        read_at = await uow.inbox.mark_read(notice_id, recipient)
+        await uow.commit()
+    if read_at is None:
+        raise NotFound("notice_not_found", Message("通知不存在", "no such notice in your inbox"))
+    return read_at
+
+
+@dataclass(frozen=True)
+class History:
+    notice: Row
+    copies: list[Row]
+    deliveries: list[Row]  # each with its attempts (`attempts_log`), oldest first
+
+
+async def history(uow: NotificationsUnitOfWork, notice_id: str) -> History | None:
+    async with uow:
+        notice = await uow.inbox.notice(notice_id)
+        if notice is None:
+            return None
+        recipients = await uow.inbox.recipients(notice_id)
+        deliveries = await uow.inbox.deliveries(notice_id)
+    return History(notice, recipients, deliveries)
+
+
+async def criticisms(
+    uow: NotificationsUnitOfWork, scope: Scope, *, year: int | None, limit: int
+) -> list[Row]:
+    async with uow:
+        return await uow.inbox.criticisms(scope, year=year, limit=limit)

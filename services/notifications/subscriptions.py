@@ -1,0 +1,108 @@
+"""Everything the notifications service reacts to: its consumer groups, their topics and, per event
+type, the handler. Written out (not computed from the catalog or the rule book); at startup the
+rule book's event types are checked against this list (`check_rule_book`): a rule about an event
+nobody subscribes to, or a subscription no rule uses, stops the service with the difference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from runtime.registry_copy import RegistryCopy
+from runtime.service import ConsumerSpec
+from runtime.subscriptions import Subscription
+from schemas import catalog
+from schemas.campaigns import v1 as campaigns
+from schemas.complaints import v1 as complaints
+from schemas.inspections import v1 as inspections
+from schemas.registry import v1 as registry
+from schemas.surveys import v1 as surveys
+from services.notifications.domain.rules import RuleBook, RuleError
+from services.notifications.service import issuing
+
+# Topic names: the event contracts' own (each event class names the topic it travels on).
+REGISTRY = Subscription(
+    group="notifications.registry",
+    topics=(registry.ProjectRegistered.topic,),
+    description="Keep the registry copy: who runs and supervises each project",
+)
+INSPECTIONS = Subscription(
+    group="notifications.inspections",
+    topics=(inspections.InspectionFailed.topic,),
+    description="Notices on failed inspections; rectification reminders and criticisms",
+)
+COMPLAINTS = Subscription(
+    group="notifications.complaints",
+    topics=(complaints.ComplaintFiled.topic,),
+    description="Receipts to owners; overdue complaint reminders and criticisms",
+)
+CAMPAIGNS = Subscription(
+    group="notifications.campaigns",
+    topics=(campaigns.PlanOverdue.topic,),
+    description="Reminders for activity plans not submitted in time",
+)
+SURVEYS = Subscription(
+    group="notifications.surveys",
+    topics=(surveys.SurveyMissing.topic,),
+    description="Reminders for satisfaction surveys not run",
+)
+
+
+def consumers(book: RuleBook) -> tuple[ConsumerSpec, ...]:
+    """The consumer groups; `notices` (issuing.notices_for) issues what the rules say and cancels
+    the ladders an event resolves."""
+    notices = issuing.notices_for(book)
+    return (
+        ConsumerSpec(REGISTRY, handlers=RegistryCopy("projects").handlers()),
+        ConsumerSpec(
+            INSPECTIONS,
+            handlers={
+                inspections.InspectionFailed.ce_type: notices,
+                inspections.PatrolScheduled.ce_type: notices,
+                inspections.RectificationOverdue.ce_type: notices,
+                inspections.RectificationRejected.ce_type: notices,
+                inspections.RectificationSubmitted.ce_type: notices,  # cancels a ladder
+                inspections.RectificationVerified.ce_type: notices,  # cancels a ladder
+            },
+        ),
+        ConsumerSpec(
+            COMPLAINTS,
+            handlers={
+                complaints.ComplaintFiled.ce_type: notices,
+                complaints.ComplaintOverdue.ce_type: notices,
+                complaints.ComplaintAccepted.ce_type: notices,  # cancels a ladder
+                complaints.ComplaintReplied.ce_type: notices,  # cancels a ladder
+                complaints.ComplaintClosed.ce_type: notices,  # cancels a ladder
+            },
+        ),
+        ConsumerSpec(CAMPAIGNS, handlers={campaigns.PlanOverdue.ce_type: notices}),
+        ConsumerSpec(SURVEYS, handlers={surveys.SurveyMissing.ce_type: notices}),
+    )
+
+
+def check_rule_book(book: RuleBook, listed: Sequence[ConsumerSpec]) -> None:
+    """The rule book and the subscriptions name the same event types, each on its own topic;
+    RuleError (stopping the service at start) with the difference otherwise."""
+    subscribed: dict[str, Subscription] = {
+        ce_type: spec.subscription
+        for spec in listed
+        if spec.subscription is not REGISTRY
+        for ce_type in spec.handlers
+    }
+    wanted = book.event_types()
+    problems = []
+    unheard = sorted(wanted - subscribed.keys())
+    if unheard:
+        problems.append(f"rules react to events no subscription lists: {', '.join(unheard)}")
+    unused = sorted(subscribed.keys() - wanted)
+    if unused:
+        problems.append(f"subscriptions to events no rule uses: {', '.join(unused)}")
+    for ce_type, subscription in sorted(subscribed.items()):
+        event_type = catalog.EVENT_TYPES.get(ce_type)
+        if event_type is None or event_type.topic not in subscription.topics:
+            problems.append(f"{ce_type} does not travel on {', '.join(subscription.topics)}")
+    if problems:
+        raise RuleError(
+            "the rule book and services/notifications/subscriptions.py disagree: "
+            + "; ".join(problems)
+        )
