@@ -4,26 +4,17 @@ calendar. Parsed here, validated by the domain."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 from runtime import provisional_calendar
 from runtime.calendar import WorkingCalendar
 from services.complaints.domain.complaint import Categories
+from services.complaints.domain.rulebook import Rules
 from services.complaints.domain.sla import SlaPolicy
 
 HERE = Path(__file__).parents[1]
 DATA = HERE / "data"
 CALENDARS = HERE.parents[1] / "reference" / "calendars"
-
-
-@dataclass(frozen=True)
-class Rules:
-    """What the handlers need, loaded once at startup."""
-
-    categories: Categories
-    policy: SlaPolicy
-    calendar: WorkingCalendar
 
 
 def load_calendar(directory: Path) -> WorkingCalendar:

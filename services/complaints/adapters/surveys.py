@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -18,23 +18,8 @@ import asyncpg
 
 from runtime import db
 from services.complaints.domain import survey as model
-
-
-@dataclass(frozen=True)
-class CampaignPhase:
-    """A campaign's implementation phase, in China dates (inclusive)."""
-
-    campaign_id: str
-    title_zh: str
-    starts_on: date
-    ends_on: date
-
-
-@dataclass(frozen=True)
-class Row:
-    survey: model.Survey
-    district_code: str
-
+from services.complaints.service.ports import CampaignPhase, SurveyExists
+from services.complaints.service.ports import SurveyRow as Row
 
 # --- campaigns (from the campaigns topic) --------------------------------------------------------
 
@@ -120,10 +105,6 @@ async def mark_missing(
 # --- surveys -------------------------------------------------------------------------------------
 
 
-class AlreadyExists(Exception):
-    """The project already has a survey in this campaign."""
-
-
 async def insert(conn: db.Connection, s: model.Survey, *, district_code: str) -> None:
     try:
         async with conn.transaction():  # a savepoint: the caller's transaction stays usable
@@ -147,7 +128,7 @@ async def insert(conn: db.Connection, s: model.Survey, *, district_code: str) ->
                 s.status,
             )
     except asyncpg.UniqueViolationError as exc:
-        raise AlreadyExists(s.project_id) from exc
+        raise SurveyExists(s.project_id) from exc
 
 
 async def add_tokens(conn: db.Connection, survey_id: str, hashes: Iterable[str]) -> None:

@@ -26,13 +26,15 @@ from runtime import idempotency
 from runtime.auth import Principal, Role
 from runtime.calendar import CHINA
 from runtime.errors import DomainError, Forbidden, InvalidInput, NotFound, Unavailable
+from runtime.http import RequestTrace
 from runtime.ratelimit import client_key, limiters, retry_after_header
-from services.complaints.adapters import open311 as store
-from services.complaints.adapters.reference import Rules
 from services.complaints.domain import complaint as model
+from services.complaints.domain.rulebook import Rules
 from services.complaints.entrypoints import forms
 from services.complaints.entrypoints.complaints_http import STATUS_ZH
-from services.complaints.service import complaints
+from services.complaints.entrypoints.deps import ComplaintsDeps, Deps
+from services.complaints.service import intake
+from services.complaints.service.ports import PublicRow
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
@@ -131,16 +133,6 @@ async def _answer(
 # --- helpers --------------------------------------------------------------------------------------
 
 
-def _rules(request: Request) -> Rules:
-    rules: Rules = request.app.state.runtime.extras["complaint_rules"]
-    return rules
-
-
-def _now(request: Request) -> datetime:
-    now: datetime = request.app.state.runtime.clock.now()
-    return now
-
-
 def _w3(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(CHINA).isoformat(timespec="seconds")
 
@@ -169,14 +161,12 @@ def _csv(raw: str | None) -> list[str]:
     return [p.strip() for p in (raw or "").split(",") if p.strip()]
 
 
-def _client(request: Request, api_key: str | None) -> str:
+def _client(deps: ComplaintsDeps, api_key: str | None) -> str:
     """The client application behind an API key; keys are configured as SHA-256 hashes
     (OPEN311_API_KEYS={"client-id": "<sha256 hex>"}), so the service never holds a key itself."""
     if api_key is None or not api_key.strip():
         raise Open311Error(400, "缺少 api_key", "api_key is required")
-    configured: Mapping[str, str] = getattr(
-        request.app.state.runtime.settings, "open311_api_keys", {}
-    )
+    configured = deps.settings.open311_api_keys
     digest = hashlib.sha256(api_key.strip().encode()).hexdigest()
     found = None
     for client_id, expected in configured.items():
@@ -257,7 +247,7 @@ def _notice(ticket_no: str) -> str:
     return f"受理编号 {ticket_no},可凭编号查询办理进度 / ticket {ticket_no}"
 
 
-def _request(row: store.PublicRow, rules: Rules) -> dict[str, Any]:
+def _request(row: PublicRow, rules: Rules) -> dict[str, Any]:
     """Public: no contact, no description text, no owner-supplied address, no media."""
     c = row.complaint
     category = rules.categories.by_id.get(c.category)
@@ -308,9 +298,9 @@ def _answers(form: Any, category: model.Category) -> dict[str, str | bool]:
 
 
 @router.get("/services.{fmt}", summary="GET services: the complaint categories")
-async def services(request: Request, fmt: str, jurisdiction_id: str | None = None) -> Response:
+async def services(deps: Deps, fmt: str, jurisdiction_id: str | None = None) -> Response:
     async def make() -> Payload:
-        return [_service(c) for c in _rules(request).categories.by_id.values()]
+        return [_service(c) for c in deps.rules.categories.by_id.values()]
 
     return await _answer(fmt, "services", "service", make)
 
@@ -320,10 +310,10 @@ async def services(request: Request, fmt: str, jurisdiction_id: str | None = Non
     summary="GET service definition: a category's extra questions as attributes",
 )
 async def service_definition(
-    request: Request, service_code: str, fmt: str, jurisdiction_id: str | None = None
+    deps: Deps, service_code: str, fmt: str, jurisdiction_id: str | None = None
 ) -> Response:
     async def make() -> Payload:
-        category = _category(_rules(request), service_code)
+        category = _category(deps.rules, service_code)
         return {
             "service_code": category.id,
             "attributes": [_attribute(i, q) for i, q in enumerate(category.questions, start=1)],
@@ -391,7 +381,7 @@ FORM_FIELDS = {
         },
     },
 )
-async def post_request(request: Request, fmt: str) -> Response:
+async def post_request(request: Request, deps: Deps, trace: RequestTrace, fmt: str) -> Response:
     replayed = False
 
     async def make() -> Payload:
@@ -414,12 +404,12 @@ async def post_request(request: Request, fmt: str) -> Response:
             form = forms.parse(await request.body())
         except forms.InvalidForm as exc:
             raise Open311Error(400, exc.message.zh, exc.message.en) from exc
-        client_id = _client(request, _form_value(form, "api_key"))
+        client_id = _client(deps, _form_value(form, "api_key"))
         _throttle(request, client_id)
         code = _form_value(form, "service_code")
         if code is None:
             raise Open311Error(400, "缺少 service_code", "service_code is required")
-        rules = _rules(request)
+        rules = deps.rules
         category = rules.categories.by_id.get(code)
         if category is None:
             raise Open311Error(400, f"service_code 无效:{code[:64]}", "invalid service_code")
@@ -445,11 +435,11 @@ async def post_request(request: Request, fmt: str) -> Response:
                 f"{idempotency.HEADER} 须为 1-{idempotency.MAX_LENGTH} 个字符",
                 f"{idempotency.HEADER} must have 1 to {idempotency.MAX_LENGTH} characters",
             )
-        filed = await complaints.file(
-            request.app.state.runtime.pool,
+        filed = await intake.file(
+            deps.units(),
             rules,
             Principal(f"open311:{client_id}"[:64], Role.OWNER),
-            complaints.Intake(
+            intake.Intake(
                 project_id=project_id,
                 category=category.id,
                 description=description,
@@ -459,7 +449,7 @@ async def post_request(request: Request, fmt: str) -> Response:
                 address=_form_value(form, "address_string"),
                 answers=_answers(form, category),
             ),
-            _now(request),
+            trace=trace,
             idempotency_key=key,
         )
         replayed = filed.replayed
@@ -488,7 +478,7 @@ async def post_request(request: Request, fmt: str) -> Response:
 
 @router.get("/requests.{fmt}", summary="GET service requests (public, no personal data)")
 async def get_requests(
-    request: Request,
+    deps: Deps,
     fmt: str,
     service_request_id: str | None = None,
     service_code: str | None = None,
@@ -498,8 +488,7 @@ async def get_requests(
     jurisdiction_id: str | None = None,
 ) -> Response:
     async def make() -> Payload:
-        rules = _rules(request)
-        pool = request.app.state.runtime.pool
+        rules = deps.rules
         ids = _csv(service_request_id)
         if ids:  # the spec: service_request_id overrides every other parameter
             if len(ids) > MAX_RESULTS:
@@ -508,8 +497,8 @@ async def get_requests(
                     f"service_request_id 最多 {MAX_RESULTS} 个",
                     f"at most {MAX_RESULTS} ids",
                 )
-            async with pool.acquire() as conn:
-                rows = await store.by_ids(conn, ids)
+            async with deps.units() as uow:
+                rows = await uow.public.by_ids(ids)
             return [_request(r, rules) for r in rows]
         codes = _csv(service_code)
         unknown = [c for c in codes if c not in rules.categories.by_id]
@@ -520,13 +509,13 @@ async def get_requests(
             raise Open311Error(400, "status 只能是 open 或 closed", "status is open or closed")
         closed = None if len(states) != 1 else states == {"closed"}
         start, end = _w3_param("start_date", start_date), _w3_param("end_date", end_date)
-        end = end or (_now(request) if start is None else max(_now(request), start))
+        now = deps.clock.now()
+        end = end or (now if start is None else max(now, start))
         start = start or end - DEFAULT_WINDOW
         if start > end:
             raise Open311Error(400, "start_date 晚于 end_date", "start_date is after end_date")
-        async with pool.acquire() as conn:
-            rows = await store.search(
-                conn,
+        async with deps.units() as uow:
+            rows = await uow.public.search(
                 service_codes=codes or None,
                 closed=closed,
                 start=start,
@@ -540,27 +529,27 @@ async def get_requests(
 
 @router.get("/requests/{service_request_id}.{fmt}", summary="GET one service request")
 async def get_request(
-    request: Request, service_request_id: str, fmt: str, jurisdiction_id: str | None = None
+    deps: Deps, service_request_id: str, fmt: str, jurisdiction_id: str | None = None
 ) -> Response:
     async def make() -> Payload:
-        async with request.app.state.runtime.pool.acquire() as conn:
-            rows = await store.by_ids(conn, [service_request_id])
+        async with deps.units() as uow:
+            rows = await uow.public.by_ids([service_request_id])
         if not rows:
             raise Open311Error(404, "没有这个投诉", "no such service request")
-        return [_request(rows[0], _rules(request))]
+        return [_request(rows[0], deps.rules)]
 
     return await _answer(fmt, "service_requests", "request", make)
 
 
 @router.get("/tokens/{token}.{fmt}", summary="GET service_request_id from a token (ticket no.)")
 async def get_token(
-    request: Request, token: str, fmt: str, jurisdiction_id: str | None = None
+    deps: Deps, token: str, fmt: str, jurisdiction_id: str | None = None
 ) -> Response:
     async def make() -> Payload:
         complaint_id = None
         if len(token) <= MAX_ID:
-            async with request.app.state.runtime.pool.acquire() as conn:
-                complaint_id = await store.id_for_ticket(conn, token)
+            async with deps.units() as uow:
+                complaint_id = await uow.public.id_for_ticket(token)
         if complaint_id is None:
             raise Open311Error(404, "没有这个受理编号", "no such token")
         return [{"service_request_id": complaint_id, "token": token}]

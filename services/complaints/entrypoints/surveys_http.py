@@ -3,15 +3,15 @@ households answer with their token (no login); offices read results. Translators
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from runtime.auth import Principal, Role
-from runtime.http import require
+from runtime.http import RequestTrace, require
 from services.complaints.domain import survey as model
+from services.complaints.entrypoints.deps import Deps
 from services.complaints.service import surveys
 
 router = APIRouter(prefix="/api/v1", tags=["surveys"])
@@ -53,11 +53,6 @@ class AnswerIn(BaseModel):
     comment: str | None = Field(default=None, max_length=500, description="意见建议 (不公开)")
 
 
-def _now(request: Request) -> datetime:
-    now: datetime = request.app.state.runtime.clock.now()
-    return now
-
-
 def _survey(s: model.Survey, district_code: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "survey_id": s.survey_id,
@@ -87,34 +82,34 @@ def _results(r: model.Results) -> dict[str, Any]:
 
 
 @router.post("/surveys", status_code=201)
-async def open_survey(body: OpenIn, request: Request, principal: Enterprise) -> dict[str, Any]:
+async def open_survey(
+    body: OpenIn, deps: Deps, trace: RequestTrace, principal: Enterprise
+) -> dict[str, Any]:
     """业主满意度调查: open for one of your projects during a campaign's implementation phase. The
     tokens are shown only in this response (and in later token calls): hand one to each household."""
     opened = await surveys.open_survey(
-        request.app.state.runtime.pool,
+        deps.units(),
         principal,
         project_id=body.project_id,
         households=body.households,
         closes_at=body.closes_at,
         issue=body.tokens,
-        now=_now(request),
+        trace=trace,
     )
     return {**_survey(opened.survey), "tokens": opened.tokens}
 
 
 @router.post("/surveys/answers", status_code=201)
-async def answer(body: AnswerIn, request: Request, token: SurveyToken) -> dict[str, Any]:
+async def answer(body: AnswerIn, deps: Deps, token: SurveyToken) -> dict[str, Any]:
     """A household answers once with its token (no login)."""
-    await surveys.answer(
-        request.app.state.runtime.pool, token, body.scores, body.comment, _now(request)
-    )
+    await surveys.answer(deps.units(), token, body.scores, body.comment)
     return {"status": "answered", "message_zh": "感谢您的评价", "message_en": "thank you"}
 
 
 @router.get("/surveys/questions")
-async def questions(request: Request, token: SurveyToken) -> dict[str, Any]:
+async def questions(deps: Deps, token: SurveyToken) -> dict[str, Any]:
     """The questions of the token's survey, for the answering form."""
-    s = await surveys.questions_for_token(request.app.state.runtime.pool, token)
+    s = await surveys.questions_for_token(deps.units(), token)
     return {
         "survey_id": s.survey_id,
         "status": s.status,
@@ -125,14 +120,14 @@ async def questions(request: Request, token: SurveyToken) -> dict[str, Any]:
 
 @router.get("/surveys/results")
 async def enterprise_results(
-    request: Request,
+    deps: Deps,
     principal: Reader,
     enterprise_id: Annotated[str, Query(min_length=1, max_length=64)],
     campaign_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
     """Pooled over the enterprise's surveys in your scope (each household weighs the same)."""
     pooled, count = await surveys.enterprise_results(
-        request.app.state.runtime.pool, principal, enterprise_id, campaign_id
+        deps.units(), principal, enterprise_id, campaign_id
     )
     return {
         "enterprise_id": enterprise_id,
@@ -144,25 +139,23 @@ async def enterprise_results(
 
 @router.post("/surveys/{survey_id}/tokens", status_code=201)
 async def issue_tokens(
-    survey_id: str, body: TokensIn, request: Request, principal: Enterprise
+    survey_id: str, body: TokensIn, deps: Deps, principal: Enterprise
 ) -> dict[str, Any]:
-    tokens = await surveys.issue_tokens(
-        request.app.state.runtime.pool, principal, survey_id, body.count
-    )
+    tokens = await surveys.issue_tokens(deps.units(), principal, survey_id, body.count)
     return {"survey_id": survey_id, "tokens": tokens}
 
 
 @router.post("/surveys/{survey_id}/close")
-async def close(survey_id: str, request: Request, principal: Enterprise) -> dict[str, Any]:
-    closed, results = await surveys.close(
-        request.app.state.runtime.pool, principal, survey_id, _now(request)
-    )
+async def close(
+    survey_id: str, deps: Deps, trace: RequestTrace, principal: Enterprise
+) -> dict[str, Any]:
+    closed, results = await surveys.close(deps.units(), principal, survey_id, trace=trace)
     return {**_survey(closed), "results": _results(results)}
 
 
 @router.get("/surveys/{survey_id}/results")
-async def results(survey_id: str, request: Request, principal: Reader) -> dict[str, Any]:
-    row = await surveys.results(request.app.state.runtime.pool, principal, survey_id)
+async def results(survey_id: str, deps: Deps, principal: Reader) -> dict[str, Any]:
+    row = await surveys.results(deps.units(), principal, survey_id)
     return {
         **_survey(row.survey, row.district_code),
         "results": _results(model.results(row.survey)),

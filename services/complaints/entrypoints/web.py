@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,18 +31,21 @@ from runtime import idempotency
 from runtime.auth import Principal, Role
 from runtime.calendar import CHINA
 from runtime.errors import DomainError, NotFound, Unavailable
+from runtime.http import RequestTrace
 from runtime.ratelimit import limiters, retry_after_header
-from services.complaints.adapters import complaints as repo
-from services.complaints.adapters.reference import Rules
 from services.complaints.domain import complaint as model
 from services.complaints.domain import survey as survey_model
+from services.complaints.domain.rulebook import Rules
 from services.complaints.entrypoints import csrf, forms
-from services.complaints.service import complaints, surveys
+from services.complaints.entrypoints.deps import ComplaintsDeps, Deps
+from services.complaints.service import complaints, intake, surveys
+from services.complaints.service.ports import Row
 
 HERE = Path(__file__).resolve().parents[1]
 STYLESHEET = HERE / "static" / "owner.css"
 log = structlog.get_logger(__name__)
 MAX_FORM_BYTES = 64 * 1024
+MAX_PROJECTS = 2000  # in the owners' form's project list
 # Only our stylesheet; no script source at all; forms post back to us only.
 PAGE_CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -89,6 +92,7 @@ class Page:
     """What every template gets: language, CSRF token and the error summary."""
 
     request: Request
+    deps: ComplaintsDeps
     lang: str
     session_id: str  # the browser's (csrf.cookie_name), set again with every page
     csrf: str  # the token signed for that session, in each form's hidden field
@@ -132,30 +136,21 @@ def _field_id(name: str | None) -> str:
     return FIELD_IDS.get(name, "")
 
 
-def _session_key(request: Request) -> bytes:
-    key: bytes = request.app.state.runtime.extras["web_session_key"]
-    return key
+def _secure(request: Request, deps: ComplaintsDeps) -> bool:
+    return request.url.scheme == "https" or deps.settings.public_https
 
 
-def _public_https(request: Request) -> bool:
-    return bool(getattr(request.app.state.runtime.settings, "public_https", False))
+def _session_id(request: Request, deps: ComplaintsDeps) -> str:
+    return request.cookies.get(csrf.cookie_name(_secure(request, deps)), "")
 
 
-def _secure(request: Request) -> bool:
-    return request.url.scheme == "https" or _public_https(request)
-
-
-def _session_id(request: Request) -> str:
-    return request.cookies.get(csrf.cookie_name(_secure(request)), "")
-
-
-def _page(request: Request) -> Page:
+def _page(request: Request, deps: ComplaintsDeps) -> Page:
     lang = "en" if request.query_params.get("lang") == "en" else "zh"
-    session_id = _session_id(request)
+    session_id = _session_id(request, deps)
     if not csrf.valid_session_id(session_id):
         session_id = csrf.new_session_id()
-    token = csrf.issue(_session_key(request), session_id, time.time())
-    return Page(request, lang, session_id, token)
+    token = csrf.issue(deps.session_key, session_id, time.time())
+    return Page(request, deps, lang, session_id, token)
 
 
 def _render(page: Page, template: str, code: int = 200, **context: Any) -> HTMLResponse:
@@ -165,7 +160,7 @@ def _render(page: Page, template: str, code: int = 200, **context: Any) -> HTMLR
     # Our forms then carry their real Origin (csrf.cross_site); other sites still get no Referer.
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Content-Language"] = "en" if page.lang == "en" else "zh-CN"
-    secure = _secure(page.request)
+    secure = _secure(page.request, page.deps)
     response.set_cookie(
         csrf.cookie_name(secure),
         page.session_id,
@@ -197,7 +192,7 @@ async def _posted(request: Request, page: Page) -> dict[str, str] | HTMLResponse
         response = _render(page, "too_many.html", 429, retry_after=retry_after_header(wait))
         response.headers["Retry-After"] = retry_after_header(wait)
         return response
-    foreign = csrf.cross_site(request, public_https=_public_https(request))
+    foreign = csrf.cross_site(request, public_https=page.deps.settings.public_https)
     if foreign is not None:
         log.warning(
             "web_post_refused",
@@ -214,28 +209,20 @@ async def _posted(request: Request, page: Page) -> dict[str, str] | HTMLResponse
         form = forms.parse(body)
     except forms.InvalidForm as exc:
         return _render(page, "bad_form.html", 400, reason=exc.message)
-    session_id = _session_id(request)
+    session_id = _session_id(request, page.deps)
     token = form.get("csrf_token", "")
     if not csrf.valid_session_id(session_id) or not csrf.verify(
-        _session_key(request), session_id, token, time.time()
+        page.deps.session_key, session_id, token, time.time()
     ):
         log.warning("web_post_refused", reason="csrf token", path=request.url.path)
         return _render(page, "expired.html", 403)
     return form
 
 
-def _rules(request: Request) -> Rules:
-    rules: Rules = request.app.state.runtime.extras["complaint_rules"]
-    return rules
-
-
-async def _projects(request: Request) -> list[dict[str, str]]:
-    async with request.app.state.runtime.pool.acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT project_id, project_name, district_name, enterprise_name "
-            "FROM complaint_projects ORDER BY district_name, project_name LIMIT 2000"
-        )
-    return [dict(r) for r in rows]
+async def _projects(deps: ComplaintsDeps) -> list[dict[str, str]]:
+    async with deps.units() as uow:
+        projects = await uow.projects.listed(MAX_PROJECTS)
+    return [asdict(p) for p in projects]
 
 
 # --- filing ------------------------------------------------------------------------------------
@@ -260,11 +247,11 @@ def _step1_errors(
 
 
 @router.get("/", response_class=HTMLResponse)
-async def file_form(request: Request) -> HTMLResponse:
+async def file_form(request: Request, deps: Deps) -> HTMLResponse:
     """Step 1 (project and category, a GET form) or, once both are chosen, step 2 (details)."""
-    page = _page(request)
-    projects = await _projects(request)
-    rules = _rules(request)
+    page = _page(request, deps)
+    projects = await _projects(deps)
+    rules = deps.rules
     project_id = request.query_params.get("project_id", "")
     category = request.query_params.get("category", "")
     if "project_id" in request.query_params or "category" in request.query_params:
@@ -339,13 +326,13 @@ def _answers(page: Page, category: model.Category, form: dict[str, str]) -> dict
 
 
 @router.post("/", response_class=HTMLResponse)
-async def file_submit(request: Request) -> HTMLResponse:
-    page = _page(request)
+async def file_submit(request: Request, deps: Deps, trace: RequestTrace) -> HTMLResponse:
+    page = _page(request, deps)
     form = await _posted(request, page)
     if isinstance(form, HTMLResponse):
         return form
-    projects = await _projects(request)
-    rules = _rules(request)
+    projects = await _projects(deps)
+    rules = deps.rules
     values = {k: v for k, v in form.items() if k != "csrf_token"}
     project_id, category_id = values.get("project_id", ""), values.get("category", "")
     _step1_errors(page, projects, rules, project_id, category_id)
@@ -376,11 +363,11 @@ async def file_submit(request: Request) -> HTMLResponse:
     if page.errors:
         return _details(page, projects, rules, values, 422)
     try:
-        filed = await complaints.file(
-            request.app.state.runtime.pool,
+        filed = await intake.file(
+            deps.units(),
             rules,
             WEB_OWNER,
-            complaints.Intake(
+            intake.Intake(
                 project_id=project_id,
                 category=category_id,
                 description=description,
@@ -391,7 +378,7 @@ async def file_submit(request: Request) -> HTMLResponse:
                 answers=answers,
                 photo_refs=photos,
             ),
-            request.app.state.runtime.clock.now(),
+            trace=trace,
             idempotency_key=_form_key(page, values),
         )
     except idempotency.KeyReused:  # the form was sent before with other content: a new one
@@ -426,8 +413,8 @@ async def file_submit(request: Request) -> HTMLResponse:
 
 
 @router.get("/track", response_class=HTMLResponse)
-async def track_form(request: Request) -> HTMLResponse:
-    return _render(_page(request), "track.html", values={})
+async def track_form(request: Request, deps: Deps) -> HTMLResponse:
+    return _render(_page(request, deps), "track.html", values={})
 
 
 def _timeline(page: Page, c: model.Complaint) -> list[tuple[str, str, str]]:
@@ -448,11 +435,10 @@ def _timeline(page: Page, c: model.Complaint) -> list[tuple[str, str, str]]:
 
 
 def _status_page(
-    page: Page, row: repo.Row, token: str, values: dict[str, str], status: int = 200
+    page: Page, row: Row, token: str, values: dict[str, str], status: int = 200
 ) -> HTMLResponse:
     c = row.complaint
-    rules = _rules(page.request)
-    category = rules.categories.by_id.get(c.category)
+    category = page.deps.rules.categories.by_id.get(c.category)
     return _render(
         page,
         "status.html",
@@ -468,11 +454,11 @@ def _status_page(
     )
 
 
-async def _lookup(request: Request, ticket_no: str, token: str) -> repo.Row | None:
+async def _lookup(deps: ComplaintsDeps, ticket_no: str, token: str) -> Row | None:
     if not token or len(token) > 128 or not ticket_no:
         return None
     try:
-        row = await complaints.get_by_token(request.app.state.runtime.pool, token)
+        row = await complaints.get_by_token(deps.units(), token)
     except NotFound:
         return None
     if not secrets.compare_digest(row.ticket_no.encode(), ticket_no.strip().encode()):
@@ -481,9 +467,9 @@ async def _lookup(request: Request, ticket_no: str, token: str) -> repo.Row | No
 
 
 @router.post("/track", response_class=HTMLResponse)
-async def track_submit(request: Request) -> HTMLResponse:
+async def track_submit(request: Request, deps: Deps, trace: RequestTrace) -> HTMLResponse:
     """Look up (ticket number + token) or, with ``action=feedback``, rate the reply."""
-    page = _page(request)
+    page = _page(request, deps)
     form = await _posted(request, page)
     if isinstance(form, HTMLResponse):
         return form
@@ -494,7 +480,7 @@ async def track_submit(request: Request) -> HTMLResponse:
         page.add("token", "请填写查询凭证", "Enter the private token")
     if page.errors:
         return _render(page, "track.html", 422, values={"ticket_no": ticket_no})
-    row = await _lookup(request, ticket_no, token)
+    row = await _lookup(deps, ticket_no, token)
     if row is None:
         page.add(
             "ticket_no",
@@ -515,13 +501,13 @@ async def track_submit(request: Request) -> HTMLResponse:
         return _status_page(page, row, token, values, 422)
     try:
         row = await complaints.feedback(
-            request.app.state.runtime.pool,
-            _rules(request),
+            deps.units(),
+            deps.rules,
             token,
             satisfied=satisfied == "yes",
             rating=int(rating),
             comment=values["comment"].strip() or None,
-            now=request.app.state.runtime.clock.now(),
+            trace=trace,
         )
     except DomainError as exc:
         page.add_error(exc)
@@ -535,8 +521,8 @@ SURVEY_COMMENT_MAX = 500
 
 
 @router.get("/survey", response_class=HTMLResponse)
-async def survey_form(request: Request) -> HTMLResponse:
-    return _render(_page(request), "survey_token.html")
+async def survey_form(request: Request, deps: Deps) -> HTMLResponse:
+    return _render(_page(request, deps), "survey_token.html")
 
 
 def _survey_page(
@@ -554,9 +540,9 @@ def _survey_page(
 
 
 @router.post("/survey", response_class=HTMLResponse)
-async def survey_submit(request: Request) -> HTMLResponse:
+async def survey_submit(request: Request, deps: Deps) -> HTMLResponse:
     """The token opens the questions; ``action=answer`` records the one answer of the household."""
-    page = _page(request)
+    page = _page(request, deps)
     form = await _posted(request, page)
     if isinstance(form, HTMLResponse):
         return form
@@ -564,7 +550,7 @@ async def survey_submit(request: Request) -> HTMLResponse:
     survey = None
     if token and len(token) <= 128:
         try:
-            survey = await surveys.questions_for_token(request.app.state.runtime.pool, token)
+            survey = await surveys.questions_for_token(deps.units(), token)
         except NotFound:
             survey = None
     if survey is None:
@@ -595,13 +581,7 @@ async def survey_submit(request: Request) -> HTMLResponse:
     if page.errors:
         return _survey_page(page, survey, token, values, 422)
     try:
-        await surveys.answer(
-            request.app.state.runtime.pool,
-            token,
-            scores,
-            comment or None,
-            request.app.state.runtime.clock.now(),
-        )
+        await surveys.answer(deps.units(), token, scores, comment or None)
     except DomainError as exc:
         page.add_error(exc)
         return _survey_page(page, survey, token, values, 422)

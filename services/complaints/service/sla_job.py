@@ -2,7 +2,8 @@
 replied complaints the owner did not rate in time.
 
 Safe on several replicas: due rows are claimed FOR UPDATE SKIP LOCKED, the marks are set in the
-same transaction as the outbox rows, and the domain never sets a mark twice.
+same transaction as the outbox rows, and the domain never sets a mark twice. The job keeps the
+scheduler's `(pool, now)` shape: each batch is one unit of work running `scan_batch`.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from runtime import db, outbox
-from runtime.scheduler import PeriodicJob
-from schemas.complaints import v1 as events
-from services.complaints.adapters import complaints as repo
+from runtime.scheduler import FixedClock, PeriodicJob
+from runtime.unit_of_work import Trace
+from schemas.complaints import v1 as complaints
 from services.complaints.adapters import reference
-from services.complaints.domain import complaint as model
+from services.complaints.adapters.postgres import SOURCE, PgComplaintsUnitOfWork
+from services.complaints.domain import complaint as complaint_model
 from services.complaints.domain import sla
-from services.complaints.service.complaints import SOURCE, facts
+from services.complaints.service.intake import facts
+from services.complaints.service.ports import ComplaintsUnitOfWork, Row
 
 SCAN_BATCH = 200
 
@@ -41,43 +43,57 @@ async def sla_job(pool: asyncpg.Pool, now: datetime) -> int:
 async def scan(pool: asyncpg.Pool, now: datetime, *, auto_close_days: int) -> int:
     total = 0
     while True:
-        async with pool.acquire() as conn, conn.transaction():
-            due = await repo.due_for_update(conn, now, SCAN_BATCH)
-            for row in due:
-                total += await _handle(conn, row, now, auto_close_days)
-        if len(due) < SCAN_BATCH:
+        unit = PgComplaintsUnitOfWork(pool, source=SOURCE, clock=FixedClock(now))
+        emitted, claimed = await scan_batch(unit, auto_close_days=auto_close_days)
+        total += emitted
+        if claimed < SCAN_BATCH:
             return total
 
 
-async def _handle(conn: db.Connection, row: repo.Row, now: datetime, days: int) -> int:
+async def scan_batch(
+    uow: ComplaintsUnitOfWork, *, auto_close_days: int, limit: int = SCAN_BATCH
+) -> tuple[int, int]:
+    """One batch of due complaints at the unit's `now`: (events written, complaints claimed)."""
+    emitted = 0
+    async with uow:
+        now = uow.clock.now()
+        due = await uow.complaints.due_for_update(now, limit)
+        for row in due:
+            emitted += await _handle(uow, row, now, auto_close_days)
+        await uow.commit()
+    return emitted, len(due)
+
+
+async def _handle(uow: ComplaintsUnitOfWork, row: Row, now: datetime, days: int) -> int:
     c = row.complaint
-    closed = model.auto_close(c, now, days)
+    trace = Trace.start()  # a timer's work: each complaint's events start their own correlation
+    closed = complaint_model.auto_close(c, now, days)
     if closed is not None:
-        await repo.save(conn, closed, auto_close_at=None)
-        await outbox.enqueue(
-            conn, events.ComplaintClosed(**facts(closed), how="auto", closed_at=now), source=SOURCE
+        await uow.complaints.save(closed, auto_close_at=None)
+        await uow.outbox.add(
+            complaints.ComplaintClosed(**facts(closed), how="auto", closed_at=now), trace
         )
         return 1
     due = sla.due_events(c, now)
-    marked = model.record_due(c, due, now)
+    marked = complaint_model.record_due(c, due, now)
     clocks = {"acceptance": marked.acceptance, "completion": marked.completion}
     auto_close_at = None
-    if c.status is model.Status.REPLIED and c.replied_at is not None:
+    if c.status is complaint_model.Status.REPLIED and c.replied_at is not None:
         auto_close_at = c.replied_at + timedelta(days=days)
     # Saved even when nothing was due, so next_due moves past this moment.
-    await repo.save(conn, marked, auto_close_at=auto_close_at)
+    await uow.complaints.save(marked, auto_close_at=auto_close_at)
     for kind, name in due:
         clock = clocks[name]
-        event: events.ComplaintWarning | events.ComplaintOverdue
+        event: complaints.ComplaintWarning | complaints.ComplaintOverdue
         if kind == "warning":
-            event = events.ComplaintWarning(
+            event = complaints.ComplaintWarning(
                 **facts(marked), clock=name, deadline=clock.deadline, detected_at=now
             )
         else:
-            event = events.ComplaintOverdue(
+            event = complaints.ComplaintOverdue(
                 **facts(marked), clock=name, deadline=clock.deadline, detected_at=now
             )
-        await outbox.enqueue(conn, event, source=SOURCE)
+        await uow.outbox.add(event, trace)
     return len(due)
 
 

@@ -1,5 +1,5 @@
-"""Satisfaction survey handlers: load -> decide (domain) -> save with the event, one transaction
-each; the closing and SurveyMissing scans; the campaign consumer.
+"""Satisfaction survey handlers: load -> decide (domain) -> save with the event, one unit of work
+each; the closing and SurveyMissing scans; the campaign reaction.
 
 Scope comes from the caller's principal only: an enterprise opens, closes and reads surveys of
 its own projects; a district office reads its district's; the city office reads all. Owners only
@@ -10,46 +10,47 @@ Events carry no personal data: no token, no single answer, no comment.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
-from typing import Literal, TypeVar
+from typing import Literal
 
 import asyncpg
 
-from runtime import db, outbox
 from runtime.auth import Principal, Role
 from runtime.calendar import CHINA
-from runtime.consumer import Handler
-from runtime.errors import DomainError, Forbidden, InvalidInput, Message, NotFound
-from runtime.scheduler import PeriodicJob
-from schemas import cloudevents
+from runtime.errors import DomainError, Forbidden, Message, NotFound
+from runtime.scheduler import FixedClock, PeriodicJob
+from runtime.unit_of_work import Delivered, Trace, each
 from schemas.base import Event
 from schemas.campaigns import v1 as campaigns
-from schemas.surveys import v1 as events
-from services.complaints.adapters import complaints as projects
-from services.complaints.adapters import surveys as repo
-from services.complaints.domain import TransitionRefused
-from services.complaints.domain import survey as model
+from schemas.surveys import v1 as surveys
+from services.complaints.adapters.postgres import SOURCE, PgComplaintsUnitOfWork
+from services.complaints.domain import survey as survey_model
+from services.complaints.service.decide import decide
+from services.complaints.service.ports import (
+    CampaignPhase,
+    ComplaintsUnitOfWork,
+    SurveyExists,
+    SurveyRow,
+)
 
-SOURCE = "/wuye/complaints"
 MAX_TOKENS_PER_CALL = 2000
 SCAN_BATCH = 200
 NOT_FOUND = Message("满意度调查不存在", "survey not found")
-T = TypeVar("T")
 _MISSING_NS = uuid.UUID("6f1c1d2e-7a3b-5c4d-9e8f-0a1b2c3d4e5f")
 
 
 @dataclass(frozen=True)
 class Opened:
-    survey: model.Survey
+    survey: survey_model.Survey
     tokens: list[str]  # shown once; only their SHA-256 are stored
 
 
-def phase_window(phase: repo.CampaignPhase) -> model.Campaign:
+def phase_window(phase: CampaignPhase) -> survey_model.Campaign:
     """The implementation phase as instants: from its first day's start to its last day's end
     (China time)."""
-    return model.Campaign(
+    return survey_model.Campaign(
         phase.campaign_id, _china_midnight(phase.starts_on), _china_midnight(phase.ends_on, 1)
     )
 
@@ -62,26 +63,27 @@ def _china_midnight(day: date, plus_days: int = 0) -> datetime:
 
 
 async def open_survey(
-    pool: asyncpg.Pool,
+    uow: ComplaintsUnitOfWork,
     principal: Principal,
     *,
     project_id: str,
     households: int,
     closes_at: datetime | None,
     issue: int | None,
-    now: datetime,
+    trace: Trace,
 ) -> Opened:
     """Only while a known campaign's implementation phase runs; only for the enterprise's own
     project; one survey per project and campaign. Hands out the first tokens at once."""
     _require_enterprise(principal)
-    async with pool.acquire() as conn, conn.transaction():
-        project = await projects.get_project(conn, project_id)
+    async with uow:
+        now = uow.clock.now()
+        project = await uow.projects.get(project_id)
         if project is None or project.enterprise_id != principal.enterprise_id:
             raise NotFound("project_not_found", Message("项目不存在", "project not found"))
         today = now.astimezone(CHINA).date()
         running = [
             w
-            for w in map(phase_window, await repo.campaigns_around(conn, today))
+            for w in map(phase_window, await uow.campaigns.around(today))
             if w.starts_at <= now < w.ends_at
         ]
         if not running:
@@ -93,8 +95,8 @@ async def open_survey(
                 ),
             )
         campaign = running[-1]  # the latest-starting one, should phases ever overlap
-        survey = _decide(
-            lambda: model.open_survey(
+        survey = decide(
+            lambda: survey_model.open_survey(
                 survey_id=str(uuid.uuid4()),
                 enterprise_id=project.enterprise_id,
                 project_id=project.project_id,
@@ -105,8 +107,8 @@ async def open_survey(
             )
         )
         try:
-            await repo.insert(conn, survey, district_code=project.district_code)
-        except repo.AlreadyExists as exc:
+            await uow.surveys.insert(survey, district_code=project.district_code)
+        except SurveyExists as exc:
             raise DomainError(
                 "survey_exists",
                 Message(
@@ -117,51 +119,57 @@ async def open_survey(
         count = min(households, MAX_TOKENS_PER_CALL) if issue is None else issue
         tokens: list[str] = []
         if count:
-            survey, tokens = _decide(lambda: model.issue_tokens(survey, count))
-            await repo.add_tokens(conn, survey.survey_id, survey.token_hashes)
-        await outbox.enqueue(
-            conn,
-            events.SurveyOpened(
+            survey, tokens = decide(lambda: survey_model.issue_tokens(survey, count))
+            await uow.surveys.add_tokens(survey.survey_id, survey.token_hashes)
+        await uow.outbox.add(
+            surveys.SurveyOpened(
                 **_facts(survey, project.district_code),
                 questions=tuple(q.id for q in survey.questions),
                 opened_at=survey.opened_at,
                 closes_at=survey.closes_at,
             ),
-            source=SOURCE,
+            trace,
         )
+        await uow.commit()
     return Opened(survey, tokens)
 
 
 async def issue_tokens(
-    pool: asyncpg.Pool, principal: Principal, survey_id: str, count: int
+    uow: ComplaintsUnitOfWork, principal: Principal, survey_id: str, count: int
 ) -> list[str]:
     """More one-time tokens (never more in total than households); shown once."""
     _require_enterprise(principal)
-    async with pool.acquire() as conn, conn.transaction():
-        row = await _load_own(conn, principal, survey_id)
-        known = replace(row.survey, token_hashes=await repo.token_hashes(conn, survey_id))
-        issued, tokens = _decide(lambda: model.issue_tokens(known, count))
-        await repo.add_tokens(conn, survey_id, issued.token_hashes - known.token_hashes)
+    async with uow:
+        row = await _load_own(uow, principal, survey_id)
+        known = replace(row.survey, token_hashes=await uow.surveys.token_hashes(survey_id))
+        issued, tokens = decide(lambda: survey_model.issue_tokens(known, count))
+        await uow.surveys.add_tokens(survey_id, issued.token_hashes - known.token_hashes)
+        await uow.commit()
     return tokens
 
 
 async def close(
-    pool: asyncpg.Pool, principal: Principal, survey_id: str, now: datetime
-) -> tuple[model.Survey, model.Results]:
+    uow: ComplaintsUnitOfWork, principal: Principal, survey_id: str, *, trace: Trace
+) -> tuple[survey_model.Survey, survey_model.Results]:
     _require_enterprise(principal)
-    async with pool.acquire() as conn, conn.transaction():
-        row = await _load_own(conn, principal, survey_id)
-        return await _close(conn, row, now, "enterprise")
+    async with uow:
+        row = await _load_own(uow, principal, survey_id)
+        done = await _close(uow, row, "enterprise", trace)
+        await uow.commit()
+    return done
 
 
 async def _close(
-    conn: db.Connection, row: repo.Row, now: datetime, how: Literal["enterprise", "auto"]
-) -> tuple[model.Survey, model.Results]:
-    closed, results = _decide(lambda: model.close(row.survey, now))
-    await repo.save_closed(conn, closed)
-    await outbox.enqueue(
-        conn,
-        events.SurveyClosed(
+    uow: ComplaintsUnitOfWork,
+    row: SurveyRow,
+    how: Literal["enterprise", "auto"],
+    trace: Trace,
+) -> tuple[survey_model.Survey, survey_model.Results]:
+    now = uow.clock.now()
+    closed, results = decide(lambda: survey_model.close(row.survey, now))
+    await uow.surveys.save_closed(closed)
+    await uow.outbox.add(
+        surveys.SurveyClosed(
             **_facts(closed, row.district_code),
             how=how,
             responses=results.responses,
@@ -170,7 +178,7 @@ async def _close(
             means=dict(results.means),
             closed_at=now,
         ),
-        source=SOURCE,
+        trace,
     )
     return closed, results
 
@@ -179,29 +187,28 @@ async def _close(
 
 
 async def answer(
-    pool: asyncpg.Pool,
-    token: str,
-    scores: Mapping[str, int],
-    comment: str | None,
-    now: datetime,
-) -> model.Survey:
-    """One answer per token; an unknown token is 404, a used one 409."""
-    digest = model.token_hash(token)
-    async with pool.acquire() as conn, conn.transaction():
-        row = await repo.get_by_token(conn, digest)
+    uow: ComplaintsUnitOfWork, token: str, scores: Mapping[str, int], comment: str | None
+) -> survey_model.Survey:
+    """One answer per token; an unknown token is 404, a used one 409. No event: answers are
+    anonymous and counted, the results go out when the survey closes."""
+    digest = survey_model.token_hash(token)
+    async with uow:
+        now = uow.clock.now()
+        row = await uow.surveys.get_by_token(digest)
         if row is None:
             raise NotFound(
                 "survey_token_not_found", Message("问卷凭证无效", "unknown survey token")
             )
-        survey = _decide(lambda: model.answer(row.survey, token, scores, now))
-        await repo.save_answer(conn, survey, digest, comment)
+        survey = decide(lambda: survey_model.answer(row.survey, token, scores, now))
+        await uow.surveys.save_answer(survey, digest, comment)
+        await uow.commit()
     return survey
 
 
-async def questions_for_token(pool: asyncpg.Pool, token: str) -> model.Survey:
+async def questions_for_token(uow: ComplaintsUnitOfWork, token: str) -> survey_model.Survey:
     """The survey a token belongs to (for showing the questions before answering)."""
-    async with pool.acquire() as conn, conn.transaction():
-        row = await repo.get_by_token(conn, model.token_hash(token))
+    async with uow:
+        row = await uow.surveys.get_by_token(survey_model.token_hash(token))
     if row is None:
         raise NotFound("survey_token_not_found", Message("问卷凭证无效", "unknown survey token"))
     return row.survey
@@ -210,7 +217,7 @@ async def questions_for_token(pool: asyncpg.Pool, token: str) -> model.Survey:
 # --- reading -------------------------------------------------------------------------------------------
 
 
-def can_see(principal: Principal, row: repo.Row) -> bool:
+def can_see(principal: Principal, row: SurveyRow) -> bool:
     if principal.role is Role.CITY_OFFICE:
         return True
     if principal.role is Role.DISTRICT_OFFICE:
@@ -220,9 +227,9 @@ def can_see(principal: Principal, row: repo.Row) -> bool:
     return False
 
 
-async def results(pool: asyncpg.Pool, principal: Principal, survey_id: str) -> repo.Row:
-    async with pool.acquire() as conn:
-        row = await repo.get(conn, survey_id)
+async def results(uow: ComplaintsUnitOfWork, principal: Principal, survey_id: str) -> SurveyRow:
+    async with uow:
+        row = await uow.surveys.get(survey_id)
     if row is None or not can_see(principal, row):
         raise NotFound("survey_not_found", NOT_FOUND)
     if row.survey.status == "open":
@@ -238,8 +245,8 @@ async def results(pool: asyncpg.Pool, principal: Principal, survey_id: str) -> r
 
 
 async def enterprise_results(
-    pool: asyncpg.Pool, principal: Principal, enterprise_id: str, campaign_id: str | None
-) -> tuple[model.Results, int]:
+    uow: ComplaintsUnitOfWork, principal: Principal, enterprise_id: str, campaign_id: str | None
+) -> tuple[survey_model.Results, int]:
     """Pooled over the enterprise's surveys in the caller's scope (a district office sees only
     its district's projects); with the number of surveys pooled."""
     if principal.role is Role.ENTERPRISE and principal.enterprise_id != enterprise_id:
@@ -248,9 +255,8 @@ async def enterprise_results(
         raise Forbidden(
             "role_not_allowed", Message("当前角色无权查看调查结果", "your role may not")
         )
-    async with pool.acquire() as conn:
-        rows = await repo.list_surveys(
-            conn,
+    async with uow:
+        rows = await uow.surveys.listed(
             enterprise_id=enterprise_id,
             district_code=principal.district_code,
             campaign_id=campaign_id,
@@ -258,57 +264,81 @@ async def enterprise_results(
     rows = [r for r in rows if r.survey.status == "closed"]  # open surveys would leak answers
     if not rows:
         raise NotFound("survey_not_found", NOT_FOUND)
-    return model.enterprise_results(enterprise_id, (r.survey for r in rows)), len(rows)
+    return survey_model.enterprise_results(enterprise_id, (r.survey for r in rows)), len(rows)
 
 
-# --- jobs ----------------------------------------------------------------------------------------------
+# --- timers --------------------------------------------------------------------------------------------
+
+
+async def close_due(uow: ComplaintsUnitOfWork, *, limit: int = SCAN_BATCH) -> int:
+    """Close open surveys whose closing time has come (at the unit's `now`), one batch; one
+    SurveyClosed each, exactly once (rows are locked and their status changes in the outbox
+    row's transaction). Returns how many were closed."""
+    async with uow:
+        due = await uow.surveys.due_to_close(uow.clock.now(), limit)
+        for row in due:
+            await _close(uow, row, "auto", Trace.start())
+        await uow.commit()
+    return len(due)
+
+
+async def campaigns_to_check(uow: ComplaintsUnitOfWork) -> list[CampaignPhase]:
+    """Campaigns whose implementation phase is over at the unit's `now`, not yet scanned for
+    missing surveys."""
+    async with uow:
+        now = uow.clock.now()
+        today = now.astimezone(CHINA).date()
+        candidates = await uow.campaigns.unchecked_ended_before(today + timedelta(days=1))
+    return [p for p in candidates if now >= phase_window(p).ends_at]
+
+
+async def report_missing(uow: ComplaintsUnitOfWork, phase: CampaignPhase) -> int:
+    """After a campaign's implementation phase: SurveyMissing once per enterprise running
+    projects that opened no survey. The campaign is claimed in the same transaction as the
+    outbox rows. Returns how many were reported."""
+    total = 0
+    deadline = phase_window(phase).ends_at
+    async with uow:
+        now = uow.clock.now()
+        if not await uow.campaigns.claim_missing_check(phase.campaign_id, now):
+            return 0
+        for enterprise_id in await uow.campaigns.enterprises_without_survey(phase.campaign_id):
+            if not await uow.campaigns.mark_missing(phase.campaign_id, enterprise_id, now):
+                continue
+            await uow.outbox.add(
+                surveys.SurveyMissing(
+                    survey_id=str(uuid.uuid5(_MISSING_NS, f"{phase.campaign_id}/{enterprise_id}")),
+                    campaign_id=phase.campaign_id,
+                    enterprise_id=enterprise_id,
+                    deadline=deadline,
+                    detected_at=now,
+                ),
+                Trace.start(),
+            )
+            total += 1
+        await uow.commit()
+    return total
+
+
+def _unit(pool: asyncpg.Pool, now: datetime) -> PgComplaintsUnitOfWork:
+    return PgComplaintsUnitOfWork(pool, source=SOURCE, clock=FixedClock(now))
 
 
 async def close_job(pool: asyncpg.Pool, now: datetime) -> int:
-    """Close open surveys whose closing time has come; one SurveyClosed each, exactly once (rows
-    are locked and their status changes in the outbox row's transaction)."""
+    """The closing scan, batch after batch."""
     total = 0
     while True:
-        async with pool.acquire() as conn, conn.transaction():
-            due = await repo.due_to_close(conn, now, SCAN_BATCH)
-            for row in due:
-                await _close(conn, row, now, "auto")
-            total += len(due)
-        if len(due) < SCAN_BATCH:
+        closed = await close_due(_unit(pool, now))
+        total += closed
+        if closed < SCAN_BATCH:
             return total
 
 
 async def missing_job(pool: asyncpg.Pool, now: datetime) -> int:
-    """After a campaign's implementation phase: SurveyMissing once per enterprise running projects
-    that opened no survey. The campaign is claimed in the same transaction as the outbox rows."""
+    """The SurveyMissing scan: one unit of work per campaign."""
     total = 0
-    today = now.astimezone(CHINA).date()
-    async with pool.acquire() as conn:
-        candidates = await repo.unchecked_campaigns_ended_before(conn, today + timedelta(days=1))
-    for phase in candidates:
-        deadline = phase_window(phase).ends_at
-        if now < deadline:
-            continue
-        async with pool.acquire() as conn, conn.transaction():
-            if not await repo.claim_missing_check(conn, phase.campaign_id, now):
-                continue
-            for enterprise_id in await repo.enterprises_without_survey(conn, phase.campaign_id):
-                if not await repo.mark_missing(conn, phase.campaign_id, enterprise_id, now):
-                    continue
-                await outbox.enqueue(
-                    conn,
-                    events.SurveyMissing(
-                        survey_id=str(
-                            uuid.uuid5(_MISSING_NS, f"{phase.campaign_id}/{enterprise_id}")
-                        ),
-                        campaign_id=phase.campaign_id,
-                        enterprise_id=enterprise_id,
-                        deadline=deadline,
-                        detected_at=now,
-                    ),
-                    source=SOURCE,
-                )
-                total += 1
+    for phase in await campaigns_to_check(_unit(pool, now)):
+        total += await report_missing(_unit(pool, now), phase)
     return total
 
 
@@ -321,21 +351,21 @@ JOBS = (
 # --- the local campaign table, fed by the campaigns topic ------------------------------------------
 
 
-async def on_phase_started(conn: db.Connection, event: Event, ce: cloudevents.CloudEvent) -> None:
+async def _keep_phase(uow: ComplaintsUnitOfWork, delivered: Delivered[Event]) -> None:
     """Keep each campaign's implementation phase dates; other phases are not needed here."""
-    assert isinstance(event, campaigns.CampaignPhaseStarted)
+    event = delivered.event
+    if not isinstance(event, campaigns.CampaignPhaseStarted):
+        raise TypeError(f"not a campaign phase: {delivered.ce.type}")
     if event.phase != "implementation":
         return
-    await repo.upsert_campaign(
-        conn,
-        repo.CampaignPhase(event.campaign_id, event.title_zh, event.starts_on, event.ends_on),
-        ce.time,
+    await uow.campaigns.upsert(
+        CampaignPhase(event.campaign_id, event.title_zh, event.starts_on, event.ends_on),
+        delivered.ce.time,
     )
 
 
-CAMPAIGN_HANDLERS: Mapping[str, Handler] = {
-    campaigns.CampaignPhaseStarted.ce_type: on_phase_started,
-}
+on_phase_started = each(_keep_phase)
+"""CampaignPhaseStarted: a batch handler (one upsert per event, in partition order)."""
 
 
 # --- helpers -------------------------------------------------------------------------------------------
@@ -349,14 +379,14 @@ def _require_enterprise(principal: Principal) -> None:
         )
 
 
-async def _load_own(conn: db.Connection, principal: Principal, survey_id: str) -> repo.Row:
-    row = await repo.get(conn, survey_id, for_update=True)
+async def _load_own(uow: ComplaintsUnitOfWork, principal: Principal, survey_id: str) -> SurveyRow:
+    row = await uow.surveys.get(survey_id, for_update=True)
     if row is None or row.survey.enterprise_id != principal.enterprise_id:
         raise NotFound("survey_not_found", NOT_FOUND)
     return row
 
 
-def _facts(s: model.Survey, district_code: str) -> dict[str, object]:
+def _facts(s: survey_model.Survey, district_code: str) -> dict[str, object]:
     return {
         "survey_id": s.survey_id,
         "campaign_id": s.campaign_id,
@@ -365,11 +395,3 @@ def _facts(s: model.Survey, district_code: str) -> dict[str, object]:
         "district_code": district_code,
         "households": s.households,
     }
-
-
-def _decide(step: Callable[[], T]) -> T:
-    try:
-        return step()
-    except TransitionRefused as exc:
-        error = InvalidInput if exc.field else DomainError
-        raise error(exc.code, Message(exc.zh, exc.en), field=exc.field) from exc
