@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 
 from runtime import db
-from services.complaints.domain import complaint as model
+from services.complaints.domain import complaint as complaint_model
 from services.complaints.domain.sla import Clock
 from services.complaints.service.ports import Idempotency, IdempotencyKeyTaken, Project, Row
 
@@ -48,7 +48,7 @@ async def next_ticket_number(conn: db.Connection) -> int:
 
 async def insert(
     conn: db.Connection,
-    c: model.Complaint,
+    c: complaint_model.Complaint,
     *,
     ticket_no: str,
     token_sha256: str,
@@ -72,7 +72,7 @@ async def insert(
 
 async def _insert(
     conn: db.Connection,
-    c: model.Complaint,
+    c: complaint_model.Complaint,
     ticket_no: str,
     token_sha256: str,
     idempotency: Idempotency | None,
@@ -131,7 +131,9 @@ async def replace_token(conn: db.Connection, complaint_id: str, token_sha256: st
     )
 
 
-async def save(conn: db.Connection, c: model.Complaint, *, auto_close_at: datetime | None) -> None:
+async def save(
+    conn: db.Connection, c: complaint_model.Complaint, *, auto_close_at: datetime | None
+) -> None:
     await conn.execute(
         """UPDATE complaints SET status = $2, handling_org = $3, responsible_staff_id = $4,
                   next_due = $5,
@@ -207,7 +209,7 @@ async def due_for_update(conn: db.Connection, now: datetime, limit: int) -> list
     return [_row(r) for r in rows]
 
 
-def next_due(c: model.Complaint) -> datetime | None:
+def next_due(c: complaint_model.Complaint) -> datetime | None:
     """The earliest moment a running clock owes a warning or an overdue (a breach is strictly
     after the deadline, hence one microsecond later)."""
     moments: list[datetime] = []
@@ -223,7 +225,7 @@ def next_due(c: model.Complaint) -> datetime | None:
 # --- (de)serialisation ----------------------------------------------------------------------------
 
 
-def to_doc(c: model.Complaint) -> dict[str, Any]:
+def to_doc(c: complaint_model.Complaint) -> dict[str, Any]:
     """Everything but the contact details, as JSON."""
     return {
         "complaint_id": c.complaint_id,
@@ -282,9 +284,11 @@ def to_doc(c: model.Complaint) -> dict[str, Any]:
     }
 
 
-def from_doc(d: dict[str, Any], contact: model.Contact | None) -> model.Complaint:
+def from_doc(
+    d: dict[str, Any], contact: complaint_model.Contact | None
+) -> complaint_model.Complaint:
     resp = d["responsible"]
-    return model.Complaint(
+    return complaint_model.Complaint(
         complaint_id=d["complaint_id"],
         project_id=d["project_id"],
         enterprise_id=d["enterprise_id"],
@@ -302,23 +306,25 @@ def from_doc(d: dict[str, Any], contact: model.Contact | None) -> model.Complain
         photo_refs=tuple(d["photo_refs"]),
         safety=tuple(d.get("safety", ())),  # absent in documents written before the tiers
         filed_by=d["filed_by"],
-        status=model.Status(d["status"]),
-        responsible=None if resp is None else model.Staff(resp["staff_id"], resp["org_id"]),
+        status=complaint_model.Status(d["status"]),
+        responsible=None
+        if resp is None
+        else complaint_model.Staff(resp["staff_id"], resp["org_id"]),
         accepted_at=_od(d["accepted_at"]),
         handling_org=d["handling_org"],
         transfers=tuple(
-            model.Transfer(t["from_org"], t["to_org"], t["by"], t["reason"], _d(t["at"]))
+            complaint_model.Transfer(t["from_org"], t["to_org"], t["by"], t["reason"], _d(t["at"]))
             for t in d["transfers"]
         ),
         escalated_at=_od(d["escalated_at"]),
-        replies=tuple(model.Reply(r["by"], r["text"], _d(r["at"])) for r in d["replies"]),
+        replies=tuple(complaint_model.Reply(r["by"], r["text"], _d(r["at"])) for r in d["replies"]),
         feedback=tuple(
-            model.Feedback(f["satisfied"], f["rating"], f["comment"], _d(f["at"]))
+            complaint_model.Feedback(f["satisfied"], f["rating"], f["comment"], _d(f["at"]))
             for f in d["feedback"]
         ),
         reopen_count=d["reopen_count"],
         extensions=tuple(
-            model.Extension(
+            complaint_model.Extension(
                 e["requested_by"],
                 e["working_days"],
                 e["reason"],
@@ -337,7 +343,7 @@ def from_doc(d: dict[str, Any], contact: model.Contact | None) -> model.Complain
 def _row(r: Any) -> Row:
     contact = None
     if r["contact_name"] is not None or r["contact_phone"] is not None:
-        contact = model.Contact(r["contact_name"], r["contact_phone"])
+        contact = complaint_model.Contact(r["contact_name"], r["contact_phone"])
     return Row(from_doc(json.loads(r["doc"]), contact), r["ticket_no"])
 
 

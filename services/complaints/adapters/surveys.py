@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 
 from runtime import db
-from services.complaints.domain import survey as model
+from services.complaints.domain import survey as survey_model
 from services.complaints.service.ports import CampaignPhase, SurveyExists
 from services.complaints.service.ports import SurveyRow as Row
 
@@ -105,7 +105,7 @@ async def mark_missing(
 # --- surveys -------------------------------------------------------------------------------------
 
 
-async def insert(conn: db.Connection, s: model.Survey, *, district_code: str) -> None:
+async def insert(conn: db.Connection, s: survey_model.Survey, *, district_code: str) -> None:
     try:
         async with conn.transaction():  # a savepoint: the caller's transaction stays usable
             await conn.execute(
@@ -172,7 +172,7 @@ async def get_by_token(conn: db.Connection, digest: str) -> Row | None:
 
 
 async def save_answer(
-    conn: db.Connection, s: model.Survey, digest: str, comment: str | None
+    conn: db.Connection, s: survey_model.Survey, digest: str, comment: str | None
 ) -> None:
     done = await conn.fetchval(
         """UPDATE survey_tokens SET used = true WHERE token_sha256 = $1 AND NOT used
@@ -188,7 +188,7 @@ async def save_answer(
         )
 
 
-async def save_closed(conn: db.Connection, s: model.Survey) -> None:
+async def save_closed(conn: db.Connection, s: survey_model.Survey) -> None:
     await conn.execute(
         """UPDATE surveys SET status = $2, closed_at = $3, updated_at = now()
            WHERE survey_id = $1""",
@@ -198,7 +198,7 @@ async def save_closed(conn: db.Connection, s: model.Survey) -> None:
     )
 
 
-async def _save_tally(conn: db.Connection, s: model.Survey) -> None:
+async def _save_tally(conn: db.Connection, s: survey_model.Survey) -> None:
     await conn.execute(
         """UPDATE surveys SET responses = $2, satisfied = $3, sums = $4::jsonb,
                   counts = $5::jsonb, updated_at = now()
@@ -244,11 +244,13 @@ async def list_surveys(
 
 
 def _row(r: Any) -> Row:
-    questions = tuple(model.Question(q["id"], q["zh"], q["en"]) for q in json.loads(r["questions"]))
-    tally = model.Tally(
+    questions = tuple(
+        survey_model.Question(q["id"], q["zh"], q["en"]) for q in json.loads(r["questions"])
+    )
+    tally = survey_model.Tally(
         r["responses"], r["satisfied"], json.loads(r["sums"]), json.loads(r["counts"])
     )
-    survey = model.Survey(
+    survey = survey_model.Survey(
         survey_id=r["survey_id"],
         enterprise_id=r["enterprise_id"],
         project_id=r["project_id"],

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runtime.calendar import WorkingCalendar
-from services.complaints.domain.complaint import Categories
+from services.complaints.domain.categories import Categories
 from services.complaints.domain.sla import SlaPolicy
 
 

@@ -9,22 +9,21 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from runtime.auth import Principal, Role
-from runtime.http import RequestTrace, require
+from runtime.auth import Principal
+from runtime.http import RequestTrace
 from runtime.idempotency import IdempotencyKey
 from runtime.ratelimit import rate_limit
-from services.complaints.domain import complaint as model
+from services.complaints.domain import complaint as complaint_model
+from services.complaints.domain import owner_input
+from services.complaints.entrypoints import policy
 from services.complaints.entrypoints.deps import Deps
+from services.complaints.entrypoints.policy import District, Enterprise, Filer, Reader
 from services.complaints.service import complaints, intake
 from services.complaints.service.ports import Row
 
 router = APIRouter(prefix="/api/v1", tags=["complaints"])
 REPLAYED_HEADER = "Idempotent-Replayed"
 
-Filer = Annotated[Principal, require(Role.OWNER, Role.ENTERPRISE)]
-Staff = Annotated[Principal, require(Role.ENTERPRISE, Role.DISTRICT_OFFICE, Role.CITY_OFFICE)]
-Enterprise = Annotated[Principal, require(Role.ENTERPRISE)]
-District = Annotated[Principal, require(Role.DISTRICT_OFFICE)]
 # The follow-up token travels in a header, never in the URL (URLs end up in logs and histories).
 Token = Annotated[
     str,
@@ -50,7 +49,7 @@ CALENDAR_DOC = (
 
 class ContactIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(default=None, max_length=model.MAX_NAME, description="联系人")
+    name: str | None = Field(default=None, max_length=owner_input.MAX_NAME, description="联系人")
     phone: str | None = Field(default=None, max_length=32, description="联系电话")
 
 
@@ -63,9 +62,9 @@ class ComplaintIn(BaseModel):
     channel: Literal["web", "phone", "counter"] = Field(
         default="web", description="受理渠道: owners web; staff phone or counter"
     )
-    address: str | None = Field(default=None, max_length=model.MAX_ADDRESS * 2)
+    address: str | None = Field(default=None, max_length=owner_input.MAX_ADDRESS * 2)
     answers: dict[str, str | bool] = Field(default_factory=dict, max_length=20)
-    photo_refs: list[str] = Field(default_factory=list, max_length=model.MAX_PHOTOS)
+    photo_refs: list[str] = Field(default_factory=list, max_length=owner_input.MAX_PHOTOS)
     contact: ContactIn | None = Field(default=None, description="联系方式 (可匿名)")
 
 
@@ -106,7 +105,7 @@ class ReplyIn(BaseModel):
 
 class ExtensionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    working_days: int = Field(ge=1, le=model.MAX_EXTENSION_DAYS, description="延期工作日")
+    working_days: int = Field(ge=1, le=complaint_model.MAX_EXTENSION_DAYS, description="延期工作日")
     reason: str = Field(min_length=1, max_length=1000, description="延期理由")
 
 
@@ -196,7 +195,7 @@ def _staff_view(row: Row, principal: Principal, *, detail: bool) -> dict[str, An
                 for e in c.extensions
             ],
         }
-        if complaints.may_see_contact(principal, c) and c.contact is not None:
+        if policy.shows_contact(principal, c) and c.contact is not None:
             out["contact"] = {"name": c.contact.name, "phone": c.contact.phone}
     return out
 
@@ -211,7 +210,7 @@ def _owner_view(row: Row) -> dict[str, Any]:
             {"satisfied": f.satisfied, "rating": f.rating, "comment": f.comment, "at": f.at}
             for f in c.feedback
         ],
-        "awaiting_feedback": c.status is model.Status.REPLIED,
+        "awaiting_feedback": c.status is complaint_model.Status.REPLIED,
     }
 
 
@@ -301,7 +300,7 @@ async def give_feedback(
 @router.get("/complaints")
 async def list_complaints(
     deps: Deps,
-    principal: Staff,
+    principal: Reader,
     status: StatusName | None = None,
     limit: int = Query(default=100, ge=1, le=500),
 ) -> list[dict[str, Any]]:
@@ -311,7 +310,7 @@ async def list_complaints(
 
 
 @router.get("/complaints/{complaint_id}")
-async def get_complaint(complaint_id: str, deps: Deps, principal: Staff) -> dict[str, Any]:
+async def get_complaint(complaint_id: str, deps: Deps, principal: Reader) -> dict[str, Any]:
     row = await complaints.get(deps.units(), principal, complaint_id)
     return _staff_view(row, principal, detail=True)
 

@@ -8,16 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from runtime.auth import Principal, Role
-from runtime.http import RequestTrace, require
-from services.complaints.domain import survey as model
+from runtime.http import RequestTrace
+from services.complaints.domain import survey as survey_model
 from services.complaints.entrypoints.deps import Deps
+from services.complaints.entrypoints.policy import Enterprise, Reader
 from services.complaints.service import surveys
 
 router = APIRouter(prefix="/api/v1", tags=["surveys"])
 
-Enterprise = Annotated[Principal, require(Role.ENTERPRISE)]
-Reader = Annotated[Principal, require(Role.ENTERPRISE, Role.DISTRICT_OFFICE, Role.CITY_OFFICE)]
 # The one-time token travels in a header, never in the URL (URLs end up in logs and histories).
 SurveyToken = Annotated[
     str, Header(alias="X-Survey-Token", min_length=16, max_length=128, description="问卷凭证")
@@ -27,7 +25,7 @@ SurveyToken = Annotated[
 class OpenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     project_id: str = Field(min_length=1, max_length=64, description="项目编号")
-    households: int = Field(ge=1, le=model.MAX_HOUSEHOLDS, description="户数")
+    households: int = Field(ge=1, le=survey_model.MAX_HOUSEHOLDS, description="户数")
     closes_at: AwareDatetime | None = Field(
         default=None, description="截止时间; default: the end of the implementation phase"
     )
@@ -53,7 +51,7 @@ class AnswerIn(BaseModel):
     comment: str | None = Field(default=None, max_length=500, description="意见建议 (不公开)")
 
 
-def _survey(s: model.Survey, district_code: str | None = None) -> dict[str, Any]:
+def _survey(s: survey_model.Survey, district_code: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "survey_id": s.survey_id,
         "campaign_id": s.campaign_id,
@@ -71,7 +69,7 @@ def _survey(s: model.Survey, district_code: str | None = None) -> dict[str, Any]
     return out
 
 
-def _results(r: model.Results) -> dict[str, Any]:
+def _results(r: survey_model.Results) -> dict[str, Any]:
     return {
         "households": r.households,
         "responses": r.responses,
@@ -158,5 +156,5 @@ async def results(survey_id: str, deps: Deps, principal: Reader) -> dict[str, An
     row = await surveys.results(deps.units(), principal, survey_id)
     return {
         **_survey(row.survey, row.district_code),
-        "results": _results(model.results(row.survey)),
+        "results": _results(survey_model.results(row.survey)),
     }

@@ -2,47 +2,25 @@
 reply, extensions), the owner's feedback. Load -> decide (domain) -> save with the event, one
 unit of work each.
 
-Scope comes from the caller's principal only. A complaint outside the caller's scope answers like
-a missing one (404), so ids cannot be probed. Events carry no personal data: no contact, no text.
+Who may see and do what is `service.access`. Events carry no personal data: no contact, no text.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from runtime.auth import Principal, Role
-from runtime.errors import Forbidden, Message, NotFound
+from runtime.auth import Principal
+from runtime.errors import Message, NotFound
 from runtime.unit_of_work import Trace
 from schemas.complaints import v1 as complaints
 from services.complaints.domain import complaint as complaint_model
 from services.complaints.domain.rulebook import Rules
+from services.complaints.service import access
 from services.complaints.service.decide import decide
 from services.complaints.service.intake import facts, token_hash
 from services.complaints.service.ports import ComplaintsUnitOfWork, Row
 
 NOT_FOUND = Message("投诉不存在", "complaint not found")
-
-
-# --- scope ------------------------------------------------------------------------------------------
-
-
-def can_see(principal: Principal, c: complaint_model.Complaint) -> bool:
-    if principal.role is Role.CITY_OFFICE:
-        return True
-    if principal.role is Role.DISTRICT_OFFICE:
-        return principal.district_code == c.district_code
-    if principal.role is Role.ENTERPRISE:
-        return principal.enterprise_id in (c.enterprise_id, c.handling_org)
-    return False
-
-
-def may_see_contact(principal: Principal, c: complaint_model.Complaint) -> bool:
-    """Contact details go to the handling enterprise and the district office, nobody else."""
-    if principal.role is Role.DISTRICT_OFFICE:
-        return principal.district_code == c.district_code
-    if principal.role is Role.ENTERPRISE:
-        return principal.enterprise_id == (c.handling_org or c.enterprise_id)
-    return False
 
 
 # --- reading ----------------------------------------------------------------------------------------
@@ -51,7 +29,7 @@ def may_see_contact(principal: Principal, c: complaint_model.Complaint) -> bool:
 async def get(uow: ComplaintsUnitOfWork, principal: Principal, complaint_id: str) -> Row:
     async with uow:
         row = await uow.complaints.get(complaint_id)
-    if row is None or not can_see(principal, row.complaint):
+    if row is None or not access.can_see(principal, row.complaint):
         raise NotFound("complaint_not_found", NOT_FOUND)
     return row
 
@@ -67,8 +45,7 @@ async def get_by_token(uow: ComplaintsUnitOfWork, token: str) -> Row:
 async def list_for(
     uow: ComplaintsUnitOfWork, principal: Principal, *, status: str | None, limit: int
 ) -> list[Row]:
-    if principal.role not in (Role.ENTERPRISE, Role.DISTRICT_OFFICE, Role.CITY_OFFICE):
-        raise Forbidden("role_not_allowed", Message("当前角色无权查看投诉", "your role may not"))
+    access.require_list_reader(principal)
     async with uow:
         return await uow.complaints.listed(
             enterprise_id=principal.enterprise_id,
@@ -203,15 +180,11 @@ async def decide_extension(
     approve: bool,
 ) -> Row:
     """The district office of the complaint's district approves or refuses."""
-    if principal.role is not Role.DISTRICT_OFFICE:
-        raise Forbidden(
-            "not_district_office",
-            Message("只有区县物业办可以审批延期", "only the district office decides extensions"),
-        )
+    access.require_district_office(principal)
     async with uow:
         now = uow.clock.now()
         row = await uow.complaints.get(complaint_id, for_update=True)
-        if row is None or not can_see(principal, row.complaint):
+        if row is None or not access.can_see(principal, row.complaint):
             raise NotFound("complaint_not_found", NOT_FOUND)
         c = decide(
             lambda: complaint_model.decide_extension(
@@ -289,11 +262,7 @@ async def _load_for_staff(
 ) -> Row:
     """Enterprise staff act on their projects' complaints and on those transferred to them."""
     row = await uow.complaints.get(complaint_id, for_update=True)
-    if row is None or not can_see(principal, row.complaint):
+    if row is None or not access.can_see(principal, row.complaint):
         raise NotFound("complaint_not_found", NOT_FOUND)
-    if principal.role is not Role.ENTERPRISE:
-        raise Forbidden(
-            "not_enterprise_staff",
-            Message("只有物业企业工作人员可以办理投诉", "only enterprise staff handle complaints"),
-        )
+    access.require_handler(principal)
     return row

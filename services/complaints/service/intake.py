@@ -15,12 +15,13 @@ from typing import Any
 from runtime import idempotency
 from runtime.auth import Principal, Role
 from runtime.calendar import CHINA
-from runtime.errors import Forbidden, InvalidInput, Message
+from runtime.errors import InvalidInput, Message
 from runtime.unit_of_work import Trace
 from schemas.complaints import v1 as complaints
 from services.complaints.domain import complaint as complaint_model
 from services.complaints.domain.rulebook import Rules
 from services.complaints.domain.sla import Urgency
+from services.complaints.service import access
 from services.complaints.service.decide import decide
 from services.complaints.service.ports import (
     ComplaintsUnitOfWork,
@@ -90,7 +91,7 @@ async def file(
     client retrying after a lost answer never saw it. The same key with a different request is
     refused (409). Concurrent requests with one key file once (unique index; the loser replays).
     """
-    filed_by = _filed_by(principal, intake.channel)
+    filed_by = access.filed_by(principal, intake.channel)
     key = None
     if idempotency_key is not None:
         key = Idempotency(principal.subject, idempotency_key, idempotency.fingerprint(intake))
@@ -109,30 +110,6 @@ async def file(
             filed = replayed
         await uow.commit()
     return filed
-
-
-def _filed_by(principal: Principal, channel: complaint_model.Channel) -> str | None:
-    """Who may file on which channel: the staff member's id for phone and counter, else None."""
-    if principal.role is Role.OWNER:
-        if channel not in ("web", "open311"):  # open311: a civic app acting for an owner
-            raise InvalidInput(
-                "owner_channel",
-                Message("业主只能通过网上渠道提交投诉", "owners file through the web channel"),
-                field="channel",
-            )
-        return None
-    if principal.role is Role.ENTERPRISE:
-        if channel not in complaint_model.STAFF_CHANNELS:
-            raise InvalidInput(
-                "staff_channel",
-                Message(
-                    "工作人员代业主登记须选择电话或窗口渠道",
-                    "staff filing for an owner use the phone or counter channel",
-                ),
-                field="channel",
-            )
-        return principal.subject
-    raise Forbidden("role_not_allowed", Message("当前角色无权登记投诉", "your role may not file"))
 
 
 async def _replay(uow: ComplaintsUnitOfWork, key: Idempotency) -> Filed | None:
@@ -158,9 +135,7 @@ async def _file(
 ) -> Filed:
     now = uow.clock.now()
     project = await uow.projects.get(intake.project_id)
-    if project is None or (
-        principal.role is Role.ENTERPRISE and project.enterprise_id != principal.enterprise_id
-    ):
+    if project is None or not access.may_file_for(principal, project.enterprise_id):
         raise InvalidInput(
             "unknown_project", Message("项目不存在", "unknown project"), field="project_id"
         )

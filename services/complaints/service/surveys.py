@@ -1,9 +1,9 @@
 """Satisfaction survey handlers: load -> decide (domain) -> save with the event, one unit of work
 each; the closing and SurveyMissing scans; the campaign reaction.
 
-Scope comes from the caller's principal only: an enterprise opens, closes and reads surveys of
-its own projects; a district office reads its district's; the city office reads all. Owners only
-answer, with a one-time token. A survey outside the caller's scope answers like a missing one.
+Who may see and do what is `service.access`: an enterprise opens, closes and reads surveys of its
+own projects; a district office reads its district's; the city office reads all. Owners only
+answer, with a one-time token.
 Events carry no personal data: no token, no single answer, no comment.
 """
 
@@ -17,9 +17,9 @@ from typing import Literal
 
 import asyncpg
 
-from runtime.auth import Principal, Role
+from runtime.auth import Principal
 from runtime.calendar import CHINA
-from runtime.errors import DomainError, Forbidden, Message, NotFound
+from runtime.errors import DomainError, Message, NotFound
 from runtime.scheduler import FixedClock, PeriodicJob
 from runtime.unit_of_work import Delivered, Trace, each
 from schemas.base import Event
@@ -27,6 +27,7 @@ from schemas.campaigns import v1 as campaigns
 from schemas.surveys import v1 as surveys
 from services.complaints.adapters.postgres import SOURCE, PgComplaintsUnitOfWork
 from services.complaints.domain import survey as survey_model
+from services.complaints.service import access
 from services.complaints.service.decide import decide
 from services.complaints.service.ports import (
     CampaignPhase,
@@ -74,7 +75,7 @@ async def open_survey(
 ) -> Opened:
     """Only while a known campaign's implementation phase runs; only for the enterprise's own
     project; one survey per project and campaign. Hands out the first tokens at once."""
-    _require_enterprise(principal)
+    access.require_survey_runner(principal)
     async with uow:
         now = uow.clock.now()
         project = await uow.projects.get(project_id)
@@ -138,7 +139,7 @@ async def issue_tokens(
     uow: ComplaintsUnitOfWork, principal: Principal, survey_id: str, count: int
 ) -> list[str]:
     """More one-time tokens (never more in total than households); shown once."""
-    _require_enterprise(principal)
+    access.require_survey_runner(principal)
     async with uow:
         row = await _load_own(uow, principal, survey_id)
         known = replace(row.survey, token_hashes=await uow.surveys.token_hashes(survey_id))
@@ -151,7 +152,7 @@ async def issue_tokens(
 async def close(
     uow: ComplaintsUnitOfWork, principal: Principal, survey_id: str, *, trace: Trace
 ) -> tuple[survey_model.Survey, survey_model.Results]:
-    _require_enterprise(principal)
+    access.require_survey_runner(principal)
     async with uow:
         row = await _load_own(uow, principal, survey_id)
         done = await _close(uow, row, "enterprise", trace)
@@ -217,20 +218,10 @@ async def questions_for_token(uow: ComplaintsUnitOfWork, token: str) -> survey_m
 # --- reading -------------------------------------------------------------------------------------------
 
 
-def can_see(principal: Principal, row: SurveyRow) -> bool:
-    if principal.role is Role.CITY_OFFICE:
-        return True
-    if principal.role is Role.DISTRICT_OFFICE:
-        return principal.district_code == row.district_code
-    if principal.role is Role.ENTERPRISE:
-        return principal.enterprise_id == row.survey.enterprise_id
-    return False
-
-
 async def results(uow: ComplaintsUnitOfWork, principal: Principal, survey_id: str) -> SurveyRow:
     async with uow:
         row = await uow.surveys.get(survey_id)
-    if row is None or not can_see(principal, row):
+    if row is None or not access.can_see_survey(principal, row.survey, row.district_code):
         raise NotFound("survey_not_found", NOT_FOUND)
     if row.survey.status == "open":
         # The enterprise knows which household holds which token: results while answers still
@@ -249,12 +240,8 @@ async def enterprise_results(
 ) -> tuple[survey_model.Results, int]:
     """Pooled over the enterprise's surveys in the caller's scope (a district office sees only
     its district's projects); with the number of surveys pooled."""
-    if principal.role is Role.ENTERPRISE and principal.enterprise_id != enterprise_id:
+    if not access.may_read_enterprise_results(principal, enterprise_id):
         raise NotFound("survey_not_found", NOT_FOUND)
-    if principal.role not in (Role.ENTERPRISE, Role.DISTRICT_OFFICE, Role.CITY_OFFICE):
-        raise Forbidden(
-            "role_not_allowed", Message("当前角色无权查看调查结果", "your role may not")
-        )
     async with uow:
         rows = await uow.surveys.listed(
             enterprise_id=enterprise_id,
@@ -369,14 +356,6 @@ on_phase_started = each(_keep_phase)
 
 
 # --- helpers -------------------------------------------------------------------------------------------
-
-
-def _require_enterprise(principal: Principal) -> None:
-    if principal.role is not Role.ENTERPRISE or principal.enterprise_id is None:
-        raise Forbidden(
-            "not_enterprise",
-            Message("只有物业企业可以发起和结束满意度调查", "only enterprises run surveys"),
-        )
 
 
 async def _load_own(uow: ComplaintsUnitOfWork, principal: Principal, survey_id: str) -> SurveyRow:

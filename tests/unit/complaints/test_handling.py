@@ -13,8 +13,8 @@ from runtime.unit_of_work import Trace
 from schemas.complaints import v1 as complaints
 from services.complaints.adapters.memory import MemoryComplaintsUnitOfWork
 from services.complaints.domain.rulebook import Rules
+from services.complaints.service import access, intake
 from services.complaints.service import complaints as handlers
-from services.complaints.service import intake
 from tests.unit.complaints.conftest import (
     ALICE,
     BOB,
@@ -199,8 +199,8 @@ async def test_contact_details_only_for_the_handling_enterprise_and_the_district
         uow, rules, ALICE, cid, to_org="ent-b", reason="属于南开物业", trace=trace
     )
     c = row.complaint
-    assert handlers.may_see_contact(MALLORY, c)  # ent-b handles it now
-    assert not handlers.may_see_contact(ALICE, c)
-    assert handlers.may_see_contact(DISTRICT, c)
-    assert not handlers.may_see_contact(CITY, c)
-    assert handlers.can_see(ALICE, c)  # its project's complaint still
+    assert access.may_see_contact(MALLORY, c)  # ent-b handles it now
+    assert not access.may_see_contact(ALICE, c)
+    assert access.may_see_contact(DISTRICT, c)
+    assert not access.may_see_contact(CITY, c)
+    assert access.can_see(ALICE, c)  # its project's complaint still
