@@ -17,12 +17,12 @@ from services.complaints import subscriptions
 from services.complaints.adapters import reference
 from services.complaints.adapters.postgres import SOURCE, PgComplaintsUnitOfWork
 from services.complaints.domain.rulebook import Rules
+from services.complaints.entrypoints import jobs
 from services.complaints.entrypoints.complaints_http import router
 from services.complaints.entrypoints.deps import ComplaintsDeps
 from services.complaints.entrypoints.open311 import router as open311_router
 from services.complaints.entrypoints.surveys_http import router as surveys_router
 from services.complaints.entrypoints.web import router as web_router
-from services.complaints.service import sla_job, surveys
 from services.complaints.settings import ComplaintsSettings
 
 HERE = Path(__file__).parent
@@ -69,9 +69,7 @@ def spec(settings: ComplaintsSettings) -> ServiceSpec:
         )
         return Composed(unit=units(), provided=deps)
 
-    return dataclasses.replace(
-        SPEC, jobs=sla_job.jobs(auto_close_days) + surveys.JOBS, compose=compose
-    )
+    return dataclasses.replace(SPEC, jobs=jobs.jobs(auto_close_days), compose=compose)
 
 
 SPEC = ServiceSpec(
@@ -81,7 +79,7 @@ SPEC = ServiceSpec(
     migrations=HERE / "migrations",
     routers=(router, surveys_router, open311_router, web_router),
     consumers=subscriptions.CONSUMERS,
-    jobs=surveys.JOBS,  # spec() adds the SLA job with the configured auto-close period
+    jobs=jobs.SURVEY_JOBS,  # spec() adds the SLA job with the configured auto-close period
 )
 
 __all__ = ["SPEC", "ComplaintsSettings", "spec"]

@@ -27,8 +27,8 @@ from runtime.unit_of_work import Trace
 from services.complaints import bootstrap
 from services.complaints.adapters import reference
 from services.complaints.domain.rulebook import Rules
-from services.complaints.entrypoints import complaints_http
-from services.complaints.service import complaints, intake, sla_job
+from services.complaints.entrypoints import complaints_http, jobs
+from services.complaints.service import complaints, intake
 from services.complaints.settings import ComplaintsSettings
 from tests.asgi import served
 from tests.factories import complaints_unit, register_complaint_project
@@ -240,20 +240,20 @@ async def test_sla_warning_and_overdue_once_even_concurrently(
     filed = await intake.file(
         at(cpool, T0), rules, OWNER, an_intake(), trace=TRACE
     )  # water: accept in 30 min
-    assert await sla_job.sla_job(cpool, T0 + timedelta(minutes=20)) == 0
-    assert await sla_job.sla_job(cpool, T0 + timedelta(minutes=25)) == 1  # warning at 80 %
-    assert await sla_job.sla_job(cpool, T0 + timedelta(minutes=26)) == 0
+    assert await jobs.sla_job(cpool, T0 + timedelta(minutes=20)) == 0
+    assert await jobs.sla_job(cpool, T0 + timedelta(minutes=25)) == 1  # warning at 80 %
+    assert await jobs.sla_job(cpool, T0 + timedelta(minutes=26)) == 0
     late = T0 + timedelta(minutes=31)
-    results = await asyncio.gather(*(sla_job.sla_job(cpool, late) for _ in range(4)))
+    results = await asyncio.gather(*(jobs.sla_job(cpool, late) for _ in range(4)))
     assert sum(results) == 1
-    assert await sla_job.sla_job(cpool, late + timedelta(minutes=1)) == 0
+    assert await jobs.sla_job(cpool, late + timedelta(minutes=1)) == 0
     types = await outbox_types(cpool)
     assert (types["ComplaintWarning"], types["ComplaintOverdue"]) == (1, 1)
     overdue = next(json.loads(p) for p in await outbox_payloads(cpool) if '"acceptance"' in p)
     assert overdue["complaint_id"] == filed.complaint.complaint_id
     # Accepting late stops the acceptance clock; nothing more is emitted for it.
     await complaints.accept(at(cpool, late), ALICE, filed.complaint.complaint_id, trace=TRACE)
-    assert await sla_job.sla_job(cpool, late + timedelta(hours=1)) == 0
+    assert await jobs.sla_job(cpool, late + timedelta(hours=1)) == 0
 
 
 async def test_auto_close_after_days_without_feedback(cpool: asyncpg.Pool, rules: Rules) -> None:
@@ -263,9 +263,9 @@ async def test_auto_close_after_days_without_feedback(cpool: asyncpg.Pool, rules
     replied = T0 + timedelta(hours=1)
     await complaints.reply(at(cpool, replied), rules, ALICE, cid, text="已处理", trace=TRACE)
     days = rules.policy.auto_close_days
-    assert await sla_job.sla_job(cpool, replied + timedelta(days=days, seconds=-1)) == 0
-    assert await sla_job.sla_job(cpool, replied + timedelta(days=days)) == 1
-    assert await sla_job.sla_job(cpool, replied + timedelta(days=days + 1)) == 0
+    assert await jobs.sla_job(cpool, replied + timedelta(days=days, seconds=-1)) == 0
+    assert await jobs.sla_job(cpool, replied + timedelta(days=days)) == 1
+    assert await jobs.sla_job(cpool, replied + timedelta(days=days + 1)) == 0
     row = await complaints.get(at(cpool, T0), DISTRICT, cid)
     assert (row.complaint.status.value, row.complaint.close_reason) == ("closed", "no_feedback")
     closed = [json.loads(p) for p in await outbox_payloads(cpool) if '"how"' in p]

@@ -25,7 +25,7 @@ from runtime.settings import Settings
 from runtime.unit_of_work import Trace
 from schemas.campaigns import v1 as campaigns
 from services.complaints import bootstrap
-from services.complaints.entrypoints import surveys_http
+from services.complaints.entrypoints import jobs, surveys_http
 from services.complaints.service import surveys
 from services.complaints.settings import ComplaintsSettings
 from tests.asgi import served
@@ -159,23 +159,23 @@ async def test_one_answer_per_token_and_close_with_scores(spool: asyncpg.Pool) -
     assert "物业很好" not in raw
     assert tokens[0] not in raw
     # the job finds nothing more to close
-    assert await surveys.close_job(spool, AFTER) == 0
+    assert await jobs.close_job(spool, AFTER) == 0
 
 
 async def test_close_job_closes_at_closes_at_once(spool: asyncpg.Pool) -> None:
     await _open(spool)
-    assert await surveys.close_job(spool, AFTER - timedelta(seconds=1)) == 0
-    runs = await asyncio.gather(surveys.close_job(spool, AFTER), surveys.close_job(spool, AFTER))
+    assert await jobs.close_job(spool, AFTER - timedelta(seconds=1)) == 0
+    runs = await asyncio.gather(jobs.close_job(spool, AFTER), jobs.close_job(spool, AFTER))
     assert sorted(runs) == [0, 1]
     assert await outbox_types(spool) == Counter({"SurveyOpened": 1, "SurveyClosed": 1})
 
 
 async def test_survey_missing_once_even_with_concurrent_runs(spool: asyncpg.Pool) -> None:
     await _open(spool)  # ent-a surveyed, ent-b did not
-    assert await surveys.missing_job(spool, AFTER - timedelta(microseconds=1)) == 0
-    runs = await asyncio.gather(*(surveys.missing_job(spool, AFTER) for _ in range(2)))
+    assert await jobs.missing_job(spool, AFTER - timedelta(microseconds=1)) == 0
+    runs = await asyncio.gather(*(jobs.missing_job(spool, AFTER) for _ in range(2)))
     assert sorted(runs) == [0, 1]
-    assert await surveys.missing_job(spool, AFTER + timedelta(days=1)) == 0
+    assert await jobs.missing_job(spool, AFTER + timedelta(days=1)) == 0
     missing = [p for p in await outbox_payloads(spool) if "deadline" in p]
     assert [(m["enterprise_id"], m["campaign_id"]) for m in missing] == [
         ("ent-b", "quality-month-2026")

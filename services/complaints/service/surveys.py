@@ -1,5 +1,5 @@
 """Satisfaction survey handlers: load -> decide (domain) -> save with the event, one unit of work
-each; the closing and SurveyMissing scans; the campaign reaction.
+each; the closing and SurveyMissing scans (run by `entrypoints/jobs.py`); the campaign reaction.
 
 Who may see and do what is `service.access`: an enterprise opens, closes and reads surveys of its
 own projects; a district office reads its district's; the city office reads all. Owners only
@@ -15,17 +15,13 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Literal
 
-import asyncpg
-
 from runtime.auth import Principal
 from runtime.calendar import CHINA
 from runtime.errors import DomainError, Message, NotFound
-from runtime.scheduler import FixedClock, PeriodicJob
 from runtime.unit_of_work import Delivered, Trace, each
 from schemas.base import Event
 from schemas.campaigns import v1 as campaigns
 from schemas.surveys import v1 as surveys
-from services.complaints.adapters.postgres import SOURCE, PgComplaintsUnitOfWork
 from services.complaints.domain import survey as survey_model
 from services.complaints.service import access
 from services.complaints.service.decide import decide
@@ -305,34 +301,6 @@ async def report_missing(uow: ComplaintsUnitOfWork, phase: CampaignPhase) -> int
             total += 1
         await uow.commit()
     return total
-
-
-def _unit(pool: asyncpg.Pool, now: datetime) -> PgComplaintsUnitOfWork:
-    return PgComplaintsUnitOfWork(pool, source=SOURCE, clock=FixedClock(now))
-
-
-async def close_job(pool: asyncpg.Pool, now: datetime) -> int:
-    """The closing scan, batch after batch."""
-    total = 0
-    while True:
-        closed = await close_due(_unit(pool, now))
-        total += closed
-        if closed < SCAN_BATCH:
-            return total
-
-
-async def missing_job(pool: asyncpg.Pool, now: datetime) -> int:
-    """The SurveyMissing scan: one unit of work per campaign."""
-    total = 0
-    for phase in await campaigns_to_check(_unit(pool, now)):
-        total += await report_missing(_unit(pool, now), phase)
-    return total
-
-
-JOBS = (
-    PeriodicJob("survey-close", close_job, interval_s=60),
-    PeriodicJob("survey-missing", missing_job, interval_s=300),
-)
 
 
 # --- the local campaign table, fed by the campaigns topic ------------------------------------------

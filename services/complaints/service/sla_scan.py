@@ -2,52 +2,22 @@
 replied complaints the owner did not rate in time.
 
 Safe on several replicas: due rows are claimed FOR UPDATE SKIP LOCKED, the marks are set in the
-same transaction as the outbox rows, and the domain never sets a mark twice. The job keeps the
-scheduler's `(pool, now)` shape: each batch is one unit of work running `scan_batch`.
+same transaction as the outbox rows, and the domain never sets a mark twice. The timer
+(`entrypoints/jobs.py`) runs `scan_batch` in one unit of work per batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-import asyncpg
-
-from runtime.scheduler import FixedClock, PeriodicJob
 from runtime.unit_of_work import Trace
 from schemas.complaints import v1 as complaints
-from services.complaints.adapters import reference
-from services.complaints.adapters.postgres import SOURCE, PgComplaintsUnitOfWork
 from services.complaints.domain import complaint as complaint_model
 from services.complaints.domain import sla
 from services.complaints.service.intake import facts
 from services.complaints.service.ports import ComplaintsUnitOfWork, Row
 
 SCAN_BATCH = 200
-
-
-def make_sla_job(auto_close_days: int) -> Callable[[asyncpg.Pool, datetime], Awaitable[int]]:
-    """The SLA scan with the configured auto-close period (from the service's SLA file)."""
-
-    async def job(pool: asyncpg.Pool, now: datetime) -> int:
-        return await scan(pool, now, auto_close_days=auto_close_days)
-
-    return job
-
-
-async def sla_job(pool: asyncpg.Pool, now: datetime) -> int:
-    """The scan with the shipped data/sla.json (tests, tools); services use `jobs()`."""
-    return await scan(pool, now, auto_close_days=reference.load_rules().policy.auto_close_days)
-
-
-async def scan(pool: asyncpg.Pool, now: datetime, *, auto_close_days: int) -> int:
-    total = 0
-    while True:
-        unit = PgComplaintsUnitOfWork(pool, source=SOURCE, clock=FixedClock(now))
-        emitted, claimed = await scan_batch(unit, auto_close_days=auto_close_days)
-        total += emitted
-        if claimed < SCAN_BATCH:
-            return total
 
 
 async def scan_batch(
@@ -95,7 +65,3 @@ async def _handle(uow: ComplaintsUnitOfWork, row: Row, now: datetime, days: int)
             )
         await uow.outbox.add(event, trace)
     return len(due)
-
-
-def jobs(auto_close_days: int) -> tuple[PeriodicJob, ...]:
-    return (PeriodicJob("complaint-sla", make_sla_job(auto_close_days), interval_s=30),)

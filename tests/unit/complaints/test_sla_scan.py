@@ -11,7 +11,7 @@ from schemas.complaints import v1 as complaints
 from services.complaints.adapters.memory import MemoryComplaintsUnitOfWork
 from services.complaints.domain.rulebook import Rules
 from services.complaints.service import complaints as handlers
-from services.complaints.service import intake, sla_job
+from services.complaints.service import intake, sla_scan
 from tests.unit.complaints.conftest import ALICE, OWNER, T0, water
 
 
@@ -27,13 +27,13 @@ async def test_warning_then_overdue_once(
     days = rules.policy.auto_close_days
 
     clock.current = T0 + timedelta(minutes=20)
-    assert await sla_job.scan_batch(uow, auto_close_days=days) == (0, 0)
+    assert await sla_scan.scan_batch(uow, auto_close_days=days) == (0, 0)
     clock.current = T0 + timedelta(minutes=25)
-    assert await sla_job.scan_batch(uow, auto_close_days=days) == (1, 1)
-    assert await sla_job.scan_batch(uow, auto_close_days=days) == (0, 0)  # marked: not due
+    assert await sla_scan.scan_batch(uow, auto_close_days=days) == (1, 1)
+    assert await sla_scan.scan_batch(uow, auto_close_days=days) == (0, 0)  # marked: not due
     clock.current = T0 + timedelta(minutes=31)
-    assert await sla_job.scan_batch(uow, auto_close_days=days) == (1, 1)
-    assert await sla_job.scan_batch(uow, auto_close_days=days) == (0, 0)
+    assert await sla_scan.scan_batch(uow, auto_close_days=days) == (1, 1)
+    assert await sla_scan.scan_batch(uow, auto_close_days=days) == (0, 0)
 
     warning, overdue = (w.event for w in uow.outbox.committed)
     assert isinstance(warning, complaints.ComplaintWarning)
@@ -58,11 +58,11 @@ async def test_a_reply_left_unrated_closes_after_the_period(
     days = rules.policy.auto_close_days
 
     clock.current = replied + timedelta(days=days, seconds=-1)
-    assert await sla_job.scan_batch(uow, auto_close_days=days) == (0, 0)
+    assert await sla_scan.scan_batch(uow, auto_close_days=days) == (0, 0)
     clock.current = replied + timedelta(days=days)
-    assert await sla_job.scan_batch(uow, auto_close_days=days) == (1, 1)
+    assert await sla_scan.scan_batch(uow, auto_close_days=days) == (1, 1)
     clock.current = replied + timedelta(days=days + 1)
-    assert await sla_job.scan_batch(uow, auto_close_days=days) == (0, 0)
+    assert await sla_scan.scan_batch(uow, auto_close_days=days) == (0, 0)
 
     [closed] = (w.event for w in uow.outbox.committed)
     assert isinstance(closed, complaints.ComplaintClosed)
@@ -79,8 +79,8 @@ async def test_a_batch_claims_at_most_its_limit_and_each_complaint_has_its_trace
     uow.outbox.committed.clear()
     clock.current = T0 + timedelta(minutes=31)  # past the deadline: the overdue alone
 
-    assert await sla_job.scan_batch(uow, auto_close_days=7, limit=2) == (2, 2)
-    assert await sla_job.scan_batch(uow, auto_close_days=7, limit=2) == (1, 1)
+    assert await sla_scan.scan_batch(uow, auto_close_days=7, limit=2) == (2, 2)
+    assert await sla_scan.scan_batch(uow, auto_close_days=7, limit=2) == (1, 1)
 
     assert _names(uow) == ["ComplaintOverdue"] * 3
     by_complaint: dict[str, set[str]] = {}
