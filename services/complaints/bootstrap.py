@@ -16,7 +16,7 @@ from runtime.service import Composed, ServiceSpec, Wiring
 from services.complaints import subscriptions
 from services.complaints.adapters import reference
 from services.complaints.adapters.postgres import SOURCE, PgComplaintsUnitOfWork
-from services.complaints.domain.rulebook import Rules
+from services.complaints.domain.rulebook import ComplaintRules
 from services.complaints.entrypoints import jobs
 from services.complaints.entrypoints.complaints_http import router
 from services.complaints.entrypoints.deps import ComplaintsDeps
@@ -29,7 +29,7 @@ HERE = Path(__file__).parent
 log = structlog.get_logger(__name__)
 
 
-def _load_rules(settings: ComplaintsSettings) -> Rules:
+def _load_rules(settings: ComplaintsSettings) -> ComplaintRules:
     return reference.load_rules(settings.categories_file, settings.sla_file, settings.calendar_dir)
 
 

@@ -26,7 +26,7 @@ from runtime.settings import Settings
 from runtime.unit_of_work import Trace
 from services.complaints import bootstrap
 from services.complaints.adapters import reference
-from services.complaints.domain.rulebook import Rules
+from services.complaints.domain.rulebook import ComplaintRules
 from services.complaints.entrypoints import complaints_http, jobs
 from services.complaints.service import complaints, intake
 from services.complaints.settings import ComplaintsSettings
@@ -50,7 +50,7 @@ OTHER_DISTRICT = Principal("do-2", Role.DISTRICT_OFFICE, district_code="120102")
 
 
 @pytest.fixture(scope="module")
-def rules() -> Rules:
+def rules() -> ComplaintRules:
     return reference.load_rules()
 
 
@@ -92,7 +92,7 @@ async def outbox_payloads(pool: asyncpg.Pool) -> list[str]:
     return [bytes(r["payload"]).decode() for r in await pool.fetch("SELECT payload FROM outbox")]
 
 
-async def test_full_cycle_with_reopening(cpool: asyncpg.Pool, rules: Rules) -> None:
+async def test_full_cycle_with_reopening(cpool: asyncpg.Pool, rules: ComplaintRules) -> None:
     filed = await intake.file(at(cpool, T0), rules, OWNER, an_intake(), trace=TRACE)
     assert filed.ticket_no == "TS-20260302-000001"
     cid = filed.complaint.complaint_id
@@ -173,7 +173,7 @@ async def test_full_cycle_with_reopening(cpool: asyncpg.Pool, rules: Rules) -> N
 
 
 async def test_intake_refuses_unknown_or_foreign_projects(
-    cpool: asyncpg.Pool, rules: Rules
+    cpool: asyncpg.Pool, rules: ComplaintRules
 ) -> None:
     with pytest.raises(InvalidInput) as unknown:
         await intake.file(at(cpool, T0), rules, OWNER, an_intake(project_id="p-404"), trace=TRACE)
@@ -195,7 +195,7 @@ async def test_intake_refuses_unknown_or_foreign_projects(
     assert await outbox_types(cpool) == Counter({"ComplaintFiled": 1})
 
 
-async def test_scope_and_tokens(cpool: asyncpg.Pool, rules: Rules) -> None:
+async def test_scope_and_tokens(cpool: asyncpg.Pool, rules: ComplaintRules) -> None:
     filed = await intake.file(at(cpool, T0), rules, OWNER, an_intake(), trace=TRACE)
     cid = filed.complaint.complaint_id
     assert (await complaints.get_by_token(at(cpool, T0), filed.token)).complaint.complaint_id == cid
@@ -213,7 +213,7 @@ async def test_scope_and_tokens(cpool: asyncpg.Pool, rules: Rules) -> None:
     assert await complaints.list_for(at(cpool, T0), DISTRICT, status="closed", limit=10) == []
 
 
-async def test_transfers_escalate_once(cpool: asyncpg.Pool, rules: Rules) -> None:
+async def test_transfers_escalate_once(cpool: asyncpg.Pool, rules: ComplaintRules) -> None:
     filed = await intake.file(at(cpool, T0), rules, OWNER, an_intake(), trace=TRACE)
     cid = filed.complaint.complaint_id
     await complaints.accept(at(cpool, T0 + timedelta(minutes=5)), ALICE, cid, trace=TRACE)
@@ -235,7 +235,7 @@ async def test_transfers_escalate_once(cpool: asyncpg.Pool, rules: Rules) -> Non
 
 
 async def test_sla_warning_and_overdue_once_even_concurrently(
-    cpool: asyncpg.Pool, rules: Rules
+    cpool: asyncpg.Pool, rules: ComplaintRules
 ) -> None:
     filed = await intake.file(
         at(cpool, T0), rules, OWNER, an_intake(), trace=TRACE
@@ -256,7 +256,9 @@ async def test_sla_warning_and_overdue_once_even_concurrently(
     assert await jobs.sla_job(cpool, late + timedelta(hours=1)) == 0
 
 
-async def test_auto_close_after_days_without_feedback(cpool: asyncpg.Pool, rules: Rules) -> None:
+async def test_auto_close_after_days_without_feedback(
+    cpool: asyncpg.Pool, rules: ComplaintRules
+) -> None:
     filed = await intake.file(at(cpool, T0), rules, OWNER, an_intake(), trace=TRACE)
     cid = filed.complaint.complaint_id
     await complaints.accept(at(cpool, T0 + timedelta(minutes=5)), ALICE, cid, trace=TRACE)

@@ -22,7 +22,8 @@ from runtime.errors import DomainError, NotFound
 from runtime.scheduler import FixedClock
 from runtime.service import build_app
 from runtime.settings import Settings
-from runtime.unit_of_work import Trace
+from runtime.unit_of_work import Delivered, Trace
+from schemas import cloudevents
 from schemas.campaigns import v1 as campaigns
 from services.complaints import bootstrap
 from services.complaints.entrypoints import jobs, surveys_http
@@ -212,6 +213,47 @@ async def test_results_scope(spool: asyncpg.Pool) -> None:
         await surveys.enterprise_results(at(spool, IN_PHASE), MALLORY, "ent-a", None)
     with pytest.raises(NotFound):  # ent-a's survey is in 120101, not 120102
         await surveys.enterprise_results(at(spool, IN_PHASE), OTHER_DISTRICT, "ent-a", None)
+
+
+async def test_a_run_of_campaign_phases_is_kept_in_one_write_newest_first(
+    spool: asyncpg.Pool,
+) -> None:
+    """The campaigns consumer's batch: implementation phases only, the newest record per
+    campaign (in the batch and against the table), other phases ignored."""
+
+    def phase(
+        kind: campaigns.PhaseKind, campaign: str, start: date
+    ) -> campaigns.CampaignPhaseStarted:
+        return campaigns.CampaignPhaseStarted(
+            campaign_id=campaign,
+            phase=kind,
+            phase_title_zh=f"{kind}阶段",
+            starts_on=start,
+            ends_on=start + timedelta(days=29),
+            title_zh="物业服务质量提升活动",
+        )
+
+    base = datetime(2026, 9, 1, tzinfo=CHINA)
+    batch = [
+        Delivered(e, cloudevents.from_event(e, source="/test", time=at))
+        for e, at in [
+            (phase("implementation", "c-2027", date(2027, 6, 1)), base),
+            (phase("implementation", "c-2027", date(2027, 7, 1)), base + timedelta(hours=1)),
+            (phase("implementation", "c-2027", date(2027, 5, 1)), base - timedelta(hours=1)),
+            (phase("planning", "c-2028", date(2028, 1, 1)), base),
+            # older than what the table already holds for quality-month-2026: ignored
+            (phase("implementation", "quality-month-2026", date(2020, 1, 1)), base.replace(2000)),
+        ]
+    ]
+    unit = complaints_unit(spool, base)
+    async with spool.acquire() as conn, conn.transaction():
+        await surveys.on_phase_started(unit.joined(conn), batch)
+
+    rows = {
+        r["campaign_id"]: r["starts_on"]
+        for r in await spool.fetch("SELECT campaign_id, starts_on FROM survey_campaigns")
+    }
+    assert rows == {"c-2027": date(2027, 7, 1), "quality-month-2026": IMPL_START}
 
 
 # --- HTTP ----------------------------------------------------------------------------------------

@@ -237,13 +237,16 @@ class MemoryCampaigns:
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
 
-    async def upsert(self, phase: CampaignPhase, occurred_at: datetime) -> bool:
-        known = self._store.campaigns.get(phase.campaign_id)
-        if known is not None and known.occurred_at > occurred_at:
-            return False
-        checked = None if known is None else known.missing_checked_at
-        self._store.campaigns[phase.campaign_id] = StoredCampaign(phase, occurred_at, checked)
-        return True
+    async def upsert_many(self, phases: Sequence[tuple[CampaignPhase, datetime]]) -> int:
+        changed: set[str] = set()
+        for phase, occurred_at in phases:
+            known = self._store.campaigns.get(phase.campaign_id)
+            if known is not None and known.occurred_at > occurred_at:
+                continue
+            checked = None if known is None else known.missing_checked_at
+            self._store.campaigns[phase.campaign_id] = StoredCampaign(phase, occurred_at, checked)
+            changed.add(phase.campaign_id)
+        return len(changed)
 
     def _phases(self) -> list[CampaignPhase]:
         return [c.phase for c in self._store.campaigns.values()]

@@ -129,8 +129,8 @@ class PgCampaigns:
     def __init__(self, conn: db.Connection) -> None:
         self._conn = conn
 
-    async def upsert(self, phase: CampaignPhase, occurred_at: datetime) -> bool:
-        return await survey_sql.upsert_campaign(self._conn, phase, occurred_at)
+    async def upsert_many(self, phases: Sequence[tuple[CampaignPhase, datetime]]) -> int:
+        return await survey_sql.upsert_campaigns(self._conn, phases)
 
     async def around(self, day: date) -> list[CampaignPhase]:
         return await survey_sql.campaigns_around(self._conn, day)

@@ -9,7 +9,7 @@ from pathlib import Path
 from runtime import provisional_calendar
 from runtime.calendar import WorkingCalendar
 from services.complaints.adapters import categories_json, sla_json
-from services.complaints.domain.rulebook import Rules
+from services.complaints.domain.rulebook import ComplaintRules
 
 HERE = Path(__file__).parents[1]
 DATA = HERE / "data"
@@ -25,7 +25,7 @@ def load_rules(
     categories_file: Path = DATA / "categories.json",
     sla_file: Path = DATA / "sla.json",
     calendar_dir: Path = CALENDARS,
-) -> Rules:
+) -> ComplaintRules:
     categories = categories_json.parse(json.loads(categories_file.read_text("utf-8")))
     policy = sla_json.parse(json.loads(sla_file.read_text("utf-8")), categories.ids)
-    return Rules(categories, policy, load_calendar(calendar_dir))
+    return ComplaintRules(categories, policy, load_calendar(calendar_dir))

@@ -9,7 +9,7 @@ comments are stored apart, without a time, so an answer cannot be traced to a to
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
@@ -24,22 +24,34 @@ from services.complaints.service.ports import SurveyRow as Row
 # --- campaigns (from the campaigns topic) --------------------------------------------------------
 
 
-async def upsert_campaign(conn: db.Connection, phase: CampaignPhase, occurred_at: datetime) -> bool:
-    """Keep the latest dates per campaign; an older event never overwrites a newer one."""
+async def upsert_campaigns(
+    conn: db.Connection, phases: Sequence[tuple[CampaignPhase, datetime]]
+) -> int:
+    """Keep the latest dates per campaign, in one statement; an older record never overwrites a
+    newer one (in the batch or in the table). Returns how many rows changed."""
+    latest: dict[str, tuple[CampaignPhase, datetime]] = {}
+    for phase, occurred_at in phases:  # one INSERT ... ON CONFLICT may not touch a row twice
+        seen = latest.get(phase.campaign_id)
+        if seen is None or seen[1] <= occurred_at:
+            latest[phase.campaign_id] = (phase, occurred_at)
+    if not latest:
+        return 0
+    rows = list(latest.values())
     status = await conn.execute(
         """INSERT INTO survey_campaigns (campaign_id, title_zh, starts_on, ends_on, occurred_at)
-           VALUES ($1, $2, $3, $4, $5)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::date[],
+                                $5::timestamptz[])
            ON CONFLICT (campaign_id) DO UPDATE SET
                title_zh = EXCLUDED.title_zh, starts_on = EXCLUDED.starts_on,
                ends_on = EXCLUDED.ends_on, occurred_at = EXCLUDED.occurred_at, updated_at = now()
            WHERE survey_campaigns.occurred_at <= EXCLUDED.occurred_at""",
-        phase.campaign_id,
-        phase.title_zh,
-        phase.starts_on,
-        phase.ends_on,
-        occurred_at,
+        [p.campaign_id for p, _ in rows],
+        [p.title_zh for p, _ in rows],
+        [p.starts_on for p, _ in rows],
+        [p.ends_on for p, _ in rows],
+        [at for _, at in rows],
     )
-    return bool(status.endswith(" 1"))
+    return int(status.split()[-1])
 
 
 async def campaigns_around(conn: db.Connection, day: date) -> list[CampaignPhase]:

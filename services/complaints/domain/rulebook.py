@@ -11,7 +11,7 @@ from services.complaints.domain.sla import SlaPolicy
 
 
 @dataclass(frozen=True)
-class Rules:
+class ComplaintRules:
     categories: Categories
     policy: SlaPolicy
     calendar: WorkingCalendar

@@ -11,7 +11,7 @@ from fastapi import Depends
 
 from runtime.http import provided
 from runtime.scheduler import Clock
-from services.complaints.domain.rulebook import Rules
+from services.complaints.domain.rulebook import ComplaintRules
 from services.complaints.service.ports import ComplaintsUnitOfWork
 from services.complaints.settings import ComplaintsSettings
 
@@ -21,7 +21,7 @@ class ComplaintsDeps:
     units: Callable[[], ComplaintsUnitOfWork]  # a new unit of work (one transaction) per call
     clock: Clock
     settings: ComplaintsSettings
-    rules: Rules  # categories, SLA policy, working-day calendar
+    rules: ComplaintRules  # categories, SLA policy, working-day calendar
     session_key: bytes  # signs the owners' pages' CSRF tokens (entrypoints/csrf.py)
 
 

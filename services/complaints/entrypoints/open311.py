@@ -26,7 +26,7 @@ from runtime.auth import Principal, Role
 from runtime.http import RequestTrace
 from runtime.ratelimit import client_key, limiters, retry_after_header
 from services.complaints.domain import categories, owner_input
-from services.complaints.domain.rulebook import Rules
+from services.complaints.domain.rulebook import ComplaintRules
 from services.complaints.entrypoints import forms, open311_wire
 from services.complaints.entrypoints.deps import ComplaintsDeps, Deps
 from services.complaints.service import intake
@@ -98,7 +98,7 @@ def _throttle(request: Request, client_id: str) -> None:
         )
 
 
-def _category(rules: Rules, code: str) -> categories.Category:
+def _category(rules: ComplaintRules, code: str) -> categories.Category:
     category = rules.categories.by_id.get(code)
     if category is None:
         raise open311_wire.Open311Error(

@@ -15,7 +15,7 @@ from runtime.calendar import CHINA
 from runtime.errors import DomainError, Forbidden, InvalidInput, NotFound, Unavailable
 from services.complaints.domain import categories, owner_input
 from services.complaints.domain import complaint as complaint_model
-from services.complaints.domain.rulebook import Rules
+from services.complaints.domain.rulebook import ComplaintRules
 from services.complaints.entrypoints.complaints_http import STATUS_ZH
 from services.complaints.service.ports import PublicRow
 
@@ -158,7 +158,7 @@ def notice(ticket_no: str) -> str:
     return f"受理编号 {ticket_no},可凭编号查询办理进度 / ticket {ticket_no}"
 
 
-def request(row: PublicRow, rules: Rules) -> dict[str, Any]:
+def request(row: PublicRow, rules: ComplaintRules) -> dict[str, Any]:
     """Public: no contact, no description text, no owner-supplied address, no media."""
     c = row.complaint
     category = rules.categories.by_id.get(c.category)

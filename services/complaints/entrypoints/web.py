@@ -31,7 +31,7 @@ from runtime.http import RequestTrace
 from services.complaints.domain import categories, owner_input
 from services.complaints.domain import complaint as complaint_model
 from services.complaints.domain import survey as survey_model
-from services.complaints.domain.rulebook import Rules
+from services.complaints.domain.rulebook import ComplaintRules
 from services.complaints.entrypoints import web_pages
 from services.complaints.entrypoints.deps import ComplaintsDeps, Deps
 from services.complaints.service import complaints, intake, surveys
@@ -74,7 +74,7 @@ async def stylesheet() -> Response:
 def _step1_errors(
     page: web_pages.Page,
     projects: list[dict[str, str]],
-    rules: Rules,
+    rules: ComplaintRules,
     project_id: str,
     category: str,
 ) -> None:
@@ -109,7 +109,7 @@ async def file_form(request: Request, deps: Deps) -> HTMLResponse:
 def _details(
     page: web_pages.Page,
     projects: list[dict[str, str]],
-    rules: Rules,
+    rules: ComplaintRules,
     values: dict[str, str],
     status: int = 200,
 ) -> HTMLResponse:

@@ -14,7 +14,7 @@ from runtime.errors import Message, NotFound
 from runtime.unit_of_work import Trace
 from schemas.complaints import v1 as complaints
 from services.complaints.domain import complaint as complaint_model
-from services.complaints.domain.rulebook import Rules
+from services.complaints.domain.rulebook import ComplaintRules
 from services.complaints.service import access
 from services.complaints.service.decide import decide
 from services.complaints.service.intake import facts, token_hash
@@ -86,7 +86,7 @@ async def accept(
 
 async def transfer(
     uow: ComplaintsUnitOfWork,
-    rules: Rules,
+    rules: ComplaintRules,
     principal: Principal,
     complaint_id: str,
     *,
@@ -128,7 +128,7 @@ async def transfer(
 
 async def reply(
     uow: ComplaintsUnitOfWork,
-    rules: Rules,
+    rules: ComplaintRules,
     principal: Principal,
     complaint_id: str,
     *,
@@ -173,7 +173,7 @@ async def request_extension(
 
 async def decide_extension(
     uow: ComplaintsUnitOfWork,
-    rules: Rules,
+    rules: ComplaintRules,
     principal: Principal,
     complaint_id: str,
     *,
@@ -206,7 +206,7 @@ async def decide_extension(
 
 async def feedback(
     uow: ComplaintsUnitOfWork,
-    rules: Rules,
+    rules: ComplaintRules,
     token: str,
     *,
     satisfied: bool,

@@ -19,7 +19,7 @@ from runtime.errors import InvalidInput, Message
 from runtime.unit_of_work import Trace
 from schemas.complaints import v1 as complaints
 from services.complaints.domain import complaint as complaint_model
-from services.complaints.domain.rulebook import Rules
+from services.complaints.domain.rulebook import ComplaintRules
 from services.complaints.domain.sla import Urgency
 from services.complaints.service import access
 from services.complaints.service.decide import decide
@@ -75,7 +75,7 @@ def facts(c: complaint_model.Complaint) -> dict[str, Any]:
 
 async def file(
     uow: ComplaintsUnitOfWork,
-    rules: Rules,
+    rules: ComplaintRules,
     principal: Principal,
     intake: Intake,
     *,
@@ -126,7 +126,7 @@ async def _replay(uow: ComplaintsUnitOfWork, key: Idempotency) -> Filed | None:
 
 async def _file(
     uow: ComplaintsUnitOfWork,
-    rules: Rules,
+    rules: ComplaintRules,
     principal: Principal,
     intake: Intake,
     filed_by: str | None,

@@ -166,7 +166,10 @@ class CampaignRepository(Protocol):
     """The campaigns' implementation phases (from the campaigns topic) and the missing-survey
     scan's marks."""
 
-    async def upsert(self, phase: CampaignPhase, occurred_at: datetime) -> bool: ...
+    async def upsert_many(self, phases: Sequence[tuple[CampaignPhase, datetime]]) -> int:
+        """The phases with the time of their record, in one write; an older record never
+        overwrites a newer one. Returns how many campaigns changed."""
+        ...
 
     async def around(self, day: date) -> list[CampaignPhase]: ...
 

@@ -10,7 +10,7 @@ Events carry no personal data: no token, no single answer, no comment.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Literal
@@ -18,7 +18,7 @@ from typing import Literal
 from runtime.auth import Principal
 from runtime.calendar import CHINA
 from runtime.errors import DomainError, Message, NotFound
-from runtime.unit_of_work import Delivered, Trace, each
+from runtime.unit_of_work import Delivered, Trace
 from schemas.base import Event
 from schemas.campaigns import v1 as campaigns
 from schemas.surveys import v1 as surveys
@@ -306,21 +306,18 @@ async def report_missing(uow: ComplaintsUnitOfWork, phase: CampaignPhase) -> int
 # --- the local campaign table, fed by the campaigns topic ------------------------------------------
 
 
-async def _keep_phase(uow: ComplaintsUnitOfWork, delivered: Delivered[Event]) -> None:
-    """Keep each campaign's implementation phase dates; other phases are not needed here."""
-    event = delivered.event
-    if not isinstance(event, campaigns.CampaignPhaseStarted):
-        raise TypeError(f"not a campaign phase: {delivered.ce.type}")
-    if event.phase != "implementation":
-        return
-    await uow.campaigns.upsert(
-        CampaignPhase(event.campaign_id, event.title_zh, event.starts_on, event.ends_on),
-        delivered.ce.time,
-    )
-
-
-on_phase_started = each(_keep_phase)
-"""CampaignPhaseStarted: a batch handler (one upsert per event, in partition order)."""
+async def on_phase_started(uow: ComplaintsUnitOfWork, batch: Sequence[Delivered[Event]]) -> None:
+    """CampaignPhaseStarted: keep each campaign's implementation phase dates (other phases are
+    not needed here), the whole run in one write."""
+    phases: list[tuple[CampaignPhase, datetime]] = []
+    for delivered in batch:
+        event = delivered.event
+        if not isinstance(event, campaigns.CampaignPhaseStarted):
+            raise TypeError(f"not a campaign phase: {delivered.ce.type}")
+        if event.phase == "implementation":
+            phase = CampaignPhase(event.campaign_id, event.title_zh, event.starts_on, event.ends_on)
+            phases.append((phase, delivered.ce.time))
+    await uow.campaigns.upsert_many(phases)
 
 
 # --- helpers -------------------------------------------------------------------------------------------

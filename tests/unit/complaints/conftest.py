@@ -13,7 +13,7 @@ from runtime.scheduler import FixedClock
 from runtime.unit_of_work import Trace
 from services.complaints.adapters import reference
 from services.complaints.adapters.memory import MemoryComplaintsUnitOfWork, MemoryStore
-from services.complaints.domain.rulebook import Rules
+from services.complaints.domain.rulebook import ComplaintRules
 from services.complaints.service import intake
 from services.complaints.service.ports import Project
 
@@ -33,7 +33,7 @@ PROJECTS = (
 
 
 @pytest.fixture(scope="session")
-def rules() -> Rules:
+def rules() -> ComplaintRules:
     return reference.load_rules()
 
 

@@ -12,7 +12,7 @@ from runtime.scheduler import FixedClock
 from runtime.unit_of_work import Trace
 from schemas.complaints import v1 as complaints
 from services.complaints.adapters.memory import MemoryComplaintsUnitOfWork
-from services.complaints.domain.rulebook import Rules
+from services.complaints.domain.rulebook import ComplaintRules
 from services.complaints.service import access, intake
 from services.complaints.service import complaints as handlers
 from tests.unit.complaints.conftest import (
@@ -29,7 +29,7 @@ from tests.unit.complaints.conftest import (
 Filed = tuple[str, str]  # complaint id, follow-up token
 
 
-async def _filed(uow: MemoryComplaintsUnitOfWork, rules: Rules) -> Filed:
+async def _filed(uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules) -> Filed:
     filed = await intake.file(uow, rules, OWNER, water(), trace=Trace.start())
     uow.outbox.committed.clear()
     return filed.complaint.complaint_id, filed.token
@@ -40,7 +40,7 @@ def _types(uow: MemoryComplaintsUnitOfWork) -> list[str]:
 
 
 async def test_accept_makes_the_first_acceptor_responsible(
-    uow: MemoryComplaintsUnitOfWork, rules: Rules, clock: FixedClock, trace: Trace
+    uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, clock: FixedClock, trace: Trace
 ) -> None:
     cid, _ = await _filed(uow, rules)
     clock.advance(timedelta(minutes=10))
@@ -62,7 +62,7 @@ async def test_accept_makes_the_first_acceptor_responsible(
 
 
 async def test_only_enterprise_staff_in_scope_act(
-    uow: MemoryComplaintsUnitOfWork, rules: Rules, trace: Trace
+    uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, trace: Trace
 ) -> None:
     cid, _ = await _filed(uow, rules)
     with pytest.raises(NotFound):
@@ -75,7 +75,7 @@ async def test_only_enterprise_staff_in_scope_act(
 
 
 async def test_transfers_escalate_once_past_the_limit(
-    uow: MemoryComplaintsUnitOfWork, rules: Rules, trace: Trace
+    uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, trace: Trace
 ) -> None:
     cid, _ = await _filed(uow, rules)
     await handlers.accept(uow, ALICE, cid, trace=trace)
@@ -99,7 +99,7 @@ async def test_transfers_escalate_once_past_the_limit(
 
 
 async def test_reply_by_the_responsible_person_starts_the_auto_close(
-    uow: MemoryComplaintsUnitOfWork, rules: Rules, clock: FixedClock, trace: Trace
+    uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, clock: FixedClock, trace: Trace
 ) -> None:
     cid, _ = await _filed(uow, rules)
     await handlers.accept(uow, ALICE, cid, trace=trace)
@@ -117,7 +117,7 @@ async def test_reply_by_the_responsible_person_starts_the_auto_close(
 
 
 async def test_extension_requested_then_decided_by_the_district(
-    uow: MemoryComplaintsUnitOfWork, rules: Rules, trace: Trace
+    uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, trace: Trace
 ) -> None:
     cid, _ = await _filed(uow, rules)
     accepted = await handlers.accept(uow, ALICE, cid, trace=trace)
@@ -142,7 +142,7 @@ async def test_extension_requested_then_decided_by_the_district(
 
 
 async def test_dissatisfied_feedback_reopens_and_satisfied_closes(
-    uow: MemoryComplaintsUnitOfWork, rules: Rules, trace: Trace
+    uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, trace: Trace
 ) -> None:
     cid, token = await _filed(uow, rules)
     await handlers.accept(uow, ALICE, cid, trace=trace)
@@ -173,7 +173,7 @@ async def test_dissatisfied_feedback_reopens_and_satisfied_closes(
         )
 
 
-async def test_reading_in_scope(uow: MemoryComplaintsUnitOfWork, rules: Rules) -> None:
+async def test_reading_in_scope(uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules) -> None:
     cid, token = await _filed(uow, rules)
     assert (await handlers.get_by_token(uow, token)).complaint.complaint_id == cid
     with pytest.raises(NotFound):
@@ -191,7 +191,7 @@ async def test_reading_in_scope(uow: MemoryComplaintsUnitOfWork, rules: Rules) -
 
 
 async def test_contact_details_only_for_the_handling_enterprise_and_the_district(
-    uow: MemoryComplaintsUnitOfWork, rules: Rules, trace: Trace
+    uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, trace: Trace
 ) -> None:
     cid, _ = await _filed(uow, rules)
     await handlers.accept(uow, ALICE, cid, trace=trace)

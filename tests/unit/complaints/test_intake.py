@@ -11,14 +11,14 @@ from runtime.errors import DomainError, Forbidden, InvalidInput
 from runtime.unit_of_work import Trace
 from schemas.complaints import v1 as complaints
 from services.complaints.adapters.memory import MemoryComplaints, MemoryComplaintsUnitOfWork
-from services.complaints.domain.rulebook import Rules
+from services.complaints.domain.rulebook import ComplaintRules
 from services.complaints.service import intake
 from services.complaints.service.ports import Row
 from tests.unit.complaints.conftest import ALICE, CITY, MALLORY, OWNER, TEXT, water
 
 
 async def test_files_with_scope_from_the_registry_copy(
-    uow: MemoryComplaintsUnitOfWork, rules: Rules, trace: Trace
+    uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, trace: Trace
 ) -> None:
     filed = await intake.file(uow, rules, OWNER, water(), trace=trace)
 
@@ -38,7 +38,7 @@ async def test_files_with_scope_from_the_registry_copy(
 
 
 async def test_staff_file_by_phone_for_their_own_projects_only(
-    uow: MemoryComplaintsUnitOfWork, rules: Rules, trace: Trace
+    uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, trace: Trace
 ) -> None:
     by_staff = await intake.file(uow, rules, ALICE, water(channel="phone"), trace=trace)
     assert by_staff.complaint.filed_by == "alice"
@@ -63,7 +63,7 @@ async def test_staff_file_by_phone_for_their_own_projects_only(
 )
 async def test_refusals_write_nothing(
     uow: MemoryComplaintsUnitOfWork,
-    rules: Rules,
+    rules: ComplaintRules,
     trace: Trace,
     who: Principal,
     what: intake.Intake,
@@ -78,7 +78,7 @@ async def test_refusals_write_nothing(
 
 
 async def test_a_retry_with_the_key_replays_with_a_new_token(
-    uow: MemoryComplaintsUnitOfWork, rules: Rules, trace: Trace
+    uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, trace: Trace
 ) -> None:
     first = await intake.file(uow, rules, OWNER, water(), trace=trace, idempotency_key="k-1")
     again = await intake.file(uow, rules, OWNER, water(), trace=trace, idempotency_key="k-1")
@@ -114,7 +114,7 @@ class _LateRow(MemoryComplaints):
 
 
 async def test_losing_the_race_for_a_key_answers_as_a_replay(
-    uow: MemoryComplaintsUnitOfWork, rules: Rules, trace: Trace
+    uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, trace: Trace
 ) -> None:
     first = await intake.file(uow, rules, OWNER, water(), trace=trace, idempotency_key="k-1")
     assert isinstance(uow.complaints, MemoryComplaints)

@@ -9,7 +9,7 @@ from runtime.scheduler import FixedClock
 from runtime.unit_of_work import Trace
 from schemas.complaints import v1 as complaints
 from services.complaints.adapters.memory import MemoryComplaintsUnitOfWork
-from services.complaints.domain.rulebook import Rules
+from services.complaints.domain.rulebook import ComplaintRules
 from services.complaints.service import complaints as handlers
 from services.complaints.service import intake, sla_scan
 from tests.unit.complaints.conftest import ALICE, OWNER, T0, water
@@ -20,7 +20,7 @@ def _names(uow: MemoryComplaintsUnitOfWork) -> list[str]:
 
 
 async def test_warning_then_overdue_once(
-    uow: MemoryComplaintsUnitOfWork, rules: Rules, clock: FixedClock
+    uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, clock: FixedClock
 ) -> None:
     filed = await intake.file(uow, rules, OWNER, water(), trace=Trace.start())  # accept in 30 min
     uow.outbox.committed.clear()
@@ -45,7 +45,7 @@ async def test_warning_then_overdue_once(
 
 
 async def test_a_reply_left_unrated_closes_after_the_period(
-    uow: MemoryComplaintsUnitOfWork, rules: Rules, clock: FixedClock
+    uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, clock: FixedClock
 ) -> None:
     filed = await intake.file(uow, rules, OWNER, water(), trace=Trace.start())
     cid = filed.complaint.complaint_id
@@ -72,7 +72,7 @@ async def test_a_reply_left_unrated_closes_after_the_period(
 
 
 async def test_a_batch_claims_at_most_its_limit_and_each_complaint_has_its_trace(
-    uow: MemoryComplaintsUnitOfWork, rules: Rules, clock: FixedClock
+    uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, clock: FixedClock
 ) -> None:
     for _ in range(3):
         await intake.file(uow, rules, OWNER, water(), trace=Trace.start())
