@@ -135,9 +135,9 @@ async def keep_campaign_phase(pool: Any, event: Any, *, at: datetime | None = No
     """Give the complaints service's campaign table a phase, as the campaigns topic would."""
     from runtime.unit_of_work import Delivered
     from schemas import cloudevents
-    from services.complaints.service import surveys
+    from services.complaints.service import survey_handling
 
     ce = cloudevents.from_event(event, source="/test", time=at)
     unit = complaints_unit(pool, datetime.now(UTC))
     async with pool.acquire() as conn, conn.transaction():
-        await surveys.on_phase_started(unit.joined(conn), [Delivered(event, ce)])
+        await survey_handling.on_phase_started(unit.joined(conn), [Delivered(event, ce)])

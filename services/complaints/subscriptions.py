@@ -13,7 +13,7 @@ from runtime.service import ConsumerSpec
 from runtime.subscriptions import Subscription
 from schemas.campaigns import v1 as campaigns
 from schemas.registry import v1 as registry
-from services.complaints.service import surveys
+from services.complaints.service import survey_handling
 
 # The local project table (district, enterprise) intake reads its scope from.
 PROJECT_COPY = RegistryCopy("complaint_projects", touch=("updated_at",))
@@ -38,7 +38,7 @@ CAMPAIGNS = ConsumerSpec(
         description="Keep the campaigns' implementation phases for satisfaction surveys",
     ),
     handlers={
-        campaigns.CampaignPhaseStarted.ce_type: surveys.on_phase_started,
+        campaigns.CampaignPhaseStarted.ce_type: survey_handling.on_phase_started,
     },
 )
 

@@ -25,7 +25,7 @@ from runtime.auth import DevIssuer, Principal, Role
 from runtime.calendar import CHINA
 from runtime.unit_of_work import Trace
 from schemas.campaigns import v1 as campaigns
-from services.complaints.service import surveys
+from services.complaints.service import survey_handling
 from tests.conftest import run_async_in_thread
 from tests.factories import complaints_unit, keep_campaign_phase
 
@@ -167,7 +167,7 @@ async def _open_survey(dsn: str, households: int) -> list[str]:
             title_zh="物业服务质量提升活动",
         )
         await keep_campaign_phase(pool, event)
-        opened = await surveys.open_survey(
+        opened = await survey_handling.open_survey(
             complaints_unit(pool, BUSINESS_TIME),
             Principal("staff-1", Role.ENTERPRISE, enterprise_id=PROJECTS[0][4]),
             project_id=PROJECTS[0][0],

@@ -28,7 +28,7 @@ from services.complaints import bootstrap
 from services.complaints.adapters import reference
 from services.complaints.domain.rulebook import ComplaintRules
 from services.complaints.entrypoints import complaints_http, jobs
-from services.complaints.service import complaints, intake
+from services.complaints.service import handling, intake
 from services.complaints.settings import ComplaintsSettings
 from tests.asgi import served
 from tests.factories import complaints_unit, register_complaint_project
@@ -100,21 +100,19 @@ async def test_full_cycle_with_reopening(cpool: asyncpg.Pool, rules: ComplaintRu
     assert stored == intake.token_hash(filed.token)
     assert filed.token not in stored
 
-    accepted = await complaints.accept(
-        at(cpool, T0 + timedelta(minutes=10)), ALICE, cid, trace=TRACE
-    )
+    accepted = await handling.accept(at(cpool, T0 + timedelta(minutes=10)), ALICE, cid, trace=TRACE)
     assert accepted.complaint.responsible is not None
     assert accepted.complaint.responsible.staff_id == "alice"
     # 首问: a colleague cannot take the complaint over; the same person again is a no-op.
     with pytest.raises(DomainError) as taken:
-        await complaints.accept(at(cpool, T0 + timedelta(minutes=11)), BOB, cid, trace=TRACE)
+        await handling.accept(at(cpool, T0 + timedelta(minutes=11)), BOB, cid, trace=TRACE)
     assert taken.value.code == "already_accepted"
-    await complaints.accept(at(cpool, T0 + timedelta(minutes=12)), ALICE, cid, trace=TRACE)
+    await handling.accept(at(cpool, T0 + timedelta(minutes=12)), ALICE, cid, trace=TRACE)
 
-    await complaints.reply(
+    await handling.reply(
         at(cpool, T0 + timedelta(hours=1)), rules, ALICE, cid, text="已安排维修", trace=TRACE
     )
-    reopened = await complaints.feedback(
+    reopened = await handling.feedback(
         at(cpool, T0 + timedelta(hours=2)),
         rules,
         filed.token,
@@ -127,14 +125,14 @@ async def test_full_cycle_with_reopening(cpool: asyncpg.Pool, rules: ComplaintRu
     assert reopened.complaint.responsible is not None
     assert reopened.complaint.responsible.staff_id == "alice"
     with pytest.raises(DomainError) as not_theirs:
-        await complaints.reply(
+        await handling.reply(
             at(cpool, T0 + timedelta(hours=3)), rules, BOB, cid, text="我来答复", trace=TRACE
         )
     assert not_theirs.value.code == "not_responsible"
-    await complaints.reply(
+    await handling.reply(
         at(cpool, T0 + timedelta(hours=3)), rules, ALICE, cid, text="已恢复供水", trace=TRACE
     )
-    closed = await complaints.feedback(
+    closed = await handling.feedback(
         at(cpool, T0 + timedelta(hours=4)),
         rules,
         filed.token,
@@ -161,7 +159,7 @@ async def test_full_cycle_with_reopening(cpool: asyncpg.Pool, rules: ComplaintRu
         for secret in (PHONE, NAME, TEXT, "还是没水", "已恢复供水", filed.token):
             assert secret not in payload
     with pytest.raises(DomainError):
-        await complaints.feedback(
+        await handling.feedback(
             at(cpool, T0 + timedelta(hours=5)),
             rules,
             filed.token,
@@ -198,29 +196,29 @@ async def test_intake_refuses_unknown_or_foreign_projects(
 async def test_scope_and_tokens(cpool: asyncpg.Pool, rules: ComplaintRules) -> None:
     filed = await intake.file(at(cpool, T0), rules, OWNER, an_intake(), trace=TRACE)
     cid = filed.complaint.complaint_id
-    assert (await complaints.get_by_token(at(cpool, T0), filed.token)).complaint.complaint_id == cid
+    assert (await handling.get_by_token(at(cpool, T0), filed.token)).complaint.complaint_id == cid
     with pytest.raises(NotFound):
-        await complaints.get_by_token(
+        await handling.get_by_token(
             at(cpool, T0), filed.token[:-1] + ("A" if filed.token[-1] != "A" else "B")
         )
     for outsider in (MALLORY, OTHER_DISTRICT):
         with pytest.raises(NotFound):
-            await complaints.get(at(cpool, T0), outsider, cid)
-        assert await complaints.list_for(at(cpool, T0), outsider, status=None, limit=10) == []
+            await handling.get(at(cpool, T0), outsider, cid)
+        assert await handling.list_for(at(cpool, T0), outsider, status=None, limit=10) == []
     with pytest.raises(NotFound):
-        await complaints.accept(at(cpool, T0 + timedelta(minutes=5)), MALLORY, cid, trace=TRACE)
-    assert len(await complaints.list_for(at(cpool, T0), DISTRICT, status="filed", limit=10)) == 1
-    assert await complaints.list_for(at(cpool, T0), DISTRICT, status="closed", limit=10) == []
+        await handling.accept(at(cpool, T0 + timedelta(minutes=5)), MALLORY, cid, trace=TRACE)
+    assert len(await handling.list_for(at(cpool, T0), DISTRICT, status="filed", limit=10)) == 1
+    assert await handling.list_for(at(cpool, T0), DISTRICT, status="closed", limit=10) == []
 
 
 async def test_transfers_escalate_once(cpool: asyncpg.Pool, rules: ComplaintRules) -> None:
     filed = await intake.file(at(cpool, T0), rules, OWNER, an_intake(), trace=TRACE)
     cid = filed.complaint.complaint_id
-    await complaints.accept(at(cpool, T0 + timedelta(minutes=5)), ALICE, cid, trace=TRACE)
+    await handling.accept(at(cpool, T0 + timedelta(minutes=5)), ALICE, cid, trace=TRACE)
     limit = rules.policy.max_transfers
     targets = ["ent-a-water", "ent-a"] * (limit + 1)
     for n, org in enumerate(targets[: limit + 2], start=1):
-        row = await complaints.transfer(
+        row = await handling.transfer(
             at(cpool, T0 + timedelta(minutes=5 + n)),
             rules,
             ALICE,
@@ -252,7 +250,7 @@ async def test_sla_warning_and_overdue_once_even_concurrently(
     overdue = next(json.loads(p) for p in await outbox_payloads(cpool) if '"acceptance"' in p)
     assert overdue["complaint_id"] == filed.complaint.complaint_id
     # Accepting late stops the acceptance clock; nothing more is emitted for it.
-    await complaints.accept(at(cpool, late), ALICE, filed.complaint.complaint_id, trace=TRACE)
+    await handling.accept(at(cpool, late), ALICE, filed.complaint.complaint_id, trace=TRACE)
     assert await jobs.sla_job(cpool, late + timedelta(hours=1)) == 0
 
 
@@ -261,14 +259,14 @@ async def test_auto_close_after_days_without_feedback(
 ) -> None:
     filed = await intake.file(at(cpool, T0), rules, OWNER, an_intake(), trace=TRACE)
     cid = filed.complaint.complaint_id
-    await complaints.accept(at(cpool, T0 + timedelta(minutes=5)), ALICE, cid, trace=TRACE)
+    await handling.accept(at(cpool, T0 + timedelta(minutes=5)), ALICE, cid, trace=TRACE)
     replied = T0 + timedelta(hours=1)
-    await complaints.reply(at(cpool, replied), rules, ALICE, cid, text="已处理", trace=TRACE)
+    await handling.reply(at(cpool, replied), rules, ALICE, cid, text="已处理", trace=TRACE)
     days = rules.policy.auto_close_days
     assert await jobs.sla_job(cpool, replied + timedelta(days=days, seconds=-1)) == 0
     assert await jobs.sla_job(cpool, replied + timedelta(days=days)) == 1
     assert await jobs.sla_job(cpool, replied + timedelta(days=days + 1)) == 0
-    row = await complaints.get(at(cpool, T0), DISTRICT, cid)
+    row = await handling.get(at(cpool, T0), DISTRICT, cid)
     assert (row.complaint.status.value, row.complaint.close_reason) == ("closed", "no_feedback")
     closed = [json.loads(p) for p in await outbox_payloads(cpool) if '"how"' in p]
     assert [c["how"] for c in closed] == ["auto"]

@@ -27,7 +27,7 @@ from schemas import cloudevents
 from schemas.campaigns import v1 as campaigns
 from services.complaints import bootstrap
 from services.complaints.entrypoints import jobs, surveys_http
-from services.complaints.service import surveys
+from services.complaints.service import survey_handling
 from services.complaints.settings import ComplaintsSettings
 from tests.asgi import served
 from tests.factories import complaints_unit, keep_campaign_phase, register_complaint_project
@@ -92,8 +92,8 @@ async def outbox_payloads(pool: asyncpg.Pool) -> list[dict[str, object]]:
     return [json.loads(bytes(r["payload"]).decode()) for r in rows]
 
 
-async def _open(pool: asyncpg.Pool, households: int = 4) -> surveys.Opened:
-    return await surveys.open_survey(
+async def _open(pool: asyncpg.Pool, households: int = 4) -> survey_handling.Opened:
+    return await survey_handling.open_survey(
         at(pool, IN_PHASE),
         ALICE,
         project_id="p-1",
@@ -107,7 +107,7 @@ async def _open(pool: asyncpg.Pool, households: int = 4) -> surveys.Opened:
 async def test_opens_only_during_the_implementation_phase(spool: asyncpg.Pool) -> None:
     for moment in (datetime(2026, 5, 20, tzinfo=CHINA), AFTER):
         with pytest.raises(DomainError) as refused:
-            await surveys.open_survey(
+            await survey_handling.open_survey(
                 at(spool, moment),
                 ALICE,
                 project_id="p-1",
@@ -133,23 +133,25 @@ async def test_one_answer_per_token_and_close_with_scores(spool: asyncpg.Pool) -
     opened = await _open(spool)
     sid, tokens = opened.survey.survey_id, opened.tokens
     later = IN_PHASE + timedelta(hours=1)
-    await surveys.answer(at(spool, later), tokens[0], ALL_FIVE, "物业很好,电话 13812345678")
-    await surveys.answer(at(spool, later), tokens[1], {**ALL_FIVE, "overall": 2, "repair": 1}, None)
+    await survey_handling.answer(at(spool, later), tokens[0], ALL_FIVE, "物业很好,电话 13812345678")
+    await survey_handling.answer(
+        at(spool, later), tokens[1], {**ALL_FIVE, "overall": 2, "repair": 1}, None
+    )
     with pytest.raises(DomainError) as used:
-        await surveys.answer(at(spool, later), tokens[0], ALL_FIVE, None)
+        await survey_handling.answer(at(spool, later), tokens[0], ALL_FIVE, None)
     assert used.value.code == "token_used"
     with pytest.raises(NotFound):
-        await surveys.answer(at(spool, later), "x" * 22, ALL_FIVE, None)
+        await survey_handling.answer(at(spool, later), "x" * 22, ALL_FIVE, None)
 
     with pytest.raises(NotFound):  # another enterprise's survey is not there for it
-        await surveys.close(at(spool, later), MALLORY, sid, trace=TRACE)
-    closed, results = await surveys.close(at(spool, later), ALICE, sid, trace=TRACE)
+        await survey_handling.close(at(spool, later), MALLORY, sid, trace=TRACE)
+    closed, results = await survey_handling.close(at(spool, later), ALICE, sid, trace=TRACE)
     assert closed.status == "closed"
     assert (results.responses, results.coverage, results.satisfaction_rate) == (2, 0.5, 0.5)
     assert results.means["overall"] == 3.5
     assert results.means["repair"] == 3.0
     with pytest.raises(DomainError):  # answers stop once closed
-        await surveys.answer(at(spool, later), tokens[2], ALL_FIVE, None)
+        await survey_handling.answer(at(spool, later), tokens[2], ALL_FIVE, None)
     assert await outbox_types(spool) == Counter({"SurveyOpened": 1, "SurveyClosed": 1})
     event = next(p for p in await outbox_payloads(spool) if "means" in p)
     assert event["responses"] == 2
@@ -187,18 +189,18 @@ async def test_survey_missing_once_even_with_concurrent_runs(spool: asyncpg.Pool
 async def test_results_scope(spool: asyncpg.Pool) -> None:
     opened = await _open(spool)
     sid = opened.survey.survey_id
-    await surveys.answer(at(spool, IN_PHASE), opened.tokens[0], ALL_FIVE, None)
+    await survey_handling.answer(at(spool, IN_PHASE), opened.tokens[0], ALL_FIVE, None)
     with pytest.raises(DomainError):  # still open: no results yet
-        await surveys.results(at(spool, IN_PHASE), ALICE, sid)
-    await surveys.close(at(spool, IN_PHASE), ALICE, sid, trace=TRACE)
+        await survey_handling.results(at(spool, IN_PHASE), ALICE, sid)
+    await survey_handling.close(at(spool, IN_PHASE), ALICE, sid, trace=TRACE)
     for reader in (ALICE, DISTRICT, CITY):
-        row = await surveys.results(at(spool, IN_PHASE), reader, sid)
+        row = await survey_handling.results(at(spool, IN_PHASE), reader, sid)
         assert row.survey.tally.responses == 1
     for outsider in (MALLORY, OTHER_DISTRICT):
         with pytest.raises(NotFound):
-            await surveys.results(at(spool, IN_PHASE), outsider, sid)
+            await survey_handling.results(at(spool, IN_PHASE), outsider, sid)
     with pytest.raises(NotFound):  # not its project
-        await surveys.open_survey(
+        await survey_handling.open_survey(
             at(spool, IN_PHASE),
             MALLORY,
             project_id="p-1",
@@ -207,12 +209,14 @@ async def test_results_scope(spool: asyncpg.Pool) -> None:
             issue=None,
             trace=TRACE,
         )
-    pooled, count = await surveys.enterprise_results(at(spool, IN_PHASE), CITY, "ent-a", None)
+    pooled, count = await survey_handling.enterprise_results(
+        at(spool, IN_PHASE), CITY, "ent-a", None
+    )
     assert (count, pooled.responses, pooled.households) == (1, 1, 4)
     with pytest.raises(NotFound):
-        await surveys.enterprise_results(at(spool, IN_PHASE), MALLORY, "ent-a", None)
+        await survey_handling.enterprise_results(at(spool, IN_PHASE), MALLORY, "ent-a", None)
     with pytest.raises(NotFound):  # ent-a's survey is in 120101, not 120102
-        await surveys.enterprise_results(at(spool, IN_PHASE), OTHER_DISTRICT, "ent-a", None)
+        await survey_handling.enterprise_results(at(spool, IN_PHASE), OTHER_DISTRICT, "ent-a", None)
 
 
 async def test_a_run_of_campaign_phases_is_kept_in_one_write_newest_first(
@@ -247,7 +251,7 @@ async def test_a_run_of_campaign_phases_is_kept_in_one_write_newest_first(
     ]
     unit = complaints_unit(spool, base)
     async with spool.acquire() as conn, conn.transaction():
-        await surveys.on_phase_started(unit.joined(conn), batch)
+        await survey_handling.on_phase_started(unit.joined(conn), batch)
 
     rows = {
         r["campaign_id"]: r["starts_on"]

@@ -18,7 +18,7 @@ from services.complaints.domain import owner_input
 from services.complaints.entrypoints import policy
 from services.complaints.entrypoints.deps import Deps
 from services.complaints.entrypoints.policy import District, Enterprise, Filer, Reader
-from services.complaints.service import complaints, intake
+from services.complaints.service import handling, intake
 from services.complaints.service.ports import Row
 
 router = APIRouter(prefix="/api/v1", tags=["complaints"])
@@ -276,7 +276,7 @@ async def file_complaint(
 @router.get("/complaints/by-token")
 async def by_token(deps: Deps, token: Token) -> dict[str, Any]:
     """The owner follows their complaint up with the token given at filing."""
-    row = await complaints.get_by_token(deps.units(), token)
+    row = await handling.get_by_token(deps.units(), token)
     return _owner_view(row)
 
 
@@ -285,7 +285,7 @@ async def give_feedback(
     body: FeedbackIn, deps: Deps, trace: RequestTrace, token: Token
 ) -> dict[str, Any]:
     """The owner rates the reply: satisfied closes, dissatisfied reopens to the same person."""
-    row = await complaints.feedback(
+    row = await handling.feedback(
         deps.units(),
         deps.rules,
         token,
@@ -305,13 +305,13 @@ async def list_complaints(
     limit: int = Query(default=100, ge=1, le=500),
 ) -> list[dict[str, Any]]:
     """Complaints in the caller's scope, without contact details."""
-    rows = await complaints.list_for(deps.units(), principal, status=status, limit=limit)
+    rows = await handling.list_for(deps.units(), principal, status=status, limit=limit)
     return [_staff_view(r, principal, detail=False) for r in rows]
 
 
 @router.get("/complaints/{complaint_id}")
 async def get_complaint(complaint_id: str, deps: Deps, principal: Reader) -> dict[str, Any]:
-    row = await complaints.get(deps.units(), principal, complaint_id)
+    row = await handling.get(deps.units(), principal, complaint_id)
     return _staff_view(row, principal, detail=True)
 
 
@@ -320,7 +320,7 @@ async def accept(
     complaint_id: str, deps: Deps, trace: RequestTrace, principal: Enterprise
 ) -> dict[str, Any]:
     """签收: the first acceptor becomes the responsible person until closure."""
-    row = await complaints.accept(deps.units(), principal, complaint_id, trace=trace)
+    row = await handling.accept(deps.units(), principal, complaint_id, trace=trace)
     return _staff_view(row, principal, detail=True)
 
 
@@ -328,7 +328,7 @@ async def accept(
 async def transfer(
     complaint_id: str, body: TransferIn, deps: Deps, trace: RequestTrace, principal: Enterprise
 ) -> dict[str, Any]:
-    row = await complaints.transfer(
+    row = await handling.transfer(
         deps.units(),
         deps.rules,
         principal,
@@ -344,7 +344,7 @@ async def transfer(
 async def reply(
     complaint_id: str, body: ReplyIn, deps: Deps, trace: RequestTrace, principal: Enterprise
 ) -> dict[str, Any]:
-    row = await complaints.reply(
+    row = await handling.reply(
         deps.units(), deps.rules, principal, complaint_id, text=body.text, trace=trace
     )
     return _staff_view(row, principal, detail=True)
@@ -354,7 +354,7 @@ async def reply(
 async def request_extension(
     complaint_id: str, body: ExtensionIn, deps: Deps, principal: Enterprise
 ) -> dict[str, Any]:
-    row = await complaints.request_extension(
+    row = await handling.request_extension(
         deps.units(),
         principal,
         complaint_id,
@@ -368,7 +368,7 @@ async def request_extension(
 async def decide_extension(
     complaint_id: str, body: ExtensionDecisionIn, deps: Deps, principal: District
 ) -> dict[str, Any]:
-    row = await complaints.decide_extension(
+    row = await handling.decide_extension(
         deps.units(), deps.rules, principal, complaint_id, approve=body.approve
     )
     return _staff_view(row, principal, detail=True)

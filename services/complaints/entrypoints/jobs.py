@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from runtime.scheduler import FixedClock, Job, PeriodicJob
 from services.complaints.adapters import reference
 from services.complaints.adapters.postgres import SOURCE, PgComplaintsUnitOfWork
-from services.complaints.service import sla_scan, surveys
+from services.complaints.service import sla_scan, survey_handling
 
 if TYPE_CHECKING:  # the scheduler hands every job its pool; nothing here uses asyncpg itself
     import asyncpg
@@ -51,17 +51,17 @@ async def close_job(pool: asyncpg.Pool, now: datetime) -> int:
     """Close the surveys whose closing time has come; how many were closed."""
     total = 0
     while True:
-        closed = await surveys.close_due(_unit(pool, now))
+        closed = await survey_handling.close_due(_unit(pool, now))
         total += closed
-        if closed < surveys.SCAN_BATCH:
+        if closed < survey_handling.SCAN_BATCH:
             return total
 
 
 async def missing_job(pool: asyncpg.Pool, now: datetime) -> int:
     """SurveyMissing after each campaign's implementation phase: one unit per campaign."""
     total = 0
-    for phase in await surveys.campaigns_to_check(_unit(pool, now)):
-        total += await surveys.report_missing(_unit(pool, now), phase)
+    for phase in await survey_handling.campaigns_to_check(_unit(pool, now)):
+        total += await survey_handling.report_missing(_unit(pool, now), phase)
     return total
 
 

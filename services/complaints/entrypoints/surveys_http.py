@@ -12,7 +12,7 @@ from runtime.http import RequestTrace
 from services.complaints.domain import survey as survey_model
 from services.complaints.entrypoints.deps import Deps
 from services.complaints.entrypoints.policy import Enterprise, Reader
-from services.complaints.service import surveys
+from services.complaints.service import survey_handling
 
 router = APIRouter(prefix="/api/v1", tags=["surveys"])
 
@@ -32,15 +32,15 @@ class OpenIn(BaseModel):
     tokens: int | None = Field(
         default=None,
         ge=0,
-        le=surveys.MAX_TOKENS_PER_CALL,
+        le=survey_handling.MAX_TOKENS_PER_CALL,
         description="现在发放的凭证数; default: one per household, at most "
-        f"{surveys.MAX_TOKENS_PER_CALL}",
+        f"{survey_handling.MAX_TOKENS_PER_CALL}",
     )
 
 
 class TokensIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    count: int = Field(ge=1, le=surveys.MAX_TOKENS_PER_CALL, description="凭证数")
+    count: int = Field(ge=1, le=survey_handling.MAX_TOKENS_PER_CALL, description="凭证数")
 
 
 class AnswerIn(BaseModel):
@@ -85,7 +85,7 @@ async def open_survey(
 ) -> dict[str, Any]:
     """业主满意度调查: open for one of your projects during a campaign's implementation phase. The
     tokens are shown only in this response (and in later token calls): hand one to each household."""
-    opened = await surveys.open_survey(
+    opened = await survey_handling.open_survey(
         deps.units(),
         principal,
         project_id=body.project_id,
@@ -100,14 +100,14 @@ async def open_survey(
 @router.post("/surveys/answers", status_code=201)
 async def answer(body: AnswerIn, deps: Deps, token: SurveyToken) -> dict[str, Any]:
     """A household answers once with its token (no login)."""
-    await surveys.answer(deps.units(), token, body.scores, body.comment)
+    await survey_handling.answer(deps.units(), token, body.scores, body.comment)
     return {"status": "answered", "message_zh": "感谢您的评价", "message_en": "thank you"}
 
 
 @router.get("/surveys/questions")
 async def questions(deps: Deps, token: SurveyToken) -> dict[str, Any]:
     """The questions of the token's survey, for the answering form."""
-    s = await surveys.questions_for_token(deps.units(), token)
+    s = await survey_handling.questions_for_token(deps.units(), token)
     return {
         "survey_id": s.survey_id,
         "status": s.status,
@@ -124,7 +124,7 @@ async def enterprise_results(
     campaign_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
     """Pooled over the enterprise's surveys in your scope (each household weighs the same)."""
-    pooled, count = await surveys.enterprise_results(
+    pooled, count = await survey_handling.enterprise_results(
         deps.units(), principal, enterprise_id, campaign_id
     )
     return {
@@ -139,7 +139,7 @@ async def enterprise_results(
 async def issue_tokens(
     survey_id: str, body: TokensIn, deps: Deps, principal: Enterprise
 ) -> dict[str, Any]:
-    tokens = await surveys.issue_tokens(deps.units(), principal, survey_id, body.count)
+    tokens = await survey_handling.issue_tokens(deps.units(), principal, survey_id, body.count)
     return {"survey_id": survey_id, "tokens": tokens}
 
 
@@ -147,13 +147,13 @@ async def issue_tokens(
 async def close(
     survey_id: str, deps: Deps, trace: RequestTrace, principal: Enterprise
 ) -> dict[str, Any]:
-    closed, results = await surveys.close(deps.units(), principal, survey_id, trace=trace)
+    closed, results = await survey_handling.close(deps.units(), principal, survey_id, trace=trace)
     return {**_survey(closed), "results": _results(results)}
 
 
 @router.get("/surveys/{survey_id}/results")
 async def results(survey_id: str, deps: Deps, principal: Reader) -> dict[str, Any]:
-    row = await surveys.results(deps.units(), principal, survey_id)
+    row = await survey_handling.results(deps.units(), principal, survey_id)
     return {
         **_survey(row.survey, row.district_code),
         "results": _results(survey_model.results(row.survey)),

@@ -34,7 +34,7 @@ from services.complaints.domain import survey as survey_model
 from services.complaints.domain.rulebook import ComplaintRules
 from services.complaints.entrypoints import web_pages
 from services.complaints.entrypoints.deps import ComplaintsDeps, Deps
-from services.complaints.service import complaints, intake, surveys
+from services.complaints.service import handling, intake, survey_handling
 from services.complaints.service.ports import Row
 
 HERE = Path(__file__).resolve().parents[1]
@@ -298,7 +298,7 @@ async def _lookup(deps: ComplaintsDeps, ticket_no: str, token: str) -> Row | Non
     if not token or len(token) > 128 or not ticket_no:
         return None
     try:
-        row = await complaints.get_by_token(deps.units(), token)
+        row = await handling.get_by_token(deps.units(), token)
     except NotFound:
         return None
     if not secrets.compare_digest(row.ticket_no.encode(), ticket_no.strip().encode()):
@@ -340,7 +340,7 @@ async def track_submit(request: Request, deps: Deps, trace: RequestTrace) -> HTM
     if page.errors:
         return _status_page(page, row, token, values, 422)
     try:
-        row = await complaints.feedback(
+        row = await handling.feedback(
             deps.units(),
             deps.rules,
             token,
@@ -394,7 +394,7 @@ async def survey_submit(request: Request, deps: Deps) -> HTMLResponse:
     survey = None
     if token and len(token) <= 128:
         try:
-            survey = await surveys.questions_for_token(deps.units(), token)
+            survey = await survey_handling.questions_for_token(deps.units(), token)
         except NotFound:
             survey = None
     if survey is None:
@@ -425,7 +425,7 @@ async def survey_submit(request: Request, deps: Deps) -> HTMLResponse:
     if page.errors:
         return _survey_page(page, survey, token, values, 422)
     try:
-        await surveys.answer(deps.units(), token, scores, comment or None)
+        await survey_handling.answer(deps.units(), token, scores, comment or None)
     except DomainError as exc:
         page.add_error(exc)
         return _survey_page(page, survey, token, values, 422)

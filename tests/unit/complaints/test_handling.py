@@ -13,8 +13,7 @@ from runtime.unit_of_work import Trace
 from schemas.complaints import v1 as complaints
 from services.complaints.adapters.memory import MemoryComplaintsUnitOfWork
 from services.complaints.domain.rulebook import ComplaintRules
-from services.complaints.service import access, intake
-from services.complaints.service import complaints as handlers
+from services.complaints.service import access, handling, intake
 from tests.unit.complaints.conftest import (
     ALICE,
     BOB,
@@ -45,7 +44,7 @@ async def test_accept_makes_the_first_acceptor_responsible(
     cid, _ = await _filed(uow, rules)
     clock.advance(timedelta(minutes=10))
 
-    row = await handlers.accept(uow, ALICE, cid, trace=trace)
+    row = await handling.accept(uow, ALICE, cid, trace=trace)
 
     assert row.complaint.responsible is not None
     assert row.complaint.responsible.staff_id == "alice"
@@ -54,9 +53,9 @@ async def test_accept_makes_the_first_acceptor_responsible(
     assert isinstance(written.event, complaints.ComplaintAccepted)
     assert (written.event.responsible_staff_id, written.trace) == ("alice", trace)
     with pytest.raises(DomainError) as taken:
-        await handlers.accept(uow, BOB, cid, trace=trace)
+        await handling.accept(uow, BOB, cid, trace=trace)
     assert taken.value.code == "already_accepted"
-    again = await handlers.accept(uow, ALICE, cid, trace=trace)  # the same person: nothing
+    again = await handling.accept(uow, ALICE, cid, trace=trace)  # the same person: nothing
     assert again.complaint == row.complaint
     assert _types(uow) == ["ComplaintAccepted"]
 
@@ -66,11 +65,11 @@ async def test_only_enterprise_staff_in_scope_act(
 ) -> None:
     cid, _ = await _filed(uow, rules)
     with pytest.raises(NotFound):
-        await handlers.accept(uow, MALLORY, cid, trace=trace)
+        await handling.accept(uow, MALLORY, cid, trace=trace)
     with pytest.raises(Forbidden):
-        await handlers.accept(uow, DISTRICT, cid, trace=trace)
+        await handling.accept(uow, DISTRICT, cid, trace=trace)
     with pytest.raises(NotFound):
-        await handlers.accept(uow, ALICE, "no-such-id", trace=trace)
+        await handling.accept(uow, ALICE, "no-such-id", trace=trace)
     assert uow.outbox.committed == []
 
 
@@ -78,10 +77,10 @@ async def test_transfers_escalate_once_past_the_limit(
     uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, trace: Trace
 ) -> None:
     cid, _ = await _filed(uow, rules)
-    await handlers.accept(uow, ALICE, cid, trace=trace)
+    await handling.accept(uow, ALICE, cid, trace=trace)
     limit = rules.policy.max_transfers
     for org in (["ent-a-water", "ent-a"] * limit)[: limit + 2]:
-        row = await handlers.transfer(
+        row = await handling.transfer(
             uow, rules, ALICE, cid, to_org=org, reason="非本单位职责", trace=trace
         )
     assert len(row.complaint.transfers) == limit + 2
@@ -94,7 +93,7 @@ async def test_transfers_escalate_once_past_the_limit(
     ]
     assert escalated == [False] * limit + [True, False]
     with pytest.raises(InvalidInput) as same:
-        await handlers.transfer(uow, rules, ALICE, cid, to_org="ent-a", reason="再转", trace=trace)
+        await handling.transfer(uow, rules, ALICE, cid, to_org="ent-a", reason="再转", trace=trace)
     assert same.value.field == "to_org"
 
 
@@ -102,12 +101,12 @@ async def test_reply_by_the_responsible_person_starts_the_auto_close(
     uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, clock: FixedClock, trace: Trace
 ) -> None:
     cid, _ = await _filed(uow, rules)
-    await handlers.accept(uow, ALICE, cid, trace=trace)
+    await handling.accept(uow, ALICE, cid, trace=trace)
     with pytest.raises(DomainError) as not_theirs:
-        await handlers.reply(uow, rules, BOB, cid, text="我来答复", trace=trace)
+        await handling.reply(uow, rules, BOB, cid, text="我来答复", trace=trace)
     assert not_theirs.value.code == "not_responsible"
 
-    row = await handlers.reply(uow, rules, ALICE, cid, text="已安排维修", trace=trace)
+    row = await handling.reply(uow, rules, ALICE, cid, text="已安排维修", trace=trace)
 
     assert row.complaint.status.value == "replied"
     stored = uow.store.complaints[cid]
@@ -120,24 +119,24 @@ async def test_extension_requested_then_decided_by_the_district(
     uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, trace: Trace
 ) -> None:
     cid, _ = await _filed(uow, rules)
-    accepted = await handlers.accept(uow, ALICE, cid, trace=trace)
+    accepted = await handling.accept(uow, ALICE, cid, trace=trace)
     before = accepted.complaint.completion.deadline
 
-    asked = await handlers.request_extension(
+    asked = await handling.request_extension(
         uow, ALICE, cid, working_days=3, reason="需要更换主管道阀门"
     )
     assert asked.complaint.pending_extension is not None
     with pytest.raises(Forbidden):
-        await handlers.decide_extension(uow, rules, ALICE, cid, approve=True)
+        await handling.decide_extension(uow, rules, ALICE, cid, approve=True)
     with pytest.raises(NotFound):
-        await handlers.decide_extension(uow, rules, OTHER_DISTRICT, cid, approve=True)
-    decided = await handlers.decide_extension(uow, rules, DISTRICT, cid, approve=True)
+        await handling.decide_extension(uow, rules, OTHER_DISTRICT, cid, approve=True)
+    decided = await handling.decide_extension(uow, rules, DISTRICT, cid, approve=True)
 
     assert decided.complaint.extensions[-1].decision == "approved"
     assert decided.complaint.completion.deadline > before
     assert _types(uow) == ["ComplaintAccepted"]  # extensions send no event
     with pytest.raises(DomainError) as nothing:
-        await handlers.decide_extension(uow, rules, DISTRICT, cid, approve=False)
+        await handling.decide_extension(uow, rules, DISTRICT, cid, approve=False)
     assert nothing.value.code == "no_pending_extension"
 
 
@@ -145,57 +144,57 @@ async def test_dissatisfied_feedback_reopens_and_satisfied_closes(
     uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, trace: Trace
 ) -> None:
     cid, token = await _filed(uow, rules)
-    await handlers.accept(uow, ALICE, cid, trace=trace)
-    await handlers.reply(uow, rules, ALICE, cid, text="已安排维修", trace=trace)
+    await handling.accept(uow, ALICE, cid, trace=trace)
+    await handling.reply(uow, rules, ALICE, cid, text="已安排维修", trace=trace)
     uow.outbox.committed.clear()
 
-    reopened = await handlers.feedback(
+    reopened = await handling.feedback(
         uow, rules, token, satisfied=False, rating=2, comment="还是没水", trace=trace
     )
     assert (reopened.complaint.status.value, reopened.complaint.reopen_count) == ("reopened", 1)
     assert _types(uow) == ["ComplaintFeedbackReceived", "ComplaintReopened"]
     assert uow.store.complaints[cid].auto_close_at is None
 
-    await handlers.reply(uow, rules, ALICE, cid, text="已恢复供水", trace=trace)
-    closed = await handlers.feedback(
+    await handling.reply(uow, rules, ALICE, cid, text="已恢复供水", trace=trace)
+    closed = await handling.feedback(
         uow, rules, token, satisfied=True, rating=5, comment=None, trace=trace
     )
     assert closed.complaint.status.value == "closed"
     assert _types(uow)[-2:] == ["ComplaintFeedbackReceived", "ComplaintClosed"]
     assert {w.trace for w in uow.outbox.committed} == {trace}
     with pytest.raises(DomainError):
-        await handlers.feedback(
+        await handling.feedback(
             uow, rules, token, satisfied=True, rating=5, comment=None, trace=trace
         )
     with pytest.raises(NotFound):
-        await handlers.feedback(
+        await handling.feedback(
             uow, rules, "x" * 43, satisfied=True, rating=5, comment=None, trace=trace
         )
 
 
 async def test_reading_in_scope(uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules) -> None:
     cid, token = await _filed(uow, rules)
-    assert (await handlers.get_by_token(uow, token)).complaint.complaint_id == cid
+    assert (await handling.get_by_token(uow, token)).complaint.complaint_id == cid
     with pytest.raises(NotFound):
-        await handlers.get_by_token(uow, token + "x")
+        await handling.get_by_token(uow, token + "x")
     for reader in (ALICE, DISTRICT, CITY):
-        assert (await handlers.get(uow, reader, cid)).complaint.complaint_id == cid
+        assert (await handling.get(uow, reader, cid)).complaint.complaint_id == cid
     for outsider in (MALLORY, OTHER_DISTRICT, OWNER):
         with pytest.raises(NotFound):
-            await handlers.get(uow, outsider, cid)
-    assert len(await handlers.list_for(uow, DISTRICT, status="filed", limit=10)) == 1
-    assert await handlers.list_for(uow, DISTRICT, status="closed", limit=10) == []
-    assert await handlers.list_for(uow, MALLORY, status=None, limit=10) == []
+            await handling.get(uow, outsider, cid)
+    assert len(await handling.list_for(uow, DISTRICT, status="filed", limit=10)) == 1
+    assert await handling.list_for(uow, DISTRICT, status="closed", limit=10) == []
+    assert await handling.list_for(uow, MALLORY, status=None, limit=10) == []
     with pytest.raises(Forbidden):
-        await handlers.list_for(uow, OWNER, status=None, limit=10)
+        await handling.list_for(uow, OWNER, status=None, limit=10)
 
 
 async def test_contact_details_only_for_the_handling_enterprise_and_the_district(
     uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, trace: Trace
 ) -> None:
     cid, _ = await _filed(uow, rules)
-    await handlers.accept(uow, ALICE, cid, trace=trace)
-    row = await handlers.transfer(
+    await handling.accept(uow, ALICE, cid, trace=trace)
+    row = await handling.transfer(
         uow, rules, ALICE, cid, to_org="ent-b", reason="属于南开物业", trace=trace
     )
     c = row.complaint

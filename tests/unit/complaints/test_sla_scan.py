@@ -10,8 +10,7 @@ from runtime.unit_of_work import Trace
 from schemas.complaints import v1 as complaints
 from services.complaints.adapters.memory import MemoryComplaintsUnitOfWork
 from services.complaints.domain.rulebook import ComplaintRules
-from services.complaints.service import complaints as handlers
-from services.complaints.service import intake, sla_scan
+from services.complaints.service import handling, intake, sla_scan
 from tests.unit.complaints.conftest import ALICE, OWNER, T0, water
 
 
@@ -50,10 +49,10 @@ async def test_a_reply_left_unrated_closes_after_the_period(
     filed = await intake.file(uow, rules, OWNER, water(), trace=Trace.start())
     cid = filed.complaint.complaint_id
     clock.current = T0 + timedelta(minutes=5)
-    await handlers.accept(uow, ALICE, cid, trace=Trace.start())
+    await handling.accept(uow, ALICE, cid, trace=Trace.start())
     replied = T0 + timedelta(hours=1)
     clock.current = replied
-    await handlers.reply(uow, rules, ALICE, cid, text="已处理", trace=Trace.start())
+    await handling.reply(uow, rules, ALICE, cid, text="已处理", trace=Trace.start())
     uow.outbox.committed.clear()
     days = rules.policy.auto_close_days
 

@@ -16,7 +16,7 @@ from schemas import cloudevents
 from schemas.campaigns import v1 as campaigns
 from schemas.surveys import v1 as surveys
 from services.complaints.adapters.memory import MemoryComplaintsUnitOfWork
-from services.complaints.service import surveys as handlers
+from services.complaints.service import survey_handling
 from services.complaints.service.ports import CampaignPhase
 from tests.unit.complaints.conftest import (
     ALICE,
@@ -45,8 +45,8 @@ def phased(uow: MemoryComplaintsUnitOfWork, clock: FixedClock) -> MemoryComplain
     return uow
 
 
-async def _open(uow: MemoryComplaintsUnitOfWork, households: int = 4) -> handlers.Opened:
-    return await handlers.open_survey(
+async def _open(uow: MemoryComplaintsUnitOfWork, households: int = 4) -> survey_handling.Opened:
+    return await survey_handling.open_survey(
         uow,
         ALICE,
         project_id="p-1",
@@ -80,30 +80,30 @@ async def test_opens_only_in_the_implementation_phase_with_tokens(
         await _open(phased)
     assert twice.value.code == "survey_exists"
     with pytest.raises(NotFound):  # not its project
-        await handlers.open_survey(
+        await survey_handling.open_survey(
             phased, MALLORY, project_id="p-1", households=2, closes_at=None, issue=None,
             trace=Trace.start(),
         )  # fmt: skip
     with pytest.raises(Forbidden):
-        await handlers.open_survey(
+        await survey_handling.open_survey(
             phased, DISTRICT, project_id="p-1", households=2, closes_at=None, issue=None,
             trace=Trace.start(),
         )  # fmt: skip
 
 
 async def test_more_tokens_never_beyond_households(phased: MemoryComplaintsUnitOfWork) -> None:
-    opened = await handlers.open_survey(
+    opened = await survey_handling.open_survey(
         phased, ALICE, project_id="p-1", households=3, closes_at=None, issue=1,
         trace=Trace.start(),
     )  # fmt: skip
     sid = opened.survey.survey_id
-    more = await handlers.issue_tokens(phased, ALICE, sid, 2)
+    more = await survey_handling.issue_tokens(phased, ALICE, sid, 2)
     assert len(more) == 2
     assert len(phased.store.surveys[sid].tokens) == 3
     with pytest.raises(InvalidInput):
-        await handlers.issue_tokens(phased, ALICE, sid, 1)
+        await survey_handling.issue_tokens(phased, ALICE, sid, 1)
     with pytest.raises(NotFound):
-        await handlers.issue_tokens(phased, MALLORY, sid, 1)
+        await survey_handling.issue_tokens(phased, MALLORY, sid, 1)
 
 
 async def test_one_answer_per_token_then_close_with_results(
@@ -111,20 +111,20 @@ async def test_one_answer_per_token_then_close_with_results(
 ) -> None:
     opened = await _open(phased)
     sid, tokens = opened.survey.survey_id, opened.tokens
-    await handlers.answer(phased, tokens[0], ALL_FIVE, "物业很好")
-    await handlers.answer(phased, tokens[1], {**ALL_FIVE, "overall": 2}, None)
+    await survey_handling.answer(phased, tokens[0], ALL_FIVE, "物业很好")
+    await survey_handling.answer(phased, tokens[1], {**ALL_FIVE, "overall": 2}, None)
     with pytest.raises(DomainError):
-        await handlers.answer(phased, tokens[0], ALL_FIVE, None)
+        await survey_handling.answer(phased, tokens[0], ALL_FIVE, None)
     with pytest.raises(NotFound):
-        await handlers.answer(phased, "x" * 22, ALL_FIVE, None)
-    assert (await handlers.questions_for_token(phased, tokens[2])).survey_id == sid
+        await survey_handling.answer(phased, "x" * 22, ALL_FIVE, None)
+    assert (await survey_handling.questions_for_token(phased, tokens[2])).survey_id == sid
     with pytest.raises(DomainError) as still_open:
-        await handlers.results(phased, ALICE, sid)
+        await survey_handling.results(phased, ALICE, sid)
     assert still_open.value.code == "survey_still_open"
 
     with pytest.raises(NotFound):
-        await handlers.close(phased, MALLORY, sid, trace=Trace.start())
-    closed, results = await handlers.close(phased, ALICE, sid, trace=Trace("corr-c", None))
+        await survey_handling.close(phased, MALLORY, sid, trace=Trace.start())
+    closed, results = await survey_handling.close(phased, ALICE, sid, trace=Trace("corr-c", None))
 
     assert closed.status == "closed"
     assert (results.responses, results.satisfaction_rate) == (2, 0.5)
@@ -135,27 +135,27 @@ async def test_one_answer_per_token_then_close_with_results(
     assert phased.store.surveys[sid].comments == ["物业很好"]
     assert "物业很好" not in phased.outbox.committed[-1].ce.data.decode()
     with pytest.raises(DomainError):  # closed: no more answers
-        await handlers.answer(phased, tokens[2], ALL_FIVE, None)
+        await survey_handling.answer(phased, tokens[2], ALL_FIVE, None)
 
 
 async def test_results_in_scope(phased: MemoryComplaintsUnitOfWork) -> None:
     opened = await _open(phased)
     sid = opened.survey.survey_id
-    await handlers.answer(phased, opened.tokens[0], ALL_FIVE, None)
-    await handlers.close(phased, ALICE, sid, trace=Trace.start())
+    await survey_handling.answer(phased, opened.tokens[0], ALL_FIVE, None)
+    await survey_handling.close(phased, ALICE, sid, trace=Trace.start())
     for reader in (ALICE, DISTRICT, CITY):
-        assert (await handlers.results(phased, reader, sid)).survey.tally.responses == 1
+        assert (await survey_handling.results(phased, reader, sid)).survey.tally.responses == 1
     for outsider in (MALLORY, OTHER_DISTRICT, OWNER):
         with pytest.raises(NotFound):
-            await handlers.results(phased, outsider, sid)
-    pooled, count = await handlers.enterprise_results(phased, CITY, "ent-a", None)
+            await survey_handling.results(phased, outsider, sid)
+    pooled, count = await survey_handling.enterprise_results(phased, CITY, "ent-a", None)
     assert (count, pooled.responses, pooled.households) == (1, 1, 4)
     with pytest.raises(NotFound):
-        await handlers.enterprise_results(phased, MALLORY, "ent-a", None)
+        await survey_handling.enterprise_results(phased, MALLORY, "ent-a", None)
     with pytest.raises(NotFound):  # ent-a's survey is in 120101
-        await handlers.enterprise_results(phased, OTHER_DISTRICT, "ent-a", None)
+        await survey_handling.enterprise_results(phased, OTHER_DISTRICT, "ent-a", None)
     with pytest.raises(Forbidden):
-        await handlers.enterprise_results(phased, OWNER, "ent-a", None)
+        await survey_handling.enterprise_results(phased, OWNER, "ent-a", None)
 
 
 async def test_the_timer_closes_due_surveys_once(
@@ -164,10 +164,10 @@ async def test_the_timer_closes_due_surveys_once(
     await _open(phased)
     phased.outbox.committed.clear()
     clock.current = AFTER - timedelta(seconds=1)
-    assert await handlers.close_due(phased) == 0
+    assert await survey_handling.close_due(phased) == 0
     clock.current = AFTER
-    assert await handlers.close_due(phased) == 1
-    assert await handlers.close_due(phased) == 0
+    assert await survey_handling.close_due(phased) == 1
+    assert await survey_handling.close_due(phased) == 0
     [written] = phased.outbox.committed
     assert isinstance(written.event, surveys.SurveyClosed)
     assert written.event.how == "auto"
@@ -180,13 +180,13 @@ async def test_survey_missing_once_per_enterprise_after_the_phase(
     await _open(phased)  # ent-a opened one; ent-b (p-2) did not
     phased.outbox.committed.clear()
     clock.current = AFTER - timedelta(microseconds=1)
-    assert await handlers.campaigns_to_check(phased) == []
+    assert await survey_handling.campaigns_to_check(phased) == []
     clock.current = AFTER
 
-    [phase] = await handlers.campaigns_to_check(phased)
-    assert await handlers.report_missing(phased, phase) == 1
-    assert await handlers.report_missing(phased, phase) == 0  # claimed: once
-    assert await handlers.campaigns_to_check(phased) == []
+    [phase] = await survey_handling.campaigns_to_check(phased)
+    assert await survey_handling.report_missing(phased, phase) == 1
+    assert await survey_handling.report_missing(phased, phase) == 0  # claimed: once
+    assert await survey_handling.campaigns_to_check(phased) == []
 
     [written] = phased.outbox.committed
     assert isinstance(written.event, surveys.SurveyMissing)
@@ -215,7 +215,7 @@ async def test_the_campaign_reaction_keeps_implementation_phases_only(
         _delivered("implementation", date(2026, 6, 1), IN_PHASE - timedelta(days=30)),
         _delivered("implementation", date(2026, 5, 20), IN_PHASE - timedelta(days=40)),  # late
     ]
-    await handlers.on_phase_started(uow, batch)
+    await survey_handling.on_phase_started(uow, batch)
 
     [kept] = uow.store.campaigns.values()
     assert (kept.phase.starts_on, kept.phase.ends_on) == (date(2026, 6, 1), date(2026, 6, 30))
