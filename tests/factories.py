@@ -45,9 +45,8 @@ async def register_complaint_project(
     pool: Any, project_id: str, enterprise: str, district: str, *, occurred_at: datetime
 ) -> None:
     """Give the complaints service's local registry copy a project, as the registry topic would."""
-    from schemas import cloudevents
     from schemas.registry import v1 as registry
-    from services.complaints.service import complaints
+    from services.complaints.subscriptions import PROJECT_COPY
 
     event = registry.ProjectRegistered(
         project_id=project_id,
@@ -61,7 +60,7 @@ async def register_complaint_project(
         occurred_at=occurred_at,
     )
     async with pool.acquire() as conn, conn.transaction():
-        await complaints.on_project(conn, event, cloudevents.from_event(event, source="/test"))
+        await PROJECT_COPY.apply(conn, [event])
 
 
 ITEM = inspections.FailedItem(
@@ -122,3 +121,23 @@ def rectification_rejected(
         rejected_at=datetime(2011, 8, 25, 3, 0, tzinfo=UTC),
     )
     return inspections.RectificationRejected(**fields)  # type: ignore[arg-type]
+
+
+def complaints_unit(pool: Any, now: datetime) -> Any:
+    """A unit of work of the complaints service on `pool`, its clock stopped at `now`."""
+    from runtime.scheduler import FixedClock
+    from services.complaints.adapters.postgres import SOURCE, PgComplaintsUnitOfWork
+
+    return PgComplaintsUnitOfWork(pool, source=SOURCE, clock=FixedClock(now))
+
+
+async def keep_campaign_phase(pool: Any, event: Any, *, at: datetime | None = None) -> None:
+    """Give the complaints service's campaign table a phase, as the campaigns topic would."""
+    from runtime.unit_of_work import Delivered
+    from schemas import cloudevents
+    from services.complaints.service import survey_handling
+
+    ce = cloudevents.from_event(event, source="/test", time=at)
+    unit = complaints_unit(pool, datetime.now(UTC))
+    async with pool.acquire() as conn, conn.transaction():
+        await survey_handling.on_phase_started(unit.joined(conn), [Delivered(event, ce)])

@@ -23,10 +23,11 @@ from deploy.local.processes import ServiceProcess, free_port
 from runtime import db
 from runtime.auth import DevIssuer, Principal, Role
 from runtime.calendar import CHINA
-from schemas import cloudevents
+from runtime.unit_of_work import Trace
 from schemas.campaigns import v1 as campaigns
-from services.complaints.service import surveys
+from services.complaints.service import survey_handling
 from tests.conftest import run_async_in_thread
+from tests.factories import complaints_unit, keep_campaign_phase
 
 CHROMIUM = Path("/usr/bin/chromium")
 BUSINESS_TIME = datetime(2011, 8, 20, 10, 0, tzinfo=CHINA)
@@ -165,18 +166,15 @@ async def _open_survey(dsn: str, households: int) -> list[str]:
             ends_on=date(2011, 12, 31),
             title_zh="物业服务质量提升活动",
         )
-        async with pool.acquire() as conn, conn.transaction():
-            await surveys.on_phase_started(
-                conn, event, cloudevents.from_event(event, source="/test")
-            )
-        opened = await surveys.open_survey(
-            pool,
+        await keep_campaign_phase(pool, event)
+        opened = await survey_handling.open_survey(
+            complaints_unit(pool, BUSINESS_TIME),
             Principal("staff-1", Role.ENTERPRISE, enterprise_id=PROJECTS[0][4]),
             project_id=PROJECTS[0][0],
             households=households,
             closes_at=None,
             issue=None,
-            now=BUSINESS_TIME,
+            trace=Trace.start(),
         )
         return opened.tokens
     finally:

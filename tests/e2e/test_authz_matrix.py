@@ -27,12 +27,11 @@ from runtime import db
 from runtime.auth import DevIssuer, Principal, Role
 from runtime.service import build_app
 from runtime.settings import Settings
-from schemas import cloudevents
 from schemas.campaigns import v1 as campaigns
-from services.complaints.service import surveys
 from tests.conftest import run_async_in_thread
 from tests.e2e import authz_matrix as m
 from tests.e2e.conftest import Platform, eventually, start_platform, stop_platform
+from tests.factories import keep_campaign_phase
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 OPEN311_KEY = "authz-matrix-open311-key"
@@ -158,10 +157,7 @@ async def _implementation_phase(dsn: str) -> None:
     )
     pool = await db.create_pool(dsn, max_size=1)
     try:
-        async with pool.acquire() as conn, conn.transaction():
-            await surveys.on_phase_started(
-                conn, event, cloudevents.from_event(event, source="/test")
-            )
+        await keep_campaign_phase(pool, event)
     finally:
         await pool.close()
 

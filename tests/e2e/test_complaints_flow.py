@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from runtime.auth import Role
-from services.complaints.service import sla_job
+from services.complaints.entrypoints import jobs as complaint_jobs
 from tests.e2e.conftest import Platform, eventually, start_platform, stop_platform
 from tests.integration.conftest import header, read_topic
 
@@ -129,8 +129,8 @@ async def test_three_channels_overdue_and_reopened_counted_on_kafka(platform: Pl
             )
         assert isinstance(deadline, datetime)
         late = deadline + timedelta(days=30)
-        await asyncio.gather(sla_job.sla_job(pool, late), sla_job.sla_job(pool, late))
-        await sla_job.sla_job(pool, late)
+        await asyncio.gather(complaint_jobs.sla_job(pool, late), complaint_jobs.sla_job(pool, late))
+        await complaint_jobs.sla_job(pool, late)
     finally:
         await pool.close()
 

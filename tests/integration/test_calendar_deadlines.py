@@ -8,6 +8,7 @@ honest 503 that says it is the platform's problem, not the owner's input.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -26,13 +27,17 @@ from runtime import db, provisional_calendar
 from runtime.auth import DevIssuer, Principal, Role
 from runtime.calendar import CHINA
 from runtime.scheduler import FixedClock
-from runtime.service import ServiceSpec, build_app
+from runtime.service import build_app
 from runtime.settings import Settings
+from runtime.unit_of_work import Trace
 from services.complaints import bootstrap
+from services.complaints.adapters import reference
 from services.complaints.entrypoints import complaints_http, web
-from services.complaints.service import complaints
+from services.complaints.service import intake
+from services.complaints.settings import ComplaintsSettings
 from services.inspections import bootstrap as inspections
-from tests.factories import register_complaint_project
+from tests.asgi import served
+from tests.factories import complaints_unit, register_complaint_project
 
 pytestmark = pytest.mark.integration
 MIGRATIONS = Path("services/complaints/migrations")
@@ -72,26 +77,24 @@ def service(fresh_db: str, kafka_topics: str, calendar_dir: Path, issuer: DevIss
 
     @asynccontextmanager
     async def start(now: datetime) -> AsyncIterator[httpx.AsyncClient]:
-        spec = ServiceSpec(
-            name="complaints",
-            title="complaints test",
-            version="0",
-            migrations=MIGRATIONS,
-            routers=(complaints_http.router, web.router),
-            on_startup=(bootstrap._load_data, projects),
-        )
-        settings = bootstrap.ComplaintsSettings(
+        settings = ComplaintsSettings(
             database_url=fresh_db,
             kafka_bootstrap_servers=kafka_topics,
             auth_jwt_public_key=issuer.public_key_pem,
             calendar_dir=calendar_dir,
         )
-        app = build_app(spec, settings)
-        async with app.router.lifespan_context(app):
-            app.state.runtime.clock = FixedClock(now)
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                yield client
+        spec = dataclasses.replace(
+            bootstrap.spec(settings),
+            title="complaints test",
+            version="0",
+            routers=(complaints_http.router, web.router),
+            consumers=(),
+            jobs=(),
+            on_startup=(projects,),
+        )
+        app = build_app(spec, settings, clock=FixedClock(now))
+        async with served(app) as client:
+            yield client
 
     return start
 
@@ -226,11 +229,13 @@ async def test_the_service_layer_stores_the_basis_with_the_deadline(
         await register_complaint_project(
             pool, "p-1", "ent-a", "120101", occurred_at=CHRISTMAS - timedelta(days=30)
         )
-        rules = bootstrap.reference.load_rules(calendar_dir=calendar_dir)
-        intake = complaints.Intake(
+        rules = reference.load_rules(calendar_dir=calendar_dir)
+        what = intake.Intake(
             project_id="p-1", category="other", description=BODY["description"], channel="web"
         )
-        filed = await complaints.file(pool, rules, OWNER, intake, CHRISTMAS)
+        filed = await intake.file(
+            complaints_unit(pool, CHRISTMAS), rules, OWNER, what, trace=Trace.start()
+        )
         basis = await pool.fetchval(
             "SELECT doc->'completion'->>'calendar' FROM complaints WHERE complaint_id = $1",
             filed.complaint.complaint_id,

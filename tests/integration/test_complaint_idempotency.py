@@ -6,6 +6,7 @@ file twice when it is submitted twice."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import re
 from collections.abc import AsyncIterator
@@ -20,10 +21,12 @@ import pytest
 from runtime.auth import DevIssuer, Principal, Role
 from runtime.calendar import CHINA
 from runtime.scheduler import FixedClock
-from runtime.service import ServiceSpec, build_app
+from runtime.service import build_app
 from runtime.settings import Settings
 from services.complaints import bootstrap
 from services.complaints.entrypoints import complaints_http, open311, web
+from services.complaints.settings import ComplaintsSettings
+from tests.asgi import served
 from tests.factories import register_complaint_project
 
 pytestmark = pytest.mark.integration
@@ -78,26 +81,24 @@ async def api(
             pool, "p-1", "ent-a", "120101", occurred_at=T0 - timedelta(days=30)
         )
 
-    spec = ServiceSpec(
-        name="complaints",
-        title="complaints test",
-        version="0",
-        migrations=MIGRATIONS,
-        routers=(complaints_http.router, open311.router, web.router),
-        on_startup=(bootstrap._load_data, projects),
-    )
-    settings = bootstrap.ComplaintsSettings(
+    settings = ComplaintsSettings(
         database_url=fresh_db,
         kafka_bootstrap_servers=kafka_topics,
         auth_jwt_public_key=issuer.public_key_pem,
         open311_api_keys={"civic-app": hashlib.sha256(OPEN311_KEY.encode()).hexdigest()},
     )
-    app = build_app(spec, settings)
-    async with app.router.lifespan_context(app):
-        app.state.runtime.clock = FixedClock(T0)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield Api(client, issuer, fresh_db)
+    spec = dataclasses.replace(
+        bootstrap.spec(settings),
+        title="complaints test",
+        version="0",
+        routers=(complaints_http.router, open311.router, web.router),
+        consumers=(),
+        jobs=(),
+        on_startup=(projects,),
+    )
+    app = build_app(spec, settings, clock=FixedClock(T0))
+    async with served(app) as client:
+        yield Api(client, issuer, fresh_db)
 
 
 async def test_a_retry_with_the_same_key_files_once_and_returns_the_same_complaint(

@@ -4,6 +4,7 @@ the SLA scan (exactly once, also when run concurrently) and what the outbox carr
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -20,17 +21,22 @@ from runtime.auth import DevIssuer, Principal, Role
 from runtime.calendar import CHINA
 from runtime.errors import DomainError, InvalidInput, NotFound
 from runtime.scheduler import FixedClock
-from runtime.service import ServiceSpec, build_app
+from runtime.service import build_app
 from runtime.settings import Settings
+from runtime.unit_of_work import Trace
 from services.complaints import bootstrap
 from services.complaints.adapters import reference
-from services.complaints.adapters.reference import Rules
-from services.complaints.entrypoints import complaints_http
-from services.complaints.service import complaints, sla_job
-from tests.factories import register_complaint_project
+from services.complaints.domain.rulebook import ComplaintRules
+from services.complaints.entrypoints import complaints_http, jobs
+from services.complaints.service import handling, intake
+from services.complaints.settings import ComplaintsSettings
+from tests.asgi import served
+from tests.factories import complaints_unit, register_complaint_project
 
 pytestmark = pytest.mark.integration
 MIGRATIONS = Path("services/complaints/migrations")
+TRACE = Trace.start()
+at = complaints_unit
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=CHINA)  # a Monday, a working day
 PHONE = "13812345678"
 NAME = "张三丰"
@@ -44,7 +50,7 @@ OTHER_DISTRICT = Principal("do-2", Role.DISTRICT_OFFICE, district_code="120102")
 
 
 @pytest.fixture(scope="module")
-def rules() -> Rules:
+def rules() -> ComplaintRules:
     return reference.load_rules()
 
 
@@ -64,7 +70,7 @@ async def cpool(fresh_db: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
-def intake(**changes: object) -> complaints.Intake:
+def an_intake(**changes: object) -> intake.Intake:
     base: dict[str, object] = {
         "project_id": "p-1",
         "category": "water",
@@ -74,7 +80,7 @@ def intake(**changes: object) -> complaints.Intake:
         "contact_phone": PHONE,
         "answers": {"problem": "no_water"},
     }
-    return complaints.Intake(**{**base, **changes})  # type: ignore[arg-type]
+    return intake.Intake(**{**base, **changes})  # type: ignore[arg-type]
 
 
 async def outbox_types(pool: asyncpg.Pool) -> Counter[str]:
@@ -86,39 +92,55 @@ async def outbox_payloads(pool: asyncpg.Pool) -> list[str]:
     return [bytes(r["payload"]).decode() for r in await pool.fetch("SELECT payload FROM outbox")]
 
 
-async def test_full_cycle_with_reopening(cpool: asyncpg.Pool, rules: Rules) -> None:
-    filed = await complaints.file(cpool, rules, OWNER, intake(), T0)
+async def test_full_cycle_with_reopening(cpool: asyncpg.Pool, rules: ComplaintRules) -> None:
+    filed = await intake.file(at(cpool, T0), rules, OWNER, an_intake(), trace=TRACE)
     assert filed.ticket_no == "TS-20260302-000001"
     cid = filed.complaint.complaint_id
     stored = await cpool.fetchval("SELECT token_sha256 FROM complaints WHERE complaint_id=$1", cid)
-    assert stored == complaints.token_hash(filed.token)
+    assert stored == intake.token_hash(filed.token)
     assert filed.token not in stored
 
-    accepted = await complaints.accept(cpool, rules, ALICE, cid, T0 + timedelta(minutes=10))
+    accepted = await handling.accept(at(cpool, T0 + timedelta(minutes=10)), ALICE, cid, trace=TRACE)
     assert accepted.complaint.responsible is not None
     assert accepted.complaint.responsible.staff_id == "alice"
     # 首问: a colleague cannot take the complaint over; the same person again is a no-op.
     with pytest.raises(DomainError) as taken:
-        await complaints.accept(cpool, rules, BOB, cid, T0 + timedelta(minutes=11))
+        await handling.accept(at(cpool, T0 + timedelta(minutes=11)), BOB, cid, trace=TRACE)
     assert taken.value.code == "already_accepted"
-    await complaints.accept(cpool, rules, ALICE, cid, T0 + timedelta(minutes=12))
+    await handling.accept(at(cpool, T0 + timedelta(minutes=12)), ALICE, cid, trace=TRACE)
 
-    await complaints.reply(cpool, rules, ALICE, cid, text="已安排维修", now=T0 + timedelta(hours=1))
-    reopened = await complaints.feedback(
-        cpool, rules, filed.token, satisfied=False, rating=2, comment="还是没水",
-        now=T0 + timedelta(hours=2),
-    )  # fmt: skip
+    await handling.reply(
+        at(cpool, T0 + timedelta(hours=1)), rules, ALICE, cid, text="已安排维修", trace=TRACE
+    )
+    reopened = await handling.feedback(
+        at(cpool, T0 + timedelta(hours=2)),
+        rules,
+        filed.token,
+        satisfied=False,
+        rating=2,
+        comment="还是没水",
+        trace=TRACE,
+    )
     assert reopened.complaint.status.value == "reopened"
     assert reopened.complaint.responsible is not None
     assert reopened.complaint.responsible.staff_id == "alice"
     with pytest.raises(DomainError) as not_theirs:
-        await complaints.reply(cpool, rules, BOB, cid, text="我来答复", now=T0 + timedelta(hours=3))
+        await handling.reply(
+            at(cpool, T0 + timedelta(hours=3)), rules, BOB, cid, text="我来答复", trace=TRACE
+        )
     assert not_theirs.value.code == "not_responsible"
-    await complaints.reply(cpool, rules, ALICE, cid, text="已恢复供水", now=T0 + timedelta(hours=3))
-    closed = await complaints.feedback(
-        cpool, rules, filed.token, satisfied=True, rating=5, comment=None,
-        now=T0 + timedelta(hours=4),
-    )  # fmt: skip
+    await handling.reply(
+        at(cpool, T0 + timedelta(hours=3)), rules, ALICE, cid, text="已恢复供水", trace=TRACE
+    )
+    closed = await handling.feedback(
+        at(cpool, T0 + timedelta(hours=4)),
+        rules,
+        filed.token,
+        satisfied=True,
+        rating=5,
+        comment=None,
+        trace=TRACE,
+    )
     assert closed.complaint.status.value == "closed"
 
     assert await outbox_types(cpool) == Counter(
@@ -137,98 +159,114 @@ async def test_full_cycle_with_reopening(cpool: asyncpg.Pool, rules: Rules) -> N
         for secret in (PHONE, NAME, TEXT, "还是没水", "已恢复供水", filed.token):
             assert secret not in payload
     with pytest.raises(DomainError):
-        await complaints.feedback(
-            cpool, rules, filed.token, satisfied=True, rating=5, comment=None,
-            now=T0 + timedelta(hours=5),
-        )  # fmt: skip
+        await handling.feedback(
+            at(cpool, T0 + timedelta(hours=5)),
+            rules,
+            filed.token,
+            satisfied=True,
+            rating=5,
+            comment=None,
+            trace=TRACE,
+        )
 
 
 async def test_intake_refuses_unknown_or_foreign_projects(
-    cpool: asyncpg.Pool, rules: Rules
+    cpool: asyncpg.Pool, rules: ComplaintRules
 ) -> None:
     with pytest.raises(InvalidInput) as unknown:
-        await complaints.file(cpool, rules, OWNER, intake(project_id="p-404"), T0)
+        await intake.file(at(cpool, T0), rules, OWNER, an_intake(project_id="p-404"), trace=TRACE)
     assert unknown.value.field == "project_id"
-    staff = intake(channel="phone")
+    staff = an_intake(channel="phone")
     with pytest.raises(InvalidInput) as foreign:
-        await complaints.file(cpool, rules, MALLORY, staff, T0)
+        await intake.file(at(cpool, T0), rules, MALLORY, staff, trace=TRACE)
     assert foreign.value.field == "project_id"
-    by_staff = await complaints.file(cpool, rules, ALICE, staff, T0)
+    by_staff = await intake.file(at(cpool, T0), rules, ALICE, staff, trace=TRACE)
     assert by_staff.complaint.filed_by == "alice"
     with pytest.raises(InvalidInput) as web:
-        await complaints.file(cpool, rules, ALICE, intake(), T0)
+        await intake.file(at(cpool, T0), rules, ALICE, an_intake(), trace=TRACE)
     assert web.value.field == "channel"
     with pytest.raises(InvalidInput) as html:
-        await complaints.file(cpool, rules, OWNER, intake(description="<b>停水</b>啦啦啦"), T0)
+        await intake.file(
+            at(cpool, T0), rules, OWNER, an_intake(description="<b>停水</b>啦啦啦"), trace=TRACE
+        )
     assert html.value.field == "description"
     assert await outbox_types(cpool) == Counter({"ComplaintFiled": 1})
 
 
-async def test_scope_and_tokens(cpool: asyncpg.Pool, rules: Rules) -> None:
-    filed = await complaints.file(cpool, rules, OWNER, intake(), T0)
+async def test_scope_and_tokens(cpool: asyncpg.Pool, rules: ComplaintRules) -> None:
+    filed = await intake.file(at(cpool, T0), rules, OWNER, an_intake(), trace=TRACE)
     cid = filed.complaint.complaint_id
-    assert (await complaints.get_by_token(cpool, filed.token)).complaint.complaint_id == cid
+    assert (await handling.get_by_token(at(cpool, T0), filed.token)).complaint.complaint_id == cid
     with pytest.raises(NotFound):
-        await complaints.get_by_token(
-            cpool, filed.token[:-1] + ("A" if filed.token[-1] != "A" else "B")
+        await handling.get_by_token(
+            at(cpool, T0), filed.token[:-1] + ("A" if filed.token[-1] != "A" else "B")
         )
     for outsider in (MALLORY, OTHER_DISTRICT):
         with pytest.raises(NotFound):
-            await complaints.get(cpool, outsider, cid)
-        assert await complaints.list_for(cpool, outsider, status=None, limit=10) == []
+            await handling.get(at(cpool, T0), outsider, cid)
+        assert await handling.list_for(at(cpool, T0), outsider, status=None, limit=10) == []
     with pytest.raises(NotFound):
-        await complaints.accept(cpool, rules, MALLORY, cid, T0 + timedelta(minutes=5))
-    assert len(await complaints.list_for(cpool, DISTRICT, status="filed", limit=10)) == 1
-    assert await complaints.list_for(cpool, DISTRICT, status="closed", limit=10) == []
+        await handling.accept(at(cpool, T0 + timedelta(minutes=5)), MALLORY, cid, trace=TRACE)
+    assert len(await handling.list_for(at(cpool, T0), DISTRICT, status="filed", limit=10)) == 1
+    assert await handling.list_for(at(cpool, T0), DISTRICT, status="closed", limit=10) == []
 
 
-async def test_transfers_escalate_once(cpool: asyncpg.Pool, rules: Rules) -> None:
-    filed = await complaints.file(cpool, rules, OWNER, intake(), T0)
+async def test_transfers_escalate_once(cpool: asyncpg.Pool, rules: ComplaintRules) -> None:
+    filed = await intake.file(at(cpool, T0), rules, OWNER, an_intake(), trace=TRACE)
     cid = filed.complaint.complaint_id
-    await complaints.accept(cpool, rules, ALICE, cid, T0 + timedelta(minutes=5))
+    await handling.accept(at(cpool, T0 + timedelta(minutes=5)), ALICE, cid, trace=TRACE)
     limit = rules.policy.max_transfers
     targets = ["ent-a-water", "ent-a"] * (limit + 1)
     for n, org in enumerate(targets[: limit + 2], start=1):
-        row = await complaints.transfer(
-            cpool, rules, ALICE, cid, to_org=org, reason="非本单位职责",
-            now=T0 + timedelta(minutes=5 + n),
-        )  # fmt: skip
+        row = await handling.transfer(
+            at(cpool, T0 + timedelta(minutes=5 + n)),
+            rules,
+            ALICE,
+            cid,
+            to_org=org,
+            reason="非本单位职责",
+            trace=TRACE,
+        )
         assert len(row.complaint.transfers) == n
     payloads = [json.loads(p) for p in await outbox_payloads(cpool) if '"escalated"' in p]
     assert [p["escalated"] for p in payloads] == [False] * limit + [True, False]
 
 
 async def test_sla_warning_and_overdue_once_even_concurrently(
-    cpool: asyncpg.Pool, rules: Rules
+    cpool: asyncpg.Pool, rules: ComplaintRules
 ) -> None:
-    filed = await complaints.file(cpool, rules, OWNER, intake(), T0)  # water: accept in 30 min
-    assert await sla_job.sla_job(cpool, T0 + timedelta(minutes=20)) == 0
-    assert await sla_job.sla_job(cpool, T0 + timedelta(minutes=25)) == 1  # warning at 80 %
-    assert await sla_job.sla_job(cpool, T0 + timedelta(minutes=26)) == 0
+    filed = await intake.file(
+        at(cpool, T0), rules, OWNER, an_intake(), trace=TRACE
+    )  # water: accept in 30 min
+    assert await jobs.sla_job(cpool, T0 + timedelta(minutes=20)) == 0
+    assert await jobs.sla_job(cpool, T0 + timedelta(minutes=25)) == 1  # warning at 80 %
+    assert await jobs.sla_job(cpool, T0 + timedelta(minutes=26)) == 0
     late = T0 + timedelta(minutes=31)
-    results = await asyncio.gather(*(sla_job.sla_job(cpool, late) for _ in range(4)))
+    results = await asyncio.gather(*(jobs.sla_job(cpool, late) for _ in range(4)))
     assert sum(results) == 1
-    assert await sla_job.sla_job(cpool, late + timedelta(minutes=1)) == 0
+    assert await jobs.sla_job(cpool, late + timedelta(minutes=1)) == 0
     types = await outbox_types(cpool)
     assert (types["ComplaintWarning"], types["ComplaintOverdue"]) == (1, 1)
     overdue = next(json.loads(p) for p in await outbox_payloads(cpool) if '"acceptance"' in p)
     assert overdue["complaint_id"] == filed.complaint.complaint_id
     # Accepting late stops the acceptance clock; nothing more is emitted for it.
-    await complaints.accept(cpool, rules, ALICE, filed.complaint.complaint_id, late)
-    assert await sla_job.sla_job(cpool, late + timedelta(hours=1)) == 0
+    await handling.accept(at(cpool, late), ALICE, filed.complaint.complaint_id, trace=TRACE)
+    assert await jobs.sla_job(cpool, late + timedelta(hours=1)) == 0
 
 
-async def test_auto_close_after_days_without_feedback(cpool: asyncpg.Pool, rules: Rules) -> None:
-    filed = await complaints.file(cpool, rules, OWNER, intake(), T0)
+async def test_auto_close_after_days_without_feedback(
+    cpool: asyncpg.Pool, rules: ComplaintRules
+) -> None:
+    filed = await intake.file(at(cpool, T0), rules, OWNER, an_intake(), trace=TRACE)
     cid = filed.complaint.complaint_id
-    await complaints.accept(cpool, rules, ALICE, cid, T0 + timedelta(minutes=5))
+    await handling.accept(at(cpool, T0 + timedelta(minutes=5)), ALICE, cid, trace=TRACE)
     replied = T0 + timedelta(hours=1)
-    await complaints.reply(cpool, rules, ALICE, cid, text="已处理", now=replied)
+    await handling.reply(at(cpool, replied), rules, ALICE, cid, text="已处理", trace=TRACE)
     days = rules.policy.auto_close_days
-    assert await sla_job.sla_job(cpool, replied + timedelta(days=days, seconds=-1)) == 0
-    assert await sla_job.sla_job(cpool, replied + timedelta(days=days)) == 1
-    assert await sla_job.sla_job(cpool, replied + timedelta(days=days + 1)) == 0
-    row = await complaints.get(cpool, DISTRICT, cid)
+    assert await jobs.sla_job(cpool, replied + timedelta(days=days, seconds=-1)) == 0
+    assert await jobs.sla_job(cpool, replied + timedelta(days=days)) == 1
+    assert await jobs.sla_job(cpool, replied + timedelta(days=days + 1)) == 0
+    row = await handling.get(at(cpool, T0), DISTRICT, cid)
     assert (row.complaint.status.value, row.complaint.close_reason) == ("closed", "no_feedback")
     closed = [json.loads(p) for p in await outbox_payloads(cpool) if '"how"' in p]
     assert [c["how"] for c in closed] == ["auto"]
@@ -253,25 +291,23 @@ async def api(fresh_db: str, kafka_topics: str) -> AsyncIterator[Api]:
         await _project(pool, "p-1", "ent-a", "120101")
         await _project(pool, "p-2", "ent-b", "120102")
 
-    spec = ServiceSpec(
-        name="complaints",
-        title="complaints test",
-        version="0",
-        migrations=MIGRATIONS,
-        routers=(complaints_http.router,),
-        on_startup=(bootstrap._load_data, projects),
-    )
-    settings = bootstrap.ComplaintsSettings(
+    settings = ComplaintsSettings(
         database_url=fresh_db,
         kafka_bootstrap_servers=kafka_topics,
         auth_jwt_public_key=issuer.public_key_pem,
     )
-    app = build_app(spec, settings)
-    async with app.router.lifespan_context(app):
-        app.state.runtime.clock = FixedClock(T0)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield Api(client, app, issuer)
+    spec = dataclasses.replace(
+        bootstrap.spec(settings),
+        title="complaints test",
+        version="0",
+        routers=(complaints_http.router,),
+        consumers=(),
+        jobs=(),
+        on_startup=(projects,),
+    )
+    app = build_app(spec, settings, clock=FixedClock(T0))
+    async with served(app) as client:
+        yield Api(client, app, issuer)
 
 
 async def test_http_intake_token_and_contact_visibility(api: Api) -> None:

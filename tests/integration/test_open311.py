@@ -5,6 +5,7 @@ data in the public reads."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import xml.etree.ElementTree as ET
@@ -18,16 +19,20 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from runtime import db
 from runtime.auth import DevIssuer, Principal, Role
 from runtime.calendar import CHINA
-from runtime.ratelimit import Limiters, RateLimitSettings
 from runtime.scheduler import FixedClock
-from runtime.service import ServiceSpec, build_app
+from runtime.service import build_app
 from runtime.settings import Settings
+from runtime.unit_of_work import Trace
 from services.complaints import bootstrap
+from services.complaints.adapters import reference
 from services.complaints.entrypoints import complaints_http, open311
-from services.complaints.service import complaints
-from tests.factories import register_complaint_project
+from services.complaints.service import intake
+from services.complaints.settings import ComplaintsSettings
+from tests.asgi import served
+from tests.factories import complaints_unit, register_complaint_project
 
 pytestmark = pytest.mark.integration
 MIGRATIONS = Path("services/complaints/migrations")
@@ -51,16 +56,13 @@ async def _project(pool: asyncpg.Pool, project_id: str, enterprise: str, distric
 
 
 class Api:
-    def __init__(self, client: httpx.AsyncClient, app: FastAPI, issuer: DevIssuer) -> None:
-        self.client, self.app, self.issuer = client, app, issuer
+    def __init__(
+        self, client: httpx.AsyncClient, app: FastAPI, issuer: DevIssuer, pool: asyncpg.Pool
+    ) -> None:
+        self.client, self.app, self.issuer, self.pool = client, app, issuer, pool
 
     def auth(self, who: Principal) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.issuer.issue(who)}"}
-
-    @property
-    def pool(self) -> asyncpg.Pool:
-        pool: asyncpg.Pool = self.app.state.runtime.pool
-        return pool
 
     async def post(self, **changes: str | None) -> httpx.Response:
         form: dict[str, str | None] = {
@@ -82,34 +84,40 @@ class Api:
 
 
 @pytest.fixture
-async def api(fresh_db: str, kafka_topics: str) -> AsyncIterator[Api]:
+async def api(
+    fresh_db: str, kafka_topics: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Api]:
     issuer = DevIssuer.generate()
+    # The app's limiters are made from the environment at its first request.
+    monkeypatch.setenv("RATE_LIMIT_BURST", "100")
+    monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", "60")
 
     async def projects(pool: asyncpg.Pool, _settings: Settings) -> None:
         await _project(pool, "p-1", "ent-a", "120101")
         await _project(pool, "p-2", "ent-b", "120102")
 
-    spec = ServiceSpec(
-        name="complaints",
-        title="open311 test",
-        version="0",
-        migrations=MIGRATIONS,
-        routers=(complaints_http.router, open311.router),
-        on_startup=(bootstrap._load_data, projects),
-    )
-    settings = bootstrap.ComplaintsSettings(
+    settings = ComplaintsSettings(
         database_url=fresh_db,
         kafka_bootstrap_servers=kafka_topics,
         auth_jwt_public_key=issuer.public_key_pem,
         open311_api_keys={"civic-app": hashlib.sha256(KEY.encode()).hexdigest()},
     )
-    app = build_app(spec, settings)
-    async with app.router.lifespan_context(app):
-        app.state.runtime.clock = FixedClock(T0)
-        app.state.rate_limiters = Limiters(RateLimitSettings(burst=100, per_minute=60))
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield Api(client, app, issuer)
+    spec = dataclasses.replace(
+        bootstrap.spec(settings),
+        title="open311 test",
+        version="0",
+        routers=(complaints_http.router, open311.router),
+        consumers=(),
+        jobs=(),
+        on_startup=(projects,),
+    )
+    app = build_app(spec, settings, clock=FixedClock(T0))
+    async with served(app) as client:
+        pool = await db.create_pool(fresh_db, max_size=2)
+        try:
+            yield Api(client, app, issuer, pool)
+        finally:
+            await pool.close()
 
 
 def assert_spec_error(response: httpx.Response, status: int) -> str:
@@ -315,8 +323,10 @@ async def test_post_errors(api: Api) -> None:
     assert await api.pool.fetchval("SELECT count(*) FROM complaints") == 0
 
 
-async def test_post_is_rate_limited_per_client(api: Api) -> None:
-    api.app.state.rate_limiters = Limiters(RateLimitSettings(burst=2, per_minute=1))
+async def test_post_is_rate_limited_per_client(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    # before the app's first request, when its limiters are made from the environment
+    monkeypatch.setenv("RATE_LIMIT_BURST", "2")
+    monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", "1")
     assert (await api.post()).status_code == 201
     assert (await api.post()).status_code == 201
     r = await api.post()
@@ -366,18 +376,18 @@ async def test_get_requests_filters(api: Api) -> None:
     other = (await api.post(address_id="p-2")).json()[0]
     await _close(api, water["service_request_id"], water["follow_up_token"])
     # One filed 100 days ago (outside the default window), through the native intake.
-    old = await complaints.file(
-        api.pool,
-        api.app.state.runtime.extras["complaint_rules"],
+    old = await intake.file(
+        complaints_unit(api.pool, T0 - timedelta(days=100)),
+        reference.load_rules(),
         OWNER,
-        complaints.Intake(
+        intake.Intake(
             project_id="p-1",
             category="water",
             description=TEXT,
             channel="web",
             answers={"problem": "leak"},
         ),
-        T0 - timedelta(days=100),
+        trace=Trace.start(),
     )
     w, g, o = (x["service_request_id"] for x in (water, gas, other))
     old_id = old.complaint.complaint_id

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from runtime.calendar import CHINA, WorkingCalendar
+from services.complaints.adapters import categories_json, sla_json
+from services.complaints.domain import categories as complaint_categories
 from services.complaints.domain import complaint as c
 from services.complaints.domain import sla
 
@@ -35,13 +37,13 @@ def cal() -> WorkingCalendar:
 
 
 @pytest.fixture(scope="module")
-def categories() -> c.Categories:
-    return c.Categories.from_data(categories_data())
+def categories() -> complaint_categories.Categories:
+    return categories_json.parse(categories_data())
 
 
 @pytest.fixture(scope="module")
-def policy(categories: c.Categories) -> sla.SlaPolicy:
-    return sla.SlaPolicy.from_data(
+def policy(categories: complaint_categories.Categories) -> sla.SlaPolicy:
+    return sla_json.parse(
         json.loads((DATA / "sla.json").read_text(encoding="utf-8")), categories.ids
     )
 
@@ -63,7 +65,9 @@ Filer = Callable[..., c.Complaint]
 
 
 @pytest.fixture
-def file(categories: c.Categories, policy: sla.SlaPolicy, cal: WorkingCalendar) -> Filer:
+def file(
+    categories: complaint_categories.Categories, policy: sla.SlaPolicy, cal: WorkingCalendar
+) -> Filer:
     def _file(**overrides: Any) -> c.Complaint:
         args: dict[str, Any] = {
             "complaint_id": "C-1",
@@ -106,7 +110,7 @@ def replied(accepted: c.Complaint) -> c.Complaint:
 
 
 def test_every_choice_question_offers_choices_and_labels_are_bilingual(
-    categories: c.Categories,
+    categories: complaint_categories.Categories,
 ) -> None:
     for category in categories.by_id.values():
         assert category.name_zh
@@ -115,12 +119,12 @@ def test_every_choice_question_offers_choices_and_labels_are_bilingual(
             assert q.label_zh
             assert q.label_en
             assert (q.kind == "choice") == bool(q.choices), f"{category.id}.{q.id}"
-    assert categories.get("elevator").questions[0] == c.Question(
+    assert categories.get("elevator").questions[0] == complaint_categories.Question(
         "trapped", "是否有人被困", "Is anyone trapped", "yesno", required=True
     )
 
 
-def test_an_unknown_category_is_a_field_error(categories: c.Categories) -> None:
+def test_an_unknown_category_is_a_field_error(categories: complaint_categories.Categories) -> None:
     error = refused(lambda: categories.get("parking"))
     assert (error.code, error.field) == ("unknown_category", "category")
 
@@ -142,15 +146,15 @@ def test_category_data_that_makes_no_sense_is_refused(
 ) -> None:
     data = categories_data()
     change(data)
-    with pytest.raises(c.CategoryError, match=message):
-        c.Categories.from_data(data)
+    with pytest.raises(categories_json.CategoryError, match=message):
+        categories_json.parse(data)
 
 
 # --- intake ------------------------------------------------------------------------------------
 
 
 def test_filing_starts_both_clocks_and_takes_the_categorys_urgency(
-    file: Filer, categories: c.Categories
+    file: Filer, categories: complaint_categories.Categories
 ) -> None:
     complaint = file()
     assert complaint.status is c.Status.FILED
@@ -222,7 +226,7 @@ def test_a_less_than_sign_in_ordinary_text_is_not_a_tag(file: Filer) -> None:
 
 
 def test_answers_are_checked_against_the_categorys_questions(
-    file: Filer, categories: c.Categories
+    file: Filer, categories: complaint_categories.Categories
 ) -> None:
     safety = categories.get("safety")
     ok = file(category=safety, answers={"hazard": "fire", "people_at_risk": True})
@@ -243,7 +247,7 @@ def test_answers_are_checked_against_the_categorys_questions(
 
 
 def test_optional_text_answers_are_plain_single_lines(
-    file: Filer, categories: c.Categories
+    file: Filer, categories: complaint_categories.Categories
 ) -> None:
     gas = categories.get("gas")
     assert file(category=gas, answers={"smell": True, "where": " 1号楼管井 "}).answers == {

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 
 from runtime.calendar import CHINA, WorkingCalendar
+from services.complaints.adapters import categories_json, sla_json
+from services.complaints.domain import categories as complaint_categories
 from services.complaints.domain import complaint as c
 from services.complaints.domain import sla
 
@@ -33,8 +35,8 @@ def categories_data() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def categories() -> c.Categories:
-    return c.Categories.from_data(categories_data())
+def categories() -> complaint_categories.Categories:
+    return categories_json.parse(categories_data())
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +48,8 @@ def cal() -> WorkingCalendar:
 
 
 @pytest.fixture(scope="module")
-def policy(categories: c.Categories) -> sla.SlaPolicy:
-    return sla.SlaPolicy.from_data(
+def policy(categories: complaint_categories.Categories) -> sla.SlaPolicy:
+    return sla_json.parse(
         json.loads((DATA / "sla.json").read_text(encoding="utf-8")), categories.ids
     )
 
@@ -116,7 +118,7 @@ EXPECTED: dict[str, Callable[[Answers, bool], Expect]] = {
 }
 
 
-def every_answer_set(category: c.Category) -> Iterator[dict[str, str | bool]]:
+def every_answer_set(category: complaint_categories.Category) -> Iterator[dict[str, str | bool]]:
     """Every combination of the yes/no and choice answers (an optional one also left out); text
     questions get a fixed answer (they never set a tier)."""
     options: list[list[tuple[str, str | bool] | None]] = []
@@ -135,7 +137,7 @@ def every_answer_set(category: c.Category) -> Iterator[dict[str, str | bool]]:
 
 
 def file(
-    category: c.Category,
+    category: complaint_categories.Category,
     answers: Answers,
     now: datetime,
     policy: sla.SlaPolicy,
@@ -158,14 +160,14 @@ def file(
     return c.file_complaint(**(args | extra))
 
 
-def test_the_table_covers_every_category(categories: c.Categories) -> None:
+def test_the_table_covers_every_category(categories: complaint_categories.Categories) -> None:
     assert set(EXPECTED) == set(categories.ids)
 
 
 @pytest.mark.parametrize("category_id", sorted(EXPECTED))
 @pytest.mark.parametrize("now", [IN_FLOOD, DRY], ids=["flood-season", "dry-season"])
 def test_every_answer_of_every_category_gives_the_tier_in_the_table(
-    categories: c.Categories,
+    categories: complaint_categories.Categories,
     policy: sla.SlaPolicy,
     cal: WorkingCalendar,
     category_id: str,
@@ -182,7 +184,7 @@ def test_every_answer_of_every_category_gives_the_tier_in_the_table(
 
 
 def test_someone_trapped_in_a_lift_is_an_emergency_accepted_within_minutes_on_a_holiday_night(
-    categories: c.Categories, policy: sla.SlaPolicy, cal: WorkingCalendar
+    categories: complaint_categories.Categories, policy: sla.SlaPolicy, cal: WorkingCalendar
 ) -> None:
     night = datetime(2011, 10, 2, 23, 50, tzinfo=CHINA)  # National Day holiday, near midnight
     trapped = file(categories.get("elevator"), {"trapped": True}, night, policy, cal)
@@ -198,7 +200,7 @@ def test_someone_trapped_in_a_lift_is_an_emergency_accepted_within_minutes_on_a_
 
 
 def test_the_emergency_tier_is_never_slower_than_urgent_for_any_category(
-    categories: c.Categories, policy: sla.SlaPolicy, cal: WorkingCalendar
+    categories: complaint_categories.Categories, policy: sla.SlaPolicy, cal: WorkingCalendar
 ) -> None:
     for category in categories.ids:
         for when in (IN_FLOOD, DRY, datetime(2011, 9, 30, 18, tzinfo=CHINA)):
@@ -210,7 +212,7 @@ def test_the_emergency_tier_is_never_slower_than_urgent_for_any_category(
 
 
 def test_staff_may_not_lower_the_tier_the_answers_set_but_may_raise_it(
-    categories: c.Categories, policy: sla.SlaPolicy, cal: WorkingCalendar
+    categories: complaint_categories.Categories, policy: sla.SlaPolicy, cal: WorkingCalendar
 ) -> None:
     staff = {"channel": "phone", "filed_by": "S-1"}
     gas = categories.get("gas")
@@ -238,7 +240,7 @@ def test_staff_may_not_lower_the_tier_the_answers_set_but_may_raise_it(
     ],
 )
 def test_the_flood_season_runs_june_1_to_september_30_china_time(
-    categories: c.Categories,
+    categories: complaint_categories.Categories,
     policy: sla.SlaPolicy,
     cal: WorkingCalendar,
     moment: datetime,
@@ -249,7 +251,7 @@ def test_the_flood_season_runs_june_1_to_september_30_china_time(
 
 
 def test_the_alerts_of_a_complaint_carry_bilingual_advice(
-    categories: c.Categories, policy: sla.SlaPolicy, cal: WorkingCalendar
+    categories: complaint_categories.Categories, policy: sla.SlaPolicy, cal: WorkingCalendar
 ) -> None:
     trapped = file(categories.get("elevator"), {"trapped": True}, DRY, policy, cal)
     [alert] = categories.alerts(trapped)
@@ -303,12 +305,12 @@ def test_safety_rules_that_make_no_sense_are_refused_at_load(
 ) -> None:
     data = categories_data()
     change(data)
-    with pytest.raises(c.CategoryError, match=message):
-        c.Categories.from_data(data)
+    with pytest.raises(categories_json.CategoryError, match=message):
+        categories_json.parse(data)
 
 
 def test_a_season_may_wrap_the_new_year() -> None:
-    winter = c.Season("heating", "供暖期", "heating season", (11, 15), (3, 15))
+    winter = complaint_categories.Season("heating", "供暖期", "heating season", (11, 15), (3, 15))
     assert winter.contains(datetime(2011, 12, 31).date())
     assert winter.contains(datetime(2012, 3, 15).date())
     assert not winter.contains(datetime(2012, 3, 16).date())

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from runtime.calendar import CHINA, CalendarError, WorkingCalendar
+from services.complaints.adapters import categories_json, sla_json
+from services.complaints.domain import categories as complaint_categories
 from services.complaints.domain import complaint as c
 from services.complaints.domain import sla
 
@@ -35,15 +37,13 @@ def cal() -> WorkingCalendar:
 
 
 @pytest.fixture(scope="module")
-def categories() -> c.Categories:
-    return c.Categories.from_data(
-        json.loads((DATA / "categories.json").read_text(encoding="utf-8"))
-    )
+def categories() -> complaint_categories.Categories:
+    return categories_json.parse(json.loads((DATA / "categories.json").read_text(encoding="utf-8")))
 
 
 @pytest.fixture(scope="module")
-def policy(categories: c.Categories) -> sla.SlaPolicy:
-    return sla.SlaPolicy.from_data(sla_data(), categories.ids)
+def policy(categories: complaint_categories.Categories) -> sla.SlaPolicy:
+    return sla_json.parse(sla_data(), categories.ids)
 
 
 def at(y: int, m: int, d: int, hh: int = 10, mm: int = 0) -> datetime:
@@ -134,7 +134,9 @@ def test_no_year_and_a_year_twice_are_refused() -> None:
 # --- the data files ----------------------------------------------------------------------------
 
 
-def test_the_category_list_is_the_realistic_one(categories: c.Categories) -> None:
+def test_the_category_list_is_the_realistic_one(
+    categories: complaint_categories.Categories,
+) -> None:
     assert categories.ids == (
         "safety",
         "water",
@@ -179,7 +181,7 @@ def test_acceptance_limits_for_normal_urgency(
 
 
 def test_every_category_has_rules_for_every_tier_and_a_higher_tier_is_never_slower(
-    policy: sla.SlaPolicy, categories: c.Categories, cal: WorkingCalendar
+    policy: sla.SlaPolicy, categories: complaint_categories.Categories, cal: WorkingCalendar
 ) -> None:
     assert sla.URGENCIES == ("normal", "urgent", "emergency")  # rising order
     filed = at(2011, 8, 15, 9)
@@ -285,10 +287,12 @@ def test_warning_at_80_percent_of_working_time(policy: sla.SlaPolicy, cal: Worki
     )
 
 
-def test_the_warning_percent_is_data(categories: c.Categories, cal: WorkingCalendar) -> None:
+def test_the_warning_percent_is_data(
+    categories: complaint_categories.Categories, cal: WorkingCalendar
+) -> None:
     data = sla_data()
     data["warning_percent"] = 50
-    half = sla.SlaPolicy.from_data(data, categories.ids)
+    half = sla_json.parse(data, categories.ids)
     filed = at(2011, 9, 29, 10)
     # 2.5 of 5 working days: halfway through the 3rd (the make-up Sunday)
     assert half.warning_at("repair", "normal", "completion", filed, cal) == at(2011, 10, 9, 12)
@@ -403,10 +407,10 @@ def _broken(change: Any) -> dict[str, Any]:
     ],
 )
 def test_sla_data_that_makes_no_sense_is_refused(
-    categories: c.Categories, change: Any, message: str
+    categories: complaint_categories.Categories, change: Any, message: str
 ) -> None:
     with pytest.raises(sla.SlaError, match=message):
-        sla.SlaPolicy.from_data(_broken(change), categories.ids)
+        sla_json.parse(_broken(change), categories.ids)
 
 
 # --- due_events on a complaint -------------------------------------------------------------------
@@ -415,9 +419,7 @@ STAFF = c.Staff("S-1", "E-1")
 
 
 def filed(policy: sla.SlaPolicy, cal: WorkingCalendar, category: str, now: datetime) -> c.Complaint:
-    cats = c.Categories.from_data(
-        json.loads((DATA / "categories.json").read_text(encoding="utf-8"))
-    )
+    cats = categories_json.parse(json.loads((DATA / "categories.json").read_text(encoding="utf-8")))
     by_category: dict[str, dict[str, str | bool]] = {
         "safety": {"hazard": "fire", "people_at_risk": False},
         "repair": {"facility": "lighting"},

@@ -291,7 +291,7 @@ def test_an_undefined_name_in_a_template_is_an_error_not_an_empty_string() -> No
 
 def test_only_a_signed_in_owner_is_named_for_a_receipt() -> None:
     from runtime.auth import Principal, Role
-    from services.complaints.service.complaints import owner_account
+    from services.complaints.service.intake import owner_account
 
     assert owner_account(Principal(subject="owner-7f3a", role=Role.OWNER)) == "owner-7f3a"
     assert owner_account(Principal(subject="owner-web", role=Role.OWNER)) is None

@@ -1,4 +1,4 @@
-"""PostgreSQL storage of complaints and the local project table (asyncpg, plain SQL).
+"""PostgreSQL storage of complaints and reads of the local project table (asyncpg, plain SQL).
 
 A complaint is one row: the columns lists and scans filter on, the contact details in their own
 columns, and the rest of the domain object as a JSON document. The follow-up token is stored only
@@ -8,66 +8,34 @@ as its SHA-256.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import asyncpg
+
 from runtime import db
-from services.complaints.domain import complaint as model
+from services.complaints.domain import complaint as complaint_model
 from services.complaints.domain.sla import Clock
+from services.complaints.service.ports import Idempotency, IdempotencyKeyTaken, Project, Row
 
 ONE_MICROSECOND = timedelta(microseconds=1)
 
 
-@dataclass(frozen=True)
-class Project:
-    project_id: str
-    project_name: str
-    district_code: str
-    district_name: str
-    enterprise_id: str
-    enterprise_name: str
+# --- projects (the local registry copy, kept by runtime.registry_copy) --------------------------
 
 
-@dataclass(frozen=True)
-class Row:
-    complaint: model.Complaint
-    ticket_no: str
-
-
-# --- projects (from the registry topic) ---------------------------------------------------------
-
-
-async def upsert_project(conn: db.Connection, project: Project, occurred_at: datetime) -> bool:
-    """Keep the latest facts per project; an older event never overwrites a newer one."""
-    status = await conn.execute(
-        """INSERT INTO complaint_projects (project_id, project_name, district_code, district_name,
-                                           enterprise_id, enterprise_name, occurred_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
-           ON CONFLICT (project_id) DO UPDATE SET
-               project_name = EXCLUDED.project_name, district_code = EXCLUDED.district_code,
-               district_name = EXCLUDED.district_name, enterprise_id = EXCLUDED.enterprise_id,
-               enterprise_name = EXCLUDED.enterprise_name, occurred_at = EXCLUDED.occurred_at,
-               updated_at = now()
-           WHERE complaint_projects.occurred_at <= EXCLUDED.occurred_at""",
-        project.project_id,
-        project.project_name,
-        project.district_code,
-        project.district_name,
-        project.enterprise_id,
-        project.enterprise_name,
-        occurred_at,
-    )
-    return bool(status.endswith(" 1"))
+_PROJECT = """SELECT project_id, project_name, district_code, district_name, enterprise_id,
+                     enterprise_name FROM complaint_projects"""
 
 
 async def get_project(conn: db.Connection, project_id: str) -> Project | None:
-    r = await conn.fetchrow(
-        """SELECT project_id, project_name, district_code, district_name, enterprise_id,
-                  enterprise_name FROM complaint_projects WHERE project_id = $1""",
-        project_id,
-    )
+    r = await conn.fetchrow(_PROJECT + " WHERE project_id = $1", project_id)
     return None if r is None else Project(**dict(r))
+
+
+async def list_projects(conn: db.Connection, limit: int) -> list[Project]:
+    rows = await conn.fetch(_PROJECT + " ORDER BY district_name, project_name LIMIT $1", limit)
+    return [Project(**dict(r)) for r in rows]
 
 
 # --- complaints -----------------------------------------------------------------------------------
@@ -78,23 +46,37 @@ async def next_ticket_number(conn: db.Connection) -> int:
     return int(value)
 
 
-@dataclass(frozen=True)
-class Idempotency:
-    scope: str  # the caller's subject
-    key: str
-    fingerprint: str  # SHA-256 of the request
-
-
 async def insert(
     conn: db.Connection,
-    c: model.Complaint,
+    c: complaint_model.Complaint,
     *,
     ticket_no: str,
     token_sha256: str,
     idempotency: Idempotency | None = None,
 ) -> None:
-    """Raises asyncpg.UniqueViolationError (constraint `complaints_idempotency`) when the caller's
-    key is already taken, also by a transaction committed a moment ago."""
+    """Raises `IdempotencyKeyTaken` when the caller's key is already taken, also by a
+    transaction committed a moment ago. With a key the insert runs in a savepoint, so the
+    caller's transaction stays usable to replay the first complaint (read committed: its next
+    statement sees the row the other transaction committed)."""
+    if idempotency is None:
+        await _insert(conn, c, ticket_no, token_sha256, None)
+        return
+    try:
+        async with conn.transaction():  # a savepoint
+            await _insert(conn, c, ticket_no, token_sha256, idempotency)
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name != "complaints_idempotency":
+            raise
+        raise IdempotencyKeyTaken(idempotency.key) from exc
+
+
+async def _insert(
+    conn: db.Connection,
+    c: complaint_model.Complaint,
+    ticket_no: str,
+    token_sha256: str,
+    idempotency: Idempotency | None,
+) -> None:
     await conn.execute(
         """INSERT INTO complaints (complaint_id, ticket_no, token_sha256, project_id, enterprise_id,
                                    district_code, category, urgency, channel, status, handling_org,
@@ -149,7 +131,9 @@ async def replace_token(conn: db.Connection, complaint_id: str, token_sha256: st
     )
 
 
-async def save(conn: db.Connection, c: model.Complaint, *, auto_close_at: datetime | None) -> None:
+async def save(
+    conn: db.Connection, c: complaint_model.Complaint, *, auto_close_at: datetime | None
+) -> None:
     await conn.execute(
         """UPDATE complaints SET status = $2, handling_org = $3, responsible_staff_id = $4,
                   next_due = $5,
@@ -225,7 +209,7 @@ async def due_for_update(conn: db.Connection, now: datetime, limit: int) -> list
     return [_row(r) for r in rows]
 
 
-def next_due(c: model.Complaint) -> datetime | None:
+def next_due(c: complaint_model.Complaint) -> datetime | None:
     """The earliest moment a running clock owes a warning or an overdue (a breach is strictly
     after the deadline, hence one microsecond later)."""
     moments: list[datetime] = []
@@ -241,7 +225,7 @@ def next_due(c: model.Complaint) -> datetime | None:
 # --- (de)serialisation ----------------------------------------------------------------------------
 
 
-def to_doc(c: model.Complaint) -> dict[str, Any]:
+def to_doc(c: complaint_model.Complaint) -> dict[str, Any]:
     """Everything but the contact details, as JSON."""
     return {
         "complaint_id": c.complaint_id,
@@ -300,9 +284,11 @@ def to_doc(c: model.Complaint) -> dict[str, Any]:
     }
 
 
-def from_doc(d: dict[str, Any], contact: model.Contact | None) -> model.Complaint:
+def from_doc(
+    d: dict[str, Any], contact: complaint_model.Contact | None
+) -> complaint_model.Complaint:
     resp = d["responsible"]
-    return model.Complaint(
+    return complaint_model.Complaint(
         complaint_id=d["complaint_id"],
         project_id=d["project_id"],
         enterprise_id=d["enterprise_id"],
@@ -320,23 +306,25 @@ def from_doc(d: dict[str, Any], contact: model.Contact | None) -> model.Complain
         photo_refs=tuple(d["photo_refs"]),
         safety=tuple(d.get("safety", ())),  # absent in documents written before the tiers
         filed_by=d["filed_by"],
-        status=model.Status(d["status"]),
-        responsible=None if resp is None else model.Staff(resp["staff_id"], resp["org_id"]),
+        status=complaint_model.Status(d["status"]),
+        responsible=None
+        if resp is None
+        else complaint_model.Staff(resp["staff_id"], resp["org_id"]),
         accepted_at=_od(d["accepted_at"]),
         handling_org=d["handling_org"],
         transfers=tuple(
-            model.Transfer(t["from_org"], t["to_org"], t["by"], t["reason"], _d(t["at"]))
+            complaint_model.Transfer(t["from_org"], t["to_org"], t["by"], t["reason"], _d(t["at"]))
             for t in d["transfers"]
         ),
         escalated_at=_od(d["escalated_at"]),
-        replies=tuple(model.Reply(r["by"], r["text"], _d(r["at"])) for r in d["replies"]),
+        replies=tuple(complaint_model.Reply(r["by"], r["text"], _d(r["at"])) for r in d["replies"]),
         feedback=tuple(
-            model.Feedback(f["satisfied"], f["rating"], f["comment"], _d(f["at"]))
+            complaint_model.Feedback(f["satisfied"], f["rating"], f["comment"], _d(f["at"]))
             for f in d["feedback"]
         ),
         reopen_count=d["reopen_count"],
         extensions=tuple(
-            model.Extension(
+            complaint_model.Extension(
                 e["requested_by"],
                 e["working_days"],
                 e["reason"],
@@ -355,7 +343,7 @@ def from_doc(d: dict[str, Any], contact: model.Contact | None) -> model.Complain
 def _row(r: Any) -> Row:
     contact = None
     if r["contact_name"] is not None or r["contact_phone"] is not None:
-        contact = model.Contact(r["contact_name"], r["contact_phone"])
+        contact = complaint_model.Contact(r["contact_name"], r["contact_phone"])
     return Row(from_doc(json.loads(r["doc"]), contact), r["ticket_no"])
 
 

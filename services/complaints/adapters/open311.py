@@ -7,23 +7,13 @@ project's public facts (name, district, enterprise name), nothing personal.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from runtime import db
 from services.complaints.adapters.complaints import from_doc
-from services.complaints.domain import complaint as model
-
-
-@dataclass(frozen=True)
-class PublicRow:
-    complaint: model.Complaint  # built without contact details
-    ticket_no: str
-    project_name: str
-    district_name: str
-    agency_name: str  # the handling enterprise's name, else the project's enterprise
-
+from services.complaints.service.ports import PublicRow
 
 _SELECT = """
 SELECT c.ticket_no, c.doc, p.project_name, p.district_name,
@@ -32,9 +22,9 @@ SELECT c.ticket_no, c.doc, p.project_name, p.district_name,
   FROM complaints c JOIN complaint_projects p ON p.project_id = c.project_id"""
 
 
-async def by_ids(conn: db.Connection, ids: list[str]) -> list[PublicRow]:
+async def by_ids(conn: db.Connection, ids: Sequence[str]) -> list[PublicRow]:
     rows = await conn.fetch(
-        _SELECT + " WHERE c.complaint_id = ANY($1::text[]) ORDER BY c.filed_at DESC", ids
+        _SELECT + " WHERE c.complaint_id = ANY($1::text[]) ORDER BY c.filed_at DESC", list(ids)
     )
     return [_public(r) for r in rows]
 
@@ -42,7 +32,7 @@ async def by_ids(conn: db.Connection, ids: list[str]) -> list[PublicRow]:
 async def search(
     conn: db.Connection,
     *,
-    service_codes: list[str] | None,
+    service_codes: Sequence[str] | None,
     closed: bool | None,
     start: datetime,
     end: datetime,
@@ -57,7 +47,7 @@ async def search(
               ORDER BY c.filed_at DESC, c.complaint_id LIMIT $5""",
         start,
         end,
-        service_codes,
+        None if service_codes is None else list(service_codes),
         closed,
         limit,
     )

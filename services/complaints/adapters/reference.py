@@ -1,29 +1,19 @@
 """Reference data from files: complaint categories, the SLA policy and the shared working-day
-calendar. Parsed here, validated by the domain."""
+calendar, read from their files (the JSON parsed by `categories_json` and `sla_json`)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 from runtime import provisional_calendar
 from runtime.calendar import WorkingCalendar
-from services.complaints.domain.complaint import Categories
-from services.complaints.domain.sla import SlaPolicy
+from services.complaints.adapters import categories_json, sla_json
+from services.complaints.domain.rulebook import ComplaintRules
 
 HERE = Path(__file__).parents[1]
 DATA = HERE / "data"
 CALENDARS = HERE.parents[1] / "reference" / "calendars"
-
-
-@dataclass(frozen=True)
-class Rules:
-    """What the handlers need, loaded once at startup."""
-
-    categories: Categories
-    policy: SlaPolicy
-    calendar: WorkingCalendar
 
 
 def load_calendar(directory: Path) -> WorkingCalendar:
@@ -35,7 +25,7 @@ def load_rules(
     categories_file: Path = DATA / "categories.json",
     sla_file: Path = DATA / "sla.json",
     calendar_dir: Path = CALENDARS,
-) -> Rules:
-    categories = Categories.from_data(json.loads(categories_file.read_text("utf-8")))
-    policy = SlaPolicy.from_data(json.loads(sla_file.read_text("utf-8")), categories.ids)
-    return Rules(categories, policy, load_calendar(calendar_dir))
+) -> ComplaintRules:
+    categories = categories_json.parse(json.loads(categories_file.read_text("utf-8")))
+    policy = sla_json.parse(json.loads(sla_file.read_text("utf-8")), categories.ids)
+    return ComplaintRules(categories, policy, load_calendar(calendar_dir))

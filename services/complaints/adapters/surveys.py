@@ -9,52 +9,49 @@ comments are stored apart, without a time, so an answer cannot be traced to a to
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
 import asyncpg
 
 from runtime import db
-from services.complaints.domain import survey as model
-
-
-@dataclass(frozen=True)
-class CampaignPhase:
-    """A campaign's implementation phase, in China dates (inclusive)."""
-
-    campaign_id: str
-    title_zh: str
-    starts_on: date
-    ends_on: date
-
-
-@dataclass(frozen=True)
-class Row:
-    survey: model.Survey
-    district_code: str
-
+from services.complaints.domain import survey as survey_model
+from services.complaints.service.ports import CampaignPhase, SurveyExists
+from services.complaints.service.ports import SurveyRow as Row
 
 # --- campaigns (from the campaigns topic) --------------------------------------------------------
 
 
-async def upsert_campaign(conn: db.Connection, phase: CampaignPhase, occurred_at: datetime) -> bool:
-    """Keep the latest dates per campaign; an older event never overwrites a newer one."""
+async def upsert_campaigns(
+    conn: db.Connection, phases: Sequence[tuple[CampaignPhase, datetime]]
+) -> int:
+    """Keep the latest dates per campaign, in one statement; an older record never overwrites a
+    newer one (in the batch or in the table). Returns how many rows changed."""
+    latest: dict[str, tuple[CampaignPhase, datetime]] = {}
+    for phase, occurred_at in phases:  # one INSERT ... ON CONFLICT may not touch a row twice
+        seen = latest.get(phase.campaign_id)
+        if seen is None or seen[1] <= occurred_at:
+            latest[phase.campaign_id] = (phase, occurred_at)
+    if not latest:
+        return 0
+    rows = list(latest.values())
     status = await conn.execute(
         """INSERT INTO survey_campaigns (campaign_id, title_zh, starts_on, ends_on, occurred_at)
-           VALUES ($1, $2, $3, $4, $5)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::date[],
+                                $5::timestamptz[])
            ON CONFLICT (campaign_id) DO UPDATE SET
                title_zh = EXCLUDED.title_zh, starts_on = EXCLUDED.starts_on,
                ends_on = EXCLUDED.ends_on, occurred_at = EXCLUDED.occurred_at, updated_at = now()
            WHERE survey_campaigns.occurred_at <= EXCLUDED.occurred_at""",
-        phase.campaign_id,
-        phase.title_zh,
-        phase.starts_on,
-        phase.ends_on,
-        occurred_at,
+        [p.campaign_id for p, _ in rows],
+        [p.title_zh for p, _ in rows],
+        [p.starts_on for p, _ in rows],
+        [p.ends_on for p, _ in rows],
+        [at for _, at in rows],
     )
-    return bool(status.endswith(" 1"))
+    return int(status.split()[-1])
 
 
 async def campaigns_around(conn: db.Connection, day: date) -> list[CampaignPhase]:
@@ -120,11 +117,7 @@ async def mark_missing(
 # --- surveys -------------------------------------------------------------------------------------
 
 
-class AlreadyExists(Exception):
-    """The project already has a survey in this campaign."""
-
-
-async def insert(conn: db.Connection, s: model.Survey, *, district_code: str) -> None:
+async def insert(conn: db.Connection, s: survey_model.Survey, *, district_code: str) -> None:
     try:
         async with conn.transaction():  # a savepoint: the caller's transaction stays usable
             await conn.execute(
@@ -147,7 +140,7 @@ async def insert(conn: db.Connection, s: model.Survey, *, district_code: str) ->
                 s.status,
             )
     except asyncpg.UniqueViolationError as exc:
-        raise AlreadyExists(s.project_id) from exc
+        raise SurveyExists(s.project_id) from exc
 
 
 async def add_tokens(conn: db.Connection, survey_id: str, hashes: Iterable[str]) -> None:
@@ -191,7 +184,7 @@ async def get_by_token(conn: db.Connection, digest: str) -> Row | None:
 
 
 async def save_answer(
-    conn: db.Connection, s: model.Survey, digest: str, comment: str | None
+    conn: db.Connection, s: survey_model.Survey, digest: str, comment: str | None
 ) -> None:
     done = await conn.fetchval(
         """UPDATE survey_tokens SET used = true WHERE token_sha256 = $1 AND NOT used
@@ -207,7 +200,7 @@ async def save_answer(
         )
 
 
-async def save_closed(conn: db.Connection, s: model.Survey) -> None:
+async def save_closed(conn: db.Connection, s: survey_model.Survey) -> None:
     await conn.execute(
         """UPDATE surveys SET status = $2, closed_at = $3, updated_at = now()
            WHERE survey_id = $1""",
@@ -217,7 +210,7 @@ async def save_closed(conn: db.Connection, s: model.Survey) -> None:
     )
 
 
-async def _save_tally(conn: db.Connection, s: model.Survey) -> None:
+async def _save_tally(conn: db.Connection, s: survey_model.Survey) -> None:
     await conn.execute(
         """UPDATE surveys SET responses = $2, satisfied = $3, sums = $4::jsonb,
                   counts = $5::jsonb, updated_at = now()
@@ -263,11 +256,13 @@ async def list_surveys(
 
 
 def _row(r: Any) -> Row:
-    questions = tuple(model.Question(q["id"], q["zh"], q["en"]) for q in json.loads(r["questions"]))
-    tally = model.Tally(
+    questions = tuple(
+        survey_model.Question(q["id"], q["zh"], q["en"]) for q in json.loads(r["questions"])
+    )
+    tally = survey_model.Tally(
         r["responses"], r["satisfied"], json.loads(r["sums"]), json.loads(r["counts"])
     )
-    survey = model.Survey(
+    survey = survey_model.Survey(
         survey_id=r["survey_id"],
         enterprise_id=r["enterprise_id"],
         project_id=r["project_id"],

@@ -6,25 +6,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from runtime.auth import Principal, Role
-from runtime.http import require
+from runtime.auth import Principal
+from runtime.http import RequestTrace
 from runtime.idempotency import IdempotencyKey
 from runtime.ratelimit import rate_limit
-from services.complaints.adapters import complaints as repo
-from services.complaints.adapters.reference import Rules
-from services.complaints.domain import complaint as model
-from services.complaints.service import complaints
+from services.complaints.domain import complaint as complaint_model
+from services.complaints.domain import owner_input
+from services.complaints.entrypoints import policy
+from services.complaints.entrypoints.deps import Deps
+from services.complaints.entrypoints.policy import District, Enterprise, Filer, Reader
+from services.complaints.service import handling, intake
+from services.complaints.service.ports import Row
 
 router = APIRouter(prefix="/api/v1", tags=["complaints"])
 REPLAYED_HEADER = "Idempotent-Replayed"
 
-Filer = Annotated[Principal, require(Role.OWNER, Role.ENTERPRISE)]
-Staff = Annotated[Principal, require(Role.ENTERPRISE, Role.DISTRICT_OFFICE, Role.CITY_OFFICE)]
-Enterprise = Annotated[Principal, require(Role.ENTERPRISE)]
-District = Annotated[Principal, require(Role.DISTRICT_OFFICE)]
 # The follow-up token travels in a header, never in the URL (URLs end up in logs and histories).
 Token = Annotated[
     str,
@@ -50,7 +49,7 @@ CALENDAR_DOC = (
 
 class ContactIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(default=None, max_length=model.MAX_NAME, description="联系人")
+    name: str | None = Field(default=None, max_length=owner_input.MAX_NAME, description="联系人")
     phone: str | None = Field(default=None, max_length=32, description="联系电话")
 
 
@@ -63,9 +62,9 @@ class ComplaintIn(BaseModel):
     channel: Literal["web", "phone", "counter"] = Field(
         default="web", description="受理渠道: owners web; staff phone or counter"
     )
-    address: str | None = Field(default=None, max_length=model.MAX_ADDRESS * 2)
+    address: str | None = Field(default=None, max_length=owner_input.MAX_ADDRESS * 2)
     answers: dict[str, str | bool] = Field(default_factory=dict, max_length=20)
-    photo_refs: list[str] = Field(default_factory=list, max_length=model.MAX_PHOTOS)
+    photo_refs: list[str] = Field(default_factory=list, max_length=owner_input.MAX_PHOTOS)
     contact: ContactIn | None = Field(default=None, description="联系方式 (可匿名)")
 
 
@@ -106,7 +105,7 @@ class ReplyIn(BaseModel):
 
 class ExtensionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    working_days: int = Field(ge=1, le=model.MAX_EXTENSION_DAYS, description="延期工作日")
+    working_days: int = Field(ge=1, le=complaint_model.MAX_EXTENSION_DAYS, description="延期工作日")
     reason: str = Field(min_length=1, max_length=1000, description="延期理由")
 
 
@@ -122,17 +121,7 @@ class FeedbackIn(BaseModel):
     comment: str | None = Field(default=None, max_length=1000)
 
 
-def _rules(request: Request) -> Rules:
-    rules: Rules = request.app.state.runtime.extras["complaint_rules"]
-    return rules
-
-
-def _now(request: Request) -> datetime:
-    now: datetime = request.app.state.runtime.clock.now()
-    return now
-
-
-def _common(row: repo.Row) -> dict[str, Any]:
+def _common(row: Row) -> dict[str, Any]:
     c = row.complaint
     return {
         "complaint_id": c.complaint_id,
@@ -157,7 +146,7 @@ def _common(row: repo.Row) -> dict[str, Any]:
     }
 
 
-def _staff_view(row: repo.Row, principal: Principal, *, detail: bool) -> dict[str, Any]:
+def _staff_view(row: Row, principal: Principal, *, detail: bool) -> dict[str, Any]:
     """Lists never carry contact details; the detail view only for the handling enterprise and
     the district office."""
     c = row.complaint
@@ -206,12 +195,12 @@ def _staff_view(row: repo.Row, principal: Principal, *, detail: bool) -> dict[st
                 for e in c.extensions
             ],
         }
-        if complaints.may_see_contact(principal, c) and c.contact is not None:
+        if policy.shows_contact(principal, c) and c.contact is not None:
             out["contact"] = {"name": c.contact.name, "phone": c.contact.phone}
     return out
 
 
-def _owner_view(row: repo.Row) -> dict[str, Any]:
+def _owner_view(row: Row) -> dict[str, Any]:
     c = row.complaint
     return {
         **_common(row),
@@ -221,7 +210,7 @@ def _owner_view(row: repo.Row) -> dict[str, Any]:
             {"satisfied": f.satisfied, "rating": f.rating, "comment": f.comment, "at": f.at}
             for f in c.feedback
         ],
-        "awaiting_feedback": c.status is model.Status.REPLIED,
+        "awaiting_feedback": c.status is complaint_model.Status.REPLIED,
     }
 
 
@@ -234,9 +223,10 @@ def _owner_view(row: repo.Row) -> dict[str, Any]:
 )
 async def file_complaint(
     body: ComplaintIn,
-    request: Request,
     response: Response,
     principal: Filer,
+    deps: Deps,
+    trace: RequestTrace,
     idempotency_key: IdempotencyKey = None,
 ) -> FiledOut:
     """An owner files (web); enterprise staff file for an owner by phone or at the counter. The
@@ -246,13 +236,12 @@ async def file_complaint(
     complaint, `replayed: true`, header `Idempotent-Replayed: true` and a new follow-up token
     that replaces the earlier one. The same key with a different body: 409
     `idempotency_key_reused`."""
-    runtime = request.app.state.runtime
     contact = body.contact
-    filed = await complaints.file(
-        runtime.pool,
-        _rules(request),
+    filed = await intake.file(
+        deps.units(),
+        deps.rules,
         principal,
-        complaints.Intake(
+        intake.Intake(
             project_id=body.project_id,
             category=body.category,
             description=body.description,
@@ -264,7 +253,7 @@ async def file_complaint(
             answers=body.answers,
             photo_refs=tuple(body.photo_refs),
         ),
-        _now(request),
+        trace=trace,
         idempotency_key=idempotency_key,
     )
     c = filed.complaint
@@ -285,114 +274,101 @@ async def file_complaint(
 
 
 @router.get("/complaints/by-token")
-async def by_token(request: Request, token: Token) -> dict[str, Any]:
+async def by_token(deps: Deps, token: Token) -> dict[str, Any]:
     """The owner follows their complaint up with the token given at filing."""
-    row = await complaints.get_by_token(request.app.state.runtime.pool, token)
+    row = await handling.get_by_token(deps.units(), token)
     return _owner_view(row)
 
 
 @router.post("/complaints/by-token/feedback")
-async def give_feedback(body: FeedbackIn, request: Request, token: Token) -> dict[str, Any]:
+async def give_feedback(
+    body: FeedbackIn, deps: Deps, trace: RequestTrace, token: Token
+) -> dict[str, Any]:
     """The owner rates the reply: satisfied closes, dissatisfied reopens to the same person."""
-    row = await complaints.feedback(
-        request.app.state.runtime.pool,
-        _rules(request),
+    row = await handling.feedback(
+        deps.units(),
+        deps.rules,
         token,
         satisfied=body.satisfied,
         rating=body.rating,
         comment=body.comment,
-        now=_now(request),
+        trace=trace,
     )
     return _owner_view(row)
 
 
 @router.get("/complaints")
 async def list_complaints(
-    request: Request,
-    principal: Staff,
+    deps: Deps,
+    principal: Reader,
     status: StatusName | None = None,
     limit: int = Query(default=100, ge=1, le=500),
 ) -> list[dict[str, Any]]:
     """Complaints in the caller's scope, without contact details."""
-    rows = await complaints.list_for(
-        request.app.state.runtime.pool, principal, status=status, limit=limit
-    )
+    rows = await handling.list_for(deps.units(), principal, status=status, limit=limit)
     return [_staff_view(r, principal, detail=False) for r in rows]
 
 
 @router.get("/complaints/{complaint_id}")
-async def get_complaint(complaint_id: str, request: Request, principal: Staff) -> dict[str, Any]:
-    row = await complaints.get(request.app.state.runtime.pool, principal, complaint_id)
+async def get_complaint(complaint_id: str, deps: Deps, principal: Reader) -> dict[str, Any]:
+    row = await handling.get(deps.units(), principal, complaint_id)
     return _staff_view(row, principal, detail=True)
 
 
 @router.post("/complaints/{complaint_id}/accept")
-async def accept(complaint_id: str, request: Request, principal: Enterprise) -> dict[str, Any]:
+async def accept(
+    complaint_id: str, deps: Deps, trace: RequestTrace, principal: Enterprise
+) -> dict[str, Any]:
     """签收: the first acceptor becomes the responsible person until closure."""
-    runtime = request.app.state.runtime
-    row = await complaints.accept(
-        runtime.pool, _rules(request), principal, complaint_id, _now(request)
-    )
+    row = await handling.accept(deps.units(), principal, complaint_id, trace=trace)
     return _staff_view(row, principal, detail=True)
 
 
 @router.post("/complaints/{complaint_id}/transfer")
 async def transfer(
-    complaint_id: str, body: TransferIn, request: Request, principal: Enterprise
+    complaint_id: str, body: TransferIn, deps: Deps, trace: RequestTrace, principal: Enterprise
 ) -> dict[str, Any]:
-    row = await complaints.transfer(
-        request.app.state.runtime.pool,
-        _rules(request),
+    row = await handling.transfer(
+        deps.units(),
+        deps.rules,
         principal,
         complaint_id,
         to_org=body.to_org,
         reason=body.reason,
-        now=_now(request),
+        trace=trace,
     )
     return _staff_view(row, principal, detail=True)
 
 
 @router.post("/complaints/{complaint_id}/reply")
 async def reply(
-    complaint_id: str, body: ReplyIn, request: Request, principal: Enterprise
+    complaint_id: str, body: ReplyIn, deps: Deps, trace: RequestTrace, principal: Enterprise
 ) -> dict[str, Any]:
-    row = await complaints.reply(
-        request.app.state.runtime.pool,
-        _rules(request),
-        principal,
-        complaint_id,
-        text=body.text,
-        now=_now(request),
+    row = await handling.reply(
+        deps.units(), deps.rules, principal, complaint_id, text=body.text, trace=trace
     )
     return _staff_view(row, principal, detail=True)
 
 
 @router.post("/complaints/{complaint_id}/extensions")
 async def request_extension(
-    complaint_id: str, body: ExtensionIn, request: Request, principal: Enterprise
+    complaint_id: str, body: ExtensionIn, deps: Deps, principal: Enterprise
 ) -> dict[str, Any]:
-    row = await complaints.request_extension(
-        request.app.state.runtime.pool,
-        _rules(request),
+    row = await handling.request_extension(
+        deps.units(),
         principal,
         complaint_id,
         working_days=body.working_days,
         reason=body.reason,
-        now=_now(request),
     )
     return _staff_view(row, principal, detail=True)
 
 
 @router.post("/complaints/{complaint_id}/extensions/decision")
 async def decide_extension(
-    complaint_id: str, body: ExtensionDecisionIn, request: Request, principal: District
+    complaint_id: str, body: ExtensionDecisionIn, deps: Deps, principal: District
 ) -> dict[str, Any]:
-    row = await complaints.decide_extension(
-        request.app.state.runtime.pool,
-        _rules(request),
-        principal,
-        complaint_id,
-        approve=body.approve,
-        now=_now(request),
+    row = await handling.decide_extension(
+        deps.units(), deps.rules, principal, complaint_id, approve=body.approve
     )
     return _staff_view(row, principal, detail=True)

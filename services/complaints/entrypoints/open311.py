@@ -1,11 +1,12 @@
 """Open311 GeoReport v2 (https://wiki.open311.org/GeoReport_v2) alongside the native API, so
 existing civic clients can file and read complaints. See docs/open311.md for the mapping.
 
-Translators only: filing goes through the same `service.complaints.file` as the native API (channel
+Translators only: filing goes through the same `service.intake.file` as the native API (channel
 "open311"), so events and SLA clocks are identical. Responses are JSON (`.json`) or XML (`.xml`);
 errors use the spec's shape, `[{"code": 400, "description": "中文 / English"}]`, never the
 platform's own error body. Public reads carry no personal data: no contact, no owner text, no
-owner-supplied address or media.
+owner-supplied address or media. The wire shapes (JSON/XML, errors, representations) are in
+`open311_wire`.
 """
 
 from __future__ import annotations
@@ -13,26 +14,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import xml.etree.ElementTree as ET
-from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
 from runtime import idempotency
 from runtime.auth import Principal, Role
-from runtime.calendar import CHINA
-from runtime.errors import DomainError, Forbidden, InvalidInput, NotFound, Unavailable
+from runtime.http import RequestTrace
 from runtime.ratelimit import client_key, limiters, retry_after_header
-from services.complaints.adapters import open311 as store
-from services.complaints.adapters.reference import Rules
-from services.complaints.domain import complaint as model
-from services.complaints.entrypoints import forms
-from services.complaints.entrypoints.complaints_http import STATUS_ZH
-from services.complaints.service import complaints
+from services.complaints.domain import categories, owner_input
+from services.complaints.domain.rulebook import ComplaintRules
+from services.complaints.entrypoints import forms, open311_wire
+from services.complaints.entrypoints.deps import ComplaintsDeps, Deps
+from services.complaints.service import intake
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
@@ -40,109 +37,10 @@ DEFAULT_WINDOW = timedelta(days=90)  # GET requests without dates: the last 90 d
 MAX_FORM_BYTES = 64 * 1024
 MAX_RESULTS = 1000  # the spec's ceiling for one GET requests answer
 MAX_ID = 64  # project ids and ticket numbers; longer is refused, never truncated
-GROUP = "物业服务投诉"
-YESNO_VALUES = ({"key": "true", "name": "是"}, {"key": "false", "name": "否"})
 ATTRIBUTE = re.compile(r"attribute\[([A-Za-z0-9_-]{1,64})\]")
-FORMATS = ("json", "xml")
-# XML: the root and item element per resource, as in the spec's examples.
-XML_ITEMS = {"attributes": "attribute", "values": "value"}
-
-Payload = list[dict[str, Any]] | dict[str, Any]
-
-
-class Open311Error(Exception):
-    def __init__(self, status: int, zh: str, en: str, headers: Mapping[str, str] | None = None):
-        super().__init__(en)
-        self.status, self.zh, self.en = status, zh, en
-        self.headers = dict(headers or {})
-
-
-# --- rendering ------------------------------------------------------------------------------------
-
-
-def _xml_value(parent: ET.Element, name: str, value: Any) -> None:
-    node = ET.SubElement(parent, name)
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _xml_value(node, k, v)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            _xml_value(node, XML_ITEMS.get(name, "item"), item)
-    elif isinstance(value, bool):
-        node.text = "true" if value else "false"
-    elif value is not None:
-        node.text = str(value)
-
-
-def render(fmt: str, payload: Payload, root: str, item: str, status: int = 200) -> Response:
-    if fmt == "xml":
-        top = ET.Element(root)
-        if isinstance(payload, dict):
-            for k, v in payload.items():
-                _xml_value(top, k, v)
-        else:
-            for entry in payload:
-                _xml_value(top, item, entry)
-        body = '<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(top, encoding="unicode")
-        return Response(body, status_code=status, media_type="text/xml; charset=utf-8")
-    return JSONResponse(payload, status_code=status)
-
-
-def error_response(fmt: str, err: Open311Error) -> Response:
-    response = render(
-        fmt if fmt in FORMATS else "json",
-        [{"code": err.status, "description": f"{err.zh} / {err.en}"}],
-        "errors",
-        "error",
-        err.status,
-    )
-    response.headers.update(err.headers)
-    return response
-
-
-def _from_domain(exc: DomainError) -> Open311Error:
-    status = 409
-    if isinstance(exc, InvalidInput):
-        status = 400
-    elif isinstance(exc, NotFound):
-        status = 404
-    elif isinstance(exc, Forbidden):
-        status = 403
-    elif isinstance(exc, Unavailable):
-        status = 503
-    return Open311Error(status, exc.message.zh, exc.message.en)
-
-
-async def _answer(
-    fmt: str, root: str, item: str, make: Callable[[], Awaitable[Payload]], status: int = 200
-) -> Response:
-    try:
-        if fmt not in FORMATS:
-            raise Open311Error(
-                404, f"不支持的格式:{fmt[:16]}", f"unsupported format {fmt[:16]!r}: json or xml"
-            )
-        return render(fmt, await make(), root, item, status)
-    except Open311Error as err:
-        return error_response(fmt, err)
-    except DomainError as exc:
-        return error_response(fmt, _from_domain(exc))
 
 
 # --- helpers --------------------------------------------------------------------------------------
-
-
-def _rules(request: Request) -> Rules:
-    rules: Rules = request.app.state.runtime.extras["complaint_rules"]
-    return rules
-
-
-def _now(request: Request) -> datetime:
-    now: datetime = request.app.state.runtime.clock.now()
-    return now
-
-
-def _w3(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(CHINA).isoformat(timespec="seconds")
 
 
 def _w3_param(name: str, raw: str | None) -> datetime | None:
@@ -153,13 +51,13 @@ def _w3_param(name: str, raw: str | None) -> datetime | None:
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
-        raise Open311Error(
+        raise open311_wire.Open311Error(
             400,
             f"{name} 须为带时区的 W3C 日期时间,如 2026-03-02T09:00:00+08:00",
             f"{name} must be a W3C datetime with a time zone, e.g. 2026-03-02T09:00:00Z",
         )
     if not 2000 <= moment.year <= 2100:  # also keeps window arithmetic and the database safe
-        raise Open311Error(
+        raise open311_wire.Open311Error(
             400, f"{name} 须在 2000 至 2100 年之间", f"{name} must lie between 2000 and 2100"
         )
     return moment
@@ -169,21 +67,19 @@ def _csv(raw: str | None) -> list[str]:
     return [p.strip() for p in (raw or "").split(",") if p.strip()]
 
 
-def _client(request: Request, api_key: str | None) -> str:
+def _client(deps: ComplaintsDeps, api_key: str | None) -> str:
     """The client application behind an API key; keys are configured as SHA-256 hashes
     (OPEN311_API_KEYS={"client-id": "<sha256 hex>"}), so the service never holds a key itself."""
     if api_key is None or not api_key.strip():
-        raise Open311Error(400, "缺少 api_key", "api_key is required")
-    configured: Mapping[str, str] = getattr(
-        request.app.state.runtime.settings, "open311_api_keys", {}
-    )
+        raise open311_wire.Open311Error(400, "缺少 api_key", "api_key is required")
+    configured = deps.settings.open311_api_keys
     digest = hashlib.sha256(api_key.strip().encode()).hexdigest()
     found = None
     for client_id, expected in configured.items():
         if hmac.compare_digest(digest, expected.strip().lower()):
             found = client_id
     if found is None:
-        raise Open311Error(403, "api_key 无效", "invalid api_key")
+        raise open311_wire.Open311Error(403, "api_key 无效", "invalid api_key")
     return found
 
 
@@ -194,7 +90,7 @@ def _throttle(request: Request, client_id: str) -> None:
         return
     wait = lim.bucket("open311").check(f"{client_id}|{client_key(request)}")
     if wait is not None:
-        raise Open311Error(
+        raise open311_wire.Open311Error(
             429,
             "请求过于频繁,请稍后再试",
             "too many requests; please try again later",
@@ -202,79 +98,13 @@ def _throttle(request: Request, client_id: str) -> None:
         )
 
 
-def _category(rules: Rules, code: str) -> model.Category:
+def _category(rules: ComplaintRules, code: str) -> categories.Category:
     category = rules.categories.by_id.get(code)
     if category is None:
-        raise Open311Error(404, f"没有这个服务类别:{code[:64]}", f"no service {code[:64]!r}")
+        raise open311_wire.Open311Error(
+            404, f"没有这个服务类别:{code[:64]}", f"no service {code[:64]!r}"
+        )
     return category
-
-
-def _service(category: model.Category) -> dict[str, Any]:
-    return {
-        "service_code": category.id,
-        "service_name": category.name_zh,
-        "description": f"{category.name_zh} / {category.name_en}",
-        "metadata": bool(category.questions),
-        "type": "realtime",
-        "keywords": ",".join((category.id, category.name_zh, category.name_en)),
-        "group": GROUP,
-    }
-
-
-def _attribute(order: int, q: model.Question) -> dict[str, Any]:
-    values: list[dict[str, str]] = []
-    datatype, datatype_description = "string", f"文字,最多 {model.MAX_ANSWER} 字"
-    if q.kind == "choice":
-        datatype, datatype_description = "singlevaluelist", "从 values 中选择一个 key"
-        values = [{"key": c.id, "name": c.label_zh} for c in q.choices]
-    elif q.kind == "yesno":
-        datatype, datatype_description = "singlevaluelist", "true(是)或 false(否)"
-        values = [dict(v) for v in YESNO_VALUES]
-    return {
-        "variable": True,
-        "code": q.id,
-        "datatype": datatype,
-        "required": q.required,
-        "datatype_description": datatype_description,
-        "order": order,
-        "description": f"{q.label_zh} / {q.label_en}",
-        "values": values,
-    }
-
-
-def _updated(c: model.Complaint) -> datetime:
-    moments = [c.filed_at]
-    moments += [m for m in (c.accepted_at, c.escalated_at, c.closed_at) if m is not None]
-    moments += [t.at for t in c.transfers]
-    moments += [r.at for r in c.replies]
-    moments += [f.at for f in c.feedback]
-    for e in c.extensions:
-        moments += [m for m in (e.requested_at, e.decided_at) if m is not None]
-    return max(moments)
-
-
-def _notice(ticket_no: str) -> str:
-    return f"受理编号 {ticket_no},可凭编号查询办理进度 / ticket {ticket_no}"
-
-
-def _request(row: store.PublicRow, rules: Rules) -> dict[str, Any]:
-    """Public: no contact, no description text, no owner-supplied address, no media."""
-    c = row.complaint
-    category = rules.categories.by_id.get(c.category)
-    return {
-        "service_request_id": c.complaint_id,
-        "status": "closed" if c.status is model.Status.CLOSED else "open",
-        "status_notes": STATUS_ZH[c.status.value],
-        "service_name": category.name_zh if category else c.category,
-        "service_code": c.category,
-        "agency_responsible": row.agency_name,
-        "service_notice": _notice(row.ticket_no),
-        "requested_datetime": _w3(c.filed_at),
-        "updated_datetime": _w3(_updated(c)),
-        "expected_datetime": _w3(c.completion.deadline),
-        "address": f"{row.district_name} {row.project_name}",
-        "address_id": c.project_id,
-    }
 
 
 def _form_value(form: Any, name: str) -> str | None:
@@ -282,12 +112,12 @@ def _form_value(form: Any, name: str) -> str | None:
     if value is None:
         return None
     if isinstance(value, UploadFile):
-        raise Open311Error(400, f"{name} 须为文本", f"{name} must be text, not a file")
+        raise open311_wire.Open311Error(400, f"{name} 须为文本", f"{name} must be text, not a file")
     text = str(value)
     return text if text.strip() else None
 
 
-def _answers(form: Any, category: model.Category) -> dict[str, str | bool]:
+def _answers(form: Any, category: categories.Category) -> dict[str, str | bool]:
     kinds = {q.id: q.kind for q in category.questions}
     answers: dict[str, str | bool] = {}
     for key in form:
@@ -308,11 +138,11 @@ def _answers(form: Any, category: model.Category) -> dict[str, str | bool]:
 
 
 @router.get("/services.{fmt}", summary="GET services: the complaint categories")
-async def services(request: Request, fmt: str, jurisdiction_id: str | None = None) -> Response:
-    async def make() -> Payload:
-        return [_service(c) for c in _rules(request).categories.by_id.values()]
+async def services(deps: Deps, fmt: str, jurisdiction_id: str | None = None) -> Response:
+    async def make() -> open311_wire.Payload:
+        return [open311_wire.service(c) for c in deps.rules.categories.by_id.values()]
 
-    return await _answer(fmt, "services", "service", make)
+    return await open311_wire.answer(fmt, "services", "service", make)
 
 
 @router.get(
@@ -320,16 +150,18 @@ async def services(request: Request, fmt: str, jurisdiction_id: str | None = Non
     summary="GET service definition: a category's extra questions as attributes",
 )
 async def service_definition(
-    request: Request, service_code: str, fmt: str, jurisdiction_id: str | None = None
+    deps: Deps, service_code: str, fmt: str, jurisdiction_id: str | None = None
 ) -> Response:
-    async def make() -> Payload:
-        category = _category(_rules(request), service_code)
+    async def make() -> open311_wire.Payload:
+        category = _category(deps.rules, service_code)
         return {
             "service_code": category.id,
-            "attributes": [_attribute(i, q) for i, q in enumerate(category.questions, start=1)],
+            "attributes": [
+                open311_wire.attribute(i, q) for i, q in enumerate(category.questions, start=1)
+            ],
         }
 
-    return await _answer(fmt, "service_definition", "attribute", make)
+    return await open311_wire.answer(fmt, "service_definition", "attribute", make)
 
 
 FORM_FIELDS = {
@@ -340,7 +172,7 @@ FORM_FIELDS = {
     "address_string": "楼栋单元等位置说明 (private; never returned)",
     "lat": "accepted, not used",
     "long": "accepted, not used",
-    "description": f"投诉内容 (required, {model.MAX_DESCRIPTION} chars, plain text)",
+    "description": f"投诉内容 (required, {owner_input.MAX_DESCRIPTION} chars, plain text)",
     "media_url": "not stored (no foreign URLs); the notice says so",
     "first_name": "联系人 (private)",
     "last_name": "联系人 (private)",
@@ -391,43 +223,45 @@ FORM_FIELDS = {
         },
     },
 )
-async def post_request(request: Request, fmt: str) -> Response:
+async def post_request(request: Request, deps: Deps, trace: RequestTrace, fmt: str) -> Response:
     replayed = False
 
-    async def make() -> Payload:
+    async def make() -> open311_wire.Payload:
         nonlocal replayed
         # The spec's POST is form-urlencoded: refuse anything else, and large bodies, before
         # parsing (multipart would spool files to disk for anyone, key or not).
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind != "application/x-www-form-urlencoded":
-            raise Open311Error(
+            raise open311_wire.Open311Error(
                 400,
                 "请求体须为 application/x-www-form-urlencoded",
                 "the body must be application/x-www-form-urlencoded",
             )
         declared = request.headers.get("content-length", "")
         if not declared.isdigit() or int(declared) > MAX_FORM_BYTES:
-            raise Open311Error(
+            raise open311_wire.Open311Error(
                 400, f"请求体不能超过 {MAX_FORM_BYTES} 字节", f"at most {MAX_FORM_BYTES} bytes"
             )
         try:  # strictly: bytes that are not UTF-8 are refused, never stored as U+FFFD
             form = forms.parse(await request.body())
         except forms.InvalidForm as exc:
-            raise Open311Error(400, exc.message.zh, exc.message.en) from exc
-        client_id = _client(request, _form_value(form, "api_key"))
+            raise open311_wire.Open311Error(400, exc.message.zh, exc.message.en) from exc
+        client_id = _client(deps, _form_value(form, "api_key"))
         _throttle(request, client_id)
         code = _form_value(form, "service_code")
         if code is None:
-            raise Open311Error(400, "缺少 service_code", "service_code is required")
-        rules = _rules(request)
+            raise open311_wire.Open311Error(400, "缺少 service_code", "service_code is required")
+        rules = deps.rules
         category = rules.categories.by_id.get(code)
         if category is None:
-            raise Open311Error(400, f"service_code 无效:{code[:64]}", "invalid service_code")
+            raise open311_wire.Open311Error(
+                400, f"service_code 无效:{code[:64]}", "invalid service_code"
+            )
         project_id = _form_value(form, "address_id")
         if project_id is not None and len(project_id) > MAX_ID:
-            raise Open311Error(400, "address_id 过长", "address_id is too long")
+            raise open311_wire.Open311Error(400, "address_id 过长", "address_id is too long")
         if project_id is None:
-            raise Open311Error(
+            raise open311_wire.Open311Error(
                 400,
                 "请用 address_id 填写项目编号:投诉按物业项目受理,不按坐标或地址",
                 "address_id (the project id) is required: complaints are filed against a "
@@ -435,21 +269,21 @@ async def post_request(request: Request, fmt: str) -> Response:
             )
         description = _form_value(form, "description")
         if description is None:
-            raise Open311Error(400, "缺少 description", "description is required")
+            raise open311_wire.Open311Error(400, "缺少 description", "description is required")
         names = [_form_value(form, n) for n in ("first_name", "last_name")]
         name = " ".join(n.strip() for n in names if n is not None) or None
         key = request.headers.get(idempotency.HEADER)
         if key is not None and not 1 <= len(key) <= idempotency.MAX_LENGTH:
-            raise Open311Error(
+            raise open311_wire.Open311Error(
                 400,
                 f"{idempotency.HEADER} 须为 1-{idempotency.MAX_LENGTH} 个字符",
                 f"{idempotency.HEADER} must have 1 to {idempotency.MAX_LENGTH} characters",
             )
-        filed = await complaints.file(
-            request.app.state.runtime.pool,
+        filed = await intake.file(
+            deps.units(),
             rules,
             Principal(f"open311:{client_id}"[:64], Role.OWNER),
-            complaints.Intake(
+            intake.Intake(
                 project_id=project_id,
                 category=category.id,
                 description=description,
@@ -459,11 +293,11 @@ async def post_request(request: Request, fmt: str) -> Response:
                 address=_form_value(form, "address_string"),
                 answers=_answers(form, category),
             ),
-            _now(request),
+            trace=trace,
             idempotency_key=key,
         )
         replayed = filed.replayed
-        notice = _notice(filed.ticket_no)
+        notice = open311_wire.notice(filed.ticket_no)
         for alert in rules.categories.alerts(filed.complaint):  # what to do now comes first
             notice = f"{alert.advice_zh} / {alert.advice_en};{notice}"
         if _form_value(form, "media_url") is not None:
@@ -479,7 +313,7 @@ async def post_request(request: Request, fmt: str) -> Response:
             }
         ]
 
-    response = await _answer(fmt, "service_requests", "request", make, status=201)
+    response = await open311_wire.answer(fmt, "service_requests", "request", make, status=201)
     if replayed:  # the same Idempotency-Key again: the first request, not a new one
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
@@ -488,7 +322,7 @@ async def post_request(request: Request, fmt: str) -> Response:
 
 @router.get("/requests.{fmt}", summary="GET service requests (public, no personal data)")
 async def get_requests(
-    request: Request,
+    deps: Deps,
     fmt: str,
     service_request_id: str | None = None,
     service_code: str | None = None,
@@ -497,72 +331,77 @@ async def get_requests(
     status: str | None = None,
     jurisdiction_id: str | None = None,
 ) -> Response:
-    async def make() -> Payload:
-        rules = _rules(request)
-        pool = request.app.state.runtime.pool
+    async def make() -> open311_wire.Payload:
+        rules = deps.rules
         ids = _csv(service_request_id)
         if ids:  # the spec: service_request_id overrides every other parameter
             if len(ids) > MAX_RESULTS:
-                raise Open311Error(
+                raise open311_wire.Open311Error(
                     400,
                     f"service_request_id 最多 {MAX_RESULTS} 个",
                     f"at most {MAX_RESULTS} ids",
                 )
-            async with pool.acquire() as conn:
-                rows = await store.by_ids(conn, ids)
-            return [_request(r, rules) for r in rows]
+            async with deps.units() as uow:
+                rows = await uow.public.by_ids(ids)
+            return [open311_wire.request(r, rules) for r in rows]
         codes = _csv(service_code)
         unknown = [c for c in codes if c not in rules.categories.by_id]
         if unknown:
-            raise Open311Error(400, f"service_code 无效:{unknown[0][:64]}", "invalid service_code")
+            raise open311_wire.Open311Error(
+                400, f"service_code 无效:{unknown[0][:64]}", "invalid service_code"
+            )
         states = set(_csv(status))
         if not states <= {"open", "closed"}:
-            raise Open311Error(400, "status 只能是 open 或 closed", "status is open or closed")
+            raise open311_wire.Open311Error(
+                400, "status 只能是 open 或 closed", "status is open or closed"
+            )
         closed = None if len(states) != 1 else states == {"closed"}
         start, end = _w3_param("start_date", start_date), _w3_param("end_date", end_date)
-        end = end or (_now(request) if start is None else max(_now(request), start))
+        now = deps.clock.now()
+        end = end or (now if start is None else max(now, start))
         start = start or end - DEFAULT_WINDOW
         if start > end:
-            raise Open311Error(400, "start_date 晚于 end_date", "start_date is after end_date")
-        async with pool.acquire() as conn:
-            rows = await store.search(
-                conn,
+            raise open311_wire.Open311Error(
+                400, "start_date 晚于 end_date", "start_date is after end_date"
+            )
+        async with deps.units() as uow:
+            rows = await uow.public.search(
                 service_codes=codes or None,
                 closed=closed,
                 start=start,
                 end=end,
                 limit=MAX_RESULTS,
             )
-        return [_request(r, rules) for r in rows]
+        return [open311_wire.request(r, rules) for r in rows]
 
-    return await _answer(fmt, "service_requests", "request", make)
+    return await open311_wire.answer(fmt, "service_requests", "request", make)
 
 
 @router.get("/requests/{service_request_id}.{fmt}", summary="GET one service request")
 async def get_request(
-    request: Request, service_request_id: str, fmt: str, jurisdiction_id: str | None = None
+    deps: Deps, service_request_id: str, fmt: str, jurisdiction_id: str | None = None
 ) -> Response:
-    async def make() -> Payload:
-        async with request.app.state.runtime.pool.acquire() as conn:
-            rows = await store.by_ids(conn, [service_request_id])
+    async def make() -> open311_wire.Payload:
+        async with deps.units() as uow:
+            rows = await uow.public.by_ids([service_request_id])
         if not rows:
-            raise Open311Error(404, "没有这个投诉", "no such service request")
-        return [_request(rows[0], _rules(request))]
+            raise open311_wire.Open311Error(404, "没有这个投诉", "no such service request")
+        return [open311_wire.request(rows[0], deps.rules)]
 
-    return await _answer(fmt, "service_requests", "request", make)
+    return await open311_wire.answer(fmt, "service_requests", "request", make)
 
 
 @router.get("/tokens/{token}.{fmt}", summary="GET service_request_id from a token (ticket no.)")
 async def get_token(
-    request: Request, token: str, fmt: str, jurisdiction_id: str | None = None
+    deps: Deps, token: str, fmt: str, jurisdiction_id: str | None = None
 ) -> Response:
-    async def make() -> Payload:
+    async def make() -> open311_wire.Payload:
         complaint_id = None
         if len(token) <= MAX_ID:
-            async with request.app.state.runtime.pool.acquire() as conn:
-                complaint_id = await store.id_for_ticket(conn, token)
+            async with deps.units() as uow:
+                complaint_id = await uow.public.id_for_ticket(token)
         if complaint_id is None:
-            raise Open311Error(404, "没有这个受理编号", "no such token")
+            raise open311_wire.Open311Error(404, "没有这个受理编号", "no such token")
         return [{"service_request_id": complaint_id, "token": token}]
 
-    return await _answer(fmt, "service_requests", "request", make)
+    return await open311_wire.answer(fmt, "service_requests", "request", make)

@@ -3,21 +3,19 @@ households answer with their token (no login); offices read results. Translators
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from runtime.auth import Principal, Role
-from runtime.http import require
-from services.complaints.domain import survey as model
-from services.complaints.service import surveys
+from runtime.http import RequestTrace
+from services.complaints.domain import survey as survey_model
+from services.complaints.entrypoints.deps import Deps
+from services.complaints.entrypoints.policy import Enterprise, Reader
+from services.complaints.service import survey_handling
 
 router = APIRouter(prefix="/api/v1", tags=["surveys"])
 
-Enterprise = Annotated[Principal, require(Role.ENTERPRISE)]
-Reader = Annotated[Principal, require(Role.ENTERPRISE, Role.DISTRICT_OFFICE, Role.CITY_OFFICE)]
 # The one-time token travels in a header, never in the URL (URLs end up in logs and histories).
 SurveyToken = Annotated[
     str, Header(alias="X-Survey-Token", min_length=16, max_length=128, description="问卷凭证")
@@ -27,22 +25,22 @@ SurveyToken = Annotated[
 class OpenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     project_id: str = Field(min_length=1, max_length=64, description="项目编号")
-    households: int = Field(ge=1, le=model.MAX_HOUSEHOLDS, description="户数")
+    households: int = Field(ge=1, le=survey_model.MAX_HOUSEHOLDS, description="户数")
     closes_at: AwareDatetime | None = Field(
         default=None, description="截止时间; default: the end of the implementation phase"
     )
     tokens: int | None = Field(
         default=None,
         ge=0,
-        le=surveys.MAX_TOKENS_PER_CALL,
+        le=survey_handling.MAX_TOKENS_PER_CALL,
         description="现在发放的凭证数; default: one per household, at most "
-        f"{surveys.MAX_TOKENS_PER_CALL}",
+        f"{survey_handling.MAX_TOKENS_PER_CALL}",
     )
 
 
 class TokensIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    count: int = Field(ge=1, le=surveys.MAX_TOKENS_PER_CALL, description="凭证数")
+    count: int = Field(ge=1, le=survey_handling.MAX_TOKENS_PER_CALL, description="凭证数")
 
 
 class AnswerIn(BaseModel):
@@ -53,12 +51,7 @@ class AnswerIn(BaseModel):
     comment: str | None = Field(default=None, max_length=500, description="意见建议 (不公开)")
 
 
-def _now(request: Request) -> datetime:
-    now: datetime = request.app.state.runtime.clock.now()
-    return now
-
-
-def _survey(s: model.Survey, district_code: str | None = None) -> dict[str, Any]:
+def _survey(s: survey_model.Survey, district_code: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "survey_id": s.survey_id,
         "campaign_id": s.campaign_id,
@@ -76,7 +69,7 @@ def _survey(s: model.Survey, district_code: str | None = None) -> dict[str, Any]
     return out
 
 
-def _results(r: model.Results) -> dict[str, Any]:
+def _results(r: survey_model.Results) -> dict[str, Any]:
     return {
         "households": r.households,
         "responses": r.responses,
@@ -87,34 +80,34 @@ def _results(r: model.Results) -> dict[str, Any]:
 
 
 @router.post("/surveys", status_code=201)
-async def open_survey(body: OpenIn, request: Request, principal: Enterprise) -> dict[str, Any]:
+async def open_survey(
+    body: OpenIn, deps: Deps, trace: RequestTrace, principal: Enterprise
+) -> dict[str, Any]:
     """业主满意度调查: open for one of your projects during a campaign's implementation phase. The
     tokens are shown only in this response (and in later token calls): hand one to each household."""
-    opened = await surveys.open_survey(
-        request.app.state.runtime.pool,
+    opened = await survey_handling.open_survey(
+        deps.units(),
         principal,
         project_id=body.project_id,
         households=body.households,
         closes_at=body.closes_at,
         issue=body.tokens,
-        now=_now(request),
+        trace=trace,
     )
     return {**_survey(opened.survey), "tokens": opened.tokens}
 
 
 @router.post("/surveys/answers", status_code=201)
-async def answer(body: AnswerIn, request: Request, token: SurveyToken) -> dict[str, Any]:
+async def answer(body: AnswerIn, deps: Deps, token: SurveyToken) -> dict[str, Any]:
     """A household answers once with its token (no login)."""
-    await surveys.answer(
-        request.app.state.runtime.pool, token, body.scores, body.comment, _now(request)
-    )
+    await survey_handling.answer(deps.units(), token, body.scores, body.comment)
     return {"status": "answered", "message_zh": "感谢您的评价", "message_en": "thank you"}
 
 
 @router.get("/surveys/questions")
-async def questions(request: Request, token: SurveyToken) -> dict[str, Any]:
+async def questions(deps: Deps, token: SurveyToken) -> dict[str, Any]:
     """The questions of the token's survey, for the answering form."""
-    s = await surveys.questions_for_token(request.app.state.runtime.pool, token)
+    s = await survey_handling.questions_for_token(deps.units(), token)
     return {
         "survey_id": s.survey_id,
         "status": s.status,
@@ -125,14 +118,14 @@ async def questions(request: Request, token: SurveyToken) -> dict[str, Any]:
 
 @router.get("/surveys/results")
 async def enterprise_results(
-    request: Request,
+    deps: Deps,
     principal: Reader,
     enterprise_id: Annotated[str, Query(min_length=1, max_length=64)],
     campaign_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
     """Pooled over the enterprise's surveys in your scope (each household weighs the same)."""
-    pooled, count = await surveys.enterprise_results(
-        request.app.state.runtime.pool, principal, enterprise_id, campaign_id
+    pooled, count = await survey_handling.enterprise_results(
+        deps.units(), principal, enterprise_id, campaign_id
     )
     return {
         "enterprise_id": enterprise_id,
@@ -144,26 +137,24 @@ async def enterprise_results(
 
 @router.post("/surveys/{survey_id}/tokens", status_code=201)
 async def issue_tokens(
-    survey_id: str, body: TokensIn, request: Request, principal: Enterprise
+    survey_id: str, body: TokensIn, deps: Deps, principal: Enterprise
 ) -> dict[str, Any]:
-    tokens = await surveys.issue_tokens(
-        request.app.state.runtime.pool, principal, survey_id, body.count
-    )
+    tokens = await survey_handling.issue_tokens(deps.units(), principal, survey_id, body.count)
     return {"survey_id": survey_id, "tokens": tokens}
 
 
 @router.post("/surveys/{survey_id}/close")
-async def close(survey_id: str, request: Request, principal: Enterprise) -> dict[str, Any]:
-    closed, results = await surveys.close(
-        request.app.state.runtime.pool, principal, survey_id, _now(request)
-    )
+async def close(
+    survey_id: str, deps: Deps, trace: RequestTrace, principal: Enterprise
+) -> dict[str, Any]:
+    closed, results = await survey_handling.close(deps.units(), principal, survey_id, trace=trace)
     return {**_survey(closed), "results": _results(results)}
 
 
 @router.get("/surveys/{survey_id}/results")
-async def results(survey_id: str, request: Request, principal: Reader) -> dict[str, Any]:
-    row = await surveys.results(request.app.state.runtime.pool, principal, survey_id)
+async def results(survey_id: str, deps: Deps, principal: Reader) -> dict[str, Any]:
+    row = await survey_handling.results(deps.units(), principal, survey_id)
     return {
         **_survey(row.survey, row.district_code),
-        "results": _results(model.results(row.survey)),
+        "results": _results(survey_model.results(row.survey)),
     }

@@ -7,47 +7,39 @@ come from our own pages (``Origin`` / ``Sec-Fetch-Site``) and carry a CSRF token
 browser's session cookie (``csrf``); form bodies are parsed strictly, so bytes that are not UTF-8
 are refused rather than stored (``forms``); the follow-up token only ever travels in POST bodies,
 never in a URL; the public POSTs are rate-limited per client (``runtime.ratelimit``, per replica)
-and answer an HTML 429 page. Contact details are never shown.
+and answer an HTML 429 page (all of that in ``web_pages``). Contact details are never shown.
 Translators only: the rules live in the domain and the service handlers.
+
+A little over 400 lines, kept whole: the three owner flows share one router, the form helpers
+and the status texts, and change together with the templates they fill.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import time
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlencode
 
-import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from runtime import idempotency
 from runtime.auth import Principal, Role
-from runtime.calendar import CHINA
 from runtime.errors import DomainError, NotFound, Unavailable
-from runtime.ratelimit import limiters, retry_after_header
-from services.complaints.adapters import complaints as repo
-from services.complaints.adapters.reference import Rules
-from services.complaints.domain import complaint as model
+from runtime.http import RequestTrace
+from services.complaints.domain import categories, owner_input
+from services.complaints.domain import complaint as complaint_model
 from services.complaints.domain import survey as survey_model
-from services.complaints.entrypoints import csrf, forms
-from services.complaints.service import complaints, surveys
+from services.complaints.domain.rulebook import ComplaintRules
+from services.complaints.entrypoints import web_pages
+from services.complaints.entrypoints.deps import ComplaintsDeps, Deps
+from services.complaints.service import handling, intake, survey_handling
+from services.complaints.service.ports import Row
 
 HERE = Path(__file__).resolve().parents[1]
 STYLESHEET = HERE / "static" / "owner.css"
-log = structlog.get_logger(__name__)
-MAX_FORM_BYTES = 64 * 1024
-# Only our stylesheet; no script source at all; forms post back to us only.
-PAGE_CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'"
-)
+MAX_PROJECTS = 2000  # in the owners' form's project list
 WEB_OWNER = Principal(subject="owner-web", role=Role.OWNER)  # the public form has no sign-in
 
 STATUS_TEXT = {
@@ -57,185 +49,14 @@ STATUS_TEXT = {
     "reopened": ("重新办理中", "Reopened, being handled again"),
     "closed": ("已办结", "Closed"),
 }
-# Domain field names -> the form control that shows the error.
-FIELD_IDS = {
-    "project_id": "project_id",
-    "category": "category",
-    "description": "description",
-    "address": "address",
-    "contact.name": "contact_name",
-    "contact.phone": "contact_phone",
-    "photo_refs": "photo_refs",
-    "satisfied": "satisfied",
-    "rating": "rating",
-    "comment": "comment",
-    "ticket_no": "ticket_no",
-    "token": "token",
-    "survey_comment": "survey_comment",
-}
 
 router = APIRouter(include_in_schema=False, tags=["owner web"])
-templates = Environment(
-    loader=FileSystemLoader(HERE / "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 
-@dataclass
-class Page:
-    """What every template gets: language, CSRF token and the error summary."""
-
-    request: Request
-    lang: str
-    session_id: str  # the browser's (csrf.cookie_name), set again with every page
-    csrf: str  # the token signed for that session, in each form's hidden field
-    errors: list[tuple[str, str]] = field(default_factory=list)  # (field id, text)
-
-    def t(self, zh: str, en: str) -> str:
-        return en if self.lang == "en" else zh
-
-    def url(self, path: str, **params: str) -> str:
-        query = dict(params)
-        if self.lang == "en":
-            query["lang"] = "en"
-        return path + ("?" + urlencode(query) if query else "")
-
-    def switch_url(self) -> str:
-        path = self.request.url.path
-        return path if self.lang == "en" else path + "?lang=en"
-
-    def error_for(self, field_id: str) -> str | None:
-        return next((text for f, text in self.errors if f == field_id), None)
-
-    def add(self, field_id: str, zh: str, en: str) -> None:
-        self.errors.append((field_id, self.t(zh, en)))
-
-    def add_error(self, exc: DomainError) -> None:
-        self.errors.append((_field_id(exc.field), self.t(exc.message.zh, exc.message.en)))
-
-    def when(self, moment: datetime | None) -> str:
-        return "" if moment is None else f"{moment.astimezone(CHINA):%Y-%m-%d %H:%M}"
-
-
-def _field_id(name: str | None) -> str:
-    if name is None:
-        return ""
-    if name.startswith("answers."):
-        return "answer-" + name.split(".", 1)[1]
-    if name.startswith("scores."):
-        return "score-" + name.split(".", 1)[1]
-    if name.startswith("photo_refs"):
-        return "photo_refs"
-    return FIELD_IDS.get(name, "")
-
-
-def _session_key(request: Request) -> bytes:
-    key: bytes = request.app.state.runtime.extras["web_session_key"]
-    return key
-
-
-def _public_https(request: Request) -> bool:
-    return bool(getattr(request.app.state.runtime.settings, "public_https", False))
-
-
-def _secure(request: Request) -> bool:
-    return request.url.scheme == "https" or _public_https(request)
-
-
-def _session_id(request: Request) -> str:
-    return request.cookies.get(csrf.cookie_name(_secure(request)), "")
-
-
-def _page(request: Request) -> Page:
-    lang = "en" if request.query_params.get("lang") == "en" else "zh"
-    session_id = _session_id(request)
-    if not csrf.valid_session_id(session_id):
-        session_id = csrf.new_session_id()
-    token = csrf.issue(_session_key(request), session_id, time.time())
-    return Page(request, lang, session_id, token)
-
-
-def _render(page: Page, template: str, code: int = 200, **context: Any) -> HTMLResponse:
-    html = templates.get_template(template).render(page=page, t=page.t, **context)
-    response = HTMLResponse(html, status_code=code)
-    response.headers["Content-Security-Policy"] = PAGE_CSP
-    # Our forms then carry their real Origin (csrf.cross_site); other sites still get no Referer.
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["Content-Language"] = "en" if page.lang == "en" else "zh-CN"
-    secure = _secure(page.request)
-    response.set_cookie(
-        csrf.cookie_name(secure),
-        page.session_id,
-        httponly=True,
-        samesite="strict",
-        secure=secure,
-        path="/",
-    )
-    return response
-
-
-async def _body(request: Request) -> bytes | None:
-    """The urlencoded body, None when too big or not a form."""
-    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        return None
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            return None
-    return body
-
-
-async def _posted(request: Request, page: Page) -> dict[str, str] | HTMLResponse:
-    """The form of a POST (first value of each name), or the page to show instead: 429 past the
-    rate limit, 403 from another site or without a valid token, 400 for a body that is not UTF-8."""
-    wait = limiters(request).check(request, "owner-web")
-    if wait is not None:
-        response = _render(page, "too_many.html", 429, retry_after=retry_after_header(wait))
-        response.headers["Retry-After"] = retry_after_header(wait)
-        return response
-    foreign = csrf.cross_site(request, public_https=_public_https(request))
-    if foreign is not None:
-        log.warning(
-            "web_post_refused",
-            reason=foreign,
-            path=request.url.path,
-            origin=request.headers.get("origin", "")[:100],
-            host=request.headers.get("host", "")[:100],
-        )
-        return _render(page, "expired.html", 403)
-    body = await _body(request)
-    if body is None:
-        return _render(page, "expired.html", 403)
-    try:
-        form = forms.parse(body)
-    except forms.InvalidForm as exc:
-        return _render(page, "bad_form.html", 400, reason=exc.message)
-    session_id = _session_id(request)
-    token = form.get("csrf_token", "")
-    if not csrf.valid_session_id(session_id) or not csrf.verify(
-        _session_key(request), session_id, token, time.time()
-    ):
-        log.warning("web_post_refused", reason="csrf token", path=request.url.path)
-        return _render(page, "expired.html", 403)
-    return form
-
-
-def _rules(request: Request) -> Rules:
-    rules: Rules = request.app.state.runtime.extras["complaint_rules"]
-    return rules
-
-
-async def _projects(request: Request) -> list[dict[str, str]]:
-    async with request.app.state.runtime.pool.acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT project_id, project_name, district_name, enterprise_name "
-            "FROM complaint_projects ORDER BY district_name, project_name LIMIT 2000"
-        )
-    return [dict(r) for r in rows]
+async def _projects(deps: ComplaintsDeps) -> list[dict[str, str]]:
+    async with deps.units() as uow:
+        projects = await uow.projects.listed(MAX_PROJECTS)
+    return [asdict(p) for p in projects]
 
 
 # --- filing ------------------------------------------------------------------------------------
@@ -251,7 +72,11 @@ async def stylesheet() -> Response:
 
 
 def _step1_errors(
-    page: Page, projects: list[dict[str, str]], rules: Rules, project_id: str, category: str
+    page: web_pages.Page,
+    projects: list[dict[str, str]],
+    rules: ComplaintRules,
+    project_id: str,
+    category: str,
 ) -> None:
     if project_id not in {p["project_id"] for p in projects}:
         page.add("project_id", "请选择所投诉的项目(小区)", "Choose the project (estate)")
@@ -260,18 +85,18 @@ def _step1_errors(
 
 
 @router.get("/", response_class=HTMLResponse)
-async def file_form(request: Request) -> HTMLResponse:
+async def file_form(request: Request, deps: Deps) -> HTMLResponse:
     """Step 1 (project and category, a GET form) or, once both are chosen, step 2 (details)."""
-    page = _page(request)
-    projects = await _projects(request)
-    rules = _rules(request)
+    page = web_pages.page_for(request, deps)
+    projects = await _projects(deps)
+    rules = deps.rules
     project_id = request.query_params.get("project_id", "")
     category = request.query_params.get("category", "")
     if "project_id" in request.query_params or "category" in request.query_params:
         _step1_errors(page, projects, rules, project_id, category)
         if not page.errors:
             return _details(page, projects, rules, {"project_id": project_id, "category": category})
-    return _render(
+    return web_pages.render(
         page,
         "file_step1.html",
         400 if page.errors else 200,
@@ -282,23 +107,23 @@ async def file_form(request: Request) -> HTMLResponse:
 
 
 def _details(
-    page: Page,
+    page: web_pages.Page,
     projects: list[dict[str, str]],
-    rules: Rules,
+    rules: ComplaintRules,
     values: dict[str, str],
     status: int = 200,
 ) -> HTMLResponse:
     project = next(p for p in projects if p["project_id"] == values["project_id"])
     if _submission_id(values) is None:
         values = {**values, SUBMISSION_FIELD: secrets.token_urlsafe(24)}
-    return _render(
+    return web_pages.render(
         page,
         "file_step2.html",
         status,
         project=project,
         category=rules.categories.by_id[values["category"]],
         values=values,
-        max_description=model.MAX_DESCRIPTION,
+        max_description=owner_input.MAX_DESCRIPTION,
     )
 
 
@@ -315,7 +140,7 @@ def _submission_id(values: dict[str, str]) -> str | None:
     return sent if ok else None
 
 
-def _form_key(page: Page, values: dict[str, str]) -> str | None:
+def _form_key(page: web_pages.Page, values: dict[str, str]) -> str | None:
     """The Idempotency-Key of a details form: its submission id bound to the browser's session,
     so that the id alone (seen over a shoulder, in a shared page cache) replays nothing in
     another browser: there it files a complaint of its own instead of taking over the first
@@ -326,7 +151,9 @@ def _form_key(page: Page, values: dict[str, str]) -> str | None:
     return hashlib.sha256(f"{page.session_id}:{submission}".encode()).hexdigest()
 
 
-def _answers(page: Page, category: model.Category, form: dict[str, str]) -> dict[str, str | bool]:
+def _answers(
+    page: web_pages.Page, category: categories.Category, form: dict[str, str]
+) -> dict[str, str | bool]:
     answers: dict[str, str | bool] = {}
     for q in category.questions:
         raw = form.get(f"answer-{q.id}", "").strip()
@@ -339,18 +166,18 @@ def _answers(page: Page, category: model.Category, form: dict[str, str]) -> dict
 
 
 @router.post("/", response_class=HTMLResponse)
-async def file_submit(request: Request) -> HTMLResponse:
-    page = _page(request)
-    form = await _posted(request, page)
+async def file_submit(request: Request, deps: Deps, trace: RequestTrace) -> HTMLResponse:
+    page = web_pages.page_for(request, deps)
+    form = await web_pages.posted(request, page)
     if isinstance(form, HTMLResponse):
         return form
-    projects = await _projects(request)
-    rules = _rules(request)
+    projects = await _projects(deps)
+    rules = deps.rules
     values = {k: v for k, v in form.items() if k != "csrf_token"}
     project_id, category_id = values.get("project_id", ""), values.get("category", "")
     _step1_errors(page, projects, rules, project_id, category_id)
     if page.errors:
-        return _render(
+        return web_pages.render(
             page,
             "file_step1.html",
             422,
@@ -362,11 +189,11 @@ async def file_submit(request: Request) -> HTMLResponse:
     description = values.get("description", "")
     if not description.strip():
         page.add("description", "请填写投诉内容", "Describe the problem")
-    elif len(description) > model.MAX_DESCRIPTION:
+    elif len(description) > owner_input.MAX_DESCRIPTION:
         page.add(
             "description",
-            f"投诉内容不能超过 {model.MAX_DESCRIPTION} 字",
-            f"The description may have at most {model.MAX_DESCRIPTION} characters",
+            f"投诉内容不能超过 {owner_input.MAX_DESCRIPTION} 字",
+            f"The description may have at most {owner_input.MAX_DESCRIPTION} characters",
         )
     answers = _answers(page, category, values)
     anonymous = values.get("anonymous") == "yes"
@@ -376,11 +203,11 @@ async def file_submit(request: Request) -> HTMLResponse:
     if page.errors:
         return _details(page, projects, rules, values, 422)
     try:
-        filed = await complaints.file(
-            request.app.state.runtime.pool,
+        filed = await intake.file(
+            deps.units(),
             rules,
             WEB_OWNER,
-            complaints.Intake(
+            intake.Intake(
                 project_id=project_id,
                 category=category_id,
                 description=description,
@@ -391,7 +218,7 @@ async def file_submit(request: Request) -> HTMLResponse:
                 answers=answers,
                 photo_refs=photos,
             ),
-            request.app.state.runtime.clock.now(),
+            trace=trace,
             idempotency_key=_form_key(page, values),
         )
     except idempotency.KeyReused:  # the form was sent before with other content: a new one
@@ -404,13 +231,13 @@ async def file_submit(request: Request) -> HTMLResponse:
         values = {k: v for k, v in values.items() if k != SUBMISSION_FIELD}
         return _details(page, projects, rules, values, 409)
     except Unavailable as exc:  # the platform's gap (a calendar year), not the owner's input
-        return _render(
+        return web_pages.render(
             page, "unavailable.html", 503, message_zh=exc.message.zh, message_en=exc.message.en
         )
     except DomainError as exc:  # the domain's own checks (length, HTML, phone, photos...)
         page.add_error(exc)
         return _details(page, projects, rules, values, 422)
-    return _render(
+    return web_pages.render(
         page,
         "filed.html",
         201,
@@ -426,11 +253,11 @@ async def file_submit(request: Request) -> HTMLResponse:
 
 
 @router.get("/track", response_class=HTMLResponse)
-async def track_form(request: Request) -> HTMLResponse:
-    return _render(_page(request), "track.html", values={})
+async def track_form(request: Request, deps: Deps) -> HTMLResponse:
+    return web_pages.render(web_pages.page_for(request, deps), "track.html", values={})
 
 
-def _timeline(page: Page, c: model.Complaint) -> list[tuple[str, str, str]]:
+def _timeline(page: web_pages.Page, c: complaint_model.Complaint) -> list[tuple[str, str, str]]:
     """(time, what, text) in order; no staff names, no contact details."""
     items = [(c.filed_at, page.t("提交投诉", "Complaint filed"), "")]
     if c.accepted_at is not None:
@@ -448,12 +275,11 @@ def _timeline(page: Page, c: model.Complaint) -> list[tuple[str, str, str]]:
 
 
 def _status_page(
-    page: Page, row: repo.Row, token: str, values: dict[str, str], status: int = 200
+    page: web_pages.Page, row: Row, token: str, values: dict[str, str], status: int = 200
 ) -> HTMLResponse:
     c = row.complaint
-    rules = _rules(page.request)
-    category = rules.categories.by_id.get(c.category)
-    return _render(
+    category = page.deps.rules.categories.by_id.get(c.category)
+    return web_pages.render(
         page,
         "status.html",
         status,
@@ -463,16 +289,16 @@ def _status_page(
         category=page.t(category.name_zh, category.name_en) if category else c.category,
         description=c.description,
         timeline=_timeline(page, c),
-        awaiting_feedback=c.status is model.Status.REPLIED,
+        awaiting_feedback=c.status is complaint_model.Status.REPLIED,
         values=values,
     )
 
 
-async def _lookup(request: Request, ticket_no: str, token: str) -> repo.Row | None:
+async def _lookup(deps: ComplaintsDeps, ticket_no: str, token: str) -> Row | None:
     if not token or len(token) > 128 or not ticket_no:
         return None
     try:
-        row = await complaints.get_by_token(request.app.state.runtime.pool, token)
+        row = await handling.get_by_token(deps.units(), token)
     except NotFound:
         return None
     if not secrets.compare_digest(row.ticket_no.encode(), ticket_no.strip().encode()):
@@ -481,10 +307,10 @@ async def _lookup(request: Request, ticket_no: str, token: str) -> repo.Row | No
 
 
 @router.post("/track", response_class=HTMLResponse)
-async def track_submit(request: Request) -> HTMLResponse:
+async def track_submit(request: Request, deps: Deps, trace: RequestTrace) -> HTMLResponse:
     """Look up (ticket number + token) or, with ``action=feedback``, rate the reply."""
-    page = _page(request)
-    form = await _posted(request, page)
+    page = web_pages.page_for(request, deps)
+    form = await web_pages.posted(request, page)
     if isinstance(form, HTMLResponse):
         return form
     ticket_no, token = form.get("ticket_no", "").strip(), form.get("token", "").strip()
@@ -493,15 +319,15 @@ async def track_submit(request: Request) -> HTMLResponse:
     if not token:
         page.add("token", "请填写查询凭证", "Enter the private token")
     if page.errors:
-        return _render(page, "track.html", 422, values={"ticket_no": ticket_no})
-    row = await _lookup(request, ticket_no, token)
+        return web_pages.render(page, "track.html", 422, values={"ticket_no": ticket_no})
+    row = await _lookup(deps, ticket_no, token)
     if row is None:
         page.add(
             "ticket_no",
             "投诉编号与查询凭证不匹配,请核对后重试",
             "The ticket number and token do not match; check them and try again",
         )
-        return _render(page, "track.html", 404, values={"ticket_no": ticket_no})
+        return web_pages.render(page, "track.html", 404, values={"ticket_no": ticket_no})
     if form.get("action") != "feedback":
         return _status_page(page, row, token, {})
     satisfied = form.get("satisfied", "")
@@ -514,14 +340,14 @@ async def track_submit(request: Request) -> HTMLResponse:
     if page.errors:
         return _status_page(page, row, token, values, 422)
     try:
-        row = await complaints.feedback(
-            request.app.state.runtime.pool,
-            _rules(request),
+        row = await handling.feedback(
+            deps.units(),
+            deps.rules,
             token,
             satisfied=satisfied == "yes",
             rating=int(rating),
             comment=values["comment"].strip() or None,
-            now=request.app.state.runtime.clock.now(),
+            trace=trace,
         )
     except DomainError as exc:
         page.add_error(exc)
@@ -535,14 +361,18 @@ SURVEY_COMMENT_MAX = 500
 
 
 @router.get("/survey", response_class=HTMLResponse)
-async def survey_form(request: Request) -> HTMLResponse:
-    return _render(_page(request), "survey_token.html")
+async def survey_form(request: Request, deps: Deps) -> HTMLResponse:
+    return web_pages.render(web_pages.page_for(request, deps), "survey_token.html")
 
 
 def _survey_page(
-    page: Page, survey: survey_model.Survey, token: str, values: dict[str, str], code: int = 200
+    page: web_pages.Page,
+    survey: survey_model.Survey,
+    token: str,
+    values: dict[str, str],
+    code: int = 200,
 ) -> HTMLResponse:
-    return _render(
+    return web_pages.render(
         page,
         "survey.html",
         code,
@@ -554,17 +384,17 @@ def _survey_page(
 
 
 @router.post("/survey", response_class=HTMLResponse)
-async def survey_submit(request: Request) -> HTMLResponse:
+async def survey_submit(request: Request, deps: Deps) -> HTMLResponse:
     """The token opens the questions; ``action=answer`` records the one answer of the household."""
-    page = _page(request)
-    form = await _posted(request, page)
+    page = web_pages.page_for(request, deps)
+    form = await web_pages.posted(request, page)
     if isinstance(form, HTMLResponse):
         return form
     token = form.get("token", "").strip()
     survey = None
     if token and len(token) <= 128:
         try:
-            survey = await surveys.questions_for_token(request.app.state.runtime.pool, token)
+            survey = await survey_handling.questions_for_token(deps.units(), token)
         except NotFound:
             survey = None
     if survey is None:
@@ -572,9 +402,9 @@ async def survey_submit(request: Request) -> HTMLResponse:
             page.add("token", "问卷凭证无效,请核对后重试", "Unknown survey token; check it")
         else:
             page.add("token", "请填写问卷凭证", "Enter the survey token")
-        return _render(page, "survey_token.html", 404 if token else 422)
+        return web_pages.render(page, "survey_token.html", 404 if token else 422)
     if survey.status != "open" or survey_model.token_hash(token) in survey.used:
-        return _render(page, "survey_done.html", 409, already=True)
+        return web_pages.render(page, "survey_done.html", 409, already=True)
     if form.get("action") != "answer":
         return _survey_page(page, survey, token, {})
     values = {k: v for k, v in form.items() if k.startswith("score-") or k == "survey_comment"}
@@ -595,14 +425,8 @@ async def survey_submit(request: Request) -> HTMLResponse:
     if page.errors:
         return _survey_page(page, survey, token, values, 422)
     try:
-        await surveys.answer(
-            request.app.state.runtime.pool,
-            token,
-            scores,
-            comment or None,
-            request.app.state.runtime.clock.now(),
-        )
+        await survey_handling.answer(deps.units(), token, scores, comment or None)
     except DomainError as exc:
         page.add_error(exc)
         return _survey_page(page, survey, token, values, 422)
-    return _render(page, "survey_done.html", already=False)
+    return web_pages.render(page, "survey_done.html", already=False)

@@ -1,0 +1,126 @@
+"""Who may see and do what in the complaints service: the scope rules the handlers apply once
+they have loaded a complaint or a survey, and the role refusals of the handlers themselves. The
+routes' role gates (`entrypoints/policy.py`) say the same from the outside; this module is where
+a rule changes.
+
+Scope comes from the caller's principal only, never from a request body. A complaint or survey
+outside the caller's scope answers like a missing one (404), so ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+from runtime.auth import Principal, Role
+from runtime.errors import Forbidden, InvalidInput, Message
+from services.complaints.domain import complaint as complaint_model
+from services.complaints.domain import survey as survey_model
+
+OFFICES_AND_ENTERPRISES = (Role.ENTERPRISE, Role.DISTRICT_OFFICE, Role.CITY_OFFICE)
+
+
+# --- complaints ---------------------------------------------------------------------------------
+
+
+def can_see(principal: Principal, c: complaint_model.Complaint) -> bool:
+    """The city office sees all; a district office its district's; an enterprise its projects'
+    complaints and those transferred to it."""
+    if principal.role is Role.CITY_OFFICE:
+        return True
+    if principal.role is Role.DISTRICT_OFFICE:
+        return principal.district_code == c.district_code
+    if principal.role is Role.ENTERPRISE:
+        return principal.enterprise_id in (c.enterprise_id, c.handling_org)
+    return False
+
+
+def may_see_contact(principal: Principal, c: complaint_model.Complaint) -> bool:
+    """Contact details go to the handling enterprise and the district office, nobody else."""
+    if principal.role is Role.DISTRICT_OFFICE:
+        return principal.district_code == c.district_code
+    if principal.role is Role.ENTERPRISE:
+        return principal.enterprise_id == (c.handling_org or c.enterprise_id)
+    return False
+
+
+def filed_by(principal: Principal, channel: complaint_model.Channel) -> str | None:
+    """Who may file on which channel: owners on the web (and Open311 clients acting for them),
+    enterprise staff by phone or at the counter (their id is recorded); nobody else."""
+    if principal.role is Role.OWNER:
+        if channel not in ("web", "open311"):  # open311: a civic app acting for an owner
+            raise InvalidInput(
+                "owner_channel",
+                Message("业主只能通过网上渠道提交投诉", "owners file through the web channel"),
+                field="channel",
+            )
+        return None
+    if principal.role is Role.ENTERPRISE:
+        if channel not in complaint_model.STAFF_CHANNELS:
+            raise InvalidInput(
+                "staff_channel",
+                Message(
+                    "工作人员代业主登记须选择电话或窗口渠道",
+                    "staff filing for an owner use the phone or counter channel",
+                ),
+                field="channel",
+            )
+        return principal.subject
+    raise Forbidden("role_not_allowed", Message("当前角色无权登记投诉", "your role may not file"))
+
+
+def may_file_for(principal: Principal, enterprise_id: str) -> bool:
+    """Staff file only for their own enterprise's projects; owners for any project."""
+    return principal.role is not Role.ENTERPRISE or principal.enterprise_id == enterprise_id
+
+
+def require_list_reader(principal: Principal) -> None:
+    if principal.role not in OFFICES_AND_ENTERPRISES:
+        raise Forbidden("role_not_allowed", Message("当前角色无权查看投诉", "your role may not"))
+
+
+def require_handler(principal: Principal) -> None:
+    """Enterprise staff handle complaints (accept, transfer, reply, extensions)."""
+    if principal.role is not Role.ENTERPRISE:
+        raise Forbidden(
+            "not_enterprise_staff",
+            Message("只有物业企业工作人员可以办理投诉", "only enterprise staff handle complaints"),
+        )
+
+
+def require_district_office(principal: Principal) -> None:
+    """The district office decides extensions."""
+    if principal.role is not Role.DISTRICT_OFFICE:
+        raise Forbidden(
+            "not_district_office",
+            Message("只有区县物业办可以审批延期", "only the district office decides extensions"),
+        )
+
+
+# --- surveys ------------------------------------------------------------------------------------
+
+
+def can_see_survey(principal: Principal, survey: survey_model.Survey, district_code: str) -> bool:
+    if principal.role is Role.CITY_OFFICE:
+        return True
+    if principal.role is Role.DISTRICT_OFFICE:
+        return principal.district_code == district_code
+    if principal.role is Role.ENTERPRISE:
+        return principal.enterprise_id == survey.enterprise_id
+    return False
+
+
+def require_survey_runner(principal: Principal) -> None:
+    """Enterprises open, hand out tokens for and close their own projects' surveys."""
+    if principal.role is not Role.ENTERPRISE or principal.enterprise_id is None:
+        raise Forbidden(
+            "not_enterprise",
+            Message("只有物业企业可以发起和结束满意度调查", "only enterprises run surveys"),
+        )
+
+
+def may_read_enterprise_results(principal: Principal, enterprise_id: str) -> bool:
+    """An enterprise reads its own pooled results only (another's answers like a missing one);
+    offices read any enterprise's, in their scope. Other roles are refused outright."""
+    if principal.role not in OFFICES_AND_ENTERPRISES:
+        raise Forbidden(
+            "role_not_allowed", Message("当前角色无权查看调查结果", "your role may not")
+        )
+    return principal.role is not Role.ENTERPRISE or principal.enterprise_id == enterprise_id

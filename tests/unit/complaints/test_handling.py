@@ -1,0 +1,205 @@
+"""The staff's handling and the owner's feedback with the in-memory unit of work: what each
+handler stores, which events it commits with which trace, and what it refuses."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from runtime.errors import DomainError, Forbidden, InvalidInput, NotFound
+from runtime.scheduler import FixedClock
+from runtime.unit_of_work import Trace
+from schemas.complaints import v1 as complaints
+from services.complaints.adapters.memory import MemoryComplaintsUnitOfWork
+from services.complaints.domain.rulebook import ComplaintRules
+from services.complaints.service import access, handling, intake
+from tests.unit.complaints.conftest import (
+    ALICE,
+    BOB,
+    CITY,
+    DISTRICT,
+    MALLORY,
+    OTHER_DISTRICT,
+    OWNER,
+    water,
+)
+
+Filed = tuple[str, str]  # complaint id, follow-up token
+
+
+async def _filed(uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules) -> Filed:
+    filed = await intake.file(uow, rules, OWNER, water(), trace=Trace.start())
+    uow.outbox.committed.clear()
+    return filed.complaint.complaint_id, filed.token
+
+
+def _types(uow: MemoryComplaintsUnitOfWork) -> list[str]:
+    return [type(w.event).__name__ for w in uow.outbox.committed]
+
+
+async def test_accept_makes_the_first_acceptor_responsible(
+    uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, clock: FixedClock, trace: Trace
+) -> None:
+    cid, _ = await _filed(uow, rules)
+    clock.advance(timedelta(minutes=10))
+
+    row = await handling.accept(uow, ALICE, cid, trace=trace)
+
+    assert row.complaint.responsible is not None
+    assert row.complaint.responsible.staff_id == "alice"
+    assert row.complaint.accepted_at == clock.now()
+    [written] = uow.outbox.committed
+    assert isinstance(written.event, complaints.ComplaintAccepted)
+    assert (written.event.responsible_staff_id, written.trace) == ("alice", trace)
+    with pytest.raises(DomainError) as taken:
+        await handling.accept(uow, BOB, cid, trace=trace)
+    assert taken.value.code == "already_accepted"
+    again = await handling.accept(uow, ALICE, cid, trace=trace)  # the same person: nothing
+    assert again.complaint == row.complaint
+    assert _types(uow) == ["ComplaintAccepted"]
+
+
+async def test_only_enterprise_staff_in_scope_act(
+    uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, trace: Trace
+) -> None:
+    cid, _ = await _filed(uow, rules)
+    with pytest.raises(NotFound):
+        await handling.accept(uow, MALLORY, cid, trace=trace)
+    with pytest.raises(Forbidden):
+        await handling.accept(uow, DISTRICT, cid, trace=trace)
+    with pytest.raises(NotFound):
+        await handling.accept(uow, ALICE, "no-such-id", trace=trace)
+    assert uow.outbox.committed == []
+
+
+async def test_transfers_escalate_once_past_the_limit(
+    uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, trace: Trace
+) -> None:
+    cid, _ = await _filed(uow, rules)
+    await handling.accept(uow, ALICE, cid, trace=trace)
+    limit = rules.policy.max_transfers
+    for org in (["ent-a-water", "ent-a"] * limit)[: limit + 2]:
+        row = await handling.transfer(
+            uow, rules, ALICE, cid, to_org=org, reason="非本单位职责", trace=trace
+        )
+    assert len(row.complaint.transfers) == limit + 2
+    assert row.complaint.responsible is not None
+    assert row.complaint.responsible.staff_id == "alice"  # responsibility never moves
+    escalated = [
+        w.event.escalated
+        for w in uow.outbox.committed
+        if isinstance(w.event, complaints.ComplaintTransferred)
+    ]
+    assert escalated == [False] * limit + [True, False]
+    with pytest.raises(InvalidInput) as same:
+        await handling.transfer(uow, rules, ALICE, cid, to_org="ent-a", reason="再转", trace=trace)
+    assert same.value.field == "to_org"
+
+
+async def test_reply_by_the_responsible_person_starts_the_auto_close(
+    uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, clock: FixedClock, trace: Trace
+) -> None:
+    cid, _ = await _filed(uow, rules)
+    await handling.accept(uow, ALICE, cid, trace=trace)
+    with pytest.raises(DomainError) as not_theirs:
+        await handling.reply(uow, rules, BOB, cid, text="我来答复", trace=trace)
+    assert not_theirs.value.code == "not_responsible"
+
+    row = await handling.reply(uow, rules, ALICE, cid, text="已安排维修", trace=trace)
+
+    assert row.complaint.status.value == "replied"
+    stored = uow.store.complaints[cid]
+    assert stored.auto_close_at == clock.now() + timedelta(days=rules.policy.auto_close_days)
+    assert _types(uow) == ["ComplaintAccepted", "ComplaintReplied"]
+    assert uow.outbox.committed[-1].trace == trace
+
+
+async def test_extension_requested_then_decided_by_the_district(
+    uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, trace: Trace
+) -> None:
+    cid, _ = await _filed(uow, rules)
+    accepted = await handling.accept(uow, ALICE, cid, trace=trace)
+    before = accepted.complaint.completion.deadline
+
+    asked = await handling.request_extension(
+        uow, ALICE, cid, working_days=3, reason="需要更换主管道阀门"
+    )
+    assert asked.complaint.pending_extension is not None
+    with pytest.raises(Forbidden):
+        await handling.decide_extension(uow, rules, ALICE, cid, approve=True)
+    with pytest.raises(NotFound):
+        await handling.decide_extension(uow, rules, OTHER_DISTRICT, cid, approve=True)
+    decided = await handling.decide_extension(uow, rules, DISTRICT, cid, approve=True)
+
+    assert decided.complaint.extensions[-1].decision == "approved"
+    assert decided.complaint.completion.deadline > before
+    assert _types(uow) == ["ComplaintAccepted"]  # extensions send no event
+    with pytest.raises(DomainError) as nothing:
+        await handling.decide_extension(uow, rules, DISTRICT, cid, approve=False)
+    assert nothing.value.code == "no_pending_extension"
+
+
+async def test_dissatisfied_feedback_reopens_and_satisfied_closes(
+    uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, trace: Trace
+) -> None:
+    cid, token = await _filed(uow, rules)
+    await handling.accept(uow, ALICE, cid, trace=trace)
+    await handling.reply(uow, rules, ALICE, cid, text="已安排维修", trace=trace)
+    uow.outbox.committed.clear()
+
+    reopened = await handling.feedback(
+        uow, rules, token, satisfied=False, rating=2, comment="还是没水", trace=trace
+    )
+    assert (reopened.complaint.status.value, reopened.complaint.reopen_count) == ("reopened", 1)
+    assert _types(uow) == ["ComplaintFeedbackReceived", "ComplaintReopened"]
+    assert uow.store.complaints[cid].auto_close_at is None
+
+    await handling.reply(uow, rules, ALICE, cid, text="已恢复供水", trace=trace)
+    closed = await handling.feedback(
+        uow, rules, token, satisfied=True, rating=5, comment=None, trace=trace
+    )
+    assert closed.complaint.status.value == "closed"
+    assert _types(uow)[-2:] == ["ComplaintFeedbackReceived", "ComplaintClosed"]
+    assert {w.trace for w in uow.outbox.committed} == {trace}
+    with pytest.raises(DomainError):
+        await handling.feedback(
+            uow, rules, token, satisfied=True, rating=5, comment=None, trace=trace
+        )
+    with pytest.raises(NotFound):
+        await handling.feedback(
+            uow, rules, "x" * 43, satisfied=True, rating=5, comment=None, trace=trace
+        )
+
+
+async def test_reading_in_scope(uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules) -> None:
+    cid, token = await _filed(uow, rules)
+    assert (await handling.get_by_token(uow, token)).complaint.complaint_id == cid
+    with pytest.raises(NotFound):
+        await handling.get_by_token(uow, token + "x")
+    for reader in (ALICE, DISTRICT, CITY):
+        assert (await handling.get(uow, reader, cid)).complaint.complaint_id == cid
+    for outsider in (MALLORY, OTHER_DISTRICT, OWNER):
+        with pytest.raises(NotFound):
+            await handling.get(uow, outsider, cid)
+    assert len(await handling.list_for(uow, DISTRICT, status="filed", limit=10)) == 1
+    assert await handling.list_for(uow, DISTRICT, status="closed", limit=10) == []
+    assert await handling.list_for(uow, MALLORY, status=None, limit=10) == []
+    with pytest.raises(Forbidden):
+        await handling.list_for(uow, OWNER, status=None, limit=10)
+
+
+async def test_contact_details_only_for_the_handling_enterprise_and_the_district(
+    uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, trace: Trace
+) -> None:
+    cid, _ = await _filed(uow, rules)
+    await handling.accept(uow, ALICE, cid, trace=trace)
+    row = await handling.transfer(
+        uow, rules, ALICE, cid, to_org="ent-b", reason="属于南开物业", trace=trace
+    )
+    c = row.complaint
+    assert access.may_see_contact(MALLORY, c)  # ent-b handles it now
+    assert not access.may_see_contact(ALICE, c)
+    assert access.may_see_contact(DISTRICT, c)
+    assert not access.may_see_contact(CITY, c)
+    assert access.can_see(ALICE, c)  # its project's complaint still
