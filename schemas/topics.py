@@ -24,7 +24,6 @@ NOTIFICATIONS_EVENTS = "wuye.notifications.events"
 EXPOSURE_EVENTS = "wuye.exposure.events"
 
 
-
 @dataclass(frozen=True)
 class TopicSpec:
     name: str

@@ -385,7 +385,7 @@ def provided(kind: type[T]) -> Callable[[Request], T]:
 def request_trace(request: Request) -> Trace:
     """The request's trace: its correlation id (X-Correlation-ID, or the one generated for it)."""
     correlation_id = request.scope.get(CORRELATION_SCOPE_KEY)
-    return Trace.start(correlation_id if isinstance(correlation_id, str) else None)
+    return Trace.start(correlation_id if isinstance(correlation_id, str) else str(uuid.uuid4()))
 
 
 RequestTrace = Annotated[Trace, Depends(request_trace)]

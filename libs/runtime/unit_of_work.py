@@ -19,7 +19,6 @@ round.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -40,15 +39,18 @@ E_co = TypeVar("E_co", bound=Event, covariant=True)
 @dataclass(frozen=True)
 class Trace:
     """Where a piece of work belongs: the correlation id shared by everything one action caused,
-    and the id of the event that caused this work (None for work a person or a timer started)."""
+    and the id of the event that caused this work (None for work a person or a timer started).
 
-    correlation_id: str
+    A correlation id of None: each event written starts its own correlation (its own id), as
+    the events a timer writes do; a request always has one (X-Correlation-ID or generated)."""
+
+    correlation_id: str | None
     causation_id: str | None = None
 
     @classmethod
     def start(cls, correlation_id: str | None = None) -> Trace:
-        """New work (a request, a job): its own correlation id unless the caller brought one."""
-        return cls(correlation_id or str(uuid.uuid4()))
+        """New work: the request's correlation id, or None for a timer's (each event its own)."""
+        return cls(correlation_id)
 
     @classmethod
     def caused_by(cls, ce: cloudevents.CloudEvent) -> Trace:
@@ -97,8 +99,11 @@ class PgOutbox:
 class UnitOfWork(Protocol):
     """What every service's unit of work offers besides its repositories."""
 
-    outbox: Outbox
-    clock: Clock
+    @property
+    def outbox(self) -> Outbox: ...
+
+    @property
+    def clock(self) -> Clock: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -220,7 +220,11 @@ def notices_for(book: rules.RuleBook) -> BatchHandler[NotificationsUnitOfWork]:
         for position, delivered in enumerate(batch):
             try:
                 now = uow.clock.now()
-                cause = Cause(delivered.ce.id, delivered.ce.type, delivered.trace.correlation_id)
+                cause = Cause(
+                    delivered.ce.id,
+                    delivered.ce.type,
+                    delivered.ce.correlationid or delivered.ce.id,
+                )
                 for rule in book.for_event(delivered.ce.type, delivered.event):
                     if rules.notice_id(cause.event_id, rule.id) in issued:
                         continue  # a redelivered cause issues nothing new
