@@ -2,8 +2,7 @@
 type, the handler. Written out here (not computed), so a reader sees it all in one place; the
 AsyncAPI document and the Kubernetes ACLs are generated from these lists.
 
-Topic names come from the event contracts (`<Event>.topic`; `schemas.topics` has no per-topic
-constants), never string literals.
+Topics are named by their `schemas.topics` constants, never string literals.
 """
 
 from __future__ import annotations
@@ -11,6 +10,7 @@ from __future__ import annotations
 from runtime.registry_copy import RegistryCopy
 from runtime.service import ConsumerSpec
 from runtime.subscriptions import Subscription
+from schemas import topics
 from schemas.campaigns import v1 as campaigns
 from schemas.registry import v1 as registry
 from services.complaints.service import survey_handling
@@ -22,7 +22,7 @@ _keep_project = PROJECT_COPY.handlers()
 REGISTRY = ConsumerSpec(
     Subscription(
         group="complaints.registry",
-        topics=(registry.ProjectRegistered.topic,),
+        topics=(topics.REGISTRY_PROJECTS,),
         description="Keep the local project table (district, enterprise) for intake",
     ),
     handlers={
@@ -34,7 +34,7 @@ REGISTRY = ConsumerSpec(
 CAMPAIGNS = ConsumerSpec(
     Subscription(
         group="complaints.campaigns",
-        topics=(campaigns.CampaignPhaseStarted.topic,),
+        topics=(topics.CAMPAIGNS_EVENTS,),
         description="Keep the campaigns' implementation phases for satisfaction surveys",
     ),
     handlers={

@@ -14,6 +14,7 @@ from runtime.registry_copy import RegistryCopy
 from runtime.service import ConsumerSpec
 from runtime.subscriptions import Subscription
 from runtime.unit_of_work import BatchHandler, Delivered
+from schemas import topics
 from schemas.base import Event
 from schemas.complaints import v1 as complaints
 from schemas.exposure import v1 as exposure
@@ -73,7 +74,7 @@ def _in_turn(steps: list[BatchHandler[Any]]) -> AnyHandler:
 GROUPS: tuple[Group, ...] = (
     Group(
         "exposure.registry",
-        registry.ProjectRegistered.topic,
+        topics.REGISTRY_PROJECTS,
         "Registry copy: project, enterprise and district names for the board",
         projections={
             registry.ProjectRegistered.ce_type: (
@@ -84,7 +85,7 @@ GROUPS: tuple[Group, ...] = (
     ),
     Group(
         "exposure.inspections",
-        inspections.InspectionFailed.topic,
+        topics.INSPECTIONS_EVENTS,
         "Evidence and grades from inspections; cases from overdue or inadequate "
         "rectification; rectified cases",
         projections={
@@ -103,7 +104,7 @@ GROUPS: tuple[Group, ...] = (
     ),
     Group(
         "exposure.complaints",
-        complaints.ComplaintFiled.topic,
+        topics.COMPLAINTS_EVENTS,
         "Complaint handling for grades and statistics (ids and times only)",
         projections={
             complaints.ComplaintFiled.ce_type: (facts.record_complaints,),
@@ -113,20 +114,20 @@ GROUPS: tuple[Group, ...] = (
     ),
     Group(
         "exposure.surveys",
-        surveys.SurveyClosed.topic,
+        topics.SURVEYS_EVENTS,
         "Satisfaction survey results for grades and statistics",
         projections={surveys.SurveyClosed.ce_type: (facts.record_surveys,)},
     ),
     Group(
         "exposure.notifications",
-        notifications.NoticeIssued.topic,
+        topics.NOTIFICATIONS_EVENTS,
         "Criticism notices (通报批评) complete a case's evidence",
         projections={notifications.NoticeIssued.ce_type: (facts.record_criticisms,)},
         decisions={notifications.NoticeIssued.ce_type: cases.criticism},
     ),
     Group(
         "exposure.board",
-        exposure.ExposureCaseOpened.topic,
+        topics.EXPOSURE_EVENTS,
         "The board applies exposure events it did not emit itself (replays, other regions)",
         projections={
             exposure.ExposureCaseOpened.ce_type: (cases.apply_from_topic,),

@@ -11,11 +11,10 @@ from collections.abc import Sequence
 from runtime.registry_copy import RegistryCopy
 from runtime.service import ConsumerSpec
 from runtime.subscriptions import Subscription
-from schemas import catalog
+from schemas import catalog, topics
 from schemas.campaigns import v1 as campaigns
 from schemas.complaints import v1 as complaints
 from schemas.inspections import v1 as inspections
-from schemas.registry import v1 as registry
 from schemas.surveys import v1 as surveys
 from services.notifications.domain.rules import RuleBook, RuleError
 from services.notifications.service import issuing
@@ -23,27 +22,27 @@ from services.notifications.service import issuing
 # Topic names: the event contracts' own (each event class names the topic it travels on).
 REGISTRY = Subscription(
     group="notifications.registry",
-    topics=(registry.ProjectRegistered.topic,),
+    topics=(topics.REGISTRY_PROJECTS,),
     description="Keep the registry copy: who runs and supervises each project",
 )
 INSPECTIONS = Subscription(
     group="notifications.inspections",
-    topics=(inspections.InspectionFailed.topic,),
+    topics=(topics.INSPECTIONS_EVENTS,),
     description="Notices on failed inspections; rectification reminders and criticisms",
 )
 COMPLAINTS = Subscription(
     group="notifications.complaints",
-    topics=(complaints.ComplaintFiled.topic,),
+    topics=(topics.COMPLAINTS_EVENTS,),
     description="Receipts to owners; overdue complaint reminders and criticisms",
 )
 CAMPAIGNS = Subscription(
     group="notifications.campaigns",
-    topics=(campaigns.PlanOverdue.topic,),
+    topics=(topics.CAMPAIGNS_EVENTS,),
     description="Reminders for activity plans not submitted in time",
 )
 SURVEYS = Subscription(
     group="notifications.surveys",
-    topics=(surveys.SurveyMissing.topic,),
+    topics=(topics.SURVEYS_EVENTS,),
     description="Reminders for satisfaction surveys not run",
 )
 
