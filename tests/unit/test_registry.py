@@ -1,4 +1,5 @@
-"""Registry files, template and activity rules (services.inspections.domain.registry): pure."""
+"""Registry files (services.inspections.adapters.registry_files), template and activity rules
+(services.inspections.domain.registry): pure."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from runtime import http
-from services.inspections.adapters import repository
+from services.inspections.adapters import registry_files, registry_tables
 from services.inspections.domain import checklist, policy
 from services.inspections.domain import registry as rules
+from services.inspections.entrypoints import activities_http, registry_http
 from services.inspections.entrypoints import http as inspections_http
-from services.inspections.entrypoints import registry_http
 
 DATA = Path("services/inspections/data")
 HEADER = list(rules.PROJECT_FIELDS)
@@ -44,9 +45,9 @@ def to_csv(rows: list[dict[str, str]], header: list[str] = HEADER, *, bom: bool 
     return out.getvalue().encode("utf-8-sig" if bom else "utf-8")
 
 
-def problems_of(data: bytes | str, fmt: rules.FileFormat = "csv") -> dict[str, str]:
+def problems_of(data: bytes | str, fmt: registry_files.FileFormat = "csv") -> dict[str, str]:
     with pytest.raises(rules.InvalidRegistryFile) as caught:
-        rules.parse_projects(data, fmt)
+        registry_files.parse_projects(data, fmt)
     assert caught.value.code == "registry_file_invalid"
     return {p.field: p.en for p in caught.value.problems}
 
@@ -55,7 +56,7 @@ def problems_of(data: bytes | str, fmt: rules.FileFormat = "csv") -> dict[str, s
 
 
 def test_the_shipped_json_registry_parses() -> None:
-    projects = rules.parse_projects((DATA / "projects.json").read_bytes(), "json")
+    projects = registry_files.parse_projects((DATA / "projects.json").read_bytes(), "json")
     assert [p.project_id for p in projects] == [
         "P-120101-0001",
         "P-120101-0002",
@@ -69,9 +70,14 @@ def test_csv_with_an_excel_bom_reads_like_one_without() -> None:
     rows = [row(), row(project_id="P-120101-0002", project_name="和平区·五大道公寓")]
     with_bom = to_csv(rows, bom=True)
     assert with_bom.startswith(b"\xef\xbb\xbf")
-    assert rules.parse_projects(with_bom, "csv") == rules.parse_projects(to_csv(rows), "csv")
+    assert registry_files.parse_projects(with_bom, "csv") == registry_files.parse_projects(
+        to_csv(rows), "csv"
+    )
     # A BOM in already-decoded text (read with encoding="utf-8") is tolerated too.
-    assert rules.parse_projects(with_bom.decode("utf-8"), "csv")[0].project_id == "P-120101-0001"
+    assert (
+        registry_files.parse_projects(with_bom.decode("utf-8"), "csv")[0].project_id
+        == "P-120101-0001"
+    )
 
 
 def test_chinese_text_round_trips_through_csv_and_json() -> None:
@@ -80,21 +86,23 @@ def test_chinese_text_round_trips_through_csv_and_json() -> None:
         address="天津市河西区友谊南路 88 号,近紫金山路",
         enterprise_name="天津市津城物业服务有限公司(河西分公司)",
     )
-    [from_csv] = rules.parse_projects(to_csv([facts], bom=True), "csv")
+    [from_csv] = registry_files.parse_projects(to_csv([facts], bom=True), "csv")
     document = json.dumps({"projects": [facts]}, ensure_ascii=False).encode()
-    [from_json] = rules.parse_projects(document, "json")
+    [from_json] = registry_files.parse_projects(document, "json")
     assert from_csv == from_json == rules.ProjectFacts(**facts)
 
 
 def test_columns_may_come_in_any_order_and_values_are_trimmed() -> None:
     header = list(reversed(HEADER))
-    [project] = rules.parse_projects(to_csv([row(project_name="  海河花园 ")], header), "csv")
+    [project] = registry_files.parse_projects(
+        to_csv([row(project_name="  海河花园 ")], header), "csv"
+    )
     assert project.project_name == "海河花园"
 
 
 def test_excel_trailing_empty_rows_are_ignored() -> None:
     data = to_csv([row()]) + b",,,,,,,\r\n\r\n"
-    assert len(rules.parse_projects(data, "csv")) == 1
+    assert len(registry_files.parse_projects(data, "csv")) == 1
 
 
 @pytest.mark.parametrize("code", ["110101", "12010", "1201011", "120100", "12O101", ""])
@@ -111,7 +119,7 @@ def test_a_missing_column_refuses_the_file() -> None:
 
 def test_unknown_and_repeated_columns_are_refused() -> None:
     with pytest.raises(rules.InvalidRegistryFile) as caught:
-        rules.parse_projects(to_csv([row()], [*HEADER, "备注", "address"]), "csv")
+        registry_files.parse_projects(to_csv([row()], [*HEADER, "备注", "address"]), "csv")
     reasons = {p.en for p in caught.value.problems}
     assert reasons == {"unknown column 备注", "column address appears twice"}
 
@@ -134,7 +142,7 @@ def test_a_duplicate_project_id_in_one_file_names_the_first_row() -> None:
 )
 def test_over_long_fields_are_refused(field: str, length: int) -> None:
     ok = "A" * (length - 1)
-    rules.parse_projects(to_csv([row(**{field: ok})]), "csv")  # the limit itself is fine
+    registry_files.parse_projects(to_csv([row(**{field: ok})]), "csv")  # the limit itself is fine
     problems = problems_of(to_csv([row(**{field: "A" * length})]))
     assert problems == {f"rows.2.{field}": f"longer than {length - 1} characters"}
 
@@ -187,7 +195,7 @@ def test_unreadable_csv_files_are_refused(data: bytes, reason: str) -> None:
 
 def test_excel_gbk_files_get_a_hint_in_chinese() -> None:
     with pytest.raises(rules.InvalidRegistryFile) as caught:
-        rules.parse_projects(to_csv([row()]).decode().encode("gbk"), "csv")
+        registry_files.parse_projects(to_csv([row()]).decode().encode("gbk"), "csv")
     assert "CSV UTF-8" in caught.value.problems[0].zh
 
 
@@ -227,7 +235,7 @@ def test_too_many_problems_are_capped_but_counted() -> None:
         row(project_id=f"P-{i}", district_code="1") for i in range(rules.MAX_REPORTED_ERRORS + 5)
     ]
     with pytest.raises(rules.InvalidRegistryFile) as caught:
-        rules.parse_projects(to_csv(rows), "csv")
+        registry_files.parse_projects(to_csv(rows), "csv")
     assert len(caught.value.problems) == rules.MAX_REPORTED_ERRORS
     assert caught.value.total == rules.MAX_REPORTED_ERRORS + 5
 
@@ -283,7 +291,7 @@ def test_flood_season_template_follows_the_notice() -> None:
 
 
 def test_a_roof_leak_fails_a_flood_season_inspection_whatever_the_score() -> None:
-    flood = repository.template_from_json(template())
+    flood = registry_tables.template_from_json(template())
     results = tuple(
         checklist.ItemResult(
             i.item_id,
@@ -378,6 +386,7 @@ def test_the_openapi_document_describes_the_registry_api() -> None:
     app = http.create_app(service="inspections", title="t", version="0", verifier=None)
     app.include_router(inspections_http.router)
     app.include_router(registry_http.router)
+    app.include_router(activities_http.router)
     spec = app.openapi()
     paths = spec["paths"]
     assert {"get", "put"} <= set(paths["/api/v1/projects/{project_id}"])

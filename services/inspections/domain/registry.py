@@ -1,15 +1,13 @@
 """The project registry, checklist templates and activity records as pure rules: no I/O.
 
-A registry file (CSV from Excel, or the JSON the service ships with) is parsed and checked as a
-whole: every problem in every row is collected, and a file with any problem is refused entirely,
-so a half-loaded registry never exists. The HTTP import and the startup loader share this code.
+A registry (the rows of a file, read by `adapters.registry_files`) is checked as a whole: every
+problem in every row is collected, and a registry with any problem is refused entirely, so a
+half-loaded registry never exists. Who may see and register which project is decided here too
+(`can_see`, `may_register_in`); the HTTP policy (`entrypoints.policy`) applies these rules.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import re
 import unicodedata
@@ -19,8 +17,6 @@ from datetime import date
 from typing import Any, Literal, TypeGuard
 
 from services.inspections.domain import policy
-
-FileFormat = Literal["json", "csv"]
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 # Tianjin: 1201xx, the districts (区); 120100 is the city itself, not a district.
@@ -177,19 +173,20 @@ def check_project(
 
 
 # ---------------------------------------------------------------------------------------------
-# Registry files
+# A whole registry
+
+Rows = list[tuple[str, Mapping[str, object]]]
+"""A registry's rows: the field-path prefix of each (``rows.7.``, ``projects.3.``) and its values."""
 
 
-def parse_projects(data: bytes | str, fmt: FileFormat) -> tuple[ProjectFacts, ...]:
-    """Parse and check a whole registry file, or raise ``InvalidRegistryFile`` with every problem.
+def check_registry(rows: Rows, problems: Sequence[Problem] = ()) -> tuple[ProjectFacts, ...]:
+    """Check a whole registry (every row of a file, ``where`` naming each row's field path), or
+    raise ``InvalidRegistryFile`` with every problem, those found reading the file included.
 
-    JSON: ``{"projects": [{...}, ...]}`` (other top-level keys such as ``_comment`` are ignored).
-    CSV: UTF-8 (a byte-order mark, as Excel writes it, is tolerated), a header row naming the
-    fields in any order, one project per row. Within one file a project id appears once, and a
-    district code or enterprise id always comes with the same name.
+    Within one registry a project id appears once, and a district code or enterprise id always
+    comes with the same name.
     """
-    text = _decode(data)
-    rows, problems = _json_rows(text) if fmt == "json" else _csv_rows(text)
+    problems = list(problems)
     projects: list[ProjectFacts] = []
     first_row: dict[str, str] = {}
     district_names: dict[str, tuple[str, str]] = {}
@@ -248,106 +245,6 @@ def _same_name(
             f"{kind} {key} is named '{first_name}' at {first_row}",
         )
     ]
-
-
-def _file_error(zh: str, en: str, field: str = "file") -> InvalidRegistryFile:
-    return InvalidRegistryFile([Problem(field, zh, en)])
-
-
-def _decode(data: bytes | str) -> str:
-    if isinstance(data, str):
-        return data.removeprefix("\ufeff")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise _file_error(
-            f"文件不是 UTF-8 编码(第 {exc.start} 字节);请在 Excel 中另存为“CSV UTF-8”",
-            f"file is not UTF-8 (byte {exc.start}); save it as 'CSV UTF-8' in Excel",
-        ) from None
-
-
-Rows = list[tuple[str, Mapping[str, object]]]
-
-
-def _json_rows(text: str) -> tuple[Rows, list[Problem]]:
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _file_error(
-            f"不是合法的 JSON(第 {exc.lineno} 行第 {exc.colno} 列)",
-            f"not valid JSON (line {exc.lineno}, column {exc.colno})",
-        ) from None
-    except (RecursionError, ValueError):  # absurd nesting, integers of thousands of digits
-        raise _file_error(
-            "JSON 结构过深或数值过大", "JSON nested too deeply or a number too large"
-        ) from None
-    if not isinstance(document, dict) or not isinstance(document.get("projects"), list):
-        raise _file_error(
-            "JSON 必须是含有 projects 数组的对象", 'JSON must be an object with a "projects" array'
-        )
-    entries: list[Any] = document["projects"]
-    _check_row_count(len(entries), "projects")
-    rows: Rows = []
-    problems: list[Problem] = []
-    for index, entry in enumerate(entries):
-        if isinstance(entry, dict):
-            rows.append((f"projects.{index}.", entry))
-        else:
-            problems.append(Problem(f"projects.{index}", "必须是对象", "must be an object"))
-    return rows, problems
-
-
-def _csv_rows(text: str) -> tuple[Rows, list[Problem]]:
-    try:
-        records = list(csv.reader(io.StringIO(text, newline=""), strict=True))
-    except csv.Error as exc:
-        raise _file_error(f"CSV 格式错误:{exc}", f"malformed CSV: {exc}") from None
-    # Excel writes empty lines and rows of empty cells at the end; they are not projects.
-    while records and not any(cell.strip() for cell in records[-1]):
-        records.pop()
-    if not records:
-        raise _file_error("文件为空", "the file is empty")
-    header = [h.strip() for h in records[0]]
-    problems = [
-        Problem("rows.1", f"缺少列 {name}", f"missing column {name}")
-        for name in PROJECT_FIELDS
-        if name not in header
-    ]
-    problems.extend(
-        Problem("rows.1", f"未知的列 {name or '(空)'}", f"unknown column {name or '(empty)'}")
-        for name in header
-        if name not in PROJECT_FIELDS
-    )
-    duplicated = sorted({h for h in header if header.count(h) > 1})
-    problems.extend(
-        Problem("rows.1", f"列 {name} 重复", f"column {name} appears twice") for name in duplicated
-    )
-    if problems:
-        raise InvalidRegistryFile(problems)
-    _check_row_count(len(records) - 1, "rows")
-    rows: Rows = []
-    for number, record in enumerate(records[1:], start=2):
-        where = f"rows.{number}."
-        if len(record) != len(header):
-            problems.append(
-                Problem(
-                    f"rows.{number}",
-                    f"该行有 {len(record)} 列,表头有 {len(header)} 列",
-                    f"row has {len(record)} cells, the header {len(header)}",
-                )
-            )
-            continue
-        rows.append((where, dict(zip(header, record, strict=True))))
-    return rows, problems
-
-
-def _check_row_count(count: int, field: str) -> None:
-    if count == 0:
-        raise _file_error("文件中没有项目", "the file lists no projects", field)
-    if count > MAX_ROWS:
-        raise _file_error(
-            f"一个文件最多 {MAX_ROWS} 个项目", f"at most {MAX_ROWS} projects per file", field
-        )
 
 
 # ---------------------------------------------------------------------------------------------

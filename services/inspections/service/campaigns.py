@@ -1,32 +1,33 @@
-"""Campaign and activity-plan handlers, and the time-driven campaign job.
+"""Campaign and activity-plan handlers, and the campaign pass of the time-driven job.
 
-Every handler takes `now` from its caller (the HTTP route's `request_time`, the scheduler's clock),
-never from the system clock, so tests and the demo decide what time it is.
+Every handler takes the time from its unit of work's clock (the service's clock: the system clock
+in production, a simulated one in the demo, a fixed one in tests), never from the system clock.
+Campaign events are published under their own source, /wuye/inspections/campaigns (the unit's
+`campaign_outbox`).
 """
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import asyncpg
 import structlog
 
-from runtime import outbox
 from runtime.errors import DomainError, Forbidden, InvalidInput, Message, NotFound
-from runtime.scheduler import PeriodicJob, clock_from
-from runtime.settings import Settings
-from schemas.campaigns import v1 as events
-from services.inspections.adapters import campaigns as repo
-from services.inspections.domain import campaign as domain
-from services.inspections.domain import policy
+from runtime.unit_of_work import Trace
+from schemas.campaigns import v1 as campaigns
+from services.inspections.domain import campaign, policy
+from services.inspections.service.ports import CampaignRow, InspectionsUnitOfWork
 
 log = structlog.get_logger(__name__)
-SOURCE = "/wuye/inspections/campaigns"
-TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "data" / "campaign-templates"
 DEFAULT_TEMPLATE = "quality-month-2011"
+
+
+class CampaignTemplates(Protocol):
+    """Campaign templates by name (files in production: `adapters.campaigns.TemplateFiles`)."""
+
+    async def get(self, name: str) -> campaign.Campaign | None: ...
 
 
 def _not_found(campaign_id: str) -> NotFound:
@@ -36,11 +37,11 @@ def _not_found(campaign_id: str) -> NotFound:
     )
 
 
-def _invalid(exc: domain.CampaignError, field: str | None = None) -> InvalidInput:
+def _invalid(exc: campaign.CampaignError, field: str | None = None) -> InvalidInput:
     return InvalidInput(exc.code, Message(exc.zh, exc.en), field=field or exc.field)
 
 
-def campaign_view(row: repo.CampaignRow, now: datetime) -> dict[str, Any]:
+def campaign_view(row: CampaignRow, now: datetime) -> dict[str, Any]:
     c = row.campaign
     current = c.phase_at(now)
     return {
@@ -70,20 +71,20 @@ def campaign_view(row: repo.CampaignRow, now: datetime) -> dict[str, Any]:
 
 
 async def create_campaign(
-    pool: asyncpg.Pool,
-    draft: domain.Campaign,
+    uow: InspectionsUnitOfWork,
+    draft: campaign.Campaign,
     *,
-    now: datetime,
     created_by: str,
     template_id: str | None = None,
 ) -> dict[str, Any]:
     try:
-        domain.validate(draft)
-    except domain.CampaignError as exc:
+        campaign.validate(draft)
+    except campaign.CampaignError as exc:
         raise _invalid(exc) from exc
-    async with pool.acquire() as conn, conn.transaction():
-        created = await repo.insert_campaign(
-            conn, draft, template_id=template_id, created_by=created_by, created_at=now
+    async with uow:
+        now = uow.clock.now()
+        created = await uow.campaigns.add(
+            draft, template_id=template_id, created_by=created_by, created_at=now
         )
         if not created:
             raise DomainError(
@@ -94,30 +95,25 @@ async def create_campaign(
                 ),
                 field="campaign_id",
             )
-        row = await repo.get_campaign(conn, draft.campaign_id)
+        row = await uow.campaigns.get(draft.campaign_id)
+        await uow.commit()
     assert row is not None
     log.info("campaign_created", campaign_id=draft.campaign_id, template_id=template_id)
     return campaign_view(row, now)
 
 
-async def load_template(name: str, directory: Path = TEMPLATES_DIR) -> domain.Campaign | None:
-    body = await asyncio.to_thread(repo.read_template, directory, name)
-    return repo.campaign_from_json(body) if body is not None else None
-
-
 async def create_from_template(
-    pool: asyncpg.Pool,
+    uow: InspectionsUnitOfWork,
+    templates: CampaignTemplates,
     template: str,
     year: int,
     *,
-    now: datetime,
     created_by: str,
     campaign_id: str | None = None,
     notice_no: str | None = None,
-    templates_dir: Path = TEMPLATES_DIR,
 ) -> dict[str, Any]:
     """A new campaign: the template with every date moved to `year`."""
-    source = await load_template(template, templates_dir)
+    source = await templates.get(template)
     if source is None:
         raise NotFound(
             "campaign_template_not_found",
@@ -125,68 +121,65 @@ async def create_from_template(
             field="template",
         )
     try:
-        draft = domain.validate(
-            domain.shift_years(source, year, campaign_id=campaign_id, notice_no=notice_no)
+        draft = campaign.validate(
+            campaign.shift_years(source, year, campaign_id=campaign_id, notice_no=notice_no)
         )
-    except domain.CampaignError as exc:
+    except campaign.CampaignError as exc:
         raise _invalid(exc, "year") from exc  # the template is valid; only the year can be at fault
-    return await create_campaign(pool, draft, now=now, created_by=created_by, template_id=template)
+    return await create_campaign(uow, draft, created_by=created_by, template_id=template)
 
 
-async def list_campaigns(pool: asyncpg.Pool, *, now: datetime) -> list[dict[str, Any]]:
-    async with pool.acquire() as conn:
-        rows = await repo.list_campaigns(conn)
+async def list_campaigns(uow: InspectionsUnitOfWork) -> list[dict[str, Any]]:
+    async with uow:
+        rows = await uow.campaigns.all()
+        now = uow.clock.now()
     return [campaign_view(r, now) for r in rows]
 
 
-async def get_campaign(pool: asyncpg.Pool, campaign_id: str, *, now: datetime) -> dict[str, Any]:
-    async with pool.acquire() as conn:
-        row = await repo.get_campaign(conn, campaign_id)
+async def get_campaign(uow: InspectionsUnitOfWork, campaign_id: str) -> dict[str, Any]:
+    async with uow:
+        row = await uow.campaigns.get(campaign_id)
+        now = uow.clock.now()
     if row is None:
         raise _not_found(campaign_id)
     return campaign_view(row, now)
 
 
-async def ensure_default_campaign(pool: asyncpg.Pool, settings: Settings) -> None:
-    """Startup hook: record the 2011 campaign from its template unless it exists. Its creation
-    time is the business clock's now, so a demo that starts its clock in July 2011 replays the
-    campaign, while a real clock records it as an archive that owes no plans."""
-    source = await load_template(DEFAULT_TEMPLATE)
-    assert source is not None, f"{DEFAULT_TEMPLATE}.json is missing from {TEMPLATES_DIR}"
-    now = clock_from(
-        settings.clock_start,
-        settings.clock_anchor,
-        settings.clock_speed,
-        settings.clock_control_file,
-    ).now()
-    async with pool.acquire() as conn, conn.transaction():
-        created = await repo.insert_campaign(
-            conn,
-            domain.validate(source),
+async def ensure_default_campaign(uow: InspectionsUnitOfWork, templates: CampaignTemplates) -> bool:
+    """Record the 2011 campaign from its template unless it exists. Its creation time is the
+    business clock's now, so a demo that starts its clock in July 2011 replays the campaign,
+    while a real clock records it as an archive that owes no plans. True if it was recorded."""
+    source = await templates.get(DEFAULT_TEMPLATE)
+    assert source is not None, f"the campaign template {DEFAULT_TEMPLATE} is missing"
+    async with uow:
+        created = await uow.campaigns.add(
+            campaign.validate(source),
             template_id=DEFAULT_TEMPLATE,
             created_by="system",
-            created_at=now,
+            created_at=uow.clock.now(),
         )
+        await uow.commit()
     if created:
         log.info("campaign_created", campaign_id=source.campaign_id, template_id=DEFAULT_TEMPLATE)
+    return created
 
 
 # --- activity plans -------------------------------------------------------------------------
 
 
 async def submit_plan(
-    pool: asyncpg.Pool,
+    uow: InspectionsUnitOfWork,
     campaign_id: str,
-    plan: domain.PlanContent,
+    plan: campaign.PlanContent,
     actor: policy.Actor,
     actor_id: str,
     *,
-    now: datetime,
+    trace: Trace,
 ) -> dict[str, Any]:
     """Store the caller's plan (replacing an earlier one as the next version) and emit
-    PlanSubmitted, in one transaction. The plan returned includes phone numbers: it is the
+    PlanSubmitted, in one unit of work. The plan returned includes phone numbers: it is the
     submitter's own."""
-    key = domain.own_key(actor.role, actor.district_code, actor.enterprise_id)
+    key = campaign.own_key(actor.role, actor.district_code, actor.enterprise_id)
     if key is None:
         raise Forbidden(
             "wrong_role",
@@ -195,28 +188,28 @@ async def submit_plan(
                 "only a district office or an enterprise submits an activity plan",
             ),
         )
-    async with pool.acquire() as conn, conn.transaction():
-        # FOR SHARE: the overdue scan waits for this submission, or this one sees the scan ran.
-        row = await repo.get_campaign(conn, campaign_id, lock="share")
+    async with uow:
+        now = uow.clock.now()
+        # Shared lock: the overdue scan waits for this submission, or this one sees the scan ran.
+        row = await uow.campaigns.get(campaign_id, lock="share")
         if row is None:
             raise _not_found(campaign_id)
-        refusal = domain.submission_refusal(
+        refusal = campaign.submission_refusal(
             row.campaign, now, deadline_scanned=row.overdue_checked_at is not None
         )
         if refusal is not None:
             raise DomainError(refusal.code, Message(refusal.zh, refusal.en))
         try:
-            domain.check_plan(row.campaign, plan)
-        except domain.CampaignError as exc:
+            campaign.check_plan(row.campaign, plan)
+        except campaign.CampaignError as exc:
             raise _invalid(exc) from exc
-        name = await repo.submitter_name(conn, key) or key[1]
-        submitter = domain.Submitter(key[0], key[1], name)
-        plan_id, version = await repo.save_plan(
-            conn, campaign_id, submitter, plan, submitted_by=actor_id, submitted_at=now
+        name = await uow.projects.submitter_name(key) or key[1]
+        submitter = campaign.Submitter(key[0], key[1], name)
+        plan_id, version = await uow.campaigns.save_plan(
+            campaign_id, submitter, plan, submitted_by=actor_id, submitted_at=now
         )
-        await outbox.enqueue(
-            conn,
-            events.PlanSubmitted(
+        await uow.campaign_outbox.add(
+            campaigns.PlanSubmitted(
                 campaign_id=campaign_id,
                 plan_id=plan_id,
                 version=version,
@@ -226,66 +219,68 @@ async def submit_plan(
                 district_code=_district(submitter),
                 enterprise_id=_enterprise(submitter),
             ),
-            source=SOURCE,
+            trace,
         )
-        saved = await repo.get_plan(conn, campaign_id, key, with_phones=True)
+        saved = await uow.campaigns.get_plan(campaign_id, key, with_phones=True)
+        await uow.commit()
     assert saved is not None
     return saved
 
 
-def _district(s: domain.Submitter) -> str | None:
-    return s.submitter_id if s.kind is domain.SubmitterKind.DISTRICT else None
+def _district(s: campaign.Submitter) -> str | None:
+    return s.submitter_id if s.kind is campaign.SubmitterKind.DISTRICT else None
 
 
-def _enterprise(s: domain.Submitter) -> str | None:
-    return s.submitter_id if s.kind is domain.SubmitterKind.ENTERPRISE else None
+def _enterprise(s: campaign.Submitter) -> str | None:
+    return s.submitter_id if s.kind is campaign.SubmitterKind.ENTERPRISE else None
 
 
 async def list_plans(
-    pool: asyncpg.Pool, campaign_id: str, actor: policy.Actor
+    uow: InspectionsUnitOfWork, campaign_id: str, actor: policy.Actor
 ) -> list[dict[str, Any]]:
     """City office: every plan. District office: its own and those of enterprises with projects
     in its district. Enterprise: its own. Never phone numbers."""
-    async with pool.acquire() as conn:
-        if await repo.get_campaign(conn, campaign_id) is None:
+    async with uow:
+        if await uow.campaigns.get(campaign_id) is None:
             raise _not_found(campaign_id)
-        only: frozenset[domain.SubmitterKey] | None
+        only: frozenset[campaign.SubmitterKey] | None
         if actor.role == "city_office":
             only = None
         elif actor.role == "district_office" and actor.district_code:
-            projects = await repo.project_refs(conn, district_code=actor.district_code)
-            only = domain.district_scope(actor.district_code, projects)
+            projects = await uow.projects.refs(district_code=actor.district_code)
+            only = campaign.district_scope(actor.district_code, projects)
         else:
-            own = domain.own_key(actor.role, actor.district_code, actor.enterprise_id)
+            own = campaign.own_key(actor.role, actor.district_code, actor.enterprise_id)
             if own is None:
                 raise Forbidden(
                     "wrong_role", Message("当前角色无权查看活动方案", "Your role may not see plans")
                 )
             only = frozenset({own})
-        return await repo.list_plans(conn, campaign_id, only=only)
+        return await uow.campaigns.list_plans(campaign_id, only=only)
 
 
 async def missing_plans(
-    pool: asyncpg.Pool, campaign_id: str, actor: policy.Actor, *, now: datetime
+    uow: InspectionsUnitOfWork, campaign_id: str, actor: policy.Actor
 ) -> dict[str, Any]:
     """Who owes a plan and has none yet: everyone for the city office; the district itself and
     the enterprises with projects there for a district office."""
-    async with pool.acquire() as conn:
-        row = await repo.get_campaign(conn, campaign_id)
+    async with uow:
+        now = uow.clock.now()
+        row = await uow.campaigns.get(campaign_id)
         if row is None:
             raise _not_found(campaign_id)
         if actor.role == "city_office":
-            projects = await repo.project_refs(conn)
+            projects = await uow.projects.refs()
         elif actor.role == "district_office" and actor.district_code:
-            projects = await repo.project_refs(conn, district_code=actor.district_code)
+            projects = await uow.projects.refs(district_code=actor.district_code)
         else:
             raise Forbidden(
                 "wrong_role",
                 Message("当前角色无权查看未提交名单", "Your role may not see who is missing"),
             )
-        submitted = await repo.submitted_keys(conn, campaign_id)
+        submitted = await uow.campaigns.submitted_keys(campaign_id)
     planning = row.campaign.planning
-    late = domain.missing(domain.required_submitters(projects), submitted)
+    late = campaign.missing(campaign.required_submitters(projects), submitted)
     return {
         "campaign_id": campaign_id,
         "deadline": planning.ends_at,
@@ -302,34 +297,37 @@ async def missing_plans(
     }
 
 
-# --- the time-driven job --------------------------------------------------------------------
+# --- the time-driven work -------------------------------------------------------------------
 
 
-async def campaign_job(pool: asyncpg.Pool, now: datetime) -> int:
-    """Announce the phase running at `now` and, once the planning phase is over, flag every
-    missing plan; each exactly once, however many replicas run this and however often.
-    Returns the number of events written."""
-    async with pool.acquire() as conn:
-        rows = await repo.campaigns_with_work(conn, now.astimezone(domain.CHINA).date())
+async def run_campaigns(units: Callable[[], InspectionsUnitOfWork]) -> int:
+    """The campaign pass of the time-driven job: announce the phase running now and, once the
+    planning phase is over, flag every missing plan; each exactly once, however many replicas
+    run this and however often. Each step is its own unit of work. Returns the events written."""
+    trace = Trace.start()
+    async with units() as uow:
+        now = uow.clock.now()
+        rows = await uow.campaigns.with_work(now.astimezone(campaign.CHINA).date())
     emitted = 0
     for row in rows:
-        for phase in domain.phases_to_announce(row.campaign, now):
+        for phase in campaign.phases_to_announce(row.campaign, now):
             if phase.kind not in row.announced:
-                emitted += await _announce(pool, row.campaign, phase, now)
+                emitted += await announce_phase(units(), row.campaign, phase, trace)
         if row.overdue_checked_at is None and now > row.campaign.planning.ends_at:
-            emitted += await _flag_overdue(pool, row, now)
+            emitted += await flag_overdue_plans(units(), row, trace)
     return emitted
 
 
-async def _announce(
-    pool: asyncpg.Pool, c: domain.Campaign, phase: domain.Phase, now: datetime
+async def announce_phase(
+    uow: InspectionsUnitOfWork, c: campaign.Campaign, phase: campaign.Phase, trace: Trace
 ) -> int:
-    async with pool.acquire() as conn, conn.transaction():
-        if not await repo.claim_phase_announcement(conn, c.campaign_id, phase.kind, now):
+    """CampaignPhaseStarted, once per (campaign, phase); 1 if this call wrote it."""
+    async with uow:
+        now = uow.clock.now()
+        if not await uow.campaigns.claim_phase_announcement(c.campaign_id, phase.kind, now):
             return 0
-        await outbox.enqueue(
-            conn,
-            events.CampaignPhaseStarted(
+        await uow.campaign_outbox.add(
+            campaigns.CampaignPhaseStarted(
                 campaign_id=c.campaign_id,
                 phase=phase.kind.value,
                 phase_title_zh=phase.title_zh,
@@ -337,32 +335,36 @@ async def _announce(
                 ends_on=phase.ends_on,
                 title_zh=c.title_zh,
             ),
-            source=SOURCE,
+            trace,
         )
+        await uow.commit()
     return 1
 
 
-async def _flag_overdue(pool: asyncpg.Pool, row: repo.CampaignRow, now: datetime) -> int:
+async def flag_overdue_plans(uow: InspectionsUnitOfWork, row: CampaignRow, trace: Trace) -> int:
+    """Once the planning phase is over, flag every submitter still owing a plan (PlanOverdue),
+    once per campaign however many replicas run this. Returns the number of events written."""
     c = row.campaign
     planning = c.planning
-    async with pool.acquire() as conn, conn.transaction():
-        if not await repo.claim_overdue_scan(conn, c.campaign_id, now):
+    async with uow:
+        now = uow.clock.now()
+        if not await uow.campaigns.claim_overdue_scan(c.campaign_id, now):
             return 0  # another replica (or an earlier run) did it
-        if not domain.plans_were_owed(c, row.created_at):
+        if not campaign.plans_were_owed(c, row.created_at):
+            await uow.commit()  # the claim stands: an archive is never scanned again
             log.info("campaign_overdue_scan_skipped", campaign_id=c.campaign_id, reason="archive")
             return 0
         # Read after the claim: the claim waited for submissions in flight, so all are visible.
-        required = domain.required_submitters(await repo.project_refs(conn))
-        late = domain.missing(required, await repo.submitted_keys(conn, c.campaign_id))
+        required = campaign.required_submitters(await uow.projects.refs())
+        late = campaign.missing(required, await uow.campaigns.submitted_keys(c.campaign_id))
         emitted = 0
         for submitter in late:
-            if not await repo.record_overdue(
-                conn, c.campaign_id, submitter, deadline=planning.ends_at, detected_at=now
+            if not await uow.campaigns.record_overdue(
+                c.campaign_id, submitter, deadline=planning.ends_at, detected_at=now
             ):
                 continue
-            await outbox.enqueue(
-                conn,
-                events.PlanOverdue(
+            await uow.campaign_outbox.add(
+                campaigns.PlanOverdue(
                     campaign_id=c.campaign_id,
                     submitter_kind=submitter.kind.value,
                     submitter_name=submitter.name,
@@ -372,10 +374,8 @@ async def _flag_overdue(pool: asyncpg.Pool, row: repo.CampaignRow, now: datetime
                     district_code=_district(submitter),
                     enterprise_id=_enterprise(submitter),
                 ),
-                source=SOURCE,
+                trace,
             )
             emitted += 1
+        await uow.commit()
     return emitted
-
-
-JOBS = (PeriodicJob("campaigns", campaign_job, interval_s=30),)
