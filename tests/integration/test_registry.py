@@ -26,6 +26,7 @@ from services.inspections.adapters import registry_files
 from services.inspections.adapters.postgres import SOURCE, PgInspectionsUnitOfWork
 from services.inspections.adapters.registry_tables import PgProjects
 from services.inspections.domain import registry as rules
+from services.inspections.domain import templates
 from services.inspections.entrypoints import (
     activities_http,
     registry_http,
@@ -198,7 +199,7 @@ async def test_shipped_templates_load_once_and_a_changed_version_is_refused(
         await startup.load_templates(units(pool), tmp_path)
     edited["items"][0]["severity"] = "critical"
     (tmp_path / "flood-season.v1.json").write_text(json.dumps(edited), "utf-8")
-    with pytest.raises(rules.InvalidTemplate):
+    with pytest.raises(templates.InvalidTemplate):
         await startup.load_templates(units(pool), tmp_path)
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from runtime import http
 from services.inspections.adapters import registry_files, registry_tables
-from services.inspections.domain import checklist, policy
+from services.inspections.domain import activities, checklist, policy, problems, templates
 from services.inspections.domain import registry as rules
 from services.inspections.entrypoints import activities_http, registry_http
 from services.inspections.entrypoints import http as inspections_http
@@ -232,12 +232,12 @@ def test_json_rows_are_checked_like_csv_rows() -> None:
 
 def test_too_many_problems_are_capped_but_counted() -> None:
     rows = [
-        row(project_id=f"P-{i}", district_code="1") for i in range(rules.MAX_REPORTED_ERRORS + 5)
+        row(project_id=f"P-{i}", district_code="1") for i in range(problems.MAX_REPORTED_ERRORS + 5)
     ]
     with pytest.raises(rules.InvalidRegistryFile) as caught:
         registry_files.parse_projects(to_csv(rows), "csv")
-    assert len(caught.value.problems) == rules.MAX_REPORTED_ERRORS
-    assert caught.value.total == rules.MAX_REPORTED_ERRORS + 5
+    assert len(caught.value.problems) == problems.MAX_REPORTED_ERRORS
+    assert caught.value.total == problems.MAX_REPORTED_ERRORS + 5
 
 
 # --- scope -----------------------------------------------------------------------------------
@@ -276,7 +276,7 @@ def template(**changes: object) -> dict[str, object]:
 @pytest.mark.parametrize("path", sorted((DATA / "templates").glob("*.json")), ids=lambda p: p.name)
 def test_every_shipped_template_is_valid(path: Path) -> None:
     body = json.loads(path.read_text("utf-8"))
-    assert rules.template_problems(body) == []
+    assert templates.template_problems(body) == []
     assert path.name == f"{body['template_id']}.v{body['version']}.json"
 
 
@@ -314,7 +314,7 @@ def test_template_rules() -> None:
         {**items[1], "severity": "critical"},
         {**items[2], "title_zh": ""},
     ]
-    problems = rules.template_problems(template(items=bad_items, pass_mark=101, version=0))
+    problems = templates.template_problems(template(items=bad_items, pass_mark=101, version=0))
     assert {p.field for p in problems} == {
         "version",
         "pass_mark",
@@ -323,19 +323,19 @@ def test_template_rules() -> None:
         "items.2.severity",
         "items.3.title_zh",
     }
-    assert rules.template_problems(template(items=[])) != []
-    assert rules.template_problems(template(pass_mark=float("nan"))) != []
-    assert rules.template_problems(template(pass_mark=True)) != []
-    assert rules.template_problems(template(extra="x"))[0].field == "extra"
+    assert templates.template_problems(template(items=[])) != []
+    assert templates.template_problems(template(pass_mark=float("nan"))) != []
+    assert templates.template_problems(template(pass_mark=True)) != []
+    assert templates.template_problems(template(extra="x"))[0].field == "extra"
 
 
 def test_a_new_version_follows_the_latest() -> None:
-    assert rules.next_version_refusal(1, None) is None
-    assert rules.next_version_refusal(3, 2) is None
-    refusal = rules.next_version_refusal(4, 2)
+    assert templates.next_version_refusal(1, None) is None
+    assert templates.next_version_refusal(3, 2) is None
+    refusal = templates.next_version_refusal(4, 2)
     assert refusal is not None
     assert refusal.en == "the new version must be 3 (latest: 2)"
-    assert rules.next_version_refusal(2, None) is not None
+    assert templates.next_version_refusal(2, None) is not None
 
 
 # --- activity records ------------------------------------------------------------------------
@@ -343,7 +343,7 @@ def test_a_new_version_follows_the_latest() -> None:
 TODAY = date(2011, 8, 20)
 
 
-def activity(**changes: object) -> list[rules.Problem]:
+def activity(**changes: object) -> list[problems.Problem]:
     values: dict[str, object] = {
         "title": "纳凉晚会",
         "held_on": date(2011, 8, 19),
@@ -352,7 +352,7 @@ def activity(**changes: object) -> list[rules.Problem]:
         "today": TODAY,
     }
     values.update(changes)
-    return rules.activity_problems(**values)  # type: ignore[arg-type]
+    return activities.activity_problems(**values)  # type: ignore[arg-type]
 
 
 def test_a_plain_activity_is_accepted() -> None:

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from services.inspections.domain import registry
-from services.inspections.domain.registry import InvalidRegistryFile, Problem, Rows
+from services.inspections.domain.problems import Problem
+from services.inspections.domain.registry import InvalidRegistryFile, Rows
 
 FileFormat = Literal["json", "csv"]
 FORMATS: dict[str, FileFormat] = {".json": "json", ".csv": "csv"}

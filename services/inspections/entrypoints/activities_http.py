@@ -14,7 +14,7 @@ from pydantic_core import PydanticCustomError
 
 from runtime.http import CurrentPrincipal
 from runtime.idempotency import IdempotencyKey
-from services.inspections.domain import registry
+from services.inspections.domain import activities, problems
 from services.inspections.entrypoints import policy
 from services.inspections.entrypoints.deps import Deps
 from services.inspections.entrypoints.registry_responses import ERRORS, ProjectId, unprocessable
@@ -23,7 +23,7 @@ from services.inspections.service import registry as registry_handlers
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 
 
-PhotoRef = Annotated[str, Field(pattern=registry.PHOTO_REF_PATTERN)]
+PhotoRef = Annotated[str, Field(pattern=activities.PHOTO_REF_PATTERN)]
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -45,8 +45,8 @@ class ActivityIn(BaseModel):
     title: str = Field(min_length=1, max_length=200)
     held_on: IsoDate = Field(description="活动日期, e.g. 2011-08-20")
     participants: int = Field(ge=0, le=1_000_000)
-    description: str = Field(default="", max_length=registry.MAX_DESCRIPTION)
-    photo_refs: list[PhotoRef] = Field(default_factory=list, max_length=registry.MAX_PHOTOS)
+    description: str = Field(default="", max_length=activities.MAX_DESCRIPTION)
+    photo_refs: list[PhotoRef] = Field(default_factory=list, max_length=activities.MAX_PHOTOS)
 
 
 class ActivityOut(BaseModel):
@@ -92,7 +92,7 @@ async def post_activity(
         record, created = await registry_handlers.record_activity(
             deps.units(), cmd, policy.actor_of(principal), principal.subject
         )
-    except registry.Invalid as exc:
+    except problems.Invalid as exc:
         return unprocessable(exc)
     if not created:
         response.status_code = 200

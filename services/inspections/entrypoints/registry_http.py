@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from runtime.errors import Message, NotFound
 from runtime.http import CurrentPrincipal, ErrorResponse, RequestTrace, error_response
 from services.inspections.adapters import registry_files
-from services.inspections.domain import registry
+from services.inspections.domain import problems, registry
 from services.inspections.entrypoints import policy
 from services.inspections.entrypoints.deps import Deps
 from services.inspections.entrypoints.registry_responses import ERRORS, ProjectId, unprocessable
@@ -124,7 +124,7 @@ async def post_project(
     """Register a project: the city office anywhere, a district office in its own district."""
     try:
         facts = _facts(body.model_dump())
-    except registry.Invalid as exc:
+    except problems.Invalid as exc:
         return unprocessable(exc)
     project = await registry_handlers.create_project(
         deps.units(), facts, policy.actor_of(principal), trace
@@ -148,7 +148,7 @@ async def put_project(
         )
     try:
         facts = _facts({**body.model_dump(), "project_id": project_id})
-    except registry.Invalid as exc:
+    except problems.Invalid as exc:
         return unprocessable(exc)
     project, change = await registry_handlers.update_project(
         deps.units(), facts, policy.actor_of(principal), trace
@@ -214,7 +214,7 @@ async def import_registry(
             )
     try:
         projects = registry_files.parse_projects(bytes(data), fmt)
-    except registry.Invalid as exc:
+    except problems.Invalid as exc:
         return unprocessable(exc)
     counts = await registry_handlers.import_projects(deps.units(), projects, trace)
     return {**counts, "total": len(projects)}

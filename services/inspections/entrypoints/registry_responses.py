@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from runtime.errors import Message
 from runtime.http import ErrorResponse, FieldError, error_response
-from services.inspections.domain import registry
+from services.inspections.domain import problems
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (403, 404, 409, 422)
@@ -18,7 +18,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 ProjectId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-def unprocessable(exc: registry.Invalid) -> JSONResponse:
+def unprocessable(exc: problems.Invalid) -> JSONResponse:
     zh, en = exc.zh, exc.en
     if exc.total > len(exc.problems):
         zh += f"(共 {exc.total} 处问题,仅列出前 {len(exc.problems)} 处)"

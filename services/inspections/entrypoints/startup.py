@@ -13,7 +13,7 @@ import structlog
 
 from runtime.unit_of_work import Trace
 from services.inspections.adapters import reference, registry_files
-from services.inspections.domain import registry
+from services.inspections.domain import problems, registry, templates
 from services.inspections.service import rectifications
 from services.inspections.service import registry as registry_handlers
 from services.inspections.service.ports import InspectionsUnitOfWork
@@ -45,9 +45,9 @@ async def load_templates(units: Callable[[], InspectionsUnitOfWork], directory: 
     """Store the template files of `directory` not stored yet; a changed stored version raises."""
     files = await asyncio.to_thread(registry_files.read_templates, directory)
     for path, body in files:
-        problems = registry.template_problems(body)
+        problems = templates.template_problems(body)
         if problems:
-            exc = registry.InvalidTemplate(problems)
+            exc = templates.InvalidTemplate(problems)
             _log_refusal("template_file_refused", path, exc)
             raise exc
     return await registry_handlers.store_templates(units(), [body for _, body in files])
@@ -70,7 +70,7 @@ async def load_projects(units: Callable[[], InspectionsUnitOfWork], path: Path) 
     return counts
 
 
-def _log_refusal(event: str, path: Path, exc: registry.Invalid) -> None:
+def _log_refusal(event: str, path: Path, exc: problems.Invalid) -> None:
     log.error(
         event,
         source=str(path),

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.errors import Message, NotFound
 from runtime.http import CurrentPrincipal
-from services.inspections.domain import registry
+from services.inspections.domain import problems, templates
 from services.inspections.entrypoints import policy
 from services.inspections.entrypoints.deps import Deps
 from services.inspections.entrypoints.registry_responses import ERRORS, unprocessable
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/api/v1", tags=["registry"])
 
 class TemplateItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    item_id: str = Field(pattern=registry.ITEM_ID_PATTERN)
+    item_id: str = Field(pattern=templates.ITEM_ID_PATTERN)
     group: str = Field(min_length=1, max_length=64)
     weight: float = Field(gt=0, le=1000, allow_inf_nan=False)
     severity: Literal["general", "serious", "urgent"]
@@ -33,12 +33,12 @@ class TemplateItemIn(BaseModel):
 
 class TemplateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    template_id: str = Field(pattern=registry.TEMPLATE_ID_PATTERN)
+    template_id: str = Field(pattern=templates.TEMPLATE_ID_PATTERN)
     version: int = Field(ge=1, le=2**31 - 1, description="must be the latest stored version + 1")
     title_zh: str = Field(min_length=1, max_length=200)
     title_en: str = Field(min_length=1, max_length=200)
     pass_mark: float = Field(ge=0, le=100, allow_inf_nan=False)
-    items: list[TemplateItemIn] = Field(min_length=1, max_length=registry.MAX_ITEMS)
+    items: list[TemplateItemIn] = Field(min_length=1, max_length=templates.MAX_ITEMS)
 
 
 class TemplateSummaryOut(BaseModel):
@@ -55,8 +55,8 @@ class TemplateSummaryOut(BaseModel):
 async def get_templates(principal: CurrentPrincipal, deps: Deps) -> list[dict[str, Any]]:
     """Each template's latest version (full body) and the list of its versions."""
     async with deps.units() as uow:
-        templates = await uow.templates.summaries()
-    return [{**t, "latest_version": t["versions"][-1]} for t in templates]
+        summaries = await uow.templates.summaries()
+    return [{**t, "latest_version": t["versions"][-1]} for t in summaries]
 
 
 @router.get(
@@ -91,7 +91,7 @@ async def post_template(
     sending the same version with the same body again answers 200."""
     try:
         stored, created = await registry_handlers.publish_template(deps.units(), body.model_dump())
-    except registry.Invalid as exc:
+    except problems.Invalid as exc:
         return unprocessable(exc)
     if not created:
         response.status_code = 200

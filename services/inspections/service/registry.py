@@ -21,7 +21,7 @@ from runtime.calendar import CHINA
 from runtime.errors import DomainError, Forbidden, Message, NotFound
 from runtime.unit_of_work import Trace
 from schemas.registry import v1 as registry_events
-from services.inspections.domain import policy, registry
+from services.inspections.domain import activities, policy, registry, templates
 from services.inspections.domain.registry import ProjectFacts
 from services.inspections.service.ports import Change, InspectionsUnitOfWork, NewActivity
 
@@ -129,9 +129,9 @@ async def store_templates(uow: InspectionsUnitOfWork, bodies: Sequence[dict[str,
     """Store the templates not stored yet (startup); a checked body is expected, and a changed
     stored version raises ValueError. Returns how many were added."""
     for body in bodies:
-        problems = registry.template_problems(body)
+        problems = templates.template_problems(body)
         if problems:
-            raise registry.InvalidTemplate(problems)
+            raise templates.InvalidTemplate(problems)
     added = 0
     async with uow:
         for body in bodies:
@@ -149,14 +149,14 @@ async def publish_template(
     Sending a stored version again with the same body is a harmless retry (created = False);
     with a different body it is refused: a published version is never edited.
     """
-    problems = registry.template_problems(body)
+    problems = templates.template_problems(body)
     if problems:
-        raise registry.InvalidTemplate(problems)
+        raise templates.InvalidTemplate(problems)
     template_id, version = body["template_id"], body["version"]
     async with uow:
         stored = await uow.templates.body(template_id, version)
         if stored is None:
-            refusal = registry.next_version_refusal(
+            refusal = templates.next_version_refusal(
                 version, await uow.templates.latest_version(template_id)
             )
             if refusal is not None:
@@ -187,7 +187,7 @@ async def publish_template(
 @dataclass(frozen=True)
 class RecordActivity:
     project_id: str
-    kind: registry.ActivityKind
+    kind: activities.ActivityKind
     title: str
     held_on: date
     participants: int
@@ -204,7 +204,7 @@ async def record_activity(
     Return (the record, created?); a repeated Idempotency-Key returns the first record.
     """
     async with uow:
-        problems = registry.activity_problems(
+        problems = activities.activity_problems(
             title=cmd.title,
             held_on=cmd.held_on,
             description=cmd.description,
@@ -212,7 +212,7 @@ async def record_activity(
             today=uow.clock.now().astimezone(CHINA).date(),
         )
         if problems:
-            raise registry.InvalidActivity(problems)
+            raise activities.InvalidActivity(problems)
         if cmd.idempotency_key:
             earlier = await uow.activities.find_by_key(actor_id, cmd.idempotency_key)
             if earlier is not None:
@@ -257,7 +257,7 @@ async def list_activities(
     project_id: str,
     actor: policy.Actor,
     *,
-    kind: registry.ActivityKind | None,
+    kind: activities.ActivityKind | None,
     limit: int,
 ) -> list[dict[str, Any]]:
     async with uow:

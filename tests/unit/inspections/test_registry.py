@@ -14,7 +14,7 @@ from runtime.errors import DomainError, Forbidden, NotFound
 from runtime.unit_of_work import Trace
 from schemas.registry import v1 as registry_events
 from services.inspections.adapters.memory import MemoryInspectionsUnitOfWork, template_body
-from services.inspections.domain import registry
+from services.inspections.domain import activities, templates
 from services.inspections.domain.registry import ProjectFacts
 from services.inspections.service import registry as registry_handlers
 from tests.unit.inspections.conftest import CITY, CONTRACT, E1, E2, HEPING, NANKAI, NOW, PROJECTS
@@ -115,7 +115,7 @@ async def test_template_versions_are_published_in_order_and_never_edited(
     with pytest.raises(DomainError) as gap:
         await registry_handlers.publish_template(uow, {**v1, "version": 3})
     assert gap.value.code == "template_version_not_next"
-    with pytest.raises(registry.InvalidTemplate):
+    with pytest.raises(templates.InvalidTemplate):
         await registry_handlers.publish_template(uow, {**v1, "items": []})
     assert await uow.templates.latest_version(CONTRACT.template_id) == 1
 
@@ -170,7 +170,7 @@ async def test_an_enterprise_records_activities_of_its_own_projects(
     [
         (activity(), E2, NotFound),  # not its project
         (activity(), HEPING, NotFound),  # offices record no activities
-        (activity(held_on=NOW.date() + timedelta(days=1)), E1, registry.InvalidActivity),
+        (activity(held_on=NOW.date() + timedelta(days=1)), E1, activities.InvalidActivity),
     ],
 )
 async def test_activity_refusals(
