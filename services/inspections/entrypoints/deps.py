@@ -1,6 +1,6 @@
 """What the inspections routes depend on, built once by the composition root (`bootstrap.compose`)
 and handed to routes through FastAPI's `Depends` (`runtime.http.provided`): typed, no string keys,
-no `app.state`."""
+no lookups in the application state."""
 
 from __future__ import annotations
 
