@@ -17,7 +17,7 @@ from runtime.unit_of_work import Trace
 from schemas import cloudevents
 from schemas.inspections import v1 as events
 from services.inspections.adapters.postgres import SOURCE, PgInspectionsUnitOfWork
-from services.inspections.domain import policy
+from services.inspections.domain import actors
 from services.inspections.entrypoints import jobs
 from services.inspections.service import rectifications
 from tests.e2e.conftest import FAILED_INSPECTION, Platform
@@ -196,7 +196,7 @@ async def test_a_late_submission_is_recorded_overdue_before_the_scan_sees_it(
         row = await rectifications.submit(
             PgInspectionsUnitOfWork(pool, source=SOURCE, clock=FixedClock(late)),
             order["order_id"],
-            policy.Actor(role="enterprise", district_code=None, enterprise_id="E-0001"),
+            actors.Actor(role="enterprise", district_code=None, enterprise_id="E-0001"),
             "E-0001-staff",
             evidence_text="已整改,但晚于期限",
             photo_refs=[],

@@ -24,12 +24,11 @@ from services.inspections import bootstrap
 from services.inspections.adapters.campaigns import TemplateFiles
 from services.inspections.adapters.postgres import SOURCE, PgInspectionsUnitOfWork
 from services.inspections.adapters.registry_tables import PgProjects
-from services.inspections.domain import campaign as domain
-from services.inspections.domain import policy
+from services.inspections.domain import actors, campaign
 from services.inspections.domain.campaign import CHINA
-from services.inspections.domain.registry import ProjectFacts
+from services.inspections.domain.project_registry import ProjectFacts
 from services.inspections.entrypoints import campaigns_http, jobs
-from services.inspections.service import campaigns
+from services.inspections.service import campaign_handlers
 from tests.asgi import served
 
 pytestmark = pytest.mark.integration
@@ -50,19 +49,19 @@ PLANNING = china(8, 8, 10)
 BEFORE_DEADLINE = china(8, 13, 23, 59)
 AFTER_DEADLINE = china(8, 14, 0, 1)
 
-DISTRICT_120101 = policy.Actor("district_office", "120101", None)
-ENTERPRISE_1 = policy.Actor("enterprise", None, "E-0001")
-CITY = policy.Actor("city_office", None, None)
+DISTRICT_120101 = actors.Actor("district_office", "120101", None)
+ENTERPRISE_1 = actors.Actor("enterprise", None, "E-0001")
+CITY = actors.Actor("city_office", None, None)
 
 
-def plan(summary: str = "第一版") -> domain.PlanContent:
-    return domain.PlanContent(
+def plan(summary: str = "第一版") -> campaign.PlanContent:
+    return campaign.PlanContent(
         departments=("综合办公室", "工程部"),
         staff=(
-            domain.StaffMember("张三", "联络员", "13800138000"),
-            domain.StaffMember("李四", "宣传", None),
+            campaign.StaffMember("张三", "联络员", "13800138000"),
+            campaign.StaffMember("李四", "宣传", None),
         ),
-        schedule=(domain.ScheduleItem(date(2011, 8, 20), "张贴宣传海报"),),
+        schedule=(campaign.ScheduleItem(date(2011, 8, 20), "张贴宣传海报"),),
         summary=summary,
     )
 
@@ -87,7 +86,7 @@ async def inspections_pool(fresh_db: str) -> AsyncIterator[asyncpg.Pool]:
     await _load_projects(pool)
     template = await TemplateFiles().get(CAMPAIGN)
     assert template is not None
-    await campaigns.create_campaign(unit(pool, china(7, 22)), template, created_by="city-1")
+    await campaign_handlers.create_campaign(unit(pool, china(7, 22)), template, created_by="city-1")
     yield pool
     await pool.close()
 
@@ -111,7 +110,7 @@ async def events_of(pool: asyncpg.Pool, name: str) -> list[dict[str, Any]]:
 async def test_a_plan_submitted_in_the_planning_phase_writes_plan_submitted(
     inspections_pool: asyncpg.Pool,
 ) -> None:
-    saved = await campaigns.submit_plan(
+    saved = await campaign_handlers.submit_plan(
         unit(inspections_pool, PLANNING),
         CAMPAIGN,
         plan(),
@@ -137,7 +136,7 @@ async def test_a_plan_submitted_in_the_planning_phase_writes_plan_submitted(
 async def test_a_resubmission_replaces_the_plan_as_version_2(
     inspections_pool: asyncpg.Pool,
 ) -> None:
-    first = await campaigns.submit_plan(
+    first = await campaign_handlers.submit_plan(
         unit(inspections_pool, PLANNING),
         CAMPAIGN,
         plan(),
@@ -145,7 +144,7 @@ async def test_a_resubmission_replaces_the_plan_as_version_2(
         "officer-1",
         trace=Trace.start(),
     )
-    second = await campaigns.submit_plan(
+    second = await campaign_handlers.submit_plan(
         unit(inspections_pool, BEFORE_DEADLINE),
         CAMPAIGN,
         plan("第二版"),
@@ -170,7 +169,7 @@ async def test_a_plan_outside_the_planning_phase_is_refused_and_nothing_is_writt
     inspections_pool: asyncpg.Pool, now: datetime, code: str
 ) -> None:
     with pytest.raises(DomainError) as caught:
-        await campaigns.submit_plan(
+        await campaign_handlers.submit_plan(
             unit(inspections_pool, now),
             CAMPAIGN,
             plan(),
@@ -191,7 +190,7 @@ async def test_a_late_request_is_refused_once_the_overdue_scan_ran(
     overdue submitters stays true."""
     assert await jobs.campaign_work(inspections_pool, AFTER_DEADLINE) > 0
     with pytest.raises(DomainError) as caught:
-        await campaigns.submit_plan(
+        await campaign_handlers.submit_plan(
             unit(inspections_pool, BEFORE_DEADLINE),
             CAMPAIGN,
             plan(),
@@ -203,9 +202,9 @@ async def test_a_late_request_is_refused_once_the_overdue_scan_ran(
 
 
 async def test_a_schedule_outside_the_campaign_is_invalid(inspections_pool: asyncpg.Pool) -> None:
-    bad = domain.PlanContent(("办公室",), (), (domain.ScheduleItem(date(2012, 1, 1), "x"),), "")
+    bad = campaign.PlanContent(("办公室",), (), (campaign.ScheduleItem(date(2012, 1, 1), "x"),), "")
     with pytest.raises(InvalidInput) as caught:
-        await campaigns.submit_plan(
+        await campaign_handlers.submit_plan(
             unit(inspections_pool, PLANNING),
             CAMPAIGN,
             bad,
@@ -218,29 +217,29 @@ async def test_a_schedule_outside_the_campaign_is_invalid(inspections_pool: asyn
 
 async def test_who_sees_which_plans_and_who_is_missing(inspections_pool: asyncpg.Pool) -> None:
     pool = inspections_pool
-    await campaigns.submit_plan(
+    await campaign_handlers.submit_plan(
         unit(pool, PLANNING), CAMPAIGN, plan(), ENTERPRISE_1, "e1", trace=Trace.start()
     )
-    nankai_enterprise = policy.Actor("enterprise", None, "E-0003")
-    await campaigns.submit_plan(
+    nankai_enterprise = actors.Actor("enterprise", None, "E-0003")
+    await campaign_handlers.submit_plan(
         unit(pool, PLANNING), CAMPAIGN, plan(), nankai_enterprise, "e3", trace=Trace.start()
     )
 
-    city = await campaigns.list_plans(unit(pool), CAMPAIGN, CITY)
+    city = await campaign_handlers.list_plans(unit(pool), CAMPAIGN, CITY)
     assert {p["submitter_id"] for p in city} == {"E-0001", "E-0003"}
     assert all("phone" not in s for p in city for s in p["staff"])
-    heping = await campaigns.list_plans(unit(pool), CAMPAIGN, DISTRICT_120101)
+    heping = await campaign_handlers.list_plans(unit(pool), CAMPAIGN, DISTRICT_120101)
     assert [p["submitter_id"] for p in heping] == ["E-0001"]  # E-0003 has no project in 和平区
-    other = await campaigns.list_plans(
-        unit(pool), CAMPAIGN, policy.Actor("enterprise", None, "E-0002")
+    other = await campaign_handlers.list_plans(
+        unit(pool), CAMPAIGN, actors.Actor("enterprise", None, "E-0002")
     )
     assert other == []
 
-    missing = await campaigns.missing_plans(unit(pool, PLANNING), CAMPAIGN, DISTRICT_120101)
+    missing = await campaign_handlers.missing_plans(unit(pool, PLANNING), CAMPAIGN, DISTRICT_120101)
     assert [m["submitter_id"] for m in missing["missing"]] == ["120101", "E-0002"]
     assert missing["deadline_on"] == date(2011, 8, 13)
     assert not missing["deadline_passed"]
-    everyone = await campaigns.missing_plans(unit(pool, PLANNING), CAMPAIGN, CITY)
+    everyone = await campaign_handlers.missing_plans(unit(pool, PLANNING), CAMPAIGN, CITY)
     assert [m["submitter_id"] for m in everyone["missing"]] == [
         "120101",
         "120103",
@@ -264,10 +263,10 @@ async def test_plan_overdue_once_per_missing_submitter_even_run_twice_and_concur
     inspections_pool: asyncpg.Pool, fresh_db: str
 ) -> None:
     pool = inspections_pool
-    await campaigns.submit_plan(
+    await campaign_handlers.submit_plan(
         unit(pool, PLANNING), CAMPAIGN, plan(), ENTERPRISE_1, "e1", trace=Trace.start()
     )
-    await campaigns.submit_plan(
+    await campaign_handlers.submit_plan(
         unit(pool, PLANNING), CAMPAIGN, plan(), DISTRICT_120101, "o1", trace=Trace.start()
     )
 
@@ -323,7 +322,7 @@ async def test_a_campaign_recorded_after_its_deadline_flags_nobody(fresh_db: str
     pool = await db.create_pool(fresh_db, max_size=2)
     try:
         await _load_projects(pool)
-        await campaigns.ensure_default_campaign(unit(pool), TemplateFiles())
+        await campaign_handlers.ensure_default_campaign(unit(pool), TemplateFiles())
         assert await jobs.campaign_work(pool, datetime.now(CHINA)) == 0
         assert await count(pool, "SELECT count(*) FROM outbox") == 0
         assert await count(pool, "SELECT count(*) FROM campaigns") == 1

@@ -25,15 +25,13 @@ from services.inspections import bootstrap
 from services.inspections.adapters import registry_files
 from services.inspections.adapters.postgres import SOURCE, PgInspectionsUnitOfWork
 from services.inspections.adapters.registry_tables import PgProjects
-from services.inspections.domain import registry as rules
-from services.inspections.domain import templates
+from services.inspections.domain import project_registry, templates
 from services.inspections.entrypoints import (
     activities_http,
     registry_http,
     startup,
     templates_http,
 )
-from services.inspections.service import registry
 from services.inspections.service.ports import InspectionsUnitOfWork
 from tests.asgi import served
 
@@ -43,7 +41,7 @@ MIGRATIONS = Path("services/inspections/migrations")
 DATA = Path("services/inspections/data")
 NOW = datetime(2011, 8, 20, 9, 0, tzinfo=UTC)
 TOPIC = "wuye.registry.projects"
-HEADER = list(rules.PROJECT_FIELDS)
+HEADER = list(project_registry.PROJECT_FIELDS)
 
 
 def facts(n: int, **changes: str) -> dict[str, str]:
@@ -103,14 +101,14 @@ async def test_import_emits_one_event_per_real_change_with_the_full_facts(
     pool: asyncpg.Pool,
 ) -> None:
     rows = [facts(n) for n in range(1, 6)]
-    first = await registry.import_projects(
+    first = await project_registry.import_projects(
         units(pool)(), registry_files.parse_projects(to_csv(rows), "csv"), trace()
     )
-    again = await registry.import_projects(
+    again = await project_registry.import_projects(
         units(pool)(), registry_files.parse_projects(to_csv(rows), "csv"), trace()
     )
     rows[2] = facts(3, enterprise_id="E-0102", enterprise_name="津东物业有限公司")
-    changed = await registry.import_projects(
+    changed = await project_registry.import_projects(
         units(pool)(), registry_files.parse_projects(to_csv(rows), "csv"), trace()
     )
 
@@ -129,7 +127,7 @@ async def test_import_emits_one_event_per_real_change_with_the_full_facts(
 
 async def test_a_bad_file_writes_nothing(pool: asyncpg.Pool) -> None:
     rows = [facts(1), facts(2, district_code="110101"), facts(3)]
-    with pytest.raises(rules.InvalidRegistryFile):
+    with pytest.raises(project_registry.InvalidRegistryFile):
         registry_files.parse_projects(to_csv(rows), "csv")
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM projects") == 0
@@ -141,7 +139,7 @@ async def test_a_failure_half_way_rolls_back_the_whole_import(
     real_upsert = PgProjects.upsert
     calls = 0
 
-    async def failing_third(self: PgProjects, project: rules.ProjectFacts) -> str:
+    async def failing_third(self: PgProjects, project: project_registry.ProjectFacts) -> str:
         nonlocal calls
         calls += 1
         if calls == 3:
@@ -151,7 +149,7 @@ async def test_a_failure_half_way_rolls_back_the_whole_import(
     monkeypatch.setattr(PgProjects, "upsert", failing_third)
     projects = registry_files.parse_projects(to_csv([facts(n) for n in range(1, 5)]), "csv")
     with pytest.raises(asyncpg.PostgresConnectionError):
-        await registry.import_projects(units(pool)(), projects, trace())
+        await project_registry.import_projects(units(pool)(), projects, trace())
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM projects") == 0
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
@@ -161,15 +159,15 @@ async def test_load_projects_reads_json_and_excel_csv_files(
     pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
     shipped = await startup.load_projects(units(pool), DATA / "projects.json")
-    csv_file = tmp_path / "registry.csv"
+    csv_file = tmp_path / "project_registry.csv"
     csv_file.write_bytes(to_csv([facts(1), facts(2)]))
     from_csv = await startup.load_projects(units(pool), csv_file)
     bad = tmp_path / "bad.csv"
     bad.write_bytes(to_csv([facts(3), facts(3)]))
-    with pytest.raises(rules.InvalidRegistryFile, match=r"already appears at rows\.2"):
+    with pytest.raises(project_registry.InvalidRegistryFile, match=r"already appears at rows\.2"):
         await startup.load_projects(units(pool), bad)
     with pytest.raises(ValueError, match=r"must end in \.json or \.csv"):
-        await startup.load_projects(units(pool), tmp_path / "registry.xlsx")
+        await startup.load_projects(units(pool), tmp_path / "project_registry.xlsx")
     assert shipped == {"created": 4, "updated": 0, "unchanged": 0}
     assert from_csv == {"created": 2, "updated": 0, "unchanged": 0}
     async with pool.acquire() as conn:
@@ -180,7 +178,7 @@ async def test_load_projects_reads_json_and_excel_csv_files(
 async def test_two_replicas_loading_at_once_emit_each_event_once(pool: asyncpg.Pool) -> None:
     projects = registry_files.parse_projects(to_csv([facts(n) for n in range(1, 30)]), "csv")
     results = await asyncio.gather(
-        *(registry.import_projects(units(pool)(), projects, trace()) for _ in range(3))
+        *(project_registry.import_projects(units(pool)(), projects, trace()) for _ in range(3))
     )
     assert sum(r["created"] for r in results) == 29
     async with pool.acquire() as conn:

@@ -1,5 +1,5 @@
 """Registry files (services.inspections.adapters.registry_files), template and activity rules
-(services.inspections.domain.registry): pure."""
+(services.inspections.domain.project_registry): pure."""
 
 from __future__ import annotations
 
@@ -13,13 +13,19 @@ import pytest
 
 from runtime import http
 from services.inspections.adapters import registry_files, registry_tables
-from services.inspections.domain import activities, checklist, policy, problems, templates
-from services.inspections.domain import registry as rules
+from services.inspections.domain import (
+    activities,
+    actors,
+    checklist,
+    problems,
+    project_registry,
+    templates,
+)
 from services.inspections.entrypoints import activities_http, registry_http
 from services.inspections.entrypoints import http as inspections_http
 
 DATA = Path("services/inspections/data")
-HEADER = list(rules.PROJECT_FIELDS)
+HEADER = list(project_registry.PROJECT_FIELDS)
 ROW = {
     "project_id": "P-120101-0001",
     "project_name": "和平区·海河花园",
@@ -46,7 +52,7 @@ def to_csv(rows: list[dict[str, str]], header: list[str] = HEADER, *, bom: bool 
 
 
 def problems_of(data: bytes | str, fmt: registry_files.FileFormat = "csv") -> dict[str, str]:
-    with pytest.raises(rules.InvalidRegistryFile) as caught:
+    with pytest.raises(project_registry.InvalidRegistryFile) as caught:
         registry_files.parse_projects(data, fmt)
     assert caught.value.code == "registry_file_invalid"
     return {p.field: p.en for p in caught.value.problems}
@@ -63,7 +69,7 @@ def test_the_shipped_json_registry_parses() -> None:
         "P-120103-0001",
         "P-120104-0001",
     ]
-    assert projects[0] == rules.ProjectFacts(**ROW)
+    assert projects[0] == project_registry.ProjectFacts(**ROW)
 
 
 def test_csv_with_an_excel_bom_reads_like_one_without() -> None:
@@ -89,7 +95,7 @@ def test_chinese_text_round_trips_through_csv_and_json() -> None:
     [from_csv] = registry_files.parse_projects(to_csv([facts], bom=True), "csv")
     document = json.dumps({"projects": [facts]}, ensure_ascii=False).encode()
     [from_json] = registry_files.parse_projects(document, "json")
-    assert from_csv == from_json == rules.ProjectFacts(**facts)
+    assert from_csv == from_json == project_registry.ProjectFacts(**facts)
 
 
 def test_columns_may_come_in_any_order_and_values_are_trimmed() -> None:
@@ -118,7 +124,7 @@ def test_a_missing_column_refuses_the_file() -> None:
 
 
 def test_unknown_and_repeated_columns_are_refused() -> None:
-    with pytest.raises(rules.InvalidRegistryFile) as caught:
+    with pytest.raises(project_registry.InvalidRegistryFile) as caught:
         registry_files.parse_projects(to_csv([row()], [*HEADER, "备注", "address"]), "csv")
     reasons = {p.en for p in caught.value.problems}
     assert reasons == {"unknown column 备注", "column address appears twice"}
@@ -194,7 +200,7 @@ def test_unreadable_csv_files_are_refused(data: bytes, reason: str) -> None:
 
 
 def test_excel_gbk_files_get_a_hint_in_chinese() -> None:
-    with pytest.raises(rules.InvalidRegistryFile) as caught:
+    with pytest.raises(project_registry.InvalidRegistryFile) as caught:
         registry_files.parse_projects(to_csv([row()]).decode().encode("gbk"), "csv")
     assert "CSV UTF-8" in caught.value.problems[0].zh
 
@@ -234,7 +240,7 @@ def test_too_many_problems_are_capped_but_counted() -> None:
     rows = [
         row(project_id=f"P-{i}", district_code="1") for i in range(problems.MAX_REPORTED_ERRORS + 5)
     ]
-    with pytest.raises(rules.InvalidRegistryFile) as caught:
+    with pytest.raises(project_registry.InvalidRegistryFile) as caught:
         registry_files.parse_projects(to_csv(rows), "csv")
     assert len(caught.value.problems) == problems.MAX_REPORTED_ERRORS
     assert caught.value.total == problems.MAX_REPORTED_ERRORS + 5
@@ -242,26 +248,26 @@ def test_too_many_problems_are_capped_but_counted() -> None:
 
 # --- scope -----------------------------------------------------------------------------------
 
-CITY = policy.Actor("city_office", None, None)
-HEPING = policy.Actor("district_office", "120101", None)
-E1 = policy.Actor("enterprise", None, "E-0001")
-OWNER = policy.Actor("owner", None, None)
+CITY = actors.Actor("city_office", None, None)
+HEPING = actors.Actor("district_office", "120101", None)
+E1 = actors.Actor("enterprise", None, "E-0001")
+OWNER = actors.Actor("owner", None, None)
 
 
 def test_who_sees_a_project() -> None:
-    assert rules.can_see(CITY, "120104", "E-0003")
-    assert rules.can_see(HEPING, "120101", "E-0003")
-    assert not rules.can_see(HEPING, "120104", "E-0001")
-    assert rules.can_see(E1, "120104", "E-0001")
-    assert not rules.can_see(E1, "120101", "E-0002")
-    assert not rules.can_see(OWNER, "120101", "E-0001")
+    assert project_registry.can_see(CITY, "120104", "E-0003")
+    assert project_registry.can_see(HEPING, "120101", "E-0003")
+    assert not project_registry.can_see(HEPING, "120104", "E-0001")
+    assert project_registry.can_see(E1, "120104", "E-0001")
+    assert not project_registry.can_see(E1, "120101", "E-0002")
+    assert not project_registry.can_see(OWNER, "120101", "E-0001")
 
 
 def test_who_registers_where() -> None:
-    assert rules.may_register_in(CITY, "120104")
-    assert rules.may_register_in(HEPING, "120101")
-    assert not rules.may_register_in(HEPING, "120104")
-    assert not rules.may_register_in(E1, "120101")
+    assert project_registry.may_register_in(CITY, "120104")
+    assert project_registry.may_register_in(HEPING, "120101")
+    assert not project_registry.may_register_in(HEPING, "120104")
+    assert not project_registry.may_register_in(E1, "120101")
 
 
 # --- templates -------------------------------------------------------------------------------
@@ -395,6 +401,6 @@ def test_the_openapi_document_describes_the_registry_api() -> None:
     ref = import_body["application/json"]["schema"]["properties"]["projects"]["items"]["$ref"]
     assert ref.rsplit("/", 1)[-1] in spec["components"]["schemas"]
     district = spec["components"]["schemas"]["ProjectIn"]["properties"]["district_code"]
-    assert district["pattern"] == rules.DISTRICT_CODE_PATTERN
+    assert district["pattern"] == project_registry.DISTRICT_CODE_PATTERN
     held_on = spec["components"]["schemas"]["ActivityIn"]["properties"]["held_on"]
     assert held_on["format"] == "date"

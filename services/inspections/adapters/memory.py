@@ -18,7 +18,7 @@ from services.inspections.adapters.memory_rectifications import MemoryOrders, Me
 from services.inspections.adapters.postgres import CAMPAIGNS_SOURCE, REGISTRY_SOURCE, SOURCE
 from services.inspections.adapters.registry_tables import template_from_json
 from services.inspections.domain import campaign, checklist
-from services.inspections.domain.registry import ProjectFacts
+from services.inspections.domain.project_registry import ProjectFacts
 from services.inspections.service.ports import Change, NewActivity
 
 

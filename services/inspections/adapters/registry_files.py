@@ -1,7 +1,7 @@
 """Registry and checklist template files: the wire mapping.
 
 A registry file (CSV from Excel, or the JSON the service ships with) is read into rows, which the
-domain checks as a whole (`registry.check_registry`): a file with any problem is refused
+domain checks as a whole (`project_registry.check_registry`): a file with any problem is refused
 entirely, so a half-loaded registry never exists. The HTTP import and the startup loader share
 this code."""
 
@@ -13,15 +13,15 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from services.inspections.domain import registry
+from services.inspections.domain import project_registry
 from services.inspections.domain.problems import Problem
-from services.inspections.domain.registry import InvalidRegistryFile, Rows
+from services.inspections.domain.project_registry import InvalidRegistryFile, Rows
 
 FileFormat = Literal["json", "csv"]
 FORMATS: dict[str, FileFormat] = {".json": "json", ".csv": "csv"}
 
 
-def parse_projects(data: bytes | str, fmt: FileFormat) -> tuple[registry.ProjectFacts, ...]:
+def parse_projects(data: bytes | str, fmt: FileFormat) -> tuple[project_registry.ProjectFacts, ...]:
     """Parse and check a whole registry file, or raise ``InvalidRegistryFile`` with every problem.
 
     JSON: ``{"projects": [{...}, ...]}`` (other top-level keys such as ``_comment`` are ignored).
@@ -30,7 +30,7 @@ def parse_projects(data: bytes | str, fmt: FileFormat) -> tuple[registry.Project
     """
     text = _decode(data)
     rows, problems = _json_rows(text) if fmt == "json" else _csv_rows(text)
-    return registry.check_registry(rows, problems)
+    return project_registry.check_registry(rows, problems)
 
 
 def _file_error(zh: str, en: str, field: str = "file") -> InvalidRegistryFile:
@@ -90,13 +90,13 @@ def _csv_rows(text: str) -> tuple[Rows, list[Problem]]:
     header = [h.strip() for h in records[0]]
     problems = [
         Problem("rows.1", f"缺少列 {name}", f"missing column {name}")
-        for name in registry.PROJECT_FIELDS
+        for name in project_registry.PROJECT_FIELDS
         if name not in header
     ]
     problems.extend(
         Problem("rows.1", f"未知的列 {name or '(空)'}", f"unknown column {name or '(empty)'}")
         for name in header
-        if name not in registry.PROJECT_FIELDS
+        if name not in project_registry.PROJECT_FIELDS
     )
     duplicated = sorted({h for h in header if header.count(h) > 1})
     problems.extend(
@@ -124,10 +124,10 @@ def _csv_rows(text: str) -> tuple[Rows, list[Problem]]:
 def _check_row_count(count: int, field: str) -> None:
     if count == 0:
         raise _file_error("文件中没有项目", "the file lists no projects", field)
-    if count > registry.MAX_ROWS:
+    if count > project_registry.MAX_ROWS:
         raise _file_error(
-            f"一个文件最多 {registry.MAX_ROWS} 个项目",
-            f"at most {registry.MAX_ROWS} projects per file",
+            f"一个文件最多 {project_registry.MAX_ROWS} 个项目",
+            f"at most {project_registry.MAX_ROWS} projects per file",
             field,
         )
 

@@ -11,7 +11,7 @@ import asyncpg
 
 from runtime import db
 from services.inspections.domain import campaign, checklist
-from services.inspections.domain.registry import PROJECT_FIELDS, ProjectFacts
+from services.inspections.domain.project_registry import PROJECT_FIELDS, ProjectFacts
 from services.inspections.service.ports import Change, NewActivity
 
 _PROJECT_COLUMNS = ", ".join(PROJECT_FIELDS)

@@ -18,7 +18,7 @@ from services.inspections.domain import activities, problems
 from services.inspections.entrypoints import policy
 from services.inspections.entrypoints.deps import Deps
 from services.inspections.entrypoints.registry_responses import ERRORS, ProjectId, unprocessable
-from services.inspections.service import registry as registry_handlers
+from services.inspections.service import registry_handlers
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 

@@ -16,7 +16,7 @@ from runtime.http import CurrentPrincipal, ErrorResponse, RequestTrace
 from services.inspections.domain import campaign
 from services.inspections.entrypoints import policy
 from services.inspections.entrypoints.deps import Deps
-from services.inspections.service import campaigns
+from services.inspections.service import campaign_handlers
 
 router = APIRouter(prefix="/api/v1", tags=["campaigns"])
 
@@ -176,7 +176,9 @@ async def post_campaign(
             campaign.Phase(campaign.PhaseKind(p.kind), p.starts_on, p.ends_on) for p in body.phases
         ),
     )
-    return await campaigns.create_campaign(deps.units(), draft, created_by=principal.subject)
+    return await campaign_handlers.create_campaign(
+        deps.units(), draft, created_by=principal.subject
+    )
 
 
 @router.post(
@@ -186,7 +188,7 @@ async def post_campaign_from_template(
     body: FromTemplateIn, principal: policy.CityOffice, deps: Deps
 ) -> dict[str, Any]:
     """Create next year's campaign from a template, every date moved by whole years (市物业办)."""
-    return await campaigns.create_from_template(
+    return await campaign_handlers.create_from_template(
         deps.units(),
         deps.campaign_templates,
         body.template,
@@ -199,7 +201,7 @@ async def post_campaign_from_template(
 
 @router.get("/campaigns", response_model=list[CampaignOut])
 async def get_campaigns(principal: CurrentPrincipal, deps: Deps) -> list[dict[str, Any]]:
-    return await campaigns.list_campaigns(deps.units())
+    return await campaign_handlers.list_campaigns(deps.units())
 
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignOut, responses=_NOT_FOUND)
@@ -207,7 +209,7 @@ async def get_campaign(
     campaign_id: CampaignId, principal: CurrentPrincipal, deps: Deps
 ) -> dict[str, Any]:
     """A campaign with its phases and the phase running now."""
-    return await campaigns.get_campaign(deps.units(), campaign_id)
+    return await campaign_handlers.get_campaign(deps.units(), campaign_id)
 
 
 @router.post(
@@ -231,7 +233,7 @@ async def post_plan(
         schedule=tuple(campaign.ScheduleItem(i.date, i.activity_zh) for i in body.schedule),
         summary=body.summary,
     )
-    return await campaigns.submit_plan(
+    return await campaign_handlers.submit_plan(
         deps.units(),
         campaign_id,
         plan,
@@ -246,7 +248,7 @@ async def get_plans(
     campaign_id: CampaignId, principal: policy.Party, deps: Deps
 ) -> list[dict[str, Any]]:
     """The plans the caller may see, without phone numbers."""
-    return await campaigns.list_plans(deps.units(), campaign_id, policy.actor_of(principal))
+    return await campaign_handlers.list_plans(deps.units(), campaign_id, policy.actor_of(principal))
 
 
 @router.get(
@@ -258,4 +260,6 @@ async def get_missing_plans(
     campaign_id: CampaignId, principal: policy.Office, deps: Deps
 ) -> dict[str, Any]:
     """Who owes a plan and has not submitted one (市物业办: all; 区县物业办: its district)."""
-    return await campaigns.missing_plans(deps.units(), campaign_id, policy.actor_of(principal))
+    return await campaign_handlers.missing_plans(
+        deps.units(), campaign_id, policy.actor_of(principal)
+    )

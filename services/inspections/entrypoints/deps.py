@@ -12,7 +12,7 @@ from fastapi import Depends
 
 from runtime.http import provided
 from runtime.scheduler import Clock
-from services.inspections.service.campaigns import CampaignTemplates
+from services.inspections.service.campaign_handlers import CampaignTemplates
 from services.inspections.service.ports import InspectionsUnitOfWork
 from services.inspections.service.rectifications import Rules
 from services.inspections.settings import InspectionsSettings

@@ -10,7 +10,7 @@ import asyncpg
 
 from runtime.scheduler import FixedClock, PeriodicJob
 from services.inspections.adapters.postgres import SOURCE, PgInspectionsUnitOfWork
-from services.inspections.service import campaigns, rectifications
+from services.inspections.service import campaign_handlers, rectifications
 from services.inspections.service.ports import InspectionsUnitOfWork
 
 
@@ -26,7 +26,7 @@ async def rectification_overdue(pool: asyncpg.Pool, now: datetime) -> int:
 
 async def campaign_work(pool: asyncpg.Pool, now: datetime) -> int:
     """Announce campaign phases as they start; flag missing plans after the deadline."""
-    return await campaigns.run_campaigns(_units(pool, now))
+    return await campaign_handlers.run_campaigns(_units(pool, now))
 
 
 JOBS = (

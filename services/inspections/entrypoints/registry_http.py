@@ -19,16 +19,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from runtime.errors import Message, NotFound
 from runtime.http import CurrentPrincipal, ErrorResponse, RequestTrace, error_response
 from services.inspections.adapters import registry_files
-from services.inspections.domain import problems, registry
+from services.inspections.domain import problems, project_registry
 from services.inspections.entrypoints import policy
 from services.inspections.entrypoints.deps import Deps
 from services.inspections.entrypoints.registry_responses import ERRORS, ProjectId, unprocessable
-from services.inspections.service import registry as registry_handlers
+from services.inspections.service import registry_handlers
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 
 MAX_IMPORT_BYTES = 16 * 1024 * 1024  # ~5,000 projects are about 2 MB
-_ID = re.compile(registry.ID_PATTERN)
+_ID = re.compile(project_registry.ID_PATTERN)
 _MEDIA_TYPES: dict[str, registry_files.FileFormat] = {
     "application/json": "json",
     "text/csv": "csv",
@@ -37,7 +37,7 @@ _MEDIA_TYPES: dict[str, registry_files.FileFormat] = {
 
 
 def _text(name: str) -> Any:
-    return Field(min_length=1, max_length=registry.MAX_LENGTH[name])
+    return Field(min_length=1, max_length=project_registry.MAX_LENGTH[name])
 
 
 class ProjectChangeIn(BaseModel):
@@ -46,17 +46,17 @@ class ProjectChangeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     project_name: str = _text("project_name")
     address: str = _text("address")
-    district_code: str = Field(pattern=registry.DISTRICT_CODE_PATTERN, examples=["120101"])
+    district_code: str = Field(pattern=project_registry.DISTRICT_CODE_PATTERN, examples=["120101"])
     district_name: str = _text("district_name")
-    enterprise_id: str = Field(pattern=registry.ID_PATTERN)
+    enterprise_id: str = Field(pattern=project_registry.ID_PATTERN)
     enterprise_name: str = _text("enterprise_name")
     service_grade: str = Field(
-        min_length=1, max_length=registry.MAX_LENGTH["service_grade"], examples=["一级"]
+        min_length=1, max_length=project_registry.MAX_LENGTH["service_grade"], examples=["一级"]
     )
 
 
 class ProjectIn(ProjectChangeIn):
-    project_id: str = Field(pattern=registry.ID_PATTERN, examples=["P-120101-0001"])
+    project_id: str = Field(pattern=project_registry.ID_PATTERN, examples=["P-120101-0001"])
 
 
 class ProjectOut(BaseModel):
@@ -97,10 +97,10 @@ class EnterpriseOut(BaseModel):
     district_codes: list[str]
 
 
-def _facts(values: dict[str, Any]) -> registry.ProjectFacts:
-    facts, problems = registry.check_project(values)
+def _facts(values: dict[str, Any]) -> project_registry.ProjectFacts:
+    facts, problems = project_registry.check_project(values)
     if facts is None:
-        raise registry.InvalidProject(problems)
+        raise project_registry.InvalidProject(problems)
     return facts
 
 
@@ -230,7 +230,9 @@ async def get_districts(principal: CurrentPrincipal, deps: Deps) -> list[dict[st
 async def get_enterprises(
     principal: CurrentPrincipal,
     deps: Deps,
-    district_code: Annotated[str | None, Query(pattern=registry.DISTRICT_CODE_PATTERN)] = None,
+    district_code: Annotated[
+        str | None, Query(pattern=project_registry.DISTRICT_CODE_PATTERN)
+    ] = None,
 ) -> list[dict[str, Any]]:
     """Enterprises with their project counts; `district_code` keeps those serving that district."""
     async with deps.units() as uow:

@@ -13,9 +13,8 @@ import structlog
 
 from runtime.unit_of_work import Trace
 from services.inspections.adapters import reference, registry_files
-from services.inspections.domain import problems, registry, templates
-from services.inspections.service import rectifications
-from services.inspections.service import registry as registry_handlers
+from services.inspections.domain import problems, project_registry, templates
+from services.inspections.service import rectifications, registry_handlers
 from services.inspections.service.ports import InspectionsUnitOfWork
 from services.inspections.settings import InspectionsSettings
 
@@ -62,7 +61,7 @@ async def load_projects(units: Callable[[], InspectionsUnitOfWork], path: Path) 
     data = await asyncio.to_thread(path.read_bytes)
     try:
         projects = registry_files.parse_projects(data, fmt)
-    except registry.InvalidRegistryFile as exc:
+    except project_registry.InvalidRegistryFile as exc:
         _log_refusal("registry_file_refused", path, exc)
         raise
     counts = await registry_handlers.import_projects(units(), projects, Trace.start())

@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol
 from runtime.unit_of_work import Outbox, UnitOfWork
 from services.inspections.domain import campaign, checklist, rectification
 from services.inspections.domain.campaign import Campaign, PhaseKind
-from services.inspections.domain.registry import ProjectFacts
+from services.inspections.domain.project_registry import ProjectFacts
 
 Change = Literal["created", "updated", "unchanged"]
 

@@ -11,7 +11,7 @@ from typing import Any
 from runtime.errors import DomainError, Forbidden, InvalidInput, Message, NotFound
 from runtime.unit_of_work import Trace
 from schemas.inspections import v1 as inspections
-from services.inspections.domain import checklist, policy
+from services.inspections.domain import actors, checklist
 from services.inspections.service import rectifications
 from services.inspections.service.ports import InspectionsUnitOfWork
 
@@ -38,7 +38,7 @@ def _project_not_found(project_id: str) -> NotFound:
 async def record_inspection(
     uow: InspectionsUnitOfWork,
     cmd: RecordInspection,
-    actor: policy.Actor,
+    actor: actors.Actor,
     actor_id: str,
     *,
     rules: rectifications.Rules,
@@ -54,7 +54,7 @@ async def record_inspection(
         project = await uow.projects.get(cmd.project_id)
         if project is None:
             raise _project_not_found(cmd.project_id)
-        refusal = policy.may_record(actor, cmd.kind, project.district_code, project.enterprise_id)
+        refusal = actors.may_record(actor, cmd.kind, project.district_code, project.enterprise_id)
         if refusal is not None and refusal.code == "out_of_scope":
             # A project outside the caller's scope answers like a missing one: ids can't be probed.
             raise _project_not_found(cmd.project_id)

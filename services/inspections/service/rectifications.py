@@ -13,8 +13,8 @@ from runtime.calendar import CalendarError, WorkingCalendar
 from runtime.errors import DomainError, Forbidden, InvalidInput, Message, NotFound, Unavailable
 from runtime.unit_of_work import Trace
 from schemas.inspections import v1 as inspections
-from services.inspections.domain import checklist, policy, rectification, registry
-from services.inspections.domain.registry import ProjectFacts
+from services.inspections.domain import actors, checklist, project_registry, rectification
+from services.inspections.domain.project_registry import ProjectFacts
 from services.inspections.service.ports import InspectionsUnitOfWork, OrderRow
 
 SCAN_BATCH = 500
@@ -136,7 +136,7 @@ def _facts(row: OrderRow) -> dict[str, Any]:
 async def submit(
     uow: InspectionsUnitOfWork,
     order_id: str,
-    actor: policy.Actor,
+    actor: actors.Actor,
     actor_id: str,
     *,
     evidence_text: str,
@@ -186,7 +186,7 @@ async def submit(
 async def decide(
     uow: InspectionsUnitOfWork,
     order_id: str,
-    actor: policy.Actor,
+    actor: actors.Actor,
     actor_id: str,
     *,
     decision: str,
@@ -241,10 +241,10 @@ async def decide(
         return updated
 
 
-async def _load(uow: InspectionsUnitOfWork, order_id: str, actor: policy.Actor) -> OrderRow:
+async def _load(uow: InspectionsUnitOfWork, order_id: str, actor: actors.Actor) -> OrderRow:
     row = await uow.orders.get(order_id, for_update=True)
     # An order outside the caller's scope answers like a missing one: ids cannot be probed.
-    if row is None or not registry.can_see(actor, row.district_code, row.enterprise_id):
+    if row is None or not project_registry.can_see(actor, row.district_code, row.enterprise_id):
         raise NotFound("order_not_found", Message("整改单不存在", "rectification order not found"))
     return row
 

@@ -13,8 +13,8 @@ from runtime.scheduler import FixedClock
 from runtime.unit_of_work import Trace
 from services.inspections.adapters import reference, registry_tables
 from services.inspections.adapters.memory import MemoryInspectionsUnitOfWork
-from services.inspections.domain import checklist, policy
-from services.inspections.domain.registry import ProjectFacts
+from services.inspections.domain import actors, checklist
+from services.inspections.domain.project_registry import ProjectFacts
 from services.inspections.service.rectifications import Rules
 
 DATA = Path("services/inspections/data")
@@ -31,12 +31,12 @@ TEMPLATES = tuple(
 )
 CONTRACT = next(t for t in TEMPLATES if t.template_id == "contract-self-inspection")
 
-CITY = policy.Actor("city_office", None, None)
-HEPING = policy.Actor("district_office", "120101", None)  # 和平区
-NANKAI = policy.Actor("district_office", "120104", None)  # 南开区
-E1 = policy.Actor("enterprise", None, "E-0001")  # runs P-120101-0001 and P-120103-0001
-E2 = policy.Actor("enterprise", None, "E-0002")  # runs P-120101-0002
-OWNER = policy.Actor("owner", None, None)
+CITY = actors.Actor("city_office", None, None)
+HEPING = actors.Actor("district_office", "120101", None)  # 和平区
+NANKAI = actors.Actor("district_office", "120104", None)  # 南开区
+E1 = actors.Actor("enterprise", None, "E-0001")  # runs P-120101-0001 and P-120103-0001
+E2 = actors.Actor("enterprise", None, "E-0002")  # runs P-120101-0002
+OWNER = actors.Actor("owner", None, None)
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Campaign handlers with the in-memory unit of work: creating campaigns, plans in the planning
 phase, who sees which plans, and the timer's announcements and overdue flags (each once). Campaign
-events go out under their own source, /wuye/inspections/campaigns."""
+events go out under their own source, /wuye/inspections/campaign_handlers."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import pytest
 
 from runtime.errors import DomainError, Forbidden, InvalidInput, NotFound
 from runtime.unit_of_work import Trace
-from schemas.campaigns import v1 as campaigns_events
+from schemas.campaigns import v1 as campaigns
 from services.inspections.adapters.campaigns import TemplateFiles
 from services.inspections.adapters.memory import MemoryInspectionsUnitOfWork
 from services.inspections.domain import campaign
-from services.inspections.service import campaigns
+from services.inspections.service import campaign_handlers
 from tests.unit.inspections.conftest import CITY, E1, HEPING, OWNER
 
 TEMPLATES = TemplateFiles(Path("services/inspections/data/campaign-templates"))
@@ -46,7 +46,7 @@ async def created(uow: MemoryInspectionsUnitOfWork) -> MemoryInspectionsUnitOfWo
     uow.clock.current = china(7, 22)  # type: ignore[attr-defined]
     template = await TEMPLATES.get(CAMPAIGN)
     assert template is not None
-    await campaigns.create_campaign(uow, template, created_by="city-1")
+    await campaign_handlers.create_campaign(uow, template, created_by="city-1")
     return uow
 
 
@@ -54,17 +54,19 @@ async def test_a_campaign_is_created_once(uow: MemoryInspectionsUnitOfWork) -> N
     uow.clock.current = china(7, 22)  # type: ignore[attr-defined]
     template = await TEMPLATES.get(CAMPAIGN)
     assert template is not None
-    view = await campaigns.create_campaign(uow, template, created_by="city-1")
+    view = await campaign_handlers.create_campaign(uow, template, created_by="city-1")
 
     assert (view["campaign_id"], view["current_phase"]) == (CAMPAIGN, None)
     assert uow.campaigns.rows[CAMPAIGN].created_by == "city-1"
     with pytest.raises(DomainError) as twice:
-        await campaigns.create_campaign(uow, template, created_by="city-1")
+        await campaign_handlers.create_campaign(uow, template, created_by="city-1")
     assert twice.value.code == "campaign_exists"
 
 
 async def test_next_years_campaign_from_the_template(uow: MemoryInspectionsUnitOfWork) -> None:
-    view = await campaigns.create_from_template(uow, TEMPLATES, CAMPAIGN, 2012, created_by="c")
+    view = await campaign_handlers.create_from_template(
+        uow, TEMPLATES, CAMPAIGN, 2012, created_by="c"
+    )
 
     assert view["campaign_id"] == "quality-month-2012"
     assert [p["starts_on"] for p in view["phases"]] == [
@@ -74,7 +76,7 @@ async def test_next_years_campaign_from_the_template(uow: MemoryInspectionsUnitO
     ]
     assert uow.campaigns.rows["quality-month-2012"].template_id == CAMPAIGN
     with pytest.raises(NotFound):
-        await campaigns.create_from_template(uow, TEMPLATES, "nope", 2012, created_by="c")
+        await campaign_handlers.create_from_template(uow, TEMPLATES, "nope", 2012, created_by="c")
 
 
 async def test_a_plan_in_the_planning_phase_is_saved_and_announced_on_the_campaigns_source(
@@ -83,8 +85,10 @@ async def test_a_plan_in_the_planning_phase_is_saved_and_announced_on_the_campai
     uow = created
     uow.clock.current = PLANNING  # type: ignore[attr-defined]
     trace = Trace("corr-plan")
-    saved = await campaigns.submit_plan(uow, CAMPAIGN, plan(), E1, "e1", trace=trace)
-    again = await campaigns.submit_plan(uow, CAMPAIGN, plan("第二版"), E1, "e1", trace=trace)
+    saved = await campaign_handlers.submit_plan(uow, CAMPAIGN, plan(), E1, "e1", trace=trace)
+    again = await campaign_handlers.submit_plan(
+        uow, CAMPAIGN, plan("第二版"), E1, "e1", trace=trace
+    )
 
     assert (saved["version"], saved["submitter_name"]) == (1, "津城物业服务有限公司")
     assert saved["staff"][0]["phone"] == "13800138000"  # the submitter's own plan
@@ -92,7 +96,7 @@ async def test_a_plan_in_the_planning_phase_is_saved_and_announced_on_the_campai
     assert uow.campaigns.share_locked == [CAMPAIGN, CAMPAIGN]
     assert uow.outbox.committed == []  # nothing under /wuye/inspections
     submitted = uow.campaign_outbox.committed
-    assert [type(w.event) for w in submitted] == [campaigns_events.PlanSubmitted] * 2
+    assert [type(w.event) for w in submitted] == [campaigns.PlanSubmitted] * 2
     assert {w.ce.source for w in submitted} == {"/wuye/inspections/campaigns"}
     assert {w.ce.correlationid for w in submitted} == {"corr-plan"}
 
@@ -106,7 +110,9 @@ async def test_a_plan_outside_the_planning_phase_is_refused(
 ) -> None:
     created.clock.current = now  # type: ignore[attr-defined]
     with pytest.raises(DomainError) as refused:
-        await campaigns.submit_plan(created, CAMPAIGN, plan(), E1, "e1", trace=Trace.start())
+        await campaign_handlers.submit_plan(
+            created, CAMPAIGN, plan(), E1, "e1", trace=Trace.start()
+        )
     assert refused.value.code == code
     assert created.campaigns.plans == {}
     assert created.campaign_outbox.committed == []
@@ -117,12 +123,16 @@ async def test_plan_refusals_by_role_content_and_campaign(
 ) -> None:
     created.clock.current = PLANNING  # type: ignore[attr-defined]
     with pytest.raises(Forbidden):
-        await campaigns.submit_plan(created, CAMPAIGN, plan(), CITY, "c", trace=Trace.start())
+        await campaign_handlers.submit_plan(
+            created, CAMPAIGN, plan(), CITY, "c", trace=Trace.start()
+        )
     with pytest.raises(NotFound):
-        await campaigns.submit_plan(created, "nope", plan(), E1, "e1", trace=Trace.start())
+        await campaign_handlers.submit_plan(created, "nope", plan(), E1, "e1", trace=Trace.start())
     outside = replace(plan(), schedule=(campaign.ScheduleItem(date(2012, 1, 1), "x"),))
     with pytest.raises(InvalidInput) as invalid:
-        await campaigns.submit_plan(created, CAMPAIGN, outside, E1, "e1", trace=Trace.start())
+        await campaign_handlers.submit_plan(
+            created, CAMPAIGN, outside, E1, "e1", trace=Trace.start()
+        )
     assert invalid.value.field == "schedule.0.date"
     assert created.campaign_outbox.committed == []
 
@@ -132,7 +142,7 @@ async def test_who_sees_which_plans_and_who_is_missing(
 ) -> None:
     uow = created
     uow.clock.current = PLANNING  # type: ignore[attr-defined]
-    await campaigns.submit_plan(uow, CAMPAIGN, plan(), E1, "e1", trace=Trace.start())
+    await campaign_handlers.submit_plan(uow, CAMPAIGN, plan(), E1, "e1", trace=Trace.start())
     nankai_enterprise = campaign.own_key("enterprise", None, "E-0003")
     assert nankai_enterprise is not None
     await uow.campaigns.save_plan(
@@ -143,29 +153,29 @@ async def test_who_sees_which_plans_and_who_is_missing(
         submitted_at=PLANNING,
     )
 
-    city = await campaigns.list_plans(uow, CAMPAIGN, CITY)
+    city = await campaign_handlers.list_plans(uow, CAMPAIGN, CITY)
     assert {p["submitter_id"] for p in city} == {"E-0001", "E-0003"}
     assert all("phone" not in s for p in city for s in p["staff"])
-    heping = await campaigns.list_plans(uow, CAMPAIGN, HEPING)
+    heping = await campaign_handlers.list_plans(uow, CAMPAIGN, HEPING)
     assert [p["submitter_id"] for p in heping] == ["E-0001"]  # E-0003 runs nothing in 和平区
     with pytest.raises(Forbidden):
-        await campaigns.list_plans(uow, CAMPAIGN, OWNER)
+        await campaign_handlers.list_plans(uow, CAMPAIGN, OWNER)
 
-    missing = await campaigns.missing_plans(uow, CAMPAIGN, HEPING)
+    missing = await campaign_handlers.missing_plans(uow, CAMPAIGN, HEPING)
     assert [m["submitter_id"] for m in missing["missing"]] == ["120101", "E-0002"]
     assert not missing["deadline_passed"]
     with pytest.raises(Forbidden):
-        await campaigns.missing_plans(uow, CAMPAIGN, E1)
+        await campaign_handlers.missing_plans(uow, CAMPAIGN, E1)
 
 
 async def test_the_timer_announces_each_phase_once(created: MemoryInspectionsUnitOfWork) -> None:
     uow = created
     for moment in (china(7, 25, 23, 59), china(7, 26), china(7, 30), PLANNING, PLANNING):
         uow.clock.current = moment  # type: ignore[attr-defined]
-        await campaigns.run_campaigns(lambda: uow)
+        await campaign_handlers.run_campaigns(lambda: uow)
 
     started = uow.campaign_outbox.events
-    assert [e.phase for e in started if isinstance(e, campaigns_events.CampaignPhaseStarted)] == [
+    assert [e.phase for e in started if isinstance(e, campaigns.CampaignPhaseStarted)] == [
         "mobilisation",
         "planning",
     ]
@@ -177,18 +187,16 @@ async def test_the_timer_flags_each_missing_plan_once_after_the_deadline(
 ) -> None:
     uow = created
     uow.clock.current = PLANNING  # type: ignore[attr-defined]
-    await campaigns.submit_plan(uow, CAMPAIGN, plan(), E1, "e1", trace=Trace.start())
+    await campaign_handlers.submit_plan(uow, CAMPAIGN, plan(), E1, "e1", trace=Trace.start())
     uow.clock.current = AFTER_DEADLINE  # type: ignore[attr-defined]
-    emitted = await campaigns.run_campaigns(lambda: uow)
-    assert await campaigns.run_campaigns(lambda: uow) == 0
+    emitted = await campaign_handlers.run_campaigns(lambda: uow)
+    assert await campaign_handlers.run_campaigns(lambda: uow) == 0
 
-    overdue = [e for e in uow.campaign_outbox.events if isinstance(e, campaigns_events.PlanOverdue)]
+    overdue = [e for e in uow.campaign_outbox.events if isinstance(e, campaigns.PlanOverdue)]
     owed = sorted(e.district_code or e.enterprise_id or "" for e in overdue)
     assert owed == ["120101", "120103", "120104", "E-0002", "E-0003"]
     started = [
-        e.phase
-        for e in uow.campaign_outbox.events
-        if isinstance(e, campaigns_events.CampaignPhaseStarted)
+        e.phase for e in uow.campaign_outbox.events if isinstance(e, campaigns.CampaignPhaseStarted)
     ]
     assert started == ["implementation"]  # the phase running now
     assert emitted == len(overdue) + 1
@@ -199,11 +207,9 @@ async def test_a_campaign_recorded_after_its_deadline_owes_nothing(
     uow: MemoryInspectionsUnitOfWork,
 ) -> None:
     uow.clock.current = china(12, 1)  # type: ignore[attr-defined]
-    assert await campaigns.ensure_default_campaign(uow, TEMPLATES)
-    assert not await campaigns.ensure_default_campaign(uow, TEMPLATES)
+    assert await campaign_handlers.ensure_default_campaign(uow, TEMPLATES)
+    assert not await campaign_handlers.ensure_default_campaign(uow, TEMPLATES)
 
-    await campaigns.run_campaigns(lambda: uow)
-    assert not [
-        e for e in uow.campaign_outbox.events if isinstance(e, campaigns_events.PlanOverdue)
-    ]
+    await campaign_handlers.run_campaigns(lambda: uow)
+    assert not [e for e in uow.campaign_outbox.events if isinstance(e, campaigns.PlanOverdue)]
     assert uow.campaigns.rows[CAMPAIGN].overdue_checked_at == china(12, 1)  # scanned, once

@@ -12,11 +12,11 @@ import pytest
 
 from runtime.errors import DomainError, Forbidden, NotFound
 from runtime.unit_of_work import Trace
-from schemas.registry import v1 as registry_events
+from schemas.registry import v1 as registry
 from services.inspections.adapters.memory import MemoryInspectionsUnitOfWork, template_body
 from services.inspections.domain import activities, templates
-from services.inspections.domain.registry import ProjectFacts
-from services.inspections.service import registry as registry_handlers
+from services.inspections.domain.project_registry import ProjectFacts
+from services.inspections.service import registry_handlers
 from tests.unit.inspections.conftest import CITY, CONTRACT, E1, E2, HEPING, NANKAI, NOW, PROJECTS
 
 NEW = ProjectFacts(
@@ -51,7 +51,7 @@ async def test_an_import_emits_one_event_per_real_change(
     events = uow.registry_outbox.events
     assert [type(e).__name__ for e in events] == ["ProjectRegistered"] * 4 + ["ProjectUpdated"]
     update = events[-1]
-    assert isinstance(update, registry_events.ProjectUpdated)
+    assert isinstance(update, registry.ProjectUpdated)
     assert (update.enterprise_id, update.occurred_at) == ("E-0009", NOW)  # all facts, the clock
     assert {w.ce.source for w in uow.registry_outbox.committed} == {"/wuye/inspections/registry"}
     assert uow.outbox.committed == []
@@ -68,7 +68,7 @@ async def test_a_district_office_registers_only_in_its_district(
         await registry_handlers.create_project(uow, NEW, CITY, trace)
     assert twice.value.code == "project_exists"
     [written] = uow.registry_outbox.committed
-    assert isinstance(written.event, registry_events.ProjectRegistered)
+    assert isinstance(written.event, registry.ProjectRegistered)
     assert written.trace == trace
 
 

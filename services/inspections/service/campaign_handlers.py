@@ -17,7 +17,7 @@ import structlog
 from runtime.errors import DomainError, Forbidden, InvalidInput, Message, NotFound
 from runtime.unit_of_work import Trace
 from schemas.campaigns import v1 as campaigns
-from services.inspections.domain import campaign, policy
+from services.inspections.domain import actors, campaign
 from services.inspections.service.ports import CampaignRow, InspectionsUnitOfWork
 
 log = structlog.get_logger(__name__)
@@ -171,7 +171,7 @@ async def submit_plan(
     uow: InspectionsUnitOfWork,
     campaign_id: str,
     plan: campaign.PlanContent,
-    actor: policy.Actor,
+    actor: actors.Actor,
     actor_id: str,
     *,
     trace: Trace,
@@ -236,7 +236,7 @@ def _enterprise(s: campaign.Submitter) -> str | None:
 
 
 async def list_plans(
-    uow: InspectionsUnitOfWork, campaign_id: str, actor: policy.Actor
+    uow: InspectionsUnitOfWork, campaign_id: str, actor: actors.Actor
 ) -> list[dict[str, Any]]:
     """City office: every plan. District office: its own and those of enterprises with projects
     in its district. Enterprise: its own. Never phone numbers."""
@@ -260,7 +260,7 @@ async def list_plans(
 
 
 async def missing_plans(
-    uow: InspectionsUnitOfWork, campaign_id: str, actor: policy.Actor
+    uow: InspectionsUnitOfWork, campaign_id: str, actor: actors.Actor
 ) -> dict[str, Any]:
     """Who owes a plan and has none yet: everyone for the city office; the district itself and
     the enterprises with projects there for a district office."""

@@ -20,9 +20,9 @@ from typing import Any
 from runtime.calendar import CHINA
 from runtime.errors import DomainError, Forbidden, Message, NotFound
 from runtime.unit_of_work import Trace
-from schemas.registry import v1 as registry_events
-from services.inspections.domain import activities, policy, registry, templates
-from services.inspections.domain.registry import ProjectFacts
+from schemas.registry import v1 as registry
+from services.inspections.domain import activities, actors, project_registry, templates
+from services.inspections.domain.project_registry import ProjectFacts
 from services.inspections.service.ports import Change, InspectionsUnitOfWork, NewActivity
 
 
@@ -60,27 +60,27 @@ async def _emit(
 ) -> None:
     if change == "unchanged":
         return
-    event_type = (
-        registry_events.ProjectRegistered if change == "created" else registry_events.ProjectUpdated
-    )
+    event_type = registry.ProjectRegistered if change == "created" else registry.ProjectUpdated
     await uow.registry_outbox.add(event_type(**dataclasses.asdict(project), occurred_at=now), trace)
 
 
 async def get_project(
-    uow: InspectionsUnitOfWork, project_id: str, actor: policy.Actor
+    uow: InspectionsUnitOfWork, project_id: str, actor: actors.Actor
 ) -> ProjectFacts:
     """The project if the actor may see it; out of scope answers like a missing project."""
     async with uow:
         project = await uow.projects.get(project_id)
-    if project is None or not registry.can_see(actor, project.district_code, project.enterprise_id):
+    if project is None or not project_registry.can_see(
+        actor, project.district_code, project.enterprise_id
+    ):
         raise _project_not_found(project_id)
     return project
 
 
 async def create_project(
-    uow: InspectionsUnitOfWork, facts: ProjectFacts, actor: policy.Actor, trace: Trace
+    uow: InspectionsUnitOfWork, facts: ProjectFacts, actor: actors.Actor, trace: Trace
 ) -> ProjectFacts:
-    if not registry.may_register_in(actor, facts.district_code):
+    if not project_registry.may_register_in(actor, facts.district_code):
         raise Forbidden(
             "out_of_scope",
             Message("只能登记本辖区的物业项目", "a district office registers only in its district"),
@@ -101,14 +101,14 @@ async def create_project(
 
 
 async def update_project(
-    uow: InspectionsUnitOfWork, facts: ProjectFacts, actor: policy.Actor, trace: Trace
+    uow: InspectionsUnitOfWork, facts: ProjectFacts, actor: actors.Actor, trace: Trace
 ) -> tuple[ProjectFacts, Change]:
     """Replace a project's facts; return it and 'updated' or 'unchanged' (no event then)."""
     async with uow:
         current = await uow.projects.get(facts.project_id, for_update=True)
-        if current is None or not registry.may_register_in(actor, current.district_code):
+        if current is None or not project_registry.may_register_in(actor, current.district_code):
             raise _project_not_found(facts.project_id)
-        if not registry.may_register_in(actor, facts.district_code):
+        if not project_registry.may_register_in(actor, facts.district_code):
             raise Forbidden(
                 "cannot_leave_district",
                 Message(
@@ -197,7 +197,7 @@ class RecordActivity:
 
 
 async def record_activity(
-    uow: InspectionsUnitOfWork, cmd: RecordActivity, actor: policy.Actor, actor_id: str
+    uow: InspectionsUnitOfWork, cmd: RecordActivity, actor: actors.Actor, actor_id: str
 ) -> tuple[dict[str, Any], bool]:
     """Record a cultural or publicity activity for one of the actor's own projects.
 
@@ -255,14 +255,14 @@ async def record_activity(
 async def list_activities(
     uow: InspectionsUnitOfWork,
     project_id: str,
-    actor: policy.Actor,
+    actor: actors.Actor,
     *,
     kind: activities.ActivityKind | None,
     limit: int,
 ) -> list[dict[str, Any]]:
     async with uow:
         project = await uow.projects.get(project_id)
-        if project is None or not registry.can_see(
+        if project is None or not project_registry.can_see(
             actor, project.district_code, project.enterprise_id
         ):
             raise _project_not_found(project_id)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 
-from services.inspections.domain import policy
+from services.inspections.domain import actors
 from services.inspections.domain.problems import Invalid, Problem, has_control
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -205,7 +205,7 @@ def _same_name(
 # Who sees and changes which project
 
 
-def can_see(actor: policy.Actor, district_code: str, enterprise_id: str) -> bool:
+def can_see(actor: actors.Actor, district_code: str, enterprise_id: str) -> bool:
     """City office: all; district office: its district; enterprise: its own projects."""
     if actor.role == "city_office":
         return True
@@ -214,7 +214,7 @@ def can_see(actor: policy.Actor, district_code: str, enterprise_id: str) -> bool
     return actor.role == "enterprise" and actor.enterprise_id == enterprise_id
 
 
-def may_register_in(actor: policy.Actor, district_code: str) -> bool:
+def may_register_in(actor: actors.Actor, district_code: str) -> bool:
     """City office anywhere; a district office only in its own district."""
     if actor.role == "city_office":
         return True
