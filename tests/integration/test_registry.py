@@ -32,6 +32,7 @@ from services.inspections.entrypoints import (
     startup,
     templates_http,
 )
+from services.inspections.service import registry_handlers
 from services.inspections.service.ports import InspectionsUnitOfWork
 from tests.asgi import served
 
@@ -101,14 +102,14 @@ async def test_import_emits_one_event_per_real_change_with_the_full_facts(
     pool: asyncpg.Pool,
 ) -> None:
     rows = [facts(n) for n in range(1, 6)]
-    first = await project_registry.import_projects(
+    first = await registry_handlers.import_projects(
         units(pool)(), registry_files.parse_projects(to_csv(rows), "csv"), trace()
     )
-    again = await project_registry.import_projects(
+    again = await registry_handlers.import_projects(
         units(pool)(), registry_files.parse_projects(to_csv(rows), "csv"), trace()
     )
     rows[2] = facts(3, enterprise_id="E-0102", enterprise_name="津东物业有限公司")
-    changed = await project_registry.import_projects(
+    changed = await registry_handlers.import_projects(
         units(pool)(), registry_files.parse_projects(to_csv(rows), "csv"), trace()
     )
 
@@ -149,7 +150,7 @@ async def test_a_failure_half_way_rolls_back_the_whole_import(
     monkeypatch.setattr(PgProjects, "upsert", failing_third)
     projects = registry_files.parse_projects(to_csv([facts(n) for n in range(1, 5)]), "csv")
     with pytest.raises(asyncpg.PostgresConnectionError):
-        await project_registry.import_projects(units(pool)(), projects, trace())
+        await registry_handlers.import_projects(units(pool)(), projects, trace())
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM projects") == 0
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
@@ -178,7 +179,7 @@ async def test_load_projects_reads_json_and_excel_csv_files(
 async def test_two_replicas_loading_at_once_emit_each_event_once(pool: asyncpg.Pool) -> None:
     projects = registry_files.parse_projects(to_csv([facts(n) for n in range(1, 30)]), "csv")
     results = await asyncio.gather(
-        *(project_registry.import_projects(units(pool)(), projects, trace()) for _ in range(3))
+        *(registry_handlers.import_projects(units(pool)(), projects, trace()) for _ in range(3))
     )
     assert sum(r["created"] for r in results) == 29
     async with pool.acquire() as conn:
