@@ -14,7 +14,7 @@ import dataclasses
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from runtime.calendar import CHINA
@@ -56,7 +56,7 @@ async def import_projects(
 
 
 async def _emit(
-    uow: InspectionsUnitOfWork, change: Change, project: ProjectFacts, now: Any, trace: Trace
+    uow: InspectionsUnitOfWork, change: Change, project: ProjectFacts, now: datetime, trace: Trace
 ) -> None:
     if change == "unchanged":
         return
