@@ -12,9 +12,13 @@ import httpx
 import pytest
 
 from runtime.auth import Role
+from runtime.scheduler import FixedClock
+from runtime.unit_of_work import Trace
 from schemas import cloudevents
 from schemas.inspections import v1 as events
-from services.inspections.domain import policy
+from services.inspections.adapters.postgres import SOURCE, PgInspectionsUnitOfWork
+from services.inspections.domain import actors
+from services.inspections.entrypoints import jobs
 from services.inspections.service import rectifications
 from tests.e2e.conftest import FAILED_INSPECTION, Platform
 from tests.integration.conftest import header, read_topic
@@ -140,8 +144,8 @@ async def test_an_order_left_alone_is_overdue_exactly_once_with_two_schedulers(
     ]
     try:
         late = datetime.fromisoformat(latest) + timedelta(seconds=1)
-        counts = await asyncio.gather(*(rectifications.overdue_job(p, late) for p in pools))
-        again = await rectifications.overdue_job(pools[0], late + timedelta(days=1))
+        counts = await asyncio.gather(*(jobs.rectification_overdue(p, late) for p in pools))
+        again = await jobs.rectification_overdue(pools[0], late + timedelta(days=1))
     finally:
         for p in pools:
             await p.close()
@@ -190,16 +194,16 @@ async def test_a_late_submission_is_recorded_overdue_before_the_scan_sees_it(
     pool = await asyncpg.create_pool(platform.dsns["inspections"], min_size=1, max_size=2)
     try:
         row = await rectifications.submit(
-            pool,
+            PgInspectionsUnitOfWork(pool, source=SOURCE, clock=FixedClock(late)),
             order["order_id"],
-            policy.Actor(role="enterprise", district_code=None, enterprise_id="E-0001"),
+            actors.Actor(role="enterprise", district_code=None, enterprise_id="E-0001"),
             "E-0001-staff",
             evidence_text="已整改,但晚于期限",
             photo_refs=[],
-            now=late,
+            trace=Trace.start(),
         )
         assert row.order.overdue_at == late
-        assert await rectifications.overdue_job(pool, late + timedelta(days=1)) >= 0
+        assert await jobs.rectification_overdue(pool, late + timedelta(days=1)) >= 0
     finally:
         await pool.close()
     received = await events_for(platform, {order["order_id"]}, at_least=3)

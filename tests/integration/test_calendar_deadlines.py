@@ -257,16 +257,11 @@ async def test_rectification_orders_store_the_calendar_of_their_deadline(
         kafka_bootstrap_servers=kafka_topics,
         auth_jwt_public_key=issuer.public_key_pem,
     )
-    app = build_app(inspections.spec(settings), settings)
+    app = build_app(inspections.spec(settings), settings, clock=FixedClock(at))
     body = {**FAILED_INSPECTION, "inspected_at": at.isoformat()}
     district = Principal("heping-officer-01", Role.DISTRICT_OFFICE, district_code="120101")
-    async with app.router.lifespan_context(app):
-        app.state.runtime.clock = FixedClock(at)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            made = await client.post(
-                "/api/v1/inspections", json=body, headers=auth(issuer, district)
-            )
+    async with served(app) as client:
+        made = await client.post("/api/v1/inspections", json=body, headers=auth(issuer, district))
     assert made.status_code == 201, made.text  # was 503: the serious items reach into 2027
     conn = await asyncpg.connect(fresh_db)
     try:

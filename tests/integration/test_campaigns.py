@@ -13,19 +13,23 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from runtime import db
 from runtime.auth import DevIssuer, Principal, Role
 from runtime.errors import DomainError, InvalidInput
+from runtime.scheduler import FixedClock, SystemClock
 from runtime.service import ServiceSpec, build_app
-from runtime.settings import Settings
-from services.inspections.adapters import repository
-from services.inspections.domain import campaign as domain
-from services.inspections.domain import policy
+from runtime.unit_of_work import Trace
+from services.inspections import bootstrap
+from services.inspections.adapters.campaigns import TemplateFiles
+from services.inspections.adapters.postgres import SOURCE, PgInspectionsUnitOfWork
+from services.inspections.adapters.registry_tables import PgProjects
+from services.inspections.domain import actors, campaign
 from services.inspections.domain.campaign import CHINA
-from services.inspections.entrypoints import campaigns_http
-from services.inspections.service import campaigns
+from services.inspections.domain.project_registry import ProjectFacts
+from services.inspections.entrypoints import campaigns_http, jobs
+from services.inspections.service import campaign_handlers
+from tests.asgi import served
 
 pytestmark = pytest.mark.integration
 MIGRATIONS = Path("services/inspections/migrations")
@@ -45,27 +49,33 @@ PLANNING = china(8, 8, 10)
 BEFORE_DEADLINE = china(8, 13, 23, 59)
 AFTER_DEADLINE = china(8, 14, 0, 1)
 
-DISTRICT_120101 = policy.Actor("district_office", "120101", None)
-ENTERPRISE_1 = policy.Actor("enterprise", None, "E-0001")
-CITY = policy.Actor("city_office", None, None)
+DISTRICT_120101 = actors.Actor("district_office", "120101", None)
+ENTERPRISE_1 = actors.Actor("enterprise", None, "E-0001")
+CITY = actors.Actor("city_office", None, None)
 
 
-def plan(summary: str = "第一版") -> domain.PlanContent:
-    return domain.PlanContent(
+def plan(summary: str = "第一版") -> campaign.PlanContent:
+    return campaign.PlanContent(
         departments=("综合办公室", "工程部"),
         staff=(
-            domain.StaffMember("张三", "联络员", "13800138000"),
-            domain.StaffMember("李四", "宣传", None),
+            campaign.StaffMember("张三", "联络员", "13800138000"),
+            campaign.StaffMember("李四", "宣传", None),
         ),
-        schedule=(domain.ScheduleItem(date(2011, 8, 20), "张贴宣传海报"),),
+        schedule=(campaign.ScheduleItem(date(2011, 8, 20), "张贴宣传海报"),),
         summary=summary,
     )
 
 
+def unit(pool: asyncpg.Pool, now: datetime | None = None) -> PgInspectionsUnitOfWork:
+    """A unit of work whose clock reads `now` (the system clock without)."""
+    clock = FixedClock(now) if now is not None else SystemClock()
+    return PgInspectionsUnitOfWork(pool, source=SOURCE, clock=clock)
+
+
 async def _load_projects(pool: asyncpg.Pool) -> None:
-    async with pool.acquire() as conn:
+    async with pool.acquire() as conn, conn.transaction():
         for entry in PROJECTS:
-            await repository.upsert_project(conn, repository.Project(**entry))
+            await PgProjects(conn).upsert(ProjectFacts(**entry))
 
 
 @pytest.fixture
@@ -74,9 +84,9 @@ async def inspections_pool(fresh_db: str) -> AsyncIterator[asyncpg.Pool]:
     await db.prepare_database(fresh_db, MIGRATIONS, "inspections")
     pool = await db.create_pool(fresh_db, max_size=6)
     await _load_projects(pool)
-    template = await campaigns.load_template(CAMPAIGN)
+    template = await TemplateFiles().get(CAMPAIGN)
     assert template is not None
-    await campaigns.create_campaign(pool, template, now=china(7, 22), created_by="city-1")
+    await campaign_handlers.create_campaign(unit(pool, china(7, 22)), template, created_by="city-1")
     yield pool
     await pool.close()
 
@@ -100,8 +110,13 @@ async def events_of(pool: asyncpg.Pool, name: str) -> list[dict[str, Any]]:
 async def test_a_plan_submitted_in_the_planning_phase_writes_plan_submitted(
     inspections_pool: asyncpg.Pool,
 ) -> None:
-    saved = await campaigns.submit_plan(
-        inspections_pool, CAMPAIGN, plan(), ENTERPRISE_1, "ent-user-1", now=PLANNING
+    saved = await campaign_handlers.submit_plan(
+        unit(inspections_pool, PLANNING),
+        CAMPAIGN,
+        plan(),
+        ENTERPRISE_1,
+        "ent-user-1",
+        trace=Trace.start(),
     )
     assert (saved["version"], saved["submitter_name"]) == (1, "津城物业服务有限公司")
     assert saved["staff"][0]["phone"] == "13800138000"  # the submitter sees its own phones
@@ -121,16 +136,21 @@ async def test_a_plan_submitted_in_the_planning_phase_writes_plan_submitted(
 async def test_a_resubmission_replaces_the_plan_as_version_2(
     inspections_pool: asyncpg.Pool,
 ) -> None:
-    first = await campaigns.submit_plan(
-        inspections_pool, CAMPAIGN, plan(), DISTRICT_120101, "officer-1", now=PLANNING
+    first = await campaign_handlers.submit_plan(
+        unit(inspections_pool, PLANNING),
+        CAMPAIGN,
+        plan(),
+        DISTRICT_120101,
+        "officer-1",
+        trace=Trace.start(),
     )
-    second = await campaigns.submit_plan(
-        inspections_pool,
+    second = await campaign_handlers.submit_plan(
+        unit(inspections_pool, BEFORE_DEADLINE),
         CAMPAIGN,
         plan("第二版"),
         DISTRICT_120101,
         "officer-1",
-        now=BEFORE_DEADLINE,
+        trace=Trace.start(),
     )
     assert (second["plan_id"], second["version"], second["summary"]) == (
         first["plan_id"],
@@ -149,8 +169,13 @@ async def test_a_plan_outside_the_planning_phase_is_refused_and_nothing_is_writt
     inspections_pool: asyncpg.Pool, now: datetime, code: str
 ) -> None:
     with pytest.raises(DomainError) as caught:
-        await campaigns.submit_plan(
-            inspections_pool, CAMPAIGN, plan(), ENTERPRISE_1, "ent-user-1", now=now
+        await campaign_handlers.submit_plan(
+            unit(inspections_pool, now),
+            CAMPAIGN,
+            plan(),
+            ENTERPRISE_1,
+            "ent-user-1",
+            trace=Trace.start(),
         )
     assert caught.value.code == code
     assert type(caught.value) is DomainError
@@ -163,42 +188,58 @@ async def test_a_late_request_is_refused_once_the_overdue_scan_ran(
 ) -> None:
     """A request stamped before the deadline that arrives after the scan: the scan's list of
     overdue submitters stays true."""
-    assert await campaigns.campaign_job(inspections_pool, AFTER_DEADLINE) > 0
+    assert await jobs.campaign_work(inspections_pool, AFTER_DEADLINE) > 0
     with pytest.raises(DomainError) as caught:
-        await campaigns.submit_plan(
-            inspections_pool, CAMPAIGN, plan(), ENTERPRISE_1, "ent-user-1", now=BEFORE_DEADLINE
+        await campaign_handlers.submit_plan(
+            unit(inspections_pool, BEFORE_DEADLINE),
+            CAMPAIGN,
+            plan(),
+            ENTERPRISE_1,
+            "ent-user-1",
+            trace=Trace.start(),
         )
     assert caught.value.code == "planning_ended"
 
 
 async def test_a_schedule_outside_the_campaign_is_invalid(inspections_pool: asyncpg.Pool) -> None:
-    bad = domain.PlanContent(("办公室",), (), (domain.ScheduleItem(date(2012, 1, 1), "x"),), "")
+    bad = campaign.PlanContent(("办公室",), (), (campaign.ScheduleItem(date(2012, 1, 1), "x"),), "")
     with pytest.raises(InvalidInput) as caught:
-        await campaigns.submit_plan(
-            inspections_pool, CAMPAIGN, bad, ENTERPRISE_1, "ent-user-1", now=PLANNING
+        await campaign_handlers.submit_plan(
+            unit(inspections_pool, PLANNING),
+            CAMPAIGN,
+            bad,
+            ENTERPRISE_1,
+            "ent-user-1",
+            trace=Trace.start(),
         )
     assert caught.value.field == "schedule.0.date"
 
 
 async def test_who_sees_which_plans_and_who_is_missing(inspections_pool: asyncpg.Pool) -> None:
     pool = inspections_pool
-    await campaigns.submit_plan(pool, CAMPAIGN, plan(), ENTERPRISE_1, "e1", now=PLANNING)
-    nankai_enterprise = policy.Actor("enterprise", None, "E-0003")
-    await campaigns.submit_plan(pool, CAMPAIGN, plan(), nankai_enterprise, "e3", now=PLANNING)
+    await campaign_handlers.submit_plan(
+        unit(pool, PLANNING), CAMPAIGN, plan(), ENTERPRISE_1, "e1", trace=Trace.start()
+    )
+    nankai_enterprise = actors.Actor("enterprise", None, "E-0003")
+    await campaign_handlers.submit_plan(
+        unit(pool, PLANNING), CAMPAIGN, plan(), nankai_enterprise, "e3", trace=Trace.start()
+    )
 
-    city = await campaigns.list_plans(pool, CAMPAIGN, CITY)
+    city = await campaign_handlers.list_plans(unit(pool), CAMPAIGN, CITY)
     assert {p["submitter_id"] for p in city} == {"E-0001", "E-0003"}
     assert all("phone" not in s for p in city for s in p["staff"])
-    heping = await campaigns.list_plans(pool, CAMPAIGN, DISTRICT_120101)
+    heping = await campaign_handlers.list_plans(unit(pool), CAMPAIGN, DISTRICT_120101)
     assert [p["submitter_id"] for p in heping] == ["E-0001"]  # E-0003 has no project in 和平区
-    other = await campaigns.list_plans(pool, CAMPAIGN, policy.Actor("enterprise", None, "E-0002"))
+    other = await campaign_handlers.list_plans(
+        unit(pool), CAMPAIGN, actors.Actor("enterprise", None, "E-0002")
+    )
     assert other == []
 
-    missing = await campaigns.missing_plans(pool, CAMPAIGN, DISTRICT_120101, now=PLANNING)
+    missing = await campaign_handlers.missing_plans(unit(pool, PLANNING), CAMPAIGN, DISTRICT_120101)
     assert [m["submitter_id"] for m in missing["missing"]] == ["120101", "E-0002"]
     assert missing["deadline_on"] == date(2011, 8, 13)
     assert not missing["deadline_passed"]
-    everyone = await campaigns.missing_plans(pool, CAMPAIGN, CITY, now=PLANNING)
+    everyone = await campaign_handlers.missing_plans(unit(pool, PLANNING), CAMPAIGN, CITY)
     assert [m["submitter_id"] for m in everyone["missing"]] == [
         "120101",
         "120103",
@@ -213,7 +254,7 @@ async def test_who_sees_which_plans_and_who_is_missing(inspections_pool: asyncpg
 async def test_no_plan_overdue_before_the_end_of_the_planning_phase(
     inspections_pool: asyncpg.Pool,
 ) -> None:
-    await campaigns.campaign_job(inspections_pool, BEFORE_DEADLINE)
+    await jobs.campaign_work(inspections_pool, BEFORE_DEADLINE)
     assert await events_of(inspections_pool, "PlanOverdue") == []
     assert await count(inspections_pool, "SELECT count(*) FROM plan_overdue") == 0
 
@@ -222,18 +263,22 @@ async def test_plan_overdue_once_per_missing_submitter_even_run_twice_and_concur
     inspections_pool: asyncpg.Pool, fresh_db: str
 ) -> None:
     pool = inspections_pool
-    await campaigns.submit_plan(pool, CAMPAIGN, plan(), ENTERPRISE_1, "e1", now=PLANNING)
-    await campaigns.submit_plan(pool, CAMPAIGN, plan(), DISTRICT_120101, "o1", now=PLANNING)
+    await campaign_handlers.submit_plan(
+        unit(pool, PLANNING), CAMPAIGN, plan(), ENTERPRISE_1, "e1", trace=Trace.start()
+    )
+    await campaign_handlers.submit_plan(
+        unit(pool, PLANNING), CAMPAIGN, plan(), DISTRICT_120101, "o1", trace=Trace.start()
+    )
 
     # Two replicas (two pools, two connections) reach the deadline at the same moment.
     other_replica = await db.create_pool(fresh_db, max_size=2)
     try:
         await asyncio.gather(
-            campaigns.campaign_job(pool, AFTER_DEADLINE),
-            campaigns.campaign_job(other_replica, AFTER_DEADLINE),
+            jobs.campaign_work(pool, AFTER_DEADLINE),
+            jobs.campaign_work(other_replica, AFTER_DEADLINE),
         )
         # ... and again after a restart, later.
-        assert await campaigns.campaign_job(other_replica, china(8, 20)) == 0
+        assert await jobs.campaign_work(other_replica, china(8, 20)) == 0
     finally:
         await other_replica.close()
 
@@ -253,13 +298,13 @@ async def test_plan_overdue_once_per_missing_submitter_even_run_twice_and_concur
 
 async def test_each_phase_is_announced_once(inspections_pool: asyncpg.Pool, fresh_db: str) -> None:
     pool = inspections_pool
-    assert await campaigns.campaign_job(pool, china(7, 25, 23, 59)) == 0  # not started yet
+    assert await jobs.campaign_work(pool, china(7, 25, 23, 59)) == 0  # not started yet
     other_replica = await db.create_pool(fresh_db, max_size=2)
     try:
         for moment in (china(7, 26), china(7, 30), PLANNING, BEFORE_DEADLINE, china(9, 1)):
             await asyncio.gather(
-                campaigns.campaign_job(pool, moment),
-                campaigns.campaign_job(other_replica, moment),
+                jobs.campaign_work(pool, moment),
+                jobs.campaign_work(other_replica, moment),
             )
     finally:
         await other_replica.close()
@@ -277,10 +322,8 @@ async def test_a_campaign_recorded_after_its_deadline_flags_nobody(fresh_db: str
     pool = await db.create_pool(fresh_db, max_size=2)
     try:
         await _load_projects(pool)
-        await campaigns.ensure_default_campaign(
-            pool, Settings(database_url=fresh_db, service_name="inspections")
-        )
-        assert await campaigns.campaign_job(pool, datetime.now(CHINA)) == 0
+        await campaign_handlers.ensure_default_campaign(unit(pool), TemplateFiles())
+        assert await jobs.campaign_work(pool, datetime.now(CHINA)) == 0
         assert await count(pool, "SELECT count(*) FROM outbox") == 0
         assert await count(pool, "SELECT count(*) FROM campaigns") == 1
     finally:
@@ -295,12 +338,22 @@ def issuer() -> DevIssuer:
     return DevIssuer.generate()
 
 
-class Api:
-    def __init__(self, client: httpx.AsyncClient, app: FastAPI, issuer: DevIssuer) -> None:
-        self.client, self.app, self.issuer = client, app, issuer
+class SettableClock:
+    """The service's clock in these tests: a moment set by the test, else the system clock."""
 
-    def at(self, moment: datetime) -> None:
-        self.app.dependency_overrides[campaigns_http.request_time] = lambda: moment
+    def __init__(self) -> None:
+        self.moment: datetime | None = None
+
+    def now(self) -> datetime:
+        return self.moment or SystemClock().now()
+
+
+class Api:
+    def __init__(self, client: httpx.AsyncClient, clock: SettableClock, issuer: DevIssuer) -> None:
+        self.client, self.clock, self.issuer = client, clock, issuer
+
+    def at(self, moment: datetime | None) -> None:
+        self.clock.moment = moment
 
     def auth(
         self, role: Role, *, district: str | None = None, enterprise: str | None = None
@@ -311,28 +364,22 @@ class Api:
 
 @pytest.fixture
 async def api(fresh_db: str, kafka_topics: str, issuer: DevIssuer) -> AsyncIterator[Api]:
-    async def registry(pool: asyncpg.Pool, _settings: Settings) -> None:
-        await _load_projects(pool)
-
+    settings = bootstrap.InspectionsSettings(
+        database_url=fresh_db,
+        kafka_bootstrap_servers=kafka_topics,
+        auth_jwt_public_key=issuer.public_key_pem,
+    )
     spec = ServiceSpec(
         name="inspections",
         title="campaigns test",
         version="0",
         migrations=MIGRATIONS,
         routers=(campaigns_http.router,),
-        on_startup=(registry,),
+        compose=bootstrap.composer(settings),  # loads the demo registry
     )
-    settings = Settings(
-        service_name="inspections",
-        database_url=fresh_db,
-        kafka_bootstrap_servers=kafka_topics,
-        auth_jwt_public_key=issuer.public_key_pem,
-    )
-    app = build_app(spec, settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield Api(client, app, issuer)
+    clock = SettableClock()
+    async with served(build_app(spec, settings, clock=clock)) as client:
+        yield Api(client, clock, issuer)
 
 
 async def test_http_campaign_from_template_then_plans(api: Api) -> None:
@@ -432,13 +479,13 @@ async def test_http_invalid_campaign_is_422_with_the_field(api: Api) -> None:
 
 
 async def test_http_request_time_defaults_to_the_service_clock(api: Api) -> None:
-    """Without an override the route asks the service's clock (here the system clock)."""
+    """The routes ask the service's clock (here the system clock once the test lets go)."""
     city = api.auth(Role.CITY_OFFICE)
     api.at(datetime(2011, 7, 1, tzinfo=CHINA))
     await api.client.post(
         "/api/v1/campaigns/from-template", json={"template": CAMPAIGN, "year": 2011}, headers=city
     )
-    api.app.dependency_overrides.clear()
+    api.at(None)
     shown = await api.client.get(f"/api/v1/campaigns/{CAMPAIGN}", headers=city)
     assert shown.status_code == 200
     assert shown.json()["current_phase"] is None  # 2011 is long over by the system clock

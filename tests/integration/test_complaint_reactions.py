@@ -1,4 +1,5 @@
-"""Complaint signals about one project handled in parallel still schedule exactly one patrol."""
+"""Complaint signals about one project handled in parallel still schedule exactly one patrol
+(the reactions on the asyncpg unit of work, joined to the consumer's transaction)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,13 @@ import asyncpg
 import pytest
 
 from runtime import db
+from runtime.scheduler import FixedClock
+from runtime.unit_of_work import Delivered
 from schemas import cloudevents
 from schemas.complaints import v1 as complaints
-from services.inspections.service import complaint_reactions
+from services.inspections import subscriptions
+from services.inspections.adapters.postgres import SOURCE, PgInspectionsUnitOfWork
+from services.inspections.service.complaint_reactions import PatrolTrigger
 
 pytestmark = pytest.mark.integration
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services/inspections/migrations"
@@ -50,9 +55,13 @@ def filed(at: datetime) -> complaints.ComplaintFiled:
 
 
 async def handle(pool: asyncpg.Pool, event: complaints.ComplaintFiled) -> None:
-    handler = complaint_reactions.handlers(complaint_reactions.PatrolTrigger())[event.ce_type]
+    """As the consumer does: the unit joined to the transaction that claims the event."""
+    [consumer] = subscriptions.consumers(PatrolTrigger())
+    handler = consumer.handlers[event.ce_type]
+    unit = PgInspectionsUnitOfWork(pool, source=SOURCE, clock=FixedClock(START))
     async with pool.acquire() as conn, conn.transaction():
-        await handler(conn, event, cloudevents.from_event(event, source="/test"))
+        delivered = Delivered(event, cloudevents.from_event(event, source="/test"))
+        await handler(unit.joined(conn), [delivered])
 
 
 async def patrols(pool: asyncpg.Pool) -> int:

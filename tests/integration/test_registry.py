@@ -7,7 +7,7 @@ import csv
 import io
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,13 +18,23 @@ import pytest
 
 from runtime import db
 from runtime.auth import DevIssuer, Principal, Role
+from runtime.scheduler import FixedClock
 from runtime.service import ServiceSpec, build_app
-from runtime.settings import Settings
+from runtime.unit_of_work import Trace
 from services.inspections import bootstrap
-from services.inspections.adapters import repository
-from services.inspections.domain import registry as rules
-from services.inspections.entrypoints import registry_http
-from services.inspections.service import registry
+from services.inspections.adapters import registry_files
+from services.inspections.adapters.postgres import SOURCE, PgInspectionsUnitOfWork
+from services.inspections.adapters.registry_tables import PgProjects
+from services.inspections.domain import project_registry, templates
+from services.inspections.entrypoints import (
+    activities_http,
+    registry_http,
+    startup,
+    templates_http,
+)
+from services.inspections.service import registry_handlers
+from services.inspections.service.ports import InspectionsUnitOfWork
+from tests.asgi import served
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +42,7 @@ MIGRATIONS = Path("services/inspections/migrations")
 DATA = Path("services/inspections/data")
 NOW = datetime(2011, 8, 20, 9, 0, tzinfo=UTC)
 TOPIC = "wuye.registry.projects"
-HEADER = list(rules.PROJECT_FIELDS)
+HEADER = list(project_registry.PROJECT_FIELDS)
 
 
 def facts(n: int, **changes: str) -> dict[str, str]:
@@ -67,6 +77,15 @@ async def registry_events(conn: db.Connection, correlation_id: str | None = None
     return [(r["event_type"].rsplit(".", 2)[-2], json.loads(r["payload"])) for r in rows]
 
 
+def units(pool: asyncpg.Pool) -> Callable[[], InspectionsUnitOfWork]:
+    clock = FixedClock(NOW)
+    return lambda: PgInspectionsUnitOfWork(pool, source=SOURCE, clock=clock)
+
+
+def trace() -> Trace:
+    return Trace.start()
+
+
 @pytest.fixture
 async def pool(fresh_db: str) -> AsyncIterator[asyncpg.Pool]:
     """A database with the inspections schema and no data."""
@@ -83,17 +102,23 @@ async def test_import_emits_one_event_per_real_change_with_the_full_facts(
     pool: asyncpg.Pool,
 ) -> None:
     rows = [facts(n) for n in range(1, 6)]
-    first = await registry.import_projects(pool, rules.parse_projects(to_csv(rows), "csv"), NOW)
-    again = await registry.import_projects(pool, rules.parse_projects(to_csv(rows), "csv"), NOW)
+    first = await registry_handlers.import_projects(
+        units(pool)(), registry_files.parse_projects(to_csv(rows), "csv"), trace()
+    )
+    again = await registry_handlers.import_projects(
+        units(pool)(), registry_files.parse_projects(to_csv(rows), "csv"), trace()
+    )
     rows[2] = facts(3, enterprise_id="E-0102", enterprise_name="津东物业有限公司")
-    changed = await registry.import_projects(pool, rules.parse_projects(to_csv(rows), "csv"), NOW)
+    changed = await registry_handlers.import_projects(
+        units(pool)(), registry_files.parse_projects(to_csv(rows), "csv"), trace()
+    )
 
     assert first == {"created": 5, "updated": 0, "unchanged": 0}
     assert again == {"created": 0, "updated": 0, "unchanged": 5}
     assert changed == {"created": 0, "updated": 1, "unchanged": 4}
     async with pool.acquire() as conn:
         events = await registry_events(conn)
-        stored = await repository.get_project(conn, "P-120102-0003")
+        stored = await PgProjects(conn).get("P-120102-0003")
     assert [t for t, _ in events] == ["ProjectRegistered"] * 5 + ["ProjectUpdated"]
     _, update = events[-1]
     assert update == {**rows[2], "occurred_at": "2011-08-20T09:00:00Z"}  # all facts, not a delta
@@ -103,8 +128,8 @@ async def test_import_emits_one_event_per_real_change_with_the_full_facts(
 
 async def test_a_bad_file_writes_nothing(pool: asyncpg.Pool) -> None:
     rows = [facts(1), facts(2, district_code="110101"), facts(3)]
-    with pytest.raises(rules.InvalidRegistryFile):
-        rules.parse_projects(to_csv(rows), "csv")
+    with pytest.raises(project_registry.InvalidRegistryFile):
+        registry_files.parse_projects(to_csv(rows), "csv")
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM projects") == 0
 
@@ -112,20 +137,20 @@ async def test_a_bad_file_writes_nothing(pool: asyncpg.Pool) -> None:
 async def test_a_failure_half_way_rolls_back_the_whole_import(
     pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_upsert = repository.upsert_project
+    real_upsert = PgProjects.upsert
     calls = 0
 
-    async def failing_third(conn: db.Connection, project: repository.Project) -> str:
+    async def failing_third(self: PgProjects, project: project_registry.ProjectFacts) -> str:
         nonlocal calls
         calls += 1
         if calls == 3:
             raise asyncpg.PostgresConnectionError("connection lost")
-        return await real_upsert(conn, project)
+        return await real_upsert(self, project)
 
-    monkeypatch.setattr(repository, "upsert_project", failing_third)
-    projects = rules.parse_projects(to_csv([facts(n) for n in range(1, 5)]), "csv")
+    monkeypatch.setattr(PgProjects, "upsert", failing_third)
+    projects = registry_files.parse_projects(to_csv([facts(n) for n in range(1, 5)]), "csv")
     with pytest.raises(asyncpg.PostgresConnectionError):
-        await registry.import_projects(pool, projects, NOW)
+        await registry_handlers.import_projects(units(pool)(), projects, trace())
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM projects") == 0
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
@@ -134,16 +159,16 @@ async def test_a_failure_half_way_rolls_back_the_whole_import(
 async def test_load_projects_reads_json_and_excel_csv_files(
     pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
-    shipped = await registry.load_projects(pool, DATA / "projects.json", now=NOW)
-    csv_file = tmp_path / "registry.csv"
+    shipped = await startup.load_projects(units(pool), DATA / "projects.json")
+    csv_file = tmp_path / "project_registry.csv"
     csv_file.write_bytes(to_csv([facts(1), facts(2)]))
-    from_csv = await registry.load_projects(pool, csv_file, now=NOW)
+    from_csv = await startup.load_projects(units(pool), csv_file)
     bad = tmp_path / "bad.csv"
     bad.write_bytes(to_csv([facts(3), facts(3)]))
-    with pytest.raises(rules.InvalidRegistryFile, match=r"already appears at rows\.2"):
-        await registry.load_projects(pool, bad, now=NOW)
+    with pytest.raises(project_registry.InvalidRegistryFile, match=r"already appears at rows\.2"):
+        await startup.load_projects(units(pool), bad)
     with pytest.raises(ValueError, match=r"must end in \.json or \.csv"):
-        await registry.load_projects(pool, tmp_path / "registry.xlsx")
+        await startup.load_projects(units(pool), tmp_path / "project_registry.xlsx")
     assert shipped == {"created": 4, "updated": 0, "unchanged": 0}
     assert from_csv == {"created": 2, "updated": 0, "unchanged": 0}
     async with pool.acquire() as conn:
@@ -152,9 +177,9 @@ async def test_load_projects_reads_json_and_excel_csv_files(
 
 
 async def test_two_replicas_loading_at_once_emit_each_event_once(pool: asyncpg.Pool) -> None:
-    projects = rules.parse_projects(to_csv([facts(n) for n in range(1, 30)]), "csv")
+    projects = registry_files.parse_projects(to_csv([facts(n) for n in range(1, 30)]), "csv")
     results = await asyncio.gather(
-        *(registry.import_projects(pool, projects, NOW) for _ in range(3))
+        *(registry_handlers.import_projects(units(pool)(), projects, trace()) for _ in range(3))
     )
     assert sum(r["created"] for r in results) == 29
     async with pool.acquire() as conn:
@@ -164,25 +189,20 @@ async def test_two_replicas_loading_at_once_emit_each_event_once(pool: asyncpg.P
 async def test_shipped_templates_load_once_and_a_changed_version_is_refused(
     pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
-    assert await registry.load_templates(pool, DATA / "templates") == 3
-    assert await registry.load_templates(pool, DATA / "templates") == 0
+    assert await startup.load_templates(units(pool), DATA / "templates") == 3
+    assert await startup.load_templates(units(pool), DATA / "templates") == 0
     edited = json.loads((DATA / "templates" / "flood-season.v1.json").read_text("utf-8"))
     edited["pass_mark"] = 60
     (tmp_path / "flood-season.v1.json").write_text(json.dumps(edited), "utf-8")
     with pytest.raises(ValueError, match="publish a new version"):
-        await registry.load_templates(pool, tmp_path)
+        await startup.load_templates(units(pool), tmp_path)
     edited["items"][0]["severity"] = "critical"
     (tmp_path / "flood-season.v1.json").write_text(json.dumps(edited), "utf-8")
-    with pytest.raises(rules.InvalidTemplate):
-        await registry.load_templates(pool, tmp_path)
+    with pytest.raises(templates.InvalidTemplate):
+        await startup.load_templates(units(pool), tmp_path)
 
 
 # --- over HTTP -----------------------------------------------------------------------------
-
-
-async def _load(pool: asyncpg.Pool, settings: Settings) -> None:
-    await registry.load_templates(pool, DATA / "templates")
-    await registry.load_projects(pool, DATA / "projects.json")
 
 
 @pytest.fixture(scope="module")
@@ -195,14 +215,6 @@ async def api(
     fresh_db: str, kafka_topics: str, dev: DevIssuer
 ) -> AsyncIterator[tuple[httpx.AsyncClient, asyncpg.Connection]]:
     """The inspections app with this router, the shipped demo registry and a DB connection."""
-    spec = ServiceSpec(
-        name="inspections",
-        title="inspections (registry test)",
-        version="0",
-        migrations=MIGRATIONS,
-        routers=(registry_http.router,),
-        on_startup=(_load,),
-    )
     settings = bootstrap.InspectionsSettings(
         database_url=fresh_db,
         kafka_bootstrap_servers=kafka_topics,
@@ -210,15 +222,21 @@ async def api(
         auth_issuer=dev.issuer,
         auth_audience=dev.audience,
     )
+    spec = ServiceSpec(
+        name="inspections",
+        title="inspections (registry test)",
+        version="0",
+        migrations=MIGRATIONS,
+        routers=(registry_http.router, templates_http.router, activities_http.router),
+        compose=bootstrap.composer(settings),  # loads the shipped templates and registry
+    )
     app = build_app(spec, settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t/api/v1") as client:
-            conn = await asyncpg.connect(fresh_db)
-            try:
-                yield client, conn
-            finally:
-                await conn.close()
+    async with served(app, base_url="http://t/api/v1") as client:
+        conn = await asyncpg.connect(fresh_db)
+        try:
+            yield client, conn
+        finally:
+            await conn.close()
 
 
 def as_(dev: DevIssuer, role: Role, scope: str | None = None, **headers: str) -> dict[str, str]:

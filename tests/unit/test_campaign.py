@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from schemas.campaigns import v1 as events
-from services.inspections.adapters import campaigns as repo
+from schemas.campaigns import v1 as campaigns
+from services.inspections.adapters.campaigns import campaign_from_json
 from services.inspections.domain import campaign as c
 from services.inspections.domain.campaign import CHINA, PhaseKind, SubmitterKind
 
@@ -19,7 +19,7 @@ TEMPLATES = Path("services/inspections/data/campaign-templates")
 
 def notice_2011() -> c.Campaign:
     body = json.loads((TEMPLATES / "quality-month-2011.json").read_text("utf-8"))
-    return repo.campaign_from_json(body)
+    return campaign_from_json(body)
 
 
 def with_phases(*phases: tuple[PhaseKind, date, date]) -> c.Campaign:
@@ -299,8 +299,8 @@ def test_a_campaign_recorded_after_its_planning_phase_owed_no_plans() -> None:
 
 
 def test_plan_events_carry_no_staff_and_exactly_one_submitter() -> None:
-    assert not {"staff", "phone", "departments"} & set(events.PlanSubmitted.model_fields)
-    event = events.PlanOverdue(
+    assert not {"staff", "phone", "departments"} & set(campaigns.PlanSubmitted.model_fields)
+    event = campaigns.PlanOverdue(
         campaign_id="quality-month-2011",
         submitter_kind="enterprise",
         enterprise_id="E-0002",
@@ -312,6 +312,6 @@ def test_plan_events_carry_no_staff_and_exactly_one_submitter() -> None:
     assert event.partition_key() == "quality-month-2011"
     assert event.subject() == "quality-month-2011/enterprise/E-0002"
     with pytest.raises(ValueError, match="exactly"):
-        events.PlanOverdue.model_validate(
+        campaigns.PlanOverdue.model_validate(
             {**event.model_dump(), "district_code": "120101"}  # two submitters
         )

@@ -1,4 +1,5 @@
-"""Registry files, template and activity rules (services.inspections.domain.registry): pure."""
+"""Registry files (services.inspections.adapters.registry_files), template and activity rules
+(services.inspections.domain.project_registry): pure."""
 
 from __future__ import annotations
 
@@ -11,14 +12,20 @@ from pathlib import Path
 import pytest
 
 from runtime import http
-from services.inspections.adapters import repository
-from services.inspections.domain import checklist, policy
-from services.inspections.domain import registry as rules
+from services.inspections.adapters import registry_files, registry_tables
+from services.inspections.domain import (
+    activities,
+    actors,
+    checklist,
+    problems,
+    project_registry,
+    templates,
+)
+from services.inspections.entrypoints import activities_http, registry_http
 from services.inspections.entrypoints import http as inspections_http
-from services.inspections.entrypoints import registry_http
 
 DATA = Path("services/inspections/data")
-HEADER = list(rules.PROJECT_FIELDS)
+HEADER = list(project_registry.PROJECT_FIELDS)
 ROW = {
     "project_id": "P-120101-0001",
     "project_name": "和平区·海河花园",
@@ -44,9 +51,9 @@ def to_csv(rows: list[dict[str, str]], header: list[str] = HEADER, *, bom: bool 
     return out.getvalue().encode("utf-8-sig" if bom else "utf-8")
 
 
-def problems_of(data: bytes | str, fmt: rules.FileFormat = "csv") -> dict[str, str]:
-    with pytest.raises(rules.InvalidRegistryFile) as caught:
-        rules.parse_projects(data, fmt)
+def problems_of(data: bytes | str, fmt: registry_files.FileFormat = "csv") -> dict[str, str]:
+    with pytest.raises(project_registry.InvalidRegistryFile) as caught:
+        registry_files.parse_projects(data, fmt)
     assert caught.value.code == "registry_file_invalid"
     return {p.field: p.en for p in caught.value.problems}
 
@@ -55,23 +62,28 @@ def problems_of(data: bytes | str, fmt: rules.FileFormat = "csv") -> dict[str, s
 
 
 def test_the_shipped_json_registry_parses() -> None:
-    projects = rules.parse_projects((DATA / "projects.json").read_bytes(), "json")
+    projects = registry_files.parse_projects((DATA / "projects.json").read_bytes(), "json")
     assert [p.project_id for p in projects] == [
         "P-120101-0001",
         "P-120101-0002",
         "P-120103-0001",
         "P-120104-0001",
     ]
-    assert projects[0] == rules.ProjectFacts(**ROW)
+    assert projects[0] == project_registry.ProjectFacts(**ROW)
 
 
 def test_csv_with_an_excel_bom_reads_like_one_without() -> None:
     rows = [row(), row(project_id="P-120101-0002", project_name="和平区·五大道公寓")]
     with_bom = to_csv(rows, bom=True)
     assert with_bom.startswith(b"\xef\xbb\xbf")
-    assert rules.parse_projects(with_bom, "csv") == rules.parse_projects(to_csv(rows), "csv")
+    assert registry_files.parse_projects(with_bom, "csv") == registry_files.parse_projects(
+        to_csv(rows), "csv"
+    )
     # A BOM in already-decoded text (read with encoding="utf-8") is tolerated too.
-    assert rules.parse_projects(with_bom.decode("utf-8"), "csv")[0].project_id == "P-120101-0001"
+    assert (
+        registry_files.parse_projects(with_bom.decode("utf-8"), "csv")[0].project_id
+        == "P-120101-0001"
+    )
 
 
 def test_chinese_text_round_trips_through_csv_and_json() -> None:
@@ -80,21 +92,23 @@ def test_chinese_text_round_trips_through_csv_and_json() -> None:
         address="天津市河西区友谊南路 88 号,近紫金山路",
         enterprise_name="天津市津城物业服务有限公司(河西分公司)",
     )
-    [from_csv] = rules.parse_projects(to_csv([facts], bom=True), "csv")
+    [from_csv] = registry_files.parse_projects(to_csv([facts], bom=True), "csv")
     document = json.dumps({"projects": [facts]}, ensure_ascii=False).encode()
-    [from_json] = rules.parse_projects(document, "json")
-    assert from_csv == from_json == rules.ProjectFacts(**facts)
+    [from_json] = registry_files.parse_projects(document, "json")
+    assert from_csv == from_json == project_registry.ProjectFacts(**facts)
 
 
 def test_columns_may_come_in_any_order_and_values_are_trimmed() -> None:
     header = list(reversed(HEADER))
-    [project] = rules.parse_projects(to_csv([row(project_name="  海河花园 ")], header), "csv")
+    [project] = registry_files.parse_projects(
+        to_csv([row(project_name="  海河花园 ")], header), "csv"
+    )
     assert project.project_name == "海河花园"
 
 
 def test_excel_trailing_empty_rows_are_ignored() -> None:
     data = to_csv([row()]) + b",,,,,,,\r\n\r\n"
-    assert len(rules.parse_projects(data, "csv")) == 1
+    assert len(registry_files.parse_projects(data, "csv")) == 1
 
 
 @pytest.mark.parametrize("code", ["110101", "12010", "1201011", "120100", "12O101", ""])
@@ -110,8 +124,8 @@ def test_a_missing_column_refuses_the_file() -> None:
 
 
 def test_unknown_and_repeated_columns_are_refused() -> None:
-    with pytest.raises(rules.InvalidRegistryFile) as caught:
-        rules.parse_projects(to_csv([row()], [*HEADER, "备注", "address"]), "csv")
+    with pytest.raises(project_registry.InvalidRegistryFile) as caught:
+        registry_files.parse_projects(to_csv([row()], [*HEADER, "备注", "address"]), "csv")
     reasons = {p.en for p in caught.value.problems}
     assert reasons == {"unknown column 备注", "column address appears twice"}
 
@@ -134,7 +148,7 @@ def test_a_duplicate_project_id_in_one_file_names_the_first_row() -> None:
 )
 def test_over_long_fields_are_refused(field: str, length: int) -> None:
     ok = "A" * (length - 1)
-    rules.parse_projects(to_csv([row(**{field: ok})]), "csv")  # the limit itself is fine
+    registry_files.parse_projects(to_csv([row(**{field: ok})]), "csv")  # the limit itself is fine
     problems = problems_of(to_csv([row(**{field: "A" * length})]))
     assert problems == {f"rows.2.{field}": f"longer than {length - 1} characters"}
 
@@ -186,8 +200,8 @@ def test_unreadable_csv_files_are_refused(data: bytes, reason: str) -> None:
 
 
 def test_excel_gbk_files_get_a_hint_in_chinese() -> None:
-    with pytest.raises(rules.InvalidRegistryFile) as caught:
-        rules.parse_projects(to_csv([row()]).decode().encode("gbk"), "csv")
+    with pytest.raises(project_registry.InvalidRegistryFile) as caught:
+        registry_files.parse_projects(to_csv([row()]).decode().encode("gbk"), "csv")
     assert "CSV UTF-8" in caught.value.problems[0].zh
 
 
@@ -224,36 +238,36 @@ def test_json_rows_are_checked_like_csv_rows() -> None:
 
 def test_too_many_problems_are_capped_but_counted() -> None:
     rows = [
-        row(project_id=f"P-{i}", district_code="1") for i in range(rules.MAX_REPORTED_ERRORS + 5)
+        row(project_id=f"P-{i}", district_code="1") for i in range(problems.MAX_REPORTED_ERRORS + 5)
     ]
-    with pytest.raises(rules.InvalidRegistryFile) as caught:
-        rules.parse_projects(to_csv(rows), "csv")
-    assert len(caught.value.problems) == rules.MAX_REPORTED_ERRORS
-    assert caught.value.total == rules.MAX_REPORTED_ERRORS + 5
+    with pytest.raises(project_registry.InvalidRegistryFile) as caught:
+        registry_files.parse_projects(to_csv(rows), "csv")
+    assert len(caught.value.problems) == problems.MAX_REPORTED_ERRORS
+    assert caught.value.total == problems.MAX_REPORTED_ERRORS + 5
 
 
 # --- scope -----------------------------------------------------------------------------------
 
-CITY = policy.Actor("city_office", None, None)
-HEPING = policy.Actor("district_office", "120101", None)
-E1 = policy.Actor("enterprise", None, "E-0001")
-OWNER = policy.Actor("owner", None, None)
+CITY = actors.Actor("city_office", None, None)
+HEPING = actors.Actor("district_office", "120101", None)
+E1 = actors.Actor("enterprise", None, "E-0001")
+OWNER = actors.Actor("owner", None, None)
 
 
 def test_who_sees_a_project() -> None:
-    assert rules.can_see(CITY, "120104", "E-0003")
-    assert rules.can_see(HEPING, "120101", "E-0003")
-    assert not rules.can_see(HEPING, "120104", "E-0001")
-    assert rules.can_see(E1, "120104", "E-0001")
-    assert not rules.can_see(E1, "120101", "E-0002")
-    assert not rules.can_see(OWNER, "120101", "E-0001")
+    assert project_registry.can_see(CITY, "120104", "E-0003")
+    assert project_registry.can_see(HEPING, "120101", "E-0003")
+    assert not project_registry.can_see(HEPING, "120104", "E-0001")
+    assert project_registry.can_see(E1, "120104", "E-0001")
+    assert not project_registry.can_see(E1, "120101", "E-0002")
+    assert not project_registry.can_see(OWNER, "120101", "E-0001")
 
 
 def test_who_registers_where() -> None:
-    assert rules.may_register_in(CITY, "120104")
-    assert rules.may_register_in(HEPING, "120101")
-    assert not rules.may_register_in(HEPING, "120104")
-    assert not rules.may_register_in(E1, "120101")
+    assert project_registry.may_register_in(CITY, "120104")
+    assert project_registry.may_register_in(HEPING, "120101")
+    assert not project_registry.may_register_in(HEPING, "120104")
+    assert not project_registry.may_register_in(E1, "120101")
 
 
 # --- templates -------------------------------------------------------------------------------
@@ -268,7 +282,7 @@ def template(**changes: object) -> dict[str, object]:
 @pytest.mark.parametrize("path", sorted((DATA / "templates").glob("*.json")), ids=lambda p: p.name)
 def test_every_shipped_template_is_valid(path: Path) -> None:
     body = json.loads(path.read_text("utf-8"))
-    assert rules.template_problems(body) == []
+    assert templates.template_problems(body) == []
     assert path.name == f"{body['template_id']}.v{body['version']}.json"
 
 
@@ -283,7 +297,7 @@ def test_flood_season_template_follows_the_notice() -> None:
 
 
 def test_a_roof_leak_fails_a_flood_season_inspection_whatever_the_score() -> None:
-    flood = repository.template_from_json(template())
+    flood = registry_tables.template_from_json(template())
     results = tuple(
         checklist.ItemResult(
             i.item_id,
@@ -306,7 +320,7 @@ def test_template_rules() -> None:
         {**items[1], "severity": "critical"},
         {**items[2], "title_zh": ""},
     ]
-    problems = rules.template_problems(template(items=bad_items, pass_mark=101, version=0))
+    problems = templates.template_problems(template(items=bad_items, pass_mark=101, version=0))
     assert {p.field for p in problems} == {
         "version",
         "pass_mark",
@@ -315,19 +329,19 @@ def test_template_rules() -> None:
         "items.2.severity",
         "items.3.title_zh",
     }
-    assert rules.template_problems(template(items=[])) != []
-    assert rules.template_problems(template(pass_mark=float("nan"))) != []
-    assert rules.template_problems(template(pass_mark=True)) != []
-    assert rules.template_problems(template(extra="x"))[0].field == "extra"
+    assert templates.template_problems(template(items=[])) != []
+    assert templates.template_problems(template(pass_mark=float("nan"))) != []
+    assert templates.template_problems(template(pass_mark=True)) != []
+    assert templates.template_problems(template(extra="x"))[0].field == "extra"
 
 
 def test_a_new_version_follows_the_latest() -> None:
-    assert rules.next_version_refusal(1, None) is None
-    assert rules.next_version_refusal(3, 2) is None
-    refusal = rules.next_version_refusal(4, 2)
+    assert templates.next_version_refusal(1, None) is None
+    assert templates.next_version_refusal(3, 2) is None
+    refusal = templates.next_version_refusal(4, 2)
     assert refusal is not None
     assert refusal.en == "the new version must be 3 (latest: 2)"
-    assert rules.next_version_refusal(2, None) is not None
+    assert templates.next_version_refusal(2, None) is not None
 
 
 # --- activity records ------------------------------------------------------------------------
@@ -335,7 +349,7 @@ def test_a_new_version_follows_the_latest() -> None:
 TODAY = date(2011, 8, 20)
 
 
-def activity(**changes: object) -> list[rules.Problem]:
+def activity(**changes: object) -> list[problems.Problem]:
     values: dict[str, object] = {
         "title": "纳凉晚会",
         "held_on": date(2011, 8, 19),
@@ -344,7 +358,7 @@ def activity(**changes: object) -> list[rules.Problem]:
         "today": TODAY,
     }
     values.update(changes)
-    return rules.activity_problems(**values)  # type: ignore[arg-type]
+    return activities.activity_problems(**values)  # type: ignore[arg-type]
 
 
 def test_a_plain_activity_is_accepted() -> None:
@@ -378,6 +392,7 @@ def test_the_openapi_document_describes_the_registry_api() -> None:
     app = http.create_app(service="inspections", title="t", version="0", verifier=None)
     app.include_router(inspections_http.router)
     app.include_router(registry_http.router)
+    app.include_router(activities_http.router)
     spec = app.openapi()
     paths = spec["paths"]
     assert {"get", "put"} <= set(paths["/api/v1/projects/{project_id}"])
@@ -386,6 +401,6 @@ def test_the_openapi_document_describes_the_registry_api() -> None:
     ref = import_body["application/json"]["schema"]["properties"]["projects"]["items"]["$ref"]
     assert ref.rsplit("/", 1)[-1] in spec["components"]["schemas"]
     district = spec["components"]["schemas"]["ProjectIn"]["properties"]["district_code"]
-    assert district["pattern"] == rules.DISTRICT_CODE_PATTERN
+    assert district["pattern"] == project_registry.DISTRICT_CODE_PATTERN
     held_on = spec["components"]["schemas"]["ActivityIn"]["properties"]["held_on"]
     assert held_on["format"] == "date"

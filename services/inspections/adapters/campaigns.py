@@ -1,10 +1,11 @@
-"""asyncpg access to campaigns and activity plans, and the campaign template files: no rules."""
+"""The asyncpg repository of campaigns and activity plans, and the campaign template files: the
+wire mapping, no rules."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -12,26 +13,16 @@ from typing import Any, Literal
 import asyncpg
 
 from runtime import db
-from services.inspections.domain import campaign as domain
-
-
-@dataclass(frozen=True)
-class CampaignRow:
-    campaign: domain.Campaign
-    template_id: str | None
-    created_by: str
-    created_at: datetime
-    overdue_checked_at: datetime | None
-    announced: frozenset[domain.PhaseKind]
-
+from services.inspections.domain import campaign
+from services.inspections.service.ports import CampaignRow
 
 # --- wire <-> domain ------------------------------------------------------------------------
 
 
-def campaign_from_json(body: dict[str, Any]) -> domain.Campaign:
+def campaign_from_json(body: dict[str, Any]) -> campaign.Campaign:
     """A campaign from its JSON form (template files and the `campaigns` row use the same)."""
     window = body["activity_window"]
-    return domain.Campaign(
+    return campaign.Campaign(
         campaign_id=body["campaign_id"],
         title_zh=body["title_zh"],
         title_en=body.get("title_en", ""),
@@ -42,20 +33,34 @@ def campaign_from_json(body: dict[str, Any]) -> domain.Campaign:
     )
 
 
-def _phase(p: dict[str, Any]) -> domain.Phase:
-    return domain.Phase(
-        domain.PhaseKind(p["kind"]),
+def _phase(p: dict[str, Any]) -> campaign.Phase:
+    return campaign.Phase(
+        campaign.PhaseKind(p["kind"]),
         date.fromisoformat(p["starts_on"]),
         date.fromisoformat(p["ends_on"]),
     )
 
 
-def _phases_json(c: domain.Campaign) -> str:
+def _phases_json(c: campaign.Campaign) -> str:
     return json.dumps([_phase_json(p) for p in c.phases])
 
 
-def _phase_json(p: domain.Phase) -> dict[str, str]:
+def _phase_json(p: campaign.Phase) -> dict[str, str]:
     return {"kind": p.kind.value, "starts_on": str(p.starts_on), "ends_on": str(p.ends_on)}
+
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "data" / "campaign-templates"
+
+
+class TemplateFiles:
+    """Campaign templates from the JSON files of a directory (`<name>.json`)."""
+
+    def __init__(self, directory: Path = TEMPLATES_DIR) -> None:
+        self.directory = directory
+
+    async def get(self, name: str) -> campaign.Campaign | None:
+        body = await asyncio.to_thread(read_template, self.directory, name)
+        return campaign_from_json(body) if body is not None else None
 
 
 def read_template(directory: Path, name: str) -> dict[str, Any] | None:
@@ -79,7 +84,7 @@ _CAMPAIGN_COLUMNS = """c.campaign_id, c.title_zh, c.title_en, c.notice_no, c.win
 
 def _campaign_row(r: asyncpg.Record) -> CampaignRow:
     return CampaignRow(
-        campaign=domain.Campaign(
+        campaign=campaign.Campaign(
             campaign_id=r["campaign_id"],
             title_zh=r["title_zh"],
             title_en=r["title_en"],
@@ -92,229 +97,194 @@ def _campaign_row(r: asyncpg.Record) -> CampaignRow:
         created_by=r["created_by"],
         created_at=r["created_at"],
         overdue_checked_at=r["overdue_checked_at"],
-        announced=frozenset(domain.PhaseKind(k) for k in r["announced"]),
+        announced=frozenset(campaign.PhaseKind(k) for k in r["announced"]),
     )
 
 
-async def insert_campaign(
-    conn: db.Connection,
-    c: domain.Campaign,
-    *,
-    template_id: str | None,
-    created_by: str,
-    created_at: datetime,
-) -> bool:
-    """Store a new campaign; False if the id is taken."""
-    inserted = await conn.fetchval(
-        """INSERT INTO campaigns (campaign_id, title_zh, title_en, notice_no, window_starts_on,
-                  window_ends_on, starts_on, ends_on, phases, template_id, created_by, created_at)
-           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb,$10,$11,$12)
-           ON CONFLICT (campaign_id) DO NOTHING RETURNING true""",
-        c.campaign_id,
-        c.title_zh,
-        c.title_en,
-        c.notice_no,
-        c.window_starts_on,
-        c.window_ends_on,
-        c.starts_on,
-        c.ends_on,
-        _phases_json(c),
-        template_id,
-        created_by,
-        created_at,
-    )
-    return bool(inserted)
+class PgCampaigns:
+    def __init__(self, conn: db.Connection) -> None:
+        self._conn = conn
 
+    async def add(
+        self,
+        c: campaign.Campaign,
+        *,
+        template_id: str | None,
+        created_by: str,
+        created_at: datetime,
+    ) -> bool:
+        """Store a new campaign; False if the id is taken."""
+        inserted = await self._conn.fetchval(
+            """INSERT INTO campaigns (campaign_id, title_zh, title_en, notice_no, window_starts_on,
+                      window_ends_on, starts_on, ends_on, phases, template_id, created_by, created_at)
+               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb,$10,$11,$12)
+               ON CONFLICT (campaign_id) DO NOTHING RETURNING true""",
+            c.campaign_id,
+            c.title_zh,
+            c.title_en,
+            c.notice_no,
+            c.window_starts_on,
+            c.window_ends_on,
+            c.starts_on,
+            c.ends_on,
+            _phases_json(c),
+            template_id,
+            created_by,
+            created_at,
+        )
+        return bool(inserted)
 
-async def get_campaign(
-    conn: db.Connection, campaign_id: str, *, lock: Literal["share"] | None = None
-) -> CampaignRow | None:
-    """`lock="share"`: hold the row against the overdue scan until the transaction ends."""
-    suffix = " FOR SHARE OF c" if lock == "share" else ""
-    row = await conn.fetchrow(
-        f"SELECT {_CAMPAIGN_COLUMNS} FROM campaigns c WHERE c.campaign_id = $1{suffix}",
-        campaign_id,
-    )
-    return _campaign_row(row) if row else None
+    async def get(
+        self, campaign_id: str, *, lock: Literal["share"] | None = None
+    ) -> CampaignRow | None:
+        """`lock="share"`: hold the row against the overdue scan until the transaction ends."""
+        suffix = " FOR SHARE OF c" if lock == "share" else ""
+        row = await self._conn.fetchrow(
+            f"SELECT {_CAMPAIGN_COLUMNS} FROM campaigns c WHERE c.campaign_id = $1{suffix}",
+            campaign_id,
+        )
+        return _campaign_row(row) if row else None
 
+    async def all(self) -> list[CampaignRow]:
+        rows = await self._conn.fetch(
+            f"SELECT {_CAMPAIGN_COLUMNS} FROM campaigns c ORDER BY c.starts_on DESC, c.campaign_id"
+        )
+        return [_campaign_row(r) for r in rows]
 
-async def list_campaigns(conn: db.Connection) -> list[CampaignRow]:
-    rows = await conn.fetch(
-        f"SELECT {_CAMPAIGN_COLUMNS} FROM campaigns c ORDER BY c.starts_on DESC, c.campaign_id"
-    )
-    return [_campaign_row(r) for r in rows]
+    async def with_work(self, today: date) -> list[CampaignRow]:
+        """Campaigns that may still have a phase to announce or an overdue scan to run."""
+        rows = await self._conn.fetch(
+            f"""SELECT {_CAMPAIGN_COLUMNS} FROM campaigns c
+                 WHERE c.overdue_checked_at IS NULL OR c.ends_on >= $1
+                 ORDER BY c.campaign_id""",
+            today,
+        )
+        return [_campaign_row(r) for r in rows]
 
+    async def claim_phase_announcement(
+        self, campaign_id: str, phase: campaign.PhaseKind, at: datetime
+    ) -> bool:
+        """True for exactly one caller per (campaign, phase), however many run at once."""
+        claimed = await self._conn.fetchval(
+            """INSERT INTO campaign_phase_announcements (campaign_id, phase, announced_at)
+               VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING true""",
+            campaign_id,
+            phase.value,
+            at,
+        )
+        return bool(claimed)
 
-async def campaigns_with_work(conn: db.Connection, today: date) -> list[CampaignRow]:
-    """Campaigns that may still have a phase to announce or an overdue scan to run."""
-    rows = await conn.fetch(
-        f"""SELECT {_CAMPAIGN_COLUMNS} FROM campaigns c
-             WHERE c.overdue_checked_at IS NULL OR c.ends_on >= $1
-             ORDER BY c.campaign_id""",
-        today,
-    )
-    return [_campaign_row(r) for r in rows]
+    async def claim_overdue_scan(self, campaign_id: str, at: datetime) -> bool:
+        """True for exactly one caller per campaign. Waits for plan submissions holding the row
+        (FOR SHARE), so the scan that follows sees every plan that was accepted."""
+        claimed = await self._conn.fetchval(
+            """UPDATE campaigns SET overdue_checked_at = $2
+                WHERE campaign_id = $1 AND overdue_checked_at IS NULL RETURNING true""",
+            campaign_id,
+            at,
+        )
+        return bool(claimed)
 
+    async def record_overdue(
+        self,
+        campaign_id: str,
+        submitter: campaign.Submitter,
+        *,
+        deadline: datetime,
+        detected_at: datetime,
+    ) -> bool:
+        """True the first time this submitter is recorded overdue for this campaign."""
+        recorded = await self._conn.fetchval(
+            """INSERT INTO plan_overdue (campaign_id, submitter_kind, submitter_id, submitter_name,
+                      deadline, detected_at)
+               VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true""",
+            campaign_id,
+            submitter.kind.value,
+            submitter.submitter_id,
+            submitter.name,
+            deadline,
+            detected_at,
+        )
+        return bool(recorded)
 
-async def claim_phase_announcement(
-    conn: db.Connection, campaign_id: str, phase: domain.PhaseKind, at: datetime
-) -> bool:
-    """True for exactly one caller per (campaign, phase), however many run at once."""
-    claimed = await conn.fetchval(
-        """INSERT INTO campaign_phase_announcements (campaign_id, phase, announced_at)
-           VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING true""",
-        campaign_id,
-        phase.value,
-        at,
-    )
-    return bool(claimed)
+    # -- plans
 
+    async def save_plan(
+        self,
+        campaign_id: str,
+        submitter: campaign.Submitter,
+        plan: campaign.PlanContent,
+        *,
+        submitted_by: str,
+        submitted_at: datetime,
+    ) -> tuple[str, int]:
+        """Insert the submitter's plan or replace it with the next version; return (plan_id, version).
+        One statement, so concurrent resubmissions get distinct versions."""
+        row = await self._conn.fetchrow(
+            """INSERT INTO activity_plans (plan_id, campaign_id, submitter_kind, submitter_id,
+                      submitter_name, version, departments, staff, schedule, summary, submitted_by,
+                      first_submitted_at, submitted_at)
+               VALUES ($1, $2, $3, $4, $5, 1, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10, $11, $11)
+               ON CONFLICT (campaign_id, submitter_kind, submitter_id) DO UPDATE SET
+                      version = activity_plans.version + 1, submitter_name = EXCLUDED.submitter_name,
+                      departments = EXCLUDED.departments, staff = EXCLUDED.staff,
+                      schedule = EXCLUDED.schedule, summary = EXCLUDED.summary,
+                      submitted_by = EXCLUDED.submitted_by, submitted_at = EXCLUDED.submitted_at
+               RETURNING plan_id, version""",
+            str(uuid.uuid4()),
+            campaign_id,
+            submitter.kind.value,
+            submitter.submitter_id,
+            submitter.name,
+            json.dumps(list(plan.departments), ensure_ascii=False),
+            json.dumps(
+                [{"name": s.name, "role": s.role, "phone": s.phone} for s in plan.staff],
+                ensure_ascii=False,
+            ),
+            json.dumps(
+                [{"date": i.on.isoformat(), "activity_zh": i.activity_zh} for i in plan.schedule],
+                ensure_ascii=False,
+            ),
+            plan.summary,
+            submitted_by,
+            submitted_at,
+        )
+        assert row is not None
+        return row["plan_id"], row["version"]
 
-async def claim_overdue_scan(conn: db.Connection, campaign_id: str, at: datetime) -> bool:
-    """True for exactly one caller per campaign. Waits for plan submissions holding the row
-    (FOR SHARE), so the scan that follows sees every plan that was accepted."""
-    claimed = await conn.fetchval(
-        """UPDATE campaigns SET overdue_checked_at = $2
-            WHERE campaign_id = $1 AND overdue_checked_at IS NULL RETURNING true""",
-        campaign_id,
-        at,
-    )
-    return bool(claimed)
+    async def get_plan(
+        self, campaign_id: str, key: campaign.SubmitterKey, *, with_phones: bool
+    ) -> dict[str, Any] | None:
+        row = await self._conn.fetchrow(
+            """SELECT * FROM activity_plans
+                WHERE campaign_id = $1 AND submitter_kind = $2 AND submitter_id = $3""",
+            campaign_id,
+            key[0].value,
+            key[1],
+        )
+        return _plan(row, with_phones=with_phones) if row else None
 
+    async def list_plans(
+        self, campaign_id: str, *, only: frozenset[campaign.SubmitterKey] | None
+    ) -> list[dict[str, Any]]:
+        """Plans of a campaign, without phone numbers; `only`: just these submitters."""
+        keys = None if only is None else [f"{kind.value}:{sid}" for kind, sid in only]
+        rows = await self._conn.fetch(
+            """SELECT * FROM activity_plans
+                WHERE campaign_id = $1
+                  AND ($2::text[] IS NULL OR submitter_kind || ':' || submitter_id = ANY($2))
+                ORDER BY submitter_kind, submitter_id""",
+            campaign_id,
+            keys,
+        )
+        return [_plan(r, with_phones=False) for r in rows]
 
-async def record_overdue(
-    conn: db.Connection,
-    campaign_id: str,
-    submitter: domain.Submitter,
-    *,
-    deadline: datetime,
-    detected_at: datetime,
-) -> bool:
-    """True the first time this submitter is recorded overdue for this campaign."""
-    recorded = await conn.fetchval(
-        """INSERT INTO plan_overdue (campaign_id, submitter_kind, submitter_id, submitter_name,
-                  deadline, detected_at)
-           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true""",
-        campaign_id,
-        submitter.kind.value,
-        submitter.submitter_id,
-        submitter.name,
-        deadline,
-        detected_at,
-    )
-    return bool(recorded)
-
-
-# --- the registry, as far as plans need it --------------------------------------------------
-
-
-async def project_refs(
-    conn: db.Connection, *, district_code: str | None = None
-) -> list[domain.ProjectRef]:
-    rows = await conn.fetch(
-        """SELECT DISTINCT district_code, district_name, enterprise_id, enterprise_name
-             FROM projects WHERE ($1::text IS NULL OR district_code = $1)""",
-        district_code,
-    )
-    return [domain.ProjectRef(**dict(r)) for r in rows]
-
-
-_NAME_SQL = {
-    domain.SubmitterKind.DISTRICT: "SELECT min(district_name) FROM projects WHERE district_code = $1",
-    domain.SubmitterKind.ENTERPRISE: (
-        "SELECT min(enterprise_name) FROM projects WHERE enterprise_id = $1"
-    ),
-}
-
-
-async def submitter_name(conn: db.Connection, key: domain.SubmitterKey) -> str | None:
-    """The registry's name of a district or enterprise; None when it runs no project."""
-    name: str | None = await conn.fetchval(_NAME_SQL[key[0]], key[1])
-    return name
-
-
-# --- plans ----------------------------------------------------------------------------------
-
-
-async def save_plan(
-    conn: db.Connection,
-    campaign_id: str,
-    submitter: domain.Submitter,
-    plan: domain.PlanContent,
-    *,
-    submitted_by: str,
-    submitted_at: datetime,
-) -> tuple[str, int]:
-    """Insert the submitter's plan or replace it with the next version; return (plan_id, version).
-    One statement, so concurrent resubmissions get distinct versions."""
-    row = await conn.fetchrow(
-        """INSERT INTO activity_plans (plan_id, campaign_id, submitter_kind, submitter_id,
-                  submitter_name, version, departments, staff, schedule, summary, submitted_by,
-                  first_submitted_at, submitted_at)
-           VALUES ($1, $2, $3, $4, $5, 1, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10, $11, $11)
-           ON CONFLICT (campaign_id, submitter_kind, submitter_id) DO UPDATE SET
-                  version = activity_plans.version + 1, submitter_name = EXCLUDED.submitter_name,
-                  departments = EXCLUDED.departments, staff = EXCLUDED.staff,
-                  schedule = EXCLUDED.schedule, summary = EXCLUDED.summary,
-                  submitted_by = EXCLUDED.submitted_by, submitted_at = EXCLUDED.submitted_at
-           RETURNING plan_id, version""",
-        str(uuid.uuid4()),
-        campaign_id,
-        submitter.kind.value,
-        submitter.submitter_id,
-        submitter.name,
-        json.dumps(list(plan.departments), ensure_ascii=False),
-        json.dumps(
-            [{"name": s.name, "role": s.role, "phone": s.phone} for s in plan.staff],
-            ensure_ascii=False,
-        ),
-        json.dumps(
-            [{"date": i.on.isoformat(), "activity_zh": i.activity_zh} for i in plan.schedule],
-            ensure_ascii=False,
-        ),
-        plan.summary,
-        submitted_by,
-        submitted_at,
-    )
-    assert row is not None
-    return row["plan_id"], row["version"]
-
-
-async def get_plan(
-    conn: db.Connection, campaign_id: str, key: domain.SubmitterKey, *, with_phones: bool
-) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        """SELECT * FROM activity_plans
-            WHERE campaign_id = $1 AND submitter_kind = $2 AND submitter_id = $3""",
-        campaign_id,
-        key[0].value,
-        key[1],
-    )
-    return _plan(row, with_phones=with_phones) if row else None
-
-
-async def list_plans(
-    conn: db.Connection, campaign_id: str, *, only: frozenset[domain.SubmitterKey] | None
-) -> list[dict[str, Any]]:
-    """Plans of a campaign, without phone numbers; `only`: just these submitters."""
-    keys = None if only is None else [f"{kind.value}:{sid}" for kind, sid in only]
-    rows = await conn.fetch(
-        """SELECT * FROM activity_plans
-            WHERE campaign_id = $1
-              AND ($2::text[] IS NULL OR submitter_kind || ':' || submitter_id = ANY($2))
-            ORDER BY submitter_kind, submitter_id""",
-        campaign_id,
-        keys,
-    )
-    return [_plan(r, with_phones=False) for r in rows]
-
-
-async def submitted_keys(conn: db.Connection, campaign_id: str) -> set[domain.SubmitterKey]:
-    rows = await conn.fetch(
-        "SELECT submitter_kind, submitter_id FROM activity_plans WHERE campaign_id = $1",
-        campaign_id,
-    )
-    return {(domain.SubmitterKind(r["submitter_kind"]), r["submitter_id"]) for r in rows}
+    async def submitted_keys(self, campaign_id: str) -> set[campaign.SubmitterKey]:
+        rows = await self._conn.fetch(
+            "SELECT submitter_kind, submitter_id FROM activity_plans WHERE campaign_id = $1",
+            campaign_id,
+        )
+        return {(campaign.SubmitterKind(r["submitter_kind"]), r["submitter_id"]) for r in rows}
 
 
 def _plan(row: asyncpg.Record, *, with_phones: bool) -> dict[str, Any]:

@@ -1,9 +1,9 @@
-"""asyncpg access to rectification orders, their history, complaint signals and scheduled patrols."""
+"""asyncpg repositories of rectification orders (with their history) and of complaint signals and
+scheduled patrols."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,26 +11,12 @@ import asyncpg
 
 from runtime import db
 from services.inspections.domain import rectification
+from services.inspections.service.ports import OrderRow
 
 _ORDER_COLUMNS = (
     "order_id, status, ordered_at, deadline, rejections, submissions, overdue_at, submitted_at, "
     "evidence_text, photo_refs, rejected_at, rejection_reason, verified_at, inadequate_at"
 )
-
-
-@dataclass(frozen=True)
-class OrderRow:
-    """An order with the facts its events repeat (project, enterprise, items)."""
-
-    order: rectification.Order
-    inspection_id: str
-    project_id: str
-    project_name: str
-    enterprise_id: str
-    enterprise_name: str
-    district_code: str
-    items: list[dict[str, Any]]
-    severity: str
 
 
 def _order(row: asyncpg.Record) -> rectification.Order:
@@ -74,249 +60,222 @@ SELECT {", ".join("o." + c.strip() for c in _ORDER_COLUMNS.split(","))},
 """
 
 
-async def insert_order(
-    conn: db.Connection,
-    order: rectification.Order,
-    *,
-    inspection_id: str,
-    project_id: str,
-    enterprise_id: str,
-    enterprise_name: str,
-    district_code: str,
-    items: list[dict[str, Any]],
-    severity: str,
-    deadline_calendar: str,
-) -> None:
-    await conn.execute(
-        """INSERT INTO rectification_orders (order_id, inspection_id, project_id, items, severity,
-                  status, deadline, ordered_at, enterprise_id, enterprise_name, district_code,
-                  deadline_calendar)
-           VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12)""",
-        order.order_id,
-        inspection_id,
-        project_id,
-        json.dumps(items, ensure_ascii=False),
-        severity,
-        order.status.value,
-        order.deadline,
-        order.ordered_at,
-        enterprise_id,
-        enterprise_name,
-        district_code,
-        deadline_calendar,
-    )
+class PgOrders:
+    def __init__(self, conn: db.Connection) -> None:
+        self._conn = conn
 
+    async def add(self, row: OrderRow, *, deadline_calendar: str) -> None:
+        order = row.order
+        await self._conn.execute(
+            """INSERT INTO rectification_orders (order_id, inspection_id, project_id, items,
+                      severity, status, deadline, ordered_at, enterprise_id, enterprise_name,
+                      district_code, deadline_calendar)
+               VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12)""",
+            order.order_id,
+            row.inspection_id,
+            row.project_id,
+            json.dumps(row.items, ensure_ascii=False),
+            row.severity,
+            order.status.value,
+            order.deadline,
+            order.ordered_at,
+            row.enterprise_id,
+            row.enterprise_name,
+            row.district_code,
+            deadline_calendar,
+        )
 
-async def get_for_update(conn: db.Connection, order_id: str) -> OrderRow | None:
-    row = await conn.fetchrow(_SELECT + " WHERE o.order_id = $1 FOR UPDATE OF o", order_id)
-    return _order_row(row) if row else None
+    async def get(self, order_id: str, *, for_update: bool = False) -> OrderRow | None:
+        lock = " FOR UPDATE OF o" if for_update else ""
+        row = await self._conn.fetchrow(_SELECT + f" WHERE o.order_id = $1{lock}", order_id)
+        return _order_row(row) if row else None
 
+    async def save(self, order: rectification.Order) -> None:
+        await self._conn.execute(
+            """UPDATE rectification_orders SET status = $2, rejections = $3, submissions = $4,
+                      overdue_at = $5, submitted_at = $6, evidence_text = $7, photo_refs = $8::jsonb,
+                      rejected_at = $9, rejection_reason = $10, verified_at = $11, inadequate_at = $12,
+                      updated_at = now()
+                WHERE order_id = $1""",
+            order.order_id,
+            order.status.value,
+            order.rejections,
+            order.submissions,
+            order.overdue_at,
+            order.submitted_at,
+            order.evidence_text,
+            json.dumps(list(order.photo_refs)),
+            order.rejected_at,
+            order.rejection_reason,
+            order.verified_at,
+            order.inadequate_at,
+        )
 
-async def get(conn: db.Connection, order_id: str) -> OrderRow | None:
-    row = await conn.fetchrow(_SELECT + " WHERE o.order_id = $1", order_id)
-    return _order_row(row) if row else None
+    async def add_history(
+        self,
+        order_id: str,
+        action: str,
+        *,
+        actor: str,
+        actor_role: str,
+        at: datetime,
+        evidence_text: str | None = None,
+        photo_refs: tuple[str, ...] | None = None,
+        reason: str | None = None,
+    ) -> None:
+        await self._conn.execute(
+            """INSERT INTO rectification_history (order_id, action, actor, actor_role, at,
+                      evidence_text, photo_refs, reason)
+               VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)""",
+            order_id,
+            action,
+            actor,
+            actor_role,
+            at,
+            evidence_text,
+            json.dumps(list(photo_refs)) if photo_refs is not None else None,
+            reason,
+        )
 
+    async def history(self, order_id: str) -> list[dict[str, Any]]:
+        rows = await self._conn.fetch(
+            """SELECT action, actor_role, at, evidence_text, photo_refs, reason
+                 FROM rectification_history WHERE order_id = $1 ORDER BY seq""",
+            order_id,
+        )
+        out = []
+        for r in rows:
+            item = dict(r)
+            item["photo_refs"] = json.loads(item["photo_refs"]) if item["photo_refs"] else []
+            out.append(item)
+        return out
 
-async def save(conn: db.Connection, order: rectification.Order) -> None:
-    await conn.execute(
-        """UPDATE rectification_orders SET status = $2, rejections = $3, submissions = $4,
-                  overdue_at = $5, submitted_at = $6, evidence_text = $7, photo_refs = $8::jsonb,
-                  rejected_at = $9, rejection_reason = $10, verified_at = $11, inadequate_at = $12,
-                  updated_at = now()
-            WHERE order_id = $1""",
-        order.order_id,
-        order.status.value,
-        order.rejections,
-        order.submissions,
-        order.overdue_at,
-        order.submitted_at,
-        order.evidence_text,
-        json.dumps(list(order.photo_refs)),
-        order.rejected_at,
-        order.rejection_reason,
-        order.verified_at,
-        order.inadequate_at,
-    )
+    async def due(self, now: datetime, limit: int) -> list[OrderRow]:
+        """Candidates for the overdue scan, locked; rows another replica holds are skipped."""
+        rows = await self._conn.fetch(
+            _SELECT
+            + """ WHERE o.overdue_at IS NULL AND o.status IN ('ordered', 'rejected') AND o.deadline < $1
+                  ORDER BY o.deadline LIMIT $2 FOR UPDATE OF o SKIP LOCKED""",
+            now,
+            limit,
+        )
+        return [_order_row(r) for r in rows]
 
-
-async def add_history(
-    conn: db.Connection,
-    order_id: str,
-    action: str,
-    *,
-    actor: str,
-    actor_role: str,
-    at: datetime,
-    evidence_text: str | None = None,
-    photo_refs: tuple[str, ...] | None = None,
-    reason: str | None = None,
-) -> None:
-    await conn.execute(
-        """INSERT INTO rectification_history (order_id, action, actor, actor_role, at,
-                  evidence_text, photo_refs, reason)
-           VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)""",
-        order_id,
-        action,
-        actor,
-        actor_role,
-        at,
-        evidence_text,
-        json.dumps(list(photo_refs)) if photo_refs is not None else None,
-        reason,
-    )
-
-
-async def history(conn: db.Connection, order_id: str) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        """SELECT action, actor_role, at, evidence_text, photo_refs, reason
-             FROM rectification_history WHERE order_id = $1 ORDER BY seq""",
-        order_id,
-    )
-    out = []
-    for r in rows:
-        item = dict(r)
-        item["photo_refs"] = json.loads(item["photo_refs"]) if item["photo_refs"] else []
-        out.append(item)
-    return out
-
-
-async def due_for_update(conn: db.Connection, now: datetime, limit: int) -> list[OrderRow]:
-    """Candidates for the overdue scan, locked; rows another replica holds are skipped."""
-    rows = await conn.fetch(
-        _SELECT
-        + """ WHERE o.overdue_at IS NULL AND o.status IN ('ordered', 'rejected') AND o.deadline < $1
-              ORDER BY o.deadline LIMIT $2 FOR UPDATE OF o SKIP LOCKED""",
-        now,
-        limit,
-    )
-    return [_order_row(r) for r in rows]
-
-
-async def list_orders(
-    conn: db.Connection,
-    *,
-    district_code: str | None,
-    enterprise_id: str | None,
-    project_id: str | None,
-    status: str | None,
-    overdue: bool | None,
-    limit: int,
-) -> list[OrderRow]:
-    rows = await conn.fetch(
-        _SELECT
-        + """ WHERE ($1::text IS NULL OR o.district_code = $1)
-                AND ($2::text IS NULL OR o.enterprise_id = $2)
-                AND ($3::text IS NULL OR o.project_id = $3)
-                AND ($4::text IS NULL OR o.status = $4)
-                AND ($5::boolean IS NULL OR (o.overdue_at IS NOT NULL) = $5)
-              ORDER BY o.ordered_at DESC, o.order_id LIMIT $6""",
-        district_code,
-        enterprise_id,
-        project_id,
-        status,
-        overdue,
-        limit,
-    )
-    return [_order_row(r) for r in rows]
+    async def search(
+        self,
+        *,
+        district_code: str | None,
+        enterprise_id: str | None,
+        project_id: str | None,
+        status: str | None,
+        overdue: bool | None,
+        limit: int,
+    ) -> list[OrderRow]:
+        rows = await self._conn.fetch(
+            _SELECT
+            + """ WHERE ($1::text IS NULL OR o.district_code = $1)
+                    AND ($2::text IS NULL OR o.enterprise_id = $2)
+                    AND ($3::text IS NULL OR o.project_id = $3)
+                    AND ($4::text IS NULL OR o.status = $4)
+                    AND ($5::boolean IS NULL OR (o.overdue_at IS NOT NULL) = $5)
+                  ORDER BY o.ordered_at DESC, o.order_id LIMIT $6""",
+            district_code,
+            enterprise_id,
+            project_id,
+            status,
+            overdue,
+            limit,
+        )
+        return [_order_row(r) for r in rows]
 
 
 # -- complaint signals and scheduled patrols --------------------------------------------------------
 
 
-async def record_signal(
-    conn: db.Connection,
-    *,
-    complaint_id: str,
-    kind: str,
-    project_id: str,
-    district_code: str,
-    enterprise_id: str,
-    at: datetime,
-) -> bool:
-    inserted = await conn.fetchval(
-        """INSERT INTO complaint_signals (complaint_id, kind, project_id, district_code,
-                  enterprise_id, at) VALUES ($1, $2, $3, $4, $5, $6)
-           ON CONFLICT DO NOTHING RETURNING 1""",
-        complaint_id,
-        kind,
-        project_id,
-        district_code,
-        enterprise_id,
-        at,
-    )
-    return inserted is not None
+class PgPatrols:
+    def __init__(self, conn: db.Connection) -> None:
+        self._conn = conn
 
+    async def record_signal(
+        self,
+        *,
+        complaint_id: str,
+        kind: str,
+        project_id: str,
+        district_code: str,
+        enterprise_id: str,
+        at: datetime,
+    ) -> bool:
+        inserted = await self._conn.fetchval(
+            """INSERT INTO complaint_signals (complaint_id, kind, project_id, district_code,
+                      enterprise_id, at) VALUES ($1, $2, $3, $4, $5, $6)
+               ON CONFLICT DO NOTHING RETURNING 1""",
+            complaint_id,
+            kind,
+            project_id,
+            district_code,
+            enterprise_id,
+            at,
+        )
+        return inserted is not None
 
-async def lock_project(conn: db.Connection, project_id: str) -> bool:
-    """Serialise reactions about one project (its complaints arrive on different partitions)."""
-    found = await conn.fetchval(
-        "SELECT 1 FROM projects WHERE project_id = $1 FOR UPDATE", project_id
-    )
-    return found is not None
+    async def complaints_between(self, project_id: str, since: datetime, until: datetime) -> int:
+        value = await self._conn.fetchval(
+            """SELECT count(DISTINCT complaint_id) FROM complaint_signals
+                WHERE project_id = $1 AND kind = 'filed' AND at >= $2 AND at <= $3""",
+            project_id,
+            since,
+            until,
+        )
+        return int(value)
 
+    async def schedule(
+        self,
+        *,
+        patrol_id: str,
+        project_id: str,
+        reason: str,
+        complaint_count: int,
+        window_days: int,
+        scheduled_at: datetime,
+        due_by: datetime,
+    ) -> bool:
+        """Insert an open patrol unless the project already has one; return whether it was new."""
+        inserted = await self._conn.fetchval(
+            """INSERT INTO scheduled_patrols (patrol_id, project_id, reason, complaint_count,
+                      window_days, scheduled_at, due_by)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)
+               ON CONFLICT (project_id) WHERE status = 'open' DO NOTHING RETURNING 1""",
+            patrol_id,
+            project_id,
+            reason,
+            complaint_count,
+            window_days,
+            scheduled_at,
+            due_by,
+        )
+        return inserted is not None
 
-async def complaints_between(
-    conn: db.Connection, project_id: str, since: datetime, until: datetime
-) -> int:
-    value = await conn.fetchval(
-        """SELECT count(DISTINCT complaint_id) FROM complaint_signals
-            WHERE project_id = $1 AND kind = 'filed' AND at >= $2 AND at <= $3""",
-        project_id,
-        since,
-        until,
-    )
-    return int(value)
+    async def close_open(self, project_id: str, inspection_id: str) -> None:
+        await self._conn.execute(
+            """UPDATE scheduled_patrols SET status = 'done', inspection_id = $2
+                WHERE project_id = $1 AND status = 'open'""",
+            project_id,
+            inspection_id,
+        )
 
-
-async def schedule_patrol(
-    conn: db.Connection,
-    *,
-    patrol_id: str,
-    project_id: str,
-    reason: str,
-    complaint_count: int,
-    window_days: int,
-    scheduled_at: datetime,
-    due_by: datetime,
-) -> bool:
-    """Insert an open patrol unless the project already has one; return whether it was new."""
-    inserted = await conn.fetchval(
-        """INSERT INTO scheduled_patrols (patrol_id, project_id, reason, complaint_count,
-                  window_days, scheduled_at, due_by)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
-           ON CONFLICT (project_id) WHERE status = 'open' DO NOTHING RETURNING 1""",
-        patrol_id,
-        project_id,
-        reason,
-        complaint_count,
-        window_days,
-        scheduled_at,
-        due_by,
-    )
-    return inserted is not None
-
-
-async def close_open_patrol(conn: db.Connection, project_id: str, inspection_id: str) -> None:
-    await conn.execute(
-        """UPDATE scheduled_patrols SET status = 'done', inspection_id = $2
-            WHERE project_id = $1 AND status = 'open'""",
-        project_id,
-        inspection_id,
-    )
-
-
-async def list_patrols(
-    conn: db.Connection, *, district_code: str | None, status: str | None
-) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        """SELECT s.patrol_id, s.project_id, p.project_name, p.district_code, s.reason,
-                  s.complaint_count, s.window_days, s.scheduled_at, s.due_by, s.status,
-                  s.inspection_id
-             FROM scheduled_patrols s JOIN projects p USING (project_id)
-            WHERE ($1::text IS NULL OR p.district_code = $1)
-              AND ($2::text IS NULL OR s.status = $2)
-            ORDER BY s.scheduled_at DESC""",
-        district_code,
-        status,
-    )
-    return [dict(r) for r in rows]
+    async def search(
+        self, *, district_code: str | None, status: str | None
+    ) -> list[dict[str, Any]]:
+        rows = await self._conn.fetch(
+            """SELECT s.patrol_id, s.project_id, p.project_name, p.district_code, s.reason,
+                      s.complaint_count, s.window_days, s.scheduled_at, s.due_by, s.status,
+                      s.inspection_id
+                 FROM scheduled_patrols s JOIN projects p USING (project_id)
+                WHERE ($1::text IS NULL OR p.district_code = $1)
+                  AND ($2::text IS NULL OR s.status = $2)
+                ORDER BY s.scheduled_at DESC""",
+            district_code,
+            status,
+        )
+        return [dict(r) for r in rows]

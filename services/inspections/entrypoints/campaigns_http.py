@@ -1,7 +1,7 @@
 """HTTP API of campaigns and activity plans: a translator between JSON and handlers, no rules.
 
-Routes take the business time from `request_time`, the service's clock (the system clock in
-production, a simulated one in the demo); tests override it with `app.dependency_overrides`.
+The business time is the service's clock (the units of work carry it): the system clock in
+production, a simulated one in the demo, a fixed one in tests (`build_app(..., clock=...)`).
 """
 
 from __future__ import annotations
@@ -9,32 +9,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from runtime.auth import Principal, Role
-from runtime.http import CurrentPrincipal, ErrorResponse, require
-from services.inspections.domain import campaign as domain
-from services.inspections.domain import policy
-from services.inspections.service import campaigns as handlers
+from runtime.http import CurrentPrincipal, ErrorResponse, RequestTrace
+from services.inspections.domain import campaign
+from services.inspections.entrypoints import policy
+from services.inspections.entrypoints.deps import Deps
+from services.inspections.service import campaign_handlers
 
 router = APIRouter(prefix="/api/v1", tags=["campaigns"])
 
-CityOffice = Annotated[Principal, require(Role.CITY_OFFICE)]
-Submitter = Annotated[Principal, require(Role.DISTRICT_OFFICE, Role.ENTERPRISE)]
-PlanReader = Annotated[Principal, require(Role.CITY_OFFICE, Role.DISTRICT_OFFICE, Role.ENTERPRISE)]
-Supervisor = Annotated[Principal, require(Role.CITY_OFFICE, Role.DISTRICT_OFFICE)]
 CampaignId = Annotated[str, Path(min_length=1, max_length=64)]
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]{2,63}$"
-
-
-def request_time(request: Request) -> dt.datetime:
-    """The business time of this request, from the service's clock."""
-    now: dt.datetime = request.app.state.runtime.clock.now()
-    return now
-
-
-Now = Annotated[dt.datetime, Depends(request_time)]
 
 
 # --- bodies ---------------------------------------------------------------------------------
@@ -66,7 +53,7 @@ class CampaignIn(BaseModel):
 class FromTemplateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     template: str = Field(pattern=ID_PATTERN, description="e.g. quality-month-2011")
-    year: int = Field(ge=domain.EARLIEST_YEAR, le=domain.LATEST_YEAR)
+    year: int = Field(ge=campaign.EARLIEST_YEAR, le=campaign.LATEST_YEAR)
     campaign_id: str | None = Field(
         default=None, pattern=ID_PATTERN, description="default: the template's id with the year"
     )
@@ -173,18 +160,12 @@ class MissingPlansOut(BaseModel):
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
 
 
-def _actor(p: Principal) -> policy.Actor:
-    return policy.Actor(
-        role=p.role.value, district_code=p.district_code, enterprise_id=p.enterprise_id
-    )
-
-
 @router.post("/campaigns", status_code=201, response_model=CampaignOut)
 async def post_campaign(
-    body: CampaignIn, request: Request, principal: CityOffice, now: Now
+    body: CampaignIn, principal: policy.CityOffice, deps: Deps
 ) -> dict[str, Any]:
     """Create a campaign from an explicit body (市物业办)."""
-    draft = domain.Campaign(
+    draft = campaign.Campaign(
         campaign_id=body.campaign_id,
         title_zh=body.title_zh,
         title_en=body.title_en,
@@ -192,11 +173,11 @@ async def post_campaign(
         window_starts_on=body.activity_window.starts_on,
         window_ends_on=body.activity_window.ends_on,
         phases=tuple(
-            domain.Phase(domain.PhaseKind(p.kind), p.starts_on, p.ends_on) for p in body.phases
+            campaign.Phase(campaign.PhaseKind(p.kind), p.starts_on, p.ends_on) for p in body.phases
         ),
     )
-    return await handlers.create_campaign(
-        request.app.state.runtime.pool, draft, now=now, created_by=principal.subject
+    return await campaign_handlers.create_campaign(
+        deps.units(), draft, created_by=principal.subject
     )
 
 
@@ -204,14 +185,14 @@ async def post_campaign(
     "/campaigns/from-template", status_code=201, response_model=CampaignOut, responses=_NOT_FOUND
 )
 async def post_campaign_from_template(
-    body: FromTemplateIn, request: Request, principal: CityOffice, now: Now
+    body: FromTemplateIn, principal: policy.CityOffice, deps: Deps
 ) -> dict[str, Any]:
     """Create next year's campaign from a template, every date moved by whole years (市物业办)."""
-    return await handlers.create_from_template(
-        request.app.state.runtime.pool,
+    return await campaign_handlers.create_from_template(
+        deps.units(),
+        deps.campaign_templates,
         body.template,
         body.year,
-        now=now,
         created_by=principal.subject,
         campaign_id=body.campaign_id,
         notice_no=body.notice_no,
@@ -219,18 +200,16 @@ async def post_campaign_from_template(
 
 
 @router.get("/campaigns", response_model=list[CampaignOut])
-async def get_campaigns(
-    request: Request, principal: CurrentPrincipal, now: Now
-) -> list[dict[str, Any]]:
-    return await handlers.list_campaigns(request.app.state.runtime.pool, now=now)
+async def get_campaigns(principal: CurrentPrincipal, deps: Deps) -> list[dict[str, Any]]:
+    return await campaign_handlers.list_campaigns(deps.units())
 
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignOut, responses=_NOT_FOUND)
 async def get_campaign(
-    campaign_id: CampaignId, request: Request, principal: CurrentPrincipal, now: Now
+    campaign_id: CampaignId, principal: CurrentPrincipal, deps: Deps
 ) -> dict[str, Any]:
     """A campaign with its phases and the phase running now."""
-    return await handlers.get_campaign(request.app.state.runtime.pool, campaign_id, now=now)
+    return await campaign_handlers.get_campaign(deps.units(), campaign_id)
 
 
 @router.post(
@@ -240,32 +219,36 @@ async def get_campaign(
     responses={**_NOT_FOUND, 409: {"model": ErrorResponse}},
 )
 async def post_plan(
-    campaign_id: CampaignId, body: PlanIn, request: Request, principal: Submitter, now: Now
+    campaign_id: CampaignId,
+    body: PlanIn,
+    principal: policy.PlanSubmitter,
+    deps: Deps,
+    trace: RequestTrace,
 ) -> dict[str, Any]:
     """Submit (or replace) the caller's activity plan: a district office for its district, an
     enterprise for itself. Only during the planning phase (制定方案阶段)."""
-    plan = domain.PlanContent(
+    plan = campaign.PlanContent(
         departments=tuple(body.departments),
-        staff=tuple(domain.StaffMember(s.name, s.role, s.phone) for s in body.staff),
-        schedule=tuple(domain.ScheduleItem(i.date, i.activity_zh) for i in body.schedule),
+        staff=tuple(campaign.StaffMember(s.name, s.role, s.phone) for s in body.staff),
+        schedule=tuple(campaign.ScheduleItem(i.date, i.activity_zh) for i in body.schedule),
         summary=body.summary,
     )
-    return await handlers.submit_plan(
-        request.app.state.runtime.pool,
+    return await campaign_handlers.submit_plan(
+        deps.units(),
         campaign_id,
         plan,
-        _actor(principal),
+        policy.actor_of(principal),
         principal.subject,
-        now=now,
+        trace=trace,
     )
 
 
 @router.get("/campaigns/{campaign_id}/plans", response_model=list[PlanOut], responses=_NOT_FOUND)
 async def get_plans(
-    campaign_id: CampaignId, request: Request, principal: PlanReader
+    campaign_id: CampaignId, principal: policy.Party, deps: Deps
 ) -> list[dict[str, Any]]:
     """The plans the caller may see, without phone numbers."""
-    return await handlers.list_plans(request.app.state.runtime.pool, campaign_id, _actor(principal))
+    return await campaign_handlers.list_plans(deps.units(), campaign_id, policy.actor_of(principal))
 
 
 @router.get(
@@ -274,9 +257,9 @@ async def get_plans(
     responses=_NOT_FOUND,
 )
 async def get_missing_plans(
-    campaign_id: CampaignId, request: Request, principal: Supervisor, now: Now
+    campaign_id: CampaignId, principal: policy.Office, deps: Deps
 ) -> dict[str, Any]:
     """Who owes a plan and has not submitted one (市物业办: all; 区县物业办: its district)."""
-    return await handlers.missing_plans(
-        request.app.state.runtime.pool, campaign_id, _actor(principal), now=now
+    return await campaign_handlers.missing_plans(
+        deps.units(), campaign_id, policy.actor_of(principal)
     )

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from runtime.auth import Principal, Role
 from runtime.errors import InvalidInput, Message, NotFound
-from runtime.http import require
+from runtime.http import RequestTrace
 from runtime.idempotency import IdempotencyKey
-from services.inspections.adapters import repository
-from services.inspections.domain import checklist, policy
+from services.inspections.domain import checklist
+from services.inspections.entrypoints import policy
+from services.inspections.entrypoints.deps import Deps
 from services.inspections.service.record_inspection import RecordInspection, record_inspection
 
 router = APIRouter(prefix="/api/v1", tags=["inspections"])
 EARLIEST_INSPECTION = datetime(2000, 1, 1, tzinfo=UTC)
-
-Inspector = Annotated[Principal, require(Role.ENTERPRISE, Role.DISTRICT_OFFICE, Role.CITY_OFFICE)]
 
 
 class ItemResultIn(BaseModel):
@@ -53,18 +52,13 @@ class InspectionOut(BaseModel):
     recorded_at: datetime
 
 
-def actor_of(p: Principal) -> policy.Actor:
-    return policy.Actor(
-        role=p.role.value, district_code=p.district_code, enterprise_id=p.enterprise_id
-    )
-
-
 @router.post("/inspections", status_code=201, response_model=InspectionOut)
 async def post_inspection(
     body: InspectionIn,
-    request: Request,
     response: Response,
-    principal: Inspector,
+    principal: policy.Party,
+    deps: Deps,
+    trace: RequestTrace,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Record a self or patrol inspection; the service computes the score from the item results."""
@@ -80,9 +74,7 @@ async def post_inspection(
         inspected_at=body.inspected_at,
         idempotency_key=idempotency_key,
     )
-    runtime = request.app.state.runtime
-    now = runtime.clock.now()
-    if not EARLIEST_INSPECTION <= body.inspected_at <= now + timedelta(days=1):
+    if not EARLIEST_INSPECTION <= body.inspected_at <= deps.clock.now() + timedelta(days=1):
         raise InvalidInput(
             "inspected_at_out_of_range",
             Message(
@@ -92,12 +84,12 @@ async def post_inspection(
             field="inspected_at",
         )
     inspection, created = await record_inspection(
-        runtime.pool,
+        deps.units(),
         cmd,
-        actor_of(principal),
+        policy.actor_of(principal),
         principal.subject,
-        rules=runtime.extras["rules"],
-        now=now,
+        rules=deps.rules,
+        trace=trace,
     )
     if not created:
         response.status_code = 200
@@ -105,34 +97,25 @@ async def post_inspection(
 
 
 @router.get("/inspections/{inspection_id}", response_model=InspectionOut)
-async def get_inspection(
-    inspection_id: str, request: Request, principal: Inspector
-) -> dict[str, Any]:
-    async with request.app.state.runtime.pool.acquire() as conn:
-        inspection = await repository.get_inspection(conn, inspection_id)
-        project = (
-            await repository.get_project(conn, inspection["project_id"]) if inspection else None
-        )
+async def get_inspection(inspection_id: str, principal: policy.Party, deps: Deps) -> dict[str, Any]:
+    async with deps.units() as uow:
+        inspection = await uow.inspections.get(inspection_id)
+        project = await uow.projects.get(inspection["project_id"]) if inspection else None
     # Out-of-scope inspections answer 404 like missing ones, so ids cannot be probed.
-    if inspection is None or project is None or not _can_see(principal, project):
+    if (
+        inspection is None
+        or project is None
+        or not policy.can_see(principal, project.district_code, project.enterprise_id)
+    ):
         raise NotFound("inspection_not_found", Message("检查记录不存在", "inspection not found"))
     return inspection
 
 
 @router.get("/projects")
-async def get_projects(request: Request, principal: Inspector) -> list[dict[str, str]]:
-    district = principal.district_code if principal.role is Role.DISTRICT_OFFICE else None
-    enterprise = principal.enterprise_id if principal.role is Role.ENTERPRISE else None
-    async with request.app.state.runtime.pool.acquire() as conn:
-        projects = await repository.list_projects(
-            conn, district_code=district, enterprise_id=enterprise
+async def get_projects(principal: policy.Party, deps: Deps) -> list[dict[str, str]]:
+    async with deps.units() as uow:
+        projects = await uow.projects.search(
+            district_code=policy.district_scope(principal),
+            enterprise_id=policy.enterprise_scope(principal),
         )
-    return [p.__dict__ for p in projects]
-
-
-def _can_see(p: Principal, project: repository.Project) -> bool:
-    if p.role is Role.CITY_OFFICE:
-        return True
-    if p.role is Role.DISTRICT_OFFICE:
-        return p.district_code == project.district_code
-    return p.role is Role.ENTERPRISE and p.enterprise_id == project.enterprise_id
+    return [dataclasses.asdict(p) for p in projects]

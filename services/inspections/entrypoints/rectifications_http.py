@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from runtime.auth import Principal, Role
 from runtime.errors import Message, NotFound
-from runtime.http import require
-from services.inspections.adapters import rectifications as repo
-from services.inspections.entrypoints.http import actor_of
+from runtime.http import RequestTrace
+from services.inspections.entrypoints import policy
+from services.inspections.entrypoints.deps import Deps
 from services.inspections.service import rectifications
+from services.inspections.service.ports import OrderRow
 
 router = APIRouter(prefix="/api/v1", tags=["rectifications"])
-
-Party = Annotated[Principal, require(Role.ENTERPRISE, Role.DISTRICT_OFFICE, Role.CITY_OFFICE)]
-Supervisor = Annotated[Principal, require(Role.DISTRICT_OFFICE, Role.CITY_OFFICE)]
-Enterprise = Annotated[Principal, require(Role.ENTERPRISE)]
 
 
 class SubmissionIn(BaseModel):
@@ -66,7 +62,7 @@ STATUS_ZH = {
 }
 
 
-def _out(row: repo.OrderRow, history: list[dict[str, Any]] | None = None) -> OrderOut:
+def _out(row: OrderRow, history: list[dict[str, Any]] | None = None) -> OrderOut:
     o = row.order
     return OrderOut(
         order_id=o.order_id,
@@ -94,21 +90,18 @@ def _out(row: repo.OrderRow, history: list[dict[str, Any]] | None = None) -> Ord
 
 @router.get("/rectifications", response_model=list[OrderOut])
 async def list_orders(
-    request: Request,
-    principal: Party,
+    principal: policy.Party,
+    deps: Deps,
     project_id: str | None = Query(default=None, max_length=64),
     status: Literal["ordered", "submitted", "verified", "rejected", "inadequate"] | None = None,
     overdue: bool | None = None,
     limit: int = Query(default=100, ge=1, le=500),
 ) -> list[OrderOut]:
     """Orders in the caller's scope: an enterprise its own, a district office its district's."""
-    async with request.app.state.runtime.pool.acquire() as conn:
-        rows = await repo.list_orders(
-            conn,
-            district_code=principal.district_code
-            if principal.role is Role.DISTRICT_OFFICE
-            else None,
-            enterprise_id=principal.enterprise_id if principal.role is Role.ENTERPRISE else None,
+    async with deps.units() as uow:
+        rows = await uow.orders.search(
+            district_code=policy.district_scope(principal),
+            enterprise_id=policy.enterprise_scope(principal),
             project_id=project_id,
             status=status,
             overdue=overdue,
@@ -118,68 +111,64 @@ async def list_orders(
 
 
 @router.get("/rectifications/{order_id}", response_model=OrderOut)
-async def get_order(order_id: str, request: Request, principal: Party) -> OrderOut:
-    async with request.app.state.runtime.pool.acquire() as conn:
-        row = await repo.get(conn, order_id)
-        if row is None or not rectifications.can_see(
-            actor_of(principal), row.district_code, row.enterprise_id
-        ):
+async def get_order(order_id: str, principal: policy.Party, deps: Deps) -> OrderOut:
+    async with deps.units() as uow:
+        row = await uow.orders.get(order_id)
+        if row is None or not policy.can_see(principal, row.district_code, row.enterprise_id):
             raise NotFound(
                 "order_not_found", Message("整改单不存在", "rectification order not found")
             )
-        history = await repo.history(conn, order_id)
+        history = await uow.orders.history(order_id)
     return _out(row, history)
 
 
 @router.post("/rectifications/{order_id}/submissions", response_model=OrderOut, status_code=201)
 async def submit(
-    order_id: str, body: SubmissionIn, request: Request, principal: Enterprise
+    order_id: str,
+    body: SubmissionIn,
+    principal: policy.Enterprise,
+    deps: Deps,
+    trace: RequestTrace,
 ) -> OrderOut:
     """The enterprise submits its rectification with evidence (text and photo references)."""
-    runtime = request.app.state.runtime
     row = await rectifications.submit(
-        runtime.pool,
+        deps.units(),
         order_id,
-        actor_of(principal),
+        policy.actor_of(principal),
         principal.subject,
         evidence_text=body.evidence_text,
         photo_refs=body.photo_refs,
-        now=runtime.clock.now(),
+        trace=trace,
     )
     return _out(row)
 
 
 @router.post("/rectifications/{order_id}/decision", response_model=OrderOut)
 async def decide(
-    order_id: str, body: DecisionIn, request: Request, principal: Supervisor
+    order_id: str, body: DecisionIn, principal: policy.Office, deps: Deps, trace: RequestTrace
 ) -> OrderOut:
     """The district office verifies (验收合格) or rejects (退回) with a reason; the second
     rejection closes the order as 整改不到位."""
-    runtime = request.app.state.runtime
     row = await rectifications.decide(
-        runtime.pool,
+        deps.units(),
         order_id,
-        actor_of(principal),
+        policy.actor_of(principal),
         principal.subject,
         decision=body.decision,
         reason=body.reason,
-        now=runtime.clock.now(),
+        trace=trace,
     )
     return _out(row)
 
 
 @router.get("/patrols/scheduled")
 async def scheduled_patrols(
-    request: Request,
-    principal: Supervisor,
+    principal: policy.Office,
+    deps: Deps,
     status: Literal["open", "done"] | None = None,
 ) -> list[dict[str, Any]]:
     """Patrols scheduled automatically after repeated or overdue complaints."""
-    async with request.app.state.runtime.pool.acquire() as conn:
-        return await repo.list_patrols(
-            conn,
-            district_code=principal.district_code
-            if principal.role is Role.DISTRICT_OFFICE
-            else None,
-            status=status,
+    async with deps.units() as uow:
+        return await uow.patrols.search(
+            district_code=policy.district_scope(principal), status=status
         )

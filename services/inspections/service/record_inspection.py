@@ -1,4 +1,5 @@
-"""Command handler: record an inspection — load, decide, save, and emit events in one transaction."""
+"""Command handler: record an inspection — load, decide, save, and emit events in one unit of work.
+A failed inspection orders its rectifications in the same unit (`rectifications.issue_orders`)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
-from runtime import outbox
 from runtime.errors import DomainError, Forbidden, InvalidInput, Message, NotFound
-from schemas.inspections import v1 as events
-from services.inspections.adapters import rectifications as rectification_repo
-from services.inspections.adapters import repository
-from services.inspections.domain import checklist, policy
+from runtime.unit_of_work import Trace
+from schemas.inspections import v1 as inspections
+from services.inspections.domain import actors, checklist
 from services.inspections.service import rectifications
-
-SOURCE = "/wuye/inspections"
+from services.inspections.service.ports import InspectionsUnitOfWork
 
 
 @dataclass(frozen=True)
@@ -31,64 +27,40 @@ class RecordInspection:
     idempotency_key: str | None
 
 
+def _project_not_found(project_id: str) -> NotFound:
+    return NotFound(
+        "project_not_found",
+        Message(f"物业项目 {project_id} 不存在", f"project {project_id} does not exist"),
+        field="project_id",
+    )
+
+
 async def record_inspection(
-    pool: asyncpg.Pool,
+    uow: InspectionsUnitOfWork,
     cmd: RecordInspection,
-    actor: policy.Actor,
+    actor: actors.Actor,
     actor_id: str,
     *,
     rules: rectifications.Rules,
-    now: datetime,
+    trace: Trace,
 ) -> tuple[dict[str, Any], bool]:
     """Return (the inspection, created?). A repeated Idempotency-Key returns the first result,
-    also when the retry races the original request."""
-    try:
-        return await _record(pool, cmd, actor, actor_id, rules, now)
-    except asyncpg.UniqueViolationError:
-        if not cmd.idempotency_key:
-            raise
-        async with pool.acquire() as conn:
-            earlier = await repository.find_by_idempotency_key(conn, actor_id, cmd.idempotency_key)
-        if earlier is None:
-            raise
-        return earlier, False
-
-
-async def _record(
-    pool: asyncpg.Pool,
-    cmd: RecordInspection,
-    actor: policy.Actor,
-    actor_id: str,
-    rules: rectifications.Rules,
-    now: datetime,
-) -> tuple[dict[str, Any], bool]:
-    async with pool.acquire() as conn, conn.transaction():
+    also when the retry races the original request (the insert waits for it, then yields)."""
+    async with uow:
         if cmd.idempotency_key:
-            earlier = await repository.find_by_idempotency_key(conn, actor_id, cmd.idempotency_key)
+            earlier = await uow.inspections.find_by_key(actor_id, cmd.idempotency_key)
             if earlier is not None:
                 return earlier, False
-        project = await repository.get_project(conn, cmd.project_id)
+        project = await uow.projects.get(cmd.project_id)
         if project is None:
-            raise NotFound(
-                "project_not_found",
-                Message(
-                    f"物业项目 {cmd.project_id} 不存在", f"project {cmd.project_id} does not exist"
-                ),
-                field="project_id",
-            )
-        refusal = policy.may_record(actor, cmd.kind, project.district_code, project.enterprise_id)
+            raise _project_not_found(cmd.project_id)
+        refusal = actors.may_record(actor, cmd.kind, project.district_code, project.enterprise_id)
         if refusal is not None and refusal.code == "out_of_scope":
             # A project outside the caller's scope answers like a missing one: ids can't be probed.
-            raise NotFound(
-                "project_not_found",
-                Message(
-                    f"物业项目 {cmd.project_id} 不存在", f"project {cmd.project_id} does not exist"
-                ),
-                field="project_id",
-            )
+            raise _project_not_found(cmd.project_id)
         if refusal is not None:
             raise Forbidden(refusal.code, Message(refusal.zh, refusal.en))
-        template = await repository.get_template(conn, cmd.template_id, cmd.template_version)
+        template = await uow.templates.get(cmd.template_id, cmd.template_version)
         if template is None:
             raise NotFound(
                 "template_not_found",
@@ -106,9 +78,9 @@ async def _record(
             error = DomainError if exc.code == "unknown_item" else InvalidInput
             raise error(exc.code, Message(exc.zh, exc.en), field=exc.field) from exc
 
+        now = uow.clock.now()
         inspection_id = str(uuid.uuid4())
-        await repository.insert_inspection(
-            conn,
+        added = await uow.inspections.add(
             inspection_id=inspection_id,
             project_id=project.project_id,
             kind=cmd.kind,
@@ -120,6 +92,11 @@ async def _record(
             idempotency_key=cmd.idempotency_key,
             inspected_at=cmd.inspected_at,
         )
+        if not added:  # a concurrent retry with the same key committed first
+            assert cmd.idempotency_key is not None
+            earlier = await uow.inspections.find_by_key(actor_id, cmd.idempotency_key)
+            assert earlier is not None
+            return earlier, False
         common = {
             "inspection_id": inspection_id,
             "project_id": project.project_id,
@@ -135,21 +112,19 @@ async def _record(
             "inspected_at": cmd.inspected_at,
             "recorded_by": actor_id,
         }
-        await outbox.enqueue(
-            conn,
-            events.InspectionCompleted(
+        await uow.outbox.add(
+            inspections.InspectionCompleted(
                 **common, passed=outcome.passed, failed_item_count=len(outcome.failed)
             ),
-            source=SOURCE,
+            trace,
         )
         if outcome.failed:
             deadlines = rectifications.deadlines_for(rules, outcome.failed, now)
-            await outbox.enqueue(
-                conn,
-                events.InspectionFailed(
+            await uow.outbox.add(
+                inspections.InspectionFailed(
                     **common,
                     failed_items=tuple(
-                        events.FailedItem(
+                        inspections.FailedItem(
                             item_id=f.item.item_id,
                             group=f.item.group,
                             title_zh=f.item.title_zh,
@@ -162,19 +137,21 @@ async def _record(
                         for f, deadline in zip(outcome.failed, deadlines, strict=True)
                     ),
                 ),
-                source=SOURCE,
+                trace,
             )
             # Every failed item becomes a rectification order with its own deadline.
             await rectifications.issue_orders(
-                conn,
+                uow,
                 inspection_id=inspection_id,
                 project=project,
                 failed=outcome.failed,
                 deadlines=deadlines,
                 now=now,
+                trace=trace,
             )
         if cmd.kind == "patrol":
-            await rectification_repo.close_open_patrol(conn, project.project_id, inspection_id)
-        created = await repository.get_inspection(conn, inspection_id)
+            await uow.patrols.close_open(project.project_id, inspection_id)
+        created = await uow.inspections.get(inspection_id)
         assert created is not None
+        await uow.commit()
         return created, True

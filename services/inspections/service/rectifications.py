@@ -1,24 +1,22 @@
 """Rectification orders: issued with a failed inspection, then submitted, verified or rejected,
-and marked overdue by a time-driven scan. Each step is one transaction with its event."""
+and marked overdue by a time-driven scan. Each step is one unit of work with its event."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
-from runtime import db, outbox
 from runtime.calendar import CalendarError, WorkingCalendar
 from runtime.errors import DomainError, Forbidden, InvalidInput, Message, NotFound, Unavailable
-from schemas.inspections import v1 as events
-from services.inspections.adapters import rectifications as repo
-from services.inspections.adapters.repository import Project
-from services.inspections.domain import checklist, policy, rectification
+from runtime.unit_of_work import Trace
+from schemas.inspections import v1 as inspections
+from services.inspections.domain import actors, checklist, project_registry, rectification
+from services.inspections.domain.project_registry import ProjectFacts
+from services.inspections.service.ports import InspectionsUnitOfWork, OrderRow
 
-SOURCE = "/wuye/inspections"
 SCAN_BATCH = 500
 
 
@@ -70,33 +68,21 @@ def deadlines_for(
 
 
 async def issue_orders(
-    conn: db.Connection,
+    uow: InspectionsUnitOfWork,
     *,
     inspection_id: str,
-    project: Project,
+    project: ProjectFacts,
     failed: tuple[checklist.FailedItem, ...],
     deadlines: tuple[Deadline, ...],
     now: datetime,
+    trace: Trace,
 ) -> list[str]:
     """One order per failed item (with the deadline from `deadlines_for`), in the inspection's
     transaction; return the order ids."""
     ids = []
     for f, deadline in zip(failed, deadlines, strict=True):
         order = rectification.new_order(str(uuid.uuid4()), now, deadline.at)
-        item = _item(f)
-        await repo.insert_order(
-            conn,
-            order,
-            inspection_id=inspection_id,
-            project_id=project.project_id,
-            enterprise_id=project.enterprise_id,
-            enterprise_name=project.enterprise_name,
-            district_code=project.district_code,
-            items=[item],
-            severity=f.item.severity,
-            deadline_calendar=deadline.calendar,
-        )
-        row = repo.OrderRow(
+        row = OrderRow(
             order=order,
             inspection_id=inspection_id,
             project_id=project.project_id,
@@ -104,15 +90,15 @@ async def issue_orders(
             enterprise_id=project.enterprise_id,
             enterprise_name=project.enterprise_name,
             district_code=project.district_code,
-            items=[item],
+            items=[_item(f)],
             severity=f.item.severity,
         )
-        await outbox.enqueue(
-            conn,
-            events.RectificationOrdered(
+        await uow.orders.add(row, deadline_calendar=deadline.calendar)
+        await uow.outbox.add(
+            inspections.RectificationOrdered(
                 **_facts(row), ordered_at=now, deadline_calendar=deadline.calendar
             ),
-            source=SOURCE,
+            trace,
         )
         ids.append(order.order_id)
     return ids
@@ -129,7 +115,7 @@ def _item(f: checklist.FailedItem) -> dict[str, Any]:
     }
 
 
-def _facts(row: repo.OrderRow) -> dict[str, Any]:
+def _facts(row: OrderRow) -> dict[str, Any]:
     return {
         "order_id": row.order.order_id,
         "inspection_id": row.inspection_id,
@@ -138,7 +124,7 @@ def _facts(row: repo.OrderRow) -> dict[str, Any]:
         "enterprise_id": row.enterprise_id,
         "enterprise_name": row.enterprise_name,
         "district_code": row.district_code,
-        "items": tuple(events.FailedItem(**i) for i in row.items),
+        "items": tuple(inspections.FailedItem(**i) for i in row.items),
         "severity": row.severity,
         "deadline": row.order.deadline,
     }
@@ -148,17 +134,18 @@ def _facts(row: repo.OrderRow) -> dict[str, Any]:
 
 
 async def submit(
-    pool: asyncpg.Pool,
+    uow: InspectionsUnitOfWork,
     order_id: str,
-    actor: policy.Actor,
+    actor: actors.Actor,
     actor_id: str,
     *,
     evidence_text: str,
     photo_refs: list[str],
-    now: datetime,
-) -> repo.OrderRow:
-    async with pool.acquire() as conn, conn.transaction():
-        row = await _load(conn, order_id, actor)
+    trace: Trace,
+) -> OrderRow:
+    async with uow:
+        now = uow.clock.now()
+        row = await _load(uow, order_id, actor)
         if not (actor.role == "enterprise" and actor.enterprise_id == row.enterprise_id):
             raise Forbidden(
                 "not_the_enterprise",
@@ -169,11 +156,10 @@ async def submit(
         late = rectification.mark_overdue(row.order, now)
         if late is not None:
             # The deadline passed before the scan noticed: record the overdue first, once.
-            row = await _record_overdue(conn, row, late, now)
+            row = await _record_overdue(uow, row, late, now, trace)
         order = _transition(lambda: rectification.submit(row.order, evidence_text, photo_refs, now))
-        await repo.save(conn, order)
-        await repo.add_history(
-            conn,
+        await uow.orders.save(order)
+        await uow.orders.add_history(
             order_id,
             "submitted",
             actor=actor_id,
@@ -183,32 +169,34 @@ async def submit(
             photo_refs=order.photo_refs,
         )
         updated = _with(row, order)
-        await outbox.enqueue(
-            conn,
-            events.RectificationSubmitted(
+        await uow.outbox.add(
+            inspections.RectificationSubmitted(
                 **_facts(updated),
                 submission_no=order.submissions,
                 photo_count=len(order.photo_refs),
                 submitted_at=now,
                 before_deadline=now <= order.deadline,
             ),
-            source=SOURCE,
+            trace,
         )
+        await uow.commit()
         return updated
 
 
 async def decide(
-    pool: asyncpg.Pool,
+    uow: InspectionsUnitOfWork,
     order_id: str,
-    actor: policy.Actor,
+    actor: actors.Actor,
     actor_id: str,
     *,
     decision: str,
     reason: str,
-    now: datetime,
-) -> repo.OrderRow:
-    async with pool.acquire() as conn, conn.transaction():
-        row = await _load(conn, order_id, actor)
+    trace: Trace,
+) -> OrderRow:
+    """Verify (验收合格) or reject (退回) a submitted order; the second rejection is 整改不到位."""
+    async with uow:
+        now = uow.clock.now()
+        row = await _load(uow, order_id, actor)
         if actor.role not in ("district_office", "city_office"):
             raise Forbidden(
                 "not_a_supervisor",
@@ -217,57 +205,48 @@ async def decide(
                     "only a district or city office verifies",
                 ),
             )
+        event: inspections.RectificationVerified | inspections.RectificationRejected
         if decision == "verify":
             order = _transition(lambda: rectification.verify(row.order, now))
-            await repo.save(conn, order)
-            await repo.add_history(
-                conn, order_id, "verified", actor=actor_id, actor_role=actor.role, at=now
+            await uow.orders.save(order)
+            await uow.orders.add_history(
+                order_id, "verified", actor=actor_id, actor_role=actor.role, at=now
             )
             updated = _with(row, order)
-            await outbox.enqueue(
-                conn,
-                events.RectificationVerified(
-                    **_facts(updated), verified_at=now, on_time=bool(order.on_time)
-                ),
-                source=SOURCE,
+            event = inspections.RectificationVerified(
+                **_facts(updated), verified_at=now, on_time=bool(order.on_time)
             )
-            return updated
-        order = _transition(lambda: rectification.reject(row.order, reason, now))
-        await repo.save(conn, order)
-        action = "inadequate" if order.status is rectification.Status.INADEQUATE else "rejected"
-        await repo.add_history(
-            conn, order_id, action, actor=actor_id, actor_role=actor.role, at=now,
-            reason=order.rejection_reason,
-        )  # fmt: skip
-        updated = _with(row, order)
-        await outbox.enqueue(
-            conn,
-            events.RectificationRejected(
+        else:
+            order = _transition(lambda: rectification.reject(row.order, reason, now))
+            await uow.orders.save(order)
+            inadequate = order.status is rectification.Status.INADEQUATE
+            await uow.orders.add_history(
+                order_id,
+                "inadequate" if inadequate else "rejected",
+                actor=actor_id,
+                actor_role=actor.role,
+                at=now,
+                reason=order.rejection_reason,
+            )
+            updated = _with(row, order)
+            event = inspections.RectificationRejected(
                 **_facts(updated),
                 rejection_no=order.rejections,
                 reason=order.rejection_reason or "",
-                inadequate=order.status is rectification.Status.INADEQUATE,
+                inadequate=inadequate,
                 rejected_at=now,
-            ),
-            source=SOURCE,
-        )
+            )
+        await uow.outbox.add(event, trace)
+        await uow.commit()
         return updated
 
 
-async def _load(conn: db.Connection, order_id: str, actor: policy.Actor) -> repo.OrderRow:
-    row = await repo.get_for_update(conn, order_id)
+async def _load(uow: InspectionsUnitOfWork, order_id: str, actor: actors.Actor) -> OrderRow:
+    row = await uow.orders.get(order_id, for_update=True)
     # An order outside the caller's scope answers like a missing one: ids cannot be probed.
-    if row is None or not can_see(actor, row.district_code, row.enterprise_id):
+    if row is None or not project_registry.can_see(actor, row.district_code, row.enterprise_id):
         raise NotFound("order_not_found", Message("整改单不存在", "rectification order not found"))
     return row
-
-
-def can_see(actor: policy.Actor, district_code: str, enterprise_id: str) -> bool:
-    if actor.role == "city_office":
-        return True
-    if actor.role == "district_office":
-        return actor.district_code == district_code
-    return actor.role == "enterprise" and actor.enterprise_id == enterprise_id
 
 
 def _transition(step: Any) -> rectification.Order:
@@ -279,42 +258,51 @@ def _transition(step: Any) -> rectification.Order:
     return result
 
 
-def _with(row: repo.OrderRow, order: rectification.Order) -> repo.OrderRow:
-    return repo.OrderRow(**{**row.__dict__, "order": order})
+def _with(row: OrderRow, order: rectification.Order) -> OrderRow:
+    return OrderRow(**{**row.__dict__, "order": order})
 
 
 # -- the overdue scan ---------------------------------------------------------------------------------
 
 
-async def overdue_job(pool: asyncpg.Pool, now: datetime) -> int:
+async def mark_overdue(units: Callable[[], InspectionsUnitOfWork]) -> int:
     """Mark every order whose deadline passed while still owed, and emit RectificationOverdue
-    once per order. Safe on several replicas: rows are claimed FOR UPDATE SKIP LOCKED and the
-    domain refuses to mark an order twice."""
+    once per order; a unit of work per batch of `SCAN_BATCH`. Safe on several replicas: the
+    orders are locked (others skip them) and the domain refuses to mark an order twice. Returns
+    the number of orders marked."""
+    trace = Trace.start()
     total = 0
     while True:
-        async with pool.acquire() as conn, conn.transaction():
-            due = await repo.due_for_update(conn, now, SCAN_BATCH)
+        async with units() as uow:
+            now = uow.clock.now()
+            due = await uow.orders.due(now, SCAN_BATCH)
             for row in due:
                 marked = rectification.mark_overdue(row.order, now)
                 if marked is None:
                     continue
-                await _record_overdue(conn, row, marked, now)
+                await _record_overdue(uow, row, marked, now, trace)
                 total += 1
+            await uow.commit()
         if len(due) < SCAN_BATCH:
             return total
 
 
 async def _record_overdue(
-    conn: db.Connection, row: repo.OrderRow, marked: rectification.Order, now: datetime
-) -> repo.OrderRow:
-    await repo.save(conn, marked)
-    await repo.add_history(
-        conn, marked.order_id, "overdue", actor="scheduler", actor_role="system", at=now
+    uow: InspectionsUnitOfWork,
+    row: OrderRow,
+    marked: rectification.Order,
+    now: datetime,
+    trace: Trace,
+) -> OrderRow:
+    await uow.orders.save(marked)
+    await uow.orders.add_history(
+        marked.order_id, "overdue", actor="scheduler", actor_role="system", at=now
     )
     updated = _with(row, marked)
-    await outbox.enqueue(
-        conn,
-        events.RectificationOverdue(**_facts(updated), status=marked.status.value, detected_at=now),
-        source=SOURCE,
+    await uow.outbox.add(
+        inspections.RectificationOverdue(
+            **_facts(updated), status=marked.status.value, detected_at=now
+        ),
+        trace,
     )
     return updated

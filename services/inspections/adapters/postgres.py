@@ -1,0 +1,44 @@
+"""The inspections unit of work on PostgreSQL: the repositories of `adapters/` on one
+transaction's connection, and one outbox per CloudEvents source the service publishes under."""
+
+from __future__ import annotations
+
+from runtime import db
+from runtime.unit_of_work import Outbox, PgOutbox, PgUnitOfWork
+from services.inspections.adapters.campaigns import PgCampaigns
+from services.inspections.adapters.rectifications import PgOrders, PgPatrols
+from services.inspections.adapters.registry_tables import (
+    PgActivities,
+    PgInspections,
+    PgProjects,
+    PgTemplates,
+)
+from services.inspections.service import ports
+
+SOURCE = "/wuye/inspections"
+REGISTRY_SOURCE = "/wuye/inspections/registry"
+CAMPAIGNS_SOURCE = "/wuye/inspections/campaigns"
+
+
+class PgInspectionsUnitOfWork(PgUnitOfWork):
+    # Typed as the ports: assigning an adapter checks that it fits its port.
+    projects: ports.Projects
+    templates: ports.Templates
+    inspections: ports.Inspections
+    activities: ports.Activities
+    orders: ports.Orders
+    patrols: ports.Patrols
+    campaigns: ports.Campaigns
+    registry_outbox: Outbox
+    campaign_outbox: Outbox
+
+    def _bind(self, conn: db.Connection) -> None:
+        self.projects = PgProjects(conn)
+        self.templates = PgTemplates(conn)
+        self.inspections = PgInspections(conn)
+        self.activities = PgActivities(conn)
+        self.orders = PgOrders(conn)
+        self.patrols = PgPatrols(conn)
+        self.campaigns = PgCampaigns(conn)
+        self.registry_outbox = PgOutbox(conn, REGISTRY_SOURCE)
+        self.campaign_outbox = PgOutbox(conn, CAMPAIGNS_SOURCE)

@@ -1,0 +1,35 @@
+"""The inspections timers: each pass builds units of work on the pool, with the scheduler's `now`
+as their clock, and hands them to a service handler."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import asyncpg
+
+from runtime.scheduler import FixedClock, PeriodicJob
+from services.inspections.adapters.postgres import SOURCE, PgInspectionsUnitOfWork
+from services.inspections.service import campaign_handlers, rectifications
+from services.inspections.service.ports import InspectionsUnitOfWork
+
+
+def _units(pool: asyncpg.Pool, now: datetime) -> Callable[[], InspectionsUnitOfWork]:
+    clock = FixedClock(now)
+    return lambda: PgInspectionsUnitOfWork(pool, source=SOURCE, clock=clock)
+
+
+async def rectification_overdue(pool: asyncpg.Pool, now: datetime) -> int:
+    """Mark the orders whose deadline passed while still owed (RectificationOverdue)."""
+    return await rectifications.mark_overdue(_units(pool, now))
+
+
+async def campaign_work(pool: asyncpg.Pool, now: datetime) -> int:
+    """Announce campaign phases as they start; flag missing plans after the deadline."""
+    return await campaign_handlers.run_campaigns(_units(pool, now))
+
+
+JOBS = (
+    PeriodicJob("rectification-overdue", rectification_overdue, interval_s=30),
+    PeriodicJob("campaigns", campaign_work, interval_s=30),
+)

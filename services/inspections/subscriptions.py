@@ -1,0 +1,27 @@
+"""Everything the inspections service reacts to: per consumer group, its topics and, per event
+type, its handler (batch handlers on the inspections unit of work)."""
+
+from __future__ import annotations
+
+from runtime.service import ConsumerSpec
+from runtime.subscriptions import Subscription
+from schemas.complaints import v1 as complaints
+from services.inspections.service.complaint_reactions import ComplaintReactions, PatrolTrigger
+
+
+def consumers(trigger: PatrolTrigger) -> tuple[ConsumerSpec, ...]:
+    reactions = ComplaintReactions(trigger)
+    return (
+        ConsumerSpec(
+            Subscription(
+                group="inspections.complaints",
+                # The contract names the topic (schemas.topics has no name constants).
+                topics=(complaints.ComplaintFiled.topic,),
+                description="Schedule patrols for projects with repeated or overdue complaints",
+            ),
+            handlers={
+                complaints.ComplaintFiled.ce_type: reactions.filed(),
+                complaints.ComplaintOverdue.ce_type: reactions.overdue(),
+            },
+        ),
+    )
