@@ -50,8 +50,9 @@ from deploy.local.processes import ServiceProcess, free_port
 from deploy.local.stack import Stack, StackConfig
 from runtime import db, kafka, outbox
 from runtime import logging as runtime_logging
-from runtime.consumer import EventConsumer, per_connection
+from runtime.consumer import EventConsumer
 from runtime.relay import OutboxRelay, RelayConfig
+from runtime.unit_of_work import Delivered, PgUnitOfWork, each
 from schemas import cloudevents
 from schemas.inspections import v1 as inspections
 from services.exposure import rebuild
@@ -152,11 +153,13 @@ async def bench_consumer(stack: Stack, n: int) -> dict[str, float]:
     async with pool.acquire() as conn:
         await conn.execute("CREATE TABLE seen (inspection_id text PRIMARY KEY, score numeric)")
 
-    async def handler(conn: db.Connection, event: Any, ce: cloudevents.CloudEvent) -> None:
-        await conn.execute(
+    @each
+    async def handler(uow: PgUnitOfWork, delivered: Delivered[Any]) -> None:
+        # an insert per event, as the measurements before batch handlers did
+        await uow.connection.execute(
             "INSERT INTO seen VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            event.inspection_id,
-            event.score,
+            delivered.event.inspection_id,
+            delivered.event.score,
         )
 
     topic = "wuye.inspections.events"
@@ -187,7 +190,7 @@ async def bench_consumer(stack: Stack, n: int) -> dict[str, float]:
         service="inspections",
         name="bench.consumer",
         pool=pool,
-        handlers={inspections.InspectionCompleted.ce_type: per_connection(handler)},
+        handlers={inspections.InspectionCompleted.ce_type: handler},
         dead_letters=dlq,
     )
     reader = AIOKafkaConsumer(

@@ -36,7 +36,7 @@ rolled-back batch changes nothing.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -44,7 +44,7 @@ import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
 
-from runtime import db, inbox, metrics
+from runtime import inbox, metrics
 from runtime.db import is_infrastructure_error
 from runtime.scheduler import SystemClock
 from runtime.unit_of_work import BatchHandler, Delivered, EventFailed, PgUnitOfWork
@@ -54,26 +54,7 @@ from schemas.topics import dead_letter_topic
 
 log = structlog.get_logger(__name__)
 
-Handler = Callable[[db.Connection, Event, cloudevents.CloudEvent], Awaitable[None]]
-"""The older one-event handler on a raw connection (see `per_connection`)."""
 AnyHandler = BatchHandler[Any]
-
-
-def per_connection(handler: Handler) -> AnyHandler:
-    """A batch handler running a one-event connection handler per event (the shape handlers had
-    before units of work; kept while services move over)."""
-
-    async def handle(uow: PgUnitOfWork, batch: Sequence[Delivered[Event]]) -> None:
-        for position, delivered in enumerate(batch):
-            structlog.contextvars.bind_contextvars(
-                event_id=delivered.ce.id, correlation_id=delivered.ce.correlationid
-            )
-            try:
-                await handler(uow.connection, delivered.event, delivered.ce)
-            except Exception as exc:
-                raise EventFailed(position) from exc
-
-    return handle
 
 
 class Record(Protocol):

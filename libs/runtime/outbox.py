@@ -34,15 +34,13 @@ async def enqueue(
     correlation_id: str | None = None,
     causation_id: str | None = None,
 ) -> cloudevents.CloudEvent:
+    """Write `event` into the outbox in `conn`'s transaction. Correlation and causation are
+    given by the caller (`runtime.unit_of_work.PgOutbox` passes its unit's `Trace`): never read
+    from the logging context. No correlation id: the event starts its own (its id)."""
     if not conn.is_in_transaction():
         raise OutboxOutsideTransaction("outbox.enqueue must run inside the business transaction")
-    context = structlog.contextvars.get_contextvars()
     ce = cloudevents.from_event(
-        event,
-        source=source,
-        correlation_id=correlation_id or context.get("correlation_id"),
-        # An event caused by handling another event names that event as its cause.
-        causation_id=causation_id or context.get("event_id"),
+        event, source=source, correlation_id=correlation_id, causation_id=causation_id
     )
     headers = [[name, value.decode()] for name, value in cloudevents.to_kafka_headers(ce)]
     await conn.execute(

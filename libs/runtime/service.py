@@ -11,6 +11,9 @@ that retries with backoff (up to `KAFKA_RECONNECT_MAX_S`) and logs every failed 
 (`kafka_connect_failed`); the relay's producer is started lazily by the relay, which retries the
 same way. Meanwhile HTTP is served, requests write their events into the outbox, `/readyz` answers
 200 `degraded` with the reason and `/healthz` stays ok.
+
+A little over 400 lines, kept whole: the start-up and shutdown order of the pool, relay, jobs,
+composition and consumers is one sequence, and reads only in one place.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import schemas
 from runtime import db, kafka, metrics, outbox
 from runtime import logging as runtime_logging
 from runtime.auth import TokenVerifier
-from runtime.consumer import AnyHandler, EventConsumer, Handler, RetryPolicy, per_connection
+from runtime.consumer import AnyHandler, EventConsumer, RetryPolicy
 from runtime.http import PROVIDED, Degraded, create_app
 from runtime.relay import OutboxRelay, RelayConfig
 from runtime.scheduler import Clock, PeriodicJob, clock_from, run_periodically
@@ -50,22 +53,12 @@ ASYNCAPI_DOCUMENT = Path(schemas.__file__).parent / "asyncapi.json"
 
 @dataclass(frozen=True)
 class ConsumerSpec:
-    """One consumer group: what it reads and, by event type, what handles it.
-
-    `handlers` take the service's unit of work and a batch of events of one type
-    (`runtime.unit_of_work.BatchHandler`); `connection_handlers` are the older one-event handlers
-    on a raw connection, run through `runtime.consumer.per_connection`."""
+    """One consumer group: what it reads and, by event type, what handles it: each handler takes
+    the service's unit of work and a run of events of one type
+    (`runtime.unit_of_work.BatchHandler`). Listed in each service's `subscriptions.py`."""
 
     subscription: Subscription
-    connection_handlers: Mapping[str, Handler] = field(default_factory=dict)
-    handlers: Mapping[str, AnyHandler] = field(default_factory=dict)
-
-    def all_handlers(self) -> dict[str, AnyHandler]:
-        both = {t: per_connection(h) for t, h in self.connection_handlers.items()}
-        overlap = both.keys() & self.handlers.keys()
-        if overlap:
-            raise ValueError(f"{self.subscription.group}: two handlers for {sorted(overlap)}")
-        return both | dict(self.handlers)
+    handlers: Mapping[str, AnyHandler]
 
 
 @dataclass(frozen=True)
@@ -99,13 +92,12 @@ class ServiceSpec:
     consumers: Sequence[ConsumerSpec] = ()
     # Time-driven work (deadline scans), run on every replica; jobs are safe to run concurrently.
     jobs: Sequence[PeriodicJob] = ()
-    # Called with the pool at startup, after migrations, e.g. to load seed data or reference data;
-    # a hook may return a mapping, merged into `Runtime.extras` for handlers to use.
-    on_startup: Sequence[
-        Callable[[asyncpg.Pool, Settings], Awaitable[Mapping[str, Any] | None]]
-    ] = field(default_factory=tuple)
+    # Called with the pool at startup, after migrations (tests seed reference rows with it).
+    on_startup: Sequence[Callable[[asyncpg.Pool, Settings], Awaitable[None]]] = field(
+        default_factory=tuple
+    )
     # The composition root: builds the unit of work and what routes depend on, once the pool
-    # and the clock exist (after the `on_startup` hooks).
+    # and the clock exist.
     compose: Callable[[Wiring], Awaitable[Composed]] | None = None
 
 
@@ -122,18 +114,6 @@ class KafkaLink:
     @property
     def connected(self) -> bool:
         return not self.wanted or self.broker is not None
-
-
-@dataclass
-class Runtime:
-    """What route handlers reach through `request.app.state.runtime`."""
-
-    settings: Settings
-    pool: asyncpg.Pool
-    relay: OutboxRelay
-    kafka: KafkaLink
-    clock: Clock
-    extras: Mapping[str, Any]
 
 
 def verifier_from(settings: Settings) -> TokenVerifier | None:
@@ -159,9 +139,8 @@ def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = No
         pool = await db.create_pool(
             settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
         )
-        extras: dict[str, Any] = {}
         for hook in spec.on_startup:
-            extras.update(await hook(pool, settings) or {})
+            await hook(pool, settings)
         security = settings.kafka_security()
         relay = OutboxRelay(
             pool,
@@ -228,9 +207,6 @@ def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = No
         connector = asyncio.create_task(
             _connect_kafka(spec, settings, pool, composed.unit, link),
             name=f"{spec.name}-kafka-connector",
-        )
-        app.state.runtime = Runtime(
-            settings=settings, pool=pool, relay=relay, kafka=link, clock=clock, extras=extras
         )
         state["pool"] = pool
         state["link"] = link
@@ -416,7 +392,7 @@ def _consumers(
             service=spec.name,
             name=consumer_spec.subscription.group,  # the inbox key stays stable across prefixes
             pool=pool,
-            handlers=consumer_spec.all_handlers(),
+            handlers=consumer_spec.handlers,
             unit=unit,
             dead_letters=dead_letters,
             retry=retry,

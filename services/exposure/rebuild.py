@@ -19,9 +19,8 @@ import argparse
 import asyncio
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
 import structlog
 from aiokafka import AIOKafkaConsumer
 
@@ -35,6 +34,9 @@ from services.exposure import subscriptions
 from services.exposure.adapters import policy_file, projection
 from services.exposure.adapters.postgres import PgExposureUnitOfWork
 from services.exposure.settings import PUBLICATION_FILE, ExposureSettings
+
+if TYPE_CHECKING:  # annotations only: the scheduler or the caller hands the pool over
+    import asyncpg
 
 log = structlog.get_logger(__name__)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from runtime.service import ConsumerSpec
 from runtime.subscriptions import Subscription
+from schemas import topics
 from schemas.complaints import v1 as complaints
 from services.inspections.service.complaint_reactions import ComplaintReactions, PatrolTrigger
 
@@ -15,8 +16,7 @@ def consumers(trigger: PatrolTrigger) -> tuple[ConsumerSpec, ...]:
         ConsumerSpec(
             Subscription(
                 group="inspections.complaints",
-                # The contract names the topic (schemas.topics has no name constants).
-                topics=(complaints.ComplaintFiled.topic,),
+                topics=(topics.COMPLAINTS_EVENTS,),
                 description="Schedule patrols for projects with repeated or overdue complaints",
             ),
             handlers={

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
 import asyncpg
@@ -12,6 +12,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
 from runtime import db, kafka
+from runtime.consumer import AnyHandler
+from runtime.unit_of_work import Delivered, PgUnitOfWork, each
+from schemas import cloudevents
+from schemas.base import Event
 from schemas.topics import TopicSpec
 from tests.conftest import run_async_in_thread
 
@@ -95,3 +99,16 @@ async def producer(kafka_topics: str) -> AsyncIterator[AIOKafkaProducer]:
     await p.start()
     yield p
     await p.stop()
+
+
+ConnectionHandler = Callable[[db.Connection, Event, cloudevents.CloudEvent], Awaitable[None]]
+
+
+def on_connection(handler: ConnectionHandler) -> AnyHandler:
+    """A consumer handler running `handler` on the transaction's connection, event by event (the
+    consumer tests' effects are plain SQL on the connection)."""
+
+    async def handle(uow: PgUnitOfWork, delivered: Delivered[Event]) -> None:
+        await handler(uow.connection, delivered.event, delivered.ce)
+
+    return each(handle)

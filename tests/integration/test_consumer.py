@@ -12,13 +12,13 @@ from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 
 from runtime import db
-from runtime.consumer import EventConsumer, RetryPolicy, per_connection
+from runtime.consumer import EventConsumer, RetryPolicy
 from runtime.subscriptions import Subscription, register
 from schemas import cloudevents
 from schemas.base import Event
 from schemas.inspections import v1 as inspections
 from tests.factories import inspection_failed
-from tests.integration.conftest import header, read_topic
+from tests.integration.conftest import header, on_connection, read_topic
 
 pytestmark = pytest.mark.integration
 DLQ = "wuye.dlq.notifications"
@@ -44,7 +44,7 @@ async def run_consumer(
         service="notifications",
         name=f"test-{uuid.uuid4().hex[:6]}",
         pool=pool,
-        handlers={inspections.InspectionFailed.ce_type: per_connection(handler)},
+        handlers={inspections.InspectionFailed.ce_type: on_connection(handler)},
         dead_letters=producer,
         retry=RetryPolicy(max_attempts=3, base_delay_s=0.05, max_delay_s=0.2),
     )

@@ -17,13 +17,13 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from runtime import db, outbox
-from runtime.consumer import EventConsumer, RetryPolicy, per_connection
+from runtime.consumer import EventConsumer, RetryPolicy
 from runtime.unit_of_work import Delivered, PgUnitOfWork
 from schemas import cloudevents
 from schemas.base import Event
 from schemas.inspections import v1 as inspections
 from tests.factories import inspection_failed, rectification_overdue
-from tests.integration.conftest import header, read_topic
+from tests.integration.conftest import ConnectionHandler, header, on_connection, read_topic
 
 pytestmark = pytest.mark.integration
 DLQ = "wuye.dlq.notifications"
@@ -74,12 +74,14 @@ async def recorded(pool: asyncpg.Pool) -> list[str]:
         return [r["event_id"] for r in await conn.fetch("SELECT event_id FROM effects ORDER BY n")]
 
 
-def consumer_for(pool: asyncpg.Pool, producer: AIOKafkaProducer, handler: object) -> EventConsumer:
+def consumer_for(
+    pool: asyncpg.Pool, producer: AIOKafkaProducer, handler: ConnectionHandler
+) -> EventConsumer:
     return EventConsumer(
         service="notifications",
         name=f"test-{uuid.uuid4().hex[:6]}",
         pool=pool,
-        handlers={inspections.InspectionFailed.ce_type: per_connection(handler)},  # type: ignore[arg-type]
+        handlers={inspections.InspectionFailed.ce_type: on_connection(handler)},
         dead_letters=producer,
         retry=RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.02),
     )

@@ -22,13 +22,13 @@ from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from faststream.kafka import KafkaBroker
 
 from runtime import db
-from runtime.consumer import EventConsumer, RetryPolicy, per_connection
+from runtime.consumer import EventConsumer, RetryPolicy
 from runtime.subscriptions import Subscription, register
 from schemas import cloudevents
 from schemas.base import Event
 from schemas.inspections import v1 as inspections
 from tests.factories import inspection_failed
-from tests.integration.conftest import EMPTY_MIGRATIONS, header, read_topic
+from tests.integration.conftest import EMPTY_MIGRATIONS, header, on_connection, read_topic
 from tests.integration.test_consumer import Handler, effects, record_effect, send_event, wait_for
 
 pytestmark = pytest.mark.integration
@@ -71,7 +71,7 @@ async def start_consumer(
         service="notifications",
         name=f"test-{uuid.uuid4().hex[:6]}",
         pool=pool,
-        handlers={inspections.InspectionFailed.ce_type: per_connection(handler)},
+        handlers={inspections.InspectionFailed.ce_type: on_connection(handler)},
         dead_letters=producer,
         retry=RetryPolicy(max_attempts=3, base_delay_s=0.05, max_delay_s=1.0),
     )

@@ -28,8 +28,8 @@ from schemas.registry import v1 as registry
 from schemas.surveys import v1 as surveys
 from services.exposure import subscriptions
 from services.exposure.adapters import board_stats, policy_file
-from services.exposure.adapters.board_stats import CampaignStats
 from services.exposure.adapters.postgres import PgExposureUnitOfWork
+from services.exposure.domain.board import CampaignStats
 
 pytestmark = pytest.mark.integration
 SERVICE = Path(__file__).resolve().parents[2] / "services" / "exposure"

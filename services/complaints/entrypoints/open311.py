@@ -7,6 +7,9 @@ errors use the spec's shape, `[{"code": 400, "description": "中文 / English"}]
 platform's own error body. Public reads carry no personal data: no contact, no owner text, no
 owner-supplied address or media. The wire shapes (JSON/XML, errors, representations) are in
 `open311_wire`.
+
+A little over 400 lines, kept whole: the GeoReport v2 routes are one published interface and
+change together with docs/open311.md.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import asyncpg
 
 from runtime import db
 from services.exposure.adapters import board_stats
+from services.exposure.domain import board
 
 PUBLIC = """c.case_id, c.project_id, c.project_name, c.enterprise_id, c.enterprise_name,
     c.district_code, coalesce(d.district_name, c.district_code) AS district_name, c.reason, c.tier,
@@ -122,16 +123,16 @@ class PgBoardQueries:
 
     async def enterprise_grades(
         self, enterprise_id: str | None = None
-    ) -> list[board_stats.EnterpriseGrade]:
+    ) -> list[board.EnterpriseGrade]:
         return await board_stats.enterprise_grades(self._conn, enterprise_id=enterprise_id)
 
-    async def project_grades(self, enterprise_id: str) -> list[board_stats.ProjectGrade]:
+    async def project_grades(self, enterprise_id: str) -> list[board.ProjectGrade]:
         return await board_stats.project_grades(self._conn, enterprise_id=enterprise_id)
 
-    async def district_stats(self) -> list[board_stats.CampaignStats]:
+    async def district_stats(self) -> list[board.CampaignStats]:
         return await board_stats.district_stats(self._conn)
 
-    async def enterprise_stats(self) -> list[board_stats.CampaignStats]:
+    async def enterprise_stats(self) -> list[board.CampaignStats]:
         return await board_stats.enterprise_stats(self._conn)
 
 

@@ -27,60 +27,14 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Literal
 
 import asyncpg
 
 from runtime import db
 from services.exposure.domain import grades
-
-By = Literal["district", "enterprise"]
-
+from services.exposure.domain.board import By, CampaignStats, EnterpriseGrade, ProjectGrade
 
 # --------------------------------------------------------------------------------------- grades
-
-
-@dataclass(frozen=True)
-class ProjectGrade:
-    """A registered project, its grade inputs with the counts behind each rate, and its grade.
-    Plain fields only, so `dataclasses.asdict` (and FastAPI) serialise everything."""
-
-    project_id: str
-    project_name: str
-    enterprise_id: str
-    enterprise_name: str
-    district_code: str
-    district_name: str
-    inspections: int
-    mean_score: float | None
-    orders_due: int
-    orders_on_time: int
-    on_time_rectification_rate: float | None
-    complaints_due: int
-    complaints_on_time: int
-    complaint_on_time_rate: float | None
-    satisfaction_rate: float | None
-    survey_responses: int
-    """Responses of the survey the satisfaction rate comes from (0 without one)."""
-    survey_closed_at: datetime | None
-    published_cases: int
-    grade: grades.Grade
-    assessment: grades.Assessment
-    """The grade with its bilingual reasons (`assessment.reasons`)."""
-
-
-@dataclass(frozen=True)
-class EnterpriseGrade:
-    enterprise_id: str
-    enterprise_name: str
-    projects: int
-    green: int
-    yellow: int
-    red: int
-    grade: grades.Grade
-    assessment: grades.Assessment
 
 
 _PROJECT_GRADES = """
@@ -229,40 +183,6 @@ async def enterprise_grades(
 
 
 # ---------------------------------------------------------------------------------- statistics
-
-
-@dataclass(frozen=True)
-class CampaignStats:
-    """Campaign statistics of one district or enterprise, with the counts behind each rate.
-    Plain fields only, so `dataclasses.asdict` (and FastAPI) serialise everything."""
-
-    by: By
-    key: str
-    """District code (by district) or enterprise id (by enterprise)."""
-    name: str
-    """District or enterprise name from the registry (the key itself if none is registered)."""
-    projects: int
-    """Registered projects (now)."""
-    inspections: int
-    mean_score: float | None
-    orders_due: int
-    orders_on_time: int
-    on_time_rectification_rate: float | None
-    """按期整改率 orders_on_time / orders_due."""
-    complaints_due: int
-    complaints_on_time: int
-    complaint_on_time_rate: float | None
-    """按期办结率 complaints_on_time / complaints_due."""
-    surveys_counted: int
-    """Projects whose latest survey with responses enters the satisfaction rate."""
-    survey_responses: int
-    """Responses of those surveys: the weights of the satisfaction rate."""
-    satisfaction_rate: float | None
-    """满意率 responses-weighted mean of those surveys' satisfaction rates."""
-    surveyed_projects: int
-    """Registered projects with a closed survey by their current enterprise."""
-    survey_coverage: float | None
-    """调查覆盖率 surveyed_projects / projects."""
 
 
 # `{key}` / `{name}` are fixed column names, `{latest}` a fixed DISTINCT ON list: constant SQL.

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from services.exposure.adapters.board_stats import CampaignStats, EnterpriseGrade, ProjectGrade
 from services.exposure.adapters.memory import MemoryCaseRepository, MemoryFactRepository
+from services.exposure.domain.board import CampaignStats, EnterpriseGrade, ProjectGrade
 from services.exposure.service.ports import Scope
 
 

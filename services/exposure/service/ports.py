@@ -17,7 +17,7 @@ from schemas.complaints import v1 as complaints
 from schemas.inspections import v1 as inspections
 from schemas.notifications import v1 as notifications
 from schemas.surveys import v1 as surveys
-from services.exposure.adapters.board_stats import CampaignStats, EnterpriseGrade, ProjectGrade
+from services.exposure.domain.board import CampaignStats, EnterpriseGrade, ProjectGrade
 from services.exposure.domain.cases import Case, Policy
 from services.exposure.domain.decisions import Criticism
 

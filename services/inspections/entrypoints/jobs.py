@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-
-import asyncpg
+from typing import TYPE_CHECKING
 
 from runtime.scheduler import FixedClock, PeriodicJob
 from services.inspections.adapters.postgres import SOURCE, PgInspectionsUnitOfWork
 from services.inspections.service import campaign_handlers, rectifications
 from services.inspections.service.ports import InspectionsUnitOfWork
+
+if TYPE_CHECKING:  # annotations only: the scheduler or the caller hands the pool over
+    import asyncpg
 
 
 def _units(pool: asyncpg.Pool, now: datetime) -> Callable[[], InspectionsUnitOfWork]:

@@ -188,31 +188,6 @@ class Destinations:
         return checked[0]
 
 
-@dataclass(frozen=True)
-class ParsedUrl:
-    text: str  # the URL as recorded
-    scheme: str
-    host: str
-    userinfo: str
-    port: int  # the URL's, or the scheme's default
-
-
-def parse_url(address: str) -> ParsedUrl | None:
-    """A URL's parts, or None when it is not a URL (IDNA decoding of the host may fail too)."""
-    try:
-        url = httpx.URL(address)
-        host = url.host
-    except (httpx.InvalidURL, UnicodeError):
-        return None
-    return ParsedUrl(
-        text=str(url),
-        scheme=url.scheme,
-        host=host,
-        userinfo=url.userinfo.decode("ascii", "replace"),
-        port=url.port or (443 if url.scheme == "https" else 80),
-    )
-
-
 def webhook_headers(
     *, secret: bytes, body: bytes, idempotency_key: str, now: datetime
 ) -> dict[str, str]:

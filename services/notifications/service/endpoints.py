@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 
 from runtime.errors import DomainError, InvalidInput, Message
-from services.notifications.adapters.channels import parse_url
 from services.notifications.domain import destinations
 from services.notifications.domain.destinations import DestinationRefused, DestinationUnresolved
 from services.notifications.domain.notices import NewEndpoint, RegisteredEndpoint
@@ -18,6 +17,7 @@ from services.notifications.service.ports import (
     Scope,
     WebhookDestinations,
 )
+from services.notifications.service.urls import parse_url
 
 
 async def checked_address(
