@@ -16,9 +16,9 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from runtime import db, outbox
+from runtime import db
 from runtime.consumer import EventConsumer, RetryPolicy
-from runtime.unit_of_work import Delivered, PgUnitOfWork
+from runtime.unit_of_work import Delivered, PgUnitOfWork, each
 from schemas import cloudevents
 from schemas.base import Event
 from schemas.inspections import v1 as inspections
@@ -175,10 +175,12 @@ async def test_an_unreadable_record_sends_the_batch_one_by_one(
 async def test_events_a_handler_publishes_in_a_batch_name_their_own_cause(
     pool: asyncpg.Pool, producer: AIOKafkaProducer
 ) -> None:
-    async def reacts(conn: db.Connection, event: Event, ce: cloudevents.CloudEvent) -> None:
-        await outbox.enqueue(conn, rectification_overdue(), source="/test")
+    @each
+    async def reacts(uow: PgUnitOfWork, delivered: Delivered[Event]) -> None:
+        # the trace travels explicitly: the delivered event is the cause, its correlation kept
+        await uow.outbox.add(rectification_overdue(), delivered.trace)
 
-    consumer = consumer_for(pool, producer, reacts)
+    consumer = batch_consumer(pool, producer, {inspections.InspectionFailed.ce_type: reacts})
     feed = Feed()
     causes = [
         cloudevents.from_event(inspection_failed(), source="/test", correlation_id=f"c-{i}")
