@@ -6,7 +6,7 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 
-.PHONY: help install bench soak demo test lint typecheck architecture unit integration schemas stack-up stack-down
+.PHONY: help install bench bench-compare soak demo test lint typecheck architecture unit integration schemas stack-up stack-down
 
 help:
 	@echo "make demo   - install what is missing, start Kafka, PostgreSQL and all services, run the campaign demo (DEMO_EXIT=1 to exit after the summary)"
@@ -18,6 +18,10 @@ install:
 
 bench: install
 	@$(RUN) python -m bench.run $(BENCH_ARGS)
+
+# Before and after a change, back to back: make bench-compare BEFORE=<commit> [TITLE="..."]
+bench-compare: install
+	@$(RUN) python -m bench.compare --before $(BEFORE) --title "$(TITLE)" $(BENCH_ARGS)
 
 soak: install
 	@$(RUN) python -m tests.fault.soak $(SOAK_ARGS)
