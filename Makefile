@@ -21,7 +21,7 @@ bench: install
 
 # Before and after a change, back to back: make bench-compare BEFORE=<commit> [TITLE="..."]
 bench-compare: install
-	@$(RUN) python -m bench.compare --before $(BEFORE) --title "$(TITLE)" $(BENCH_ARGS)
+	@UV="$(UV)" $(RUN) python -m bench.compare --before $(BEFORE) --title "$(TITLE)" $(BENCH_ARGS)
 
 soak: install
 	@$(RUN) python -m tests.fault.soak $(SOAK_ARGS)

@@ -84,17 +84,22 @@ def worktree(commit: str) -> tuple[Path, Path]:
     base = Path(tempfile.mkdtemp(prefix="wuye-bench-before-"))
     tree = base / git("rev-parse", "--short", commit)
     git("worktree", "add", "--detach", str(tree), commit)
+    return base, tree
+
+
+def prepare(tree: Path) -> None:
+    """The checkout's own environment (its lock file), and the Kafka jars copied over."""
     cache = REPO / ".cache"
-    if cache.is_dir():  # the Kafka jars: no second download
+    if cache.is_dir():
         shutil.copytree(cache, tree / ".cache", symlinks=True)
+    uv = os.environ.get("UV", "python3 -m uv").split()  # the Makefile passes its own
     say(f"· {tree}: uv sync --frozen")
     subprocess.run(
-        [sys.executable, "-m", "uv", "sync", "--frozen", "--quiet"],
+        [*uv, "sync", "--frozen", "--quiet"],
         cwd=tree,
         check=True,
-        env={**os.environ, "VIRTUAL_ENV": ""},
+        env={k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"},
     )
-    return base, tree
 
 
 def machine() -> dict[str, Any]:
@@ -213,6 +218,7 @@ def main(argv: list[str]) -> int:
     before_commit = git("rev-parse", "--short", args.before)
     base, tree = worktree(args.before)
     try:
+        prepare(tree)
         before = measure(tree, args.only, "bench-before", extra)
     finally:
         git("worktree", "remove", "--force", str(tree))
