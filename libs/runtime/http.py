@@ -35,7 +35,7 @@ import asyncpg
 import structlog
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from starlette.datastructures import Headers, MutableHeaders
@@ -56,6 +56,7 @@ from runtime.errors import (
     validation_reason,
 )
 from runtime.unit_of_work import Trace
+from runtime.web_session import SignInRequired
 
 CORRELATION_HEADER = "X-Correlation-ID"
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -132,8 +133,10 @@ def _on_data_error(_request: Request, exc: Exception) -> Response:
     )
 
 
-def _on_domain_error(_request: Request, exc: Exception) -> Response:
+def _on_domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
+    if isinstance(exc, SignInRequired) and request.method in ("GET", "HEAD"):
+        return RedirectResponse(exc.login_url(), status_code=303)  # a page: go and sign in
     status = next(s for t, s in _STATUS if isinstance(exc, t))
     fields = []
     if exc.field:

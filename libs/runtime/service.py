@@ -46,6 +46,7 @@ from runtime.scheduler import Clock, PeriodicJob, clock_from, run_periodically
 from runtime.settings import Settings
 from runtime.subscriptions import Subscription, register
 from runtime.unit_of_work import PgUnitOfWork
+from runtime.web_session import SESSIONS, SessionStore
 
 log = structlog.get_logger(__name__)
 ASYNCAPI_DOCUMENT = Path(schemas.__file__).parent / "asyncapi.json"
@@ -99,6 +100,8 @@ class ServiceSpec:
     # The composition root: builds the unit of work and what routes depend on, once the pool
     # and the clock exist.
     compose: Callable[[Wiring], Awaitable[Composed]] | None = None
+    # Serves staff workspace pages: keeps sign-in sessions (runtime.web_session) in its database.
+    sign_in: bool = False
 
 
 @dataclass
@@ -203,6 +206,15 @@ def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = No
             composed = await spec.compose(Wiring(settings=settings, pool=pool, clock=clock))
         else:
             composed = Composed(PgUnitOfWork(pool, source=f"/wuye/{spec.name}", clock=clock))
+        sessions = None
+        if spec.sign_in:
+            sessions = SessionStore(pool, clock, service=spec.name, secure=settings.public_https)
+            purge = PeriodicJob("web-session-purge", sessions.purge, interval_s=3600)
+            job_tasks.append(
+                asyncio.create_task(
+                    run_periodically(purge, pool, clock, stop), name="web-session-purge"
+                )
+            )
         link = KafkaLink(wanted=bool(spec.consumers))
         connector = asyncio.create_task(
             _connect_kafka(spec, settings, pool, composed.unit, link),
@@ -215,7 +227,7 @@ def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = No
         try:
             # Lifespan state: Starlette copies it into every request's scope, where
             # `runtime.http.provided` finds what the routes depend on.
-            yield {PROVIDED: composed.provided}
+            yield {PROVIDED: composed.provided, SESSIONS: sessions}
         finally:
             log.info("service_stopping")
             # Each step is bounded and isolated, so one that hangs (an unreachable broker) or

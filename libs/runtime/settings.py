@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     # the client is always the connection's peer and a forwarded header changes nothing (uvicorn
     # alone would trust any client on loopback).
     trusted_proxies: str = ""
+    # Behind a TLS-terminating proxy the request scheme is http: say so here, so pages mark their
+    # cookies Secure (and `__Host-` prefixed) anyway.
+    public_https: bool = False
     # Prometheus metrics are served on a port of their own, bound to METRICS_HOST (default: the
     # HTTP host), never on HTTP_PORT: the public ports answer 404 for /metrics, and in Kubernetes
     # only the monitoring namespace may reach this one. 0 turns the metrics listener off.

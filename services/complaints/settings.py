@@ -21,9 +21,6 @@ class ComplaintsSettings(Settings):
     calendar_dir: Path = REPO / "reference" / "calendars"
     # Open311 client applications: {"client-id": "<SHA-256 hex of its api_key>"} (a Secret).
     open311_api_keys: Mapping[str, str] = {}
-    # Behind a TLS-terminating proxy the request scheme is http: say so here, so the owners'
-    # pages mark their cookies Secure anyway.
-    public_https: bool = False
     # Signs the owners' pages' CSRF tokens (entrypoints/csrf.py); a Secret, the same on every
     # replica. Unset: a random key per process (fine for one process; with several replicas a
     # form served by one is refused by another, so Kubernetes sets it).
