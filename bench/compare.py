@@ -214,7 +214,11 @@ def main(argv: list[str]) -> int:
         render()
         return 0
     after_commit = git("rev-parse", "--short", "HEAD")
-    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    if git("status", "--porcelain", "--untracked-files=no"):
+        # the "after" run measures the working tree, which must be the commit it is named for
+        # (and stay so while the benchmark runs: do not edit meanwhile)
+        parser.error("commit your changes first: the after run is recorded as HEAD")
+    dirty = False
     before_commit = git("rev-parse", "--short", args.before)
     base, tree = worktree(args.before)
     try:
