@@ -166,6 +166,10 @@ def section(record: dict[str, Any]) -> str:
             f"| one consumer with inbox (events/s) | {_rate(b)} | {_rate(a)} | {_factor(b, a)} |"
         )
     rows += _e2e_rows(before, after)
+    for side, results in (("before", before), ("after", after)):
+        error = results.get("e2e", {}).get("error")
+        if error:
+            rows.append(f"| end to end: the {side} run failed | {error} | | |")
     m = record["machine"]
     return "\n".join(
         [
@@ -181,7 +185,8 @@ def section(record: dict[str, Any]) -> str:
             *rows,
             "",
             "Latency p99 is lower-is-better (a factor below 1 is an improvement); the rates are "
-            "higher-is-better. Differences within about 10% are this VM's noise (see "
+            "higher-is-better. One pair of short runs: compare it with the other sections of the "
+            "same change before reading a factor as an effect (this VM's speed drifts, see "
             "performance.md).",
             "",
         ]
