@@ -254,7 +254,15 @@ async def bench_e2e(
         }
     }
     try:
-        ids = await import_registry(platform, projects)
+        try:
+            ids = await import_registry(platform, projects)
+        except RuntimeError:
+            # keep what the services said: the next run overwrites the logs
+            for name in ("complaints", "notifications"):
+                log = log_dir / f"e2e-{name}.log"
+                tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-20:]
+                say(f"    {name} log tail ({log}):\n      " + "\n      ".join(tail))
+            raise
         say(f"    {projects} bench projects registered and known to every service")
         notifications = platform.dsns["notifications"]
         flows = {
