@@ -6,7 +6,7 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 
-.PHONY: help install bench bench-compare soak demo test lint typecheck architecture unit integration schemas stack-up stack-down
+.PHONY: help install bench bench-compare screenshots soak demo test lint typecheck architecture unit integration schemas stack-up stack-down
 
 help:
 	@echo "make demo   - install what is missing, start Kafka, PostgreSQL and all services, run the campaign demo (DEMO_EXIT=1 to exit after the summary)"
@@ -46,6 +46,10 @@ schemas: install
 test: lint typecheck architecture
 	$(RUN) python -m schemas.generate --check
 	$(RUN) pytest
+
+# Refresh the committed screenshots of the workspace pages (docs/workspace/, docs/workspace.md).
+screenshots: install
+	WUYE_SCREENSHOT_DIR=$(CURDIR)/docs/workspace $(RUN) pytest tests/browser -q
 
 stack-up: install
 	$(RUN) python -m deploy.local.stack up

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # Behind a TLS-terminating proxy the request scheme is http: say so here, so pages mark their
     # cookies Secure (and `__Host-` prefixed) anyway.
     public_https: bool = False
+    # The staff workspace's navigation: `service=base-url` pairs (runtime.workspace); empty = the
+    # paths one host routes (/workspace/<service>/).
+    workspace_links: str = ""
     # Prometheus metrics are served on a port of their own, bound to METRICS_HOST (default: the
     # HTTP host), never on HTTP_PORT: the public ports answer 404 for /metrics, and in Kubernetes
     # only the monitoring namespace may reach this one. 0 turns the metrics listener off.

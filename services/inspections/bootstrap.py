@@ -20,6 +20,8 @@ from services.inspections.entrypoints import (
     registry_http,
     startup,
     templates_http,
+    workspace_pages,
+    workspace_patrol,
 )
 from services.inspections.entrypoints.deps import InspectionsDeps
 from services.inspections.service.complaint_reactions import PatrolTrigger
@@ -69,6 +71,7 @@ def spec(settings: InspectionsSettings) -> ServiceSpec:
         name="inspections",
         title="检查与整改服务 Inspections",
         version="0.2.0",
+        sign_in=True,
         migrations=HERE / "migrations",
         routers=(
             http.router,
@@ -77,6 +80,8 @@ def spec(settings: InspectionsSettings) -> ServiceSpec:
             activities_http.router,
             rectifications_http.router,
             campaigns_http.router,
+            workspace_pages.router,
+            workspace_patrol.router,
         ),
         consumers=subscriptions.consumers(trigger),
         jobs=jobs.JOBS,

@@ -19,7 +19,7 @@ from services.inspections.adapters.postgres import CAMPAIGNS_SOURCE, REGISTRY_SO
 from services.inspections.adapters.registry_tables import template_from_json
 from services.inspections.domain import campaign, checklist
 from services.inspections.domain.project_registry import ProjectFacts
-from services.inspections.service.ports import Change, NewActivity
+from services.inspections.service.ports import Change, NewActivity, PatrolDraft
 
 
 class MemoryProjects:
@@ -275,6 +275,20 @@ class MemoryActivities:
         return rows[:limit]
 
 
+class MemoryPatrolDrafts:
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], PatrolDraft] = {}
+
+    async def get(self, recorded_by: str, project_id: str) -> PatrolDraft | None:
+        return self.rows.get((recorded_by, project_id))
+
+    async def save(self, draft: PatrolDraft) -> None:
+        self.rows[(draft.recorded_by, draft.project_id)] = draft
+
+    async def delete(self, recorded_by: str, project_id: str) -> None:
+        self.rows.pop((recorded_by, project_id), None)
+
+
 class MemoryInspectionsUnitOfWork(MemoryUnitOfWork):
     """The inspections unit in memory. Its three outboxes keep their events apart (as the
     CloudEvents sources keep them apart on the wire); `commit` commits all three."""
@@ -286,6 +300,7 @@ class MemoryInspectionsUnitOfWork(MemoryUnitOfWork):
     orders: MemoryOrders
     patrols: MemoryPatrols
     campaigns: MemoryCampaigns
+    drafts: MemoryPatrolDrafts
     registry_outbox: MemoryOutbox
     campaign_outbox: MemoryOutbox
 
@@ -304,6 +319,7 @@ class MemoryInspectionsUnitOfWork(MemoryUnitOfWork):
         self.orders = MemoryOrders()
         self.patrols = MemoryPatrols()
         self.campaigns = MemoryCampaigns()
+        self.drafts = MemoryPatrolDrafts()
         self.registry_outbox = MemoryOutbox(source=REGISTRY_SOURCE)
         self.campaign_outbox = MemoryOutbox(source=CAMPAIGNS_SOURCE)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from runtime import db
 from runtime.unit_of_work import Outbox, PgOutbox, PgUnitOfWork
 from services.inspections.adapters.campaigns import PgCampaigns
+from services.inspections.adapters.drafts import PgPatrolDrafts
 from services.inspections.adapters.rectifications import PgOrders, PgPatrols
 from services.inspections.adapters.registry_tables import (
     PgActivities,
@@ -29,6 +30,7 @@ class PgInspectionsUnitOfWork(PgUnitOfWork):
     orders: ports.Orders
     patrols: ports.Patrols
     campaigns: ports.Campaigns
+    drafts: ports.PatrolDrafts
     registry_outbox: Outbox
     campaign_outbox: Outbox
 
@@ -40,5 +42,6 @@ class PgInspectionsUnitOfWork(PgUnitOfWork):
         self.orders = PgOrders(conn)
         self.patrols = PgPatrols(conn)
         self.campaigns = PgCampaigns(conn)
+        self.drafts = PgPatrolDrafts(conn)
         self.registry_outbox = PgOutbox(conn, REGISTRY_SOURCE)
         self.campaign_outbox = PgOutbox(conn, CAMPAIGNS_SOURCE)

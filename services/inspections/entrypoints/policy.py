@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from runtime.auth import Principal, Role
+from runtime.errors import Message
 from runtime.http import require
 from services.inspections.domain import actors, project_registry
 
@@ -39,3 +40,51 @@ def district_scope(p: Principal) -> str | None:
 def enterprise_scope(p: Principal) -> str | None:
     """The enterprise a list is restricted to: an enterprise's own, else none."""
     return p.enterprise_id if p.role is Role.ENTERPRISE else None
+
+
+# -- the workspace pages: the same rules, with a refusal that explains itself ----------------------
+
+OFFICE_ROLES = (Role.DISTRICT_OFFICE, Role.CITY_OFFICE)
+
+
+def workspace_refusal(p: Principal) -> Message | None:
+    """Today's queue and the patrol are the offices' pages."""
+    if p.role in OFFICE_ROLES:
+        return None
+    return Message(
+        "今日待办和巡查仅供区县物业办、市物业办使用",
+        "Today's work and patrols are for the district and city offices",
+    )
+
+
+def order_refusal(
+    p: Principal, district_code: str, district_name: str, enterprise_id: str, my_district: str
+) -> Message | None:
+    """Why this person may not open this order (None: they may); the API answers such an order
+    with 404, a signed-in page says why."""
+    if can_see(p, district_code, enterprise_id):
+        return None
+    if p.role is Role.DISTRICT_OFFICE:
+        return Message(
+            f"此整改单属于{district_name},您所在的{my_district}无权查看或验收",
+            f"This order belongs to {district_name}; your office ({my_district}) "
+            "may not open or verify it",
+        )
+    if p.role is Role.ENTERPRISE:
+        return Message("此整改单不属于您的企业,无权查看", "This order is not your enterprise's")
+    return Message("您的角色无权查看整改单", "Your role may not open rectification orders")
+
+
+def decide_refusal(p: Principal) -> Message | None:
+    """Who verifies or rejects a rectification (the same rule as `rectifications.decide`)."""
+    if p.role in OFFICE_ROLES:
+        return None
+    return Message(
+        "只有区县物业办或市物业办可以验收整改", "only a district or city office verifies"
+    )
+
+
+def patrol_refusal(p: Principal, district_code: str, enterprise_id: str) -> Message | None:
+    """Whether this person may patrol this project (`actors.may_record`, kind patrol)."""
+    refusal = actors.may_record(actor_of(p), "patrol", district_code, enterprise_id)
+    return None if refusal is None else Message(refusal.zh, refusal.en)

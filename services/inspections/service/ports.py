@@ -286,6 +286,31 @@ class Campaigns(Protocol):
     async def submitted_keys(self, campaign_id: str) -> set[campaign.SubmitterKey]: ...
 
 
+@dataclass(frozen=True)
+class PatrolDraft:
+    """A patrol in progress (the workspace's patrol form): results by item id, saved group by
+    group; `draft_id` is the final submit's idempotency key, so pressing submit twice files once."""
+
+    draft_id: str
+    recorded_by: str
+    project_id: str
+    template_id: str
+    template_version: int
+    results: dict[str, dict[str, str]]  # item_id -> {"result": pass|fail|na, "note": ...}
+    started_at: datetime
+    updated_at: datetime
+
+
+class PatrolDrafts(Protocol):
+    async def get(self, recorded_by: str, project_id: str) -> PatrolDraft | None: ...
+
+    async def save(self, draft: PatrolDraft) -> None:
+        """Insert or replace the person's draft for the project."""
+        ...
+
+    async def delete(self, recorded_by: str, project_id: str) -> None: ...
+
+
 class InspectionsUnitOfWork(UnitOfWork, Protocol):
     """One transaction of the inspections service. `outbox` writes events of the source
     /wuye/inspections; the registry and the campaigns publish under their own sources."""
@@ -297,5 +322,6 @@ class InspectionsUnitOfWork(UnitOfWork, Protocol):
     orders: Orders
     patrols: Patrols
     campaigns: Campaigns
+    drafts: PatrolDrafts
     registry_outbox: Outbox
     campaign_outbox: Outbox

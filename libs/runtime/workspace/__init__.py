@@ -1,0 +1,258 @@
+"""The staff workspace's shared shell: one look, one navigation, one language switch for the
+pages every service serves for its own work (issue 15).
+
+A service builds its Jinja environment with `environment(<its template folder>)` (its own
+templates first, then the shared `workspace/` ones: `workspace/base.html`, `workspace/macros.html`,
+`workspace/refused.html`), builds a `WorkspacePage` per request with `page_for` and answers with
+`render` (strict CSP: our stylesheet only, no script at all). `add_static_route` serves the shared
+stylesheet under the service's own workspace path, so an ingress routing by path needs nothing else.
+
+Navigation across services: each service's workspace base URL comes from the `WORKSPACE_LINKS`
+setting (`inspections=http://127.0.0.1:8002/workspace/inspections/,complaints=...`); without it
+the links are the paths one host routes (Kubernetes ingress). Language: zh-CN first; `?lang=en`
+(or `?lang=zh`) switches and is remembered in a cookie.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from runtime.auth import Principal, Role
+from runtime.calendar import CHINA
+from runtime.errors import Message
+from runtime.web_session import Session, csrf_token
+
+HERE = Path(__file__).resolve().parent
+STYLESHEET = HERE / "static" / "workspace.css"
+LANG_COOKIE = "wuye_lang"
+PAGE_CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+ROLE_NAMES = {
+    Role.DISTRICT_OFFICE: ("区县物业办", "District office"),
+    Role.ENTERPRISE: ("物业企业", "Property enterprise"),
+    Role.CITY_OFFICE: ("市物业办", "City office"),
+    Role.AGENCY: ("外部机构", "Outside agency"),
+    Role.OWNER: ("业主", "Owner"),
+}
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    service: str
+    path: str  # under the service's workspace base
+    zh: str
+    en: str
+    roles: frozenset[Role]
+
+
+OFFICES = frozenset({Role.DISTRICT_OFFICE, Role.CITY_OFFICE})
+# One navigation across the services' workspace pages (each service serves its own).
+NAVIGATION = (
+    NavEntry("inspections", "", "今日待办", "Today", OFFICES),
+    NavEntry("inspections", "patrol", "巡查", "Patrol", OFFICES),
+    NavEntry("inspections", "orders", "整改单", "Orders", OFFICES | {Role.ENTERPRISE}),
+    NavEntry("complaints", "", "投诉(升级)", "Complaints (escalated)", OFFICES | {Role.ENTERPRISE}),
+    NavEntry("exposure", "", "曝光案件待审", "Cases in review", OFFICES),
+)
+
+
+def default_base(service: str) -> str:
+    return f"/workspace/{service}/"
+
+
+def parse_links(raw: str) -> dict[str, str]:
+    """`WORKSPACE_LINKS`: `service=base-url` pairs separated by commas."""
+    links: dict[str, str] = {}
+    for part in raw.split(","):
+        name, sep, url = part.strip().partition("=")
+        if sep and name.strip() and url.strip():
+            base = url.strip()
+            links[name.strip()] = base if base.endswith("/") else base + "/"
+    return links
+
+
+def environment(service_templates: Path) -> Environment:
+    """The service's templates first, then the shared shell; everything escaped."""
+    env = Environment(
+        loader=ChoiceLoader(
+            [FileSystemLoader(service_templates), FileSystemLoader(HERE / "templates")]
+        ),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["mask"] = mask_phone
+    return env
+
+
+@dataclass(frozen=True)
+class Deadline:
+    at: str  # absolute, China time
+    left: str  # time left, or how long overdue
+    overdue: bool
+
+
+@dataclass
+class WorkspacePage:
+    """What every workspace template gets."""
+
+    request: Request
+    lang: str
+    session: Session
+    service: str
+    now: datetime
+    links: dict[str, str]
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (field id, text)
+    lang_from_query: str | None = None
+
+    @property
+    def principal(self) -> Principal:
+        return self.session.principal
+
+    def t(self, zh: str, en: str) -> str:
+        return en if self.lang == "en" else zh
+
+    def msg(self, message: Message) -> str:
+        return self.t(message.zh, message.en)
+
+    def base(self, service: str | None = None) -> str:
+        name = service or self.service
+        if name == self.service:  # this service's own pages: on this host, by path
+            return default_base(name)
+        return self.links.get(name, default_base(name))
+
+    def url(self, path: str = "", **params: str) -> str:
+        """A path under this service's workspace base."""
+        query = {k: v for k, v in params.items() if v}
+        return self.base() + path + ("?" + urlencode(query) if query else "")
+
+    def switch_url(self) -> str:
+        other = "zh" if self.lang == "en" else "en"
+        query = dict(self.request.query_params)
+        query["lang"] = other
+        return self.request.url.path + "?" + urlencode(query)
+
+    def navigation(self) -> list[tuple[str, str, bool]]:
+        """(href, label, current) for the entries this person's role may use."""
+        here = self.request.url.path
+        entries = []
+        for entry in NAVIGATION:
+            if self.principal.role not in entry.roles:
+                continue
+            href = self.base(entry.service) + entry.path
+            current = entry.service == self.service and (
+                here.rstrip("/") == href.rstrip("/") if not entry.path else entry.path in here
+            )
+            entries.append((href, self.t(entry.zh, entry.en), current))
+        return entries
+
+    def who(self) -> str:
+        p = self.principal
+        zh, en = ROLE_NAMES.get(p.role, (p.role.value, p.role.value))
+        scope = p.district_code or p.enterprise_id or ""
+        role = self.t(zh, en)
+        return f"{p.name or p.subject} · {role}" + (f"({scope})" if scope else "")
+
+    def csrf(self, form: str) -> str:
+        return csrf_token(self.session, form)
+
+    def add(self, field_id: str, zh: str, en: str) -> None:
+        self.errors.append((field_id, self.t(zh, en)))
+
+    def error_for(self, field_id: str) -> str | None:
+        return next((text for f, text in self.errors if f == field_id), None)
+
+    def when(self, moment: datetime | None) -> str:
+        return "" if moment is None else f"{moment.astimezone(CHINA):%Y-%m-%d %H:%M}"
+
+    def deadline(self, moment: datetime) -> Deadline:
+        delta = moment - self.now
+        overdue = delta.total_seconds() < 0
+        minutes = int(abs(delta.total_seconds()) // 60)
+        days, rest = divmod(minutes, 24 * 60)
+        hours, mins = divmod(rest, 60)
+        if days:
+            span = self.t(f"{days} 天 {hours} 小时", f"{days} d {hours} h")
+        elif hours:
+            span = self.t(f"{hours} 小时 {mins} 分", f"{hours} h {mins} min")
+        else:
+            span = self.t(f"{mins} 分钟", f"{mins} min")
+        left = (
+            self.t(f"逾期 {span}", f"overdue by {span}")
+            if overdue
+            else self.t(f"剩余 {span}", f"{span} left")
+        )
+        return Deadline(self.when(moment), left, overdue)
+
+
+def mask_phone(phone: str | None) -> str:
+    """138****1234: a phone number where the full one is not needed."""
+    if not phone:
+        return ""
+    digits = phone.strip()
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+def page_for(
+    request: Request, session: Session, *, service: str, links: str, now: datetime
+) -> WorkspacePage:
+    asked = request.query_params.get("lang")
+    chosen = asked if asked in ("zh", "en") else request.cookies.get(LANG_COOKIE)
+    lang = "en" if chosen == "en" else "zh"
+    return WorkspacePage(
+        request=request,
+        lang=lang,
+        session=session,
+        service=service,
+        now=now,
+        links=parse_links(links),
+        lang_from_query=asked if asked in ("zh", "en") else None,
+    )
+
+
+def render(
+    env: Environment, page: WorkspacePage, template: str, code: int = 200, **context: Any
+) -> HTMLResponse:
+    html = env.get_template(template).render(page=page, t=page.t, **context)
+    response = HTMLResponse(html, status_code=code)
+    response.headers["Content-Security-Policy"] = PAGE_CSP
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Content-Language"] = "en" if page.lang == "en" else "zh-CN"
+    if page.lang_from_query:
+        response.set_cookie(
+            LANG_COOKIE, page.lang_from_query, samesite="lax", path="/", max_age=365 * 86400
+        )
+    return response
+
+
+def refused(
+    env: Environment, page: WorkspacePage, message: Message, code: int = 403
+) -> HTMLResponse:
+    """The refusal page: what the person may not do, and why (from the service's policy)."""
+    return render(env, page, "workspace/refused.html", code, reason=page.msg(message))
+
+
+def add_static_route(router: APIRouter, path: str) -> None:
+    """Serve the shared stylesheet at `path` (e.g. "/workspace/inspections/static/workspace.css")."""
+
+    async def stylesheet() -> Response:
+        return Response(
+            STYLESHEET.read_bytes(),
+            media_type="text/css; charset=utf-8",
+            headers={"Cache-Control": "public, max-age=3600"},
+        )
+
+    router.add_api_route(path, stylesheet, methods=["GET"], include_in_schema=False)

@@ -1,0 +1,239 @@
+"""The district office's workspace pages of the inspections service (issue 15): today's queue,
+the orders (a district office verifies or rejects, an enterprise reads its own), on the shared
+shell `runtime.workspace`. Translators only: reads through the unit of work, every refusal from
+`policy`, every change through the same service functions as the API. The patrol is in
+`workspace_patrol`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from runtime import workspace
+from runtime.errors import DomainError, Forbidden, InvalidInput, Message, NotFound
+from runtime.http import RequestTrace
+from runtime.web_session import CurrentSession, Session, check_csrf
+from services.inspections.entrypoints import policy
+from services.inspections.entrypoints.deps import Deps, InspectionsDeps
+from services.inspections.entrypoints.rectifications_http import STATUS_ZH
+from services.inspections.service import rectifications
+from services.inspections.service.ports import OrderRow
+
+BASE = "/workspace/inspections/"
+env = workspace.environment(Path(__file__).resolve().parents[1] / "templates")
+router = APIRouter(include_in_schema=False)
+workspace.add_static_route(router, BASE + "static/workspace.css")
+MAX_FORM_BYTES = 32 * 1024
+QUEUE_LIMIT = 200
+PAGE_SIZE = 15  # a phone screen or two of cards
+STATUS_EN = {
+    "ordered": "To rectify",
+    "submitted": "Awaiting verification",
+    "verified": "Verified",
+    "rejected": "Sent back",
+    "inadequate": "Inadequate",
+}
+
+
+def page(request: Request, session: Session, deps: InspectionsDeps) -> workspace.WorkspacePage:
+    return workspace.page_for(
+        request,
+        session,
+        service="inspections",
+        links=deps.settings.workspace_links,
+        now=deps.clock.now(),
+    )
+
+
+def status_label(p: workspace.WorkspacePage, status: str) -> str:
+    return p.t(STATUS_ZH[status], STATUS_EN[status])
+
+
+async def form_of(request: Request, session: Session, form: str) -> dict[str, str] | Message:
+    """The posted form (first value of each name) once the CSRF check passes, or why not."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return Message("提交的内容过大", "The form is too large")
+    try:
+        fields = {
+            k: v[0] for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()
+        }
+    except UnicodeDecodeError:
+        return Message("表单编码无效", "The form is not valid UTF-8")
+    try:
+        check_csrf(request, session, form, fields.get("csrf_token", ""))
+    except DomainError as exc:
+        return exc.message
+    return fields
+
+
+def status_of(exc: DomainError) -> int:
+    for kind, code in ((Forbidden, 403), (NotFound, 404), (InvalidInput, 422)):
+        if isinstance(exc, kind):
+            return code
+    return 409
+
+
+def queue_item(p: workspace.WorkspacePage, row: OrderRow, kind: str) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "row": row,
+        "deadline": row.order.deadline,
+        "overdue": row.order.deadline < p.now,
+        "status": row.order.status.value,
+    }
+
+
+@router.get(BASE, response_class=HTMLResponse)
+async def today(request: Request, session: CurrentSession, deps: Deps) -> Response:
+    """今日待办: submissions waiting for verification, orders running overdue, patrols due."""
+    p = page(request, session, deps)
+    refusal = policy.workspace_refusal(session.principal)
+    if refusal is not None:
+        return RedirectResponse(p.url("orders"), status_code=303)
+    district = policy.district_scope(session.principal)
+    async with deps.units() as uow:
+        waiting = await uow.orders.search(
+            district_code=district, enterprise_id=None, project_id=None,
+            status="submitted", overdue=None, limit=QUEUE_LIMIT,
+        )  # fmt: skip
+        late = await uow.orders.search(
+            district_code=district, enterprise_id=None, project_id=None,
+            status=None, overdue=True, limit=QUEUE_LIMIT,
+        )  # fmt: skip
+        patrols = await uow.patrols.search(district_code=district, status="open")
+    late = [r for r in late if not r.order.closed and r.order.status.value != "submitted"]
+    items = [queue_item(p, r, "verify") for r in waiting] + [queue_item(p, r, "late") for r in late]
+    items.sort(key=lambda i: (not i["overdue"], i["deadline"]))
+    patrols.sort(key=lambda s: s["due_by"])
+    return workspace.render(
+        env, p, "workspace_today.html", items=items, patrols=patrols,
+        counts={"verify": len(waiting), "late": len(late), "patrols": len(patrols)},
+        limit=QUEUE_LIMIT, status_label=status_label,
+    )  # fmt: skip
+
+
+@router.get(BASE + "orders", response_class=HTMLResponse)
+async def orders(
+    request: Request, session: CurrentSession, deps: Deps, page_no: int = 1
+) -> Response:
+    """The open orders in the person's scope, overdue first, then by deadline, a page at a time
+    (an enterprise: its own, read-only)."""
+    p = page(request, session, deps)
+    async with deps.units() as uow:
+        rows = await uow.orders.search(
+            district_code=policy.district_scope(session.principal),
+            enterprise_id=policy.enterprise_scope(session.principal),
+            project_id=None, status=None, overdue=None, limit=QUEUE_LIMIT,
+        )  # fmt: skip
+    items = [queue_item(p, r, "order") for r in rows if not r.order.closed]
+    items.sort(key=lambda i: (not i["overdue"], i["deadline"]))
+    pages = max(1, -(-len(items) // PAGE_SIZE))
+    page_no = min(max(page_no, 1), pages)
+    shown = items[(page_no - 1) * PAGE_SIZE : page_no * PAGE_SIZE]
+    return workspace.render(
+        env, p, "workspace_orders.html", items=shown, total=len(items), page_no=page_no,
+        pages=pages, limit=QUEUE_LIMIT, status_label=status_label,
+    )  # fmt: skip
+
+
+async def _order(
+    p: workspace.WorkspacePage, deps: InspectionsDeps, order_id: str
+) -> tuple[OrderRow, list[dict[str, Any]]] | Response:
+    """The order and its history, or the page saying why this person may not open it."""
+    async with deps.units() as uow:
+        row = await uow.orders.get(order_id)
+        if row is None:
+            return workspace.refused(
+                env, p, Message("整改单不存在", "rectification order not found"), 404
+            )
+        names = {d["district_code"]: d["district_name"] for d in await uow.projects.districts()}
+        mine = p.principal.district_code or ""
+        refusal = policy.order_refusal(
+            p.principal,
+            row.district_code,
+            names.get(row.district_code, row.district_code),
+            row.enterprise_id,
+            names.get(mine, mine),
+        )
+        if refusal is not None:
+            return workspace.refused(env, p, refusal)
+        history = await uow.orders.history(order_id)
+    return row, history
+
+
+@router.get(BASE + "orders/{order_id}", response_class=HTMLResponse)
+async def order(order_id: str, request: Request, session: CurrentSession, deps: Deps) -> Response:
+    p = page(request, session, deps)
+    found = await _order(p, deps, order_id)
+    if isinstance(found, Response):
+        return found
+    row, history = found
+    may_decide = policy.decide_refusal(session.principal) is None
+    return workspace.render(
+        env, p, "workspace_order.html", row=row, history=history, may_decide=may_decide,
+        status_label=status_label,
+    )  # fmt: skip
+
+
+@router.get(BASE + "orders/{order_id}/{decision}", response_class=HTMLResponse)
+async def confirm(
+    order_id: str, decision: str, request: Request, session: CurrentSession, deps: Deps
+) -> Response:
+    """One action, one page: what verifying (or rejecting) will do, then the one button."""
+    p = page(request, session, deps)
+    if decision not in ("verify", "reject"):
+        return workspace.refused(env, p, Message("没有这个操作", "No such action"), 404)
+    found = await _order(p, deps, order_id)
+    if isinstance(found, Response):
+        return found
+    refusal = policy.decide_refusal(session.principal)
+    if refusal is not None:
+        return workspace.refused(env, p, refusal)
+    return workspace.render(
+        env, p, "workspace_decide.html", row=found[0], decision=decision, reason=""
+    )
+
+
+@router.post(BASE + "orders/{order_id}/{decision}", response_class=HTMLResponse)
+async def decide(
+    order_id: str,
+    decision: str,
+    request: Request,
+    session: CurrentSession,
+    deps: Deps,
+    trace: RequestTrace,
+) -> Response:
+    p = page(request, session, deps)
+    if decision not in ("verify", "reject"):
+        return workspace.refused(env, p, Message("没有这个操作", "No such action"), 404)
+    fields = await form_of(request, session, f"decide:{order_id}:{decision}")
+    if isinstance(fields, Message):
+        return workspace.refused(env, p, fields)
+    found = await _order(p, deps, order_id)
+    if isinstance(found, Response):
+        return found
+    refusal = policy.decide_refusal(session.principal)
+    if refusal is not None:
+        return workspace.refused(env, p, refusal)
+    reason = fields.get("reason", "")[:1000]
+    try:
+        await rectifications.decide(
+            deps.units(), order_id, policy.actor_of(session.principal), session.principal.subject,
+            decision=decision, reason=reason, trace=trace,
+        )  # fmt: skip
+    except DomainError as exc:
+        if exc.field:
+            p.add("reason", exc.message.zh, exc.message.en)
+            return workspace.render(
+                env, p, "workspace_decide.html", 422, row=found[0], decision=decision,
+                reason=reason,
+            )  # fmt: skip
+        return workspace.refused(env, p, exc.message, status_of(exc))
+    return RedirectResponse(p.url(f"orders/{order_id}", done=decision), status_code=303)

@@ -1,0 +1,284 @@
+"""The patrol inspection on a phone (workspace, issue 15): find the project, walk the checklist one
+item group at a time (each group saved as a draft), check the answers, submit once. The final
+submit records the inspection through `record_inspection`, exactly as the API, with the draft id as
+the idempotency key: pressing it twice files once; failed items become rectification orders."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from runtime import workspace
+from runtime.errors import DomainError, Message
+from runtime.http import RequestTrace
+from runtime.web_session import CurrentSession
+from services.inspections.domain import checklist
+from services.inspections.entrypoints import policy
+from services.inspections.entrypoints.deps import Deps, InspectionsDeps
+from services.inspections.entrypoints.workspace_pages import BASE, env, form_of, page, status_of
+from services.inspections.service.ports import PatrolDraft
+from services.inspections.service.record_inspection import RecordInspection, record_inspection
+
+router = APIRouter(include_in_schema=False)
+PATROL_TEMPLATE = "contract-self-inspection"
+GROUPS = {
+    "premises": ("办公及机房环境", "Office and plant rooms"),
+    "waste": ("垃圾清运", "Waste"),
+    "order": ("秩序维护", "Order and security"),
+    "greenery": ("绿化养护", "Greenery"),
+    "facilities": ("设施设备", "Facilities"),
+}
+RESULTS = (("pass", "合格", "Pass"), ("fail", "不合格", "Fail"), ("na", "不适用", "N/A"))
+SEARCH_LIMIT = 30
+
+
+def groups_of(template: checklist.Template) -> list[tuple[str, list[checklist.Item]]]:
+    order: dict[str, list[checklist.Item]] = {}
+    for item in template.items:
+        order.setdefault(item.group, []).append(item)
+    return list(order.items())
+
+
+def group_done(draft: PatrolDraft | None, items: list[checklist.Item]) -> bool:
+    return draft is not None and all(i.item_id in draft.results for i in items)
+
+
+async def _load(
+    p: workspace.WorkspacePage, deps: InspectionsDeps, project_id: str
+) -> tuple[Any, checklist.Template, PatrolDraft | None] | Response:
+    """The project, the patrol checklist and the person's draft, or why they may not patrol."""
+    refusal = policy.workspace_refusal(p.principal)
+    if refusal is not None:
+        return workspace.refused(env, p, refusal)
+    async with deps.units() as uow:
+        project = await uow.projects.get(project_id)
+        if project is None:
+            return workspace.refused(env, p, Message("物业项目不存在", "project not found"), 404)
+        refusal = policy.patrol_refusal(p.principal, project.district_code, project.enterprise_id)
+        if refusal is not None:
+            return workspace.refused(env, p, refusal)
+        draft = await uow.drafts.get(p.principal.subject, project_id)
+        version = draft.template_version if draft else None
+        template = await uow.templates.get(PATROL_TEMPLATE, version)
+    if template is None:
+        return workspace.refused(
+            env, p, Message("巡查检查模板未加载", "the patrol checklist is not loaded"), 503
+        )
+    return project, template, draft
+
+
+@router.get(BASE + "patrol", response_class=HTMLResponse)
+async def find(request: Request, session: CurrentSession, deps: Deps, q: str = "") -> Response:
+    """Find the project by name, code or address (in the person's district)."""
+    p = page(request, session, deps)
+    refusal = policy.workspace_refusal(session.principal)
+    if refusal is not None:
+        return workspace.refused(env, p, refusal)
+    q = q.strip()[:100]
+    found = []
+    if q:
+        async with deps.units() as uow:
+            projects = await uow.projects.search(
+                district_code=policy.district_scope(session.principal), enterprise_id=None
+            )
+        needle = q.casefold()
+        found = [
+            pr
+            for pr in projects
+            if needle in pr.project_name.casefold()
+            or needle in pr.project_id.casefold()
+            or needle in pr.address.casefold()
+        ]
+    return workspace.render(
+        env, p, "patrol_find.html", q=q, found=found[:SEARCH_LIMIT], more=len(found) > SEARCH_LIMIT
+    )
+
+
+@router.get(BASE + "patrol/{project_id}", response_class=HTMLResponse)
+async def tasks(project_id: str, request: Request, session: CurrentSession, deps: Deps) -> Response:
+    """The task list: the groups, which are done (a resumed draft shows where it stopped)."""
+    p = page(request, session, deps)
+    loaded = await _load(p, deps, project_id)
+    if isinstance(loaded, Response):
+        return loaded
+    project, template, draft = loaded
+    groups = groups_of(template)
+    done = [group_done(draft, items) for _, items in groups]
+    return workspace.render(
+        env, p, "patrol_tasks.html", project=project, groups=groups, done=done, draft=draft,
+        names=GROUPS,
+    )  # fmt: skip
+
+
+def _group_page(
+    p: workspace.WorkspacePage, project: Any, groups: list[Any], n: int, values: dict[str, Any],
+    code: int = 200,
+) -> Response:  # fmt: skip
+    return workspace.render(
+        env, p, "patrol_group.html", code, project=project, n=n, total=len(groups),
+        group=groups[n - 1], values=values, names=GROUPS, results=RESULTS,
+    )  # fmt: skip
+
+
+@router.get(BASE + "patrol/{project_id}/groups/{n}", response_class=HTMLResponse)
+async def group(
+    project_id: str, n: int, request: Request, session: CurrentSession, deps: Deps
+) -> Response:
+    p = page(request, session, deps)
+    loaded = await _load(p, deps, project_id)
+    if isinstance(loaded, Response):
+        return loaded
+    project, template, draft = loaded
+    groups = groups_of(template)
+    if not 1 <= n <= len(groups):
+        return workspace.refused(env, p, Message("没有这一组", "No such group"), 404)
+    return _group_page(p, project, groups, n, draft.results if draft else {})
+
+
+@router.post(BASE + "patrol/{project_id}/groups/{n}", response_class=HTMLResponse)
+async def save_group(
+    project_id: str, n: int, request: Request, session: CurrentSession, deps: Deps
+) -> Response:
+    """Save the group into the draft (all items answered, a failed one with a note), then on."""
+    p = page(request, session, deps)
+    fields = await form_of(request, session, f"patrol:{project_id}")
+    if isinstance(fields, Message):
+        return workspace.refused(env, p, fields)
+    loaded = await _load(p, deps, project_id)
+    if isinstance(loaded, Response):
+        return loaded
+    project, template, draft = loaded
+    groups = groups_of(template)
+    if not 1 <= n <= len(groups):
+        return workspace.refused(env, p, Message("没有这一组", "No such group"), 404)
+    answers: dict[str, dict[str, str]] = {}
+    for item in groups[n - 1][1]:
+        result = fields.get(f"r-{item.item_id}", "")
+        note = fields.get(f"n-{item.item_id}", "").strip()[:500]
+        answers[item.item_id] = {"result": result, "note": note}
+        if result not in ("pass", "fail", "na"):
+            p.add(
+                f"r-{item.item_id}",
+                f"请选择“{item.title_zh}”的结果",
+                f"Choose a result for “{item.title_en}”",
+            )
+        elif result == "fail" and not note:
+            p.add(
+                f"n-{item.item_id}",
+                f"“{item.title_zh}”不合格,请写明问题",
+                f"“{item.title_en}” failed: describe the problem",
+            )
+    if p.errors:
+        merged = {**(draft.results if draft else {}), **answers}
+        return _group_page(p, project, groups, n, merged, 422)
+    now = deps.clock.now()
+    async with deps.units() as uow:
+        await uow.drafts.save(
+            PatrolDraft(
+                draft_id=draft.draft_id if draft else str(uuid.uuid4()),
+                recorded_by=session.principal.subject,
+                project_id=project_id,
+                template_id=template.template_id,
+                template_version=template.version,
+                results={**(draft.results if draft else {}), **answers},
+                started_at=draft.started_at if draft else now,
+                updated_at=now,
+            )
+        )
+        await uow.commit()
+    target = (
+        f"patrol/{project_id}/groups/{n + 1}" if n < len(groups) else f"patrol/{project_id}/check"
+    )
+    return RedirectResponse(p.url(target), status_code=303)
+
+
+@router.get(BASE + "patrol/{project_id}/check", response_class=HTMLResponse)
+async def check(project_id: str, request: Request, session: CurrentSession, deps: Deps) -> Response:
+    """Check your answers before the one submit."""
+    p = page(request, session, deps)
+    loaded = await _load(p, deps, project_id)
+    if isinstance(loaded, Response):
+        return loaded
+    project, template, draft = loaded
+    groups = groups_of(template)
+    missing = [n for n, (_, items) in enumerate(groups, 1) if not group_done(draft, items)]
+    return workspace.render(
+        env, p, "patrol_check.html", project=project, groups=groups, draft=draft,
+        missing=missing, names=GROUPS, labels={k: (zh, en) for k, zh, en in RESULTS},
+    )  # fmt: skip
+
+
+@router.post(BASE + "patrol/{project_id}/submit", response_class=HTMLResponse)
+async def submit(
+    project_id: str, request: Request, session: CurrentSession, deps: Deps, trace: RequestTrace
+) -> Response:
+    """File the patrol once: the draft id is the idempotency key of `record_inspection`."""
+    p = page(request, session, deps)
+    fields = await form_of(request, session, f"patrol:{project_id}")
+    if isinstance(fields, Message):
+        return workspace.refused(env, p, fields)
+    key = fields.get("draft_id", "")[:64]
+    me = session.principal.subject
+    async with deps.units() as uow:
+        earlier = await uow.inspections.find_by_key(me, key) if key else None
+    if earlier is not None:  # pressed twice: the first one filed it
+        return RedirectResponse(p.url(f"inspections/{earlier['inspection_id']}"), status_code=303)
+    loaded = await _load(p, deps, project_id)
+    if isinstance(loaded, Response):
+        return loaded
+    _, template, draft = loaded
+    if draft is None or draft.draft_id != key:
+        return workspace.refused(
+            env,
+            p,
+            Message("巡查草稿已不存在,请重新开始", "The patrol draft is gone; start again"),
+            409,
+        )
+    now = deps.clock.now()
+    cmd = RecordInspection(
+        project_id=project_id, kind="patrol", template_id=template.template_id,
+        template_version=template.version,
+        results=tuple(
+            checklist.ItemResult(item_id, checklist.Result(r["result"]), r.get("note", ""))
+            for item_id, r in draft.results.items()
+        ),
+        inspected_at=now, idempotency_key=key,
+    )  # fmt: skip
+    try:
+        inspection, _ = await record_inspection(
+            deps.units(), cmd, policy.actor_of(session.principal), me, rules=deps.rules, trace=trace
+        )
+    except DomainError as exc:
+        return workspace.refused(env, p, exc.message, status_of(exc))
+    async with deps.units() as uow:
+        await uow.drafts.delete(me, project_id)
+        await uow.commit()
+    return RedirectResponse(p.url(f"inspections/{inspection['inspection_id']}"), status_code=303)
+
+
+@router.get(BASE + "inspections/{inspection_id}", response_class=HTMLResponse)
+async def filed(
+    inspection_id: str, request: Request, session: CurrentSession, deps: Deps
+) -> Response:
+    """The filed patrol: score, and the rectification orders its failed items became."""
+    p = page(request, session, deps)
+    async with deps.units() as uow:
+        inspection = await uow.inspections.get(inspection_id)
+        project = await uow.projects.get(inspection["project_id"]) if inspection else None
+        if (
+            inspection is None
+            or project is None
+            or not policy.can_see(session.principal, project.district_code, project.enterprise_id)
+        ):
+            return workspace.refused(env, p, Message("检查记录不存在", "inspection not found"), 404)
+        rows = await uow.orders.search(
+            district_code=None, enterprise_id=None, project_id=project.project_id,
+            status=None, overdue=None, limit=500,
+        )  # fmt: skip
+    orders = [r for r in rows if r.inspection_id == inspection_id]
+    return workspace.render(
+        env, p, "patrol_filed.html", inspection=inspection, project=project, orders=orders
+    )

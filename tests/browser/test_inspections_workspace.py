@@ -1,0 +1,280 @@
+"""The district inspector's workspace pages (inspections service, issue 15) in Debian's headless
+Chromium against the service as a real process: a patrol on a 390-px phone (find the project,
+five groups with big pass / fail / N/A, a draft resumed, check, submit), verification on a desk,
+and the screenshots of every page at 1280 and 390 px for docs/workspace.md.
+
+Signed in by opening a session in the service's own store (the sign-in flow is another part of
+issue 15). Demo data: a project run by an enterprise with a long name and forty orders in a queue."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+from deploy.local.processes import ServiceProcess, free_port
+from runtime import kafka
+from runtime.auth import Principal, Role
+from runtime.calendar import CHINA
+from runtime.scheduler import FixedClock
+from runtime.unit_of_work import Trace
+from runtime.web_session import SessionStore
+from services.inspections.adapters.postgres import SOURCE, PgInspectionsUnitOfWork
+from services.inspections.domain import actors, checklist
+from services.inspections.entrypoints import startup
+from services.inspections.service import rectifications
+from services.inspections.service.record_inspection import RecordInspection, record_inspection
+from services.inspections.settings import InspectionsSettings
+from tests.browser.conftest import CHROMIUM, _ensure_chromium
+from tests.conftest import run_async_in_thread
+
+REPO = Path(__file__).resolve().parents[2]
+# `make screenshots` sets WUYE_SCREENSHOT_DIR=docs/workspace to refresh the committed pictures;
+# a plain test run writes them to a temporary folder and never changes the working tree.
+SHOTS = Path(
+    os.environ.get("WUYE_SCREENSHOT_DIR") or Path(tempfile.gettempdir()) / "wuye-screenshots"
+)
+NOW = datetime(2026, 3, 3, 10, 0, tzinfo=CHINA)
+BASE = "/workspace/inspections/"
+HEPING = Principal("heping-officer", Role.DISTRICT_OFFICE, district_code="120101", name="王科长")
+HEXI = Principal("hexi-officer", Role.DISTRICT_OFFICE, district_code="120103", name="李科长")
+ENTERPRISE = Principal("ent-clerk", Role.ENTERPRISE, enterprise_id="E-0009", name="张经理")
+LONG_NAME = "天津市和平区五大道历史文化街区综合物业服务与设施设备维护管理有限责任公司"
+PROJECTS = [
+    {"project_id": "P-120101-0001", "project_name": "和平区·海河花园",
+     "address": "天津市和平区南京路 101 号", "district_code": "120101", "district_name": "和平区",
+     "enterprise_id": "E-0001", "enterprise_name": "津城物业服务有限公司", "service_grade": "一级"},
+    {"project_id": "P-120101-0009", "project_name": "和平区·五大道睦南道民园西里历史风貌建筑小区",
+     "address": "天津市和平区睦南道 88 号", "district_code": "120101", "district_name": "和平区",
+     "enterprise_id": "E-0009", "enterprise_name": LONG_NAME, "service_grade": "一级"},
+    {"project_id": "P-120103-0001", "project_name": "河西区·友谊新苑",
+     "address": "天津市河西区友谊路 9 号", "district_code": "120103", "district_name": "河西区",
+     "enterprise_id": "E-0001", "enterprise_name": "津城物业服务有限公司", "service_grade": "二级"},
+]  # fmt: skip
+
+
+@dataclass
+class Site:
+    url: str
+    dsn: str
+    cookies: dict[str, str]
+    orders: list[str]
+
+
+async def _seed(dsn: str) -> tuple[dict[str, str], list[str]]:
+    """Sessions for three people, and forty orders: patrols that failed nearly everything."""
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+    clock = FixedClock(NOW)
+    try:
+        store = SessionStore(pool, clock, service="inspections", secure=False)
+        cookies = {p.subject: await store.open(p) for p in (HEPING, HEXI, ENTERPRISE)}
+        rules = await startup.load_rules(InspectionsSettings(database_url=dsn))
+        unit = PgInspectionsUnitOfWork(pool, source=SOURCE, clock=clock)
+        async with unit:
+            template = await unit.templates.get("contract-self-inspection", None)
+        assert template is not None
+        officer = actors.Actor("district_office", "120101", None)
+        for n in range(3):
+            results = tuple(
+                checklist.ItemResult(i.item_id, checklist.Result.FAIL, f"第 {n + 1} 次巡查:不合格")
+                if k < 14 else checklist.ItemResult(i.item_id, checklist.Result.PASS)
+                for k, i in enumerate(template.items)
+            )  # fmt: skip
+            await record_inspection(
+                PgInspectionsUnitOfWork(pool, source=SOURCE, clock=clock),
+                RecordInspection("P-120101-0009", "patrol", template.template_id, None, results,
+                                 NOW, f"seed-{n}"),
+                officer, "seed-officer", rules=rules, trace=Trace.start(),
+            )  # fmt: skip
+        async with pool.acquire() as conn:
+            orders = [r["order_id"] for r in await conn.fetch(
+                "SELECT order_id FROM rectification_orders ORDER BY deadline, order_id")]  # fmt: skip
+            # a few already past their deadline, so the queue shows 逾期 first
+            await conn.execute(
+                "UPDATE rectification_orders SET deadline = $1, overdue_at = $1 "
+                "WHERE order_id = ANY($2::text[])",
+                datetime(2026, 3, 2, 18, 0, tzinfo=CHINA), orders[:3],
+            )  # fmt: skip
+        enterprise = actors.Actor("enterprise", None, "E-0009")
+        for order_id in orders[3:6]:
+            await rectifications.submit(
+                PgInspectionsUnitOfWork(pool, source=SOURCE, clock=clock), order_id, enterprise,
+                ENTERPRISE.subject, evidence_text="已清理完毕,更换破损垃圾桶 6 个",
+                photo_refs=[], trace=Trace.start(),
+            )  # fmt: skip
+        return cookies, orders
+    finally:
+        await pool.close()
+
+
+@pytest.fixture(scope="module")
+def site(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    _ensure_chromium()
+    run_async_in_thread(lambda: kafka.ensure_topics(stack.kafka_bootstrap))
+    dsn = stack.create_database(f"browser_{uuid.uuid4().hex[:8]}_inspections")
+    folder = tmp_path_factory.mktemp("inspections")
+    registry = folder / "projects.json"
+    registry.write_text(json.dumps({"projects": PROJECTS}, ensure_ascii=False), "utf-8")
+    process = ServiceProcess(
+        name="inspections",
+        port=free_port(),
+        env={
+            "DATABASE_URL": dsn,
+            "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
+            "CONSUMER_GROUP_PREFIX": f"browser-{uuid.uuid4().hex[:8]}.",
+            "REGISTRY_FILE": str(registry),
+            "CLOCK_START": NOW.isoformat(),
+            "CLOCK_SPEED": "1",
+        },
+        log_path=folder / "inspections.log",
+    )
+    process.start()
+    try:
+        process.wait_ready()
+        cookies, orders = run_async_in_thread(lambda: _seed(dsn))
+        yield Site(url=process.url, dsn=dsn, cookies=cookies, orders=orders)
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(site: Site, playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(
+        executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
+    )
+    yield browser
+    browser.close()
+
+
+def signed_in(browser: Browser, site: Site, who: Principal, width: int) -> BrowserContext:
+    ctx = browser.new_context(
+        base_url=site.url, locale="zh-CN", viewport={"width": width, "height": 844}
+    )
+    ctx.set_default_timeout(15_000)
+    ctx.add_cookies(
+        [{"name": "wuye_inspections_session", "value": site.cookies[who.subject], "url": site.url}]
+    )
+    return ctx
+
+
+def shot(page: Page, name: str, width: int, *, full: bool = True) -> None:
+    """Saved for docs/workspace.md; a long list only its first screen (the PNGs stay small)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=full)
+    # nothing scrolls sideways on a phone
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+def answer_group(page: Page, fail: dict[str, str], screenshot: str = "") -> None:
+    for radio in page.locator("input[type=radio][value=pass]").all():
+        item = (radio.get_attribute("name") or "")[2:]
+        if item in fail:
+            page.locator(f"label[for='r-{item}-fail']").click()
+            page.locator(f"[id='n-{item}']").fill(fail[item])
+        else:
+            page.locator(f"label[for='r-{item}-pass']").click()
+    if screenshot:
+        shot(page, screenshot, 390)
+    page.get_by_role("button", name="保存并继续").click()
+
+
+def test_a_patrol_on_a_phone(browser: Browser, site: Site) -> None:
+    ctx = signed_in(browser, site, HEPING, 390)
+    page = ctx.new_page()
+    page.goto(BASE + "patrol")
+    page.fill("#q", "海河")
+    page.get_by_role("button", name="查找").click()
+    shot(page, "patrol-find", 390)
+    page.get_by_role("link", name="和平区·海河花园").click()
+    shot(page, "patrol-tasks", 390)
+    page.get_by_role("link", name="继续").click()
+    page.get_by_role("button", name="保存并继续").click()  # nothing chosen
+    assert page.locator(".error-summary").is_visible()
+    shot(page, "patrol-group-errors", 390)
+    answer_group(page, {})
+    assert "第 2 / 5 组" in page.content()
+    answer_group(
+        page, {"waste.daily": "3 号楼垃圾桶满溢", "waste.bins": "果皮箱破损"}, "patrol-group"
+    )
+    # the inspector leaves and comes back: the draft resumes at group 3
+    page.goto(BASE + "patrol/P-120101-0001")
+    assert "继续上次保存的巡查草稿" in page.content()
+    assert "2 / 5" in page.content()
+    page.get_by_role("link", name="继续").click()
+    for _ in range(3):
+        answer_group(page, {})
+    assert page.url.endswith("/check")
+    shot(page, "patrol-check", 390, full=False)
+    page.get_by_role("button", name="提交巡查").click()
+    assert "巡查已提交" in page.content()
+    assert "生成的整改单(2)" in page.content()
+    shot(page, "patrol-filed", 390)
+    ctx.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_every_page_at_desk_and_phone_width(browser: Browser, site: Site, width: int) -> None:
+    ctx = signed_in(browser, site, HEPING, width)
+    page = ctx.new_page()
+    page.goto(BASE)
+    assert "今日待办" in page.content()
+    assert page.locator(".deadline.overdue").first.is_visible()  # overdue first, says 逾期
+    assert "逾期" in page.locator("table.queue tbody tr").first.inner_text()
+    shot(page, "today", width, full=width == 1280)
+    page.goto(BASE + "orders")
+    total = re.search(r"共 (\d+) 件", page.content())
+    assert total is not None
+    assert int(total.group(1)) >= 40  # forty open orders, a page at a time
+    assert page.locator("table.queue tbody tr").count() == 15
+    shot(page, "orders", width, full=False)
+    submitted = site.orders[3 + (0 if width == 1280 else 1)]
+    page.goto(BASE + f"orders/{submitted}")
+    shot(page, "order", width)
+    page.get_by_role("link", name="验收合格").click()
+    assert "将关闭此整改单并通知企业" in page.content()
+    shot(page, "verify-confirm", width)
+    page.get_by_role("button", name="确认验收合格").click()
+    assert "已验收合格" in page.content()
+    page.goto(BASE + f"orders/{site.orders[5]}/reject")
+    shot(page, "reject-confirm", width)
+    if width == 1280:
+        page.goto(BASE + "patrol?q=五大道")
+        shot(page, "patrol-find", width)
+        page.goto(BASE + "patrol/P-120101-0009/groups/2")
+        shot(page, "patrol-group", width)
+        page.goto(BASE + "?lang=en")
+        assert "Today's work" in page.content()
+        shot(page, "today-en", width)
+        page.goto(BASE + "?lang=zh")
+    ctx.close()
+
+    other = signed_in(browser, site, HEXI, width)
+    page = other.new_page()
+    page.goto(BASE + f"orders/{site.orders[0]}")
+    assert "此整改单属于和平区,您所在的河西区无权查看或验收" in page.content()
+    shot(page, "refused", width)
+    other.close()
+
+    clerk = signed_in(browser, site, ENTERPRISE, width)
+    page = clerk.new_page()
+    page.goto(BASE)
+    assert page.url.endswith("/orders")
+    shot(page, "enterprise-orders", width, full=False)
+    clerk.close()

@@ -1,0 +1,269 @@
+"""The district office's workspace pages of the inspections service (issue 15), in-process on real
+PostgreSQL: the right page for each role, refusals that explain themselves, CSRF, a patrol walked
+group by group with a resumed draft, and a final submit pressed twice that files once."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+import httpx
+import pytest
+
+from runtime.auth import Principal, Role
+from runtime.calendar import CHINA
+from runtime.scheduler import FixedClock
+from runtime.service import build_app
+from runtime.unit_of_work import Trace
+from runtime.web_session import SessionStore
+from services.inspections import bootstrap
+from services.inspections.adapters.postgres import SOURCE, PgInspectionsUnitOfWork
+from services.inspections.domain import actors
+from services.inspections.service import rectifications
+from tests.asgi import served
+
+NOW = datetime(2026, 3, 3, 10, 0, tzinfo=CHINA)  # a Tuesday
+HEPING = Principal("heping-officer", Role.DISTRICT_OFFICE, district_code="120101", name="王科长")
+HEXI = Principal("hexi-officer", Role.DISTRICT_OFFICE, district_code="120103", name="李科长")
+ENTERPRISE = Principal("ent-clerk", Role.ENTERPRISE, enterprise_id="E-0001", name="张经理")
+PROJECT = "P-120101-0001"  # 和平区·海河花园, enterprise E-0001
+BASE = "/workspace/inspections/"
+COOKIE = "wuye_inspections_session"
+TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+DRAFT = re.compile(r'name="draft_id" value="([^"]+)"')
+
+
+@dataclass
+class Desk:
+    client: httpx.AsyncClient
+    dsn: str
+    cookies: dict[str, str]
+    clock: FixedClock
+
+    def as_(self, who: Principal) -> httpx.AsyncClient:
+        self.client.cookies.clear()
+        self.client.cookies.set(COOKIE, self.cookies[who.subject])
+        return self.client
+
+
+@pytest.fixture
+async def desk(fresh_db: str, kafka_topics: str) -> AsyncIterator[Desk]:
+    settings = bootstrap.InspectionsSettings(
+        database_url=fresh_db, kafka_bootstrap_servers=kafka_topics
+    )
+    clock = FixedClock(NOW)
+    app = build_app(bootstrap.spec(settings), settings, clock=clock)
+    async with served(app, follow_redirects=False) as client:
+        pool = await asyncpg.create_pool(fresh_db, min_size=1, max_size=1)
+        try:
+            store = SessionStore(pool, clock, service="inspections", secure=False)
+            cookies = {p.subject: await store.open(p) for p in (HEPING, HEXI, ENTERPRISE)}
+        finally:
+            await pool.close()
+        yield Desk(client, fresh_db, cookies, clock)
+
+
+def token(page: httpx.Response) -> str:
+    found = TOKEN.findall(page.text)  # the last one: the first is the sign-out form's
+    assert found, page.text[:2000]
+    return str(found[-1])
+
+
+async def fetch(dsn: str, sql: str) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await conn.fetch(sql)
+    finally:
+        await conn.close()
+
+
+async def walk_group(
+    client: httpx.AsyncClient, n: int, answers: dict[str, tuple[str, str]] | None = None
+) -> httpx.Response:
+    """Open group n and answer every item (pass unless `answers` says otherwise)."""
+    page = await client.get(f"{BASE}patrol/{PROJECT}/groups/{n}")
+    assert page.status_code == 200, page.text
+    items = re.findall(r'name="r-([^"]+)" value="pass"', page.text)
+    form = {"csrf_token": token(page)}
+    for item_id in items:
+        result, note = (answers or {}).get(item_id, ("pass", ""))
+        form[f"r-{item_id}"] = result
+        form[f"n-{item_id}"] = note
+    return await client.post(f"{BASE}patrol/{PROJECT}/groups/{n}", data=form)
+
+
+async def patrol_with_two_failures(client: httpx.AsyncClient) -> str:
+    """Walk all five groups, failing two waste items; returns the check page's draft id."""
+    assert (await walk_group(client, 1)).status_code == 303
+    failed = {
+        "waste.daily": ("fail", "3 号楼垃圾桶满溢"),
+        "waste.bins": ("fail", "果皮箱破损"),
+    }
+    assert (await walk_group(client, 2, failed)).status_code == 303
+    for n in (3, 4, 5):
+        saved = await walk_group(client, n)
+        assert saved.status_code == 303
+    assert saved.headers["location"] == f"{BASE}patrol/{PROJECT}/check"
+    check = await client.get(f"{BASE}patrol/{PROJECT}/check")
+    assert check.status_code == 200
+    assert "3 号楼垃圾桶满溢" in check.text
+    found = DRAFT.search(check.text)
+    assert found
+    return found.group(1)
+
+
+async def test_a_page_without_a_session_sends_the_browser_to_sign_in(desk: Desk) -> None:
+    desk.client.cookies.clear()
+    answer = await desk.client.get(BASE)
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/auth/login?next=/workspace/inspections/")
+
+
+async def test_a_patrol_is_walked_group_by_group_resumed_and_filed_once(desk: Desk) -> None:
+    client = desk.as_(HEPING)
+    found = await client.get(f"{BASE}patrol", params={"q": "海河"})
+    assert found.status_code == 200
+    assert PROJECT in found.text
+    assert "P-120103-0001" not in found.text  # another district's project is not offered
+
+    # a group left unanswered: the error summary names the item, nothing is saved
+    page = await client.get(f"{BASE}patrol/{PROJECT}/groups/1")
+    empty = await client.post(f"{BASE}patrol/{PROJECT}/groups/1", data={"csrf_token": token(page)})
+    assert empty.status_code == 422
+    assert "请修正以下问题" in empty.text
+    assert "请选择" in empty.text
+    assert await fetch(desk.dsn, "SELECT * FROM patrol_drafts") == []
+
+    # a failed item without a note is refused with the reason
+    page = await client.get(f"{BASE}patrol/{PROJECT}/groups/2")
+    no_note = await walk_group(client, 2, {"waste.daily": ("fail", "")})
+    assert no_note.status_code == 422
+    assert "请写明问题" in no_note.text
+
+    # two groups saved, then the inspector comes back later: the draft resumes
+    assert (await walk_group(client, 1)).status_code == 303
+    assert (await walk_group(client, 2)).status_code == 303
+    tasks = await client.get(f"{BASE}patrol/{PROJECT}")
+    assert "继续上次保存的巡查草稿" in tasks.text
+    assert "2 / 5" in tasks.text
+    assert f"{BASE}patrol/{PROJECT}/groups/3" in tasks.text  # "continue" goes to group 3
+
+    draft_id = await patrol_with_two_failures(client)
+    check = await client.get(f"{BASE}patrol/{PROJECT}/check")
+    form = {"csrf_token": token(check), "draft_id": draft_id}
+    first = await client.post(f"{BASE}patrol/{PROJECT}/submit", data=form)
+    second = await client.post(f"{BASE}patrol/{PROJECT}/submit", data=form)  # pressed twice
+    assert first.status_code == second.status_code == 303
+    assert first.headers["location"] == second.headers["location"]
+    assert [r["n"] for r in await fetch(desk.dsn, "SELECT count(*) AS n FROM inspections")] == [1]
+    orders = await fetch(desk.dsn, "SELECT project_id FROM rectification_orders")
+    assert len(orders) == 2  # the two failed items, as the API records them
+    assert await fetch(desk.dsn, "SELECT * FROM patrol_drafts") == []
+    filed = await client.get(first.headers["location"])
+    assert filed.status_code == 200
+    assert "生成的整改单" in filed.text
+    assert "(2)" in filed.text
+
+
+async def test_a_post_without_the_sessions_token_is_refused_and_writes_nothing(
+    desk: Desk,
+) -> None:
+    client = desk.as_(HEPING)
+    refused = await client.post(
+        f"{BASE}patrol/{PROJECT}/groups/1",
+        data={"csrf_token": "0" * 64, "r-premises.office": "pass"},
+    )
+    assert refused.status_code == 403
+    assert "表单已失效或来源不明" in refused.text
+    cross = await client.post(
+        f"{BASE}patrol/{PROJECT}/groups/1",
+        data={"csrf_token": "x"},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert cross.status_code == 403
+    assert await fetch(desk.dsn, "SELECT * FROM patrol_drafts") == []
+
+
+async def test_verify_refusals_and_the_enterprises_view(desk: Desk) -> None:
+    client = desk.as_(HEPING)
+    draft_id = await patrol_with_two_failures(client)
+    check = await client.get(f"{BASE}patrol/{PROJECT}/check")
+    await client.post(
+        f"{BASE}patrol/{PROJECT}/submit", data={"csrf_token": token(check), "draft_id": draft_id}
+    )
+    order_ids = [
+        r["order_id"]
+        for r in await fetch(
+            desk.dsn, "SELECT order_id FROM rectification_orders ORDER BY order_id"
+        )
+    ]
+    order_id = order_ids[0]
+    enterprise = actors.Actor("enterprise", None, "E-0001")
+    pool = await asyncpg.create_pool(desk.dsn, min_size=1, max_size=1)
+    try:
+        await rectifications.submit(
+            PgInspectionsUnitOfWork(pool, source=SOURCE, clock=desk.clock),
+            order_id, enterprise, ENTERPRISE.subject,
+            evidence_text="已清理并更换垃圾桶", photo_refs=[], trace=Trace.start(),
+        )  # fmt: skip
+    finally:
+        await pool.close()
+
+    # the district office's queue: waiting for verification, with deadline and time left
+    today = await client.get(BASE)
+    assert today.status_code == 200
+    assert "验收整改" in today.text
+    assert "剩余" in today.text
+
+    # another district's officer opening the order by URL is told why
+    other = desk.as_(HEXI)
+    refused = await other.get(f"{BASE}orders/{order_id}")
+    assert refused.status_code == 403
+    assert "此整改单属于和平区,您所在的河西区无权查看或验收" in refused.text
+    refused_post = await other.post(f"{BASE}orders/{order_id}/verify", data={"csrf_token": "x"})
+    assert refused_post.status_code == 403
+
+    # the enterprise sees its orders read-only and may not verify
+    clerk = desk.as_(ENTERPRISE)
+    assert (await clerk.get(BASE)).headers["location"] == f"{BASE}orders"
+    listing = await clerk.get(f"{BASE}orders")
+    assert listing.status_code == 200
+    assert "和平区·海河花园" in listing.text
+    page = await clerk.get(f"{BASE}orders/{order_id}")
+    assert page.status_code == 200
+    assert "验收合格</a>" not in page.text
+    no = await clerk.get(f"{BASE}orders/{order_id}/verify")
+    assert no.status_code == 403
+    assert "只有区县物业办或市物业办可以验收整改" in no.text
+
+    # one action, one page, one confirmation
+    client = desk.as_(HEPING)
+    confirm = await client.get(f"{BASE}orders/{order_id}/verify")
+    assert "将关闭此整改单并通知企业" in confirm.text
+    done = await client.post(f"{BASE}orders/{order_id}/verify", data={"csrf_token": token(confirm)})
+    assert done.status_code == 303
+    status = await fetch(
+        desk.dsn, f"SELECT status FROM rectification_orders WHERE order_id = '{order_id}'"
+    )
+    assert status[0]["status"] == "verified"
+    events = await fetch(
+        desk.dsn, "SELECT event_type FROM outbox WHERE event_type LIKE '%RectificationVerified%'"
+    )
+    assert len(events) == 1
+
+    # a rejection needs its reason: the error names the field, nothing changes
+    second = order_ids[1]
+    confirm = await client.get(f"{BASE}orders/{second}/reject")
+    assert confirm.status_code == 200
+    not_yet = await client.post(
+        f"{BASE}orders/{second}/reject", data={"csrf_token": token(confirm), "reason": "不行"}
+    )
+    assert not_yet.status_code == 409  # nothing submitted yet: refused with the domain's reason
+    assert "refusal" in not_yet.text
+    status = await fetch(
+        desk.dsn, f"SELECT status FROM rectification_orders WHERE order_id = '{second}'"
+    )
+    assert status[0]["status"] == "ordered"
