@@ -28,7 +28,7 @@ _REPO = str(Path(__file__).resolve().parents[1])
 if _REPO not in sys.path:
     sys.path.insert(0, _REPO)
 
-from deploy.local.stack import Kafka, Postgres, Stack, StackConfig  # noqa: E402
+from deploy.local.stack import Kafka, Keycloak, Postgres, Stack, StackConfig  # noqa: E402
 
 T = TypeVar("T")
 
@@ -169,3 +169,19 @@ def fresh_db(db_factory: Callable[[], str]) -> str:
 def unique() -> str:
     """Short unique token for topic / consumer-group names (the broker is shared by the session)."""
     return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="session")
+def keycloak() -> Iterator[Keycloak]:
+    """The identity provider of the profile, started only when a test asks for it (it takes
+    30-60 s to boot on a small machine; `make test` without such a test never starts it), and
+    stopped at the end if this session started it.."""
+    local = Stack(StackConfig.for_profile(os.environ.get("WUYE_STACK_PROFILE", "test")))
+    server = local.keycloak
+    started = not server.is_running()
+    local.up_keycloak()
+    try:
+        yield server
+    finally:
+        if started:
+            server.stop()

@@ -116,8 +116,11 @@ def _secret_env(name: str, secret: str, key: str, optional: bool = False) -> dic
     return {"name": name, "valueFrom": {"secretKeyRef": ref}}
 
 
-def _config_env(name: str, config_map: str, key: str) -> dict[str, Any]:
-    return {"name": name, "valueFrom": {"configMapKeyRef": {"name": config_map, "key": key}}}
+def _config_env(name: str, config_map: str, key: str, optional: bool = False) -> dict[str, Any]:
+    ref: dict[str, Any] = {"name": config_map, "key": key}
+    if optional:
+        ref["optional"] = True
+    return {"name": name, "valueFrom": {"configMapKeyRef": ref}}
 
 
 def env(service: str) -> list[dict[str, Any]]:
@@ -129,6 +132,12 @@ def env(service: str) -> list[dict[str, Any]]:
         _config_env("AUTH_JWT_PUBLIC_KEY", "wuye-identity", "jwt-public-key.pem"),
         _config_env("AUTH_ISSUER", "wuye-identity", "issuer"),
         _config_env("AUTH_AUDIENCE", "wuye-identity", "audience"),
+        # The OpenID Connect provider (docs/operations.md, "Identity provider"): its JWKS for the
+        # APIs, its issuer and the workspace client for the pages' sign-in.
+        _config_env("AUTH_JWKS_URL", "wuye-identity", "jwks-url", True),
+        _config_env("OIDC_ISSUER", "wuye-identity", "oidc-issuer", True),
+        _config_env("OIDC_CLIENT_ID", "wuye-identity", "oidc-client-id", True),
+        _secret_env("OIDC_CLIENT_SECRET", "wuye-oidc", "client-secret", True),
     ]
     if service == "notifications":
         out += [

@@ -1,7 +1,10 @@
 """`make demo`: the whole platform on this machine, driven through a scripted campaign slice.
 
-1. installs what is missing and starts Kafka and PostgreSQL (deploy/local/stack.py, profile "dev");
-2. creates one database per service and every topic, and a development identity provider;
+1. installs what is missing and starts Kafka, PostgreSQL and Keycloak (deploy/local/stack.py,
+   profile "dev"; Keycloak imports the realm deploy/local/keycloak/realm-wuye.json);
+2. creates one database per service and every topic, and a development identity provider (the
+   scripted users' tokens); every service also trusts Keycloak's tokens and signs its pages'
+   users in through it (deploy/local/processes.oidc_env); the summary lists the demo accounts;
 3. starts the four service processes and waits until each is ready;
 4. drives the campaign: a district office patrol-inspects a project and finds failures, an enterprise
    self-inspects another project and passes; then it follows the events to the notice the
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import secrets
 import signal
 import sys
@@ -31,14 +35,15 @@ import httpx
 
 from deploy.local import campaign_script
 from deploy.local.mailcatcher import MailCatcher
-from deploy.local.processes import REPO, SERVICES, ServiceProcess
-from deploy.local.stack import Stack, StackConfig
+from deploy.local.processes import REPO, SERVICES, ServiceProcess, oidc_env
+from deploy.local.stack import KEYCLOAK_REALM_FILE, Stack, StackConfig
 from runtime import kafka
 from runtime import logging as runtime_logging
 from runtime.auth import DevIssuer, Principal, Role
 from runtime.calendar import CHINA
 from runtime.scheduler import SimulatedClock, change_speed
 
+WORKSPACE_CLIENT = "wuye-workspace"
 SERVICE_PORT_OFFSETS = {"inspections": 0, "notifications": 1, "exposure": 2, "complaints": 3}
 TITLES = {
     "inspections": "检查与整改 Inspections",
@@ -63,7 +68,9 @@ def step(n: int, zh: str, en: str) -> None:
 
 class Demo:
     def __init__(self, profile: str = "dev", port_base: int = 8001) -> None:
-        self.stack = Stack(StackConfig.for_profile(profile), reporter=lambda m: say(f"    {m}"))
+        self.stack = Stack(
+            StackConfig.for_profile(profile), reporter=lambda m: say(f"    {m}"), keycloak=True
+        )
         self.state = REPO / ".local" / profile
         self.port_base = port_base
         self.processes: dict[str, ServiceProcess] = {}
@@ -87,7 +94,9 @@ class Demo:
 
     def start(self) -> None:
         step(
-            1, "启动 Kafka 与 PostgreSQL", "starting Kafka and PostgreSQL (first run fetches jars)"
+            1,
+            "启动 Kafka、PostgreSQL 与 Keycloak",
+            "starting Kafka, PostgreSQL and the identity provider (first run fetches them)",
         )
         # Each demo replays the campaign from the start: the broker's topics and committed offsets
         # go with the databases below, so no consumer sees an earlier run's events.
@@ -106,7 +115,14 @@ class Demo:
             self.dsns[name] = self.stack.postgres.create_database(f"wuye_{name}")
         say(f"    ✓ databases (fresh): {', '.join(f'wuye_{n}' for n in SERVICES)}")
         self.issuer = DevIssuer.load_or_create(self.state / "identity")
-        say(f"    ✓ development identity provider: {self.issuer.issuer}")
+        say(f"    ✓ development identity provider (scripted users): {self.issuer.issuer}")
+        keycloak = self.stack.keycloak
+        self.service_urls = {
+            name: f"http://127.0.0.1:{self.port_base + offset}"
+            for name, offset in SERVICE_PORT_OFFSETS.items()
+        }
+        keycloak.allow_redirects(WORKSPACE_CLIENT, list(self.service_urls.values()))
+        say(f"    ✓ identity provider (Keycloak): {keycloak.issuer}")
 
         self.mail.start()
         say(f"    ✓ SMTP mail catcher (the city mail relay's stand-in): 127.0.0.1:{self.mail.port}")
@@ -132,6 +148,12 @@ class Demo:
                     "AUTH_JWT_PUBLIC_KEY": self.issuer.public_key_pem,
                     "AUTH_ISSUER": self.issuer.issuer,
                     "AUTH_AUDIENCE": self.issuer.audience,
+                    **oidc_env(
+                        keycloak.issuer,
+                        keycloak.jwks_url,
+                        self.workspace_secret(),
+                        self.service_urls[name],
+                    ),
                     "WEB_SESSION_KEY": self.web_session_key,
                     # Campaign time: 2011-08-08 in the planning phase, 12 campaign hours a second.
                     "CLOCK_START": self.clock.start.isoformat(),
@@ -155,6 +177,37 @@ class Demo:
         for name, process in self.processes.items():
             took = process.wait_ready()
             say(f"    ✓ {TITLES[name]:<28} {process.url}  ready ({took:.1f} s)")
+
+    @staticmethod
+    def workspace_secret() -> str:
+        """The local realm's workspace client secret (deploy/local/keycloak/realm-wuye.json)."""
+        realm = json.loads(KEYCLOAK_REALM_FILE.read_text(encoding="utf-8"))
+        client = next(c for c in realm["clients"] if c["clientId"] == WORKSPACE_CLIENT)
+        return str(client["secret"])
+
+    def sign_in_summary(self) -> None:
+        """The demo accounts of the local realm, and where each service's pages sign in."""
+        realm = json.loads(KEYCLOAK_REALM_FILE.read_text(encoding="utf-8"))
+        say(f"\n    {BOLD}工作台账号 staff accounts{RESET} (Keycloak {self.stack.keycloak.issuer})")
+        for user in realm["users"]:
+            attributes = user.get("attributes", {})
+            whole_city = ["全市 city"] if attributes["platform_role"] == ["city_office"] else ["—"]
+            scope = (
+                attributes.get("district_code") or attributes.get("enterprise_id") or whole_city
+            )[0]
+            password = user["credentials"][0]["value"]
+            say(
+                f"      {user['username']:<14} {password:<16} "
+                f"{attributes['platform_role'][0]:<16} {scope:<10} {user['firstName']}"
+            )
+        for name, url in self.service_urls.items():
+            try:
+                answer = httpx.get(f"{url}/auth/login", follow_redirects=False, timeout=5)
+            except httpx.HTTPError:
+                continue
+            if answer.status_code == 303:  # the service serves workspace pages (sign_in=True)
+                say(f"      登录 sign in: {TITLES[name]:<28} {url}/auth/login")
+        say(f"      Keycloak 账户页 account console  {self.stack.keycloak.issuer}/account")
 
     def real_speed(self) -> None:
         """The script is over: from a second from now, campaign time runs at real speed in every
@@ -442,6 +495,7 @@ class Demo:
         say(f"      Kafka                        {self.stack.kafka.bootstrap_servers}")
         say(f"      PostgreSQL                   {self.stack.postgres.dsn()}")
         say(f"    Tokens to try the APIs (1 h): {tokens}")
+        self.sign_in_summary()
         say(f"    Logs (JSON lines): {self.state / 'logs'}/*.log")
 
 

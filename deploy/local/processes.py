@@ -48,6 +48,19 @@ def free_port_block(size: int, first: int = 28000, last: int = 32700) -> int:
     raise RuntimeError(f"no {size} consecutive free ports in {first}-{last}")
 
 
+def oidc_env(issuer: str, jwks_url: str, client_secret: str, base_url: str) -> dict[str, str]:
+    """A service's identity-provider settings (runtime.oidc): APIs accept the provider's access
+    tokens (JWKS); its workspace pages sign in through the provider's `wuye-workspace` client,
+    back to `<base_url>/auth/callback`."""
+    return {
+        "AUTH_JWKS_URL": jwks_url,
+        "OIDC_ISSUER": issuer,
+        "OIDC_CLIENT_ID": "wuye-workspace",
+        "OIDC_CLIENT_SECRET": client_secret,
+        "OIDC_REDIRECT_BASE_URL": base_url,
+    }
+
+
 @dataclass
 class ServiceProcess:
     name: str

@@ -51,6 +51,7 @@ __all__ = [
     "Kafka",
     "KafkaCluster",
     "KafkaNode",
+    "Keycloak",
     "Postgres",
     "Stack",
     "StackConfig",
@@ -977,6 +978,238 @@ class Postgres:
         )
 
 
+# ----------------------------------------------------------------------------------------- Keycloak
+
+KEYCLOAK_VERSION = "26.5.6"  # runs on Java 17 (checked on Debian 12's OpenJDK 17.0.15)
+KEYCLOAK_REALM_FILE = REPO_ROOT / "deploy" / "local" / "keycloak" / "realm-wuye.json"
+KEYCLOAK_REALM = "wuye"
+
+
+class Keycloak:
+    """The identity provider of the local stack: Keycloak in development mode (`start-dev`, an
+    H2 file database under the profile's state dir; for local use and tests only, never in
+    production) on loopback, port block+20 (management block+21).
+
+    The distribution zip comes from Maven Central (`org.keycloak:keycloak-quarkus-dist`) into
+    <repo>/.cache/keycloak-<version>/. On first start the realm `wuye` is created from
+    deploy/local/keycloak/realm-wuye.json through the admin API (a bootstrap admin whose random
+    password is kept in the state dir, 0600). Ready = the realm's discovery document answers."""
+
+    def __init__(self, config: StackConfig, reporter: Reporter | None = None) -> None:
+        self.config = config
+        self.say = reporter or _default_reporter
+        self.version = KEYCLOAK_VERSION
+        self.cache_dir = REPO_ROOT / ".cache" / f"keycloak-{self.version}"
+        self.home = self.cache_dir / f"keycloak-{self.version}"
+        self.port = config.kafka_port + 20
+        self.management_port = config.kafka_port + 21
+        self.state_dir = config.state_dir / "keycloak"
+        self.pid_file = self.state_dir / "keycloak.pid"
+        self.log_file = self.state_dir / "keycloak.log"
+        self.admin_file = self.state_dir / "admin-password"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.url}/realms/{KEYCLOAK_REALM}"
+
+    @property
+    def discovery_url(self) -> str:
+        return f"{self.issuer}/.well-known/openid-configuration"
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.issuer}/protocol/openid-connect/certs"
+
+    # -- distribution
+    def installed(self) -> bool:
+        return (self.cache_dir / ".complete").exists() and (self.home / "bin" / "kc.sh").exists()
+
+    def ensure_installed(self) -> None:
+        if self.installed():
+            return
+        with _flock(self.cache_dir / ".lock"):
+            if self.installed():
+                return
+            mvn = shutil.which("mvn")
+            if not mvn:
+                raise RuntimeError("mvn not found (run ensure_system_packages() or install maven)")
+            self.say(f"· Keycloak {self.version}: fetching the distribution from Maven Central…")
+            t0 = time.monotonic()
+            tmp = self.cache_dir / f"dl.tmp-{os.getpid()}"
+            shutil.rmtree(tmp, ignore_errors=True)
+            cmd = [
+                mvn, "-B", "-q",
+                "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy",
+                f"-Dartifact=org.keycloak:keycloak-quarkus-dist:{self.version}:zip",
+                f"-DoutputDirectory={tmp}",
+            ]  # fmt: skip
+            r = subprocess.run(
+                cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, cwd=self.cache_dir
+            )
+            zips = list(tmp.glob("keycloak-quarkus-dist-*.zip"))
+            if r.returncode != 0 or not zips:
+                shutil.rmtree(tmp, ignore_errors=True)
+                out = (r.stdout + r.stderr)[-4000:]
+                raise RuntimeError(f"fetching Keycloak failed ({r.returncode}):\n{out}")
+            shutil.rmtree(self.home, ignore_errors=True)
+            import zipfile
+
+            with zipfile.ZipFile(zips[0]) as archive:
+                archive.extractall(self.cache_dir)
+            for script in (self.home / "bin").glob("*.sh"):
+                script.chmod(0o755)
+            shutil.rmtree(tmp, ignore_errors=True)
+            (self.cache_dir / ".complete").write_text(self.version + "\n")
+            took = time.monotonic() - t0
+            self.say(f"✓ Keycloak {self.version}: unpacked in {self.home} ({took:.1f} s)")
+
+    # -- process
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if _pid_alive(pid) and "keycloak" in _cmdline(pid) else None
+
+    def is_running(self) -> bool:
+        return self.pid() is not None
+
+    def _admin_password(self) -> str:
+        try:
+            return self.admin_file.read_text().strip()
+        except OSError:
+            import secrets
+
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            password = secrets.token_urlsafe(24)
+            fd = os.open(self.admin_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(password)
+            return password
+
+    def start(self) -> None:
+        if self.is_running():
+            return
+        for port in (self.port, self.management_port):
+            if not _port_free(port):
+                raise RuntimeError(f"port {port} is taken: cannot start Keycloak there")
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        db = self.state_dir / "h2" / "keycloakdb"
+        env = {
+            **os.environ,
+            "KC_BOOTSTRAP_ADMIN_USERNAME": "admin",
+            "KC_BOOTSTRAP_ADMIN_PASSWORD": self._admin_password(),
+            "JAVA_OPTS_KC_HEAP": "-Xms64m -Xmx512m",
+        }
+        cmd = [
+            str(self.home / "bin" / "kc.sh"), "start-dev",
+            "--http-host=127.0.0.1", f"--http-port={self.port}",
+            f"--http-management-port={self.management_port}",
+            "--db=dev-file", f"--db-url=jdbc:h2:file:{db};NON_KEYWORDS=VALUE",
+            f"--hostname={self.url}", "--log-level=WARN,org.keycloak.services:INFO,io.quarkus:INFO",
+        ]  # fmt: skip
+        # detached (as Kafka): a shell starts it in the background of its own new session
+        r = subprocess.run(
+            ["/bin/sh", "-c", 'log="$1"; shift; "$@" </dev/null >>"$log" 2>&1 & echo $!',
+             "sh", str(self.log_file), *cmd],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env,
+            cwd=self.state_dir, start_new_session=True, check=True,
+        )  # fmt: skip
+        self.pid_file.write_text(f"{int(r.stdout.strip())}\n")
+
+    def wait_ready(self, timeout: float = 240.0) -> float:
+        """Wait for the server, create the realm if it is new, wait for its discovery document."""
+        t0 = time.monotonic()
+        while not self._answers(f"{self.url}/realms/master/.well-known/openid-configuration"):
+            if not self.is_running():
+                raise RuntimeError(f"Keycloak exited; log tail:\n{_tail(self.log_file)}")
+            if time.monotonic() - t0 > timeout:
+                raise TimeoutError(f"Keycloak not ready after {timeout}s:\n{_tail(self.log_file)}")
+            time.sleep(0.5)
+        if not self._answers(self.discovery_url):
+            self.import_realm()
+        return time.monotonic() - t0
+
+    @staticmethod
+    def _answers(url: str) -> bool:
+        import urllib.error
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - loopback
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def admin_request(self, method: str, path: str, body: Any = None) -> Any:
+        """A call to Keycloak's admin REST API as the bootstrap admin (local stack only)."""
+        import urllib.parse
+        import urllib.request
+
+        form = urllib.parse.urlencode(
+            {"grant_type": "password", "client_id": "admin-cli", "username": "admin",
+             "password": self._admin_password()}
+        ).encode()  # fmt: skip
+        token_url = f"{self.url}/realms/master/protocol/openid-connect/token"
+        with urllib.request.urlopen(token_url, data=form, timeout=30) as response:  # noqa: S310
+            token = json.loads(response.read())["access_token"]
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(  # noqa: S310 - loopback
+            f"{self.url}/admin{path}", data=data, method=method,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )  # fmt: skip
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            raw = response.read()
+        return json.loads(raw) if raw else None
+
+    def import_realm(self) -> None:
+        realm = json.loads(KEYCLOAK_REALM_FILE.read_text())
+        self.admin_request("POST", "/realms", realm)
+        self.say(f"✓ Keycloak realm '{KEYCLOAK_REALM}' imported from {KEYCLOAK_REALM_FILE.name}")
+
+    def allow_redirects(self, client_id: str, base_urls: list[str]) -> None:
+        """Add `<base>/auth/callback` of each base URL to the client's redirect URIs, and
+        `<base>/auth/signed-out` to where sign-out may return (a service
+        on a port the committed realm does not list: tests, a demo on other ports)."""
+        found = self.admin_request("GET", f"/realms/{KEYCLOAK_REALM}/clients?clientId={client_id}")
+        client = found[0]
+        uris = set(client.get("redirectUris", [])) | {f"{b}/auth/callback" for b in base_urls}
+        client["redirectUris"] = sorted(uris)
+        attributes = client.setdefault("attributes", {})
+        after = set(filter(None, attributes.get("post.logout.redirect.uris", "").split("##")))
+        after |= {f"{b}/auth/signed-out" for b in base_urls}
+        attributes["post.logout.redirect.uris"] = "##".join(sorted(after - {"+"}))
+        self.admin_request("PUT", f"/realms/{KEYCLOAK_REALM}/clients/{client['id']}", client)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        pid = self.pid()
+        if pid is None:
+            return
+        try:
+            group = os.getpgid(pid)  # kc.sh and its JVM share the session the shell made
+        except ProcessLookupError:
+            group = None
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                if group is not None and group != os.getpgid(0):
+                    os.killpg(group, sig)
+                else:
+                    os.kill(pid, sig)
+            deadline = time.monotonic() + timeout
+            while _pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if not _pid_alive(pid):
+                break
+        self.pid_file.unlink(missing_ok=True)
+
+    def wipe(self) -> None:
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
 # -------------------------------------------------------------------------------------------- Stack
 
 
@@ -988,9 +1221,11 @@ class Stack:
         *,
         kafka_nodes: int = 1,
         pg_fast: bool | None = None,
+        keycloak: bool = False,
     ) -> None:
         """`kafka_nodes` > 1: a KRaft cluster (replication factor 3, min.insync.replicas 2)
-        instead of the single combined node; `pg_fast`: see Postgres (None: by profile)."""
+        instead of the single combined node; `pg_fast`: see Postgres (None: by profile);
+        `keycloak`: `up` starts the identity provider too (tests start it lazily, on demand)."""
         self.config = config or StackConfig.for_profile("dev")
         self.say = reporter or _default_reporter
         self.kafka: Kafka | KafkaCluster = (
@@ -999,6 +1234,8 @@ class Stack:
             else Kafka(self.config, self.say)
         )
         self.postgres = Postgres(self.config, self.say, fast=pg_fast)
+        self.keycloak = Keycloak(self.config, self.say)
+        self.with_keycloak = keycloak
         self.timings: dict[str, float] = {}
 
     def up(self) -> dict[str, float]:
@@ -1007,7 +1244,14 @@ class Stack:
         t = time.monotonic()
         ensure_system_packages(self.say)
         self.kafka.ensure_jars()
+        if self.with_keycloak:
+            self.keycloak.ensure_installed()
         self.timings["prepare"] = time.monotonic() - t
+        keycloak_was_running = self.keycloak.is_running()
+        t_keycloak = time.monotonic()
+        if self.with_keycloak and not keycloak_was_running:
+            self.say(f"· Keycloak {self.keycloak.version}: starting on {self.keycloak.url}…")
+            self.keycloak.start()  # the slowest to boot: first
 
         kafka_was_running = self.kafka.is_running()
         t_kafka = time.monotonic()
@@ -1037,11 +1281,32 @@ class Stack:
         else:
             took = self.timings["kafka_start"] = time.monotonic() - t_kafka
             self.say(f"✓ Kafka ready on {self.kafka.bootstrap_servers} ({took:.1f} s)")
+        if self.with_keycloak:
+            self.keycloak.wait_ready()
+            if keycloak_was_running:
+                self.say(f"✓ Keycloak already running on {self.keycloak.url}")
+            else:
+                took = self.timings["keycloak_start"] = time.monotonic() - t_keycloak
+                self.say(f"✓ Keycloak ready: {self.keycloak.issuer} ({took:.1f} s)")
         return dict(self.timings)
+
+    def up_keycloak(self) -> float:
+        """Start the identity provider alone (a running stack, a test that needs it)."""
+        self.keycloak.ensure_installed()
+        t = time.monotonic()
+        if not self.keycloak.is_running():
+            self.keycloak.start()
+        self.keycloak.wait_ready()
+        return time.monotonic() - t
 
     def down(self) -> None:
         errors: list[BaseException] = []
-        for name, server in (("Kafka", self.kafka), ("PostgreSQL", self.postgres)):
+        servers: tuple[tuple[str, Kafka | KafkaCluster | Postgres | Keycloak], ...] = (
+            ("Keycloak", self.keycloak),
+            ("Kafka", self.kafka),
+            ("PostgreSQL", self.postgres),
+        )
+        for name, server in servers:
             if server.is_running():
                 t = time.monotonic()
                 try:
@@ -1056,11 +1321,13 @@ class Stack:
         """Delete all data of this profile (servers must be stopped). Jar cache is kept."""
         self.kafka.wipe()
         self.postgres.wipe()
+        self.keycloak.wipe()
 
     def env(self) -> dict[str, str]:
         return {
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
             "PG_ADMIN_DSN": self.postgres.dsn(),
+            **({"OIDC_ISSUER": self.keycloak.issuer} if self.keycloak.is_running() else {}),
         }
 
     def status(self) -> dict[str, Any]:
@@ -1078,6 +1345,11 @@ class Stack:
                 "dsn": self.postgres.dsn(),
                 "data": str(self.postgres.data_dir),
                 "log": str(self.postgres.log_file),
+            },
+            "keycloak": {
+                "running": self.keycloak.is_running(),
+                "issuer": self.keycloak.issuer,
+                "log": str(self.keycloak.log_file),
             },
         }
 
@@ -1160,6 +1432,9 @@ def main(argv: list[str] | None = None) -> int:
         help="up: a KRaft cluster of this many nodes (3: replication factor 3, "
         "min.insync.replicas 2); default: what the profile ran last, else 1",
     )
+    parser.add_argument(
+        "--keycloak", action="store_true", help="up: start the identity provider (Keycloak) too"
+    )
     args = parser.parse_args(argv)
 
     def say(msg: str) -> None:
@@ -1167,7 +1442,7 @@ def main(argv: list[str] | None = None) -> int:
 
     config = StackConfig.for_profile(args.profile)
     nodes = args.kafka_nodes or len(list(config.state_dir.glob("kafka-[0-9]*"))) or 1
-    stack = Stack(config, reporter=say, kafka_nodes=nodes)
+    stack = Stack(config, reporter=say, kafka_nodes=nodes, keycloak=args.keycloak)
     if args.command == "up":
         t0 = time.monotonic()
         with stack._lock():
@@ -1205,6 +1480,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{k['bootstrap']}  log {k['log']}"
     )
     print(f"postgres  {'running' if p['running'] else 'stopped'}  {p['dsn']}  log {p['log']}")
+    kc = st["keycloak"]
+    assert isinstance(kc, dict)
+    print(f"keycloak  {'running' if kc['running'] else 'stopped'}  {kc['issuer']}  log {kc['log']}")
     return 0 if k["running"] and p["running"] else 1
 
 

@@ -152,7 +152,7 @@ class TokenVerifier:
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
-                self._key,  # type: ignore[arg-type]  # narrowed by _KEY_TYPES in __init__
+                self._key_for(token),
                 algorithms=self._algorithms,
                 issuer=self._issuer,
                 audience=self._audience,
@@ -167,6 +167,10 @@ class TokenVerifier:
             code = next((c for t, c in _JWT_ERRORS if isinstance(exc, t)), "token_invalid")
             raise _refuse(code) from None
         return _principal(claims)
+
+    def _key_for(self, token: str) -> Any:
+        """The key that verifies `token` (one fixed key here; runtime.oidc: the issuer's JWKS)."""
+        return self._key
 
 
 def _principal(claims: Mapping[str, Any]) -> Principal:

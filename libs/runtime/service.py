@@ -36,7 +36,7 @@ from fastapi import APIRouter, FastAPI, Response
 from faststream.kafka import KafkaBroker
 
 import schemas
-from runtime import db, kafka, metrics, outbox
+from runtime import db, kafka, metrics, oidc, outbox
 from runtime import logging as runtime_logging
 from runtime.auth import TokenVerifier
 from runtime.consumer import AnyHandler, EventConsumer, RetryPolicy
@@ -120,14 +120,8 @@ class KafkaLink:
 
 
 def verifier_from(settings: Settings) -> TokenVerifier | None:
-    if not settings.auth_jwt_public_key:
-        return None
-    return TokenVerifier(
-        settings.auth_jwt_public_key,
-        issuer=settings.auth_issuer,
-        audience=settings.auth_audience,
-        algorithms=settings.auth_algorithms,
-    )
+    """The API's token verifier: the identity provider's JWKS and/or a fixed public key."""
+    return oidc.verifier_from(settings)
 
 
 def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = None) -> FastAPI:
@@ -227,7 +221,11 @@ def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = No
         try:
             # Lifespan state: Starlette copies it into every request's scope, where
             # `runtime.http.provided` finds what the routes depend on.
-            yield {PROVIDED: composed.provided, SESSIONS: sessions}
+            yield {
+                PROVIDED: composed.provided,
+                SESSIONS: sessions,
+                oidc.OIDC: oidc.OidcClient(settings, api_verifier) if spec.sign_in else None,
+            }
         finally:
             log.info("service_stopping")
             # Each step is bounded and isolated, so one that hangs (an unreachable broker) or
@@ -269,16 +267,19 @@ def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = No
         if missing:
             raise Degraded("; ".join(missing))
 
+    api_verifier = verifier_from(settings)
     app = create_app(
         service=spec.name,
         title=spec.title,
         version=spec.version,
-        verifier=verifier_from(settings),
+        verifier=api_verifier,
         lifespan=lifespan,
         readiness=[database_ready, kafka_connected],
     )
     for router in spec.routers:
         app.include_router(router)
+    if spec.sign_in:
+        app.include_router(oidc.sign_in_router())
 
     @app.get("/asyncapi.json", tags=["ops"], summary="The platform's event catalog (AsyncAPI 3)")
     async def asyncapi_document() -> Response:

@@ -56,6 +56,16 @@ class Settings(BaseSettings):
     auth_issuer: str = "https://id.dev.wuye.local"
     auth_audience: str = "wuye-platform"
     auth_algorithms: tuple[str, ...] = ("ES256",)
+    # The identity provider (OpenID Connect; Keycloak locally, see docs/operations.md): its
+    # access tokens are verified through its JWKS (keys cached, refetched on an unknown key id);
+    # with AUTH_JWT_PUBLIC_KEY set as well, each token's `iss` picks the key (runtime.oidc).
+    auth_jwks_url: str = ""
+    oidc_issuer: str = ""
+    # The workspace pages' confidential client (Authorization Code + PKCE S256); its redirect
+    # URI is OIDC_REDIRECT_BASE_URL + /auth/callback (empty: the request's own base URL, local only).
+    oidc_client_id: str = "wuye-workspace"
+    oidc_client_secret: SecretStr = SecretStr("")
+    oidc_redirect_base_url: str = ""
 
     # Business time. Unset in production (the system clock). `make demo` sets a start in 2011
     # and a speed so the campaign's deadlines pass in minutes; see runtime.scheduler.SimulatedClock.

@@ -150,6 +150,13 @@ class SessionStore:
             )
         return replace(session, tokens=tokens)
 
+    def now(self) -> datetime:
+        return self._clock.now()
+
+    async def close_by_hash(self, id_hash: str) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute("DELETE FROM web_sessions WHERE id_hash = $1", id_hash)
+
     async def close(self, session_id: str) -> Session | None:
         """Sign out: the session is gone; returns it (its id token ends the provider's session)."""
         async with self._pool.acquire() as conn:
@@ -216,6 +223,10 @@ async def current_session(request: Request) -> Session:
     sessions = store(request)
     session_id = request.cookies.get(sessions.cookie, "")
     session = await sessions.get(session_id) if session_id else None
+    if session is not None:  # an expired access token is refreshed at the identity provider
+        from runtime.oidc import refresh_if_due
+
+        session = await refresh_if_due(request, session)
     if session is None:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInRequired(path)
