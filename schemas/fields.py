@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from schemas import privacy
 
@@ -29,3 +29,22 @@ PublicText = Annotated[
 numbers, e-mail addresses, names in common patterns) is masked by ``privacy.scrub`` whenever the
 event is built or decoded. Never rejects a value, never lengthens it. Length limits stay at the
 use site."""
+
+
+class AttachmentRef(BaseModel):
+    """附件引用 A photo stored by the service that owns the record: a reference, never bytes. The
+    bytes are served by that service only to those allowed to see the record."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    attachment_id: str = Field(
+        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+        description="附件编号 Attachment id (a UUID).",
+    )
+    sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="内容哈希 SHA-256 (hex) of the stored image (re-encoded, without EXIF).",
+    )
+    content_type: Literal["image/jpeg", "image/png"] = Field(
+        description="类型 The stored image's content type."
+    )

@@ -68,6 +68,16 @@ class ComplaintFiled(_ComplaintEvent):
             "owner can be sent a receipt; null for anonymous web, Open311 and staff filings."
         ),
     )
+    attachments: list[fields.AttachmentRef] = Field(
+        default_factory=list,
+        max_length=9,
+        description=(
+            "照片 The photos filed with the complaint, as references (id, SHA-256, type): never "
+            "bytes. The complaints service serves them only to those allowed to see the "
+            "complaint; owners' photos are stored without EXIF and never published. Empty from "
+            "older producers and when none was attached."
+        ),
+    )
 
 
 class ComplaintOverdue(_ComplaintEvent):

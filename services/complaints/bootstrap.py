@@ -21,6 +21,8 @@ from services.complaints.entrypoints import jobs
 from services.complaints.entrypoints.complaints_http import router
 from services.complaints.entrypoints.deps import ComplaintsDeps
 from services.complaints.entrypoints.open311 import router as open311_router
+from services.complaints.entrypoints.photos_http import owner_router as photos_owner_router
+from services.complaints.entrypoints.photos_http import router as photos_router
 from services.complaints.entrypoints.surveys_http import router as surveys_router
 from services.complaints.entrypoints.web import router as web_router
 from services.complaints.settings import ComplaintsSettings
@@ -77,7 +79,14 @@ SPEC = ServiceSpec(
     title="投诉与满意度服务 Complaints",
     version="0.2.0",
     migrations=HERE / "migrations",
-    routers=(router, surveys_router, open311_router, web_router),
+    routers=(
+        router,
+        photos_router,
+        surveys_router,
+        open311_router,
+        web_router,
+        photos_owner_router,
+    ),
     consumers=subscriptions.CONSUMERS,
     jobs=jobs.SURVEY_JOBS,  # spec() adds the SLA job with the configured auto-close period
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
 
 from deploy.local.processes import ServiceProcess, free_port
-from runtime import db
+from runtime import db, kafka
 from runtime.auth import DevIssuer, Principal, Role
 from runtime.calendar import CHINA
 from runtime.unit_of_work import Trace
@@ -29,8 +30,16 @@ from services.complaints.service import survey_handling
 from tests.conftest import run_async_in_thread
 from tests.factories import complaints_unit, keep_campaign_phase
 
+# Where browser tests save their screenshots: `make screenshots` sets WUYE_SCREENSHOT_DIR to
+# docs/workspace to refresh the committed pictures; a plain test run writes them to a temporary
+# folder and never changes the working tree.
+SCREENSHOTS = Path(
+    os.environ.get("WUYE_SCREENSHOT_DIR") or Path(tempfile.gettempdir()) / "wuye-screenshots"
+)
+
 CHROMIUM = Path("/usr/bin/chromium")
 BUSINESS_TIME = datetime(2011, 8, 20, 10, 0, tzinfo=CHINA)
+SEEDED_AS_OF = datetime(2999, 1, 1, tzinfo=CHINA)
 RATE_LIMIT_BURST = 6  # more than any one test posts, except the rate-limit test
 PROJECTS = (
     ("P-120101-0001", "海河花园", "120101", "和平区", "ent-1", "津城物业"),
@@ -78,7 +87,10 @@ async def _seed(dsn: str) -> None:
             "INSERT INTO complaint_projects (project_id, project_name, district_code, "
             "district_name, enterprise_id, enterprise_name, occurred_at) "
             "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-            [(*p, BUSINESS_TIME) for p in PROJECTS],
+            # Stamped far in the future: other tests of the session publish registry events for
+            # the same project ids on the shared topic, and the registry copy keeps the newest
+            # record, so these seeded facts are never replaced during the session.
+            [(*p, SEEDED_AS_OF) for p in PROJECTS],
         )
     finally:
         await conn.close()
@@ -88,6 +100,8 @@ async def _seed(dsn: str) -> None:
 def site(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     _ensure_chromium()
     dsn = stack.create_database(f"browser_{uuid.uuid4().hex[:8]}_complaints")
+    # on a fresh stack nothing else may have made them yet (the service waits for its topics)
+    run_async_in_thread(lambda: kafka.ensure_topics(stack.kafka_bootstrap))
     issuer = DevIssuer.generate()
     process = ServiceProcess(
         name="complaints",

@@ -9,9 +9,7 @@ issue 15). Demo data: a project run by an enterprise with a long name and forty 
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,15 +34,11 @@ from services.inspections.entrypoints import startup
 from services.inspections.service import rectifications
 from services.inspections.service.record_inspection import RecordInspection, record_inspection
 from services.inspections.settings import InspectionsSettings
-from tests.browser.conftest import CHROMIUM, _ensure_chromium
+from tests.browser.conftest import CHROMIUM, SCREENSHOTS, _ensure_chromium
 from tests.conftest import run_async_in_thread
 
 REPO = Path(__file__).resolve().parents[2]
-# `make screenshots` sets WUYE_SCREENSHOT_DIR=docs/workspace to refresh the committed pictures;
-# a plain test run writes them to a temporary folder and never changes the working tree.
-SHOTS = Path(
-    os.environ.get("WUYE_SCREENSHOT_DIR") or Path(tempfile.gettempdir()) / "wuye-screenshots"
-)
+SHOTS = SCREENSHOTS
 NOW = datetime(2026, 3, 3, 10, 0, tzinfo=CHINA)
 BASE = "/workspace/inspections/"
 HEPING = Principal("heping-officer", Role.DISTRICT_OFFICE, district_code="120101", name="王科长")

@@ -32,11 +32,11 @@ from runtime.oidc import JwksVerifier
 from runtime.service import ServiceSpec, build_app
 from runtime.settings import Settings
 from runtime.web_session import SignedIn
-from tests.browser.conftest import CHROMIUM, _ensure_chromium
+from tests.browser.conftest import CHROMIUM, SCREENSHOTS, _ensure_chromium
 from tests.conftest import run_async_in_thread
 
 NO_MIGRATIONS = Path(__file__).parents[1] / "integration" / "no_migrations"
-SHOTS = Path(__file__).parents[2] / "docs" / "workspace"
+SHOTS = SCREENSHOTS
 PASSWORD = "demo-pass-2026"  # the demo realm's (deploy/local/keycloak/realm-wuye.json)
 CLIENT_SECRET = "wuye-workspace-dev-secret"
 

@@ -97,6 +97,7 @@ PRIVATE: Final = (
     "objection_id",
     "survey_id",
     "open_survey_id",
+    "attachment_id",
 )
 NEVER_PUBLIC: Final = ("case_id", "objection_id", "notice_id", "endpoint_id", "order_id")
 # Routes deliberately outside the matrix (the path, any service).
@@ -361,6 +362,36 @@ COMPLAINTS = (
     Row("complaints", "GET", "/api/v1/complaints", only(*STAFF)),
     Row(
         "complaints",
+        "POST",
+        "/api/v1/complaints/with-photos",
+        only("owner", *ENTERPRISES),
+        form={"complaint": "{}"},
+        note="multipart in real use; this form body is the body's fault (422) for those allowed",
+    ),
+    Row(
+        "complaints",
+        "GET",
+        "/api/v1/complaints/{complaint_id}/photos",
+        only(*STAFF, enterprise_b=404, district_y=404),
+    ),
+    Row(
+        "complaints",
+        "GET",
+        "/api/v1/complaints/{complaint_id}/photos/{attachment_id}/{variant}",
+        only(*STAFF, enterprise_b=404, district_y=404),
+        values={"variant": "thumbnail"},
+    ),
+    Row(
+        "complaints",
+        "GET",
+        "/api/v1/complaints/by-token/photos/{attachment_id}/{variant}",
+        public(),
+        headers=COMPLAINT_TOKEN,
+        values={"variant": "thumbnail"},
+        note="the follow-up token is the capability",
+    ),
+    Row(
+        "complaints",
         "GET",
         "/api/v1/complaints/{complaint_id}",
         only(*STAFF, enterprise_b=404, district_y=404),
@@ -480,6 +511,15 @@ COMPLAINTS = (
         form={"project_id": "{project_id}", "category": "other", "description": "楼道灯不亮了"},
     ),
     Row("complaints", "GET", "/track", public()),
+    Row(
+        "complaints",
+        "GET",
+        "/photos/{attachment_id}/{variant}",
+        _cells(404, {}, 404),
+        values={"variant": "thumbnail"},
+        note="the status page's photo links are signed for one browser's session: without the "
+        "signature nobody gets the photo, whatever token is sent",
+    ),
     Row(
         "complaints",
         "POST",

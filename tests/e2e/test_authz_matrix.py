@@ -28,6 +28,7 @@ from runtime.auth import DevIssuer, Principal, Role
 from runtime.service import build_app
 from runtime.settings import Settings
 from schemas.campaigns import v1 as campaigns
+from tests import images
 from tests.conftest import run_async_in_thread
 from tests.e2e import authz_matrix as m
 from tests.e2e.conftest import Platform, eventually, start_platform, stop_platform
@@ -228,21 +229,27 @@ async def seed(platform: Platform, api: Api) -> dict[str, Any]:
                 json={"decision": "reject", "reason": "消防栓水压仍未达标"},
             )
 
-    # The owner's complaint and its follow-up token.
+    # The owner's complaint with a photo, and its follow-up token.
+    complaint = {
+        "project_id": s["project_id"],
+        "category": "other",
+        "description": "三号楼电梯运行时异响",
+    }
     filed = await api.call(
         "owner",
         "complaints",
         "POST",
-        "/api/v1/complaints",
+        "/api/v1/complaints/with-photos",
         201,
-        json={
-            "project_id": s["project_id"],
-            "category": "other",
-            "description": "三号楼电梯运行时异响",
-        },
+        data={"complaint": json.dumps(complaint, ensure_ascii=False)},
+        files=[("photos", ("lift.jpg", images.jpeg((320, 240)), "image/jpeg"))],
     )
     s["complaint_id"] = s["service_request_id"] = filed["complaint_id"]
     s["complaint_token"], s["ticket_no"] = filed["token"], filed["ticket_no"]
+    detail = await api.call(
+        "district_x", "complaints", "GET", f"/api/v1/complaints/{s['complaint_id']}"
+    )
+    s["attachment_id"] = detail["photos"][0]["attachment_id"]
 
     # Surveys: one closed (with an answer) in district X for results, one open for the rest.
     await _implementation_phase(platform.dsns["complaints"])

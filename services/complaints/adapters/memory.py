@@ -4,7 +4,9 @@ They keep what the PostgreSQL adapters keep and answer the same questions, with 
 refusals (`IdempotencyKeyTaken`, `SurveyExists`). `MemoryComplaintsUnitOfWork` shares one
 `MemoryStore` between units, so a test can run several handlers against the same state; the
 fakes write straight into it (no rollback of repository writes: the outbox's events are dropped
-when a unit is left without committing, which is what the tests look at).
+when a unit is left without committing, which is what the tests look at). Attachments are the
+exception: they are applied on commit and dropped otherwise, so a test can see that a refused
+filing leaves no photo behind.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from types import TracebackType
 
+from runtime.attachments import AttachmentStore, MemoryAttachments, MemoryAttachmentStore
 from runtime.fakes import MemoryUnitOfWork
 from runtime.scheduler import Clock
 from services.complaints.adapters.complaints import next_due
@@ -69,6 +73,7 @@ class MemoryStore:
     campaigns: dict[str, StoredCampaign] = field(default_factory=dict)
     surveys: dict[str, StoredSurvey] = field(default_factory=dict)
     missing: set[tuple[str, str]] = field(default_factory=set)
+    attachments: MemoryAttachments = field(default_factory=MemoryAttachments)
 
 
 class MemoryProjects:
@@ -366,6 +371,7 @@ class MemoryComplaintsUnitOfWork(MemoryUnitOfWork):
     public: PublicComplaints
     campaigns: CampaignRepository
     surveys: SurveyRepository
+    attachments: AttachmentStore
 
     def __init__(self, store: MemoryStore | None = None, clock: Clock | None = None) -> None:
         super().__init__(clock, source="/wuye/complaints")
@@ -375,3 +381,18 @@ class MemoryComplaintsUnitOfWork(MemoryUnitOfWork):
         self.public = MemoryPublicComplaints(self.store)
         self.campaigns = MemoryCampaigns(self.store)
         self.surveys = MemorySurveys(self.store)
+        self._attachments = MemoryAttachmentStore(self.store.attachments)
+        self.attachments = self._attachments
+
+    async def commit(self) -> None:
+        self._attachments.commit()
+        await super().commit()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._attachments.rollback()
+        await super().__aexit__(exc_type, exc, tb)

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
 from runtime import db
+from runtime.attachments import AttachmentStore, PgAttachmentStore
 from runtime.unit_of_work import PgUnitOfWork
 from services.complaints.adapters import complaints as complaint_sql
 from services.complaints.adapters import open311 as open311_sql
@@ -195,6 +196,7 @@ class PgComplaintsUnitOfWork(PgUnitOfWork):
     public: PublicComplaints
     campaigns: CampaignRepository
     surveys: SurveyRepository
+    attachments: AttachmentStore
 
     def _bind(self, conn: db.Connection) -> None:
         self.projects = PgProjects(conn)
@@ -202,3 +204,4 @@ class PgComplaintsUnitOfWork(PgUnitOfWork):
         self.public = PgPublicComplaints(conn)
         self.campaigns = PgCampaigns(conn)
         self.surveys = PgSurveys(conn)
+        self.attachments = PgAttachmentStore(conn)

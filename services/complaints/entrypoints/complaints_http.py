@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from runtime import attachments
 from runtime.auth import Principal
 from runtime.http import RequestTrace
 from runtime.idempotency import IdempotencyKey
@@ -17,8 +18,9 @@ from services.complaints.domain import complaint as complaint_model
 from services.complaints.domain import owner_input
 from services.complaints.entrypoints import policy
 from services.complaints.entrypoints.deps import Deps
+from services.complaints.entrypoints.photo_links import photo_list
 from services.complaints.entrypoints.policy import District, Enterprise, Filer, Reader
-from services.complaints.service import handling, intake
+from services.complaints.service import handling, intake, photos
 from services.complaints.service.ports import Row
 
 router = APIRouter(prefix="/api/v1", tags=["complaints"])
@@ -236,6 +238,19 @@ async def file_complaint(
     complaint, `replayed: true`, header `Idempotent-Replayed: true` and a new follow-up token
     that replaces the earlier one. The same key with a different body: 409
     `idempotency_key_reused`."""
+    return await file_with(body, (), response, principal, deps, trace, idempotency_key)
+
+
+async def file_with(
+    body: ComplaintIn,
+    prepared: tuple[attachments.Prepared, ...],
+    response: Response,
+    principal: Principal,
+    deps: Deps,
+    trace: RequestTrace,
+    idempotency_key: str | None,
+) -> FiledOut:
+    """Filing as `file_complaint` does, with photos already checked (`photos_http`)."""
     contact = body.contact
     filed = await intake.file(
         deps.units(),
@@ -252,6 +267,7 @@ async def file_complaint(
             address=body.address,
             answers=body.answers,
             photo_refs=tuple(body.photo_refs),
+            photos=prepared,
         ),
         trace=trace,
         idempotency_key=idempotency_key,
@@ -312,7 +328,8 @@ async def list_complaints(
 @router.get("/complaints/{complaint_id}")
 async def get_complaint(complaint_id: str, deps: Deps, principal: Reader) -> dict[str, Any]:
     row = await handling.get(deps.units(), principal, complaint_id)
-    return _staff_view(row, principal, detail=True)
+    refs = await photos.listed(deps.units(), principal, complaint_id)
+    return {**_staff_view(row, principal, detail=True), "photos": photo_list(complaint_id, refs)}
 
 
 @router.post("/complaints/{complaint_id}/accept")

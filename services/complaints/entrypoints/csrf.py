@@ -92,3 +92,32 @@ def cross_site(request: Request, *, public_https: bool) -> str | None:
     if parts.scheme.lower() != scheme or not host or parts.netloc.lower() != host:
         return "origin foreign"  # also "null": sandboxed frames, privacy-sensitive redirects
     return None
+
+
+# --- the owner's photos on the status page --------------------------------------------------------
+# The follow-up token never travels in a URL, so an <img> cannot carry it. Having checked the
+# token, the status page links each photo with a short-lived signature bound to this browser's
+# session cookie and to the photo: the link is useless in another browser and after PHOTO_URL_S.
+PHOTO_URL_S = 15 * 60
+
+
+def _photo_mac(key: bytes, session_id: str, attachment_id: str, variant: str, until: int) -> str:
+    text = f"wuye-photo|{session_id}|{attachment_id}|{variant}|{until}"
+    digest = hmac.new(key, text.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def photo_signature(
+    key: bytes, session_id: str, attachment_id: str, variant: str, now: float
+) -> tuple[int, str]:
+    until = int(now) + PHOTO_URL_S
+    return until, _photo_mac(key, session_id, attachment_id, variant, until)
+
+
+def photo_signature_ok(
+    key: bytes, session_id: str, attachment_id: str, variant: str, until: str, sig: str, now: float
+) -> bool:
+    if not (until.isascii() and until.isdigit()) or len(until) > 12 or int(until) < now:
+        return False
+    expected = _photo_mac(key, session_id, attachment_id, variant, int(until))
+    return hmac.compare_digest(sig.encode(), expected.encode())

@@ -1,6 +1,8 @@
 """Owner web pages: file a complaint, follow it up by ticket number + token, answer a satisfaction
 survey with a one-time household token. Server-rendered HTML,
 zh-CN first (English with ``?lang=en``), no JavaScript, every value escaped (Jinja2 autoescape).
+The filing form takes photos (multipart; `runtime.attachments` checks and re-encodes them,
+without EXIF) and the status page shows them through short-lived links bound to the browser.
 
 Security: a strict CSP per page (stylesheet from 'self' only, no scripts at all); every POST must
 come from our own pages (``Origin`` / ``Sec-Fetch-Site``) and carry a CSRF token signed for this
@@ -10,12 +12,13 @@ never in a URL; the public POSTs are rate-limited per client (``runtime.ratelimi
 and answer an HTML 429 page (all of that in ``web_pages``). Contact details are never shown.
 Translators only: the rules live in the domain and the service handlers.
 
-A little over 400 lines, kept whole: the three owner flows share one router, the form helpers
+About 450 lines, kept whole: the three owner flows share one router, the form helpers
 and the status texts, and change together with the templates they fill.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from dataclasses import asdict
@@ -24,9 +27,9 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from runtime import idempotency
+from runtime import attachments, idempotency
 from runtime.auth import Principal, Role
-from runtime.errors import DomainError, NotFound, Unavailable
+from runtime.errors import DomainError, InvalidInput, NotFound, Unavailable
 from runtime.http import RequestTrace
 from services.complaints.domain import categories, owner_input
 from services.complaints.domain import complaint as complaint_model
@@ -34,7 +37,7 @@ from services.complaints.domain import survey as survey_model
 from services.complaints.domain.rulebook import ComplaintRules
 from services.complaints.entrypoints import web_pages
 from services.complaints.entrypoints.deps import ComplaintsDeps, Deps
-from services.complaints.service import handling, intake, survey_handling
+from services.complaints.service import handling, intake, photos, survey_handling
 from services.complaints.service.ports import Row
 
 HERE = Path(__file__).resolve().parents[1]
@@ -168,12 +171,13 @@ def _answers(
 @router.post("/", response_class=HTMLResponse)
 async def file_submit(request: Request, deps: Deps, trace: RequestTrace) -> HTMLResponse:
     page = web_pages.page_for(request, deps)
-    form = await web_pages.posted(request, page)
-    if isinstance(form, HTMLResponse):
-        return form
+    posted = await web_pages.posted_with_photos(request, page)
+    if isinstance(posted, HTMLResponse):
+        return posted
+    form, uploads = posted
     projects = await _projects(deps)
     rules = deps.rules
-    values = {k: v for k, v in form.items() if k != "csrf_token"}
+    values = {k: v for k, v in form.items() if k not in ("csrf_token", "photo_refs")}
     project_id, category_id = values.get("project_id", ""), values.get("category", "")
     _step1_errors(page, projects, rules, project_id, category_id)
     if page.errors:
@@ -199,8 +203,18 @@ async def file_submit(request: Request, deps: Deps, trace: RequestTrace) -> HTML
     anonymous = values.get("anonymous") == "yes"
     name = None if anonymous else values.get("contact_name", "").strip() or None
     phone = None if anonymous else values.get("contact_phone", "").strip() or None
-    photos = tuple(values.get("photo_refs", "").replace(",", " ").replace(",", " ").split())
+    prepared: tuple[attachments.Prepared, ...] = ()
+    try:  # decoding and re-encoding is CPU work: off the event loop
+        prepared = await asyncio.to_thread(attachments.prepare_all, uploads, where="photos")
+    except InvalidInput as exc:
+        page.add_error(exc)
     if page.errors:
+        if uploads:  # a browser cannot refill a file input: say so
+            page.add(
+                "photos",
+                "您填写的内容已保留;照片需要重新选择。",
+                "What you typed is kept; please choose the photos again.",
+            )
         return _details(page, projects, rules, values, 422)
     try:
         filed = await intake.file(
@@ -216,7 +230,7 @@ async def file_submit(request: Request, deps: Deps, trace: RequestTrace) -> HTML
                 contact_phone=phone,
                 address=values.get("address", "").strip() or None,
                 answers=answers,
-                photo_refs=photos,
+                photos=prepared,
             ),
             trace=trace,
             idempotency_key=_form_key(page, values),
@@ -274,10 +288,11 @@ def _timeline(page: web_pages.Page, c: complaint_model.Complaint) -> list[tuple[
     return [(page.when(at), what, text) for at, what, text in items]
 
 
-def _status_page(
+async def _status_page(
     page: web_pages.Page, row: Row, token: str, values: dict[str, str], status: int = 200
 ) -> HTMLResponse:
     c = row.complaint
+    refs = await photos.owner_refs(page.deps.units(), token)
     category = page.deps.rules.categories.by_id.get(c.category)
     return web_pages.render(
         page,
@@ -291,6 +306,13 @@ def _status_page(
         timeline=_timeline(page, c),
         awaiting_feedback=c.status is complaint_model.Status.REPLIED,
         values=values,
+        photos=[
+            (
+                web_pages.photo_url(page, r.attachment_id, "thumbnail"),
+                web_pages.photo_url(page, r.attachment_id, "image"),
+            )
+            for r in refs
+        ],
     )
 
 
@@ -329,7 +351,7 @@ async def track_submit(request: Request, deps: Deps, trace: RequestTrace) -> HTM
         )
         return web_pages.render(page, "track.html", 404, values={"ticket_no": ticket_no})
     if form.get("action") != "feedback":
-        return _status_page(page, row, token, {})
+        return await _status_page(page, row, token, {})
     satisfied = form.get("satisfied", "")
     rating = form.get("rating", "")
     if satisfied not in ("yes", "no"):
@@ -338,7 +360,7 @@ async def track_submit(request: Request, deps: Deps, trace: RequestTrace) -> HTM
         page.add("rating", "请选择 1 至 5 分", "Choose a rating from 1 to 5")
     values = {"satisfied": satisfied, "rating": rating, "comment": form.get("comment", "")}
     if page.errors:
-        return _status_page(page, row, token, values, 422)
+        return await _status_page(page, row, token, values, 422)
     try:
         row = await handling.feedback(
             deps.units(),
@@ -351,8 +373,8 @@ async def track_submit(request: Request, deps: Deps, trace: RequestTrace) -> HTM
         )
     except DomainError as exc:
         page.add_error(exc)
-        return _status_page(page, row, token, values, 422)
-    return _status_page(page, row, token, {})
+        return await _status_page(page, row, token, values, 422)
+    return await _status_page(page, row, token, {})
 
 
 # --- satisfaction survey -----------------------------------------------------------------------

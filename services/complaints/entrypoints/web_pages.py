@@ -16,6 +16,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from runtime import attachments
+from runtime.attachments import Upload
 from runtime.calendar import CHINA
 from runtime.errors import DomainError
 from runtime.ratelimit import limiters, retry_after_header
@@ -25,6 +27,10 @@ from services.complaints.entrypoints.deps import ComplaintsDeps
 HERE = Path(__file__).resolve().parents[1]
 log = structlog.get_logger(__name__)
 MAX_FORM_BYTES = 64 * 1024
+PHOTOS_FIELD = "photos"
+# the complaint form with photos: every photo at its cap, and the text fields
+_LIMITS = attachments.DEFAULT_LIMITS
+MAX_UPLOAD_BYTES = _LIMITS.max_count * _LIMITS.max_bytes + MAX_FORM_BYTES
 # Only our stylesheet; no script source at all; forms post back to us only.
 PAGE_CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -38,7 +44,7 @@ FIELD_IDS = {
     "address": "address",
     "contact.name": "contact_name",
     "contact.phone": "contact_phone",
-    "photo_refs": "photo_refs",
+    "photo_refs": "photos",
     "satisfied": "satisfied",
     "rating": "rating",
     "comment": "comment",
@@ -100,8 +106,8 @@ def _field_id(name: str | None) -> str:
         return "answer-" + name.split(".", 1)[1]
     if name.startswith("scores."):
         return "score-" + name.split(".", 1)[1]
-    if name.startswith("photo_refs"):
-        return "photo_refs"
+    if name.startswith(("photo_refs", "photos")):
+        return "photos"
     return FIELD_IDS.get(name, "")
 
 
@@ -156,6 +162,46 @@ async def _body(request: Request) -> bytes | None:
 async def posted(request: Request, page: Page) -> dict[str, str] | HTMLResponse:
     """The form of a POST (first value of each name), or the page to show instead: 429 past the
     rate limit, 403 from another site or without a valid token, 400 for a body that is not UTF-8."""
+    refused = _refused(request, page)
+    if refused is not None:
+        return refused
+    body = await _body(request)
+    if body is None:
+        return render(page, "expired.html", 403)
+    try:
+        form = forms.parse(body)
+    except forms.InvalidForm as exc:
+        return render(page, "bad_form.html", 400, reason=exc.message)
+    return _checked_token(request, page, form)
+
+
+async def posted_with_photos(
+    request: Request, page: Page
+) -> tuple[dict[str, str], list[Upload]] | HTMLResponse:
+    """`posted` for the complaint form, which may come as `multipart/form-data` with photos (field
+    `photos`); the same checks, and 413 for a body over the photos' total."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await posted(request, page)
+        return form if isinstance(form, HTMLResponse) else (form, [])
+    refused = _refused(request, page)
+    if refused is not None:
+        return refused
+    try:
+        fields, uploads = await forms.parse_multipart(
+            request.headers,
+            request.stream(),
+            file_field=PHOTOS_FIELD,
+            max_bytes=MAX_UPLOAD_BYTES,
+            max_files=attachments.DEFAULT_LIMITS.max_count,
+        )
+    except forms.InvalidForm as exc:
+        code = 413 if exc.message is forms.TOO_BIG else 400
+        return render(page, "bad_form.html", code, reason=exc.message)
+    checked = _checked_token(request, page, fields)
+    return checked if isinstance(checked, HTMLResponse) else (checked, uploads)
+
+
+def _refused(request: Request, page: Page) -> HTMLResponse | None:
     wait = limiters(request).check(request, "owner-web")
     if wait is not None:
         response = render(page, "too_many.html", 429, retry_after=retry_after_header(wait))
@@ -171,13 +217,12 @@ async def posted(request: Request, page: Page) -> dict[str, str] | HTMLResponse:
             host=request.headers.get("host", "")[:100],
         )
         return render(page, "expired.html", 403)
-    body = await _body(request)
-    if body is None:
-        return render(page, "expired.html", 403)
-    try:
-        form = forms.parse(body)
-    except forms.InvalidForm as exc:
-        return render(page, "bad_form.html", 400, reason=exc.message)
+    return None
+
+
+def _checked_token(
+    request: Request, page: Page, form: dict[str, str]
+) -> dict[str, str] | HTMLResponse:
     session_id = _session_id(request, page.deps)
     token = form.get("csrf_token", "")
     if not csrf.valid_session_id(session_id) or not csrf.verify(
@@ -186,3 +231,25 @@ async def posted(request: Request, page: Page) -> dict[str, str] | HTMLResponse:
         log.warning("web_post_refused", reason="csrf token", path=request.url.path)
         return render(page, "expired.html", 403)
     return form
+
+
+def photo_url(page: Page, attachment_id: str, variant: str) -> str:
+    """A link to one of the owner's photos, for this browser only and for a short while
+    (`csrf.photo_signature`); served by `photos_http.owner_photo`."""
+    until, sig = csrf.photo_signature(
+        page.deps.session_key, page.session_id, attachment_id, variant, time.time()
+    )
+    return f"/photos/{attachment_id}/{variant}?{urlencode({'until': until, 'sig': sig})}"
+
+
+def photo_link_ok(request: Request, deps: ComplaintsDeps, attachment_id: str, variant: str) -> bool:
+    session_id = _session_id(request, deps)
+    return csrf.valid_session_id(session_id) and csrf.photo_signature_ok(
+        deps.session_key,
+        session_id,
+        attachment_id,
+        variant,
+        request.query_params.get("until", ""),
+        request.query_params.get("sig", ""),
+        time.time(),
+    )

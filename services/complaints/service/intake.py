@@ -1,6 +1,7 @@
 """Filing a complaint: who may file on which channel, the project's scope from the local registry
 copy, the domain's checks, the ticket number and the follow-up token; replays of an
-Idempotency-Key. One transaction, one ComplaintFiled."""
+Idempotency-Key; the photos (already checked and re-encoded by `runtime.attachments.prepare`,
+never with EXIF) written with the complaint. One transaction, one ComplaintFiled."""
 
 from __future__ import annotations
 
@@ -8,15 +9,16 @@ import hashlib
 import secrets
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from runtime import idempotency
+from runtime import attachments, idempotency
 from runtime.auth import Principal, Role
 from runtime.calendar import CHINA
 from runtime.errors import InvalidInput, Message
 from runtime.unit_of_work import Trace
+from schemas import fields
 from schemas.complaints import v1 as complaints
 from services.complaints.domain import complaint as complaint_model
 from services.complaints.domain.rulebook import ComplaintRules
@@ -52,6 +54,22 @@ class Intake:
     address: str | None = None
     answers: Mapping[str, str | bool] | None = None
     photo_refs: tuple[str, ...] = ()
+    # uploaded photos, checked and re-encoded (`runtime.attachments.prepare_all`): stored with the
+    # complaint, their ids added to its photo references
+    photos: tuple[attachments.Prepared, ...] = ()
+
+
+OWNER_KIND = "complaint"  # the attachments' owner kind of a complaint's photos
+
+
+def fingerprint(intake: Intake) -> str:
+    """The request's fingerprint for Idempotency-Key replays: photos count by their content
+    hash (their ids are new on every upload); without photos the same as before photos existed."""
+    data = asdict(replace(intake, photos=()))
+    del data["photos"]
+    if intake.photos:
+        data["photo_sha256"] = [p.sha256 for p in intake.photos]
+    return idempotency.fingerprint(data)
 
 
 def token_hash(token: str) -> str:
@@ -94,7 +112,7 @@ async def file(
     filed_by = access.filed_by(principal, intake.channel)
     key = None
     if idempotency_key is not None:
-        key = Idempotency(principal.subject, idempotency_key, idempotency.fingerprint(intake))
+        key = Idempotency(principal.subject, idempotency_key, fingerprint(intake))
     async with uow:
         if key is not None and (replayed := await _replay(uow, key)) is not None:
             await uow.commit()
@@ -158,7 +176,7 @@ async def _file(
             contact=contact,
             address=intake.address,
             answers=intake.answers,
-            photo_refs=intake.photo_refs,
+            photo_refs=(*intake.photo_refs, *(p.attachment_id for p in intake.photos)),
             filed_by=filed_by,
         ),
     )
@@ -167,6 +185,7 @@ async def _file(
     await uow.complaints.insert(
         complaint, ticket_no=ticket_no, token_sha256=token_hash(token), idempotency=key
     )
+    refs = await uow.attachments.put(OWNER_KIND, complaint.complaint_id, intake.photos, now)
     await uow.outbox.add(
         complaints.ComplaintFiled(
             **facts(complaint),
@@ -177,6 +196,12 @@ async def _file(
             filed_at=complaint.filed_at,
             ticket_no=ticket_no,
             owner_account=owner_account(principal),
+            attachments=[
+                fields.AttachmentRef(
+                    attachment_id=r.attachment_id, sha256=r.sha256, content_type=r.content_type
+                )
+                for r in refs
+            ],
         ),
         trace,
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
+from runtime.attachments import AttachmentStore
 from runtime.unit_of_work import UnitOfWork
 from services.complaints.domain import complaint as complaint_model
 from services.complaints.domain import survey as survey_model
@@ -218,3 +219,4 @@ class ComplaintsUnitOfWork(UnitOfWork, Protocol):
     public: PublicComplaints
     campaigns: CampaignRepository
     surveys: SurveyRepository
+    attachments: AttachmentStore  # the complaints' photos (owner kind "complaint")

@@ -118,7 +118,7 @@ async def test_losing_the_race_for_a_key_answers_as_a_replay(
 ) -> None:
     first = await intake.file(uow, rules, OWNER, water(), trace=trace, idempotency_key="k-1")
     assert isinstance(uow.complaints, MemoryComplaints)
-    fingerprint = idempotency.fingerprint(water())
+    fingerprint = intake.fingerprint(water())
     uow.complaints = _LateRow(uow.complaints, Row(first.complaint, first.ticket_no), fingerprint)
 
     lost = await intake.file(uow, rules, OWNER, water(), trace=trace, idempotency_key="k-1")
