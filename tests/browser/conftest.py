@@ -86,10 +86,14 @@ async def _seed(dsn: str) -> None:
         await conn.executemany(
             "INSERT INTO complaint_projects (project_id, project_name, district_code, "
             "district_name, enterprise_id, enterprise_name, occurred_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-            # Stamped far in the future: other tests of the session publish registry events for
-            # the same project ids on the shared topic, and the registry copy keeps the newest
-            # record, so these seeded facts are never replaced during the session.
+            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (project_id) DO UPDATE SET "
+            "project_name = excluded.project_name, district_code = excluded.district_code, "
+            "district_name = excluded.district_name, enterprise_id = excluded.enterprise_id, "
+            "enterprise_name = excluded.enterprise_name, occurred_at = excluded.occurred_at",
+            # Written over whatever the site's registry consumer already copied, and stamped far
+            # in the future: other tests of the session publish registry events for the same
+            # project ids on the shared topic, and the registry copy keeps the newest record, so
+            # these seeded facts are never replaced during the session.
             [(*p, SEEDED_AS_OF) for p in PROJECTS],
         )
     finally:
