@@ -15,7 +15,7 @@ from services.exposure.adapters import policy_file
 from services.exposure.adapters.board_queries import board_queries
 from services.exposure.adapters.case_queries import case_queries
 from services.exposure.adapters.postgres import PgExposureUnitOfWork
-from services.exposure.entrypoints import board, jobs
+from services.exposure.entrypoints import board, jobs, workspace_campaign, workspace_pages
 from services.exposure.entrypoints.cases_http import router as cases_router
 from services.exposure.entrypoints.deps import ExposureDeps
 from services.exposure.entrypoints.http import router as evidence_router
@@ -54,7 +54,15 @@ def spec(settings: ExposureSettings) -> ServiceSpec:
         title="公开曝光服务 Exposure",
         version="0.2.0",
         migrations=HERE / "migrations",
-        routers=(board.router, board.api, cases_router, evidence_router),
+        routers=(
+            board.router,
+            board.api,
+            cases_router,
+            evidence_router,
+            workspace_pages.router,
+            workspace_campaign.router,
+        ),
+        sign_in=True,
         consumers=tuple(group.consumer() for group in subscriptions.GROUPS),
         jobs=(jobs.publication_job(job_unit, settings.publication_interval_s),),
         compose=compose,

@@ -63,6 +63,10 @@ NAVIGATION = (
     NavEntry("inspections", "orders", "整改单", "Orders", OFFICES | {Role.ENTERPRISE}),
     NavEntry("complaints", "", "投诉(升级)", "Complaints (escalated)", OFFICES | {Role.ENTERPRISE}),
     NavEntry("exposure", "", "曝光案件待审", "Cases in review", OFFICES),
+    NavEntry("exposure", "", "本企业曝光案件", "Our exposure cases", frozenset({Role.ENTERPRISE})),
+    NavEntry(
+        "exposure", "campaign", "全市总览", "Campaign overview", frozenset({Role.CITY_OFFICE})
+    ),
 )
 
 

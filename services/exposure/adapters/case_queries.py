@@ -95,6 +95,43 @@ class PgCaseQueries:
             out.append(item)
         return out
 
+    async def district_extras(self) -> dict[str, dict[str, int]]:
+        rows = await self._conn.fetch(
+            """SELECT district_code, count(*)::int AS inspections,
+                      (count(*) FILTER (WHERE NOT passed))::int AS failed,
+                      0 AS cases_review, 0 AS cases_published, 0 AS cases_total
+                 FROM inspection_facts GROUP BY district_code
+               UNION ALL
+               SELECT district_code, 0, 0,
+                      (count(*) FILTER (WHERE status IN ('in_review', 'held')))::int,
+                      (count(*) FILTER (WHERE status = 'published'))::int, count(*)::int
+                 FROM cases GROUP BY district_code"""
+        )
+        out: dict[str, dict[str, int]] = {}
+        for r in rows:
+            into = out.setdefault(
+                r["district_code"],
+                dict.fromkeys(
+                    ("inspections", "failed", "cases_review", "cases_published", "cases_total"), 0
+                ),
+            )
+            for key in into:
+                into[key] += r[key]
+        return out
+
+    async def overdue_orders(self, district_code: str, *, limit: int) -> list[dict[str, Any]]:
+        rows = await self._conn.fetch(
+            """SELECT o.order_id, o.project_id, o.enterprise_id, o.deadline, o.overdue_at,
+                      coalesce(p.project_name, o.project_id) AS project_name,
+                      coalesce(p.enterprise_name, o.enterprise_id) AS enterprise_name
+                 FROM order_facts o LEFT JOIN projects p ON p.project_id = o.project_id
+                WHERE o.district_code = $1 AND o.overdue AND o.verified_at IS NULL
+                ORDER BY o.deadline, o.order_id LIMIT $2""",
+            district_code,
+            limit,
+        )
+        return [dict(r) for r in rows]
+
 
 def case_queries(pool: asyncpg.Pool) -> contextlib.AbstractAsyncContextManager[PgCaseQueries]:
     """Queries on one pooled connection, for one request."""

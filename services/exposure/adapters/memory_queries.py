@@ -68,6 +68,31 @@ class MemoryCaseQueries:
         rows.sort(key=lambda e: e["occurred_at"], reverse=True)
         return rows[:limit]
 
+    async def district_extras(self) -> dict[str, dict[str, int]]:
+        keys = ("inspections", "failed", "cases_review", "cases_published", "cases_total")
+        out: dict[str, dict[str, int]] = {}
+        for f in self.facts.inspection_facts.values():
+            into = out.setdefault(f["district_code"], dict.fromkeys(keys, 0))
+            into["inspections"] += 1
+            into["failed"] += not f["passed"]
+        for c in self.repository.cases.values():
+            into = out.setdefault(c["district_code"], dict.fromkeys(keys, 0))
+            into["cases_total"] += 1
+            into["cases_review"] += c["status"] in ("in_review", "held")
+            into["cases_published"] += c["status"] == "published"
+        return out
+
+    async def overdue_orders(self, district_code: str, *, limit: int) -> list[dict[str, Any]]:
+        rows = [
+            {**o, "project_name": o["project_id"], "enterprise_name": o["enterprise_id"]}
+            for o in self.facts.order_facts.values()
+            if o["district_code"] == district_code
+            and o.get("overdue")
+            and o.get("verified_at") is None
+        ]
+        rows.sort(key=lambda o: (o["deadline"], o["order_id"]))
+        return rows[:limit]
+
 
 @dataclass
 class MemoryBoardQueries:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from runtime.auth import Principal, Role
+from runtime.errors import Message
 from runtime.http import require
 from services.exposure.service.ports import Scope
 
@@ -45,3 +46,69 @@ def objecting_enterprise(principal: Principal) -> str:
     """The enterprise an enterprise user objects for."""
     assert principal.enterprise_id is not None  # an enterprise principal names its enterprise
     return principal.enterprise_id
+
+
+# -- the workspace pages: the same rules, with a refusal that explains itself ----------------------
+
+OFFICE_ROLES = (Role.DISTRICT_OFFICE, Role.CITY_OFFICE)
+SEES_CASES = (Role.DISTRICT_OFFICE, Role.CITY_OFFICE, Role.ENTERPRISE)
+
+
+def cases_refusal(p: Principal) -> Message | None:
+    """Who may open the case pages (each in their scope, `case_scope`)."""
+    if p.role in SEES_CASES:
+        return None
+    return Message(
+        "曝光案件仅供区县物业办、市物业办和被曝光企业查看",
+        "Exposure cases are for the district and city offices and the enterprise concerned",
+    )
+
+
+def case_refusal(
+    p: Principal, district_code: str, enterprise_id: str, names: dict[str, str]
+) -> Message | None:
+    """Why this person may not open this case (None: they may); the API answers 404, a
+    signed-in page says why. `names`: district names by code."""
+    scope = case_scope(p)
+    if scope.by == "all" and p.role is Role.CITY_OFFICE:
+        return None
+    if scope.by == "district" and district_code == scope.value:
+        return None
+    if scope.by == "enterprise" and enterprise_id == scope.value:
+        return None
+    if p.role is Role.DISTRICT_OFFICE:
+        theirs = names.get(district_code, district_code)
+        mine = names.get(p.district_code or "", p.district_code or "")
+        return Message(
+            f"此案件属于{theirs},您所在的{mine}无权查看或处理",
+            f"This case belongs to {theirs}; your office ({mine}) may not open or act on it",
+        )
+    if p.role is Role.ENTERPRISE:
+        return Message("此案件不属于您的企业,无权查看", "This case is not your enterprise's")
+    return cases_refusal(p) or Message("无权查看此案件", "You may not open this case")
+
+
+def review_refusal(p: Principal) -> Message | None:
+    """Who holds, publishes, withdraws and decides objections (`Office` on the API)."""
+    if p.role in OFFICE_ROLES:
+        return None
+    return Message(
+        "只有区县物业办或市物业办可以暂缓、公开、撤下案件或处理异议",
+        "Only a district or city office holds, publishes or withdraws a case or decides objections",
+    )
+
+
+def object_refusal(p: Principal) -> Message | None:
+    """Who files an objection (`EnterpriseUser` on the API)."""
+    if p.role is Role.ENTERPRISE:
+        return None
+    return Message("只有被曝光企业可以提出异议", "Only the enterprise concerned may object")
+
+
+def campaign_refusal(p: Principal) -> Message | None:
+    """The campaign across districts is the city office's page."""
+    if p.role is Role.CITY_OFFICE:
+        return None
+    return Message(
+        "全市专项行动总览仅供市物业办使用", "The city-wide campaign overview is for the city office"
+    )

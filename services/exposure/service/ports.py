@@ -109,6 +109,15 @@ class CaseQueries(Protocol):
         self, *, district_code: str | None, project_id: str | None, limit: int
     ) -> list[dict[str, Any]]: ...
 
+    async def district_extras(self) -> dict[str, dict[str, int]]:
+        """Per district code: `inspections`, `failed` (inspections below the pass mark),
+        `cases_review` (in review or held), `cases_published`, `cases_total`; for the city
+        office's campaign table beside the board's statistics."""
+
+    async def overdue_orders(self, district_code: str, *, limit: int) -> list[dict[str, Any]]:
+        """A district's rectification orders overdue and not verified, oldest deadline first,
+        with the project's and enterprise's names."""
+
 
 class BoardQueries(Protocol):
     """The public board's view: published cases only, grades and statistics."""
