@@ -20,7 +20,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from deploy.local.processes import ServiceProcess, free_port
 from runtime import kafka
@@ -138,20 +138,20 @@ def test_exposure_pages_at_desk_and_phone_width(browser: Browser, site: Site, wi
     ctx = signed_in(browser, site, HEPING, width)
     page = ctx.new_page()
     page.goto(BASE)
-    assert "曝光案件" in page.content()
-    assert "复核期至" in page.content()
+    expect(page.locator("body")).to_contain_text("曝光案件")
+    expect(page.locator("body")).to_contain_text("复核期至")
     shot(page, "exposure-cases", width, full=width == 1280)
     shown = mine if width == 1280 else other  # at 390 `mine` has the objection filed at 1280
     page.goto(BASE + f"cases/{shown}")
-    assert "津物业通〔2026〕7号" in page.content()
+    expect(page.locator("body")).to_contain_text("津物业通〔2026〕7号")
     shot(page, "exposure-case", width)
     page.get_by_role("link", name="确认公开").click()
-    assert "将在协会网站公开曝光" in page.content()
+    expect(page.locator("body")).to_contain_text("将在协会网站公开曝光")
     shot(page, "exposure-publish-confirm", width)
     if width == 1280:  # publish one for real (the phone run sees it published)
         page.goto(BASE + f"cases/{to_publish}/publish")
         page.get_by_role("button", name="确认公开曝光").click()
-        assert "已公开曝光" in page.content()
+        expect(page.locator("body")).to_contain_text("已公开曝光")
     page.goto(BASE + f"cases/{other}/withdraw")
     shot(page, "exposure-withdraw-confirm", width)
     ctx.close()
@@ -159,20 +159,20 @@ def test_exposure_pages_at_desk_and_phone_width(browser: Browser, site: Site, wi
     hexi = signed_in(browser, site, HEXI, width)
     page = hexi.new_page()
     page.goto(BASE + f"cases/{mine}")
-    assert "此案件属于和平区,您所在的河西区无权查看或处理" in page.content()
+    expect(page.locator("body")).to_contain_text("此案件属于和平区,您所在的河西区无权查看或处理")
     shot(page, "exposure-refused", width)
     hexi.close()
 
     clerk = signed_in(browser, site, ENTERPRISE, width)
     page = clerk.new_page()
     page.goto(BASE)
-    assert "本企业的案件" in page.content()
+    expect(page.locator("body")).to_contain_text("本企业的案件")
     shot(page, "exposure-enterprise", width, full=False)
     if width == 1280:
         page.goto(BASE + f"cases/{mine}/object")
         page.fill("#text", "已于 3 月 2 日完成整改,附验收记录")
         page.get_by_role("button", name="提出异议").click()
-        assert "异议已提交" in page.content()
+        expect(page.locator("body")).to_contain_text("异议已提交")
     clerk.close()
 
     office = signed_in(browser, site, HEPING, width)
@@ -187,11 +187,11 @@ def test_exposure_pages_at_desk_and_phone_width(browser: Browser, site: Site, wi
     city = signed_in(browser, site, CITY, width)
     page = city.new_page()
     page.goto(BASE + "campaign")
-    assert "和平区" in page.content()
-    assert "河西区" in page.content()
+    expect(page.locator("body")).to_contain_text("和平区")
+    expect(page.locator("body")).to_contain_text("河西区")
     assert page.locator("figure.chart svg").is_visible()
     shot(page, "exposure-campaign", width)
     page.goto(BASE + "campaign/120101/overdue")
-    assert "逾期" in page.content()
+    expect(page.locator("body")).to_contain_text("逾期")
     shot(page, "exposure-overdue", width)
     city.close()

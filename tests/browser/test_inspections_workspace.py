@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from deploy.local.processes import ServiceProcess, free_port
 from runtime import kafka
@@ -203,22 +203,22 @@ def test_a_patrol_on_a_phone(browser: Browser, site: Site) -> None:
     assert page.locator(".error-summary").is_visible()
     shot(page, "patrol-group-errors", 390)
     answer_group(page, {})
-    assert "第 2 / 5 组" in page.content()
+    expect(page.locator("body")).to_contain_text("第 2 / 5 组")
     answer_group(
         page, {"waste.daily": "3 号楼垃圾桶满溢", "waste.bins": "果皮箱破损"}, "patrol-group"
     )
     # the inspector leaves and comes back: the draft resumes at group 3
     page.goto(BASE + "patrol/P-120101-0001")
-    assert "继续上次保存的巡查草稿" in page.content()
-    assert "2 / 5" in page.content()
+    expect(page.locator("body")).to_contain_text("继续上次保存的巡查草稿")
+    expect(page.locator("body")).to_contain_text("2 / 5")
     page.get_by_role("link", name="继续").click()
     for _ in range(3):
         answer_group(page, {})
-    assert page.url.endswith("/check")
+    page.wait_for_url("**/check")  # the last group saved: check your answers
     shot(page, "patrol-check", 390, full=False)
     page.get_by_role("button", name="提交巡查").click()
-    assert "巡查已提交" in page.content()
-    assert "生成的整改单(2)" in page.content()
+    expect(page.locator("body")).to_contain_text("巡查已提交")
+    expect(page.locator("body")).to_contain_text("生成的整改单(2)")
     shot(page, "patrol-filed", 390)
     ctx.close()
 
@@ -228,7 +228,7 @@ def test_every_page_at_desk_and_phone_width(browser: Browser, site: Site, width:
     ctx = signed_in(browser, site, HEPING, width)
     page = ctx.new_page()
     page.goto(BASE)
-    assert "今日待办" in page.content()
+    expect(page.locator("body")).to_contain_text("今日待办")
     assert page.locator(".deadline.overdue").first.is_visible()  # overdue first, says 逾期
     assert "逾期" in page.locator("table.queue tbody tr").first.inner_text()
     shot(page, "today", width, full=width == 1280)
@@ -242,10 +242,10 @@ def test_every_page_at_desk_and_phone_width(browser: Browser, site: Site, width:
     page.goto(BASE + f"orders/{submitted}")
     shot(page, "order", width)
     page.get_by_role("link", name="验收合格").click()
-    assert "将关闭此整改单并通知企业" in page.content()
+    expect(page.locator("body")).to_contain_text("将关闭此整改单并通知企业")
     shot(page, "verify-confirm", width)
     page.get_by_role("button", name="确认验收合格").click()
-    assert "已验收合格" in page.content()
+    expect(page.locator("body")).to_contain_text("已验收合格")
     page.goto(BASE + f"orders/{site.orders[5]}/reject")
     shot(page, "reject-confirm", width)
     if width == 1280:
@@ -254,7 +254,7 @@ def test_every_page_at_desk_and_phone_width(browser: Browser, site: Site, width:
         page.goto(BASE + "patrol/P-120101-0009/groups/2")
         shot(page, "patrol-group", width)
         page.goto(BASE + "?lang=en")
-        assert "Today's work" in page.content()
+        expect(page.locator("body")).to_contain_text("Today's work")
         shot(page, "today-en", width)
         page.goto(BASE + "?lang=zh")
     ctx.close()
@@ -262,13 +262,13 @@ def test_every_page_at_desk_and_phone_width(browser: Browser, site: Site, width:
     other = signed_in(browser, site, HEXI, width)
     page = other.new_page()
     page.goto(BASE + f"orders/{site.orders[0]}")
-    assert "此整改单属于和平区,您所在的河西区无权查看或验收" in page.content()
+    expect(page.locator("body")).to_contain_text("此整改单属于和平区,您所在的河西区无权查看或验收")
     shot(page, "refused", width)
     other.close()
 
     clerk = signed_in(browser, site, ENTERPRISE, width)
     page = clerk.new_page()
     page.goto(BASE)
-    assert page.url.endswith("/orders")
+    page.wait_for_url("**/orders")
     shot(page, "enterprise-orders", width, full=False)
     clerk.close()
