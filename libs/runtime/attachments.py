@@ -328,6 +328,11 @@ class AttachmentStore(Protocol):
 
     async def listed(self, owner_kind: str, owner_id: str) -> list[Ref]: ...
 
+    async def move(self, owner_kind: str, owner_id: str, to_kind: str, to_id: str) -> list[Ref]:
+        """Hand a record's photos to another record in the caller's transaction (a draft's
+        photos become the filed record's); returns them in order."""
+        ...
+
     async def get(self, attachment_id: str, variant: Variant = "image") -> Stored | None:
         """The bytes of one variant; None when unknown (or no original was kept)."""
         ...
@@ -400,6 +405,24 @@ class PgAttachmentStore:
             for r in rows
         ]
 
+    async def move(self, owner_kind: str, owner_id: str, to_kind: str, to_id: str) -> list[Ref]:
+        start = await self._conn.fetchval(
+            "SELECT coalesce(max(position) + 1, 0) FROM attachments"
+            " WHERE owner_kind = $1 AND owner_id = $2",
+            to_kind,
+            to_id,
+        )
+        await self._conn.execute(
+            """UPDATE attachments SET owner_kind = $3, owner_id = $4, position = position + $5
+               WHERE owner_kind = $1 AND owner_id = $2""",
+            owner_kind,
+            owner_id,
+            to_kind,
+            to_id,
+            start,
+        )
+        return await self.listed(to_kind, to_id)
+
     async def get(self, attachment_id: str, variant: Variant = "image") -> Stored | None:
         if not valid_id(attachment_id):
             return None
@@ -453,7 +476,7 @@ class MemoryAttachmentStore:
         self._pending.clear()
 
     def _all(self) -> list[tuple[str, _Row]]:
-        return [*self.storage.rows.items(), *self._pending]
+        return list({**self.storage.rows, **dict(self._pending)}.items())
 
     async def put(
         self, owner_kind: str, owner_id: str, photos: Sequence[Prepared], now: datetime
@@ -468,6 +491,12 @@ class MemoryAttachmentStore:
             for _, r in self._all()
             if r.owner_kind == owner_kind and r.owner_id == owner_id
         ]
+
+    async def move(self, owner_kind: str, owner_id: str, to_kind: str, to_id: str) -> list[Ref]:
+        for key, r in self._all():
+            if r.owner_kind == owner_kind and r.owner_id == owner_id:
+                self._pending.append((key, _Row(to_kind, to_id, r.photo)))
+        return await self.listed(to_kind, to_id)
 
     async def get(self, attachment_id: str, variant: Variant = "image") -> Stored | None:
         found = dict(self._all()).get(attachment_id)

@@ -90,6 +90,15 @@ class FailedItem(pydantic.BaseModel):
         max_length=500,
         description="检查备注 Inspector's note (may be empty); personal data masked.",
     )
+    attachments: tuple[fields.AttachmentRef, ...] = Field(
+        default=(),
+        max_length=9,
+        description=(
+            "照片 The inspector's photos of this item, as references (id, SHA-256, type): never "
+            "bytes. Served by the inspections service only to those allowed to see the order; "
+            "empty from older producers and when none was taken."
+        ),
+    )
     deadline: AwareDatetime | None = Field(
         default=None,
         description=(
@@ -166,6 +175,14 @@ class RectificationSubmitted(_OrderEvent):
 
     submission_no: int = Field(ge=1, description="第几次提交 1 for the first submission.")
     photo_count: int = Field(ge=0, description="照片数量 Number of photo references attached.")
+    attachments: tuple[fields.AttachmentRef, ...] = Field(
+        default=(),
+        max_length=9,
+        description=(
+            "整改照片 The enterprise's evidence photos, as references (id, SHA-256, type): never "
+            "bytes. Empty from older producers and when none was attached."
+        ),
+    )
     submitted_at: AwareDatetime = Field(description="提交时间 When it was submitted.")
     before_deadline: bool = Field(description="是否在期限内提交 Submitted before the deadline.")
 

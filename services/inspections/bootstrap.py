@@ -22,6 +22,7 @@ from services.inspections.entrypoints import (
     templates_http,
     workspace_pages,
     workspace_patrol,
+    workspace_photos,
 )
 from services.inspections.entrypoints.deps import InspectionsDeps
 from services.inspections.service.complaint_reactions import PatrolTrigger
@@ -82,6 +83,7 @@ def spec(settings: InspectionsSettings) -> ServiceSpec:
             campaigns_http.router,
             workspace_pages.router,
             workspace_patrol.router,
+            workspace_photos.router,
         ),
         consumers=subscriptions.consumers(trigger),
         jobs=jobs.JOBS,

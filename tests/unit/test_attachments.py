@@ -132,6 +132,23 @@ async def test_the_memory_store_keeps_only_committed_photos() -> None:
     assert await store.get(p.attachment_id, "original") is None
 
 
+async def test_moving_photos_hands_them_to_another_record_only_on_commit() -> None:
+    store = MemoryAttachmentStore()
+    p = attachments.prepare(Upload(images.jpeg((64, 64)), "a.jpg"))
+    await store.put("patrol-draft", "d-1:item", [p], NOW)
+    store.commit()
+    await store.move("patrol-draft", "d-1:item", "inspection-item", "i-1:item")
+    store.rollback()  # not filed: the draft keeps them
+    assert len(await store.listed("patrol-draft", "d-1:item")) == 1
+    moved = await store.move("patrol-draft", "d-1:item", "inspection-item", "i-1:item")
+    store.commit()
+    assert [r.attachment_id for r in moved] == [p.attachment_id]
+    assert await store.listed("patrol-draft", "d-1:item") == []
+    stored = await store.get(p.attachment_id)
+    assert stored is not None
+    assert (stored.owner_kind, stored.owner_id) == ("inspection-item", "i-1:item")
+
+
 def test_serving_headers_are_private_and_nosniff() -> None:
     stored = attachments.Stored("x", "complaint", "c-1", "image/png", b"")
     headers = attachments.serving_headers(stored)

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from runtime.attachments import MemoryAttachmentStore
 from runtime.fakes import MemoryOutbox, MemoryUnitOfWork
 from runtime.scheduler import Clock
 from services.inspections.adapters.memory_campaigns import MemoryCampaigns
@@ -301,6 +302,7 @@ class MemoryInspectionsUnitOfWork(MemoryUnitOfWork):
     patrols: MemoryPatrols
     campaigns: MemoryCampaigns
     drafts: MemoryPatrolDrafts
+    attachments: MemoryAttachmentStore
     registry_outbox: MemoryOutbox
     campaign_outbox: MemoryOutbox
 
@@ -320,10 +322,12 @@ class MemoryInspectionsUnitOfWork(MemoryUnitOfWork):
         self.patrols = MemoryPatrols()
         self.campaigns = MemoryCampaigns()
         self.drafts = MemoryPatrolDrafts()
+        self.attachments = MemoryAttachmentStore()
         self.registry_outbox = MemoryOutbox(source=REGISTRY_SOURCE)
         self.campaign_outbox = MemoryOutbox(source=CAMPAIGNS_SOURCE)
 
     async def commit(self) -> None:
+        self.attachments.commit()
         for extra in (self.registry_outbox, self.campaign_outbox):
             extra.committed.extend(extra.pending)
             extra.pending.clear()

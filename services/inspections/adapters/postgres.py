@@ -4,6 +4,7 @@ transaction's connection, and one outbox per CloudEvents source the service publ
 from __future__ import annotations
 
 from runtime import db
+from runtime.attachments import AttachmentStore, PgAttachmentStore
 from runtime.unit_of_work import Outbox, PgOutbox, PgUnitOfWork
 from services.inspections.adapters.campaigns import PgCampaigns
 from services.inspections.adapters.drafts import PgPatrolDrafts
@@ -31,6 +32,7 @@ class PgInspectionsUnitOfWork(PgUnitOfWork):
     patrols: ports.Patrols
     campaigns: ports.Campaigns
     drafts: ports.PatrolDrafts
+    attachments: AttachmentStore
     registry_outbox: Outbox
     campaign_outbox: Outbox
 
@@ -43,5 +45,6 @@ class PgInspectionsUnitOfWork(PgUnitOfWork):
         self.patrols = PgPatrols(conn)
         self.campaigns = PgCampaigns(conn)
         self.drafts = PgPatrolDrafts(conn)
+        self.attachments = PgAttachmentStore(conn)
         self.registry_outbox = PgOutbox(conn, REGISTRY_SOURCE)
         self.campaign_outbox = PgOutbox(conn, CAMPAIGNS_SOURCE)

@@ -88,3 +88,16 @@ def patrol_refusal(p: Principal, district_code: str, enterprise_id: str) -> Mess
     """Whether this person may patrol this project (`actors.may_record`, kind patrol)."""
     refusal = actors.may_record(actor_of(p), "patrol", district_code, enterprise_id)
     return None if refusal is None else Message(refusal.zh, refusal.en)
+
+
+def sees_photo_location(p: Principal, district_code: str) -> bool:
+    """The inspector's original photo (with its GPS) goes only to the project's district office;
+    everyone else allowed to see the record gets the re-encoded image without EXIF."""
+    return p.role is Role.DISTRICT_OFFICE and p.district_code == district_code
+
+
+def submit_refusal(p: Principal, enterprise_id: str) -> Message | None:
+    """Who submits a rectification (the same rule as `rectifications.submit`)."""
+    if p.role is Role.ENTERPRISE and p.enterprise_id == enterprise_id:
+        return None
+    return Message("只有被责令整改的物业企业可以提交整改", "only the ordered enterprise submits")

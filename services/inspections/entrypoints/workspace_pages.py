@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from runtime import workspace
+from runtime import attachments, workspace
 from runtime.errors import DomainError, Forbidden, InvalidInput, Message, NotFound
 from runtime.http import RequestTrace
 from runtime.web_session import CurrentSession, Session, check_csrf
@@ -22,6 +22,7 @@ from services.inspections.entrypoints.deps import Deps, InspectionsDeps
 from services.inspections.entrypoints.rectifications_http import STATUS_ZH
 from services.inspections.service import rectifications
 from services.inspections.service.ports import OrderRow
+from services.inspections.service.record_inspection import ITEM_KIND, photo_owner
 
 BASE = "/workspace/inspections/"
 env = workspace.environment(Path(__file__).resolve().parents[1] / "templates")
@@ -71,6 +72,19 @@ async def form_of(request: Request, session: Session, form: str) -> dict[str, st
     except DomainError as exc:
         return exc.message
     return fields
+
+
+def photo_links(base: str, refs: list[attachments.Ref]) -> list[dict[str, Any]]:
+    """What a template needs to show thumbnails linking to the image (the original, with the
+    location only for whom the photo route allows it)."""
+    return [
+        {
+            "id": r.attachment_id,
+            "thumbnail": f"{base}photos/{r.attachment_id}/thumbnail",
+            "image": f"{base}photos/{r.attachment_id}/{'original' if r.has_original else 'image'}",
+        }
+        for r in refs
+    ]
 
 
 def status_of(exc: DomainError) -> int:
@@ -145,8 +159,8 @@ async def orders(
 
 async def _order(
     p: workspace.WorkspacePage, deps: InspectionsDeps, order_id: str
-) -> tuple[OrderRow, list[dict[str, Any]]] | Response:
-    """The order and its history, or the page saying why this person may not open it."""
+) -> tuple[OrderRow, list[dict[str, Any]], dict[str, Any]] | Response:
+    """The order, its history and photos (the inspector's, the latest evidence), or the page saying why this person may not open it."""
     async with deps.units() as uow:
         row = await uow.orders.get(order_id)
         if row is None:
@@ -165,7 +179,20 @@ async def _order(
         if refusal is not None:
             return workspace.refused(env, p, refusal)
         history = await uow.orders.history(order_id)
-    return row, history
+        base = p.url("")
+        evidence = photo_links(
+            base,
+            await uow.attachments.listed(
+                rectifications.EVIDENCE_KIND,
+                rectifications.evidence_owner(order_id, row.order.submissions),
+            ),
+        )
+        found = []
+        for item in row.items:
+            found += await uow.attachments.listed(
+                ITEM_KIND, photo_owner(row.inspection_id, item["item_id"])
+            )
+    return row, history, {"evidence": evidence, "found": photo_links(base, found)}
 
 
 @router.get(BASE + "orders/{order_id}", response_class=HTMLResponse)
@@ -174,11 +201,12 @@ async def order(order_id: str, request: Request, session: CurrentSession, deps: 
     found = await _order(p, deps, order_id)
     if isinstance(found, Response):
         return found
-    row, history = found
+    row, history, photos = found
     may_decide = policy.decide_refusal(session.principal) is None
+    may_submit = policy.submit_refusal(session.principal, row.enterprise_id) is None
     return workspace.render(
         env, p, "workspace_order.html", row=row, history=history, may_decide=may_decide,
-        status_label=status_label,
+        may_submit=may_submit, status_label=status_label, photos=photos, note="",
     )  # fmt: skip
 
 
@@ -197,8 +225,9 @@ async def confirm(
     if refusal is not None:
         return workspace.refused(env, p, refusal)
     return workspace.render(
-        env, p, "workspace_decide.html", row=found[0], decision=decision, reason=""
-    )
+        env, p, "workspace_decide.html", row=found[0], decision=decision, reason="",
+        photos=found[2],
+    )  # fmt: skip
 
 
 @router.post(BASE + "orders/{order_id}/{decision}", response_class=HTMLResponse)
@@ -233,7 +262,7 @@ async def decide(
             p.add("reason", exc.message.zh, exc.message.en)
             return workspace.render(
                 env, p, "workspace_decide.html", 422, row=found[0], decision=decision,
-                reason=reason,
+                reason=reason, photos=found[2],
             )  # fmt: skip
         return workspace.refused(env, p, exc.message, status_of(exc))
     return RedirectResponse(p.url(f"orders/{order_id}", done=decision), status_code=303)

@@ -5,22 +5,38 @@ the idempotency key: pressing it twice files once; failed items become rectifica
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from runtime import workspace
-from runtime.errors import DomainError, Message
+from runtime import attachments, workspace
+from runtime.errors import DomainError, InvalidInput, Message
 from runtime.http import RequestTrace
 from runtime.web_session import CurrentSession
 from services.inspections.domain import checklist
 from services.inspections.entrypoints import policy
 from services.inspections.entrypoints.deps import Deps, InspectionsDeps
-from services.inspections.entrypoints.workspace_pages import BASE, env, form_of, page, status_of
-from services.inspections.service.ports import PatrolDraft
-from services.inspections.service.record_inspection import RecordInspection, record_inspection
+from services.inspections.entrypoints.uploads import TOO_BIG
+from services.inspections.entrypoints.workspace_pages import (
+    BASE,
+    env,
+    form_of,
+    page,
+    photo_links,
+    status_of,
+)
+from services.inspections.entrypoints.workspace_photos import multipart_of
+from services.inspections.service.ports import InspectionsUnitOfWork, PatrolDraft
+from services.inspections.service.record_inspection import (
+    DRAFT_KIND,
+    ITEM_KIND,
+    RecordInspection,
+    photo_owner,
+    record_inspection,
+)
 
 router = APIRouter(include_in_schema=False)
 PATROL_TEMPLATE = "contract-self-inspection"
@@ -113,19 +129,39 @@ async def tasks(project_id: str, request: Request, session: CurrentSession, deps
     )  # fmt: skip
 
 
+async def _draft_photos(
+    uow: InspectionsUnitOfWork, p: workspace.WorkspacePage, project_id: str,
+    draft: PatrolDraft | None, items: list[checklist.Item],
+) -> dict[str, list[dict[str, Any]]]:  # fmt: skip
+    """The thumbnails of each item's photos already kept with the draft."""
+    if draft is None:
+        return {}
+    base = p.url(f"patrol/{project_id}/")
+    return {
+        i.item_id: photo_links(
+            base, await uow.attachments.listed(DRAFT_KIND, photo_owner(draft.draft_id, i.item_id))
+        )
+        for i in items
+    }
+
+
 def _group_page(
     p: workspace.WorkspacePage, project: Any, groups: list[Any], n: int, values: dict[str, Any],
-    code: int = 200,
+    photos: dict[str, list[dict[str, Any]]], code: int = 200, saved: int = 0,
 ) -> Response:  # fmt: skip
     return workspace.render(
         env, p, "patrol_group.html", code, project=project, n=n, total=len(groups),
-        group=groups[n - 1], values=values, names=GROUPS, results=RESULTS,
+        group=groups[n - 1], values=values, names=GROUPS, results=RESULTS, photos=photos,
+        saved=bool(saved), next_url=p.url(
+            f"patrol/{project.project_id}/"
+            + (f"groups/{n + 1}" if n < len(groups) else "check")
+        ),
     )  # fmt: skip
 
 
 @router.get(BASE + "patrol/{project_id}/groups/{n}", response_class=HTMLResponse)
 async def group(
-    project_id: str, n: int, request: Request, session: CurrentSession, deps: Deps
+    project_id: str, n: int, request: Request, session: CurrentSession, deps: Deps, saved: int = 0
 ) -> Response:
     p = page(request, session, deps)
     loaded = await _load(p, deps, project_id)
@@ -135,18 +171,23 @@ async def group(
     groups = groups_of(template)
     if not 1 <= n <= len(groups):
         return workspace.refused(env, p, Message("没有这一组", "No such group"), 404)
-    return _group_page(p, project, groups, n, draft.results if draft else {})
+    async with deps.units() as uow:
+        photos = await _draft_photos(uow, p, project_id, draft, groups[n - 1][1])
+    return _group_page(p, project, groups, n, draft.results if draft else {}, photos, saved=saved)
 
 
 @router.post(BASE + "patrol/{project_id}/groups/{n}", response_class=HTMLResponse)
 async def save_group(
     project_id: str, n: int, request: Request, session: CurrentSession, deps: Deps
 ) -> Response:
-    """Save the group into the draft (all items answered, a failed one with a note), then on."""
+    """Save the group into the draft (all items answered, a failed one with a note, its photos
+    checked and kept with the draft in the same transaction), then on. A refused photo says why
+    on the group's page and keeps the answers just given; nothing of the group is written."""
     p = page(request, session, deps)
-    fields = await form_of(request, session, f"patrol:{project_id}")
-    if isinstance(fields, Message):
-        return workspace.refused(env, p, fields)
+    form = await multipart_of(request, session, f"patrol:{project_id}")
+    if isinstance(form, Message):
+        return workspace.refused(env, p, form, 413 if form is TOO_BIG else 403)
+    fields, files = form
     loaded = await _load(p, deps, project_id)
     if isinstance(loaded, Response):
         return loaded
@@ -171,14 +212,48 @@ async def save_group(
                 f"“{item.title_zh}”不合格,请写明问题",
                 f"“{item.title_en}” failed: describe the problem",
             )
+    prepared: dict[str, tuple[attachments.Prepared, ...]] = {}
+    for item in groups[n - 1][1]:
+        uploads = files.get(f"p-{item.item_id}", [])
+        if not uploads:
+            continue
+        kept = 0
+        if draft is not None:
+            async with deps.units() as uow:
+                kept = len(
+                    await uow.attachments.listed(
+                        DRAFT_KIND, photo_owner(draft.draft_id, item.item_id)
+                    )
+                )
+        limit = attachments.DEFAULT_LIMITS.max_count
+        if kept + len(uploads) > limit:
+            p.add(
+                f"p-{item.item_id}",
+                f"每项照片最多 {limit} 张(已有 {kept} 张,本次 {len(uploads)} 张)",
+                f"at most {limit} photos per item ({kept} kept, {len(uploads)} more sent)",
+            )
+            continue
+        try:  # the inspector's originals are evidence: kept beside the re-encoded image
+            prepared[item.item_id] = await asyncio.to_thread(
+                attachments.prepare_all, uploads, where=f"p-{item.item_id}", keep_original=True
+            )
+        except InvalidInput as exc:
+            p.add(f"p-{item.item_id}", exc.message.zh, exc.message.en)
     if p.errors:
         merged = {**(draft.results if draft else {}), **answers}
-        return _group_page(p, project, groups, n, merged, 422)
+        async with deps.units() as uow:
+            photos = await _draft_photos(uow, p, project_id, draft, groups[n - 1][1])
+        return _group_page(p, project, groups, n, merged, photos, 422)
     now = deps.clock.now()
+    draft_id = draft.draft_id if draft else str(uuid.uuid4())
     async with deps.units() as uow:
+        for item_id, photos_of_item in prepared.items():
+            await uow.attachments.put(
+                DRAFT_KIND, photo_owner(draft_id, item_id), photos_of_item, now
+            )
         await uow.drafts.save(
             PatrolDraft(
-                draft_id=draft.draft_id if draft else str(uuid.uuid4()),
+                draft_id=draft_id,
                 recorded_by=session.principal.subject,
                 project_id=project_id,
                 template_id=template.template_id,
@@ -192,6 +267,8 @@ async def save_group(
     target = (
         f"patrol/{project_id}/groups/{n + 1}" if n < len(groups) else f"patrol/{project_id}/check"
     )
+    if prepared:  # show the thumbnails just kept, with the way on
+        target = f"patrol/{project_id}/groups/{n}?saved=1"
     return RedirectResponse(p.url(target), status_code=303)
 
 
@@ -245,7 +322,7 @@ async def submit(
             checklist.ItemResult(item_id, checklist.Result(r["result"]), r.get("note", ""))
             for item_id, r in draft.results.items()
         ),
-        inspected_at=now, idempotency_key=key,
+        inspected_at=now, idempotency_key=key, draft_id=draft.draft_id,
     )  # fmt: skip
     try:
         inspection, _ = await record_inspection(
@@ -278,7 +355,21 @@ async def filed(
             district_code=None, enterprise_id=None, project_id=project.project_id,
             status=None, overdue=None, limit=500,
         )  # fmt: skip
-    orders = [r for r in rows if r.inspection_id == inspection_id]
+        orders = [r for r in rows if r.inspection_id == inspection_id]
+        photos = {
+            r.order.order_id: photo_links(
+                p.url(""),
+                [
+                    ref
+                    for item in r.items
+                    for ref in await uow.attachments.listed(
+                        ITEM_KIND, photo_owner(inspection_id, item["item_id"])
+                    )
+                ],
+            )
+            for r in orders
+        }
     return workspace.render(
-        env, p, "patrol_filed.html", inspection=inspection, project=project, orders=orders
-    )
+        env, p, "patrol_filed.html", inspection=inspection, project=project, orders=orders,
+        photos=photos,
+    )  # fmt: skip

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal, Protocol
 
+from runtime.attachments import AttachmentStore
 from runtime.unit_of_work import Outbox, UnitOfWork
 from services.inspections.domain import campaign, checklist, rectification
 from services.inspections.domain.campaign import Campaign, PhaseKind
@@ -323,5 +324,6 @@ class InspectionsUnitOfWork(UnitOfWork, Protocol):
     patrols: Patrols
     campaigns: Campaigns
     drafts: PatrolDrafts
+    attachments: AttachmentStore  # patrol photos and rectification evidence
     registry_outbox: Outbox
     campaign_outbox: Outbox

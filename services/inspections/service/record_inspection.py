@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from runtime import attachments
 from runtime.errors import DomainError, Forbidden, InvalidInput, Message, NotFound
 from runtime.unit_of_work import Trace
 from schemas.inspections import v1 as inspections
@@ -25,6 +26,18 @@ class RecordInspection:
     results: tuple[checklist.ItemResult, ...]
     inspected_at: datetime
     idempotency_key: str | None
+    # The workspace's patrol: the draft whose photos (owner `DRAFT_KIND`, one owner per item) the
+    # inspection takes over in its own transaction. None for the API (no photos yet).
+    draft_id: str | None = None
+
+
+DRAFT_KIND = "patrol-draft"  # attachments' owner kind of a patrol draft's photos
+ITEM_KIND = "inspection-item"  # ... and of a filed inspection's item photos
+
+
+def photo_owner(record_id: str, item_id: str) -> str:
+    """The attachments' owner id of one item's photos (of a draft or of a filed inspection)."""
+    return f"{record_id}:{item_id}"
 
 
 def _project_not_found(project_id: str) -> NotFound:
@@ -118,6 +131,15 @@ async def record_inspection(
             ),
             trace,
         )
+        photos: dict[str, list[attachments.Ref]] = {}
+        if cmd.draft_id:
+            for r in cmd.results:
+                photos[r.item_id] = await uow.attachments.move(
+                    DRAFT_KIND,
+                    photo_owner(cmd.draft_id, r.item_id),
+                    ITEM_KIND,
+                    photo_owner(inspection_id, r.item_id),
+                )
         if outcome.failed:
             deadlines = rectifications.deadlines_for(rules, outcome.failed, now)
             await uow.outbox.add(
@@ -133,6 +155,10 @@ async def record_inspection(
                             note=f.note,
                             deadline=deadline.at,
                             deadline_calendar=deadline.calendar,
+                            attachments=tuple(
+                                rectifications.attachment_ref(p)
+                                for p in photos.get(f.item.item_id, [])
+                            ),
                         )
                         for f, deadline in zip(outcome.failed, deadlines, strict=True)
                     ),

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from runtime import attachments
 from runtime.calendar import CalendarError, WorkingCalendar
 from runtime.errors import DomainError, Forbidden, InvalidInput, Message, NotFound, Unavailable
 from runtime.unit_of_work import Trace
+from schemas import fields
 from schemas.inspections import v1 as inspections
 from services.inspections.domain import actors, checklist, project_registry, rectification
 from services.inspections.domain.project_registry import ProjectFacts
@@ -132,6 +134,20 @@ def _facts(row: OrderRow) -> dict[str, Any]:
 
 # -- the enterprise submits, the district office decides ------------------------------------------
 
+EVIDENCE_KIND = "rectification"  # attachments' owner kind of the enterprise's evidence photos
+
+
+def evidence_owner(order_id: str, submission_no: int) -> str:
+    return f"{order_id}:{submission_no}"
+
+
+def attachment_ref(r: attachments.Ref) -> fields.AttachmentRef:
+    return fields.AttachmentRef(
+        attachment_id=r.attachment_id,
+        sha256=r.sha256,
+        content_type=r.content_type,
+    )
+
 
 async def submit(
     uow: InspectionsUnitOfWork,
@@ -142,7 +158,10 @@ async def submit(
     evidence_text: str,
     photo_refs: list[str],
     trace: Trace,
+    photos: tuple[attachments.Prepared, ...] = (),
 ) -> OrderRow:
+    """`photos` (already checked by `runtime.attachments.prepare_all`) are stored with the
+    submission in its transaction; their ids join `photo_refs`, their references the event."""
     async with uow:
         now = uow.clock.now()
         row = await _load(uow, order_id, actor)
@@ -157,7 +176,11 @@ async def submit(
         if late is not None:
             # The deadline passed before the scan noticed: record the overdue first, once.
             row = await _record_overdue(uow, row, late, now, trace)
-        order = _transition(lambda: rectification.submit(row.order, evidence_text, photo_refs, now))
+        ids = [*photo_refs, *(p.attachment_id for p in photos)]
+        order = _transition(lambda: rectification.submit(row.order, evidence_text, ids, now))
+        refs = await uow.attachments.put(
+            EVIDENCE_KIND, evidence_owner(order_id, order.submissions), photos, now
+        )
         await uow.orders.save(order)
         await uow.orders.add_history(
             order_id,
@@ -174,6 +197,7 @@ async def submit(
                 **_facts(updated),
                 submission_no=order.submissions,
                 photo_count=len(order.photo_refs),
+                attachments=tuple(attachment_ref(r) for r in refs),
                 submitted_at=now,
                 before_deadline=now <= order.deadline,
             ),
