@@ -25,6 +25,8 @@ from services.complaints.entrypoints.photos_http import owner_router as photos_o
 from services.complaints.entrypoints.photos_http import router as photos_router
 from services.complaints.entrypoints.surveys_http import router as surveys_router
 from services.complaints.entrypoints.web import router as web_router
+from services.complaints.entrypoints.workspace_pages import router as workspace_router
+from services.complaints.entrypoints.workspace_surveys import router as surveys_pages
 from services.complaints.settings import ComplaintsSettings
 
 HERE = Path(__file__).parent
@@ -78,6 +80,7 @@ SPEC = ServiceSpec(
     name="complaints",
     title="投诉与满意度服务 Complaints",
     version="0.2.0",
+    sign_in=True,
     migrations=HERE / "migrations",
     routers=(
         router,
@@ -86,6 +89,8 @@ SPEC = ServiceSpec(
         open311_router,
         web_router,
         photos_owner_router,
+        workspace_router,
+        surveys_pages,
     ),
     consumers=subscriptions.CONSUMERS,
     jobs=jobs.SURVEY_JOBS,  # spec() adds the SLA job with the configured auto-close period

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from runtime.auth import Principal, Role
+from runtime.errors import DomainError, Message
 from runtime.http import require
 from services.complaints.domain import complaint as complaint_model
 from services.complaints.service import access
@@ -32,3 +33,62 @@ District = Annotated[Principal, require(Role.DISTRICT_OFFICE)]
 def shows_contact(principal: Principal, c: complaint_model.Complaint) -> bool:
     """The detail view carries the owner's contact details only for those who handle it."""
     return c.contact is not None and access.may_see_contact(principal, c)
+
+
+# --- the workspace pages: the same rules, with a refusal that explains itself -------------------
+
+DESK_ROLES = (Role.ENTERPRISE, Role.DISTRICT_OFFICE, Role.CITY_OFFICE)
+
+
+def desk_refusal(p: Principal) -> Message | None:
+    """The complaints pages are for enterprises and the offices (`access.require_list_reader`)."""
+    if p.role in DESK_ROLES:
+        return None
+    return Message(
+        "投诉工作台仅供物业企业、区县物业办和市物业办使用",
+        "The complaints desk is for property enterprises and the district and city offices",
+    )
+
+
+def complaint_refusal(p: Principal, c: complaint_model.Complaint) -> Message | None:
+    """Why this person may not open this complaint (None: they may); the API answers such a
+    complaint with 404, a signed-in page says why (`access.can_see`)."""
+    if access.can_see(p, c):
+        return None
+    if p.role is Role.ENTERPRISE:
+        return Message(
+            "此投诉不属于贵单位,无权查看或办理",
+            "This complaint is not your enterprise's; you may not open or handle it",
+        )
+    if p.role is Role.DISTRICT_OFFICE:
+        return Message(
+            "此投诉属于其他区县,贵办无权查看", "This complaint belongs to another district"
+        )
+    return Message("您的角色无权查看投诉", "Your role may not open complaints")
+
+
+def handle_refusal(p: Principal) -> Message | None:
+    """Who accepts, replies, transfers and asks for extensions (`access.require_handler`)."""
+    try:
+        access.require_handler(p)
+    except DomainError as exc:
+        return exc.message
+    return None
+
+
+def extension_decision_refusal(p: Principal) -> Message | None:
+    """Who approves or refuses an extension (`access.require_district_office`)."""
+    try:
+        access.require_district_office(p)
+    except DomainError as exc:
+        return exc.message
+    return None
+
+
+def survey_refusal(p: Principal) -> Message | None:
+    """Who hands out survey tokens (`access.require_survey_runner`)."""
+    try:
+        access.require_survey_runner(p)
+    except DomainError as exc:
+        return exc.message
+    return None

@@ -1,0 +1,67 @@
+"""The enterprise's survey tokens on the complaints workspace (issue 15): its projects' surveys,
+and one-time tokens handed out on a printable page (shown once: only their hashes are stored).
+Tokens are issued by the same handler as the API (`survey_handling.issue_tokens`); who may run
+surveys is `policy.survey_refusal`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from runtime import workspace
+from runtime.errors import DomainError, Message
+from runtime.web_session import CurrentSession
+from services.complaints.entrypoints import policy
+from services.complaints.entrypoints.deps import Deps
+from services.complaints.entrypoints.workspace_pages import BASE, env, form_of, page, status_of
+from services.complaints.service import survey_handling
+
+router = APIRouter(include_in_schema=False)
+MAX_TOKENS = 200  # one printed batch
+
+
+@router.get(BASE + "surveys", response_class=HTMLResponse)
+async def surveys(request: Request, session: CurrentSession, deps: Deps) -> Response:
+    p = page(request, session, deps)
+    refusal = policy.survey_refusal(session.principal)
+    if refusal is not None:
+        return workspace.refused(env, p, refusal)
+    async with deps.units() as uow:
+        rows = await uow.surveys.listed(
+            enterprise_id=session.principal.enterprise_id, district_code=None, campaign_id=None
+        )
+        issued = {r.survey.survey_id: len(await uow.surveys.token_hashes(r.survey.survey_id))
+                  for r in rows}  # fmt: skip
+    return workspace.render(
+        env, p, "workspace_surveys.html", rows=rows, issued=issued, max_tokens=MAX_TOKENS
+    )
+
+
+@router.post(BASE + "surveys/{survey_id}/tokens", response_class=HTMLResponse)
+async def tokens(survey_id: str, request: Request, session: CurrentSession, deps: Deps) -> Response:
+    """Issue a batch and show it once, ready to print and cut into slips."""
+    p = page(request, session, deps)
+    fields = await form_of(request, session, f"survey-tokens:{survey_id}")
+    if isinstance(fields, Message):
+        return workspace.refused(env, p, fields)
+    refusal = policy.survey_refusal(session.principal)
+    if refusal is not None:
+        return workspace.refused(env, p, refusal)
+    count = fields.get("count", "").strip()
+    if not count.isdigit() or not 1 <= int(count) <= MAX_TOKENS:
+        return workspace.refused(
+            env, p,
+            Message(f"份数须为 1 到 {MAX_TOKENS}", f"Enter 1 to {MAX_TOKENS} tokens"), 422,
+        )  # fmt: skip
+    try:
+        issued = await survey_handling.issue_tokens(
+            deps.units(), session.principal, survey_id, int(count)
+        )
+    except DomainError as exc:
+        return workspace.refused(env, p, exc.message, status_of(exc))
+    survey_url = str(request.base_url).rstrip("/") + "/survey"
+    response = workspace.render(
+        env, p, "workspace_tokens.html", tokens=issued, survey_url=survey_url
+    )
+    response.headers["Cache-Control"] = "no-store"  # shown once
+    return response
