@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,12 +37,67 @@ STATUS_ZH = {
 }
 
 
+# The scripted staff are the local realm's demo users (deploy/local/keycloak/realm-wuye.json).
+STAFF = {
+    (Role.CITY_OFFICE, None, None): "city-officer",
+    (Role.DISTRICT_OFFICE, "120101", None): "hp-inspector",
+    (Role.DISTRICT_OFFICE, "120103", None): "hx-inspector",
+    (Role.DISTRICT_OFFICE, "120104", None): "nk-inspector",
+    (Role.ENTERPRISE, None, "E-0001"): "e0001-desk",
+}
+
+
+def staff_user(role: Role, district: str | None = None, enterprise: str | None = None) -> str:
+    """The demo account that plays this part of the script."""
+    try:
+        return STAFF[(role, district, enterprise)]
+    except KeyError:
+        raise LookupError(
+            f"no demo account for {role.value} {district or enterprise or ''}"
+        ) from None
+
+
+@dataclass
+class StaffTokens:
+    """The scripted staff sign in at Keycloak, each as its own demo user: a password grant
+    through the realm's test client `wuye-tests` (acceptable for a script; never for people, who
+    sign in through the code flow on the workspace pages, nor in production). Tokens are reused
+    until a minute before they expire."""
+
+    token_url: str
+    client_id: str
+    client_secret: str
+    passwords: dict[str, str]  # username -> password
+    _cache: dict[str, tuple[str, float]] = field(default_factory=dict)
+
+    def __call__(self, username: str) -> str:
+        cached = self._cache.get(username)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        answer = httpx.post(
+            self.token_url,
+            data={
+                "grant_type": "password", "client_id": self.client_id,
+                "client_secret": self.client_secret, "username": username,
+                "password": self.passwords[username], "scope": "openid",
+            },
+            timeout=30,
+        )  # fmt: skip
+        if answer.status_code != 200:
+            raise RuntimeError(f"Keycloak refused {username}: {answer.status_code} {answer.text}")
+        body = answer.json()
+        token = str(body["access_token"])
+        self._cache[username] = (token, time.monotonic() + float(body["expires_in"]) - 60)
+        return token
+
+
 @dataclass
 class Story:
     say: Callable[[str], None]
     step: Callable[[int, str, str], None]
     urls: dict[str, str]
-    issuer: DevIssuer
+    issuer: DevIssuer  # owners only: they stay token/ticket based (not Keycloak users)
+    staff: Callable[[str], str]  # a demo user's access token from Keycloak (StaffTokens)
     clock: SimulatedClock
     bootstrap: str
     repo: Path
@@ -51,14 +107,11 @@ class Story:
     def token(
         self, role: Role, *, district: str | None = None, enterprise: str | None = None
     ) -> str:
-        subject = {
-            Role.CITY_OFFICE: "city-office-01",
-            Role.DISTRICT_OFFICE: f"district-{district}-officer",
-            Role.ENTERPRISE: f"{enterprise}-staff-01",
-        }.get(role, role.value)
-        return self.issuer.issue(
-            Principal(subject=subject, role=role, district_code=district, enterprise_id=enterprise)
-        )
+        """Staff: their Keycloak access token; an owner: a development-issuer token (owners are
+        not Keycloak users, as today)."""
+        if role is Role.OWNER:
+            return self.issuer.issue(Principal(subject="owner", role=role))
+        return self.staff(staff_user(role, district, enterprise))
 
     def business_now(self) -> str:
         return f"{self.clock.now().astimezone(CHINA):%Y-%m-%d %H:%M}"
@@ -209,7 +262,9 @@ class Story:
         self.say(f"    ✓ 投诉受理 filed: 受理编号 ticket {filed['ticket_no']} (跟进凭证仅显示一次)")
         cid, follow = filed["complaint_id"], {"X-Complaint-Token": filed["token"]}
         await self.call(c, "POST", f"{api}/{cid}/accept", jincheng)
-        self.say("    ✓ 津城物业 E-0001-staff-01 签收, 成为首问责任人 accepted: responsible person")
+        self.say(
+            "    ✓ 津城物业 张客服 (e0001-desk) 签收, 成为首问责任人 accepted: responsible person"
+        )
         await self.call(c, "POST", f"{api}/{cid}/reply", jincheng,
                         json={"text": "已检修二次供水加压泵,今日恢复正常"})  # fmt: skip
         r = await c.post(f"{api}/by-token/feedback", headers=follow,

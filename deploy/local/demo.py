@@ -2,9 +2,13 @@
 
 1. installs what is missing and starts Kafka, PostgreSQL and Keycloak (deploy/local/stack.py,
    profile "dev"; Keycloak imports the realm deploy/local/keycloak/realm-wuye.json);
-2. creates one database per service and every topic, and a development identity provider (the
-   scripted users' tokens); every service also trusts Keycloak's tokens and signs its pages'
-   users in through it (deploy/local/processes.oidc_env); the summary lists the demo accounts;
+2. creates one database per service and every topic; every service runs with sign-in on: it
+   accepts Keycloak's access tokens and signs its pages' users in through Keycloak
+   (deploy/local/processes.oidc_env); the scripted staff are the realm's demo users and get their
+   tokens from Keycloak (password grant through the realm's test client `wuye-tests`: fine for a
+   script, never for people); owners stay token/ticket based, so the scripted owner's token comes
+   from a development issuer the services also trust; the summary prints each role's workspace
+   URL and the demo accounts;
 3. starts the four service processes and waits until each is ready;
 4. drives the campaign: a district office patrol-inspects a project and finds failures, an enterprise
    self-inspects another project and passes; then it follows the events to the notice the
@@ -34,16 +38,30 @@ import asyncpg
 import httpx
 
 from deploy.local import campaign_script
+from deploy.local.campaign_script import StaffTokens, staff_user
 from deploy.local.mailcatcher import MailCatcher
 from deploy.local.processes import REPO, SERVICES, ServiceProcess, oidc_env
-from deploy.local.stack import KEYCLOAK_REALM_FILE, Stack, StackConfig
+from deploy.local.stack import KEYCLOAK_REALM, KEYCLOAK_REALM_FILE, Keycloak, Stack, StackConfig
 from runtime import kafka
 from runtime import logging as runtime_logging
-from runtime.auth import DevIssuer, Principal, Role
+from runtime.auth import DevIssuer, Role
 from runtime.calendar import CHINA
 from runtime.scheduler import SimulatedClock, change_speed
 
 WORKSPACE_CLIENT = "wuye-workspace"
+SCRIPT_CLIENT = "wuye-tests"  # password grant: the scripted users only
+SCRIPT_TOKEN_LIFESPAN_S = 3600  # tokens.txt promises an hour
+# What each role opens first: the first of these pages its build serves (service, path under
+# the service's workspace, what it is).
+FIRST_PAGE = {
+    "district_office": [("inspections", "", "今日待办 today's work")],
+    "city_office": [("inspections", "", "今日待办 today's work")],
+    "enterprise": [
+        ("complaints", "", "投诉 complaints to accept"),
+        ("inspections", "orders", "整改单 rectification orders"),
+    ],
+}
+NOTICES_PAGE = ("notifications", "", "通知 notices (every staff role)")
 SERVICE_PORT_OFFSETS = {"inspections": 0, "notifications": 1, "exposure": 2, "complaints": 3}
 TITLES = {
     "inspections": "检查与整改 Inspections",
@@ -75,7 +93,8 @@ class Demo:
         self.port_base = port_base
         self.processes: dict[str, ServiceProcess] = {}
         self.dsns: dict[str, str] = {}
-        self.issuer: DevIssuer | None = None
+        self.issuer: DevIssuer | None = None  # owners' tokens (owners are not Keycloak users)
+        self.staff: StaffTokens | None = None  # the scripted staff's Keycloak tokens
         self.run_id = time.strftime("%Y%m%d-%H%M%S")
         self.clock = self._campaign_clock()
         # Read by every service process: after the script, campaign time runs at real speed.
@@ -115,20 +134,38 @@ class Demo:
             self.dsns[name] = self.stack.postgres.create_database(f"wuye_{name}")
         say(f"    ✓ databases (fresh): {', '.join(f'wuye_{n}' for n in SERVICES)}")
         self.issuer = DevIssuer.load_or_create(self.state / "identity")
-        say(f"    ✓ development identity provider (scripted users): {self.issuer.issuer}")
+        say(f"    ✓ owners' development token issuer (owners only): {self.issuer.issuer}")
         keycloak = self.stack.keycloak
         self.service_urls = {
             name: f"http://127.0.0.1:{self.port_base + offset}"
             for name, offset in SERVICE_PORT_OFFSETS.items()
         }
         keycloak.allow_redirects(WORKSPACE_CLIENT, list(self.service_urls.values()))
+        self.staff = prepare_script_users(keycloak)
+        # Signed in now, before campaign time starts: a password grant costs a second or two on
+        # a loaded machine, twelve campaign hours each once the clock runs (the plans would miss
+        # their deadline). The tokens last an hour; StaffTokens reuses them.
+        for username in sorted(set(campaign_script.STAFF.values())):
+            self.staff(username)
         say(f"    ✓ identity provider (Keycloak): {keycloak.issuer}")
+        say(
+            f"    ✓ scripted staff sign in at Keycloak as the realm's demo users "
+            f"({', '.join(sorted(set(campaign_script.STAFF.values())))})"
+        )
+        links = ",".join(
+            f"{name}={url}/workspace/{name}/" for name, url in self.service_urls.items()
+        )
 
         self.mail.start()
         say(f"    ✓ SMTP mail catcher (the city mail relay's stand-in): 127.0.0.1:{self.mail.port}")
 
         step(2, "启动四个服务", "starting the four services")
-        self.clock = self._campaign_clock()  # campaign time starts with the services
+        # Campaign time stands almost still (real speed) while the services start: a slow start
+        # on a loaded machine (15 s) would otherwise eat the planning phase (8 campaign days are
+        # 16 s at campaign speed). Once all are ready it runs at campaign speed.
+        self.clock = SimulatedClock(
+            start=campaign_script.CLOCK_START, anchor=datetime.now(UTC), speed=1.0
+        )
         self.clock_file.unlink(missing_ok=True)  # an earlier run's speed change does not apply
         self.web_session_key = secrets.token_hex(32)  # the owners' forms survive a restart
         channels = {
@@ -155,6 +192,7 @@ class Demo:
                         self.service_urls[name],
                     ),
                     "WEB_SESSION_KEY": self.web_session_key,
+                    "WORKSPACE_LINKS": links,  # one navigation across the four ports
                     # Campaign time: 2011-08-08 in the planning phase, 12 campaign hours a second.
                     "CLOCK_START": self.clock.start.isoformat(),
                     "CLOCK_ANCHOR": self.clock.anchor.isoformat(),
@@ -177,6 +215,8 @@ class Demo:
         for name, process in self.processes.items():
             took = process.wait_ready()
             say(f"    ✓ {TITLES[name]:<28} {process.url}  ready ({took:.1f} s)")
+        self.clock = change_speed(self.clock_file, self.clock, campaign_script.CLOCK_SPEED)
+        time.sleep(max(0.0, (self.clock.anchor - datetime.now(UTC)).total_seconds()) + 0.2)
 
     @staticmethod
     def workspace_secret() -> str:
@@ -186,28 +226,51 @@ class Demo:
         return str(client["secret"])
 
     def sign_in_summary(self) -> None:
-        """The demo accounts of the local realm, and where each service's pages sign in."""
+        """Where each person starts (the workspace page of the service that serves their work,
+        on its port) and the demo accounts of the local realm."""
         realm = json.loads(KEYCLOAK_REALM_FILE.read_text(encoding="utf-8"))
-        say(f"\n    {BOLD}工作台账号 staff accounts{RESET} (Keycloak {self.stack.keycloak.issuer})")
+        served = {name: self._serves_workspace(name) for name in self.service_urls}
+        say(
+            f"\n    {BOLD}工作台 workspace{RESET} (登录一次,各服务通用 sign in once, every service)"
+        )
+        for service, url in self.service_urls.items():
+            state = (
+                "" if served[service] else f"  {DIM}(this build serves no pages here yet){RESET}"
+            )
+            say(f"      {TITLES[service]:<28} {url}/workspace/{service}/{state}")
+        say(f"\n    {BOLD}演示账号 demo accounts{RESET} (Keycloak {self.stack.keycloak.issuer})")
         for user in realm["users"]:
             attributes = user.get("attributes", {})
-            whole_city = ["全市 city"] if attributes["platform_role"] == ["city_office"] else ["—"]
+            role = attributes["platform_role"][0]
+            whole_city = ["全市 city"] if role == "city_office" else ["—"]
             scope = (
                 attributes.get("district_code") or attributes.get("enterprise_id") or whole_city
             )[0]
             password = user["credentials"][0]["value"]
             say(
-                f"      {user['username']:<14} {password:<16} "
-                f"{attributes['platform_role'][0]:<16} {scope:<10} {user['firstName']}"
+                f"      {user['username']:<14} {password:<16} {role:<16} {scope:<10} "
+                f"{user['firstName']}"
             )
-        for name, url in self.service_urls.items():
-            try:
-                answer = httpx.get(f"{url}/auth/login", follow_redirects=False, timeout=5)
-            except httpx.HTTPError:
-                continue
-            if answer.status_code == 303:  # the service serves workspace pages (sign_in=True)
-                say(f"      登录 sign in: {TITLES[name]:<28} {url}/auth/login")
+            first = [p for p in FIRST_PAGE.get(role, []) if served[p[0]]][:1]
+            pages = [*first, NOTICES_PAGE] if role in FIRST_PAGE else []
+            for service, path, what in pages:
+                if served[service]:
+                    say(
+                        f"        → {self.service_urls[service]}/workspace/{service}/{path}  {what}"
+                    )
+            if not pages:
+                say(f"        {DIM}no workspace pages for this role: the APIs only{RESET}")
         say(f"      Keycloak 账户页 account console  {self.stack.keycloak.issuer}/account")
+
+    def _serves_workspace(self, service: str) -> bool:
+        """Whether the service serves workspace pages (signed out: it sends the browser to sign
+        in; a service without them answers 404)."""
+        url = f"{self.service_urls[service]}/workspace/{service}/"
+        try:
+            answer = httpx.get(url, follow_redirects=False, timeout=5)
+        except httpx.HTTPError:
+            return False
+        return answer.status_code == 303 and "/auth/login" in answer.headers.get("location", "")
 
     def real_speed(self) -> None:
         """The script is over: from a second from now, campaign time runs at real speed in every
@@ -235,27 +298,19 @@ class Demo:
     def token(
         self, role: Role, *, district: str | None = None, enterprise: str | None = None
     ) -> str:
-        assert self.issuer is not None
-        subject = {
-            Role.DISTRICT_OFFICE: "heping-officer-01",
-            Role.ENTERPRISE: f"{enterprise}-staff-01",
-        }
-        return self.issuer.issue(
-            Principal(
-                subject=subject.get(role, role.value),
-                role=role,
-                district_code=district,
-                enterprise_id=enterprise,
-            )
-        )
+        """A scripted staff member's access token, from Keycloak."""
+        assert self.staff is not None
+        return self.staff(staff_user(role, district, enterprise))
 
     async def drive(self) -> dict[str, Any]:
         assert self.issuer is not None
+        assert self.staff is not None
         story = campaign_script.Story(
             say=say,
             step=step,
             urls={name: p.url for name, p in self.processes.items()},
             issuer=self.issuer,
+            staff=self.staff,
             clock=self.clock,
             bootstrap=self.stack.kafka.bootstrap_servers,
             repo=REPO,
@@ -497,6 +552,39 @@ class Demo:
         say(f"    Tokens to try the APIs (1 h): {tokens}")
         self.sign_in_summary()
         say(f"    Logs (JSON lines): {self.state / 'logs'}/*.log")
+
+
+def prepare_script_users(keycloak: Keycloak) -> StaffTokens:
+    """The scripted staff's sign-in: every demo user of the realm file exists in Keycloak (a realm
+    imported by an earlier version may lack a newer one) and the test client's tokens last an
+    hour (tokens.txt); then a token source for them (password grant, `StaffTokens`)."""
+    realm = json.loads(KEYCLOAK_REALM_FILE.read_text(encoding="utf-8"))
+    base = f"/realms/{KEYCLOAK_REALM}"
+    for user in realm["users"]:
+        found = keycloak.admin_request(
+            "GET", f"{base}/users?username={user['username']}&exact=true"
+        )
+        if found:
+            continue
+        keycloak.admin_request("POST", f"{base}/users", {k: v for k, v in user.items()
+                                                          if k != "realmRoles"})  # fmt: skip
+        made = keycloak.admin_request(
+            "GET", f"{base}/users?username={user['username']}&exact=true"
+        )[0]
+        roles = [keycloak.admin_request("GET", f"{base}/roles/{r}") for r in user["realmRoles"]]
+        keycloak.admin_request("POST", f"{base}/users/{made['id']}/role-mappings/realm", roles)
+    client = keycloak.admin_request("GET", f"{base}/clients?clientId={SCRIPT_CLIENT}")[0]
+    attributes = client.setdefault("attributes", {})
+    if attributes.get("access.token.lifespan") != str(SCRIPT_TOKEN_LIFESPAN_S):
+        attributes["access.token.lifespan"] = str(SCRIPT_TOKEN_LIFESPAN_S)
+        keycloak.admin_request("PUT", f"{base}/clients/{client['id']}", client)
+    secret = next(c for c in realm["clients"] if c["clientId"] == SCRIPT_CLIENT)["secret"]
+    return StaffTokens(
+        token_url=f"{keycloak.issuer}/protocol/openid-connect/token",
+        client_id=SCRIPT_CLIENT,
+        client_secret=str(secret),
+        passwords={u["username"]: u["credentials"][0]["value"] for u in realm["users"]},
+    )
 
 
 def _interrupt(*_args: object) -> None:

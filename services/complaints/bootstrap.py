@@ -22,6 +22,7 @@ from services.complaints.entrypoints.complaints_http import router
 from services.complaints.entrypoints.deps import ComplaintsDeps
 from services.complaints.entrypoints.open311 import router as open311_router
 from services.complaints.entrypoints.photos_http import owner_router as photos_owner_router
+from services.complaints.entrypoints.photos_http import pages_router as photos_pages_router
 from services.complaints.entrypoints.photos_http import router as photos_router
 from services.complaints.entrypoints.surveys_http import router as surveys_router
 from services.complaints.entrypoints.web import router as web_router
@@ -91,6 +92,7 @@ SPEC = ServiceSpec(
         photos_owner_router,
         workspace_router,
         surveys_pages,
+        photos_pages_router,
     ),
     consumers=subscriptions.CONSUMERS,
     jobs=jobs.SURVEY_JOBS,  # spec() adds the SLA job with the configured auto-close period

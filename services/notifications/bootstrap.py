@@ -8,7 +8,7 @@ from services.notifications import subscriptions
 from services.notifications.adapters import rule_file
 from services.notifications.adapters.postgres import PgNotificationsUnitOfWork
 from services.notifications.adapters.senders import ChannelSettings, WireSender
-from services.notifications.entrypoints import jobs
+from services.notifications.entrypoints import jobs, workspace_pages
 from services.notifications.entrypoints.deps import NotificationsDeps
 from services.notifications.entrypoints.http import router
 from services.notifications.service.delivery import DeliveryPolicy, DeliveryWorker
@@ -56,7 +56,8 @@ def spec(settings: NotificationsSettings) -> ServiceSpec:
         title="通知服务 Notifications",
         version="0.2.0",
         migrations=HERE / "migrations",
-        routers=(router,),
+        sign_in=True,
+        routers=(router, workspace_pages.router),
         consumers=consumers,
         jobs=(
             jobs.delivery_job(worker, settings.delivery_interval_s),

@@ -67,6 +67,7 @@ NAVIGATION = (
     NavEntry(
         "exposure", "campaign", "全市总览", "Campaign overview", frozenset({Role.CITY_OFFICE})
     ),
+    NavEntry("notifications", "", "通知", "Notices", OFFICES | {Role.ENTERPRISE}),
 )
 
 
@@ -119,6 +120,9 @@ class WorkspacePage:
     links: dict[str, str]
     errors: list[tuple[str, str]] = field(default_factory=list)  # (field id, text)
     lang_from_query: str | None = None
+    # Counts shown beside a navigation entry, by service (the notifications service's pages set
+    # their unread count: a service knows only its own data).
+    counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def principal(self) -> Principal:
@@ -158,7 +162,11 @@ class WorkspacePage:
             current = entry.service == self.service and (
                 here.rstrip("/") == href.rstrip("/") if not entry.path else entry.path in here
             )
-            entries.append((href, self.t(entry.zh, entry.en), current))
+            label = self.t(entry.zh, entry.en)
+            count = self.counts.get(entry.service) if not entry.path else None
+            if count:
+                label += self.t(f"({count} 条未读)", f" ({count} unread)")
+            entries.append((href, label, current))
         return entries
 
     def who(self) -> str:

@@ -31,6 +31,7 @@ from runtime.errors import InvalidInput, NotFound
 from runtime.http import RequestTrace
 from runtime.idempotency import IdempotencyKey
 from runtime.ratelimit import rate_limit
+from runtime.web_session import CurrentSession
 from services.complaints.entrypoints import forms, web_pages
 from services.complaints.entrypoints.complaints_http import (
     ComplaintIn,
@@ -41,10 +42,12 @@ from services.complaints.entrypoints.complaints_http import (
 from services.complaints.entrypoints.deps import Deps
 from services.complaints.entrypoints.photo_links import photo_list
 from services.complaints.entrypoints.policy import Filer, Reader
+from services.complaints.entrypoints.workspace_pages import BASE as WORKSPACE
 from services.complaints.service import photos
 
 router = APIRouter(prefix="/api/v1", tags=["complaints"])
 owner_router = APIRouter(include_in_schema=False, tags=["owner web"])
+pages_router = APIRouter(include_in_schema=False, tags=["workspace"])
 VariantName = Literal["image", "thumbnail"]
 
 
@@ -163,3 +166,19 @@ async def file_with_photos(
         ) from exc
     prepared = await asyncio.to_thread(attachments.prepare_all, uploads, where="photos")
     return await file_with(body, prepared, response, principal, deps, trace, idempotency_key)
+
+
+@pages_router.get(WORKSPACE + "c/{complaint_id}/photos/{attachment_id}/{variant}")
+async def workspace_photo(
+    complaint_id: str,
+    attachment_id: str,
+    variant: VariantName,
+    session: CurrentSession,
+    deps: Deps,
+) -> Response:
+    """The complaint's photo on a signed-in workspace page: the same rule as the API's
+    (`service.photos.for_staff`: who may see the complaint sees its photos, stored without EXIF)."""
+    stored = await photos.for_staff(deps.units(), session.principal, attachment_id, variant)
+    if stored.owner_id != complaint_id:
+        raise NotFound("photo_not_found", photos.NOT_FOUND)
+    return _served(stored)

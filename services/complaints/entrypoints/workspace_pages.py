@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from runtime import attachments, workspace
+from runtime import workspace
 from runtime.auth import Role
 from runtime.errors import DomainError, Forbidden, InvalidInput, Message, NotFound
 from runtime.http import RequestTrace
@@ -25,7 +25,7 @@ from services.complaints.domain.sla import Clock
 from services.complaints.entrypoints import policy
 from services.complaints.entrypoints.complaints_http import STATUS_ZH
 from services.complaints.entrypoints.deps import ComplaintsDeps, Deps
-from services.complaints.service import handling, photos
+from services.complaints.service import handling
 from services.complaints.service.ports import Row
 
 BASE = "/workspace/complaints/"
@@ -267,24 +267,6 @@ async def complaint(
         may_decide=policy.extension_decision_refusal(session.principal) is None,
         **view_helpers(p, deps),
     )  # fmt: skip
-
-
-@router.get(BASE + "c/{complaint_id}/photos/{attachment_id}/{variant}")
-async def photo(
-    complaint_id: str,
-    attachment_id: str,
-    variant: Literal["image", "thumbnail"],
-    session: CurrentSession,
-    deps: Deps,
-) -> Response:
-    """The complaint's photo for a signed-in page: the same rule as the API's
-    (`service.photos.for_staff`: who may see the complaint sees its photos, stored without EXIF)."""
-    stored = await photos.for_staff(deps.units(), session.principal, attachment_id, variant)
-    if stored.owner_id != complaint_id:
-        raise NotFound("photo_not_found", photos.NOT_FOUND)
-    headers = dict(attachments.serving_headers(stored))
-    media_type = headers.pop("Content-Type")
-    return Response(stored.data, media_type=media_type, headers=headers)
 
 
 def _action_form(

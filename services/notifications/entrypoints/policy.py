@@ -32,6 +32,21 @@ def inbox_of(principal: Principal) -> Recipient:
     raise Forbidden("no_inbox", Message("当前角色没有通知收件箱", "your role has no notice inbox"))
 
 
+def inbox_refusal(principal: Principal) -> Message | None:
+    """Why the workspace's notices page is not for this person (None: it is). The same rule as
+    the inbox API: a staff member with an inbox (enterprise, district office, city office)."""
+    if principal.role in (Role.ENTERPRISE, Role.DISTRICT_OFFICE, Role.CITY_OFFICE):
+        try:
+            inbox_of(principal)
+        except Forbidden as exc:
+            return exc.message
+        return None
+    return Message(
+        "通知工作台仅供物业企业、区县物业办和市物业办使用",
+        "The notices workspace is for enterprises, district offices and the city office",
+    )
+
+
 def _is_office(principal: Principal) -> bool:
     return principal.role in (Role.CITY_OFFICE, Role.DISTRICT_OFFICE)
 

@@ -38,6 +38,40 @@ async def mark_read(
 
 
 @dataclass(frozen=True)
+class InboxNotice:
+    """A notice as one recipient reads it: its copy, and the project it concerns (if known)."""
+
+    notice: Row
+    copy: Row
+    project_name: str | None
+    district_name: str | None
+
+
+async def inbox_notice(
+    uow: NotificationsUnitOfWork, notice_id: str, recipient: tuple[str, str]
+) -> InboxNotice | None:
+    """The notice if the recipient has a copy of it; None otherwise (as if it did not exist)."""
+    async with uow:
+        notice = await uow.inbox.notice(notice_id)
+        if notice is None:
+            return None
+        mine = [
+            c
+            for c in await uow.inbox.recipients(notice_id)
+            if (c["recipient_kind"], c["recipient_id"]) == recipient
+        ]
+        if not mine:
+            return None
+        facts = await uow.projects.facts(notice["project_id"]) if notice["project_id"] else None
+    return InboxNotice(
+        notice,
+        mine[0],
+        facts.project_name if facts else None,
+        facts.district_name if facts else None,
+    )
+
+
+@dataclass(frozen=True)
 class History:
     notice: Row
     copies: list[Row]
