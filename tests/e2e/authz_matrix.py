@@ -102,6 +102,10 @@ PRIVATE: Final = (
 NEVER_PUBLIC: Final = ("case_id", "objection_id", "notice_id", "endpoint_id", "order_id")
 # Routes deliberately outside the matrix (the path, any service).
 NOT_API_ROUTES: Final = frozenset({"/metrics"})
+# Staff workspace pages and the browser sign-in flow answer a person, not an API client (a page
+# redirects to sign in, a refusal is an HTML page): their rules are the same policy functions,
+# proven by tests/integration/test_*_workspace.py and tests/browser/test_sign_in.py.
+NOT_API_PREFIXES: Final = ("/workspace/", "/auth/")
 
 
 def _cells(default_valid: Expect, cells: Mapping[str, Expect], broken: Expect) -> dict[str, Expect]:

@@ -55,7 +55,7 @@ def served_routes(service: str) -> set[tuple[str, str, str]]:
     out: set[tuple[str, str, str]] = set()
     for route in iter_route_contexts(app.routes):
         path = route.path
-        if path is None or path in m.NOT_API_ROUTES:
+        if path is None or path in m.NOT_API_ROUTES or path.startswith(m.NOT_API_PREFIXES):
             continue
         methods = set(route.methods or ())
         for method in methods - {"HEAD"} or methods:
