@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -27,8 +27,8 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined,
 
 from runtime.auth import Principal, Role
 from runtime.calendar import CHINA
-from runtime.errors import Message
-from runtime.web_session import Session, csrf_token
+from runtime.errors import DomainError, Message
+from runtime.web_session import Session, check_csrf, csrf_token
 
 HERE = Path(__file__).resolve().parent
 STYLESHEET = HERE / "static" / "workspace.css"
@@ -268,3 +268,30 @@ def add_static_route(router: APIRouter, path: str) -> None:
         )
 
     router.add_api_route(path, stylesheet, methods=["GET"], include_in_schema=False)
+
+
+MAX_FORM_BYTES = 32 * 1024  # a page's plain form (photos come as multipart, checked elsewhere)
+
+
+async def posted_form(
+    request: Request, session: Session, form: str, *, max_bytes: int = MAX_FORM_BYTES
+) -> dict[str, str] | Message:
+    """A page's posted form (the first value of each name) once its CSRF token checks out for
+    `form` (`runtime.web_session.check_csrf`), or why not: too large, not UTF-8, or not this
+    session's form. Nothing is parsed beyond `max_bytes`."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            return Message("提交的内容过大", "The form is too large")
+    try:
+        fields = {
+            k: v[0] for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()
+        }
+    except UnicodeDecodeError:
+        return Message("表单编码无效", "The form is not valid UTF-8")
+    try:
+        check_csrf(request, session, form, fields.get("csrf_token", ""))
+    except DomainError as exc:
+        return exc.message
+    return fields

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -19,7 +18,7 @@ from runtime import workspace
 from runtime.auth import Role
 from runtime.errors import DomainError, Forbidden, InvalidInput, Message, NotFound
 from runtime.http import RequestTrace
-from runtime.web_session import CurrentSession, Session, check_csrf
+from runtime.web_session import CurrentSession, Session
 from services.complaints.domain import complaint as complaint_model
 from services.complaints.domain.sla import Clock
 from services.complaints.entrypoints import policy
@@ -32,7 +31,6 @@ BASE = "/workspace/complaints/"
 env = workspace.environment(Path(__file__).resolve().parents[1] / "templates")
 router = APIRouter(include_in_schema=False)
 workspace.add_static_route(router, BASE + "static/workspace.css")
-MAX_FORM_BYTES = 32 * 1024
 LIST_LIMIT = 500
 PAGE_SIZE = 15
 STATUS_EN = {
@@ -66,26 +64,6 @@ def status_of(exc: DomainError) -> int:
         if isinstance(exc, kind):
             return code
     return 409
-
-
-async def form_of(request: Request, session: Session, form: str) -> dict[str, str] | Message:
-    """The posted form (first value of each name) once the CSRF check passes, or why not."""
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            return Message("提交的内容过大", "The form is too large")
-    try:
-        fields = {
-            k: v[0] for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()
-        }
-    except UnicodeDecodeError:
-        return Message("表单编码无效", "The form is not valid UTF-8")
-    try:
-        check_csrf(request, session, form, fields.get("csrf_token", ""))
-    except DomainError as exc:
-        return exc.message
-    return fields
 
 
 def clock_of(c: complaint_model.Complaint) -> Clock | None:
@@ -343,7 +321,7 @@ async def act(
     p = page(request, session, deps)
     if action not in ACTIONS and action not in DECISIONS:
         return workspace.refused(env, p, Message("没有这个操作", "No such action"), 404)
-    fields = await form_of(request, session, f"complaint:{complaint_id}:{action}")
+    fields = await workspace.posted_form(request, session, f"complaint:{complaint_id}:{action}")
     if isinstance(fields, Message):
         return workspace.refused(env, p, fields)
     found = await _complaint(p, deps, complaint_id)

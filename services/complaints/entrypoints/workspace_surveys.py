@@ -13,7 +13,7 @@ from runtime.errors import DomainError, Message
 from runtime.web_session import CurrentSession
 from services.complaints.entrypoints import policy
 from services.complaints.entrypoints.deps import Deps
-from services.complaints.entrypoints.workspace_pages import BASE, env, form_of, page, status_of
+from services.complaints.entrypoints.workspace_pages import BASE, env, page, status_of
 from services.complaints.service import survey_handling
 
 router = APIRouter(include_in_schema=False)
@@ -41,7 +41,7 @@ async def surveys(request: Request, session: CurrentSession, deps: Deps) -> Resp
 async def tokens(survey_id: str, request: Request, session: CurrentSession, deps: Deps) -> Response:
     """Issue a batch and show it once, ready to print and cut into slips."""
     p = page(request, session, deps)
-    fields = await form_of(request, session, f"survey-tokens:{survey_id}")
+    fields = await workspace.posted_form(request, session, f"survey-tokens:{survey_id}")
     if isinstance(fields, Message):
         return workspace.refused(env, p, fields)
     refusal = policy.survey_refusal(session.principal)

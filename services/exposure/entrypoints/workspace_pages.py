@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -17,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from runtime import workspace
 from runtime.errors import DomainError, Forbidden, InvalidInput, Message, NotFound
 from runtime.http import RequestTrace
-from runtime.web_session import CurrentSession, Session, check_csrf
+from runtime.web_session import CurrentSession, Session
 from services.exposure.entrypoints import policy
 from services.exposure.entrypoints.deps import Deps, ExposureDeps
 from services.exposure.service import commands
@@ -27,7 +26,6 @@ BASE = "/workspace/exposure/"
 env = workspace.environment(Path(__file__).resolve().parents[1] / "templates")
 router = APIRouter(include_in_schema=False)
 workspace.add_static_route(router, BASE + "static/workspace.css")
-MAX_FORM_BYTES = 32 * 1024
 LIST_LIMIT = 200
 ACTIONS = ("hold", "publish", "withdraw", "object")
 STATUS = {
@@ -62,26 +60,6 @@ def page(request: Request, session: Session, deps: ExposureDeps) -> workspace.Wo
 def label(p: workspace.WorkspacePage, table: dict[str, tuple[str, str]], key: str) -> str:
     zh, en = table.get(key, (key, key))
     return p.t(zh, en)
-
-
-async def form_of(request: Request, session: Session, form: str) -> dict[str, str] | Message:
-    """The posted form (first value of each name) once the CSRF check passes, or why not."""
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            return Message("提交的内容过大", "The form is too large")
-    try:
-        fields = {
-            k: v[0] for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()
-        }
-    except UnicodeDecodeError:
-        return Message("表单编码无效", "The form is not valid UTF-8")
-    try:
-        check_csrf(request, session, form, fields.get("csrf_token", ""))
-    except DomainError as exc:
-        return exc.message
-    return fields
 
 
 def status_of(exc: DomainError) -> int:
@@ -232,7 +210,7 @@ async def act(
     p = page(request, session, deps)
     if action not in ACTIONS:
         return workspace.refused(env, p, Message("没有这个操作", "No such action"), 404)
-    fields = await form_of(request, session, f"case:{case_id}:{action}")
+    fields = await workspace.posted_form(request, session, f"case:{case_id}:{action}")
     if isinstance(fields, Message):
         return workspace.refused(env, p, fields)
     found = await _case(p, deps, case_id)
@@ -289,7 +267,7 @@ async def decide_objection(
     p = page(request, session, deps)
     if decision not in DECISIONS:
         return workspace.refused(env, p, Message("没有这个操作", "No such action"), 404)
-    fields = await form_of(request, session, f"objection:{objection_id}:{decision}")
+    fields = await workspace.posted_form(request, session, f"objection:{objection_id}:{decision}")
     if isinstance(fields, Message):
         return workspace.refused(env, p, fields)
     found = await _case(p, deps, case_id)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -16,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from runtime import attachments, workspace
 from runtime.errors import DomainError, Forbidden, InvalidInput, Message, NotFound
 from runtime.http import RequestTrace
-from runtime.web_session import CurrentSession, Session, check_csrf
+from runtime.web_session import CurrentSession, Session
 from services.inspections.entrypoints import policy
 from services.inspections.entrypoints.deps import Deps, InspectionsDeps
 from services.inspections.entrypoints.rectifications_http import STATUS_ZH
@@ -28,7 +27,6 @@ BASE = "/workspace/inspections/"
 env = workspace.environment(Path(__file__).resolve().parents[1] / "templates")
 router = APIRouter(include_in_schema=False)
 workspace.add_static_route(router, BASE + "static/workspace.css")
-MAX_FORM_BYTES = 32 * 1024
 QUEUE_LIMIT = 200
 PAGE_SIZE = 15  # a phone screen or two of cards
 STATUS_EN = {
@@ -52,26 +50,6 @@ def page(request: Request, session: Session, deps: InspectionsDeps) -> workspace
 
 def status_label(p: workspace.WorkspacePage, status: str) -> str:
     return p.t(STATUS_ZH[status], STATUS_EN[status])
-
-
-async def form_of(request: Request, session: Session, form: str) -> dict[str, str] | Message:
-    """The posted form (first value of each name) once the CSRF check passes, or why not."""
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            return Message("提交的内容过大", "The form is too large")
-    try:
-        fields = {
-            k: v[0] for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()
-        }
-    except UnicodeDecodeError:
-        return Message("表单编码无效", "The form is not valid UTF-8")
-    try:
-        check_csrf(request, session, form, fields.get("csrf_token", ""))
-    except DomainError as exc:
-        return exc.message
-    return fields
 
 
 def photo_links(base: str, refs: list[attachments.Ref]) -> list[dict[str, Any]]:
@@ -242,7 +220,7 @@ async def decide(
     p = page(request, session, deps)
     if decision not in ("verify", "reject"):
         return workspace.refused(env, p, Message("没有这个操作", "No such action"), 404)
-    fields = await form_of(request, session, f"decide:{order_id}:{decision}")
+    fields = await workspace.posted_form(request, session, f"decide:{order_id}:{decision}")
     if isinstance(fields, Message):
         return workspace.refused(env, p, fields)
     found = await _order(p, deps, order_id)

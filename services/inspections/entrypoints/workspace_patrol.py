@@ -23,7 +23,6 @@ from services.inspections.entrypoints.uploads import TOO_BIG
 from services.inspections.entrypoints.workspace_pages import (
     BASE,
     env,
-    form_of,
     page,
     photo_links,
     status_of,
@@ -294,7 +293,7 @@ async def submit(
 ) -> Response:
     """File the patrol once: the draft id is the idempotency key of `record_inspection`."""
     p = page(request, session, deps)
-    fields = await form_of(request, session, f"patrol:{project_id}")
+    fields = await workspace.posted_form(request, session, f"patrol:{project_id}")
     if isinstance(fields, Message):
         return workspace.refused(env, p, fields)
     key = fields.get("draft_id", "")[:64]

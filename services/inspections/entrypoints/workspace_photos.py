@@ -21,7 +21,6 @@ from services.inspections.entrypoints.workspace_pages import (
     BASE,
     _order,
     env,
-    form_of,
     page,
     status_label,
     status_of,
@@ -39,7 +38,7 @@ async def multipart_of(
     once the CSRF check passes, or why not (a form without a file input posts as urlencoded:
     taken as such, without files). Nothing is decoded as an image here."""
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        plain = await form_of(request, session, form)
+        plain = await workspace.posted_form(request, session, form)
         return plain if isinstance(plain, Message) else (plain, {})
     parsed = await parse_multipart(request)
     if isinstance(parsed, Message):

@@ -8,14 +8,13 @@ like the API."""
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from runtime import workspace
 from runtime.errors import DomainError, Message
-from runtime.web_session import CurrentSession, Session, check_csrf
+from runtime.web_session import CurrentSession, Session
 from services.notifications.entrypoints import policy
 from services.notifications.entrypoints.deps import Deps, NotificationsDeps
 from services.notifications.service import inbox
@@ -25,7 +24,6 @@ BASE = "/workspace/notifications/"
 env = workspace.environment(Path(__file__).resolve().parents[1] / "templates")
 router = APIRouter(include_in_schema=False)
 workspace.add_static_route(router, BASE + "static/workspace.css")
-MAX_FORM_BYTES = 8 * 1024
 INBOX_LIMIT = 200  # the API's own maximum
 KINDS = {
     "notice": ("通知", "Notice"),
@@ -126,24 +124,6 @@ async def notice(notice_id: str, request: Request, session: CurrentSession, deps
     return await _shown(request, session, deps, notice_id)
 
 
-async def form_of(request: Request, session: Session, form: str) -> Message | None:
-    """None once the posted form's CSRF token checks out, else why not."""
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            return Message("提交的内容过大", "The form is too large")
-    try:
-        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True)
-    except UnicodeDecodeError:
-        return Message("表单编码无效", "The form is not valid UTF-8")
-    try:
-        check_csrf(request, session, form, (fields.get("csrf_token") or [""])[0])
-    except DomainError as exc:
-        return exc.message
-    return None
-
-
 @router.post(BASE + "notices/{notice_id}/read", response_class=HTMLResponse)
 async def mark_read(
     notice_id: str, request: Request, session: CurrentSession, deps: Deps
@@ -153,9 +133,9 @@ async def mark_read(
     refusal = policy.inbox_refusal(session.principal)
     if refusal is not None:
         return workspace.refused(env, p, refusal)
-    bad = await form_of(request, session, f"read:{notice_id}")
-    if bad is not None:
-        return workspace.refused(env, p, bad)
+    posted = await workspace.posted_form(request, session, f"read:{notice_id}", max_bytes=8 * 1024)
+    if isinstance(posted, Message):
+        return workspace.refused(env, p, posted)
     try:
         await inbox.mark_read(deps.units(), notice_id[:64], policy.inbox_of(session.principal))
     except DomainError:
