@@ -20,7 +20,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from deploy.local.processes import ServiceProcess, free_port
 from runtime import kafka
@@ -177,7 +177,7 @@ def test_every_page_at_desk_and_phone_width(browser: Browser, site: Site, width:
     ctx = signed_in(browser, site, CLERK, width)
     page = ctx.new_page()
     page.goto(BASE)
-    assert "投诉办理" in page.content()
+    expect(page.locator("body")).to_contain_text("投诉办理")
     first = page.locator("table.queue tbody tr").first
     assert "逾期" in first.inner_text()  # overdue first
     assert page.locator("table.queue tbody tr").count() == 15  # a page at a time
@@ -187,36 +187,38 @@ def test_every_page_at_desk_and_phone_width(browser: Browser, site: Site, width:
     page.get_by_role("button", name="筛选").click()
     assert "project=P-120101-0010" in page.url
     page.goto(BASE + f"c/{site.ids[0]}")
-    assert "13812345678" in page.content()  # the handling enterprise sees the contact
+    expect(page.locator("body")).to_contain_text(
+        "13812345678"
+    )  # the handling enterprise sees the contact
     shot(page, "complaint", width, full=width == 1280)
     if width != 1280:  # the first one was accepted at desk width
         page.goto(BASE + f"c/{site.ids[1]}")
     page.get_by_role("link", name="签收").first.click()
-    assert "首问责任人" in page.content()
+    expect(page.locator("body")).to_contain_text("首问责任人")
     shot(page, "accept-confirm", width)
     if width == 1280:
         page.get_by_role("button", name="确认签收").click()
-        assert "您是本投诉的首问责任人" in page.content()
+        expect(page.locator("body")).to_contain_text("您是本投诉的首问责任人")
         page.get_by_role("link", name="答复").click()
         page.get_by_role("button", name="答复业主").click()  # nothing written
         assert page.locator(".error-summary").is_visible()
         shot(page, "reply-errors", width)
         page.fill("#text", "已联系供水公司检修加压泵,今晚起恢复正常供水。")
         page.get_by_role("button", name="答复业主").click()
-        assert "已答复" in page.content()
+        expect(page.locator("body")).to_contain_text("已答复")
         page.goto(BASE + f"c/{site.ids[-3]}/transfer")
         shot(page, "transfer-confirm", width)
         page.goto(BASE + f"c/{site.ids[-1]}/extension")
         shot(page, "extension-confirm", width)
         page.goto(BASE + "surveys")
-        assert "1 / 120" in page.content()
+        expect(page.locator("body")).to_contain_text("1 / 120")
         shot(page, "surveys", width)
         page.fill("#count-1", "6")
         page.get_by_role("button", name="生成并打印").click()
         assert page.locator("ol.tokens li").count() == 6
         shot(page, "tokens", width)
         page.goto(BASE + "?lang=en")
-        assert "Complaint desk" in page.content()
+        expect(page.locator("body")).to_contain_text("Complaint desk")
         shot(page, "desk-en", width, full=False)
         page.goto(BASE + "?lang=zh")
     ctx.close()
@@ -224,11 +226,11 @@ def test_every_page_at_desk_and_phone_width(browser: Browser, site: Site, width:
     office = signed_in(browser, site, HEPING, width)
     page = office.new_page()
     page.goto(BASE)
-    assert "升级投诉" in page.content()
-    assert "延期待批" in page.content()
+    expect(page.locator("body")).to_contain_text("升级投诉")
+    expect(page.locator("body")).to_contain_text("延期待批")
     shot(page, "escalated", width, full=False)
     page.goto(BASE + f"c/{site.ids[-2]}")
-    assert "待审批的延期申请" in page.content()
+    expect(page.locator("body")).to_contain_text("待审批的延期申请")
     shot(page, "district-complaint", width, full=width == 1280)
     page.get_by_role("link", name="批准延期").click()
     shot(page, "approve-confirm", width)
@@ -237,6 +239,6 @@ def test_every_page_at_desk_and_phone_width(browser: Browser, site: Site, width:
     other = signed_in(browser, site, OTHER, width)
     page = other.new_page()
     page.goto(BASE + f"c/{site.ids[0]}")
-    assert "此投诉不属于贵单位" in page.content()
+    expect(page.locator("body")).to_contain_text("此投诉不属于贵单位")
     shot(page, "refused", width)
     other.close()

@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from deploy.local.processes import ServiceProcess, free_port
 from runtime import kafka
@@ -183,8 +183,8 @@ def test_the_inbox_and_a_criticism_at_desk_and_phone_width(
         assert "通知(4 条未读)" in page.locator("nav").inner_text()
     shot(page, "notices", width, full=False)
     page.get_by_role("link", name="通报批评:和平区·海河花园逾期未整改").click()
-    assert "和平区物业通〔2026〕3号" in page.content()
-    assert "和平区物业管理办公室" in page.content()
+    expect(page.locator("body")).to_contain_text("和平区物业通〔2026〕3号")
+    expect(page.locator("body")).to_contain_text("和平区物业管理办公室")
     link = page.get_by_role("link", name="查看相关事项")
     assert link.get_attribute("href") == (
         "http://127.0.0.1:8002/workspace/inspections/orders/RO-0001"
@@ -192,7 +192,7 @@ def test_the_inbox_and_a_criticism_at_desk_and_phone_width(
     if width == 1280:
         shot(page, "notice", width)
         page.get_by_role("button", name="标记已读").click()
-        assert "已标记为已读" in page.content()
+        expect(page.locator("body")).to_contain_text("已标记为已读")
         assert "通知(3 条未读)" in page.locator("nav").inner_text()
     else:
         shot(page, "notice", width)
