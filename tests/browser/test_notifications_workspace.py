@@ -7,6 +7,7 @@ store (tests/browser/test_sign_in.py covers the real sign-in)."""
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -178,9 +179,14 @@ def test_the_inbox_and_a_criticism_at_desk_and_phone_width(
     page = ctx.new_page()
     page.goto(BASE)
     first = page.locator("table.queue tbody tr").first.inner_text()
+    # the count, not a fixed number: the service also reads the shared topics, where other tests
+    # of the session publish events that may reach this office's inbox
+    counted = re.search(r"通知\((\d+) 条未读\)", page.locator("nav").inner_text())
+    assert counted is not None
+    unread = int(counted.group(1))
     if width == 1280:  # the first run: the criticism is the newest unread
         assert "通报批评" in first
-        assert "通知(4 条未读)" in page.locator("nav").inner_text()
+        assert unread >= 4  # the four seeded for this office
     shot(page, "notices", width, full=False)
     page.get_by_role("link", name="通报批评:和平区·海河花园逾期未整改").click()
     expect(page.locator("body")).to_contain_text("和平区物业通〔2026〕3号")
@@ -193,7 +199,7 @@ def test_the_inbox_and_a_criticism_at_desk_and_phone_width(
         shot(page, "notice", width)
         page.get_by_role("button", name="标记已读").click()
         expect(page.locator("body")).to_contain_text("已标记为已读")
-        assert "通知(3 条未读)" in page.locator("nav").inner_text()
+        expect(page.locator("nav")).to_contain_text(f"通知({unread - 1} 条未读)")
     else:
         shot(page, "notice", width)
     ctx.close()

@@ -298,6 +298,15 @@ INSPECTIONS = (
     Row(
         "inspections",
         "POST",
+        "/api/v1/rectifications/{order_id}/submissions/with-photos",
+        only("enterprise_a", enterprise_b=422),
+        form={"submission": "{}"},
+        note="multipart in real use: a body that is not multipart is refused (422) before the "
+        "order is looked up, the same answer for any id, so another enterprise learns nothing",
+    ),
+    Row(
+        "inspections",
+        "POST",
         "/api/v1/rectifications/{order_id}/decision",
         only("district_x", "city", district_y=404),
         json={"decision": "verify"},
