@@ -6,6 +6,7 @@ CSV export and overdue lists."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -62,7 +63,10 @@ async def desk(fresh_db: str, kafka_topics: str) -> AsyncIterator[Desk]:
         kafka_bootstrap_servers=kafka_topics,
         auth_jwt_public_key=issuer.public_key_pem,
     )
-    app = build_app(bootstrap.spec(settings), settings, clock=FixedClock(NOW))
+    # no consumers or jobs: the pages are the subject, the facts are seeded directly (a consumer
+    # would also read what other tests publish on the shared topics)
+    spec = dataclasses.replace(bootstrap.spec(settings), consumers=(), jobs=())
+    app = build_app(spec, settings, clock=FixedClock(NOW))
     async with served(app, follow_redirects=False) as client:
         pool = await asyncpg.create_pool(fresh_db, min_size=1, max_size=2)
         try:

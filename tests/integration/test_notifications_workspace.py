@@ -5,6 +5,7 @@ the session's CSRF token; another inbox's notice opened by URL reveals nothing."
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -119,7 +120,10 @@ async def desk(fresh_db: str, kafka_topics: str) -> AsyncIterator[Desk]:
         workspace_links=f"inspections={INSPECTIONS}",
     )
     clock = FixedClock(NOW)
-    app = build_app(bootstrap.spec(settings), settings, clock=clock)
+    # no consumers or jobs: the pages are the subject, the notices are seeded directly (a consumer
+    # would also read what other tests publish on the shared topics)
+    spec = dataclasses.replace(bootstrap.spec(settings), consumers=(), jobs=())
+    app = build_app(spec, settings, clock=clock)
     async with served(app, follow_redirects=False) as client:
         pool = await asyncpg.create_pool(fresh_db, min_size=1, max_size=2)
         try:
