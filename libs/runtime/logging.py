@@ -55,6 +55,18 @@ def configure(
     # Chatty libraries stay at WARNING unless we ask for DEBUG.
     for name in ("aiokafka", "kafka", "uvicorn.access", "faststream"):
         logging.getLogger(name).setLevel(max(numeric_level, logging.WARNING))
+    faststream = logging.getLogger("faststream")
+    if not any(isinstance(f, _TopicsCheckedElsewhere) for f in faststream.filters):
+        faststream.addFilter(_TopicsCheckedElsewhere())
+
+
+class _TopicsCheckedElsewhere(logging.Filter):
+    """Drop FastStream's per-subscriber warning that a consumer-only broker creates no topics:
+    the runtime checks they exist before the consumers start (`service._topics_exist`), so the
+    warning would be noise at every start."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "consumer-only mode" not in record.getMessage()
 
 
 def _bind_service(service: str) -> structlog.typing.Processor:

@@ -131,7 +131,7 @@ class OutboxRelay:
             producer = self._producer_factory()
             try:
                 await producer.start()
-            except Exception:
+            except BaseException:  # cancelled at shutdown too: never leave it half started
                 await _stop_quietly(producer)
                 raise
             self._producer = producer

@@ -394,6 +394,12 @@ def _consumers(
         client_id=spec.name,
         security=security.for_faststream(),
         logger=logging.getLogger("faststream"),
+        # Consumers only: what they publish goes through the outbox (the relay's producer) or
+        # to the dead-letter producer above, never through the broker. FastStream's own
+        # producer would be idle, and one whose start is cut short (a timed-out or cancelled
+        # connection attempt) is never stopped, leaking its connection on every retry.
+        # Read-only Kafka credentials are enough for this side as well.
+        consumer_only=True,
     )
     retry = RetryPolicy(
         max_attempts=settings.consumer_max_attempts,

@@ -114,7 +114,7 @@ def run_all(runs: list[tuple[str, Any]]) -> None:
         try:
             run()
         except Exception as exc:  # noqa: BLE001 - collected so one run reports them all
-            failures.append(f"{label}: {str(exc)[:800]}")
+            failures.append(f"{label}: {str(exc)[:1600]}")
     assert failures == [], "\n\n".join(failures)
 
 
@@ -159,6 +159,10 @@ def test_invalid_requests_are_refused_without_a_server_error(
 def stateful(service: str, base_url: str, headers: dict[str, str]) -> Any:
     """Scenarios that chain operations through the links Schemathesis infers."""
     machine = load(service).as_state_machine()
+    # What failed, as the service answered it: a scenario's replay (Hypothesis runs a failing
+    # example again to report it) meets a service whose state has moved on, draws differently
+    # and ends in "Inconsistent data generation", which would hide the failure itself.
+    seen: list[str] = []
 
     class Scenario(machine):  # type: ignore[misc, valid-type]
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
@@ -167,18 +171,33 @@ def stateful(service: str, base_url: str, headers: dict[str, str]) -> Any:
         def validate_response(
             self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any
         ) -> None:
-            case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs)
+            try:
+                case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs)
+            except Exception as exc:
+                seen.append(
+                    f"{case.method} {case.formatted_path} -> {response.status_code}: "
+                    f"{str(exc)[:600]}"
+                )
+                raise
 
-    return lambda: Scenario.run(
-        settings=settings(
-            max_examples=STATEFUL_SCENARIOS,
-            stateful_step_count=STATEFUL_STEPS,
-            deadline=None,
-            database=None,
-            derandomize=True,
-            suppress_health_check=list(HealthCheck),
-        )
-    )
+    def run() -> None:
+        try:
+            Scenario.run(
+                settings=settings(
+                    max_examples=STATEFUL_SCENARIOS,
+                    stateful_step_count=STATEFUL_STEPS,
+                    deadline=None,
+                    database=None,
+                    derandomize=True,
+                    suppress_health_check=list(HealthCheck),
+                )
+            )
+        except Exception as exc:
+            if not seen:
+                raise
+            raise AssertionError(f"{exc}\nfirst failure seen: {seen[0]}") from exc
+
+    return run
 
 
 @pytest.mark.parametrize("service", SERVICES)
