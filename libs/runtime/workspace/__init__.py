@@ -61,7 +61,8 @@ NAVIGATION = (
     NavEntry("inspections", "", "今日待办", "Today", OFFICES),
     NavEntry("inspections", "patrol", "巡查", "Patrol", OFFICES),
     NavEntry("inspections", "orders", "整改单", "Orders", OFFICES | {Role.ENTERPRISE}),
-    NavEntry("complaints", "", "投诉(升级)", "Complaints (escalated)", OFFICES | {Role.ENTERPRISE}),
+    NavEntry("complaints", "", "投诉(升级)", "Complaints (escalated)", OFFICES),
+    NavEntry("complaints", "", "投诉办理", "Complaints", frozenset({Role.ENTERPRISE})),
     NavEntry("exposure", "", "曝光案件待审", "Cases in review", OFFICES),
     NavEntry("exposure", "", "本企业曝光案件", "Our exposure cases", frozenset({Role.ENTERPRISE})),
     NavEntry(
