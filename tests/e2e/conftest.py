@@ -13,6 +13,8 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from deploy.local.processes import ServiceProcess, free_port
 from deploy.local.samples import FAILED_INSPECTION
@@ -30,6 +32,7 @@ class Platform:
     dsns: dict[str, str]
     issuer: DevIssuer
     bootstrap: str
+    group_prefix: str = ""
     tokens: dict[str, str] = field(default_factory=dict)
 
     def url(self, service: str) -> str:
@@ -105,7 +108,13 @@ def start_platform(
         for p in processes.values():  # no fixture teardown will stop them
             p.stop()
         raise
-    return Platform(processes=processes, dsns=dsns, issuer=issuer, bootstrap=bootstrap)
+    return Platform(
+        processes=processes,
+        dsns=dsns,
+        issuer=issuer,
+        bootstrap=bootstrap,
+        group_prefix=f"e2e-{run_id}.",
+    )
 
 
 def stop_platform(platform: Platform) -> None:
@@ -128,6 +137,66 @@ async def post_failed_inspection(platform: Platform, correlation_id: str) -> htt
             json=FAILED_INSPECTION,
             headers={"Authorization": f"Bearer {token}", "X-Correlation-ID": correlation_id},
         )
+
+
+async def unsettled(platform: Platform) -> list[str]:
+    """What is still moving: outbox rows not yet published (parked ones aside) and records the
+    platform's consumer groups have not committed, on the topics they have committed on (a
+    group's topics are known to the broker only through its commits: Kafka 4 no longer answers
+    aiokafka's DescribeGroups). Empty when the platform has caught up."""
+    moving = []
+    for service in platform.processes:
+        backlog = await platform.count(
+            service, "SELECT count(*) FROM outbox WHERE published_at IS NULL AND parked_at IS NULL"
+        )
+        if backlog:
+            moving.append(f"{service} outbox: {backlog}")
+    admin = AIOKafkaAdminClient(bootstrap_servers=platform.bootstrap)
+    ends = AIOKafkaConsumer(bootstrap_servers=platform.bootstrap, enable_auto_commit=False)
+    await admin.start()
+    await ends.start()
+    try:
+        groups = [
+            g[0] if isinstance(g, tuple) else g["group_id"]
+            for g in await admin.list_consumer_groups()
+        ]
+        for group in sorted(g for g in groups if g.startswith(platform.group_prefix)):
+            committed = await admin.list_consumer_group_offsets(group)
+            # every partition of the topics the group reads, committed to or not yet
+            topics = sorted({tp.topic for tp in committed})
+            parts = [
+                TopicPartition(d["topic"], p["partition"])
+                for d in (await admin.describe_topics(topics) if topics else ())
+                for p in d.get("partitions", ())
+            ]
+            if not parts:
+                continue
+            first, latest = await ends.beginning_offsets(parts), await ends.end_offsets(parts)
+            lag = 0
+            for tp in parts:
+                meta = committed.get(tp)
+                done = meta.offset if meta is not None and meta.offset >= 0 else first[tp]
+                lag += max(0, latest[tp] - done)
+            if lag:
+                moving.append(f"{group}: {lag} records")
+    finally:
+        await ends.stop()
+        await admin.close()
+    return moving
+
+
+async def settled(platform: Platform, timeout: float = 300.0) -> None:
+    """Wait until every outbox is published and every consumer group has caught up (three times
+    in a row, 2 s apart): what a test that reads the services' state needs, on a machine still busy with what
+    earlier tests set moving."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    calm = 0
+    while calm < 3:
+        moving = await unsettled(platform)
+        calm = 0 if moving else calm + 1
+        if moving and asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"the platform did not settle in {timeout:.0f} s: {moving}")
+        await asyncio.sleep(2.0)
 
 
 async def eventually(check: Any, timeout: float = 60.0) -> None:
