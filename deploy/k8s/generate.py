@@ -12,6 +12,7 @@ both with kustomize and validate them (tests/deploy/test_k8s.py).
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,10 @@ HOSTS = {
     "notifications": "tongzhi",
     "exposure": "baoguang",
 }
+# The operator's Keycloak, where it runs in the cluster (the Keycloak Operator's namespace): the
+# services reach it on its HTTPS port; the city's identity platform is reached on the internet.
+IDENTITY_NAMESPACE = "keycloak"
+IDENTITY_PORT = 8443
 INGRESS_NAMESPACE = "ingress-nginx"
 MONITORING_NAMESPACE = "monitoring"
 PRIVATE_RANGES = [
@@ -52,6 +57,44 @@ PRIVATE_RANGES = [
     "127.0.0.0/8",
     "100.64.0.0/10",  # CGNAT, and Alibaba Cloud's metadata service (100.100.100.200)
 ]
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One overlay's public addresses and identity provider (docs/operations.md, "Identity
+    provider"): written into overlays/<name>/identity/ as a kustomize Component."""
+
+    name: str
+    domain: str  # each service's host is HOSTS[service] + "." + domain
+    oidc_issuer: (
+        str  # the provider's issuer; discovery at <issuer>/.well-known/openid-configuration
+    )
+    jwks_url: str  # the discovery document's jwks_uri
+    provider: str  # a comment: which provider this is
+    client_id: str = "wuye-workspace"
+    audience: str = "wuye-platform"
+
+    def base_url(self, service: str) -> str:
+        """Where the ingress serves `service`: its pages' /auth/callback is under this."""
+        return f"https://{HOSTS[service]}.{self.domain}"
+
+
+ENVIRONMENTS = (
+    Environment(
+        "dev",
+        domain=f"dev.{DOMAIN}",
+        oidc_issuer=f"https://keycloak.dev.{DOMAIN}/realms/wuye",
+        jwks_url=f"https://keycloak.dev.{DOMAIN}/realms/wuye/protocol/openid-connect/certs",
+        provider="the operator's Keycloak (realm wuye, deploy/local/keycloak/realm-wuye.json)",
+    ),
+    Environment(
+        "prod",
+        domain=DOMAIN,
+        oidc_issuer="https://tyrz.tj.example.gov.cn/oidc",
+        jwks_url="https://tyrz.tj.example.gov.cn/oidc/jwks",
+        provider="the city's unified identity platform (统一身份认证平台)",
+    ),
+)
 
 
 def labels(service: str) -> dict[str, str]:
@@ -96,8 +139,8 @@ def config_map(service: str) -> dict[str, Any]:
             "SMTP_PORT": "587",
             "SMTP_SENDER": "tongzhi@wuye.example.gov.cn",
         }
-    if service == "complaints":
-        data["PUBLIC_HTTPS"] = "true"  # TLS ends at the ingress
+    # TLS ends at the ingress: session cookies are Secure all the same (every service has pages).
+    data["PUBLIC_HTTPS"] = "true"
     if service == "exposure":
         # Absolute links in the Atom feed; never taken from a request's Host header.
         data["PUBLIC_BASE_URL"] = f"https://{HOSTS['exposure']}.{DOMAIN}"
@@ -129,8 +172,9 @@ def env(service: str) -> list[dict[str, Any]]:
         # operations team, never committed: see docs/operations.md.
         _secret_env("DATABASE_URL", f"wuye-pg-{service}-app", "uri"),
         _secret_env("KAFKA_SASL_PASSWORD", f"wuye-{service}", "password"),
-        _config_env("AUTH_JWT_PUBLIC_KEY", "wuye-identity", "jwt-public-key.pem"),
-        _config_env("AUTH_ISSUER", "wuye-identity", "issuer"),
+        # A fixed-key issuer beside the provider: optional, empty in production.
+        _config_env("AUTH_JWT_PUBLIC_KEY", "wuye-identity", "jwt-public-key.pem", True),
+        _config_env("AUTH_ISSUER", "wuye-identity", "issuer", True),
         _config_env("AUTH_AUDIENCE", "wuye-identity", "audience"),
         # The OpenID Connect provider (docs/operations.md, "Identity provider"): its JWKS for the
         # APIs, its issuer and the workspace client for the pages' sign-in.
@@ -350,12 +394,22 @@ def network_policies() -> list[dict[str, Any]]:
                 "ports": _tcp(5432),
             },
         ]
+        # The identity provider (sign-in, token refresh, its JWKS): the operator's Keycloak in the
+        # cluster, or the city's platform on the internet (HTTPS only, no private address).
+        egress.append({"to": [_ns(IDENTITY_NAMESPACE)], "ports": _tcp(IDENTITY_PORT)})
         if service == "notifications":
             # SMTP relay and webhook receivers on the internet, never an internal address (SSRF).
             egress.append(
                 {
                     "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": PRIVATE_RANGES}}],
                     "ports": _tcp(25, 465, 587, 443),
+                }
+            )
+        else:
+            egress.append(
+                {
+                    "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": PRIVATE_RANGES}}],
+                    "ports": _tcp(443),
                 }
             )
         out.append(
@@ -618,6 +672,52 @@ def postgres_clusters() -> list[dict[str, Any]]:
     ]
 
 
+# -- the overlays' identity component --------------------------------------------------------------
+
+
+def workspace_links(env: Environment) -> str:
+    """WORKSPACE_LINKS: each service's pages at its own host (one navigation across them)."""
+    return ",".join(f"{s}={env.base_url(s)}/workspace/{s}/" for s in SERVICES)
+
+
+def identity_component(env: Environment) -> dict[str, Any]:
+    """A kustomize Component: the ConfigMap `wuye-identity` (the provider; nothing secret: the
+    client secret stays in the Secret `wuye-oidc`) and, merged into each service's ConfigMap,
+    OIDC_REDIRECT_BASE_URL (the public base its /auth/callback is reached at behind the ingress)
+    and WORKSPACE_LINKS."""
+    return {
+        "apiVersion": "kustomize.config.k8s.io/v1alpha1",
+        "kind": "Component",
+        "generatorOptions": {"disableNameSuffixHash": True},
+        "configMapGenerator": [
+            {
+                "name": "wuye-identity",
+                "literals": [
+                    f"oidc-issuer={env.oidc_issuer}",
+                    f"jwks-url={env.jwks_url}",
+                    f"oidc-client-id={env.client_id}",
+                    f"audience={env.audience}",
+                ],
+            },
+            *(
+                {
+                    "name": f"{s}-config",
+                    "behavior": "merge",
+                    "literals": [
+                        f"OIDC_REDIRECT_BASE_URL={env.base_url(s)}",
+                        f"WORKSPACE_LINKS={workspace_links(env)}",
+                    ],
+                }
+                for s in SERVICES
+            ),
+        ],
+    }
+
+
+def identity_path(env: Environment) -> Path:
+    return HERE / "overlays" / env.name / "identity" / "kustomization.yaml"
+
+
 # -- writing ---------------------------------------------------------------------------------------
 
 HEADER = "# Generated by `python -m deploy.k8s.generate` from the code; do not edit by hand.\n"
@@ -636,14 +736,22 @@ def documents() -> dict[Path, list[dict[str, Any]]]:
     }
 
 
-def render(docs: list[dict[str, Any]]) -> str:
-    return HEADER + "".join(
-        "---\n" + yaml.safe_dump(d, sort_keys=False, allow_unicode=True) for d in docs
+def render(docs: list[dict[str, Any]], comment: str = "") -> str:
+    return (
+        HEADER
+        + comment
+        + "".join("---\n" + yaml.safe_dump(d, sort_keys=False, allow_unicode=True) for d in docs)
     )
 
 
 def main(argv: list[str]) -> int:
     files = {path: render(docs) for path, docs in documents().items()}
+    for e in ENVIRONMENTS:
+        note = (
+            f"# {e.name}: the identity provider is {e.provider}. Set the values in\n"
+            "# deploy/k8s/generate.py (ENVIRONMENTS); docs/operations.md says what each one is.\n"
+        )
+        files[identity_path(e)] = render([identity_component(e)], note)
     return write_or_check(files, check="--check" in argv, command="python -m deploy.k8s.generate")
 
 

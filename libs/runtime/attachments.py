@@ -52,7 +52,7 @@ import hashlib
 import io
 import uuid
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
@@ -451,6 +451,7 @@ class _Row:
     owner_kind: str
     owner_id: str
     photo: Prepared
+    created_at: datetime | None = None
 
 
 @dataclass
@@ -482,7 +483,7 @@ class MemoryAttachmentStore:
         self, owner_kind: str, owner_id: str, photos: Sequence[Prepared], now: datetime
     ) -> list[Ref]:
         for p in photos:
-            self._pending.append((p.attachment_id, _Row(owner_kind, owner_id, p)))
+            self._pending.append((p.attachment_id, _Row(owner_kind, owner_id, p, now)))
         return [ref(p) for p in photos]
 
     async def listed(self, owner_kind: str, owner_id: str) -> list[Ref]:
@@ -495,7 +496,7 @@ class MemoryAttachmentStore:
     async def move(self, owner_kind: str, owner_id: str, to_kind: str, to_id: str) -> list[Ref]:
         for key, r in self._all():
             if r.owner_kind == owner_kind and r.owner_id == owner_id:
-                self._pending.append((key, _Row(to_kind, to_id, r.photo)))
+                self._pending.append((key, _Row(to_kind, to_id, r.photo, r.created_at)))
         return await self.listed(to_kind, to_id)
 
     async def get(self, attachment_id: str, variant: Variant = "image") -> Stored | None:
@@ -514,3 +515,15 @@ class MemoryAttachmentStore:
 
     async def thumbnail(self, attachment_id: str) -> Stored | None:
         return await self.get(attachment_id, "thumbnail")
+
+    def delete_where(self, keep: Callable[[str, str, datetime | None], bool]) -> int:
+        """Drop the committed rows for which `keep(owner_kind, owner_id, created_at)` is false
+        (the fakes' sweeps); how many were dropped."""
+        gone = [
+            key
+            for key, r in self.storage.rows.items()
+            if not keep(r.owner_kind, r.owner_id, r.created_at)
+        ]
+        for key in gone:
+            del self.storage.rows[key]
+        return len(gone)

@@ -16,6 +16,7 @@ from runtime.subscriptions import Subscription
 from runtime.unit_of_work import BatchHandler, Delivered
 from schemas import topics
 from schemas.base import Event
+from schemas.campaigns import v1 as campaigns
 from schemas.complaints import v1 as complaints
 from schemas.exposure import v1 as exposure
 from schemas.inspections import v1 as inspections
@@ -124,6 +125,15 @@ GROUPS: tuple[Group, ...] = (
         "Criticism notices (通报批评) complete a case's evidence",
         projections={notifications.NoticeIssued.ce_type: (facts.record_criticisms,)},
         decisions={notifications.NoticeIssued.ce_type: cases.criticism},
+    ),
+    Group(
+        "exposure.campaigns",
+        topics.CAMPAIGNS_EVENTS,
+        "Campaigns and activity plans submitted, for the city office's table (plans vs due)",
+        projections={
+            campaigns.CampaignPhaseStarted.ce_type: (facts.record_campaign_phases,),
+            campaigns.PlanSubmitted.ce_type: (facts.record_plans,),
+        },
     ),
     Group(
         "exposure.board",

@@ -86,6 +86,6 @@ def spec(settings: InspectionsSettings) -> ServiceSpec:
             workspace_photos.router,
         ),
         consumers=subscriptions.consumers(trigger),
-        jobs=jobs.JOBS,
+        jobs=(*jobs.JOBS, jobs.draft_sweep_job(settings.patrol_draft_max_age_days)),
         compose=composer(settings),
     )

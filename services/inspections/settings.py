@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
+
 from runtime.settings import Settings
 
 HERE = Path(__file__).parent
@@ -20,3 +22,6 @@ class InspectionsSettings(Settings):
     patrol_after_complaints: int = 3
     patrol_window_days: int = 30
     patrol_within_days: int = 7
+    # A patrol draft not saved for this many days is abandoned: the hourly sweep deletes it and
+    # its photos (and any draft photo whose draft is gone).
+    patrol_draft_max_age_days: int = Field(default=30, ge=1)

@@ -215,8 +215,23 @@ def test_every_page_at_desk_and_phone_width(browser: Browser, site: Site, width:
         shot(page, "surveys", width)
         page.fill("#count-1", "6")
         page.get_by_role("button", name="生成并打印").click()
-        assert page.locator("ol.tokens li").count() == 6
-        shot(page, "tokens", width)
+        cards = page.locator("ol.token-cards li")
+        assert cards.count() == 6
+        expect(cards.first).to_contain_text("P-120101-0009 小区")  # the project's name
+        expect(cards.first).to_contain_text("/survey")
+        assert cards.first.locator("figure.token-qr svg").count() == 1  # the survey URL's QR
+        shot(page, "tokens", width, full=False)
+        page.emulate_media(media="print")
+        assert not page.locator("header.ws nav").is_visible()  # no navigation on paper
+        assert not page.get_by_text("返回调查列表").is_visible()
+        assert cards.first.is_visible()
+        first_box, second_box = cards.nth(0).bounding_box(), cards.nth(1).bounding_box()
+        assert first_box is not None
+        assert second_box is not None
+        assert first_box["y"] == second_box["y"]  # two cards side by side to cut out
+        assert first_box["width"] <= width / 2 + 1
+        shot(page, "tokens-print", width, full=False)
+        page.emulate_media(media="screen")
         page.goto(BASE + "?lang=en")
         expect(page.locator("body")).to_contain_text("Complaint desk")
         shot(page, "desk-en", width, full=False)

@@ -50,13 +50,16 @@ CRITICISM_BODY = """津城物业服务有限公司:
 def _notices() -> list[Notice]:
     """A week of an enterprise's inbox: notices, reminders and one criticism."""
     made: list[Notice] = []
-    kinds = [("notice", "检查不合格整改通知"), ("reminder", "整改催办"), ("notice", "投诉转办通知")]
+    kinds = [("notice", "检查不合格整改通知", "inspection", "I"),
+             ("reminder", "整改催办", "rectification_order", "RO"),
+             ("notice", "投诉转办通知", "complaint", "C")]  # fmt: skip
     for n in range(8):
-        kind, title = kinds[n % 3]
+        kind, title, subject_kind, prefix = kinds[n % 3]
         project_id, project = PROJECTS[n % 2]
         notice_id = f"N-{n:03d}"
         made.append(_notice(notice_id, kind, f"{title}:{project}", project_id, hours=6 + 14 * n,
-                            body=f"津城物业服务有限公司:\n贵单位服务的物业项目“{project}”……"))  # fmt: skip
+                            body=f"津城物业服务有限公司:\n贵单位服务的物业项目“{project}”……",
+                            subject=(subject_kind, f"{prefix}-{n:03d}")))  # fmt: skip
     made.append(
         _notice(
             "N-crit", "criticism", "通报批评:和平区·海河花园逾期未整改", "P-120101-0001",
@@ -188,10 +191,10 @@ def test_the_inbox_and_a_criticism_at_desk_and_phone_width(
         assert "未读" in first
         assert unread >= 4  # the four seeded for this office
     shot(page, "notices", width, full=False)
-    page.get_by_role("link", name="通报批评:和平区·海河花园逾期未整改").click()
+    page.get_by_role("link", name="通报批评:和平区·海河花园逾期未整改", exact=True).click()
     expect(page.locator("body")).to_contain_text("和平区物业通〔2026〕3号")
     expect(page.locator("body")).to_contain_text("和平区物业管理办公室")
-    link = page.get_by_role("link", name="查看相关事项")
+    link = page.locator("main").get_by_role("link", name="办理整改单")
     assert link.get_attribute("href") == (
         "http://127.0.0.1:8002/workspace/inspections/orders/RO-0001"
     )

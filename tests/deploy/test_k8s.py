@@ -15,7 +15,7 @@ import yaml
 
 from deploy.k8s import generate, tools
 from schemas import catalog, topics
-from services.__main__ import SERVICES
+from services.__main__ import SERVICES, load
 
 REPO = Path(__file__).resolve().parents[2]
 OVERLAYS = REPO / "deploy" / "k8s" / "overlays"
@@ -110,12 +110,14 @@ def test_network_is_denied_by_default_and_opened_per_need(rendered: tuple[str, D
         internet = [
             rule for rule in spec["egress"] for peer in rule.get("to", ()) if "ipBlock" in peer
         ]
-        if service == "notifications":  # SMTP and webhooks, but no private address (SSRF)
-            assert internet
-            assert "10.0.0.0/8" in internet[0]["to"][0]["ipBlock"]["except"]
+        # every one reaches the identity provider: HTTPS, no private address (SSRF)
+        assert internet, service
+        assert "10.0.0.0/8" in internet[0]["to"][0]["ipBlock"]["except"]
+        if service == "notifications":  # SMTP and webhooks as well
+            assert {p["port"] for p in internet[0]["ports"]} == {25, 465, 587, 443}
         else:
-            assert internet == [], service
-            assert ports == {9093, 5432}, service
+            assert [p["port"] for p in internet[0]["ports"]] == [443], service
+            assert ports == {9093, 5432, generate.IDENTITY_PORT, 443}, service
         pg = policies[f"wuye-pg-{service}"]
         own = pg["ingress"][0]
         assert own["from"] == [{"podSelector": {"matchLabels": generate.labels(service)}}]
@@ -154,6 +156,62 @@ def test_metrics_are_scraped_on_their_own_port_by_monitoring_only(
         }, name
     host = "baoguang.dev.wuye.example.gov.cn" if env == "dev" else "baoguang.wuye.example.gov.cn"
     assert configs["exposure-config"]["PUBLIC_BASE_URL"] == f"https://{host}"
+
+
+def test_sign_in_is_configured_for_the_identity_provider_behind_the_ingress(
+    rendered: tuple[str, Docs],
+) -> None:
+    """Each service's pages are signed in through the overlay's OIDC provider: its issuer, JWKS
+    and client from the ConfigMap `wuye-identity`, the client secret from a Secret, and the
+    redirect base (its /auth/callback) at the host the Ingress routes to that service; the
+    navigation links every service at its host. The settings classes read what is set."""
+    env, docs = rendered
+    (environment,) = [e for e in generate.ENVIRONMENTS if e.name == env]
+    configs = {c["metadata"]["name"]: c["data"] for c in of_kind(docs, "ConfigMap")}
+    identity = configs["wuye-identity"]
+    assert identity["oidc-issuer"] == environment.oidc_issuer
+    assert identity["oidc-issuer"].startswith("https://")
+    assert identity["jwks-url"].startswith("https://")
+    assert identity["oidc-client-id"] == "wuye-workspace"
+    assert identity["audience"] == "wuye-platform"
+    assert "client-secret" not in identity  # the secret stays in the Secret wuye-oidc
+    (ingress,) = of_kind(docs, "Ingress")
+    host_of = {
+        r["http"]["paths"][0]["backend"]["service"]["name"]: r["host"]
+        for r in ingress["spec"]["rules"]
+    }
+    suffix = ".dev.wuye.example.gov.cn" if env == "dev" else ".wuye.example.gov.cn"
+    for d in of_kind(docs, "Deployment"):
+        name = d["metadata"]["name"]
+        (container,) = d["spec"]["template"]["spec"]["containers"]
+        refs = {
+            v["name"]: v["valueFrom"].get("configMapKeyRef") or v["valueFrom"]["secretKeyRef"]
+            for v in container["env"]
+        }
+        assert refs["OIDC_ISSUER"]["name"] == "wuye-identity"
+        assert refs["AUTH_JWKS_URL"]["key"] == "jwks-url"
+        assert refs["OIDC_CLIENT_SECRET"]["name"] == "wuye-oidc"
+        assert "configMapKeyRef" not in str(refs["OIDC_CLIENT_SECRET"])
+        data = configs[f"{name}-config"]
+        assert host_of[name].endswith(suffix)
+        assert data["OIDC_REDIRECT_BASE_URL"] == f"https://{host_of[name]}", (env, name)
+        assert data["PUBLIC_HTTPS"] == "true", name
+        links = dict(pair.split("=", 1) for pair in data["WORKSPACE_LINKS"].split(","))
+        assert links == {s: f"https://{host_of[s]}/workspace/{s}/" for s in SERVICES}
+        # what the service reads: the pod's environment, by its settings class
+        environ = {k: v for k, v in data.items()} | {
+            var: identity[ref["key"]]
+            for var, ref in refs.items()
+            if ref["name"] == "wuye-identity" and ref["key"] in identity
+        }
+        settings_cls, _ = load(name)
+        settings = settings_cls.model_validate(
+            {k.lower(): v for k, v in environ.items()} | {"database_url": "postgresql://x/y"}
+        )
+        assert settings.oidc_redirect_base_url == f"https://{host_of[name]}"
+        assert settings.oidc_issuer == environment.oidc_issuer
+        assert settings.auth_jwks_url == environment.jwks_url
+        assert settings.public_https is True
 
 
 def test_a_kafka_topic_for_every_topic_in_the_contract(rendered: tuple[str, Docs]) -> None:

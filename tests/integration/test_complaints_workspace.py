@@ -386,6 +386,10 @@ async def test_survey_tokens_are_handed_out_once_on_a_printable_page(desk: Desk)
     assert printed.status_code == 200, printed.text
     assert printed.headers["cache-control"] == "no-store"
     assert printed.text.count("<code>") == 3
+    assert printed.text.count('class="token-card"') == 3
+    assert printed.text.count("<svg") == 3  # a QR code of the survey address per card
+    assert "http://test/survey" in printed.text
+    assert printed.text.count("p-1 小区") == 3  # the project's name on every card
     stored_tokens = await fetch(desk.dsn, "SELECT count(*) AS n FROM survey_tokens")
     assert stored_tokens[0]["n"] == 4
     too_many = await client.post(url, data={"csrf_token": token(listing), "count": "500"})

@@ -33,13 +33,16 @@ NOW = datetime(2026, 3, 3, 10, 0, tzinfo=CHINA)
 BASE = "/workspace/notifications/"
 COOKIE = "wuye_notifications_session"
 INSPECTIONS = "http://127.0.0.1:8002/workspace/inspections/"
+COMPLAINTS = "https://ws.example.cn/workspace/complaints/"
+EXPOSURE = "https://ws.example.cn/workspace/exposure/"
 HEPING = Principal("heping-officer", Role.DISTRICT_OFFICE, district_code="120101", name="王科长")
 HEXI = Principal("hexi-officer", Role.DISTRICT_OFFICE, district_code="120103", name="李科长")
 ENTERPRISE = Principal("ent-clerk", Role.ENTERPRISE, enterprise_id="E-0001", name="张经理")
 OTHER = Principal("other-clerk", Role.ENTERPRISE, enterprise_id="E-0002", name="赵经理")
 CITY = Principal("city-officer", Role.CITY_OFFICE, name="刘处长")
 AGENCY = Principal("agency-1", Role.AGENCY, name="消防支队")
-PEOPLE = (HEPING, HEXI, ENTERPRISE, OTHER, CITY, AGENCY)
+KINDS_CLERK = Principal("kinds-clerk", Role.ENTERPRISE, enterprise_id="E-0003", name="钱经理")
+PEOPLE = (HEPING, HEXI, ENTERPRISE, OTHER, CITY, AGENCY, KINDS_CLERK)
 
 
 def notice(
@@ -98,6 +101,23 @@ NOTICES = (
         title_zh="河西区的通知",
     ),
 )
+# One notice per subject kind, in E-0003's inbox: (subject kind, subject id, where it links).
+KINDS = (
+    ("rectification_order", "RO-0002", f"{INSPECTIONS}orders/RO-0002"),
+    ("complaint", "C-0001", f"{COMPLAINTS}c/C-0001"),
+    ("exposure_case", "X-0001", f"{EXPOSURE}cases/X-0001"),
+    ("inspection", "I-0001", f"{INSPECTIONS}inspections/I-0001"),
+    ("patrol", "PT-0001", f"{INSPECTIONS}patrol/P-120101-0001"),  # the project to patrol
+    ("complaint", "C/../0002", f"{COMPLAINTS}c/C%2F..%2F0002"),  # ids are quoted
+    ("plan", "quality-month-2026", None),
+    ("survey", "S-0001", None),
+    ("something_new", "Z-0001", None),
+)
+BY_KIND = tuple(
+    notice(f"N-kind-{n}", 40 + n, ("enterprise", "E-0003", False),
+           subject_kind=kind, subject_id=sid, title_zh=f"通知 {kind} {n}")
+    for n, (kind, sid, _) in enumerate(KINDS)
+)  # fmt: skip
 
 
 @dataclass
@@ -117,7 +137,7 @@ async def desk(fresh_db: str, kafka_topics: str) -> AsyncIterator[Desk]:
     settings = NotificationsSettings(
         database_url=fresh_db,
         kafka_bootstrap_servers=kafka_topics,
-        workspace_links=f"inspections={INSPECTIONS}",
+        workspace_links=f"inspections={INSPECTIONS},complaints={COMPLAINTS},exposure={EXPOSURE}",
     )
     clock = FixedClock(NOW)
     # no consumers or jobs: the pages are the subject, the notices are seeded directly (a consumer
@@ -136,7 +156,7 @@ async def desk(fresh_db: str, kafka_topics: str) -> AsyncIterator[Desk]:
                     district_name="和平区", enterprise_id="E-0001",
                     enterprise_name="津城物业服务有限公司", service_grade="一级", occurred_at=NOW,
                 )])  # fmt: skip
-                await uow.notices.add(NOTICES)
+                await uow.notices.add(NOTICES + BY_KIND)
                 await uow.commit()
         finally:
             await pool.close()
@@ -218,9 +238,30 @@ async def test_a_notice_shows_its_number_office_body_and_subject(desk: Desk) -> 
     assert "&lt;script&gt;" in page.text
     english = await client.get(f"{BASE}notices/N-crit", params={"lang": "en"})
     assert "property management office" in english.text
-    # a notice about something without a workspace page has no link
-    plain = await client.get(f"{BASE}notices/N-new")
-    assert "/workspace/inspections/" not in plain.text.split("<main", 1)[1]
+
+
+async def test_each_kind_of_notice_links_to_where_it_is_acted_on_or_says_there_is_none(
+    desk: Desk,
+) -> None:
+    client = desk.as_(KINDS_CLERK)
+    inbox = await client.get(BASE)
+    for n, (kind, _, href) in enumerate(KINDS):
+        page = await client.get(f"{BASE}notices/N-kind-{n}")
+        assert page.status_code == 200, kind
+        main = page.text.split("<main", 1)[1]
+        if href is None:
+            assert "/workspace/" not in main.replace(f"{BASE}", ""), kind  # no link out
+            assert '<p class="muted">' in main, kind
+        else:
+            assert f'class="button secondary" href="{href}"' in main, kind
+            assert f'href="{href}"' in inbox.text, kind  # the inbox links it too
+    plan = await client.get(f"{BASE}notices/N-kind-6")
+    assert "活动方案通过接口提交" in plan.text
+    survey = await client.get(f"{BASE}notices/N-kind-7", params={"lang": "en"})
+    assert "Surveys are opened through the API" in survey.text
+    unknown = await client.get(f"{BASE}notices/N-kind-8", params={"lang": "zh"})
+    assert "此类通知没有对应的办理页面" in unknown.text
+    assert "无办理页面" in inbox.text
 
 
 async def test_marking_read_needs_the_sessions_token_and_is_the_apis_write(desk: Desk) -> None:

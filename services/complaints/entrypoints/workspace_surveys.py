@@ -5,8 +5,10 @@ surveys is `policy.survey_refusal`."""
 
 from __future__ import annotations
 
+import segno
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
 
 from runtime import workspace
 from runtime.errors import DomainError, Message
@@ -18,6 +20,13 @@ from services.complaints.service import survey_handling
 
 router = APIRouter(include_in_schema=False)
 MAX_TOKENS = 200  # one printed batch
+
+
+def qr_code(url: str) -> Markup:
+    """The survey address as an inline SVG QR code (segno; error correction M survives a
+    smudged print). The address only: a token never goes into a URL (access logs keep URLs)."""
+    svg: str = segno.make(url, error="m").svg_inline(scale=4, border=2, omitsize=True)
+    return Markup(svg)  # noqa: S704 (segno's SVG: a path of the modules, no text of ours)
 
 
 @router.get(BASE + "surveys", response_class=HTMLResponse)
@@ -59,9 +68,14 @@ async def tokens(survey_id: str, request: Request, session: CurrentSession, deps
         )
     except DomainError as exc:
         return workspace.refused(env, p, exc.message, status_of(exc))
+    async with deps.units() as uow:
+        row = await uow.surveys.get(survey_id)
+        project = await uow.projects.get(row.survey.project_id) if row else None
+    project_name = project.project_name if project else (row.survey.project_id if row else "")
     survey_url = str(request.base_url).rstrip("/") + "/survey"
     response = workspace.render(
-        env, p, "workspace_tokens.html", tokens=issued, survey_url=survey_url
-    )
+        env, p, "workspace_tokens.html", tokens=issued, survey_url=survey_url,
+        project_name=project_name, qr=qr_code(survey_url),
+    )  # fmt: skip
     response.headers["Cache-Control"] = "no-store"  # shown once
     return response

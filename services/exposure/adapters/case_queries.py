@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 
 from runtime import db
+from services.exposure.domain.board import CampaignPlans, PlanCount
 from services.exposure.service.ports import Scope
 
 CASE_COLUMNS = """c.case_id, c.project_id, c.project_name, c.enterprise_id, c.enterprise_name,
@@ -118,6 +119,36 @@ class PgCaseQueries:
             for key in into:
                 into[key] += r[key]
         return out
+
+    async def campaign_plans(self) -> CampaignPlans | None:
+        campaign = await self._conn.fetchrow(
+            """SELECT campaign_id, title_zh, planning_ends_on FROM campaign_facts
+                ORDER BY seen_at DESC, campaign_id DESC LIMIT 1"""
+        )
+        if campaign is None:
+            return None
+        rows = await self._conn.fetch(
+            """WITH runs AS (SELECT DISTINCT district_code, enterprise_id FROM projects),
+                    plans AS (SELECT submitter_kind, submitter_id FROM plan_facts
+                               WHERE campaign_id = $1)
+               SELECT d.district_code,
+                      1 + (SELECT count(*) FROM runs r
+                            WHERE r.district_code = d.district_code)::int AS due,
+                      (EXISTS (SELECT 1 FROM plans p WHERE p.submitter_kind = 'district'
+                                  AND p.submitter_id = d.district_code))::int
+                      + (SELECT count(*) FROM runs r JOIN plans p
+                                ON p.submitter_kind = 'enterprise'
+                               AND p.submitter_id = r.enterprise_id
+                          WHERE r.district_code = d.district_code)::int AS submitted
+                 FROM (SELECT DISTINCT district_code FROM projects) d""",
+            campaign["campaign_id"],
+        )
+        return CampaignPlans(
+            campaign_id=campaign["campaign_id"],
+            title_zh=campaign["title_zh"],
+            deadline_on=campaign["planning_ends_on"],
+            by_district={r["district_code"]: PlanCount(r["submitted"], r["due"]) for r in rows},
+        )
 
     async def overdue_orders(self, district_code: str, *, limit: int) -> list[dict[str, Any]]:
         rows = await self._conn.fetch(

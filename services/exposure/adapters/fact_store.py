@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Hashable, Sequence
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from runtime import db
+from runtime.calendar import CHINA
 from runtime.unit_of_work import Delivered
+from schemas.campaigns import v1 as campaigns
 from schemas.complaints import v1 as complaints
 from schemas.inspections import v1 as inspections
 from schemas.notifications import v1 as notifications
@@ -69,6 +71,37 @@ def _complaint(event: _ComplaintEvent) -> tuple[str, str, str, str, str]:
         event.district_code,
         event.category,
     )
+
+
+def campaign_rows(
+    events: Sequence[campaigns.CampaignPhaseStarted],
+) -> list[tuple[str, str, Any, Any, datetime]]:
+    """One row per campaign, as applying the events one by one would leave it: the last title,
+    the planning phase's dates, and the latest phase start (midnight, China time) as `seen_at`."""
+    by_id: dict[str, list[Any]] = {}
+    for e in events:
+        starts = datetime.combine(e.starts_on, time(), tzinfo=CHINA)
+        planning = e.phase == "planning"
+        row = by_id.setdefault(e.campaign_id, [e.campaign_id, e.title_zh, None, None, starts])
+        row[1] = e.title_zh
+        if planning:
+            row[2], row[3] = e.starts_on, e.ends_on
+        row[4] = max(row[4], starts)
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in by_id.values()]
+
+
+def plan_rows(
+    events: Sequence[campaigns.PlanSubmitted],
+) -> list[tuple[str, str, str, str, int, datetime]]:
+    """One row per campaign and submitter: its highest version."""
+    best: dict[tuple[str, str, str], campaigns.PlanSubmitted] = {}
+    for e in events:
+        key = (e.campaign_id, e.submitter_kind, e.submitter_id())
+        if key not in best or best[key].version < e.version:
+            best[key] = e
+    return [
+        (c, kind, sid, e.plan_id, e.version, e.submitted_at) for (c, kind, sid), e in best.items()
+    ]
 
 
 class PgFactRepository:
@@ -243,6 +276,47 @@ class PgFactRepository:
                                     $5::timestamptz[])
                ON CONFLICT (notice_id) DO NOTHING""",
             merged(rows),
+        )
+
+    async def campaign_phases(self, events: Sequence[campaigns.CampaignPhaseStarted]) -> None:
+        rows = campaign_rows(events)
+        await self._write(
+            """INSERT INTO campaign_facts (campaign_id, title_zh, planning_starts_on,
+                      planning_ends_on, seen_at)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::date[],
+                                    $5::timestamptz[])
+               ON CONFLICT (campaign_id) DO UPDATE SET
+                      title_zh = excluded.title_zh,
+                      planning_starts_on = coalesce(excluded.planning_starts_on,
+                                                    campaign_facts.planning_starts_on),
+                      planning_ends_on = coalesce(excluded.planning_ends_on,
+                                                  campaign_facts.planning_ends_on),
+                      seen_at = greatest(campaign_facts.seen_at, excluded.seen_at)""",
+            [list(column) for column in zip(*rows, strict=True)],
+        )
+
+    async def plans_submitted(self, events: Sequence[campaigns.PlanSubmitted]) -> None:
+        rows = plan_rows(events)
+        await self._write(
+            """INSERT INTO plan_facts (campaign_id, submitter_kind, submitter_id, plan_id,
+                      version, submitted_at)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+                                    $5::integer[], $6::timestamptz[])
+               ON CONFLICT (campaign_id, submitter_kind, submitter_id) DO UPDATE SET
+                      plan_id = excluded.plan_id, version = excluded.version,
+                      submitted_at = excluded.submitted_at
+                WHERE plan_facts.version < excluded.version""",
+            [list(column) for column in zip(*rows, strict=True)],
+        )
+        seen: dict[str, datetime] = {}
+        for campaign_id, *_, submitted_at in rows:
+            seen[campaign_id] = max(seen.get(campaign_id, submitted_at), submitted_at)
+        await self._write(
+            """INSERT INTO campaign_facts (campaign_id, seen_at)
+               SELECT * FROM unnest($1::text[], $2::timestamptz[])
+               ON CONFLICT (campaign_id) DO UPDATE SET
+                      seen_at = greatest(campaign_facts.seen_at, excluded.seen_at)""",
+            [list(seen), list(seen.values())] if seen else [],
         )
 
     async def criticisms_of(self, order_id: str) -> list[Criticism]:

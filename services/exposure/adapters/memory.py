@@ -13,12 +13,14 @@ from runtime.fakes import MemoryUnitOfWork
 from runtime.scheduler import Clock
 from runtime.unit_of_work import Delivered
 from schemas.base import Event
+from schemas.campaigns import v1 as campaigns
 from schemas.complaints import v1 as complaints
 from schemas.exposure import v1 as exposure
 from schemas.inspections import v1 as inspections
 from schemas.notifications import v1 as notifications
 from schemas.surveys import v1 as surveys
 from services.exposure import presentation
+from services.exposure.adapters.fact_store import campaign_rows, plan_rows
 from services.exposure.domain.cases import Case, Policy
 from services.exposure.domain.decisions import Criticism
 
@@ -224,6 +226,8 @@ class MemoryFactRepository:
     complaint_facts: dict[str, dict[str, Any]] = field(default_factory=dict)
     survey_facts: dict[str, dict[str, Any]] = field(default_factory=dict)
     criticism_facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    campaign_facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    plan_facts: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     writes: int = 0  # statements the asyncpg adapter would run: one per non-empty run
 
     def _wrote(self, rows: Sequence[object]) -> None:
@@ -314,6 +318,33 @@ class MemoryFactRepository:
                 "issued_at": e.issued_at,
             }
             _upsert(self.criticism_facts, "notice_id", row, ())
+
+    async def campaign_phases(self, events: Sequence[campaigns.CampaignPhaseStarted]) -> None:
+        self._wrote(events)
+        for campaign_id, title, starts_on, ends_on, seen_at in campaign_rows(events):
+            row = self.campaign_facts.setdefault(
+                campaign_id,
+                {"planning_starts_on": None, "planning_ends_on": None, "seen_at": seen_at},
+            )
+            row["title_zh"] = title
+            if starts_on is not None:
+                row["planning_starts_on"], row["planning_ends_on"] = starts_on, ends_on
+            row["seen_at"] = max(row["seen_at"], seen_at)
+
+    async def plans_submitted(self, events: Sequence[campaigns.PlanSubmitted]) -> None:
+        self._wrote(events)
+        for campaign_id, kind, sid, plan_id, version, at in plan_rows(events):
+            seen = self.plan_facts.get((campaign_id, kind, sid))
+            if seen is None or seen["version"] < version:
+                self.plan_facts[(campaign_id, kind, sid)] = {
+                    "plan_id": plan_id, "version": version, "submitted_at": at,
+                }  # fmt: skip
+            row = self.campaign_facts.setdefault(
+                campaign_id,
+                {"title_zh": None, "planning_starts_on": None, "planning_ends_on": None,
+                 "seen_at": at},
+            )  # fmt: skip
+            row["seen_at"] = max(row["seen_at"], at)
 
     async def criticisms_of(self, order_id: str) -> list[Criticism]:
         rows = sorted(

@@ -9,7 +9,13 @@ from datetime import datetime
 from typing import Any
 
 from services.exposure.adapters.memory import MemoryCaseRepository, MemoryFactRepository
-from services.exposure.domain.board import CampaignStats, EnterpriseGrade, ProjectGrade
+from services.exposure.domain.board import (
+    CampaignPlans,
+    CampaignStats,
+    EnterpriseGrade,
+    PlanCount,
+    ProjectGrade,
+)
 from services.exposure.service.ports import Scope
 
 
@@ -27,6 +33,8 @@ class MemoryCaseQueries:
 
     repository: MemoryCaseRepository
     facts: MemoryFactRepository
+    registry: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """The registry copy's projects: project id -> (district code, enterprise id)."""
 
     async def cases(self, scope: Scope, *, status: str | None, limit: int) -> list[dict[str, Any]]:
         rows = [
@@ -81,6 +89,29 @@ class MemoryCaseQueries:
             into["cases_review"] += c["status"] in ("in_review", "held")
             into["cases_published"] += c["status"] == "published"
         return out
+
+    async def campaign_plans(self) -> CampaignPlans | None:
+        if not self.facts.campaign_facts:
+            return None
+        campaign_id, row = max(
+            self.facts.campaign_facts.items(), key=lambda item: (item[1]["seen_at"], item[0])
+        )
+        plans = {(k, sid) for (c, k, sid) in self.facts.plan_facts if c == campaign_id}
+        runs: dict[str, set[str]] = {}
+        for district, enterprise in self.registry.values():
+            runs.setdefault(district, set()).add(enterprise)
+        return CampaignPlans(
+            campaign_id=campaign_id,
+            title_zh=row["title_zh"],
+            deadline_on=row["planning_ends_on"],
+            by_district={
+                d: PlanCount(
+                    (("district", d) in plans) + sum(("enterprise", e) in plans for e in ents),
+                    1 + len(ents),
+                )
+                for d, ents in runs.items()
+            },
+        )
 
     async def overdue_orders(self, district_code: str, *, limit: int) -> list[dict[str, Any]]:
         rows = [

@@ -18,6 +18,8 @@ TABLES = (
     "complaint_facts",
     "survey_facts",
     "criticism_facts",
+    "campaign_facts",
+    "plan_facts",
 )
 
 

@@ -5,7 +5,7 @@ the statistics API. Plain fields only, so `dataclasses.asdict` (and FastAPI) ser
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from services.exposure.domain import grades
@@ -86,3 +86,23 @@ class CampaignStats:
     """Registered projects with a closed survey by their current enterprise."""
     survey_coverage: float | None
     """调查覆盖率 surveyed_projects / projects."""
+
+
+@dataclass(frozen=True)
+class PlanCount:
+    """Activity plans of one district's campaign: the district office's own and those of the
+    enterprises running a project there (the same rule as the inspections service's
+    `required_submitters`), submitted against due."""
+
+    submitted: int
+    due: int
+
+
+@dataclass(frozen=True)
+class CampaignPlans:
+    """The campaign seen last and, per district code, its plans submitted against due."""
+
+    campaign_id: str
+    title_zh: str | None
+    deadline_on: date | None
+    by_district: dict[str, PlanCount]

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from runtime.unit_of_work import Delivered
 from schemas.base import Event
+from schemas.campaigns import v1 as campaigns
 from schemas.complaints import v1 as complaints
 from schemas.inspections import v1 as inspections
 from schemas.notifications import v1 as notifications
@@ -102,3 +103,15 @@ async def record_criticisms(uow: ExposureUnitOfWork, batch: Sequence[Delivered[E
             and e.project_id is not None
         ]
     )
+
+
+async def record_campaign_phases(
+    uow: ExposureUnitOfWork, batch: Sequence[Delivered[Event]]
+) -> None:
+    """A campaign's phases: its title and, from the planning phase, when plans are due."""
+    await uow.facts.campaign_phases(_events(batch, campaigns.CampaignPhaseStarted))
+
+
+async def record_plans(uow: ExposureUnitOfWork, batch: Sequence[Delivered[Event]]) -> None:
+    """Activity plans submitted (or replaced): who has one, for the city office's table."""
+    await uow.facts.plans_submitted(_events(batch, campaigns.PlanSubmitted))

@@ -13,11 +13,17 @@ from typing import Any, Literal, Protocol
 
 from runtime.unit_of_work import Delivered, UnitOfWork
 from schemas.base import Event
+from schemas.campaigns import v1 as campaigns
 from schemas.complaints import v1 as complaints
 from schemas.inspections import v1 as inspections
 from schemas.notifications import v1 as notifications
 from schemas.surveys import v1 as surveys
-from services.exposure.domain.board import CampaignStats, EnterpriseGrade, ProjectGrade
+from services.exposure.domain.board import (
+    CampaignPlans,
+    CampaignStats,
+    EnterpriseGrade,
+    ProjectGrade,
+)
 from services.exposure.domain.cases import Case, Policy
 from services.exposure.domain.decisions import Criticism
 
@@ -74,6 +80,12 @@ class FactRepository(Protocol):
     async def add_surveys(self, events: Sequence[surveys.SurveyClosed]) -> None: ...
     async def add_criticisms(self, events: Sequence[notifications.NoticeIssued]) -> None: ...
 
+    async def campaign_phases(self, events: Sequence[campaigns.CampaignPhaseStarted]) -> None:
+        """The campaign's title, its planning phase's dates, and when it was last seen."""
+
+    async def plans_submitted(self, events: Sequence[campaigns.PlanSubmitted]) -> None:
+        """One row per campaign and submitter at its highest version; the campaign seen."""
+
     async def criticisms_of(self, order_id: str) -> list[Criticism]:
         """The criticism notices seen about an order, oldest first."""
 
@@ -113,6 +125,11 @@ class CaseQueries(Protocol):
         """Per district code: `inspections`, `failed` (inspections below the pass mark),
         `cases_review` (in review or held), `cases_published`, `cases_total`; for the city
         office's campaign table beside the board's statistics."""
+
+    async def campaign_plans(self) -> CampaignPlans | None:
+        """The campaign seen last (None before any) and, per district with a project in the
+        registry copy, its activity plans submitted against due: the district office's own plus
+        one per enterprise running a project there."""
 
     async def overdue_orders(self, district_code: str, *, limit: int) -> list[dict[str, Any]]:
         """A district's rectification orders overdue and not verified, oldest deadline first,

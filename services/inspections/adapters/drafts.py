@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from runtime import db
-from services.inspections.service.ports import PatrolDraft
+from services.inspections.service.ports import DraftSweep, PatrolDraft
 
 
 class PgPatrolDrafts:
@@ -56,3 +57,24 @@ class PgPatrolDrafts:
             recorded_by,
             project_id,
         )
+
+    async def sweep(
+        self, *, stale_before: datetime, photos_before: datetime, photo_kind: str
+    ) -> DraftSweep:
+        drafts = await self._conn.fetchval(
+            """WITH gone AS (DELETE FROM patrol_drafts WHERE updated_at < $1 RETURNING 1)
+               SELECT count(*) FROM gone""",
+            stale_before,
+        )
+        photos = await self._conn.fetchval(
+            """WITH gone AS (
+                   DELETE FROM attachments a
+                    WHERE a.owner_kind = $1 AND a.created_at < $2
+                      AND NOT EXISTS (SELECT 1 FROM patrol_drafts d
+                                       WHERE d.draft_id = split_part(a.owner_id, ':', 1))
+                   RETURNING 1)
+               SELECT count(*) FROM gone""",
+            photo_kind,
+            photos_before,
+        )
+        return DraftSweep(drafts=int(drafts), photos=int(photos))

@@ -20,7 +20,7 @@ from services.inspections.adapters.postgres import CAMPAIGNS_SOURCE, REGISTRY_SO
 from services.inspections.adapters.registry_tables import template_from_json
 from services.inspections.domain import campaign, checklist
 from services.inspections.domain.project_registry import ProjectFacts
-from services.inspections.service.ports import Change, NewActivity, PatrolDraft
+from services.inspections.service.ports import Change, DraftSweep, NewActivity, PatrolDraft
 
 
 class MemoryProjects:
@@ -277,8 +277,9 @@ class MemoryActivities:
 
 
 class MemoryPatrolDrafts:
-    def __init__(self) -> None:
+    def __init__(self, attachments: MemoryAttachmentStore | None = None) -> None:
         self.rows: dict[tuple[str, str], PatrolDraft] = {}
+        self._attachments = attachments
 
     async def get(self, recorded_by: str, project_id: str) -> PatrolDraft | None:
         return self.rows.get((recorded_by, project_id))
@@ -288,6 +289,21 @@ class MemoryPatrolDrafts:
 
     async def delete(self, recorded_by: str, project_id: str) -> None:
         self.rows.pop((recorded_by, project_id), None)
+
+    async def sweep(
+        self, *, stale_before: datetime, photos_before: datetime, photo_kind: str
+    ) -> DraftSweep:
+        stale = [k for k, d in self.rows.items() if d.updated_at < stale_before]
+        for key in stale:
+            del self.rows[key]
+        live = {d.draft_id for d in self.rows.values()}
+
+        def keep(kind: str, owner_id: str, created_at: datetime | None) -> bool:
+            old = created_at is not None and created_at < photos_before
+            return not (kind == photo_kind and old and owner_id.split(":", 1)[0] not in live)
+
+        photos = self._attachments.delete_where(keep) if self._attachments else 0
+        return DraftSweep(drafts=len(stale), photos=photos)
 
 
 class MemoryInspectionsUnitOfWork(MemoryUnitOfWork):
@@ -321,8 +337,8 @@ class MemoryInspectionsUnitOfWork(MemoryUnitOfWork):
         self.orders = MemoryOrders()
         self.patrols = MemoryPatrols()
         self.campaigns = MemoryCampaigns()
-        self.drafts = MemoryPatrolDrafts()
         self.attachments = MemoryAttachmentStore()
+        self.drafts = MemoryPatrolDrafts(self.attachments)
         self.registry_outbox = MemoryOutbox(source=REGISTRY_SOURCE)
         self.campaign_outbox = MemoryOutbox(source=CAMPAIGNS_SOURCE)
 

@@ -302,8 +302,25 @@ class PatrolDraft:
     updated_at: datetime
 
 
+@dataclass(frozen=True)
+class DraftSweep:
+    """What one sweep removed: abandoned drafts, and draft photos left without a draft."""
+
+    drafts: int
+    photos: int
+
+
 class PatrolDrafts(Protocol):
     async def get(self, recorded_by: str, project_id: str) -> PatrolDraft | None: ...
+
+    async def sweep(
+        self, *, stale_before: datetime, photos_before: datetime, photo_kind: str
+    ) -> DraftSweep:
+        """Delete the drafts last saved before `stale_before`, then every attachment of
+        `photo_kind` (owner id `<draft id>:<item id>`) created before `photos_before` whose draft
+        no longer exists (submitted drafts' photos moved with the inspection; these are left
+        over)."""
+        ...
 
     async def save(self, draft: PatrolDraft) -> None:
         """Insert or replace the person's draft for the project."""

@@ -7,7 +7,9 @@ like the API."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -30,10 +32,51 @@ KINDS = {
     "reminder": ("催办", "Reminder"),
     "criticism": ("通报批评", "Criticism"),
 }
-# Where a notice's subject has a page in its owning service's workspace: (service, path).
+
+
+@dataclass(frozen=True)
+class SubjectPage:
+    """Where the person acts on a notice's subject: a page of the owning service's workspace
+    (its base from WORKSPACE_LINKS), the path built from the notice's ids."""
+
+    service: str
+    path: str  # formatted with subject_id and project_id, each URL-quoted
+    label: tuple[str, str]
+
+
+@dataclass(frozen=True)
+class SubjectLink:
+    href: str | None  # None: no page for this kind of subject
+    label: str
+
+
+# By the rules' subject kind (data/rules.toml; `exposure_case` for notices about a case).
 SUBJECT_PAGES = {
-    "rectification_order": ("inspections", "orders/{id}"),
+    "rectification_order": SubjectPage(
+        "inspections", "orders/{subject_id}", ("办理整改单", "Open the rectification order")
+    ),
+    "complaint": SubjectPage("complaints", "c/{subject_id}", ("办理投诉", "Open the complaint")),
+    "exposure_case": SubjectPage(
+        "exposure", "cases/{subject_id}", ("查看曝光案件", "Open the exposure case")
+    ),
+    "inspection": SubjectPage(
+        "inspections", "inspections/{subject_id}", ("查看检查结果", "Open the inspection")
+    ),
+    "patrol": SubjectPage("inspections", "patrol/{project_id}", ("开始巡查", "Start the patrol")),
 }
+# Kinds whose work has no workspace page (yet): what the person is told instead.
+NO_PAGE = {
+    "plan": (
+        "活动方案通过接口提交,工作台暂无方案页面。",
+        "Activity plans are submitted through the API; the workspace has no plan page.",
+    ),
+    "survey": (
+        "满意度调查通过接口发起,工作台暂无发起页面(已发起的调查在投诉工作台的“满意度调查凭证”)。",
+        "Surveys are opened through the API; the workspace has no page to open one (opened "
+        "surveys are under the complaints workspace's survey tokens).",
+    ),
+}
+NO_PAGE_AT_ALL = ("此类通知没有对应的办理页面。", "This kind of notice has no page to act on.")
 NOT_FOUND = Message("通知不存在", "No such notice in your inbox")
 
 
@@ -57,12 +100,14 @@ def kind_label(p: workspace.WorkspacePage, kind: str) -> str:
     return p.t(zh, en)
 
 
-def subject_link(p: workspace.WorkspacePage, notice: Row) -> str | None:
+def subject_link(p: workspace.WorkspacePage, notice: Row) -> SubjectLink:
+    """The page where the person acts on the notice, or why there is none."""
     found = SUBJECT_PAGES.get(notice["subject_kind"])
-    if found is None:
-        return None
-    service, path = found
-    return p.base(service) + path.format(id=notice["subject_id"])
+    ids = {"subject_id": notice["subject_id"], "project_id": notice.get("project_id")}
+    if found is None or any(f"{{{k}}}" in found.path and not v for k, v in ids.items()):
+        return SubjectLink(None, p.t(*NO_PAGE.get(notice["subject_kind"], NO_PAGE_AT_ALL)))
+    path = found.path.format(**{k: quote(v or "", safe="") for k, v in ids.items()})
+    return SubjectLink(p.base(found.service) + path, p.t(*found.label))
 
 
 def issuing_office(p: workspace.WorkspacePage, notice: Row, district_name: str | None) -> str:
@@ -96,7 +141,7 @@ async def notices(request: Request, session: CurrentSession, deps: Deps) -> Resp
     p = page(request, session, deps, unread)
     return workspace.render(
         env, p, "notices.html", rows=rows, unread=unread, limit=INBOX_LIMIT,
-        kind_label=kind_label,
+        kind_label=kind_label, subject_link=subject_link,
     )  # fmt: skip
 
 

@@ -4,10 +4,12 @@ events leaves, and one write per run."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
+from schemas.campaigns import v1 as campaigns
+from services.exposure.adapters.memory_queries import MemoryCaseQueries
 from services.exposure.service import facts
 from tests import factories
 from tests.unit.exposure.builders import (
@@ -136,3 +138,34 @@ async def test_only_criticisms_of_rectification_orders_with_a_project_are_facts(
 async def test_a_handler_refuses_an_event_of_another_type() -> None:
     with pytest.raises(TypeError, match="SurveyClosed"):
         await facts.record_surveys(unit(), [delivered(complaint_filed())])
+
+
+async def test_plans_keep_the_highest_version_and_the_table_counts_them_per_district() -> None:
+    def plan(submitter: str, version: int, *, district: bool = False) -> campaigns.PlanSubmitted:
+        return campaigns.PlanSubmitted(
+            campaign_id="qm-2012", plan_id=f"P-{submitter}", version=version,
+            submitter_kind="district" if district else "enterprise", submitter_name="某",
+            submitted_at=T0, district_code=submitter if district else None,
+            enterprise_id=None if district else submitter,
+        )  # fmt: skip
+
+    uow = unit()
+    queries = MemoryCaseQueries(uow.cases, uow.facts)  # type: ignore[arg-type]
+    assert await queries.campaign_plans() is None
+    phase = campaigns.CampaignPhaseStarted(
+        campaign_id="qm-2012", phase="planning", phase_title_zh="制定方案阶段",
+        starts_on=date(2012, 8, 6), ends_on=date(2012, 8, 13), title_zh="2012年质量月",
+    )  # fmt: skip
+    await facts.record_campaign_phases(uow, [delivered(phase)])
+    run = [plan("E-1", 2), plan("E-1", 1), plan("120101", 1, district=True)]
+    await facts.record_plans(uow, [delivered(e) for e in run])
+    assert uow.facts.plan_facts[("qm-2012", "enterprise", "E-1")]["version"] == 2
+    queries.registry.update({"P-1": ("120101", "E-1"), "P-2": ("120101", "E-2"),
+                             "P-3": ("120103", "E-1")})  # fmt: skip
+    shown = await queries.campaign_plans()
+    assert shown is not None
+    assert (shown.title_zh, shown.deadline_on) == ("2012年质量月", date(2012, 8, 13))
+    assert {d: (c.submitted, c.due) for d, c in shown.by_district.items()} == {
+        "120101": (2, 3),
+        "120103": (1, 2),
+    }

@@ -24,6 +24,7 @@ def test_every_listed_event_type_is_on_its_groups_topic() -> None:
         "wuye.complaints.events",
         "wuye.surveys.events",
         "wuye.notifications.events",
+        "wuye.campaigns.events",
         "wuye.exposure.events",
     ]
     for group in subscriptions.GROUPS:
