@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from deploy.local.processes import ServiceProcess, free_port
 from runtime import db, kafka
@@ -143,7 +144,8 @@ def playwright() -> Iterator[Playwright]:
 
 
 @pytest.fixture(scope="module")
-def browser(site: Site, playwright: Playwright) -> Iterator[Browser]:
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    _ensure_chromium()
     browser = playwright.chromium.launch(
         executable_path=str(CHROMIUM),
         args=[
@@ -156,6 +158,59 @@ def browser(site: Site, playwright: Playwright) -> Iterator[Browser]:
     )
     yield browser
     browser.close()
+
+
+@contextmanager
+def workspace_service(
+    stack: Any, folder: Path, name: str, now: datetime, **env: str
+) -> Iterator[tuple[ServiceProcess, str]]:
+    """One service as a real process for its workspace pages: a database of its own, the
+    session's Kafka, business time from `now` at real speed; `env` adds or overrides settings.
+    Yields the process once it is ready, and its database's DSN (for seeding)."""
+    _ensure_chromium()
+    run_async_in_thread(lambda: kafka.ensure_topics(stack.kafka_bootstrap))
+    dsn = stack.create_database(f"browser_{uuid.uuid4().hex[:8]}_{name}")
+    process = ServiceProcess(
+        name=name,
+        port=free_port(),
+        env={
+            "DATABASE_URL": dsn,
+            "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
+            "CONSUMER_GROUP_PREFIX": f"browser-{uuid.uuid4().hex[:8]}.",
+            "CLOCK_START": now.isoformat(),
+            "CLOCK_SPEED": "1",
+            **env,
+        },
+        log_path=folder / f"{name}.log",
+    )
+    process.start()
+    try:
+        process.wait_ready()
+        yield process, dsn
+    finally:
+        process.stop()
+
+
+def session_context(
+    browser: Browser, url: str, cookie: tuple[str, str], width: int
+) -> BrowserContext:
+    """A person's browser at `width` px, already signed in to the service at `url` with a session
+    cookie (name, value) opened in its store (tests/browser/test_sign_in.py and
+    test_whole_story.py sign in through Keycloak instead)."""
+    ctx = browser.new_context(
+        base_url=url, locale="zh-CN", viewport={"width": width, "height": 844}
+    )
+    ctx.set_default_timeout(15_000)
+    ctx.add_cookies([{"name": cookie[0], "value": cookie[1], "url": url}])
+    return ctx
+
+
+def shot(page: Page, name: str, width: int, *, full: bool = True) -> None:
+    """A screenshot `<name>-<width>.png` into SCREENSHOTS (docs/workspace.md links them); a long
+    page only its first screen (`full=False`, the PNGs stay small). Nothing scrolls sideways."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=full)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
 
 
 @pytest.fixture

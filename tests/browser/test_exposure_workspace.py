@@ -9,32 +9,23 @@ the real sign-in). Demo data delivered through the live consumers' handlers
 
 from __future__ import annotations
 
-import os
-import tempfile
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, expect
 
-from deploy.local.processes import ServiceProcess, free_port
-from runtime import kafka
 from runtime.auth import Principal, Role
 from runtime.calendar import CHINA
 from runtime.scheduler import FixedClock
 from runtime.web_session import SessionStore
 from tests import exposure_workspace_seed as seed
-from tests.browser.conftest import CHROMIUM, _ensure_chromium
+from tests.browser.conftest import session_context, shot, workspace_service
 from tests.conftest import run_async_in_thread
 
-SHOTS = Path(
-    os.environ.get("WUYE_SCREENSHOT_DIR") or Path(tempfile.gettempdir()) / "wuye-screenshots"
-)
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=CHINA)
 NOW = T0 + timedelta(days=2)
 BASE = "/workspace/exposure/"
@@ -74,62 +65,15 @@ async def _seed(dsn: str) -> tuple[dict[str, str], list[str]]:
 
 @pytest.fixture(scope="module")
 def site(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    _ensure_chromium()
-    run_async_in_thread(lambda: kafka.ensure_topics(stack.kafka_bootstrap))
-    dsn = stack.create_database(f"browser_{uuid.uuid4().hex[:8]}_exposure")
     folder = tmp_path_factory.mktemp("exposure")
-    process = ServiceProcess(
-        name="exposure",
-        port=free_port(),
-        env={
-            "DATABASE_URL": dsn,
-            "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
-            "CONSUMER_GROUP_PREFIX": f"browser-{uuid.uuid4().hex[:8]}.",
-            "CLOCK_START": NOW.isoformat(),
-            "CLOCK_SPEED": "1",
-        },
-        log_path=folder / "exposure.log",
-    )
-    process.start()
-    try:
-        process.wait_ready()
+    with workspace_service(stack, folder, "exposure", NOW) as (process, dsn):
         cookies, cases = run_async_in_thread(lambda: _seed(dsn))
         yield Site(url=process.url, cookies=cookies, cases=cases)
-    finally:
-        process.stop()
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser(site: Site, playwright: Playwright) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(
-        executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
-    )
-    yield browser
-    browser.close()
 
 
 def signed_in(browser: Browser, site: Site, who: Principal, width: int) -> BrowserContext:
-    ctx = browser.new_context(
-        base_url=site.url, locale="zh-CN", viewport={"width": width, "height": 844}
-    )
-    ctx.set_default_timeout(15_000)
-    ctx.add_cookies(
-        [{"name": "wuye_exposure_session", "value": site.cookies[who.subject], "url": site.url}]
-    )
-    return ctx
-
-
-def shot(page: Page, name: str, width: int, *, full: bool = True) -> None:
-    """Saved for docs/workspace.md; a long page only its first screen (the PNGs stay small)."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=full)
-    assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll
+    cookie = ("wuye_exposure_session", site.cookies[who.subject])
+    return session_context(browser, site.url, cookie, width)
 
 
 @pytest.mark.parametrize("width", [1280, 390])

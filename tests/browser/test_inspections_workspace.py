@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,10 +18,8 @@ from typing import Any
 
 import asyncpg
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from deploy.local.processes import ServiceProcess, free_port
-from runtime import kafka
 from runtime.auth import Principal, Role
 from runtime.calendar import CHINA
 from runtime.scheduler import FixedClock
@@ -35,11 +32,10 @@ from services.inspections.service import rectifications
 from services.inspections.service.record_inspection import RecordInspection, record_inspection
 from services.inspections.settings import InspectionsSettings
 from tests import images
-from tests.browser.conftest import CHROMIUM, SCREENSHOTS, _ensure_chromium
+from tests.browser.conftest import session_context, shot, workspace_service
 from tests.conftest import run_async_in_thread
 
 REPO = Path(__file__).resolve().parents[2]
-SHOTS = SCREENSHOTS
 NOW = datetime(2026, 3, 3, 10, 0, tzinfo=CHINA)
 BASE = "/workspace/inspections/"
 HEPING = Principal("heping-officer", Role.DISTRICT_OFFICE, district_code="120101", name="王科长")
@@ -115,66 +111,20 @@ async def _seed(dsn: str) -> tuple[dict[str, str], list[str]]:
 
 @pytest.fixture(scope="module")
 def site(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    _ensure_chromium()
-    run_async_in_thread(lambda: kafka.ensure_topics(stack.kafka_bootstrap))
-    dsn = stack.create_database(f"browser_{uuid.uuid4().hex[:8]}_inspections")
     folder = tmp_path_factory.mktemp("inspections")
     registry = folder / "projects.json"
     registry.write_text(json.dumps({"projects": PROJECTS}, ensure_ascii=False), "utf-8")
-    process = ServiceProcess(
-        name="inspections",
-        port=free_port(),
-        env={
-            "DATABASE_URL": dsn,
-            "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
-            "CONSUMER_GROUP_PREFIX": f"browser-{uuid.uuid4().hex[:8]}.",
-            "REGISTRY_FILE": str(registry),
-            "CLOCK_START": NOW.isoformat(),
-            "CLOCK_SPEED": "1",
-        },
-        log_path=folder / "inspections.log",
-    )
-    process.start()
-    try:
-        process.wait_ready()
+    with workspace_service(stack, folder, "inspections", NOW, REGISTRY_FILE=str(registry)) as (
+        process,
+        dsn,
+    ):
         cookies, orders = run_async_in_thread(lambda: _seed(dsn))
         yield Site(url=process.url, dsn=dsn, cookies=cookies, orders=orders)
-    finally:
-        process.stop()
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser(site: Site, playwright: Playwright) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(
-        executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
-    )
-    yield browser
-    browser.close()
 
 
 def signed_in(browser: Browser, site: Site, who: Principal, width: int) -> BrowserContext:
-    ctx = browser.new_context(
-        base_url=site.url, locale="zh-CN", viewport={"width": width, "height": 844}
-    )
-    ctx.set_default_timeout(15_000)
-    ctx.add_cookies(
-        [{"name": "wuye_inspections_session", "value": site.cookies[who.subject], "url": site.url}]
-    )
-    return ctx
-
-
-def shot(page: Page, name: str, width: int, *, full: bool = True) -> None:
-    """Saved for docs/workspace.md; a long list only its first screen (the PNGs stay small)."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=full)
-    # nothing scrolls sideways on a phone
-    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    cookie = ("wuye_inspections_session", site.cookies[who.subject])
+    return session_context(browser, site.url, cookie, width)
 
 
 def photo(name: str, color: str) -> dict[str, Any]:
@@ -184,6 +134,7 @@ def photo(name: str, color: str) -> dict[str, Any]:
 def answer_group(
     page: Page, fail: dict[str, str], screenshot: str = "", photos: dict[str, Any] | None = None
 ) -> None:
+    expect(page.locator("input[type=radio][value=pass]").first).to_be_attached()  # a group page
     for radio in page.locator("input[type=radio][value=pass]").all():
         item = (radio.get_attribute("name") or "")[2:]
         if item in fail:
@@ -195,7 +146,9 @@ def answer_group(
             page.locator(f"label[for='r-{item}-pass']").click()
     if screenshot:
         shot(page, screenshot, 390)
-    page.get_by_role("button", name="保存并继续").click()
+    # the next group is answered on the next page, not on this one while it is still shown
+    with page.expect_navigation():
+        page.get_by_role("button", name="保存并继续").click()
 
 
 def test_a_patrol_on_a_phone(browser: Browser, site: Site) -> None:

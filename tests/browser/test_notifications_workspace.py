@@ -6,22 +6,16 @@ store (tests/browser/test_sign_in.py covers the real sign-in)."""
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, expect
 
-from deploy.local.processes import ServiceProcess, free_port
-from runtime import kafka
 from runtime.auth import Principal, Role
 from runtime.calendar import CHINA
 from runtime.registry_copy import RegistryCopy
@@ -30,12 +24,9 @@ from runtime.web_session import SessionStore
 from schemas.registry import v1 as registry
 from services.notifications.adapters.postgres import PgNotificationsUnitOfWork
 from services.notifications.domain.notices import Copy, Notice
-from tests.browser.conftest import CHROMIUM, _ensure_chromium
+from tests.browser.conftest import session_context, shot, workspace_service
 from tests.conftest import run_async_in_thread
 
-SHOTS = Path(
-    os.environ.get("WUYE_SCREENSHOT_DIR") or Path(tempfile.gettempdir()) / "wuye-screenshots"
-)
 NOW = datetime(2026, 3, 3, 10, 0, tzinfo=CHINA)
 BASE = "/workspace/notifications/"
 ENTERPRISE = Principal("ent-clerk", Role.ENTERPRISE, enterprise_id="E-0001", name="张经理")
@@ -119,59 +110,17 @@ async def _seed(dsn: str) -> str:
 
 @pytest.fixture(scope="module")
 def site(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    _ensure_chromium()
-    run_async_in_thread(lambda: kafka.ensure_topics(stack.kafka_bootstrap))
-    dsn = stack.create_database(f"browser_{uuid.uuid4().hex[:8]}_notifications")
     folder = tmp_path_factory.mktemp("notifications")
-    process = ServiceProcess(
-        name="notifications",
-        port=free_port(),
-        env={
-            "DATABASE_URL": dsn,
-            "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
-            "CONSUMER_GROUP_PREFIX": f"browser-{uuid.uuid4().hex[:8]}.",
-            "CLOCK_START": NOW.isoformat(),
-            "CLOCK_SPEED": "1",
-            "WORKSPACE_LINKS": "inspections=http://127.0.0.1:8002/workspace/inspections/",
-        },
-        log_path=folder / "notifications.log",
-    )
-    process.start()
-    try:
-        process.wait_ready()
+    links = "inspections=http://127.0.0.1:8002/workspace/inspections/"
+    with workspace_service(stack, folder, "notifications", NOW, WORKSPACE_LINKS=links) as (
+        process,
+        dsn,
+    ):
         yield Site(url=process.url, cookie=run_async_in_thread(lambda: _seed(dsn)))
-    finally:
-        process.stop()
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser(site: Site, playwright: Playwright) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(
-        executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
-    )
-    yield browser
-    browser.close()
 
 
 def signed_in(browser: Browser, site: Site, width: int) -> BrowserContext:
-    ctx = browser.new_context(
-        base_url=site.url, locale="zh-CN", viewport={"width": width, "height": 844}
-    )
-    ctx.set_default_timeout(15_000)
-    ctx.add_cookies([{"name": "wuye_notifications_session", "value": site.cookie, "url": site.url}])
-    return ctx
-
-
-def shot(page: Page, name: str, width: int, *, full: bool = True) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=full)
-    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    return session_context(browser, site.url, ("wuye_notifications_session", site.cookie), width)
 
 
 @pytest.mark.parametrize("width", [1280, 390])

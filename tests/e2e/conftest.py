@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -16,12 +17,14 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from deploy.local.processes import ServiceProcess, free_port
+from deploy.local.processes import ServiceProcess, free_port, oidc_env
 from deploy.local.samples import FAILED_INSPECTION
+from deploy.local.stack import KEYCLOAK_REALM_FILE, Keycloak
 from runtime import kafka
 from runtime.auth import DevIssuer, Principal, Role
 from tests.conftest import run_async_in_thread
 
+WORKSPACE_CLIENT = "wuye-workspace"
 SLICE = ("inspections", "notifications", "exposure")
 CAMPAIGN_TIME = "2011-08-20T10:00:00+08:00"
 
@@ -66,7 +69,11 @@ def start_platform(
     tmp: Path,
     services: tuple[str, ...] = SLICE,
     extra_env: dict[str, str] | None = None,
+    keycloak: Keycloak | None = None,
 ) -> Platform:
+    """The services as real processes. With `keycloak`, as the demo runs them: APIs accept its
+    access tokens, the workspace pages sign in through its `wuye-workspace` client, and one
+    navigation links the services' pages (WORKSPACE_LINKS)."""
     bootstrap: str = stack.kafka_bootstrap
     run_async_in_thread(lambda: kafka.ensure_topics(bootstrap))
     run_id = uuid.uuid4().hex[:8]
@@ -76,11 +83,24 @@ def start_platform(
     session_key = secrets.token_hex(32)
     processes: dict[str, ServiceProcess] = {}
     dsns: dict[str, str] = {}
+    ports = {name: free_port() for name in services}
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    if keycloak is not None:
+        keycloak.allow_redirects(WORKSPACE_CLIENT, list(urls.values()))
+    links = ",".join(f"{name}={url}/workspace/{name}/" for name, url in urls.items())
     for name in services:
         dsns[name] = stack.create_database(f"e2e_{run_id}_{name}")
+        sign_in = (
+            {
+                **oidc_env(keycloak.issuer, keycloak.jwks_url, _workspace_secret(), urls[name]),
+                "WORKSPACE_LINKS": links,
+            }
+            if keycloak is not None
+            else {}
+        )
         processes[name] = ServiceProcess(
             name=name,
-            port=free_port(),
+            port=ports[name],
             env={
                 "DATABASE_URL": dsns[name],
                 "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
@@ -94,6 +114,7 @@ def start_platform(
                 # need a deadline to pass call the scan with their own `now`.
                 "CLOCK_START": CAMPAIGN_TIME,
                 "CLOCK_SPEED": "1",
+                **sign_in,
                 **(extra_env or {}),
                 "CONSUMER_RETRY_BASE_S": "0.05",
             },
@@ -115,6 +136,12 @@ def start_platform(
         bootstrap=bootstrap,
         group_prefix=f"e2e-{run_id}.",
     )
+
+
+def _workspace_secret() -> str:
+    """The local realm's workspace client secret (deploy/local/keycloak/realm-wuye.json)."""
+    realm = json.loads(KEYCLOAK_REALM_FILE.read_text(encoding="utf-8"))
+    return str(next(c for c in realm["clients"] if c["clientId"] == WORKSPACE_CLIENT)["secret"])
 
 
 def stop_platform(platform: Platform) -> None:
