@@ -243,6 +243,10 @@ async def test_verify_refusals_and_the_enterprises_view(desk: Desk) -> None:
     client = desk.as_(HEPING)
     confirm = await client.get(f"{BASE}orders/{order_id}/verify")
     assert "将关闭此整改单并通知企业" in confirm.text
+    # what is being verified, on the page that verifies it: the problem and what was done
+    assert "企业整改说明" in confirm.text
+    assert "已清理并更换垃圾桶" in confirm.text
+    assert "整改期限" in confirm.text
     done = await client.post(f"{BASE}orders/{order_id}/verify", data={"csrf_token": token(confirm)})
     assert done.status_code == 303
     status = await fetch(

@@ -204,7 +204,7 @@ async def confirm(
         return workspace.refused(env, p, refusal)
     return workspace.render(
         env, p, "workspace_decide.html", row=found[0], decision=decision, reason="",
-        photos=found[2],
+        history=found[1], photos=found[2],
     )  # fmt: skip
 
 
@@ -240,7 +240,7 @@ async def decide(
             p.add("reason", exc.message.zh, exc.message.en)
             return workspace.render(
                 env, p, "workspace_decide.html", 422, row=found[0], decision=decision,
-                reason=reason, photos=found[2],
+                reason=reason, history=found[1], photos=found[2],
             )  # fmt: skip
         return workspace.refused(env, p, exc.message, status_of(exc))
     return RedirectResponse(p.url(f"orders/{order_id}", done=decision), status_code=303)
