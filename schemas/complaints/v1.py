@@ -61,6 +61,13 @@ class ComplaintFiled(_ComplaintEvent):
     ticket_no: str | None = Field(
         default=None, max_length=32, description="受理编号 The ticket number given to the owner."
     )
+    acceptance_deadline: AwareDatetime | None = Field(
+        default=None,
+        description=(
+            "签收期限 When the enterprise must have accepted the complaint (the acceptance clock's "
+            "deadline at filing). Null from producers that predate it."
+        ),
+    )
     owner_account: fields.Id | None = Field(
         default=None,
         description=(
@@ -176,3 +183,43 @@ class ComplaintWarning(_ComplaintEvent):
     )
     deadline: AwareDatetime = Field(description="期限 The deadline that approaches.")
     detected_at: AwareDatetime = Field(description="发现时间 When the warning was detected.")
+
+
+class ComplaintExtensionRequested(_ComplaintEvent):
+    """申请延期 The responsible enterprise asked the district office for more working days to
+    complete the complaint (the reason text stays in the complaints service)."""
+
+    ce_type: ClassVar[str] = "cn.tj.wuye.complaints.ComplaintExtensionRequested.v1"
+
+    working_days: int = Field(ge=1, le=30, description="延长工作日 Working days asked for.")
+    completion_deadline: AwareDatetime = Field(
+        description="办结期限 The completion deadline before the extension."
+    )
+    requested_at: AwareDatetime = Field(description="申请时间 When it was asked.")
+
+
+class ComplaintExtensionDecided(_ComplaintEvent):
+    """延期审批 The district office granted or refused an extension asked for."""
+
+    ce_type: ClassVar[str] = "cn.tj.wuye.complaints.ComplaintExtensionDecided.v1"
+
+    granted: bool = Field(description="是否批准 True: the completion deadline moved.")
+    working_days: int = Field(ge=1, le=30, description="延长工作日 Working days asked for.")
+    completion_deadline: AwareDatetime = Field(
+        description="办结期限 The completion deadline now (moved when granted, unchanged when refused)."
+    )
+    decided_at: AwareDatetime = Field(description="审批时间 When it was decided.")
+
+
+class ComplaintAssigned(_ComplaintEvent):
+    """指定办理 The district office named the organisation that must handle a complaint escalated
+    for being passed on too often (首问责任); it is not transferred again. The office's reason
+    stays in the complaints service."""
+
+    ce_type: ClassVar[str] = "cn.tj.wuye.complaints.ComplaintAssigned.v1"
+
+    from_org: fields.Id = Field(description="原办理单位 Organisation that handled it until now.")
+    to_org: fields.Id = Field(
+        description="指定办理单位 Organisation that must handle it now (may be the same one: ordered to)."
+    )
+    assigned_at: AwareDatetime = Field(description="指定时间 When the office assigned it.")

@@ -24,6 +24,7 @@ from services.complaints.entrypoints.open311 import router as open311_router
 from services.complaints.entrypoints.photos_http import owner_router as photos_owner_router
 from services.complaints.entrypoints.photos_http import pages_router as photos_pages_router
 from services.complaints.entrypoints.photos_http import router as photos_router
+from services.complaints.entrypoints.supervision_http import router as supervision_router
 from services.complaints.entrypoints.surveys_http import router as surveys_router
 from services.complaints.entrypoints.web import router as web_router
 from services.complaints.entrypoints.workspace_pages import router as workspace_router
@@ -85,6 +86,7 @@ SPEC = ServiceSpec(
     migrations=HERE / "migrations",
     routers=(
         router,
+        supervision_router,
         photos_router,
         surveys_router,
         open311_router,

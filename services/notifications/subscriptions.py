@@ -14,6 +14,7 @@ from runtime.subscriptions import Subscription
 from schemas import catalog, topics
 from schemas.campaigns import v1 as campaigns
 from schemas.complaints import v1 as complaints
+from schemas.exposure import v1 as exposure
 from schemas.inspections import v1 as inspections
 from schemas.surveys import v1 as surveys
 from services.notifications.domain.rules import RuleBook, RuleError
@@ -33,17 +34,25 @@ INSPECTIONS = Subscription(
 COMPLAINTS = Subscription(
     group="notifications.complaints",
     topics=(topics.COMPLAINTS_EVENTS,),
-    description="Receipts to owners; overdue complaint reminders and criticisms",
+    description=(
+        "Receipts to owners; new complaints, warnings, escalations, extensions; overdue "
+        "complaint reminders and criticisms"
+    ),
 )
 CAMPAIGNS = Subscription(
     group="notifications.campaigns",
     topics=(topics.CAMPAIGNS_EVENTS,),
-    description="Reminders for activity plans not submitted in time",
+    description="Campaign phases to the enterprises; reminders for activity plans not submitted",
 )
 SURVEYS = Subscription(
     group="notifications.surveys",
     topics=(topics.SURVEYS_EVENTS,),
-    description="Reminders for satisfaction surveys not run",
+    description="Surveys opened; reminders for satisfaction surveys not run",
+)
+EXPOSURE = Subscription(
+    group="notifications.exposure",
+    topics=(topics.EXPOSURE_EVENTS,),
+    description="Exposure cases opened and entering review, to the enterprise and the district",
 )
 
 
@@ -60,7 +69,7 @@ def consumers(book: RuleBook) -> tuple[ConsumerSpec, ...]:
                 inspections.PatrolScheduled.ce_type: notices,
                 inspections.RectificationOverdue.ce_type: notices,
                 inspections.RectificationRejected.ce_type: notices,
-                inspections.RectificationSubmitted.ce_type: notices,  # cancels a ladder
+                inspections.RectificationSubmitted.ce_type: notices,  # to verify; cancels a ladder
                 inspections.RectificationVerified.ce_type: notices,  # cancels a ladder
             },
         ),
@@ -69,13 +78,37 @@ def consumers(book: RuleBook) -> tuple[ConsumerSpec, ...]:
             handlers={
                 complaints.ComplaintFiled.ce_type: notices,
                 complaints.ComplaintOverdue.ce_type: notices,
+                complaints.ComplaintWarning.ce_type: notices,
+                complaints.ComplaintTransferred.ce_type: notices,
+                complaints.ComplaintAssigned.ce_type: notices,
+                complaints.ComplaintExtensionRequested.ce_type: notices,
+                complaints.ComplaintExtensionDecided.ce_type: notices,
                 complaints.ComplaintAccepted.ce_type: notices,  # cancels a ladder
                 complaints.ComplaintReplied.ce_type: notices,  # cancels a ladder
                 complaints.ComplaintClosed.ce_type: notices,  # cancels a ladder
             },
         ),
-        ConsumerSpec(CAMPAIGNS, handlers={campaigns.PlanOverdue.ce_type: notices}),
-        ConsumerSpec(SURVEYS, handlers={surveys.SurveyMissing.ce_type: notices}),
+        ConsumerSpec(
+            CAMPAIGNS,
+            handlers={
+                campaigns.CampaignPhaseStarted.ce_type: notices,
+                campaigns.PlanOverdue.ce_type: notices,
+            },
+        ),
+        ConsumerSpec(
+            SURVEYS,
+            handlers={
+                surveys.SurveyOpened.ce_type: notices,
+                surveys.SurveyMissing.ce_type: notices,
+            },
+        ),
+        ConsumerSpec(
+            EXPOSURE,
+            handlers={
+                exposure.ExposureCaseOpened.ce_type: notices,
+                exposure.ExposureEvidenceAdded.ce_type: notices,
+            },
+        ),
     )
 
 

@@ -85,8 +85,13 @@ async def _seed(dsn: str) -> tuple[dict[str, str], list[str]]:
             )
         await handling.request_extension(
             complaints_unit(pool, NOW - timedelta(hours=2)), CLERK, ids[-2],
-            working_days=3, reason="等待水泵配件到货,厂家确认周五送达",
+            working_days=3, reason="等待水泵配件到货,厂家确认周五送达", trace=Trace.start(),
         )  # fmt: skip
+        for org in ("E-water-co", "E-0009", "E-water-co"):  # passed on too often: escalated
+            await handling.transfer(
+                complaints_unit(pool, NOW - timedelta(hours=1)), rules, CLERK, ids[-1],
+                to_org=org, reason="供水设施不归本单位维护", trace=Trace.start(),
+            )  # fmt: skip
         await keep_campaign_phase(
             pool,
             campaigns.CampaignPhaseStarted(
@@ -199,6 +204,11 @@ def test_every_page_at_desk_and_phone_width(browser: Browser, site: Site, width:
     shot(page, "district-complaint", width, full=width == 1280)
     page.get_by_role("link", name="批准延期").click()
     shot(page, "approve-confirm", width)
+    page.goto(BASE + f"c/{site.ids[-1]}")
+    expect(page.locator("body")).to_contain_text("多次转办，提请督办")
+    page.get_by_role("link", name="指定办理单位").click()
+    expect(page.locator("body")).to_contain_text("不得再转办")
+    shot(page, "assign-confirm", width)
     office.close()
 
     other = signed_in(browser, site, OTHER, width)

@@ -439,6 +439,13 @@ COMPLAINTS = (
     Row(
         "complaints",
         "POST",
+        "/api/v1/complaints/{complaint_id}/assignment",
+        only("district_x", district_y=404),
+        json={"to_org": "E-0001", "reason": "多次转办,指定由本企业办理"},
+    ),
+    Row(
+        "complaints",
+        "POST",
         "/api/v1/complaints/{complaint_id}/extensions/decision",
         only("district_x", district_y=404),
         json={"approve": True},

@@ -327,6 +327,17 @@ async def _count_is(platform: Platform, subject_id: str, n: int) -> bool:
     return await notices_about(platform, subject_id) == n
 
 
+async def _rules_about(platform: Platform, subject_id: str) -> list[str]:
+    conn = await asyncpg.connect(platform.dsns["notifications"])
+    try:
+        rows = await conn.fetch(
+            "SELECT rule_id FROM notices WHERE subject_id = $1 ORDER BY rule_id", subject_id
+        )
+    finally:
+        await conn.close()
+    return [r["rule_id"] for r in rows]
+
+
 async def _criticism_id(platform: Platform, subject_id: str) -> str:
     conn = await asyncpg.connect(platform.dsns["notifications"])
     try:
@@ -500,7 +511,7 @@ async def test_an_emergency_complaint_alerts_the_enterprise_once_on_every_channe
 ) -> None:
     """Someone trapped in a lift (issue 13): the enterprise gets exactly one notice, on its inbox,
     e-mail and webhook, even when the record is delivered twice; the district office is alerted
-    too; a normal complaint alerts nobody."""
+    too; a normal complaint brings the enterprise only its ordinary notice (complaint-new)."""
     mail, hooks = sinks
     rejected = hooks.rejected  # earlier tests of the module provoke rejections on purpose
     enterprise, project = "E-N9", "P-120101-N009"
@@ -538,7 +549,12 @@ async def test_an_emergency_complaint_alerts_the_enterprise_once_on_every_channe
     await eventually(lambda: deliveries_settled(platform, complaint))
     await asyncio.sleep(1.5)  # anything duplicated would have arrived by now
     assert await notices_about(platform, complaint) == 2  # the enterprise's and the district's
-    assert await notices_about(platform, calm.complaint_id) == 0
+    await eventually(lambda: _count_is(platform, calm.complaint_id, 1))
+    assert await _rules_about(platform, calm.complaint_id) == ["complaint-new"]
+    assert await _rules_about(platform, complaint) == [
+        "complaint-emergency-district",
+        "complaint-urgent",
+    ]
     deliveries = await deliveries_about(platform, complaint)
     assert sorted(d["channel"] for d in deliveries if d["recipient_kind"] == "enterprise") == [
         "email",
@@ -554,13 +570,13 @@ async def test_an_emergency_complaint_alerts_the_enterprise_once_on_every_channe
         else:
             copies = [a for a in hooks.arrivals if a.key == d["delivery_id"]]
         assert len(copies) == 1, d
-    [alert] = mail.to("duty@n9.cn")
+    [alert] = [m for m in mail.to("duty@n9.cn") if "有人被困电梯" in str(m["Subject"])]
     assert "有人被困电梯" in str(alert["Subject"])
     body = alert.get_body(preferencelist=("plain",))
     assert body is not None
     assert "30 分钟" in body.get_content()
-    [hook] = hooks.at("n9")
-    assert hook.payload["subject"]["id"] == complaint
+    [hook] = [a for a in hooks.at("n9") if a.payload["subject"]["id"] == complaint]
+    assert hook.payload["title_zh"].startswith("【危及人身安全】")
     assert hooks.rejected == rejected
 
     token = platform.token(Role.ENTERPRISE, enterprise=enterprise)
@@ -568,7 +584,8 @@ async def test_an_emergency_complaint_alerts_the_enterprise_once_on_every_channe
         inbox = (
             await client.get("/api/v1/notices", headers={"Authorization": f"Bearer {token}"})
         ).json()
-    assert [n["subject_id"] for n in inbox] == [complaint]  # one notice in its inbox
+    # one notice per complaint in its inbox: the alert, and the calm complaint's ordinary notice
+    assert sorted(n["subject_id"] for n in inbox) == sorted([complaint, calm.complaint_id])
     # Not on the public notices topic: the complaints topic is internal, and so are its alerts.
     records = await read_topic(
         platform.bootstrap,

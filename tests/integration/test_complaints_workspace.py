@@ -351,6 +351,67 @@ async def test_the_district_sees_escalations_and_decides_an_extension(desk: Desk
     assert again.status_code == 409  # nothing pending any more: the domain's refusal
 
 
+async def test_the_district_assigns_an_escalated_complaint_from_its_page(desk: Desk) -> None:
+    client = desk.as_(ALICE)
+    cid = desk.ids["spare"]
+    await client.post(
+        f"{BASE}c/{cid}/accept",
+        data={"csrf_token": token(await client.get(f"{BASE}c/{cid}/accept"))},
+    )
+    office = desk.as_(HEPING)
+    before = await office.get(f"{BASE}c/{cid}")
+    assert f"c/{cid}/assign" not in before.text  # nothing escalated: no button
+    client = desk.as_(ALICE)
+    for org in ("door-co", "ent-a", "door-co"):  # one past the limit of two transfers
+        form = await client.get(f"{BASE}c/{cid}/transfer")
+        moved = await client.post(
+            f"{BASE}c/{cid}/transfer",
+            data={"csrf_token": token(form), "to_org": org, "reason": "门禁不归本单位维护"},
+        )
+        assert moved.status_code == 303, moved.text
+    assert (await client.get(f"{BASE}c/{cid}/assign")).status_code == 403  # the office's action
+
+    office = desk.as_(HEPING)
+    page = await office.get(f"{BASE}c/{cid}")
+    assert "多次转办，提请督办" in page.text
+    assert f"c/{cid}/assign" in page.text
+    form = await office.get(f"{BASE}c/{cid}/assign")
+    assert form.status_code == 200
+    assert "指定办理单位" in form.text
+    assert 'value="door-co"' in form.text  # the current organisation, to order it to
+    missing = await office.post(
+        f"{BASE}c/{cid}/assign", data={"csrf_token": token(form), "to_org": "door-co", "reason": ""}
+    )
+    assert missing.status_code == 422
+    assert "请填写理由" in missing.text
+    done = await office.post(
+        f"{BASE}c/{cid}/assign",
+        data={
+            "csrf_token": token(form),
+            "to_org": "ent-a",
+            "reason": "门禁属物业共用设施,由物业企业办理",
+        },
+    )
+    assert done.status_code == 303, done.text
+    (assigned,) = await events(desk.dsn, "ComplaintAssigned")
+    assert (assigned["from_org"], assigned["to_org"]) == ("door-co", "ent-a")
+    view = await api_view(desk, HEPING, cid)
+    assert view["handling_org"] == "ent-a"
+    assert view["assignment"]["reason"] == "门禁属物业共用设施,由物业企业办理"
+    shown = await office.get(f"{BASE}c/{cid}")
+    assert "区县物业办指定办理" in shown.text
+    client = desk.as_(ALICE)
+    page = await client.get(f"{BASE}c/{cid}")
+    assert f"c/{cid}/transfer" not in page.text  # no transfer button any more
+    form = await client.get(f"{BASE}c/{cid}/transfer")
+    refused = await client.post(
+        f"{BASE}c/{cid}/transfer",
+        data={"csrf_token": token(form), "to_org": "door-co", "reason": "还是转给门禁公司"},
+    )
+    assert refused.status_code == 422
+    assert "区县物业办已指定办理单位" in refused.text
+
+
 async def test_survey_tokens_are_handed_out_once_on_a_printable_page(desk: Desk) -> None:
     from datetime import date
 

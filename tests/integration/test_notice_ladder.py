@@ -95,7 +95,8 @@ async def test_a_submission_before_the_wait_ends_calls_the_criticism_off(
     await deliver(pool, factories.rectification_overdue(order_id=order, detected_at=DETECTED))
     await deliver(pool, factories.rectification_submitted(order_id=order))
     assert await jobs.escalation_job(BOOK).run(pool, DETECTED + timedelta(days=10)) == 0
-    assert await kinds(pool, order) == ["reminder"]
+    # no criticism: the reminder, and the district office's notice of a submission to verify
+    assert await kinds(pool, order) == ["notice", "reminder"]  # same moment: by kind
 
 
 async def test_a_final_rejection_is_criticised_at_once_and_ends_the_pending_ladder(

@@ -95,6 +95,106 @@ LIFT_ENTRAPMENT = event(
     ticket_no="TS-20110822-000002",
 )
 SAMPLES["complaint-urgent"] = LIFT_ENTRAPMENT
+SAMPLES["complaint-new"] = event(
+    "cn.tj.wuye.complaints.ComplaintFiled.v1",
+    **COMPLAINT,
+    urgency="normal",
+    tier="normal",
+    channel="web",
+    filed_at=T,
+    ticket_no="TS-20110822-000003",
+    acceptance_deadline=datetime(2011, 8, 22, 6, 0, tzinfo=UTC),
+)
+SAMPLES["complaint-sla-warning"] = event(
+    "cn.tj.wuye.complaints.ComplaintWarning.v1",
+    **COMPLAINT,
+    clock="acceptance",
+    deadline=datetime(2011, 8, 22, 6, 0, tzinfo=UTC),
+    detected_at=T,
+)
+SAMPLES["complaint-transfer-escalated"] = event(
+    "cn.tj.wuye.complaints.ComplaintTransferred.v1",
+    **COMPLAINT,
+    from_org="E-0002",
+    to_org="E-0001",
+    transfer_count=3,
+    escalated=True,
+    transferred_at=T,
+)
+SAMPLES["complaint-assigned"] = event(
+    "cn.tj.wuye.complaints.ComplaintAssigned.v1",
+    **COMPLAINT,
+    from_org="E-0002",
+    to_org="E-0003",
+    assigned_at=T,
+)
+SAMPLES["complaint-extension-requested"] = event(
+    "cn.tj.wuye.complaints.ComplaintExtensionRequested.v1",
+    **COMPLAINT,
+    working_days=3,
+    completion_deadline=datetime(2011, 8, 29, 15, 59, tzinfo=UTC),
+    requested_at=T,
+)
+SAMPLES["complaint-extension-decided"] = event(
+    "cn.tj.wuye.complaints.ComplaintExtensionDecided.v1",
+    **COMPLAINT,
+    granted=True,
+    working_days=3,
+    completion_deadline=datetime(2011, 9, 1, 15, 59, tzinfo=UTC),
+    decided_at=T,
+)
+SAMPLES["rectification-rejected-first"] = factories.rectification_rejected(inadequate=False)
+SAMPLES["rectification-submitted-verify"] = factories.rectification_submitted()
+CASE = {"case_id": "X-1", "project_id": "P-120101-0001"}
+SAMPLES["exposure-case-opened"] = event(
+    "cn.tj.wuye.exposure.ExposureCaseOpened.v1",
+    **CASE,
+    project_name="海河花园",
+    enterprise_id="E-0001",
+    enterprise_name="津城物业",
+    district_code="120101",
+    reason="rectification_inadequate",
+    tier="serious",
+    order_id="O-1",
+    inspection_id="I-1",
+    items=[
+        {"item_id": "a", "title_zh": "消防设施", "title_en": "", "severity": "urgent", "note": ""}
+    ],
+    deadline=T,
+    opened_at=T,
+)
+SAMPLES["exposure-review-enterprise"] = event(
+    "cn.tj.wuye.exposure.ExposureEvidenceAdded.v1",
+    **CASE,
+    kind="criticism_notice",
+    notice_no="和平区物业通〔2011〕1号",
+    notice_id="N-1",
+    tier="general",
+    review_ends_at=datetime(2011, 8, 27, 2, 0, tzinfo=UTC),
+    added_at=T,
+)
+SAMPLES["exposure-review-district"] = SAMPLES["exposure-review-enterprise"]
+SAMPLES["campaign-phase-started"] = event(
+    "cn.tj.wuye.campaigns.CampaignPhaseStarted.v1",
+    campaign_id="tj-2011",
+    phase="planning",
+    phase_title_zh="制定方案阶段",
+    starts_on=T.date(),
+    ends_on=datetime(2011, 8, 31, tzinfo=UTC).date(),
+    title_zh="物业服务质量提升活动",
+)
+SAMPLES["survey-opened"] = event(
+    "cn.tj.wuye.surveys.SurveyOpened.v1",
+    survey_id="S-1",
+    campaign_id="tj-2011",
+    enterprise_id="E-0001",
+    project_id="P-120101-0001",
+    district_code="120101",
+    households=120,
+    questions=["overall"],
+    opened_at=T,
+    closes_at=datetime(2011, 9, 5, 2, 0, tzinfo=UTC),
+)
 SAMPLES["complaint-emergency-district"] = LIFT_ENTRAPMENT
 # Escalation rules render from the event of the rule that escalates to them.
 SAMPLES["rectification-overdue-criticism"] = SAMPLES["rectification-overdue-reminder"]
@@ -162,10 +262,11 @@ def test_only_a_final_rejection_is_criticised() -> None:
     assert BOOK.for_event(
         "cn.tj.wuye.inspections.RectificationRejected.v1", factories.rectification_rejected()
     )
-    assert not BOOK.for_event(
+    first = BOOK.for_event(
         "cn.tj.wuye.inspections.RectificationRejected.v1",
         factories.rectification_rejected(inadequate=False),
     )
+    assert [(x.id, x.kind) for x in first] == [("rectification-rejected-first", "notice")]
 
 
 def test_a_submission_cancels_the_rectification_ladder_and_a_reply_the_complaint_ladder() -> None:
@@ -374,18 +475,98 @@ def test_an_emergency_alerts_the_enterprise_once_and_the_district_office() -> No
     [
         ({"urgency": "urgent", "tier": "urgent", "safety": ["gas_smell"]}, ["complaint-urgent"]),
         ({"urgency": "urgent"}, ["complaint-urgent"]),  # a producer that predates `tier`
-        ({"urgency": "normal", "tier": "normal"}, []),
-        ({"urgency": "normal"}, []),
+        ({"urgency": "normal", "tier": "normal"}, ["complaint-new"]),
+        ({"urgency": "normal"}, ["complaint-new"]),
     ],
 )
-def test_urgent_complaints_alert_the_enterprise_and_normal_ones_do_not(
+def test_every_new_complaint_reaches_the_enterprise_by_exactly_one_rule(
     fields: dict[str, Any], rule_ids: list[str]
 ) -> None:
     e = filed(**fields)
     assert [rule.id for rule in addressed(e)] == rule_ids
-    if rule_ids:
+    if rule_ids == ["complaint-urgent"]:
         text = BOOK.render(
             BOOK.rules["complaint-urgent"], {"e": e, **r.names(e, PROJECT), "issued_at": T}
         )
         assert "立即签收" in text.title_zh
         assert "燃气" in text.body_zh if "gas_smell" in e.safety else "燃气" not in text.body_zh
+
+
+def test_a_new_complaint_names_its_acceptance_deadline_in_china_time() -> None:
+    text = render("complaint-new")
+    assert "最迟于2011年08月22日 14:00前签收" in text.body_zh
+    assert "by 2011-08-22 14:00 (UTC+8) at the latest" in text.body_en
+    assert "TS-20110822-000003" in text.body_zh
+    older = SAMPLES["complaint-new"].model_copy(update={"acceptance_deadline": None})
+    rule = BOOK.rules["complaint-new"]
+    assert "在规定时限内签收" in BOOK.render(rule, {"e": older, **r.names(older, PROJECT)}).body_zh
+
+
+def test_exposure_review_gives_the_enterprise_its_objection_deadline_and_the_way_to_object() -> (
+    None
+):
+    text = render("exposure-review-enterprise")
+    assert "异议截止2011年08月27日 10:00" in text.title_zh
+    assert "/workspace/exposure/cases/X-1/object" in text.body_zh
+    assert "POST /api/v1/cases/X-1/objections" in text.body_en
+    # Only evidence that starts a review (a review end is set) tells anyone.
+    quiet = SAMPLES["exposure-review-enterprise"].model_copy(update={"review_ends_at": None})
+    assert BOOK.for_event(quiet.ce_type, quiet) == []
+    assert sorted(
+        x.id for x in BOOK.for_event(quiet.ce_type, SAMPLES["exposure-review-district"])
+    ) == [
+        "exposure-review-district",
+        "exposure-review-enterprise",
+    ]
+
+
+def test_an_escalated_transfer_goes_to_the_district_and_an_ordinary_one_to_nobody() -> None:
+    escalated = SAMPLES["complaint-transfer-escalated"]
+    rules = BOOK.for_event(escalated.ce_type, escalated)
+    assert [(x.id, r.addressees(x, escalated, PROJECT)) for x in rules] == [
+        ("complaint-transfer-escalated", [r.Addressee("district", "120101", cc=False)])
+    ]
+    assert (
+        BOOK.for_event(escalated.ce_type, escalated.model_copy(update={"escalated": False})) == []
+    )
+    assert "转办 3 次" in render("complaint-transfer-escalated").body_zh
+
+
+def test_an_extension_refused_says_the_deadline_stays() -> None:
+    refused = SAMPLES["complaint-extension-decided"].model_copy(update={"granted": False})
+    rule = BOOK.rules["complaint-extension-decided"]
+    text = BOOK.render(rule, {"e": refused, **r.names(refused, PROJECT)})
+    assert "未获批准" in text.title_zh
+    assert "办结期限仍为2011年09月01日 23:59" in text.body_zh
+    assert "refused" in text.title_en
+
+
+def test_a_campaign_phase_goes_to_every_enterprise_once() -> None:
+    rule = BOOK.rules["campaign-phase-started"]
+    e = SAMPLES[rule.id]
+    assert r.addressees(rule, e, None, ["E-1", "E-2", "E-1"]) == [
+        r.Addressee("enterprise", "E-1", cc=False),
+        r.Addressee("enterprise", "E-2", cc=False),
+    ]
+    assert "请于2011年08月31日前报送具体活动方案" in render(rule.id).body_zh
+
+
+def test_when_set_names_a_field_the_event_has() -> None:
+    text = RULES.read_text(encoding="utf-8").replace(
+        'when_set = ["review_ends_at"]', 'when_set = ["review_until"]', 1
+    )
+    with pytest.raises(r.RuleError, match="has no field 'review_until'"):
+        rule_file.parse(text)
+
+
+def test_an_assignment_goes_to_the_assignee_with_the_responsible_enterprise_copied() -> None:
+    rule = BOOK.rules["complaint-assigned"]
+    e = SAMPLES[rule.id]
+    assert r.addressees(rule, e, PROJECT) == [
+        r.Addressee("enterprise", "E-0003", cc=False),
+        r.Addressee("enterprise", "E-0001", cc=True),
+    ]
+    ordered = e.model_copy(update={"to_org": "E-0001", "from_org": "E-0001"})
+    assert r.addressees(rule, ordered, PROJECT) == [r.Addressee("enterprise", "E-0001", cc=False)]
+    assert "责令继续办理" in BOOK.render(rule, {"e": ordered, **r.names(e, PROJECT)}).body_zh
+    assert "不得再转办" in render(rule.id).body_zh

@@ -261,6 +261,14 @@ def to_doc(c: complaint_model.Complaint) -> dict[str, Any]:
             for t in c.transfers
         ],
         "escalated_at": _t(c.escalated_at),
+        "assignment": None
+        if c.assignment is None
+        else {
+            "to_org": c.assignment.to_org,
+            "by": c.assignment.by,
+            "reason": c.assignment.reason,
+            "at": _t(c.assignment.at),
+        },
         "replies": [{"by": r.by, "text": r.text, "at": _t(r.at)} for r in c.replies],
         "feedback": [
             {"satisfied": f.satisfied, "rating": f.rating, "comment": f.comment, "at": _t(f.at)}
@@ -282,6 +290,12 @@ def to_doc(c: complaint_model.Complaint) -> dict[str, Any]:
         "closed_at": _t(c.closed_at),
         "close_reason": c.close_reason,
     }
+
+
+def _assignment(a: dict[str, Any] | None) -> complaint_model.Assignment | None:
+    if a is None:
+        return None
+    return complaint_model.Assignment(a["to_org"], a["by"], a["reason"], _d(a["at"]))
 
 
 def from_doc(
@@ -317,6 +331,7 @@ def from_doc(
             for t in d["transfers"]
         ),
         escalated_at=_od(d["escalated_at"]),
+        assignment=_assignment(d.get("assignment")),  # absent in documents written before it
         replies=tuple(complaint_model.Reply(r["by"], r["text"], _d(r["at"])) for r in d["replies"]),
         feedback=tuple(
             complaint_model.Feedback(f["satisfied"], f["rating"], f["comment"], _d(f["at"]))

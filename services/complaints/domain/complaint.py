@@ -128,6 +128,17 @@ class Extension:
 
 
 @dataclass(frozen=True)
+class Assignment:
+    """指定办理: the district office named the organisation that must handle an escalated
+    complaint; from then on nobody transfers it (the office may assign again)."""
+
+    to_org: str
+    by: str
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class Complaint:
     complaint_id: str
     project_id: str
@@ -152,6 +163,7 @@ class Complaint:
     handling_org: str | None = None  # who works on it now; changes with transfers
     transfers: tuple[Transfer, ...] = ()
     escalated_at: datetime | None = None
+    assignment: Assignment | None = None  # the district office's, after an escalation
     replies: tuple[Reply, ...] = ()
     feedback: tuple[Feedback, ...] = ()
     reopen_count: int = 0
@@ -333,6 +345,13 @@ def transfer(
             f"the receiving organisation must be an id of 1 to {owner_input.MAX_ORG} characters",
             "to_org",
         )
+    if complaint.assignment is not None:
+        raise TransitionRefused(
+            "assigned_by_district",
+            "区县物业办已指定办理单位，不能再转办",
+            "the district office has named who handles this complaint; it cannot be transferred",
+            "to_org",
+        )
     if target == complaint.handling_org:
         raise TransitionRefused(
             "same_org",
@@ -355,6 +374,32 @@ def transfer(
         ),
         escalate,
     )
+
+
+def assign(complaint: Complaint, to_org: str, reason: str, now: datetime, *, by: str) -> Complaint:
+    """指定办理 by the district office, for a complaint escalated for being passed on too often
+    (首问责任): the named organisation handles it (the one handling it now, to order it to, or
+    another) and nobody transfers it again. The responsible person does not change."""
+    _aware(now)
+    if complaint.escalated_at is None:
+        raise TransitionRefused(
+            "not_escalated",
+            "只有因多次转办提请督办的投诉才能由区县物业办指定办理单位",
+            "only a complaint escalated for too many transfers can be assigned by the office",
+        )
+    _require_holding(complaint, "指定办理单位", "assign")
+    target = to_org.strip()
+    if not target or len(target) > owner_input.MAX_ORG:
+        raise TransitionRefused(
+            "bad_org",
+            f"办理单位须为 1 至 {owner_input.MAX_ORG} 个字符的单位编号",
+            f"the organisation must be an id of 1 to {owner_input.MAX_ORG} characters",
+            "to_org",
+        )
+    text = owner_input.plain_text(
+        reason, "reason", owner_input.MAX_REASON, min_chars=owner_input.MIN_REASON
+    )
+    return replace(complaint, handling_org=target, assignment=Assignment(target, by, text, now))
 
 
 def reply(complaint: Complaint, by: str, text: str, now: datetime) -> Complaint:

@@ -148,7 +148,7 @@ def _common(row: Row) -> dict[str, Any]:
     }
 
 
-def _staff_view(row: Row, principal: Principal, *, detail: bool) -> dict[str, Any]:
+def staff_view(row: Row, principal: Principal, *, detail: bool) -> dict[str, Any]:
     """Lists never carry contact details; the detail view only for the handling enterprise and
     the district office."""
     c = row.complaint
@@ -162,6 +162,7 @@ def _staff_view(row: Row, principal: Principal, *, detail: bool) -> dict[str, An
         "handling_org": c.handling_org,
         "transfer_count": len(c.transfers),
         "escalated_at": c.escalated_at,
+        "assigned_at": c.assignment.at if c.assignment else None,
     }
     if detail:
         out |= {
@@ -180,6 +181,7 @@ def _staff_view(row: Row, principal: Principal, *, detail: bool) -> dict[str, An
                 }
                 for t in c.transfers
             ],
+            "assignment": vars(c.assignment) if c.assignment else None,
             "replies": [{"by": r.by, "text": r.text, "at": r.at} for r in c.replies],
             "feedback": [
                 {"satisfied": f.satisfied, "rating": f.rating, "comment": f.comment, "at": f.at}
@@ -322,14 +324,14 @@ async def list_complaints(
 ) -> list[dict[str, Any]]:
     """Complaints in the caller's scope, without contact details."""
     rows = await handling.list_for(deps.units(), principal, status=status, limit=limit)
-    return [_staff_view(r, principal, detail=False) for r in rows]
+    return [staff_view(r, principal, detail=False) for r in rows]
 
 
 @router.get("/complaints/{complaint_id}")
 async def get_complaint(complaint_id: str, deps: Deps, principal: Reader) -> dict[str, Any]:
     row = await handling.get(deps.units(), principal, complaint_id)
     refs = await photos.listed(deps.units(), principal, complaint_id)
-    return {**_staff_view(row, principal, detail=True), "photos": photo_list(complaint_id, refs)}
+    return {**staff_view(row, principal, detail=True), "photos": photo_list(complaint_id, refs)}
 
 
 @router.post("/complaints/{complaint_id}/accept")
@@ -338,7 +340,7 @@ async def accept(
 ) -> dict[str, Any]:
     """签收: the first acceptor becomes the responsible person until closure."""
     row = await handling.accept(deps.units(), principal, complaint_id, trace=trace)
-    return _staff_view(row, principal, detail=True)
+    return staff_view(row, principal, detail=True)
 
 
 @router.post("/complaints/{complaint_id}/transfer")
@@ -354,7 +356,7 @@ async def transfer(
         reason=body.reason,
         trace=trace,
     )
-    return _staff_view(row, principal, detail=True)
+    return staff_view(row, principal, detail=True)
 
 
 @router.post("/complaints/{complaint_id}/reply")
@@ -364,12 +366,12 @@ async def reply(
     row = await handling.reply(
         deps.units(), deps.rules, principal, complaint_id, text=body.text, trace=trace
     )
-    return _staff_view(row, principal, detail=True)
+    return staff_view(row, principal, detail=True)
 
 
 @router.post("/complaints/{complaint_id}/extensions")
 async def request_extension(
-    complaint_id: str, body: ExtensionIn, deps: Deps, principal: Enterprise
+    complaint_id: str, body: ExtensionIn, deps: Deps, trace: RequestTrace, principal: Enterprise
 ) -> dict[str, Any]:
     row = await handling.request_extension(
         deps.units(),
@@ -377,15 +379,20 @@ async def request_extension(
         complaint_id,
         working_days=body.working_days,
         reason=body.reason,
+        trace=trace,
     )
-    return _staff_view(row, principal, detail=True)
+    return staff_view(row, principal, detail=True)
 
 
 @router.post("/complaints/{complaint_id}/extensions/decision")
 async def decide_extension(
-    complaint_id: str, body: ExtensionDecisionIn, deps: Deps, principal: District
+    complaint_id: str,
+    body: ExtensionDecisionIn,
+    deps: Deps,
+    trace: RequestTrace,
+    principal: District,
 ) -> dict[str, Any]:
     row = await handling.decide_extension(
-        deps.units(), deps.rules, principal, complaint_id, approve=body.approve
+        deps.units(), deps.rules, principal, complaint_id, approve=body.approve, trace=trace
     )
-    return _staff_view(row, principal, detail=True)
+    return staff_view(row, principal, detail=True)

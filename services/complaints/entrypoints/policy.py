@@ -24,7 +24,7 @@ Reader = Annotated[Principal, require(Role.ENTERPRISE, Role.DISTRICT_OFFICE, Rol
 Enterprise = Annotated[Principal, require(Role.ENTERPRISE)]
 """Enterprise staff handle complaints and run surveys."""
 District = Annotated[Principal, require(Role.DISTRICT_OFFICE)]
-"""The district office decides extensions."""
+"""The district office decides extensions and assigns escalated complaints."""
 
 
 # --- what a response may show -------------------------------------------------------------------
@@ -80,6 +80,15 @@ def extension_decision_refusal(p: Principal) -> Message | None:
     """Who approves or refuses an extension (`access.require_district_office`)."""
     try:
         access.require_district_office(p)
+    except DomainError as exc:
+        return exc.message
+    return None
+
+
+def assign_refusal(p: Principal) -> Message | None:
+    """Who assigns an escalated complaint (`access.require_supervisor`)."""
+    try:
+        access.require_supervisor(p)
     except DomainError as exc:
         return exc.message
     return None

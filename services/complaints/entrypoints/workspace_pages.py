@@ -1,7 +1,7 @@
 """The complaints workspace pages (issue 15): the enterprise's complaint desk (the list by SLA time
 left, a complaint with its history, accept / reply / transfer / extension each on its own
 confirmation page) and the district office's escalated complaints (read-only, plus the extension
-decision the API allows it), on the shared shell `runtime.workspace`. Translators only: reads
+decision and the assignment of a complaint escalated for too many transfers, as the API allows), on the shared shell `runtime.workspace`. Translators only: reads
 through the service handlers, every refusal from `policy`, every change through the same handlers
 as the API (`service.handling`)."""
 
@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from runtime import workspace
-from runtime.auth import Role
+from runtime.auth import Principal, Role
 from runtime.errors import DomainError, Forbidden, InvalidInput, Message, NotFound
 from runtime.http import RequestTrace
 from runtime.web_session import CurrentSession, Session
@@ -42,6 +42,7 @@ STATUS_EN = {
 }
 ACTIONS = ("accept", "reply", "transfer", "extension")
 DECISIONS = ("approve", "refuse")
+SUPERVISION = ("assign",)  # the district office, on an escalated complaint
 MAX_TEXT = {"text": 4000, "reason": 1000, "to_org": 64}
 
 
@@ -198,6 +199,12 @@ def timeline(
         events.append((t.at, p.t("转办", "Transferred"), f"{t.from_org} → {t.to_org}:{t.reason}"))
     if c.escalated_at is not None:
         events.append((c.escalated_at, p.t("升级至区县物业办", "Escalated to the district"), ""))
+    if c.assignment is not None:
+        a = c.assignment
+        events.append(
+            (a.at, p.t("区县物业办指定办理", "Assigned by the district office"),
+             f"→ {a.to_org}：{a.reason}")
+        )  # fmt: skip
     for r in c.replies:
         events.append((r.at, p.t("答复", "Replied"), r.text))
     for f in c.feedback:
@@ -243,6 +250,7 @@ async def complaint(
         shows_contact=policy.shows_contact(session.principal, c),
         may_handle=policy.handle_refusal(session.principal) is None,
         may_decide=policy.extension_decision_refusal(session.principal) is None,
+        may_assign=policy.assign_refusal(session.principal) is None,
         **view_helpers(p, deps),
     )  # fmt: skip
 
@@ -263,29 +271,43 @@ async def confirm(
 ) -> Response:
     """One action, one page: what it will do, the fields it needs, then the one button."""
     p = page(request, session, deps)
-    if action not in ACTIONS and action not in DECISIONS:
+    if action not in (*ACTIONS, *DECISIONS, *SUPERVISION):
         return workspace.refused(env, p, Message("没有这个操作", "No such action"), 404)
     found = await _complaint(p, deps, complaint_id)
     if isinstance(found, Response):
         return found
-    refusal = (
-        policy.extension_decision_refusal(session.principal)
-        if action in DECISIONS
-        else policy.handle_refusal(session.principal)
-    )
+    refusal = refusal_for(action, session.principal)
     if refusal is not None:
         return workspace.refused(env, p, refusal)
     return _action_form(p, deps, found, action)
 
 
+def refusal_for(action: str, principal: Principal) -> Message | None:
+    """Why this person may not take this action (None: they may), from `policy`."""
+    if action in DECISIONS:
+        return policy.extension_decision_refusal(principal)
+    if action in SUPERVISION:
+        return policy.assign_refusal(principal)
+    return policy.handle_refusal(principal)
+
+
 def _checked(p: workspace.WorkspacePage, action: str, fields: dict[str, str]) -> dict[str, str]:
     """The fields the action needs, trimmed; a missing or too long one noted on the page (the
     same limits as the API's bodies)."""
-    needed = {"reply": ("text",), "transfer": ("to_org", "reason"), "extension": ("reason",)}
+    needed = {
+        "reply": ("text",),
+        "transfer": ("to_org", "reason"),
+        "assign": ("to_org", "reason"),
+        "extension": ("reason",),
+    }
     values = {k: fields.get(k, "").strip() for k in ("text", "to_org", "reason", "working_days")}
     labels = {
         "text": ("答复内容", "the reply"),
-        "to_org": ("转办对象", "whom to transfer to"),
+        "to_org": (
+            ("办理单位", "the organisation")
+            if action == "assign"
+            else ("转办对象", "whom to transfer to")
+        ),
         "reason": ("理由", "the reason"),
     }
     for name in needed.get(action, ()):
@@ -319,7 +341,7 @@ async def act(
     trace: RequestTrace,
 ) -> Response:
     p = page(request, session, deps)
-    if action not in ACTIONS and action not in DECISIONS:
+    if action not in (*ACTIONS, *DECISIONS, *SUPERVISION):
         return workspace.refused(env, p, Message("没有这个操作", "No such action"), 404)
     fields = await workspace.posted_form(request, session, f"complaint:{complaint_id}:{action}")
     if isinstance(fields, Message):
@@ -328,11 +350,7 @@ async def act(
     if isinstance(found, Response):
         return found
     principal = session.principal
-    refusal = (
-        policy.extension_decision_refusal(principal)
-        if action in DECISIONS
-        else policy.handle_refusal(principal)
-    )
+    refusal = refusal_for(action, principal)
     if refusal is not None:
         return workspace.refused(env, p, refusal)
     values = _checked(p, action, fields)
@@ -350,15 +368,21 @@ async def act(
                 deps.units(), deps.rules, principal, complaint_id,
                 to_org=values["to_org"], reason=values["reason"], trace=trace,
             )  # fmt: skip
+        elif action == "assign":
+            await handling.assign(
+                deps.units(), principal, complaint_id,
+                to_org=values["to_org"], reason=values["reason"], trace=trace,
+            )  # fmt: skip
         elif action == "extension":
             await handling.request_extension(
                 deps.units(), principal, complaint_id,
-                working_days=int(values["working_days"]), reason=values["reason"],
+                working_days=int(values["working_days"]), reason=values["reason"], trace=trace,
             )  # fmt: skip
         else:
             await handling.decide_extension(
-                deps.units(), deps.rules, principal, complaint_id, approve=action == "approve"
-            )
+                deps.units(), deps.rules, principal, complaint_id,
+                approve=action == "approve", trace=trace,
+            )  # fmt: skip
     except DomainError as exc:
         if exc.field:
             p.add(exc.field, exc.message.zh, exc.message.en)

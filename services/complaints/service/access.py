@@ -94,6 +94,18 @@ def require_district_office(principal: Principal) -> None:
         )
 
 
+def require_supervisor(principal: Principal) -> None:
+    """The district office assigns an escalated complaint (指定办理)."""
+    if principal.role is not Role.DISTRICT_OFFICE:
+        raise Forbidden(
+            "not_district_office",
+            Message(
+                "只有区县物业办可以指定办理单位",
+                "only the district office assigns who handles a complaint",
+            ),
+        )
+
+
 # --- surveys ------------------------------------------------------------------------------------
 
 

@@ -126,6 +126,43 @@ async def transfer(
         return Row(c, row.ticket_no)
 
 
+async def assign(
+    uow: ComplaintsUnitOfWork,
+    principal: Principal,
+    complaint_id: str,
+    *,
+    to_org: str,
+    reason: str,
+    trace: Trace,
+) -> Row:
+    """指定办理: the district office of the complaint's district names who handles an escalated
+    complaint (`ComplaintAssigned`; the reason stays here)."""
+    access.require_supervisor(principal)
+    async with uow:
+        now = uow.clock.now()
+        row = await uow.complaints.get(complaint_id, for_update=True)
+        if row is None or not access.can_see(principal, row.complaint):
+            raise NotFound("complaint_not_found", NOT_FOUND)
+        before = row.complaint
+        c = decide(
+            lambda: complaint_model.assign(before, to_org, reason, now, by=principal.subject)
+        )
+        await uow.complaints.save(c, auto_close_at=None)
+        assert c.assignment is not None
+        assert before.handling_org is not None  # set at acceptance; assign requires holding
+        await uow.outbox.add(
+            complaints.ComplaintAssigned(
+                **facts(c),
+                from_org=before.handling_org,
+                to_org=c.assignment.to_org,
+                assigned_at=now,
+            ),
+            trace,
+        )
+        await uow.commit()
+        return Row(c, row.ticket_no)
+
+
 async def reply(
     uow: ComplaintsUnitOfWork,
     rules: ComplaintRules,
@@ -156,8 +193,10 @@ async def request_extension(
     *,
     working_days: int,
     reason: str,
+    trace: Trace,
 ) -> Row:
-    """No event: the district office sees the request in its list."""
+    """申请延期: the district office sees the request in its list and is told
+    (`ComplaintExtensionRequested`; the reason stays here)."""
     async with uow:
         now = uow.clock.now()
         row = await _load_for_staff(uow, principal, complaint_id)
@@ -167,6 +206,15 @@ async def request_extension(
             ),
         )
         await uow.complaints.save(c, auto_close_at=None)
+        await uow.outbox.add(
+            complaints.ComplaintExtensionRequested(
+                **facts(c),
+                working_days=working_days,
+                completion_deadline=c.completion.deadline,
+                requested_at=now,
+            ),
+            trace,
+        )
         await uow.commit()
         return Row(c, row.ticket_no)
 
@@ -178,8 +226,10 @@ async def decide_extension(
     complaint_id: str,
     *,
     approve: bool,
+    trace: Trace,
 ) -> Row:
-    """The district office of the complaint's district approves or refuses."""
+    """The district office of the complaint's district approves or refuses
+    (`ComplaintExtensionDecided`)."""
     access.require_district_office(principal)
     async with uow:
         now = uow.clock.now()
@@ -197,6 +247,17 @@ async def decide_extension(
             ),
         )
         await uow.complaints.save(c, auto_close_at=None)
+        decided = c.extensions[-1]
+        await uow.outbox.add(
+            complaints.ComplaintExtensionDecided(
+                **facts(c),
+                granted=approve,
+                working_days=decided.working_days,
+                completion_deadline=c.completion.deadline,
+                decided_at=now,
+            ),
+            trace,
+        )
         await uow.commit()
         return Row(c, row.ticket_no)
 

@@ -195,6 +195,7 @@ async def _file(
             channel=complaint.channel,
             filed_at=complaint.filed_at,
             ticket_no=ticket_no,
+            acceptance_deadline=complaint.acceptance.deadline,
             owner_account=owner_account(principal),
             attachments=[
                 fields.AttachmentRef(

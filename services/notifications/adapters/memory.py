@@ -129,6 +129,9 @@ class MemoryProjects(_Repository):
     async def facts(self, project_id: str) -> ProjectFacts | None:
         return self._t.projects.get(project_id)
 
+    async def enterprises(self) -> list[str]:
+        return sorted({p.enterprise_id for p in self._t.projects.values()})
+
 
 class MemoryNotices(_Repository):
     async def existing(self, notice_ids: Sequence[str]) -> set[str]:

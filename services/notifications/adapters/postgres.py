@@ -49,6 +49,12 @@ class PgProjects:
         )
         return ProjectFacts(**dict(row)) if row is not None else None
 
+    async def enterprises(self) -> list[str]:
+        rows = await self._conn.fetch(
+            "SELECT DISTINCT enterprise_id FROM projects ORDER BY enterprise_id"
+        )
+        return [r["enterprise_id"] for r in rows]
+
 
 class PgNotices:
     def __init__(self, conn: db.Connection) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import string
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -29,7 +29,9 @@ ESCALATION = "escalation"  # the `on` of rules that only a ladder issues
 CITY = "city"
 NAMESPACE = uuid.UUID("4f6c2a52-9a53-4f44-9a7c-0b3f8d1f5e21")
 
-RecipientRole = Literal["enterprise", "manager", "district", "city", "owner", "submitter"]
+RecipientRole = Literal[
+    "enterprise", "enterprises", "assignee", "manager", "district", "city", "owner", "submitter"
+]
 NoticeKind = Literal["notice", "reminder", "criticism"]
 
 SEVERITY_ZH = {"general": "一般", "serious": "严重", "urgent": "紧急"}
@@ -84,6 +86,9 @@ class Rule(_Strict):
     to: tuple[RecipientRole, ...] = Field(min_length=1)
     cc: tuple[RecipientRole, ...] = ()
     when: Mapping[str, bool | str | int] = Field(default_factory=dict)
+    when_set: tuple[str, ...] = Field(
+        default=(), description="event fields that must be set (not null, not empty)"
+    )
     publish: bool = True
     escalate: Escalate | None = None
     title_zh: str = Field(min_length=1)
@@ -92,7 +97,9 @@ class Rule(_Strict):
     body_en: str
 
     def matches(self, event: Event) -> bool:
-        return all(getattr(event, name) == value for name, value in self.when.items())
+        return all(getattr(event, name) == value for name, value in self.when.items()) and all(
+            getattr(event, name) not in (None, "", (), []) for name in self.when_set
+        )
 
 
 class Numbering(_Strict):
@@ -210,20 +217,22 @@ class RuleBook:
         if rule.on == ESCALATION:
             if not any(r.escalate and r.escalate.rule == rule.id for r in self.rules.values()):
                 raise fail("an escalation rule that no rule escalates to")
-            if rule.when:
-                raise fail("an escalation rule takes no `when`")
+            if rule.when or rule.when_set:
+                raise fail("an escalation rule takes no `when` or `when_set`")
             return
         event_type = catalog.EVENT_TYPES.get(rule.on)
         if event_type is None:
             raise fail(f"unknown event type {rule.on!r}")
         fields = event_type.model_fields
-        for name in (rule.subject.field, *rule.when):
+        for name in (rule.subject.field, *rule.when, *rule.when_set):
             if name not in fields:
                 raise fail(f"{rule.on} has no field {name!r}")
         if "owner" in (*rule.to, *rule.cc) and rule.publish:
             raise fail("a notice to an owner is personal: set publish = false")
         if "submitter" in (*rule.to, *rule.cc) and "submitter_kind" not in fields:
             raise fail(f"{rule.on} has no submitter")
+        if "assignee" in (*rule.to, *rule.cc) and "to_org" not in fields:
+            raise fail(f"{rule.on} has no assignee (to_org)")
         if rule.escalate is not None:
             target = self.rules.get(rule.escalate.rule)
             if target is None or target.on != ESCALATION:
@@ -278,21 +287,36 @@ def _attr(event: Event, name: str) -> Any:
     return getattr(event, name, None)
 
 
-def addressees(rule: Rule, event: Event, project: ProjectFacts | None) -> list[Addressee]:
+def addressees(
+    rule: Rule,
+    event: Event,
+    project: ProjectFacts | None,
+    enterprises: Sequence[str] = (),
+) -> list[Addressee]:
     """The rule's recipients for this event; a recipient that cannot be named is left out
-    (e.g. an owner who filed anonymously). The same recipient appears once, `to` before `cc`."""
+    (e.g. an owner who filed anonymously). The same recipient appears once, `to` before `cc`.
+    `enterprises` (every enterprise running a project in the registry copy) stand for the role
+    of that name, each as an `enterprise` recipient."""
     seen: dict[tuple[str, str], Addressee] = {}
     for roles, cc in ((rule.to, False), (rule.cc, True)):
         for role in roles:
-            resolved = _resolve(role, event, project)
-            if resolved is not None and resolved not in seen:
-                seen[resolved] = Addressee(resolved[0], resolved[1], cc)
+            if role == "enterprises":
+                resolved_all = [("enterprise", e) for e in enterprises]
+            else:
+                one = _resolve(role, event, project)
+                resolved_all = [one] if one is not None else []
+            for resolved in resolved_all:
+                if resolved not in seen:
+                    seen[resolved] = Addressee(resolved[0], resolved[1], cc)
     return list(seen.values())
 
 
 def _resolve(role: str, event: Event, project: ProjectFacts | None) -> tuple[str, str] | None:
     if role == "submitter":
         role = "district" if _attr(event, "submitter_kind") == "district" else "enterprise"
+    if role == "assignee":  # the organisation a complaint was assigned to, as an enterprise
+        value = _attr(event, "to_org")
+        return ("enterprise", str(value)) if value else None
     if role == "enterprise":
         value = _attr(event, "enterprise_id") or (project.enterprise_id if project else None)
     elif role == "district":

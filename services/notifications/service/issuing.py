@@ -50,7 +50,8 @@ async def issue(
     notice_id = rules.notice_id(cause.event_id, rule.id)
     project_id = getattr(event, "project_id", None)
     project = await uow.projects.facts(project_id) if project_id is not None else None
-    addressees = rules.addressees(rule, event, project)
+    everyone = await uow.projects.enterprises() if "enterprises" in (*rule.to, *rule.cc) else []
+    addressees = rules.addressees(rule, event, project, everyone)
     enterprise_id = getattr(event, "enterprise_id", None) or (
         project.enterprise_id if project else None
     )

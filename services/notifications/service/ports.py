@@ -33,6 +33,10 @@ class Projects(Protocol):
 
     async def facts(self, project_id: str) -> ProjectFacts | None: ...
 
+    async def enterprises(self) -> list[str]:
+        """Every enterprise running a project in the registry copy, in id order."""
+        ...
+
 
 class Notices(Protocol):
     async def existing(self, notice_ids: Sequence[str]) -> set[str]:

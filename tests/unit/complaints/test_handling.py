@@ -97,6 +97,51 @@ async def test_transfers_escalate_once_past_the_limit(
     assert same.value.field == "to_org"
 
 
+async def test_the_district_office_assigns_an_escalated_complaint_and_it_stays_there(
+    uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, trace: Trace
+) -> None:
+    cid, _ = await _filed(uow, rules)
+    await handling.accept(uow, ALICE, cid, trace=trace)
+    reason = "多次转办,由首问企业继续办理"
+    # Not escalated yet: nothing to assign.
+    with pytest.raises(DomainError) as early:
+        await handling.assign(uow, DISTRICT, cid, to_org="E-0001", reason=reason, trace=trace)
+    assert early.value.code == "not_escalated"
+    for org in (["ent-a-water", "ent-a"] * 4)[: rules.policy.max_transfers + 1]:
+        await handling.transfer(
+            uow, rules, ALICE, cid, to_org=org, reason="非本单位职责", trace=trace
+        )
+    uow.outbox.committed.clear()
+
+    with pytest.raises(Forbidden):
+        await handling.assign(uow, ALICE, cid, to_org="E-0001", reason=reason, trace=trace)
+    with pytest.raises(NotFound):
+        await handling.assign(uow, OTHER_DISTRICT, cid, to_org="E-0001", reason=reason, trace=trace)
+    with pytest.raises(InvalidInput) as blank:
+        await handling.assign(uow, DISTRICT, cid, to_org="  ", reason=reason, trace=trace)
+    assert blank.value.field == "to_org"
+    assert uow.outbox.committed == []  # nothing half-written
+
+    row = await handling.assign(uow, DISTRICT, cid, to_org="E-0001", reason=reason, trace=trace)
+    assert row.complaint.handling_org == "E-0001"
+    assert row.complaint.assignment is not None
+    assert row.complaint.assignment.by == DISTRICT.subject
+    assert row.complaint.responsible is not None
+    assert row.complaint.responsible.staff_id == "alice"  # responsibility never moves
+    (written,) = uow.outbox.committed
+    assert isinstance(written.event, complaints.ComplaintAssigned)
+    assert (written.event.from_org, written.event.to_org) == ("ent-a-water", "E-0001")
+    assert written.trace == trace
+    with pytest.raises(InvalidInput) as locked:
+        await handling.transfer(
+            uow, rules, ALICE, cid, to_org="ent-b", reason="再转出去", trace=trace
+        )
+    assert locked.value.code == "assigned_by_district"
+    # The office may name the organisation again (e.g. the one it named cannot do the work).
+    again = await handling.assign(uow, DISTRICT, cid, to_org="ent-a", reason=reason, trace=trace)
+    assert again.complaint.handling_org == "ent-a"
+
+
 async def test_reply_by_the_responsible_person_starts_the_auto_close(
     uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, clock: FixedClock, trace: Trace
 ) -> None:
@@ -123,20 +168,28 @@ async def test_extension_requested_then_decided_by_the_district(
     before = accepted.complaint.completion.deadline
 
     asked = await handling.request_extension(
-        uow, ALICE, cid, working_days=3, reason="需要更换主管道阀门"
+        uow, ALICE, cid, working_days=3, reason="需要更换主管道阀门", trace=trace
     )
     assert asked.complaint.pending_extension is not None
     with pytest.raises(Forbidden):
-        await handling.decide_extension(uow, rules, ALICE, cid, approve=True)
+        await handling.decide_extension(uow, rules, ALICE, cid, approve=True, trace=trace)
     with pytest.raises(NotFound):
-        await handling.decide_extension(uow, rules, OTHER_DISTRICT, cid, approve=True)
-    decided = await handling.decide_extension(uow, rules, DISTRICT, cid, approve=True)
+        await handling.decide_extension(uow, rules, OTHER_DISTRICT, cid, approve=True, trace=trace)
+    decided = await handling.decide_extension(uow, rules, DISTRICT, cid, approve=True, trace=trace)
 
     assert decided.complaint.extensions[-1].decision == "approved"
     assert decided.complaint.completion.deadline > before
-    assert _types(uow) == ["ComplaintAccepted"]  # extensions send no event
+    assert _types(uow) == [
+        "ComplaintAccepted",
+        "ComplaintExtensionRequested",
+        "ComplaintExtensionDecided",
+    ]
+    granted = uow.outbox.committed[-1].event
+    assert granted.granted is True  # type: ignore[attr-defined]
+    assert granted.completion_deadline == decided.complaint.completion.deadline  # type: ignore[attr-defined]
+    assert granted.working_days == 3  # type: ignore[attr-defined]
     with pytest.raises(DomainError) as nothing:
-        await handling.decide_extension(uow, rules, DISTRICT, cid, approve=False)
+        await handling.decide_extension(uow, rules, DISTRICT, cid, approve=False, trace=trace)
     assert nothing.value.code == "no_pending_extension"
 
 

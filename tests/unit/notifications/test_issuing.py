@@ -107,7 +107,9 @@ async def test_a_submission_calls_the_pending_criticism_off() -> None:
         submitted.ce.id,
         NOW,
     )
-    assert len(db.tables.notices) == 1  # a submission itself notifies nobody
+    # a submission tells only the district office that it waits for verification
+    rules_issued = sorted(n.rule_id for n in db.tables.notices.values())
+    assert rules_issued == ["rectification-overdue-reminder", "rectification-submitted-verify"]
 
 
 async def test_a_criticism_is_numbered_and_ends_every_pending_ladder_of_its_subject() -> None:
@@ -165,13 +167,14 @@ async def test_a_receipt_to_an_owner_is_personal_and_never_published() -> None:
     await NOTICES(uow, [delivered(filed)])
     await uow.commit()
 
-    (notice,) = db.tables.notices.values()
-    assert notice.rule_id == "complaint-receipt"
+    notices = {n.rule_id: n for n in db.tables.notices.values()}
+    assert sorted(notices) == ["complaint-new", "complaint-receipt"]
+    notice = notices["complaint-receipt"]
     assert [(c.recipient_kind, c.recipient_id) for c in notice.copies] == [("owner", "owner-42")]
     assert db.published == []
 
 
-async def test_an_anonymous_filing_names_nobody_and_issues_nothing() -> None:
+async def test_an_anonymous_filing_brings_no_receipt_only_the_enterprise_notice() -> None:
     db = store()
     filed = event(
         "cn.tj.wuye.complaints.ComplaintFiled.v1",
@@ -189,7 +192,9 @@ async def test_an_anonymous_filing_names_nobody_and_issues_nothing() -> None:
     await NOTICES(uow, [delivered(filed)])
     await uow.commit()
 
-    assert db.tables.notices == {}
+    (notice,) = db.tables.notices.values()
+    assert notice.rule_id == "complaint-new"
+    assert [(c.recipient_kind, c.recipient_id) for c in notice.copies] == [("enterprise", "E-0001")]
     assert db.published == []
 
 

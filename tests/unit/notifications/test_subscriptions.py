@@ -27,6 +27,7 @@ def test_the_shipped_rule_book_and_the_list_agree() -> None:
         "notifications.complaints",
         "notifications.campaigns",
         "notifications.surveys",
+        "notifications.exposure",
     ]
 
 
@@ -34,7 +35,11 @@ def test_a_rule_about_an_event_nobody_subscribes_to_is_refused() -> None:
     without_campaigns = [c for c in LISTED if c.subscription is not subscriptions.CAMPAIGNS]
 
     with pytest.raises(
-        RuleError, match=re.escape("no subscription lists: cn.tj.wuye.campaigns.PlanOverdue")
+        RuleError,
+        match=re.escape(
+            "no subscription lists: cn.tj.wuye.campaigns.CampaignPhaseStarted.v1, "
+            "cn.tj.wuye.campaigns.PlanOverdue"
+        ),
     ):
         subscriptions.check_rule_book(BOOK, without_campaigns)
 
@@ -43,12 +48,12 @@ def test_a_subscription_no_rule_uses_is_refused() -> None:
     notices = LISTED[2].handlers[complaints.ComplaintFiled.ce_type]
     extra = ConsumerSpec(
         subscriptions.COMPLAINTS,
-        handlers={**LISTED[2].handlers, complaints.ComplaintTransferred.ce_type: notices},
+        handlers={**LISTED[2].handlers, complaints.ComplaintReopened.ce_type: notices},
     )
     listed = [extra if c.subscription is subscriptions.COMPLAINTS else c for c in LISTED]
 
     with pytest.raises(
-        RuleError, match=re.escape("no rule uses: cn.tj.wuye.complaints.ComplaintTransferred")
+        RuleError, match=re.escape("no rule uses: cn.tj.wuye.complaints.ComplaintReopened")
     ):
         subscriptions.check_rule_book(BOOK, listed)
 
