@@ -497,11 +497,27 @@ def ingress() -> dict[str, Any]:
                     "host": hosts[s],
                     "http": {
                         "paths": [
+                            *(
+                                [
+                                    {  # a published case's photos, served by their owner
+                                        "path": "/public/photos/",
+                                        "pathType": "Prefix",
+                                        "backend": {
+                                            "service": {
+                                                "name": "inspections",
+                                                "port": {"name": "http"},
+                                            }
+                                        },
+                                    }
+                                ]
+                                if s == "exposure"
+                                else []
+                            ),
                             {
                                 "path": "/",
                                 "pathType": "Prefix",
                                 "backend": {"service": {"name": s, "port": {"name": "http"}}},
-                            }
+                            },
                         ]
                     },
                 }

@@ -202,7 +202,10 @@ class Demo:
                     **(channels if name == "notifications" else {}),
                     **(
                         {
-                            "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.port_base + SERVICE_PORT_OFFSETS[name]}"
+                            "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.port_base + SERVICE_PORT_OFFSETS[name]}",
+                            # The board's photos: the inspections service's public route on
+                            # its own port (an ingress routes /public/photos/ by path instead).
+                            "PUBLIC_PHOTOS_URL": f"http://127.0.0.1:{self.port_base + SERVICE_PORT_OFFSETS['inspections']}/public/photos/",
                         }
                         if name == "exposure"
                         else {}

@@ -111,6 +111,16 @@ class ExposurePublished(_CaseEvent):
         description="最短公示至 Earliest end, even if rectified (minimum display period)."
     )
     max_until: AwareDatetime = Field(description="最长公示至 Automatic end (maximum period).")
+    attachments: tuple[fields.AttachmentRef, ...] = Field(
+        default=(),
+        max_length=50,
+        description=(
+            "公开照片 The inspector's photos of the case's failed items that are published with "
+            "it, as references (id, SHA-256, type): never bytes, never an owner's photo. The "
+            "inspections service serves exactly these publicly (re-encoded, without EXIF) until "
+            "the case's ExposureWithdrawn. Empty from older producers and when none was taken."
+        ),
+    )
 
 
 class ExposureRectified(_CaseEvent):

@@ -21,6 +21,15 @@ class ExposureSettings(Settings):
     # host; `make demo` its local address.
     public_base_url: HttpUrl = HttpUrl("http://127.0.0.1:8000")
 
+    # Where the public fetches a published case's photos: the inspections service's public photo
+    # route (`/public/photos/{attachment_id}`), which the ingress routes by path on the board's
+    # host; `make demo` sets the inspections port's address. The board never holds the bytes.
+    public_photos_url: str = "/public/photos/"
+
+    def photos_base(self) -> str:
+        base = self.public_photos_url
+        return base if base.endswith("/") else base + "/"
+
     def public_base(self) -> str:
         """The base URL without a trailing slash (links append "/feed.atom", "/cases/...")."""
         return str(self.public_base_url).rstrip("/")

@@ -7,6 +7,8 @@ from runtime.service import ConsumerSpec
 from runtime.subscriptions import Subscription
 from schemas import topics
 from schemas.complaints import v1 as complaints
+from schemas.exposure import v1 as exposure
+from services.inspections.service import exposure_reactions
 from services.inspections.service.complaint_reactions import ComplaintReactions, PatrolTrigger
 
 
@@ -22,6 +24,18 @@ def consumers(trigger: PatrolTrigger) -> tuple[ConsumerSpec, ...]:
             handlers={
                 complaints.ComplaintFiled.ce_type: reactions.filed(),
                 complaints.ComplaintOverdue.ce_type: reactions.overdue(),
+            },
+        ),
+        ConsumerSpec(
+            Subscription(
+                group="inspections.exposure",
+                topics=(topics.EXPOSURE_EVENTS,),
+                description="Serve a published exposure case's inspection photos publicly "
+                "(re-encoded, no EXIF) until the case is withdrawn",
+            ),
+            handlers={
+                exposure.ExposurePublished.ce_type: exposure_reactions.on_published,
+                exposure.ExposureWithdrawn.ce_type: exposure_reactions.on_withdrawn,
             },
         ),
     )

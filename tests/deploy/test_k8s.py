@@ -176,9 +176,11 @@ def test_sign_in_is_configured_for_the_identity_provider_behind_the_ingress(
     assert identity["audience"] == "wuye-platform"
     assert "client-secret" not in identity  # the secret stays in the Secret wuye-oidc
     (ingress,) = of_kind(docs, "Ingress")
-    host_of = {
-        r["http"]["paths"][0]["backend"]["service"]["name"]: r["host"]
+    host_of = {  # each service's own host: the one whose "/" it serves
+        path["backend"]["service"]["name"]: r["host"]
         for r in ingress["spec"]["rules"]
+        for path in r["http"]["paths"]
+        if path["path"] == "/"
     }
     suffix = ".dev.wuye.example.gov.cn" if env == "dev" else ".wuye.example.gov.cn"
     for d in of_kind(docs, "Deployment"):

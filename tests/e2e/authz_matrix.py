@@ -207,7 +207,27 @@ PLAN = {
     "schedule": [{"date": "2012-08-20", "activity_zh": "宣传"}],
 }
 
+_NOT_PUBLISHED = (
+    "public photo routes: only a photo a published exposure case names (re-encoded, no EXIF); "
+    "the seeded photo is an owner's complaint photo, which the inspections service never holds "
+    "and never serves, whatever token is sent"
+)
+
 INSPECTIONS = (
+    Row(
+        "inspections",
+        "GET",
+        "/public/photos/{attachment_id}",
+        _cells(404, {}, 404),
+        note=_NOT_PUBLISHED,
+    ),
+    Row(
+        "inspections",
+        "GET",
+        "/public/photos/{attachment_id}/thumbnail",
+        _cells(404, {}, 404),
+        note=_NOT_PUBLISHED,
+    ),
     Row(
         "inspections",
         "POST",

@@ -56,7 +56,7 @@ def filed(at: datetime) -> complaints.ComplaintFiled:
 
 async def handle(pool: asyncpg.Pool, event: complaints.ComplaintFiled) -> None:
     """As the consumer does: the unit joined to the transaction that claims the event."""
-    [consumer] = subscriptions.consumers(PatrolTrigger())
+    consumer = subscriptions.consumers(PatrolTrigger())[0]
     handler = consumer.handlers[event.ce_type]
     unit = PgInspectionsUnitOfWork(pool, source=SOURCE, clock=FixedClock(START))
     async with pool.acquire() as conn, conn.transaction():

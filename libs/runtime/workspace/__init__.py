@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -74,6 +74,14 @@ NAVIGATION = (
 
 def default_base(service: str) -> str:
     return f"/workspace/{service}/"
+
+
+def origin_of(url: str) -> str | None:
+    """`scheme://host[:port]` of an absolute http(s) URL (for a CSP source), else None."""
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return f"{parts.scheme}://{parts.netloc}"
+    return None
 
 
 def parse_links(raw: str) -> dict[str, str]:
@@ -241,7 +249,14 @@ def render(
 ) -> HTMLResponse:
     html = env.get_template(template).render(page=page, t=page.t, **context)
     response = HTMLResponse(html, status_code=code)
-    response.headers["Content-Security-Policy"] = PAGE_CSP
+    # Photos a page shows may come from another service's workspace (an inspection's photos on
+    # the exposure case page): its configured origin, when it is not this host, may serve images.
+    others = sorted({o for o in map(origin_of, page.links.values()) if o})
+    response.headers["Content-Security-Policy"] = (
+        PAGE_CSP.replace("img-src 'self'", "img-src 'self' " + " ".join(others))
+        if others
+        else PAGE_CSP
+    )
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Content-Language"] = "en" if page.lang == "en" else "zh-CN"
     if page.lang_from_query:

@@ -69,13 +69,15 @@ class PgBoardQueries:
 
     async def published_case(self, case_id: str) -> dict[str, Any] | None:
         row = await self._conn.fetchrow(
-            f"SELECT {PUBLIC} FROM cases c {DISTRICT_NAMES} WHERE c.case_id = $1 "
+            f"SELECT {PUBLIC}, c.published_photos FROM cases c {DISTRICT_NAMES} WHERE c.case_id = $1 "
             "AND c.status = 'published'",
             case_id,
         )
         if row is None:
             return None
         case = _public(row)
+        photos = row["published_photos"]
+        case["photos"] = json.loads(photos) if isinstance(photos, str) else list(photos)
         timeline = await self._conn.fetch(
             """SELECT at, title_zh, title_en FROM case_timeline WHERE case_id = $1
                 ORDER BY at, event_id""",

@@ -68,7 +68,15 @@ class PgCaseQueries:
                       decided_at FROM objections WHERE case_id = $1 ORDER BY filed_at""",
             case_id,
         )
+        photos = await self._conn.fetch(
+            """SELECT item_id, attachment_id FROM evidence_photos
+                WHERE inspection_id = $1 ORDER BY item_id, position""",
+            row["inspection_id"],
+        )
         out = _case_row(row)
+        out["photos"] = {}
+        for p in photos:
+            out["photos"].setdefault(p["item_id"], []).append(p["attachment_id"])
         out["timeline"] = [dict(t) for t in timeline]
         out["objections"] = [dict(o) for o in objections]
         return out

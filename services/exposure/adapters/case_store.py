@@ -21,6 +21,7 @@ from services.exposure.domain.cases import Case
 
 _CASE = """SELECT c.case_id, c.project_id, c.district_code, c.enterprise_id, c.tier, c.status,
                   c.review_ends_at, c.published_at, c.min_until, c.max_until, c.rectified_at,
+                  c.inspection_id, c.items,
                   (SELECT objection_id FROM objections o
                     WHERE o.case_id = c.case_id AND o.status = 'pending') AS pending_objection
              FROM cases c WHERE c.case_id = $1"""
@@ -40,6 +41,8 @@ def _case(row: asyncpg.Record) -> Case:
         max_until=row["max_until"],
         rectified_at=row["rectified_at"],
         pending_objection=row["pending_objection"],
+        inspection_id=row["inspection_id"],
+        item_ids=tuple(i["item_id"] for i in json.loads(row["items"])),
     )
 
 
@@ -157,12 +160,14 @@ class PgCaseRepository:
         elif isinstance(event, exposure.ExposurePublished):
             await conn.execute(
                 """UPDATE cases SET status = 'published', tier = $2, published_at = $3,
-                          min_until = $4, max_until = $5, updated_at = $3 WHERE case_id = $1""",
+                          min_until = $4, max_until = $5, updated_at = $3,
+                          published_photos = $6::jsonb WHERE case_id = $1""",
                 event.case_id,
                 event.tier,
                 event.published_at,
                 event.min_until,
                 event.max_until,
+                json.dumps([a.model_dump(mode="json") for a in event.attachments]),
             )
         elif isinstance(event, exposure.ExposureRectified):
             await conn.execute(

@@ -13,6 +13,7 @@ from typing import Any
 from runtime import db
 from runtime.calendar import CHINA
 from runtime.unit_of_work import Delivered
+from schemas import fields
 from schemas.campaigns import v1 as campaigns
 from schemas.complaints import v1 as complaints
 from schemas.inspections import v1 as inspections
@@ -148,6 +149,48 @@ class PgFactRepository:
                ON CONFLICT (source_event_id) DO NOTHING""",
             merged(rows),
         )
+        photos = [
+            (
+                f"{d.event.inspection_id}/{a.attachment_id}",
+                d.event.inspection_id,
+                item.item_id,
+                a.attachment_id,
+                position,
+                a.sha256,
+                a.content_type,
+            )
+            for d in failed
+            for item in d.event.failed_items
+            for position, a in enumerate(item.attachments)
+        ]
+        await self._write(
+            """INSERT INTO evidence_photos (inspection_id, item_id, attachment_id, position,
+                      sha256, content_type)
+               SELECT i, it, a, p, s, t
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[],
+                             $6::text[], $7::text[]) AS u(k, i, it, a, p, s, t)
+               ON CONFLICT (inspection_id, attachment_id) DO NOTHING""",
+            merged(photos),
+        )
+
+    async def photos_of(
+        self, inspection_id: str, item_ids: Sequence[str]
+    ) -> list[fields.AttachmentRef]:
+        rows = await self._conn.fetch(
+            """SELECT attachment_id, sha256, content_type FROM evidence_photos
+                WHERE inspection_id = $1 AND item_id = ANY($2::text[])
+                ORDER BY array_position($2::text[], item_id), position""",
+            inspection_id,
+            list(item_ids),
+        )
+        return [
+            fields.AttachmentRef(
+                attachment_id=r["attachment_id"],
+                sha256=r["sha256"],
+                content_type=r["content_type"],
+            )
+            for r in rows
+        ]
 
     async def add_inspections(self, events: Sequence[inspections.InspectionCompleted]) -> None:
         rows = [

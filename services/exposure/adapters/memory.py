@@ -12,6 +12,7 @@ from typing import Any
 from runtime.fakes import MemoryUnitOfWork
 from runtime.scheduler import Clock
 from runtime.unit_of_work import Delivered
+from schemas import fields
 from schemas.base import Event
 from schemas.campaigns import v1 as campaigns
 from schemas.complaints import v1 as complaints
@@ -58,6 +59,8 @@ class MemoryCaseRepository:
             max_until=row["max_until"],
             rectified_at=row["rectified_at"],
             pending_objection=pending,
+            inspection_id=row["inspection_id"],
+            item_ids=tuple(i["item_id"] for i in row["items"]),
         )
 
     async def by_order(self, order_id: str) -> Case | None:
@@ -117,6 +120,7 @@ class MemoryCaseRepository:
                 "withdrawn_at": None,
                 "withdraw_reason": None,
                 "updated_at": event.opened_at,
+                "published_photos": [],
             }
         elif row is None:
             pass  # an UPDATE of no row
@@ -138,6 +142,7 @@ class MemoryCaseRepository:
                 min_until=event.min_until,
                 max_until=event.max_until,
                 updated_at=event.published_at,
+                published_photos=[a.model_dump(mode="json") for a in event.attachments],
             )
         elif isinstance(event, exposure.ExposureRectified):
             row.update(rectified_at=event.rectified_at, updated_at=event.rectified_at)
@@ -228,6 +233,7 @@ class MemoryFactRepository:
     criticism_facts: dict[str, dict[str, Any]] = field(default_factory=dict)
     campaign_facts: dict[str, dict[str, Any]] = field(default_factory=dict)
     plan_facts: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    evidence_photos: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     writes: int = 0  # statements the asyncpg adapter would run: one per non-empty run
 
     def _wrote(self, rows: Sequence[object]) -> None:
@@ -253,6 +259,29 @@ class MemoryFactRepository:
                 "correlation_id": d.ce.correlationid,
             }
             _upsert(self.evidence, "source_event_id", row, ())
+        photos = [
+            (e.inspection_id, item.item_id, position, a)
+            for e in (d.event for d in failed)
+            for item in e.failed_items
+            for position, a in enumerate(item.attachments)
+        ]
+        self._wrote(photos)
+        for inspection_id, item_id, position, a in photos:
+            self.evidence_photos.setdefault(
+                (inspection_id, a.attachment_id),
+                {"item_id": item_id, "position": position, "ref": a},
+            )
+
+    async def photos_of(
+        self, inspection_id: str, item_ids: Sequence[str]
+    ) -> list[fields.AttachmentRef]:
+        wanted = list(item_ids)
+        found = [
+            (wanted.index(row["item_id"]), row["position"], row["ref"])
+            for (inspection, _), row in self.evidence_photos.items()
+            if inspection == inspection_id and row["item_id"] in wanted
+        ]
+        return [ref for _, _, ref in sorted(found, key=lambda f: (f[0], f[1]))]
 
     async def add_inspections(self, events: Sequence[inspections.InspectionCompleted]) -> None:
         self._wrote(events)

@@ -59,8 +59,15 @@ class MemoryCaseQueries:
             key=lambda o: o["filed_at"],
         )
         fields = ("event_type", "at", "title_zh", "title_en", "detail_zh", "detail_en")
+        photos: dict[str, list[str]] = {}
+        for (inspection_id, attachment_id), p in sorted(
+            self.facts.evidence_photos.items(), key=lambda kv: (kv[1]["item_id"], kv[1]["position"])
+        ):
+            if inspection_id == row["inspection_id"]:
+                photos.setdefault(p["item_id"], []).append(attachment_id)
         return {
             **row,
+            "photos": photos,
             "timeline": [{k: t[k] for k in fields} for t in timeline],
             "objections": [{k: v for k, v in o.items() if k != "case_id"} for o in objections],
         }
@@ -183,7 +190,11 @@ class MemoryBoardQueries:
             key=lambda t: (t["at"], t["event_id"]),
         )
         fields = ("at", "title_zh", "title_en")
-        return {**self._public(row), "timeline": [{k: t[k] for k in fields} for t in timeline]}
+        return {
+            **self._public(row),
+            "photos": list(row.get("published_photos", [])),
+            "timeline": [{k: t[k] for k in fields} for t in timeline],
+        }
 
     async def districts(self) -> list[dict[str, str]]:
         codes = {r["district_code"] for r in self.repository.cases.values()}

@@ -12,6 +12,7 @@ TABLES = (
     "cases",
     "applied_events",
     "evidence",
+    "evidence_photos",
     "projects",
     "inspection_facts",
     "order_facts",

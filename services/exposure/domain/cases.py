@@ -78,6 +78,10 @@ class Case:
     max_until: datetime | None
     rectified_at: datetime | None
     pending_objection: str | None  # its id
+    # The evidence the case names: its inspection and failed items (their photos are published
+    # with it).
+    inspection_id: str = ""
+    item_ids: tuple[str, ...] = ()
 
 
 class Refused(Exception):

@@ -8,10 +8,12 @@ layer loads, calls these, and emits what they return; the tables follow from the
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
+from schemas import fields
 from schemas.exposure import v1 as exposure
 from schemas.inspections import v1 as inspections
 from services.exposure.domain import cases
@@ -140,7 +142,12 @@ def rectified(case: Case, project_id: str, at: datetime) -> exposure.ExposureRec
     return exposure.ExposureRectified(case_id=case.case_id, project_id=project_id, rectified_at=at)
 
 
-def publication(case: Case, policy: Policy, now: datetime) -> exposure.ExposurePublished:
+def publication(
+    case: Case, policy: Policy, now: datetime, photos: Sequence[fields.AttachmentRef] = ()
+) -> exposure.ExposurePublished:
+    """Publish now; `photos` (the inspector's photos of the case's failed items, from the
+    evidence) are named in the event: the inspections service serves exactly these publicly
+    until the case is withdrawn."""
     min_until, max_until = cases.publication(case, policy, now)
     return exposure.ExposurePublished(
         case_id=case.case_id,
@@ -149,16 +156,17 @@ def publication(case: Case, policy: Policy, now: datetime) -> exposure.ExposureP
         published_at=now,
         min_until=min_until,
         max_until=max_until,
+        attachments=tuple(photos),
     )
 
 
 def due(
-    case: Case, policy: Policy, now: datetime
+    case: Case, policy: Policy, now: datetime, photos: Sequence[fields.AttachmentRef] = ()
 ) -> exposure.ExposurePublished | exposure.ExposureWithdrawn | None:
     """What time does to a case: published once its review window ended, ended once its period
     is over."""
     if cases.due_for_publication(case, now):
-        return publication(case, policy, now)
+        return publication(case, policy, now, photos)
     reason = cases.ending(case, now)
     if reason is None:
         return None
@@ -171,7 +179,12 @@ def due(
 
 
 def review(
-    case: Case, policy: Policy, decision: Literal["hold", "confirm"], note: str, now: datetime
+    case: Case,
+    policy: Policy,
+    decision: Literal["hold", "confirm"],
+    note: str,
+    now: datetime,
+    photos: Sequence[fields.AttachmentRef] = (),
 ) -> list[exposure.ExposureReviewed | exposure.ExposurePublished]:
     """The district office holds or confirms publication; confirming publishes at once."""
     cases.may_review(case, decision)
@@ -184,7 +197,7 @@ def review(
         reviewed_at=now,
     )
     if decision == "confirm":
-        return [reviewed, publication(case, policy, now)]
+        return [reviewed, publication(case, policy, now, photos)]
     return [reviewed]
 
 

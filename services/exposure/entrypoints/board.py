@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from runtime import workspace
 from runtime.errors import Message, NotFound
 from services.exposure import presentation
 from services.exposure.adapters import board_stats
@@ -128,11 +129,15 @@ def _lang(request: Request) -> str:
 
 def _html(name: str, page: Page, status_code: int = 200, **context: Any) -> HTMLResponse:
     body = templates.get_template(name).render(page=page, t=page.t, **context)
+    # Photos come from the inspections service's public route (PUBLIC_PHOTOS_URL's origin).
+    origin = workspace.origin_of(context.get("photos_base") or "") or ""
     return HTMLResponse(
         body,
         status_code=status_code,
         headers={
-            "Content-Security-Policy": PAGE_CSP,
+            "Content-Security-Policy": PAGE_CSP.replace(
+                "img-src 'self'", f"img-src 'self' {origin}".strip()
+            ),
             "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer",
         },
@@ -238,6 +243,7 @@ async def case_page(request: Request, deps: Deps, case_id: str) -> HTMLResponse:
         reason_text=presentation.BOARD_REASON_TEXT,
         tier_text=presentation.TIER_TEXT,
         severity_text=presentation.SEVERITY_TEXT,
+        photos_base=deps.settings.photos_base(),
     )
 
 

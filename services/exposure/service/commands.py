@@ -55,7 +55,9 @@ async def review(
     async with uow:
         case = await _case(uow, case_id, district_code)
         now = uow.clock.now()
-        for event in _decided(lambda: decisions.review(case, uow.policy, decision, note, now)):
+        photos = await uow.facts.photos_of(case.inspection_id, case.item_ids)
+        reviewed = _decided(lambda: decisions.review(case, uow.policy, decision, note, now, photos))
+        for event in reviewed:
             await emit(uow, event, trace)
         await uow.commit()
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from runtime.unit_of_work import Delivered, UnitOfWork
+from schemas import fields
 from schemas.base import Event
 from schemas.campaigns import v1 as campaigns
 from schemas.complaints import v1 as complaints
@@ -91,6 +92,11 @@ class FactRepository(Protocol):
 
     async def latest_criticism(self, order_id: str) -> datetime | None: ...
 
+    async def photos_of(
+        self, inspection_id: str, item_ids: Sequence[str]
+    ) -> list[fields.AttachmentRef]:
+        """The photo references InspectionFailed carried for these items, in item order."""
+
 
 class ExposureUnitOfWork(UnitOfWork, Protocol):
     cases: CaseRepository
@@ -115,7 +121,9 @@ class CaseQueries(Protocol):
     async def cases(self, scope: Scope, *, status: str | None, limit: int) -> list[dict[str, Any]]:
         """Newest change first."""
 
-    async def case(self, case_id: str, scope: Scope) -> dict[str, Any] | None: ...
+    async def case(self, case_id: str, scope: Scope) -> dict[str, Any] | None:
+        """The case with its timeline, objections and `photos` (the attachment ids of its
+        inspection's failed items' photos, by item id)."""
 
     async def evidence(
         self, *, district_code: str | None, project_id: str | None, limit: int

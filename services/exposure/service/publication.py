@@ -19,7 +19,8 @@ async def act_on_next(uow: ExposureUnitOfWork, now: datetime) -> bool:
         case = await uow.cases.next_due(now)
         if case is None:
             return False
-        change = decisions.due(case, uow.policy, now)
+        photos = await uow.facts.photos_of(case.inspection_id, case.item_ids)
+        change = decisions.due(case, uow.policy, now, photos)
         if change is not None:
             await emit(uow, change, Trace.start())
         await uow.commit()

@@ -7,7 +7,7 @@ refusal asserts the events, and the handlers refuse before they write."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -306,6 +306,27 @@ class MemoryPatrolDrafts:
         return DraftSweep(drafts=len(stale), photos=photos)
 
 
+class MemoryPublicPhotos:
+    def __init__(self) -> None:
+        # (case_id, attachment_id) -> withdrawn_at (None while public)
+        self.rows: dict[tuple[str, str], datetime | None] = {}
+
+    async def publish(
+        self, case_id: str, project_id: str, attachment_ids: Sequence[str], at: datetime
+    ) -> None:
+        for a in attachment_ids:
+            self.rows.setdefault((case_id, a), None)
+
+    async def withdraw(self, case_id: str, at: datetime) -> int:
+        open_ = [k for k, v in self.rows.items() if k[0] == case_id and v is None]
+        for k in open_:
+            self.rows[k] = at
+        return len(open_)
+
+    async def is_public(self, attachment_id: str) -> bool:
+        return any(k[1] == attachment_id and v is None for k, v in self.rows.items())
+
+
 class MemoryInspectionsUnitOfWork(MemoryUnitOfWork):
     """The inspections unit in memory. Its three outboxes keep their events apart (as the
     CloudEvents sources keep them apart on the wire); `commit` commits all three."""
@@ -319,6 +340,7 @@ class MemoryInspectionsUnitOfWork(MemoryUnitOfWork):
     campaigns: MemoryCampaigns
     drafts: MemoryPatrolDrafts
     attachments: MemoryAttachmentStore
+    public_photos: MemoryPublicPhotos
     registry_outbox: MemoryOutbox
     campaign_outbox: MemoryOutbox
 
@@ -339,6 +361,7 @@ class MemoryInspectionsUnitOfWork(MemoryUnitOfWork):
         self.campaigns = MemoryCampaigns()
         self.attachments = MemoryAttachmentStore()
         self.drafts = MemoryPatrolDrafts(self.attachments)
+        self.public_photos = MemoryPublicPhotos()
         self.registry_outbox = MemoryOutbox(source=REGISTRY_SOURCE)
         self.campaign_outbox = MemoryOutbox(source=CAMPAIGNS_SOURCE)
 

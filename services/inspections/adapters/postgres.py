@@ -8,6 +8,7 @@ from runtime.attachments import AttachmentStore, PgAttachmentStore
 from runtime.unit_of_work import Outbox, PgOutbox, PgUnitOfWork
 from services.inspections.adapters.campaigns import PgCampaigns
 from services.inspections.adapters.drafts import PgPatrolDrafts
+from services.inspections.adapters.public_photos import PgPublicPhotos
 from services.inspections.adapters.rectifications import PgOrders, PgPatrols
 from services.inspections.adapters.registry_tables import (
     PgActivities,
@@ -33,6 +34,7 @@ class PgInspectionsUnitOfWork(PgUnitOfWork):
     campaigns: ports.Campaigns
     drafts: ports.PatrolDrafts
     attachments: AttachmentStore
+    public_photos: ports.PublicPhotos
     registry_outbox: Outbox
     campaign_outbox: Outbox
 
@@ -46,5 +48,6 @@ class PgInspectionsUnitOfWork(PgUnitOfWork):
         self.campaigns = PgCampaigns(conn)
         self.drafts = PgPatrolDrafts(conn)
         self.attachments = PgAttachmentStore(conn)
+        self.public_photos = PgPublicPhotos(conn)
         self.registry_outbox = PgOutbox(conn, REGISTRY_SOURCE)
         self.campaign_outbox = PgOutbox(conn, CAMPAIGNS_SOURCE)

@@ -11,6 +11,7 @@ from runtime.auth import Principal, Role
 from runtime.errors import Message
 from runtime.http import require
 from services.inspections.domain import actors, project_registry
+from services.inspections.service.record_inspection import ITEM_KIND
 
 Party = Annotated[Principal, require(Role.ENTERPRISE, Role.DISTRICT_OFFICE, Role.CITY_OFFICE)]
 """The parties of supervision: enterprises and the offices (owners and the public are not)."""
@@ -94,6 +95,17 @@ def sees_photo_location(p: Principal, district_code: str) -> bool:
     """The inspector's original photo (with its GPS) goes only to the project's district office;
     everyone else allowed to see the record gets the re-encoded image without EXIF."""
     return p.role is Role.DISTRICT_OFFICE and p.district_code == district_code
+
+
+PUBLIC_PHOTO_VARIANTS = frozenset({"image", "thumbnail"})  # never "original"
+
+
+def publicly_served(owner_kind: str, variant: str, *, named_by_published_case: bool) -> bool:
+    """The public (no sign-in) gets an inspection item's photo only while a published exposure
+    case names it, and only the re-encoded image or its thumbnail (no EXIF), never the inspector's
+    original; a draft's photo or an enterprise's evidence never. Owners' photos are not stored by
+    this service at all."""
+    return named_by_published_case and owner_kind == ITEM_KIND and variant in PUBLIC_PHOTO_VARIANTS
 
 
 def submit_refusal(p: Principal, enterprise_id: str) -> Message | None:

@@ -7,6 +7,7 @@ the service writes: the inspections themselves, the registry, the campaigns) and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal, Protocol
@@ -329,6 +330,22 @@ class PatrolDrafts(Protocol):
     async def delete(self, recorded_by: str, project_id: str) -> None: ...
 
 
+class PublicPhotos(Protocol):
+    """Inspection photos the public may see: those a published exposure case names, until the
+    case is withdrawn (issue 15). References only; the bytes stay in `attachments`."""
+
+    async def publish(
+        self, case_id: str, project_id: str, attachment_ids: Sequence[str], at: datetime
+    ) -> None:
+        """Open the photos for the case (again on a redelivery: no change)."""
+
+    async def withdraw(self, case_id: str, at: datetime) -> int:
+        """Close every photo the case opened; returns how many were open."""
+
+    async def is_public(self, attachment_id: str) -> bool:
+        """Whether a published, not withdrawn, case names the photo."""
+
+
 class InspectionsUnitOfWork(UnitOfWork, Protocol):
     """One transaction of the inspections service. `outbox` writes events of the source
     /wuye/inspections; the registry and the campaigns publish under their own sources."""
@@ -342,5 +359,6 @@ class InspectionsUnitOfWork(UnitOfWork, Protocol):
     campaigns: Campaigns
     drafts: PatrolDrafts
     attachments: AttachmentStore  # patrol photos and rectification evidence
+    public_photos: PublicPhotos  # which of them a published exposure case shows the public
     registry_outbox: Outbox
     campaign_outbox: Outbox

@@ -20,7 +20,7 @@ from services.inspections.adapters.memory import MemoryInspectionsUnitOfWork
 from services.inspections.service.complaint_reactions import PatrolTrigger
 
 START = datetime.fromisoformat("2026-03-01T09:00:00+08:00")
-[CONSUMER] = subscriptions.consumers(PatrolTrigger(complaints=3, window_days=30))
+CONSUMER, _EXPOSURE = subscriptions.consumers(PatrolTrigger(complaints=3, window_days=30))
 ON_FILED = CONSUMER.handlers[complaints.ComplaintFiled.ce_type]
 ON_OVERDUE = CONSUMER.handlers[complaints.ComplaintOverdue.ce_type]
 
