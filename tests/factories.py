@@ -42,7 +42,15 @@ def inspection_failed(
 
 
 async def register_complaint_project(
-    pool: Any, project_id: str, enterprise: str, district: str, *, occurred_at: datetime
+    pool: Any,
+    project_id: str,
+    enterprise: str,
+    district: str,
+    *,
+    occurred_at: datetime,
+    address: str = "和平区某路 1 号",
+    latitude: float | None = None,
+    longitude: float | None = None,
 ) -> None:
     """Give the complaints service's local registry copy a project, as the registry topic would."""
     from schemas.registry import v1 as registry
@@ -51,7 +59,9 @@ async def register_complaint_project(
     event = registry.ProjectRegistered(
         project_id=project_id,
         project_name=f"{project_id} 小区",
-        address="和平区某路 1 号",
+        address=address,
+        latitude=latitude,
+        longitude=longitude,
         district_code=district,
         district_name="和平区",
         enterprise_id=enterprise,

@@ -669,6 +669,20 @@ def agency_user_template() -> dict[str, Any]:
     }
 
 
+# Services whose database needs PostGIS (complaints: the nearest project to an Open311 lat/long).
+# CloudNativePG's PostGIS image; the extension is created by the superuser at bootstrap (the
+# service's own role is not one), so the migration's CREATE EXTENSION IF NOT EXISTS is a no-op.
+POSTGIS_SERVICES = ("complaints",)
+POSTGIS_IMAGE = "ghcr.io/cloudnative-pg/postgis:15"
+
+
+def _initdb(s: str) -> dict[str, Any]:
+    initdb: dict[str, Any] = {"database": s, "owner": s}
+    if s in POSTGIS_SERVICES:
+        initdb["postInitApplicationSQL"] = ["CREATE EXTENSION IF NOT EXISTS postgis"]
+    return initdb
+
+
 def postgres_clusters() -> list[dict[str, Any]]:
     return [
         {
@@ -677,8 +691,9 @@ def postgres_clusters() -> list[dict[str, Any]]:
             "metadata": {"name": f"wuye-pg-{s}", "labels": labels(s)},
             "spec": {
                 "instances": 3,
+                **({"imageName": POSTGIS_IMAGE} if s in POSTGIS_SERVICES else {}),
                 "primaryUpdateStrategy": "unsupervised",
-                "bootstrap": {"initdb": {"database": s, "owner": s}},
+                "bootstrap": {"initdb": _initdb(s)},
                 "postgresql": {"parameters": {"max_connections": "200", "timezone": "UTC"}},
                 "storage": {"size": "20Gi"},
                 "monitoring": {"enablePodMonitor": True},

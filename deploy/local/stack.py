@@ -207,7 +207,7 @@ def _pg_bin_dir() -> Path | None:
 
 
 def ensure_system_packages(reporter: Reporter | None = None) -> None:
-    """Install PostgreSQL, a headless JRE and Maven from Debian's packages where missing.
+    """Install PostgreSQL (with PostGIS), a headless JRE and Maven from Debian's packages where missing.
     Needs root and apt-get; elsewhere it raises with what to install."""
     say = reporter or _default_reporter
     missing = []
@@ -220,21 +220,46 @@ def ensure_system_packages(reporter: Reporter | None = None) -> None:
     if not shutil.which("mvn"):
         missing.append("maven")
     if not missing:
+        _ensure_postgis(say)
         return
+    _apt_install(missing, say)
+    _ensure_postgis(say)
+
+
+def _apt_install(packages: list[str], say: Reporter) -> None:
+    """Install Debian packages (as root, non-interactive), or raise with what to install."""
     if not _is_root() or not shutil.which("apt-get"):
         raise RuntimeError(
-            f"missing system packages {missing} "
-            f"(Debian: apt-get install -y {' '.join(missing)}; needs root)"
+            f"missing system packages {packages} "
+            f"(Debian: apt-get install -y {' '.join(packages)}; needs root)"
         )
     t0 = time.monotonic()
-    say(f"· installing {' '.join(missing)} with apt-get…")
+    say(f"· installing {' '.join(packages)} with apt-get…")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", *missing]):
+    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", *packages]):
         r = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
         if r.returncode != 0:
             out = (r.stdout + r.stderr)[-4000:]
             raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}):\n{out}")
-    say(f"✓ installed {' '.join(missing)} ({time.monotonic() - t0:.1f} s)")
+    say(f"✓ installed {' '.join(packages)} ({time.monotonic() - t0:.1f} s)")
+
+
+def _postgis_package() -> str | None:
+    """Debian's PostGIS package for the PostgreSQL the stack runs, or None if it is installed
+    (the complaints service's migration runs CREATE EXTENSION postgis)."""
+    bin_dir = _pg_bin_dir()
+    if bin_dir is None:
+        return None
+    major = bin_dir.parent.name
+    if glob.glob(f"/usr/share/postgresql/{major}/extension/postgis.control"):
+        return None
+    return f"postgresql-{major}-postgis-3"
+
+
+def _ensure_postgis(say: Reporter) -> None:
+    package = _postgis_package()
+    if package is not None:
+        _apt_install([package], say)
 
 
 @contextlib.contextmanager

@@ -122,11 +122,19 @@ class Limiters:
         self._buckets: dict[str, TokenBucket] = {}
         self._lock = threading.Lock()
 
-    def bucket(self, name: str) -> TokenBucket:
+    def bucket(
+        self, name: str, *, burst: int | None = None, per_minute: float | None = None
+    ) -> TokenBucket:
+        """The bucket `name`, made on first use with the settings' burst and rate unless given
+        (a caller with its own rate, e.g. per API key, puts the rate in the name)."""
         with self._lock:
             if name not in self._buckets:
                 s = self.settings
-                self._buckets[name] = TokenBucket(s.burst, s.per_minute, max_keys=s.max_clients)
+                self._buckets[name] = TokenBucket(
+                    burst if burst is not None else s.burst,
+                    per_minute if per_minute is not None else s.per_minute,
+                    max_keys=s.max_clients,
+                )
             return self._buckets[name]
 
     def check(self, request: Request, name: str) -> float | None:

@@ -8,7 +8,9 @@ a replay) never overwrites a newer one.
 
 The table needs at least these columns: project_id (primary key), project_name, enterprise_id,
 enterprise_name, district_code, district_name, occurred_at (timestamptz); `touch` names further
-columns set to now() on every change (complaints keeps an updated_at).
+columns set to now() on every change (complaints keeps an updated_at). `located` keeps the
+project's street address and WGS-84 latitude/longitude too (columns address, latitude, longitude:
+text and double precision, nullable), for a service that finds projects by place (complaints).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class RegistryCopy:
 
     table: str
     touch: tuple[str, ...] = ()
+    located: bool = False
 
     def __post_init__(self) -> None:
         for name in (self.table, *self.touch):
@@ -40,11 +43,19 @@ class RegistryCopy:
 
     def _statement(self) -> str:
         touched = "".join(f", {column} = now()" for column in self.touch)
+        columns, arrays = "", ""
+        if self.located:
+            columns = ", address, latitude, longitude"
+            arrays = ", $8::text[], $9::float8[], $10::float8[]"
+            touched += (
+                ", address = excluded.address, latitude = excluded.latitude,"
+                " longitude = excluded.longitude"
+            )
         return f"""
             INSERT INTO {self.table} (project_id, project_name, enterprise_id, enterprise_name,
-                                      district_code, district_name, occurred_at)
+                                      district_code, district_name, occurred_at{columns})
             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                                 $6::text[], $7::timestamptz[])
+                                 $6::text[], $7::timestamptz[]{arrays})
             ON CONFLICT (project_id) DO UPDATE SET
                    project_name = excluded.project_name, enterprise_id = excluded.enterprise_id,
                    enterprise_name = excluded.enterprise_name,
@@ -58,6 +69,15 @@ class RegistryCopy:
         latest = newest_per_project(events)
         if not latest:
             return 0
+        located = (
+            [
+                [e.address for e in latest],
+                [e.latitude for e in latest],
+                [e.longitude for e in latest],
+            ]
+            if self.located
+            else []
+        )
         status = await conn.execute(
             self._statement(),
             [e.project_id for e in latest],
@@ -67,6 +87,7 @@ class RegistryCopy:
             [e.district_code for e in latest],
             [e.district_name for e in latest],
             [e.occurred_at for e in latest],
+            *located,
         )
         return int(status.split()[-1])
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, model_validator
 
 from schemas import base, fields
 
@@ -33,7 +33,27 @@ class _ProjectFacts(base.Event):
         max_length=32,
         description="合同约定服务等级 Contracted service grade, e.g. 一级.",
     )
+    latitude: float | None = Field(
+        default=None,
+        ge=-90,
+        le=90,
+        description="纬度 Latitude of the project's main gate, WGS-84 degrees (GPS; never GCJ-02). "
+        "Optional, with longitude: both or neither. Added in 1.x; older records have none.",
+    )
+    longitude: float | None = Field(
+        default=None,
+        ge=-180,
+        le=180,
+        description="经度 Longitude of the project's main gate, WGS-84 degrees. Optional, with "
+        "latitude: both or neither.",
+    )
     occurred_at: AwareDatetime = Field(description="When the change took effect (with UTC offset).")
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> _ProjectFacts:
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("latitude and longitude come together (both or neither)")
+        return self
 
 
 class ProjectRegistered(_ProjectFacts):

@@ -16,7 +16,7 @@ from schemas.registry import v1 as registry
 from services.complaints.service import survey_handling
 
 # The local project table (district, enterprise) intake reads its scope from.
-PROJECT_COPY = RegistryCopy("complaint_projects", touch=("updated_at",))
+PROJECT_COPY = RegistryCopy("complaint_projects", touch=("updated_at",), located=True)
 _keep_project = PROJECT_COPY.handlers()
 
 REGISTRY = ConsumerSpec(

@@ -284,7 +284,16 @@ def test_one_postgres_cluster_per_service_and_a_kraft_kafka(rendered: tuple[str,
     assert set(clusters) == {f"wuye-pg-{s}" for s in SERVICES}
     for service in SERVICES:
         spec = clusters[f"wuye-pg-{service}"]
-        assert spec["bootstrap"]["initdb"] == {"database": service, "owner": service}
+        initdb = spec["bootstrap"]["initdb"]
+        assert {k: initdb[k] for k in ("database", "owner")} == {
+            "database": service,
+            "owner": service,
+        }
+        # Open311 filing by lat/long needs PostGIS in the complaints database only, created at
+        # bootstrap by the operator (the service's role is no superuser)
+        postgis = ["CREATE EXTENSION IF NOT EXISTS postgis"] if service == "complaints" else None
+        assert initdb.get("postInitApplicationSQL") == postgis, service
+        assert ("postgis" in spec.get("imageName", "")) == (service == "complaints"), service
         assert spec["instances"] == (1 if env == "dev" else 3)
     (kafka,) = of_kind(docs, "Kafka")
     assert kafka["apiVersion"] == "kafka.strimzi.io/v1"

@@ -539,6 +539,17 @@ COMPLAINTS = (
         public(),
         values={"token": "{ticket_no}"},
     ),
+    # Any other path under /open311/v2 answers the spec's 404 (or 405) error to everyone.
+    *(
+        Row(
+            "complaints",
+            method,
+            "/open311/v2/{path:path}",
+            _cells(404, {}, 404),
+            note="the literal template path is itself an unknown resource",
+        )
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+    ),
     # The owners' web pages.
     Row("complaints", "GET", "/static/owner.css", public()),
     Row("complaints", "GET", "/", public()),

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from runtime.auth import Role
+from services.complaints.domain import geo
 from services.complaints.entrypoints import jobs as complaint_jobs
 from tests.e2e.conftest import Platform, eventually, start_platform, stop_platform
 from tests.integration.conftest import header, read_topic
@@ -285,3 +286,30 @@ async def _complaint_id(platform: Platform, view: dict[str, Any]) -> str:
     async with httpx.AsyncClient(base_url=platform.url("complaints"), timeout=20) as c:
         found = (await c.get(f"/open311/v2/tokens/{view['ticket_no']}.json")).json()
     return str(found[0]["service_request_id"])
+
+
+async def test_open311_by_lat_long_finds_the_project_the_registry_located(
+    platform: Platform,
+) -> None:
+    """inspections' registry (projects.json, WGS-84) -> Kafka -> complaints' located copy ->
+    PostGIS: a city app's GCJ-02 point 80 m from P-120101-0002's gate files against it."""
+    await eventually(lambda: projects_known(platform))
+    gate = geo.Point(39.111, 117.195)  # services/inspections/data/projects.json
+    seen = geo.wgs84_to_gcj02(geo.Point(gate.latitude + 80 / 111_195, gate.longitude))
+    async with httpx.AsyncClient(base_url=platform.url("complaints"), timeout=20) as c:
+        r = await c.post(
+            "/open311/v2/requests.json",
+            data={
+                "api_key": OPEN311_KEY,
+                "service_code": "waste",
+                "lat": f"{seen.latitude:.6f}",
+                "long": f"{seen.longitude:.6f}",
+                "description": "垃圾桶满溢两天无人清运",
+                "attribute[kind]": "household",
+            },
+        )
+        assert r.status_code == 201, r.text
+        cid = r.json()[0]["service_request_id"]
+        [one] = (await c.get(f"/open311/v2/requests/{cid}.json")).json()
+    assert one["address_id"] == "P-120101-0002"
+    assert (one["lat"], one["long"]) == (gate.latitude, gate.longitude)

@@ -42,7 +42,7 @@ MIGRATIONS = Path("services/inspections/migrations")
 DATA = Path("services/inspections/data")
 NOW = datetime(2011, 8, 20, 9, 0, tzinfo=UTC)
 TOPIC = "wuye.registry.projects"
-HEADER = list(project_registry.PROJECT_FIELDS)
+HEADER = list(project_registry.TEXT_FIELDS)  # a file without location columns
 
 
 def facts(n: int, **changes: str) -> dict[str, str]:
@@ -121,7 +121,12 @@ async def test_import_emits_one_event_per_real_change_with_the_full_facts(
         stored = await PgProjects(conn).get("P-120102-0003")
     assert [t for t, _ in events] == ["ProjectRegistered"] * 5 + ["ProjectUpdated"]
     _, update = events[-1]
-    assert update == {**rows[2], "occurred_at": "2011-08-20T09:00:00Z"}  # all facts, not a delta
+    assert update == {  # all facts, not a delta; a file without location columns: no location
+        **rows[2],
+        "latitude": None,
+        "longitude": None,
+        "occurred_at": "2011-08-20T09:00:00Z",
+    }
     assert stored is not None
     assert stored.enterprise_id == "E-0102"
 
@@ -283,7 +288,11 @@ async def test_project_scope(
 
 async def test_registering_projects_by_district_and_city_offices(api: Api, dev: DevIssuer) -> None:
     client, conn = api
-    heping = facts(1, project_id="P-120101-0100", district_code="120101", district_name="和平区")
+    heping: dict[str, object] = {
+        **facts(1, project_id="P-120101-0100", district_code="120101", district_name="和平区"),
+        "latitude": 39.1205,  # WGS-84, carried on the event for the other services' copies
+        "longitude": 117.198,
+    }
     c = corr()
     created = await client.post(
         "/projects",

@@ -69,7 +69,37 @@ def test_the_shipped_json_registry_parses() -> None:
         "P-120103-0001",
         "P-120104-0001",
     ]
-    assert projects[0] == project_registry.ProjectFacts(**ROW)
+    assert projects[0] == project_registry.ProjectFacts(**ROW, latitude=39.1205, longitude=117.198)
+    assert all(p.latitude is not None and p.longitude is not None for p in projects)
+
+
+def test_a_location_is_optional_both_or_neither_and_in_range() -> None:
+    ok, problems = project_registry.check_project({**ROW, "latitude": "39.12", "longitude": 117.2})
+    assert problems == []
+    assert ok is not None
+    assert (ok.latitude, ok.longitude) == (39.12, 117.2)
+    none, problems = project_registry.check_project({**ROW, "latitude": "", "longitude": " "})
+    assert problems == []
+    assert none is not None
+    assert none.latitude is None
+    for bad, field in (
+        ({"latitude": "39.12"}, "latitude"),
+        ({"latitude": "91", "longitude": "117.2"}, "latitude"),
+        ({"latitude": "39.1", "longitude": "east"}, "longitude"),
+        ({"latitude": True, "longitude": 117.2}, "latitude"),
+        ({"latitude": "nan", "longitude": "117.2"}, "latitude"),
+    ):
+        facts, problems = project_registry.check_project({**ROW, **bad})
+        assert facts is None
+        assert [p.field for p in problems] == [field], (bad, problems)
+
+
+def test_csv_may_carry_location_columns() -> None:
+    rows = [row(latitude="39.1205", longitude="117.198"), row(project_id="P-120101-0002")]
+    rows[1] = {**rows[1], "latitude": "", "longitude": ""}
+    first, second = registry_files.parse_projects(to_csv(rows), "csv")
+    assert (first.latitude, first.longitude) == (39.1205, 117.198)
+    assert (second.latitude, second.longitude) == (None, None)
 
 
 def test_csv_with_an_excel_bom_reads_like_one_without() -> None:

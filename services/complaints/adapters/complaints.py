@@ -1,4 +1,5 @@
-"""PostgreSQL storage of complaints and reads of the local project table (asyncpg, plain SQL).
+"""PostgreSQL storage of complaints (asyncpg, plain SQL); the local project table is read in
+`projects`.
 
 A complaint is one row: the columns lists and scans filter on, the contact details in their own
 columns, and the rest of the domain object as a JSON document. The follow-up token is stored only
@@ -16,26 +17,9 @@ import asyncpg
 from runtime import db
 from services.complaints.domain import complaint as complaint_model
 from services.complaints.domain.sla import Clock
-from services.complaints.service.ports import Idempotency, IdempotencyKeyTaken, Project, Row
+from services.complaints.service.ports import Idempotency, IdempotencyKeyTaken, Row
 
 ONE_MICROSECOND = timedelta(microseconds=1)
-
-
-# --- projects (the local registry copy, kept by runtime.registry_copy) --------------------------
-
-
-_PROJECT = """SELECT project_id, project_name, district_code, district_name, enterprise_id,
-                     enterprise_name FROM complaint_projects"""
-
-
-async def get_project(conn: db.Connection, project_id: str) -> Project | None:
-    r = await conn.fetchrow(_PROJECT + " WHERE project_id = $1", project_id)
-    return None if r is None else Project(**dict(r))
-
-
-async def list_projects(conn: db.Connection, limit: int) -> list[Project]:
-    rows = await conn.fetch(_PROJECT + " ORDER BY district_name, project_name LIMIT $1", limit)
-    return [Project(**dict(r)) for r in rows]
 
 
 # --- complaints -----------------------------------------------------------------------------------

@@ -20,9 +20,12 @@ from runtime.attachments import AttachmentStore, MemoryAttachments, MemoryAttach
 from runtime.fakes import MemoryUnitOfWork
 from runtime.scheduler import Clock
 from services.complaints.adapters.complaints import next_due
+from services.complaints.adapters.memory_projects import MemoryApiKeys, MemoryProjects
 from services.complaints.domain import complaint as complaint_model
 from services.complaints.domain import survey as survey_model
 from services.complaints.service.ports import (
+    ApiKey,
+    ApiKeyRepository,
     CampaignPhase,
     CampaignRepository,
     ComplaintRepository,
@@ -74,20 +77,7 @@ class MemoryStore:
     surveys: dict[str, StoredSurvey] = field(default_factory=dict)
     missing: set[tuple[str, str]] = field(default_factory=set)
     attachments: MemoryAttachments = field(default_factory=MemoryAttachments)
-
-
-class MemoryProjects:
-    def __init__(self, store: MemoryStore) -> None:
-        self._store = store
-
-    async def get(self, project_id: str) -> Project | None:
-        return self._store.projects.get(project_id)
-
-    async def listed(self, limit: int) -> list[Project]:
-        ordered = sorted(
-            self._store.projects.values(), key=lambda p: (p.district_name, p.project_name)
-        )
-        return ordered[:limit]
+    api_keys: dict[str, ApiKey] = field(default_factory=dict)
 
 
 class MemoryComplaints:
@@ -200,6 +190,8 @@ class MemoryPublicComplaints:
             project.project_name,
             project.district_name,
             agency,
+            project.latitude,
+            project.longitude,
         )
 
     async def by_ids(self, ids: Sequence[str]) -> list[PublicRow]:
@@ -372,11 +364,13 @@ class MemoryComplaintsUnitOfWork(MemoryUnitOfWork):
     campaigns: CampaignRepository
     surveys: SurveyRepository
     attachments: AttachmentStore
+    api_keys: ApiKeyRepository
 
     def __init__(self, store: MemoryStore | None = None, clock: Clock | None = None) -> None:
         super().__init__(clock, source="/wuye/complaints")
         self.store = store if store is not None else MemoryStore()
         self.projects = MemoryProjects(self.store)
+        self.api_keys = MemoryApiKeys(self.store.api_keys)
         self.complaints = MemoryComplaints(self.store)
         self.public = MemoryPublicComplaints(self.store)
         self.campaigns = MemoryCampaigns(self.store)

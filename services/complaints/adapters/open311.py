@@ -1,7 +1,8 @@
 """Read queries behind the public Open311 GeoReport v2 endpoints (asyncpg, plain SQL).
 
 They never select the contact columns: what comes back is the complaint document and the
-project's public facts (name, district, enterprise name), nothing personal.
+project's public facts (name, district, enterprise name, the project's own location), nothing
+personal.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from services.complaints.adapters.complaints import from_doc
 from services.complaints.service.ports import PublicRow
 
 _SELECT = """
-SELECT c.ticket_no, c.doc, p.project_name, p.district_name,
+SELECT c.ticket_no, c.doc, p.project_name, p.district_name, p.latitude, p.longitude,
        COALESCE((SELECT h.enterprise_name FROM complaint_projects h
                  WHERE h.enterprise_id = c.handling_org LIMIT 1), p.enterprise_name) AS agency_name
   FROM complaints c JOIN complaint_projects p ON p.project_id = c.project_id"""
@@ -68,4 +69,6 @@ def _public(r: Any) -> PublicRow:
         project_name=r["project_name"],
         district_name=r["district_name"],
         agency_name=r["agency_name"],
+        latitude=r["latitude"],
+        longitude=r["longitude"],
     )

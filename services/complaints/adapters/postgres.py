@@ -13,14 +13,16 @@ from runtime.unit_of_work import PgUnitOfWork
 from services.complaints.adapters import complaints as complaint_sql
 from services.complaints.adapters import open311 as open311_sql
 from services.complaints.adapters import surveys as survey_sql
+from services.complaints.adapters.api_keys import PgApiKeys
+from services.complaints.adapters.projects import PgProjects
 from services.complaints.domain import complaint as complaint_model
 from services.complaints.domain import survey as survey_model
 from services.complaints.service.ports import (
+    ApiKeyRepository,
     CampaignPhase,
     CampaignRepository,
     ComplaintRepository,
     Idempotency,
-    Project,
     ProjectRepository,
     PublicComplaints,
     PublicRow,
@@ -30,17 +32,6 @@ from services.complaints.service.ports import (
 )
 
 SOURCE = "/wuye/complaints"
-
-
-class PgProjects:
-    def __init__(self, conn: db.Connection) -> None:
-        self._conn = conn
-
-    async def get(self, project_id: str) -> Project | None:
-        return await complaint_sql.get_project(self._conn, project_id)
-
-    async def listed(self, limit: int) -> list[Project]:
-        return await complaint_sql.list_projects(self._conn, limit)
 
 
 class PgComplaints:
@@ -197,8 +188,10 @@ class PgComplaintsUnitOfWork(PgUnitOfWork):
     campaigns: CampaignRepository
     surveys: SurveyRepository
     attachments: AttachmentStore
+    api_keys: ApiKeyRepository
 
     def _bind(self, conn: db.Connection) -> None:
+        self.api_keys = PgApiKeys(conn)
         self.projects = PgProjects(conn)
         self.complaints = PgComplaints(conn)
         self.public = PgPublicComplaints(conn)

@@ -14,30 +14,42 @@ change together with docs/open311.md.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import math
 import re
 from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from starlette.datastructures import UploadFile
+from starlette.routing import Match
 
-from runtime import idempotency
+from runtime import attachments, idempotency
 from runtime.auth import Principal, Role
+from runtime.errors import InvalidInput
 from runtime.http import RequestTrace
 from runtime.ratelimit import client_key, limiters, retry_after_header
-from services.complaints.domain import categories, owner_input
+from services.complaints.adapters import media_fetch
+from services.complaints.domain import categories, geo, owner_input
 from services.complaints.domain.rulebook import ComplaintRules
 from services.complaints.entrypoints import forms, open311_wire
 from services.complaints.entrypoints.deps import ComplaintsDeps, Deps
-from services.complaints.service import intake
+from services.complaints.service import api_keys, intake, locate
+from services.complaints.service.ports import ApiKey
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
 DEFAULT_WINDOW = timedelta(days=90)  # GET requests without dates: the last 90 days
+MAX_WINDOW = timedelta(days=366)  # a longer start_date..end_date range is refused (docs/open311.md)
 MAX_FORM_BYTES = 64 * 1024
+# multipart with `media` photos: as many as a complaint may have, each at the pipeline's limit
+MAX_MULTIPART_BYTES = (
+    attachments.DEFAULT_LIMITS.max_count * attachments.DEFAULT_LIMITS.max_bytes + MAX_FORM_BYTES
+)
 MAX_RESULTS = 1000  # the spec's ceiling for one GET requests answer
 MAX_ID = 64  # project ids and ticket numbers; longer is refused, never truncated
 ATTRIBUTE = re.compile(r"attribute\[([A-Za-z0-9_-]{1,64})\]")
@@ -70,11 +82,16 @@ def _csv(raw: str | None) -> list[str]:
     return [p.strip() for p in (raw or "").split(",") if p.strip()]
 
 
-def _client(deps: ComplaintsDeps, api_key: str | None) -> str:
-    """The client application behind an API key; keys are configured as SHA-256 hashes
-    (OPEN311_API_KEYS={"client-id": "<sha256 hex>"}), so the service never holds a key itself."""
+async def _client(deps: ComplaintsDeps, api_key: str | None) -> tuple[str, ApiKey | None]:
+    """The client application behind an API key and its stored key: keys issued with
+    `python -m services.complaints.apikeys` (hashed in the database, revocable, with a rate),
+    else the older keys configured as SHA-256 hashes (OPEN311_API_KEYS={"client-id": "<sha256
+    hex>"}). The service never holds a key itself."""
     if api_key is None or not api_key.strip():
         raise open311_wire.Open311Error(400, "缺少 api_key", "api_key is required")
+    stored = await api_keys.holder(deps.units, api_key)
+    if stored is not None:
+        return stored.client_id, stored
     configured = deps.settings.open311_api_keys
     digest = hashlib.sha256(api_key.strip().encode()).hexdigest()
     found = None
@@ -83,15 +100,21 @@ def _client(deps: ComplaintsDeps, api_key: str | None) -> str:
             found = client_id
     if found is None:
         raise open311_wire.Open311Error(403, "api_key 无效", "invalid api_key")
-    return found
+    return found, None
 
 
-def _throttle(request: Request, client_id: str) -> None:
-    """Per client application and address, on the shared token buckets (runtime.ratelimit)."""
+def _throttle(request: Request, client_id: str, key: ApiKey | None) -> None:
+    """Per client application and address, on the shared token buckets (runtime.ratelimit);
+    an issued key also has its own rate, for all its addresses together (a minute's worth may
+    come at once)."""
     lim = limiters(request)
     if not lim.settings.enabled:
         return
     wait = lim.bucket("open311").check(f"{client_id}|{client_key(request)}")
+    if wait is None and key is not None:
+        rate = key.rate_per_minute
+        own = lim.bucket(f"open311-key:{rate}", burst=rate, per_minute=rate)
+        wait = own.check(key.key_id)
     if wait is not None:
         raise open311_wire.Open311Error(
             429,
@@ -99,6 +122,77 @@ def _throttle(request: Request, client_id: str) -> None:
             "too many requests; please try again later",
             {"Retry-After": retry_after_header(wait)},
         )
+
+
+def _degrees(form: Any, name: str, limit: float) -> float | None:
+    raw = _form_value(form, name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not -limit <= value <= limit:
+        raise open311_wire.Open311Error(
+            400,
+            f"{name} 须为 -{limit:g} 至 {limit:g} 之间的十进制度数",
+            f"{name} must be decimal degrees between -{limit:g} and {limit:g}",
+        )
+    return value
+
+
+def _point(form: Any, datum: geo.Datum) -> geo.Point | None:
+    """The form's lat/long as a WGS-84 point (converted from the configured datum), or None."""
+    lat, lng = _degrees(form, "lat", 90), _degrees(form, "long", 180)
+    if (lat is None) != (lng is None):
+        raise open311_wire.Open311Error(400, "lat 与 long 须同时提供", "lat and long come together")
+    if lat is None or lng is None:
+        return None
+    return geo.to_wgs84(geo.Point(lat, lng), datum)
+
+
+async def _read_form(request: Request) -> tuple[dict[str, str], list[attachments.Upload]]:
+    """The POST's fields and its `media` files. The spec's body is form-urlencoded (at most
+    MAX_FORM_BYTES); multipart/form-data is also read, for `media` photo files (FixMyStreet's
+    upload), capped as the owners' form is. Bytes that are not UTF-8 are refused, never stored
+    as U+FFFD."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        if kind == "multipart/form-data":
+            return await forms.parse_multipart(
+                request.headers,
+                request.stream(),
+                file_field="media",
+                max_bytes=MAX_MULTIPART_BYTES,
+                max_files=attachments.DEFAULT_LIMITS.max_count,
+            )
+        if kind != "application/x-www-form-urlencoded":
+            raise open311_wire.Open311Error(
+                400,
+                "请求体须为 application/x-www-form-urlencoded 或 multipart/form-data",
+                "the body must be application/x-www-form-urlencoded or multipart/form-data",
+            )
+        declared = request.headers.get("content-length", "")
+        if not declared.isdigit() or int(declared) > MAX_FORM_BYTES:
+            raise open311_wire.Open311Error(
+                400, f"请求体不能超过 {MAX_FORM_BYTES} 字节", f"at most {MAX_FORM_BYTES} bytes"
+            )
+        return forms.parse(await request.body()), []
+    except forms.InvalidForm as exc:
+        raise open311_wire.Open311Error(400, exc.message.zh, exc.message.en) from exc
+
+
+async def _fetch_media(deps: ComplaintsDeps, url: str) -> bytes:
+    settings = deps.settings
+    try:
+        return await media_fetch.download(
+            url,
+            allowed=settings.open311_media_url_origins,
+            max_bytes=attachments.DEFAULT_LIMITS.max_bytes,
+            timeout_s=settings.open311_media_fetch_timeout_s,
+        )
+    except media_fetch.MediaRefused as exc:
+        raise open311_wire.Open311Error(400, exc.message.zh, exc.message.en) from exc
 
 
 def _category(rules: ComplaintRules, code: str) -> categories.Category:
@@ -171,18 +265,33 @@ FORM_FIELDS = {
     "api_key": "客户端应用的 API 密钥 (required)",
     "jurisdiction_id": "ignored: one jurisdiction",
     "service_code": "投诉类别 (required)",
-    "address_id": "项目编号 project_id (required: complaints are about a property project)",
-    "address_string": "楼栋单元等位置说明 (private; never returned)",
-    "lat": "accepted, not used",
-    "long": "accepted, not used",
+    "address_id": "项目编号 project_id; or give lat/long or address_string",
+    "address_string": "地址:无 address_id 且坐标未匹配时按登记地址或项目名称匹配项目;"
+    "并作为楼栋单元等位置说明保存 (private; never returned)",
+    "lat": "纬度 (decimal degrees; GCJ-02 unless configured WGS-84): the nearest project",
+    "long": "经度 (decimal degrees, with lat)",
     "description": f"投诉内容 (required, {owner_input.MAX_DESCRIPTION} chars, plain text)",
-    "media_url": "not stored (no foreign URLs); the notice says so",
+    "media_url": "照片链接: fetched only from configured origins (OPEN311_MEDIA_URL_ORIGINS), "
+    "else refused; stored as a photo of the complaint",
     "first_name": "联系人 (private)",
     "last_name": "联系人 (private)",
     "phone": "联系电话 (private)",
     "email": "not stored",
     "device_id": "not stored",
     "account_id": "not stored; echoed back",
+}
+
+
+FORM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["api_key", "service_code", "description"],
+    "properties": {
+        **{k: {"type": "string", "description": v} for k, v in FORM_FIELDS.items()},
+        "attribute[code]": {
+            "type": "string",
+            "description": "answer to the category's question `code`",
+        },
+    },
 }
 
 
@@ -206,22 +315,21 @@ FORM_FIELDS = {
         "requestBody": {
             "required": True,
             "content": {
-                "application/x-www-form-urlencoded": {
+                "application/x-www-form-urlencoded": {"schema": FORM_SCHEMA},
+                "multipart/form-data": {
                     "schema": {
-                        "type": "object",
-                        "required": ["api_key", "service_code", "address_id", "description"],
+                        **FORM_SCHEMA,
                         "properties": {
-                            **{
-                                k: {"type": "string", "description": v}
-                                for k, v in FORM_FIELDS.items()
-                            },
-                            "attribute[code]": {
-                                "type": "string",
-                                "description": "answer to the category's question `code`",
+                            **FORM_SCHEMA["properties"],
+                            "media": {
+                                "type": "array",
+                                "maxItems": attachments.DEFAULT_LIMITS.max_count,
+                                "items": {"type": "string", "format": "binary"},
+                                "description": "照片 photos (JPEG, PNG, WebP)",
                             },
                         },
                     }
-                }
+                },
             },
         },
     },
@@ -231,26 +339,9 @@ async def post_request(request: Request, deps: Deps, trace: RequestTrace, fmt: s
 
     async def make() -> open311_wire.Payload:
         nonlocal replayed
-        # The spec's POST is form-urlencoded: refuse anything else, and large bodies, before
-        # parsing (multipart would spool files to disk for anyone, key or not).
-        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind != "application/x-www-form-urlencoded":
-            raise open311_wire.Open311Error(
-                400,
-                "请求体须为 application/x-www-form-urlencoded",
-                "the body must be application/x-www-form-urlencoded",
-            )
-        declared = request.headers.get("content-length", "")
-        if not declared.isdigit() or int(declared) > MAX_FORM_BYTES:
-            raise open311_wire.Open311Error(
-                400, f"请求体不能超过 {MAX_FORM_BYTES} 字节", f"at most {MAX_FORM_BYTES} bytes"
-            )
-        try:  # strictly: bytes that are not UTF-8 are refused, never stored as U+FFFD
-            form = forms.parse(await request.body())
-        except forms.InvalidForm as exc:
-            raise open311_wire.Open311Error(400, exc.message.zh, exc.message.en) from exc
-        client_id = _client(deps, _form_value(form, "api_key"))
-        _throttle(request, client_id)
+        form, uploads = await _read_form(request)
+        client_id, stored_key = await _client(deps, _form_value(form, "api_key"))
+        _throttle(request, client_id, stored_key)
         code = _form_value(form, "service_code")
         if code is None:
             raise open311_wire.Open311Error(400, "缺少 service_code", "service_code is required")
@@ -263,16 +354,32 @@ async def post_request(request: Request, deps: Deps, trace: RequestTrace, fmt: s
         project_id = _form_value(form, "address_id")
         if project_id is not None and len(project_id) > MAX_ID:
             raise open311_wire.Open311Error(400, "address_id 过长", "address_id is too long")
+        point = _point(form, deps.settings.open311_lat_long_datum)
+        where = _form_value(form, "address_string")
         if project_id is None:
-            raise open311_wire.Open311Error(
-                400,
-                "请用 address_id 填写项目编号:投诉按物业项目受理,不按坐标或地址",
-                "address_id (the project id) is required: complaints are filed against a "
-                "property project, not coordinates or an address",
+            if point is None and where is None:
+                raise open311_wire.Open311Error(
+                    400,
+                    "请提供 address_id(项目编号)、lat/long 或 address_string",
+                    "give address_id (the project id), lat/long or address_string",
+                )
+            found = await locate.project_at(
+                deps.units,
+                point=point,
+                address=where,
+                radius_m=deps.settings.open311_match_radius_m,
             )
+            project_id = found.project.project_id
         description = _form_value(form, "description")
         if description is None:
             raise open311_wire.Open311Error(400, "缺少 description", "description is required")
+        media_url = _form_value(form, "media_url")
+        if media_url is not None:
+            uploads.append(attachments.Upload(await _fetch_media(deps, media_url), "media_url"))
+        try:  # the owners' photo pipeline: sniffed type, size, pixels, re-encoded without EXIF
+            prepared = await asyncio.to_thread(attachments.prepare_all, uploads, where="media")
+        except InvalidInput as exc:
+            raise open311_wire.Open311Error(400, exc.message.zh, exc.message.en) from exc
         names = [_form_value(form, n) for n in ("first_name", "last_name")]
         name = " ".join(n.strip() for n in names if n is not None) or None
         key = request.headers.get(idempotency.HEADER)
@@ -293,8 +400,9 @@ async def post_request(request: Request, deps: Deps, trace: RequestTrace, fmt: s
                 channel="open311",
                 contact_name=name,
                 contact_phone=_form_value(form, "phone"),
-                address=_form_value(form, "address_string"),
+                address=where,
                 answers=_answers(form, category),
+                photos=prepared,
             ),
             trace=trace,
             idempotency_key=key,
@@ -303,12 +411,12 @@ async def post_request(request: Request, deps: Deps, trace: RequestTrace, fmt: s
         notice = open311_wire.notice(filed.ticket_no)
         for alert in rules.categories.alerts(filed.complaint):  # what to do now comes first
             notice = f"{alert.advice_zh} / {alert.advice_en};{notice}"
-        if _form_value(form, "media_url") is not None:
-            notice += ";照片链接未保存,请在网页上传 / media_url was not stored"
         return [
             {
+                # The spec: service_request_id when the request exists at once (it does here),
+                # token only when it does not, never both. The ticket number is in the notice
+                # and /tokens/{ticket number} still maps it to the id.
                 "service_request_id": filed.complaint.complaint_id,
-                "token": filed.ticket_no,
                 "service_notice": notice,
                 "account_id": _form_value(form, "account_id"),
                 # Extension: the owner's private follow-up token (native API and web pages).
@@ -367,6 +475,12 @@ async def get_requests(
             raise open311_wire.Open311Error(
                 400, "start_date 晚于 end_date", "start_date is after end_date"
             )
+        if end - start > MAX_WINDOW:
+            raise open311_wire.Open311Error(
+                400,
+                f"start_date 至 end_date 最长 {MAX_WINDOW.days} 天,请分段查询",
+                f"start_date to end_date spans at most {MAX_WINDOW.days} days; query in parts",
+            )
         async with deps.units() as uow:
             rows = await uow.public.search(
                 service_codes=codes or None,
@@ -408,3 +522,41 @@ async def get_token(
         return [{"service_request_id": complaint_id, "token": token}]
 
     return await open311_wire.answer(fmt, "service_requests", "request", make)
+
+
+# Registered last: every other path under /open311/v2 answers in the spec's error format, never
+# the platform's own 404/405 body.
+UNKNOWN_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+@router.api_route("/{path:path}", methods=list(UNKNOWN_METHODS), include_in_schema=False)
+async def unknown(request: Request, path: str) -> Response:
+    fmt = path.rsplit(".", 1)[-1] if "." in path else "json"
+    fmt = fmt if fmt in open311_wire.FORMATS else "json"
+    allowed = sorted(
+        m
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        and route.endpoint is not unknown
+        and route.matches(request.scope)[0] is Match.PARTIAL
+        for m in (route.methods or ())
+        if m != "HEAD"
+    )
+    if allowed:
+        return open311_wire.error_response(
+            fmt,
+            open311_wire.Open311Error(
+                405,
+                f"此路径不支持 {request.method[:8]},可用:{', '.join(allowed)}",
+                f"{request.method[:8]} is not allowed here; use {', '.join(allowed)}",
+                {"Allow": ", ".join(allowed)},
+            ),
+        )
+    return open311_wire.error_response(
+        fmt,
+        open311_wire.Open311Error(
+            404,
+            "没有这个 Open311 资源,见 /open311/v2/services.json",
+            "no such Open311 resource; see /open311/v2/services.json",
+        ),
+    )

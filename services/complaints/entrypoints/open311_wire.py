@@ -26,6 +26,8 @@ FORMATS = ("json", "xml")
 XML_ITEMS = {"attributes": "attribute", "values": "value"}
 
 Payload = list[dict[str, Any]] | dict[str, Any]
+# The spec: "UTF-8 is required everywhere ... appropriate HTTP headers must be set".
+JSON_TYPE = "application/json; charset=utf-8"
 
 
 class Open311Error(Exception):
@@ -63,7 +65,7 @@ def render(fmt: str, payload: Payload, root: str, item: str, status: int = 200) 
                 _xml_value(top, item, entry)
         body = '<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(top, encoding="unicode")
         return Response(body, status_code=status, media_type="text/xml; charset=utf-8")
-    return JSONResponse(payload, status_code=status)
+    return JSONResponse(payload, status_code=status, media_type=JSON_TYPE)
 
 
 def error_response(fmt: str, err: Open311Error) -> Response:
@@ -162,7 +164,7 @@ def request(row: PublicRow, rules: ComplaintRules) -> dict[str, Any]:
     """Public: no contact, no description text, no owner-supplied address, no media."""
     c = row.complaint
     category = rules.categories.by_id.get(c.category)
-    return {
+    answer: dict[str, Any] = {
         "service_request_id": c.complaint_id,
         "status": "closed" if c.status is complaint_model.Status.CLOSED else "open",
         "status_notes": STATUS_ZH[c.status.value],
@@ -176,3 +178,7 @@ def request(row: PublicRow, rules: ComplaintRules) -> dict[str, Any]:
         "address": f"{row.district_name} {row.project_name}",
         "address_id": c.project_id,
     }
+    if row.latitude is not None and row.longitude is not None:
+        # The project's registered location (WGS-84, as the spec says), never the owner's.
+        answer |= {"lat": row.latitude, "long": row.longitude}
+    return answer

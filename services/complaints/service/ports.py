@@ -31,6 +31,9 @@ class Project:
     district_name: str
     enterprise_id: str
     enterprise_name: str
+    address: str | None = None  # the registry's street address (None before it was copied)
+    latitude: float | None = None  # WGS-84, both or neither
+    longitude: float | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,22 @@ class PublicRow:
     project_name: str
     district_name: str
     agency_name: str  # the handling enterprise's name, else the project's enterprise
+    latitude: float | None = None  # the project's WGS-84 location, never the owner's
+    longitude: float | None = None
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """An Open311 client application's API key, as stored: its hash, never the key."""
+
+    key_id: str
+    client_id: str  # files as Principal("open311:<client_id>")
+    name: str  # who the client is, for people: e.g. 津心办 12345 小程序
+    key_sha256: str
+    key_prefix: str  # the key's first characters, to recognise it in a list
+    rate_per_minute: int  # POSTs a minute with this key, from all addresses together
+    created_at: datetime
+    revoked_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +118,18 @@ class ProjectRepository(Protocol):
 
     async def listed(self, limit: int) -> list[Project]:
         """Projects by district and name, for the owners' form."""
+        ...
+
+    async def nearest(
+        self, latitude: float, longitude: float, radius_m: float
+    ) -> tuple[Project, float] | None:
+        """The located project nearest to a WGS-84 point within `radius_m` metres, and its
+        distance in metres; None when no project is that close."""
+        ...
+
+    async def by_address(self, text: str, limit: int) -> list[Project]:
+        """Projects whose street address or name (whitespace ignored) appears in `text`, the
+        longest match first."""
         ...
 
 
@@ -163,6 +194,18 @@ class PublicComplaints(Protocol):
     async def id_for_ticket(self, ticket_no: str) -> str | None: ...
 
 
+class ApiKeyRepository(Protocol):
+    async def insert(self, key: ApiKey) -> None: ...
+
+    async def by_hash(self, key_sha256: str) -> ApiKey | None: ...
+
+    async def listed(self, *, include_revoked: bool) -> list[ApiKey]: ...
+
+    async def revoke(self, key_id: str, at: datetime) -> ApiKey | None:
+        """Mark the key revoked (once: a revoked key keeps its first time); None if unknown."""
+        ...
+
+
 class CampaignRepository(Protocol):
     """The campaigns' implementation phases (from the campaigns topic) and the missing-survey
     scan's marks."""
@@ -220,3 +263,4 @@ class ComplaintsUnitOfWork(UnitOfWork, Protocol):
     campaigns: CampaignRepository
     surveys: SurveyRepository
     attachments: AttachmentStore  # the complaints' photos (owner kind "complaint")
+    api_keys: ApiKeyRepository  # the Open311 clients' keys

@@ -90,7 +90,7 @@ def _csv_rows(text: str) -> tuple[Rows, list[Problem]]:
     header = [h.strip() for h in records[0]]
     problems = [
         Problem("rows.1", f"缺少列 {name}", f"missing column {name}")
-        for name in project_registry.PROJECT_FIELDS
+        for name in project_registry.TEXT_FIELDS
         if name not in header
     ]
     problems.extend(

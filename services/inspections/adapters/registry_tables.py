@@ -15,6 +15,7 @@ from services.inspections.domain.project_registry import PROJECT_FIELDS, Project
 from services.inspections.service.ports import Change, NewActivity
 
 _PROJECT_COLUMNS = ", ".join(PROJECT_FIELDS)
+_PROJECT_VALUES = ", ".join(f"${i}" for i in range(1, len(PROJECT_FIELDS) + 1))
 
 
 def _project(row: asyncpg.Record) -> ProjectFacts:
@@ -41,7 +42,7 @@ class PgProjects:
         assignments = ", ".join(f"{f} = EXCLUDED.{f}" for f in PROJECT_FIELDS[1:])
         current = ", ".join(f"projects.{f}" for f in PROJECT_FIELDS)
         inserted = await self._conn.fetchval(
-            f"""INSERT INTO projects ({_PROJECT_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
+            f"""INSERT INTO projects ({_PROJECT_COLUMNS}) VALUES ({_PROJECT_VALUES})
                 ON CONFLICT (project_id) DO UPDATE SET {assignments}, updated_at = now()
                  WHERE ({current}) IS DISTINCT FROM ({excluded})
                 RETURNING (xmax = 0)""",
@@ -53,7 +54,7 @@ class PgProjects:
 
     async def insert(self, project: ProjectFacts) -> bool:
         inserted = await self._conn.fetchval(
-            f"""INSERT INTO projects ({_PROJECT_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
+            f"""INSERT INTO projects ({_PROJECT_COLUMNS}) VALUES ({_PROJECT_VALUES})
                 ON CONFLICT (project_id) DO NOTHING RETURNING true""",
             *(getattr(project, f) for f in PROJECT_FIELDS),
         )

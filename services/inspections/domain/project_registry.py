@@ -9,9 +9,11 @@ Checklist templates (`templates`) and activity records (`activities`) have their
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
+from typing import Any
 
 from services.inspections.domain import actors
 from services.inspections.domain.problems import Invalid, Problem, has_control
@@ -47,9 +49,16 @@ class ProjectFacts:
     enterprise_id: str
     enterprise_name: str
     service_grade: str
+    # Where the project is (its main gate), WGS-84 degrees as GPS gives them (never GCJ-02 from a
+    # Chinese map app): optional, both or neither. Complaints finds a project by place with it.
+    latitude: float | None = None
+    longitude: float | None = None
 
 
 PROJECT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ProjectFacts))
+LOCATION_FIELDS: tuple[str, ...] = ("latitude", "longitude")
+TEXT_FIELDS: tuple[str, ...] = tuple(f for f in PROJECT_FIELDS if f not in LOCATION_FIELDS)
+DEGREES = {"latitude": 90.0, "longitude": 180.0}
 
 
 class InvalidRegistryFile(Invalid):
@@ -101,6 +110,30 @@ def project_value_problems(name: str, value: object, where: str) -> list[Problem
     return []
 
 
+def _degrees(name: str, raw: object, where: str) -> tuple[float | None, list[Problem]]:
+    """An optional coordinate: a number, a numeric string (CSV), or empty/None for none."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None, []
+    limit = DEGREES[name]
+    value: float | None = None
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        value = float(raw)
+    elif isinstance(raw, str):
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            value = None
+    if value is None or not math.isfinite(value) or not -limit <= value <= limit:
+        return None, [
+            Problem(
+                f"{where}{name}",
+                f"须为 -{limit:g} 至 {limit:g} 之间的 WGS-84 十进制度数",
+                f"must be WGS-84 decimal degrees between -{limit:g} and {limit:g}",
+            )
+        ]
+    return value, []
+
+
 def check_project(
     values: Mapping[str, object], where: str = ""
 ) -> tuple[ProjectFacts | None, list[Problem]]:
@@ -110,7 +143,19 @@ def check_project(
     for key in values:
         if key not in PROJECT_FIELDS:
             problems.append(Problem(f"{where}{key}", "不允许的字段", "unknown field"))
-    for name in PROJECT_FIELDS:
+    located: dict[str, float | None] = {}
+    for name in LOCATION_FIELDS:
+        located[name], found = _degrees(name, values.get(name), where)
+        problems.extend(found)
+    if not problems and (located["latitude"] is None) != (located["longitude"] is None):
+        problems.append(
+            Problem(
+                f"{where}latitude",
+                "纬度与经度须同时填写或同时留空",
+                "latitude and longitude come together (both or neither)",
+            )
+        )
+    for name in TEXT_FIELDS:
         if name not in values or values[name] is None:
             problems.append(Problem(f"{where}{name}", "必填项缺失", "field required"))
             continue
@@ -123,7 +168,8 @@ def check_project(
             cleaned[name] = value
     if problems:
         return None, problems
-    return ProjectFacts(**cleaned), []
+    checked: dict[str, Any] = {**cleaned, **located}
+    return ProjectFacts(**checked), []
 
 
 # ---------------------------------------------------------------------------------------------

@@ -112,7 +112,7 @@ async def get_inspection(inspection_id: str, principal: policy.Party, deps: Deps
 
 
 @router.get("/projects")
-async def get_projects(principal: policy.Party, deps: Deps) -> list[dict[str, str]]:
+async def get_projects(principal: policy.Party, deps: Deps) -> list[dict[str, str | float | None]]:
     async with deps.units() as uow:
         projects = await uow.projects.search(
             district_code=policy.district_scope(principal),

@@ -53,6 +53,12 @@ class ProjectChangeIn(BaseModel):
     service_grade: str = Field(
         min_length=1, max_length=project_registry.MAX_LENGTH["service_grade"], examples=["一级"]
     )
+    latitude: float | None = Field(
+        default=None, ge=-90, le=90, description="纬度, WGS-84 (GPS; not GCJ-02); with longitude"
+    )
+    longitude: float | None = Field(
+        default=None, ge=-180, le=180, description="经度, WGS-84; with latitude"
+    )
 
 
 class ProjectIn(ProjectChangeIn):
@@ -68,6 +74,8 @@ class ProjectOut(BaseModel):
     enterprise_id: str
     enterprise_name: str
     service_grade: str
+    latitude: float | None = None
+    longitude: float | None = None
 
 
 class ProjectWriteOut(ProjectOut):
