@@ -163,7 +163,7 @@ def prepare(
     if len(upload.data) > limits.max_bytes:
         raise _refuse(
             "photo_too_large",
-            f"照片{name}太大:每张最多 {limits.max_bytes // MB} MB",
+            f"照片{name}太大：每张最多 {limits.max_bytes // MB} MB",
             f"photo {upload.filename or ''} is too large: at most {limits.max_bytes // MB} MB each",
             where,
         )
@@ -173,13 +173,13 @@ def prepare(
     if kind is None:
         raise _refuse(
             "photo_type",
-            f"文件{name}不是照片:只接受 JPEG、PNG 或 WebP 图片",
+            f"文件{name}不是照片：只接受 JPEG、PNG 或 WebP 图片",
             f"file {upload.filename or ''} is not a photo: only JPEG, PNG or WebP images",
             where,
         )
     bomb = _refuse(
         "photo_pixels",
-        f"照片{name}像素过多(最多 {limits.max_pixels // 1_000_000} 百万像素)",
+        f"照片{name}像素过多（最多 {limits.max_pixels // 1_000_000} 百万像素）",
         f"the photo has too many pixels (at most {limits.max_pixels // 1_000_000} megapixels)",
         where,
     )
@@ -255,7 +255,7 @@ def prepare_all(
     if len(uploads) > limits.max_count:
         raise _refuse(
             "too_many_photos",
-            f"照片最多 {limits.max_count} 张(当前 {len(uploads)} 张)",
+            f"照片最多 {limits.max_count} 张（当前 {len(uploads)} 张）",
             f"at most {limits.max_count} photos (got {len(uploads)})",
             where,
         )

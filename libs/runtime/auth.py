@@ -92,7 +92,7 @@ class Principal:
 
 _REASONS = {
     "token_malformed": Message("身份令牌格式不正确", "Token is malformed"),
-    "token_expired": Message("身份令牌已过期,请重新登录", "Token has expired; sign in again"),
+    "token_expired": Message("身份令牌已过期，请重新登录", "Token has expired; sign in again"),
     "token_not_yet_valid": Message("身份令牌尚未生效", "Token is not yet valid"),
     "token_bad_signature": Message("身份令牌签名无效", "Token signature is invalid"),
     "token_algorithm_refused": Message("身份令牌的签名算法不被接受", "Token algorithm refused"),

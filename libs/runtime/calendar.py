@@ -105,7 +105,7 @@ class WorkingCalendar:
                 if day.weekday() < SATURDAY:
                     raise CalendarError(
                         "make_up_on_weekday",
-                        f"{day} 是工作日(周一至周五),不能列为调休上班日",
+                        f"{day} 是工作日（周一至周五），不能列为调休上班日",
                         f"{day} is a Monday-Friday; only a weekend day can be a make-up working day",
                     )
                 make_up.add(day)
@@ -150,7 +150,7 @@ class WorkingCalendar:
         if extra is None:
             raise CalendarError(
                 "year_not_loaded",
-                f"未加载 {day.year} 年的节假日安排,无法判断 {day} 是否为工作日",
+                f"未加载 {day.year} 年的节假日安排，无法判断 {day} 是否为工作日",
                 f"no holiday calendar loaded for {day.year}; cannot tell whether {day} is a working day",
             )
         return extra
@@ -204,7 +204,7 @@ def _year(doc: Mapping[str, Any]) -> int:
     if not isinstance(year, int) or isinstance(year, bool):
         raise CalendarError(
             "bad_year",
-            f"日历的 year 字段无效:{year!r}",
+            f"日历的 year 字段无效：{year!r}",
             f"calendar 'year' is not a number: {year!r}",
         )
     return year
@@ -227,14 +227,14 @@ def _day(entry: Mapping[str, Any], year: int) -> date:
         day = date.fromisoformat(str(raw))
     except ValueError:
         raise CalendarError(
-            "bad_date", f"{year} 年日历中的日期无效:{raw!r}", f"calendar {year}: bad date {raw!r}"
+            "bad_date", f"{year} 年日历中的日期无效：{raw!r}", f"calendar {year}: bad date {raw!r}"
         ) from None
     if day.year != year:
         # Keeps "year loaded" meaning "every date of that year is known": a make-up day for next
         # New Year that falls in December (e.g. 2011-12-31) belongs in the December year's file.
         raise CalendarError(
             "date_outside_year",
-            f"日期 {day} 不属于 {year} 年,请放入 {day.year} 年的日历文件",
+            f"日期 {day} 不属于 {year} 年，请放入 {day.year} 年的日历文件",
             f"date {day} is not in {year}; put it in the {day.year} calendar file",
         )
     return day

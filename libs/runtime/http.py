@@ -37,6 +37,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -70,13 +71,13 @@ _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
     "form-action 'none'",
 }
-# Swagger UI / ReDoc load FastAPI's pinned assets from a CDN and run an inline bootstrap script.
+# Swagger UI and ReDoc load their assets from the service (fastapi-offline), never from a CDN.
 _DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com; "
-    "worker-src blob:; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; worker-src blob:; frame-ancestors 'none'"
 )
+DOCS_URL, REDOC_URL, DOCS_ASSETS_URL = "/docs", "/redoc", "/static-offline-docs"
+OFFLINE_DOCS = {"docs_url": DOCS_URL, "redoc_url": REDOC_URL, "static_url": DOCS_ASSETS_URL}
 # Most specific first; the domain knows nothing of HTTP, so the mapping lives here.
 _STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (Unauthenticated, 401), (Forbidden, 403), (NotFound, 404), (InvalidInput, 422),
@@ -171,7 +172,7 @@ _HTTP_ERRORS = {
     405: ("method_not_allowed", Message("不支持该请求方法", "Method not allowed")),
     429: (
         "rate_limited",
-        Message("请求过于频繁,请稍后再试", "Too many requests; please try again later"),
+        Message("请求过于频繁，请稍后再试", "Too many requests; please try again later"),
     ),
 }
 
@@ -232,7 +233,7 @@ class _RequestContext:
                 if response_started:
                     raise  # too late for an error body; the server closes the connection
                 message = Message(
-                    f"服务器内部错误,请稍后重试(错误编号 {error_id})",
+                    f"服务器内部错误，请稍后重试（错误编号 {error_id}）",
                     f"Internal server error; please try again later (error id {error_id})",
                 )
                 response = error_response(500, "internal_error", message, error_id=error_id)
@@ -248,7 +249,7 @@ class _RequestContext:
 
 
 _UNAVAILABLE = Message(
-    "服务暂时不可用(数据库正在恢复),请稍后重试",
+    "服务暂时不可用（数据库正在恢复），请稍后重试",
     "The service is temporarily unavailable (its database is recovering); please retry shortly",
 )
 
@@ -262,7 +263,7 @@ async def _authenticate(
     if verifier is None:  # fail closed, loudly: a misconfigured service serves no protected route
         raise RuntimeError("no TokenVerifier configured (AUTH_JWT_PUBLIC_KEY is empty)")
     if credentials is None:
-        missing = Message("缺少身份令牌,请先登录", "Missing bearer token; please sign in")
+        missing = Message("缺少身份令牌，请先登录", "Missing bearer token; please sign in")
         raise Unauthenticated("token_missing", missing)
     principal = verifier.verify(credentials.credentials)
     request.state.principal = principal  # for the request log line
@@ -327,7 +328,9 @@ def create_app(
 ) -> FastAPI:
     # Declared app-wide so OpenAPI shows our 422 shape instead of FastAPI's HTTPValidationError.
     invalid = {"model": ErrorResponse, "description": "请求参数校验失败 / Validation failed"}
-    app = FastAPI(title=title, version=version, lifespan=lifespan, responses={422: invalid})
+    app = FastAPIOffline(
+        title=title, version=version, lifespan=lifespan, responses={422: invalid}, **OFFLINE_DOCS
+    )
     app.state.service = service
     app.state.verifier = verifier
     checks = tuple(readiness)
@@ -355,7 +358,7 @@ def create_app(
     app.add_exception_handler(asyncpg.DataError, _on_data_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
-    docs = {app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url} - {None}
+    docs = {DOCS_URL, REDOC_URL, app.swagger_ui_oauth2_redirect_url} - {None}
     app.add_middleware(_RequestContext, docs_paths=docs)
     return app
 

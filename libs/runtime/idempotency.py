@@ -51,7 +51,7 @@ class KeyReused(DomainError):
         super().__init__(
             "idempotency_key_reused",
             Message(
-                f"{HEADER} 已用于另一份内容不同的请求;新的请求请使用新的幂等键",
+                f"{HEADER} 已用于另一份内容不同的请求；新的请求请使用新的幂等键",
                 f"this {HEADER} was already used for a different request; use a new key for a "
                 "new request",
             ),

@@ -132,7 +132,9 @@ class JwksVerifier(TokenVerifier):
             log.warning("jwks_unreachable")
             raise Unauthenticated(
                 "identity_provider_unavailable",
-                Message("暂时无法验证身份令牌,请稍后重试", "Cannot verify tokens right now; retry"),
+                Message(
+                    "暂时无法验证身份令牌，请稍后重试", "Cannot verify tokens right now; retry"
+                ),
             ) from None
         if key is None or not isinstance(key.key, ASYMMETRIC_ALGORITHMS[str(alg)]):
             raise _refuse("token_bad_signature")  # unknown key id, or a key of another type
@@ -188,19 +190,19 @@ class SignInFailed(Exception):
 
 
 _PROVIDER_DOWN = Message(
-    "统一身份认证服务暂时无法访问,请稍后重试",
+    "统一身份认证服务暂时无法访问，请稍后重试",
     "The identity provider cannot be reached; try again later",
 )
 _FLOW_LOST = Message(
-    "登录请求已失效或不是从本站发起的,请重新登录",
+    "登录请求已失效或不是从本站发起的，请重新登录",
     "The sign-in request has expired or did not start here; please sign in again",
 )
 _DENIED = Message("登录已取消或未获授权", "Sign-in was cancelled or not authorised")
 _BAD_TOKENS = Message(
-    "身份提供方返回的令牌无法验证,请重新登录", "The identity provider's tokens did not verify"
+    "身份提供方返回的令牌无法验证，请重新登录", "The identity provider's tokens did not verify"
 )
 _NO_ACCOUNT = Message(
-    "此账号未分配平台角色或辖区/企业,请联系管理员",
+    "此账号未分配平台角色或辖区/企业，请联系管理员",
     "This account has no platform role or scope; ask your administrator",
 )
 

@@ -42,7 +42,7 @@ from starlette.exceptions import HTTPException
 
 from runtime.errors import Message
 
-TOO_MANY = Message("请求过于频繁,请稍后再试", "Too many requests; please try again later")
+TOO_MANY = Message("请求过于频繁，请稍后再试", "Too many requests; please try again later")
 
 
 class RateLimitSettings(BaseSettings):

@@ -204,7 +204,7 @@ class SignInRequired(Unauthenticated):
     def __init__(self, next_path: str) -> None:
         super().__init__(
             "sign_in_required",
-            Message("请先登录,或登录已过期", "Please sign in (or your session has ended)"),
+            Message("请先登录，或登录已过期", "Please sign in (or your session has ended)"),
         )
         self.next_path = next_path
 
@@ -272,7 +272,7 @@ def _cross_site() -> Forbidden:
     return Forbidden(
         "csrf_refused",
         Message(
-            "表单已失效或来源不明,请返回页面刷新后重试",
+            "表单已失效或来源不明，请返回页面刷新后重试",
             "The form has expired or did not come from this site; reload the page and try again",
         ),
     )

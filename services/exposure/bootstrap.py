@@ -15,7 +15,13 @@ from services.exposure.adapters import policy_file
 from services.exposure.adapters.board_queries import board_queries
 from services.exposure.adapters.case_queries import case_queries
 from services.exposure.adapters.postgres import PgExposureUnitOfWork
-from services.exposure.entrypoints import board, jobs, workspace_campaign, workspace_pages
+from services.exposure.entrypoints import (
+    board,
+    board_api,
+    jobs,
+    workspace_campaign,
+    workspace_pages,
+)
 from services.exposure.entrypoints.cases_http import router as cases_router
 from services.exposure.entrypoints.deps import ExposureDeps
 from services.exposure.entrypoints.http import router as evidence_router
@@ -56,7 +62,7 @@ def spec(settings: ExposureSettings) -> ServiceSpec:
         migrations=HERE / "migrations",
         routers=(
             board.router,
-            board.api,
+            board_api.api,
             cases_router,
             evidence_router,
             workspace_pages.router,

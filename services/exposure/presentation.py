@@ -9,12 +9,13 @@ from datetime import datetime
 
 from schemas.base import Event
 from schemas.exposure import v1 as exposure
+from services.exposure.domain import grades
 
 # -- the public board's labels
 
 BOARD_STATUS_TEXT = {
     "published": ("公开曝光中", "Exposed"),
-    "rectified": ("已整改(公示中)", "Rectified (still displayed)"),
+    "rectified": ("已整改（公示中）", "Rectified (still displayed)"),
 }
 BOARD_REASON_TEXT = {
     "rectification_overdue": ("整改不及时", "Late rectification"),
@@ -26,7 +27,8 @@ SEVERITY_TEXT = {
     "serious": ("严重", "serious"),
     "urgent": ("紧急", "urgent"),
 }
-GRADE_TEXT = {"green": ("绿", "green"), "yellow": ("黄", "yellow"), "red": ("红", "red")}
+GRADE_TEXT = grades.LABELS
+LIST_TEXT = grades.LISTS
 
 
 # -- the timeline
@@ -34,11 +36,11 @@ GRADE_TEXT = {"green": ("绿", "green"), "yellow": ("黄", "yellow"), "red": ("�
 TIMELINE_REASON_TEXT = {
     "rectification_overdue": ("整改不及时", "late rectification"),
     "rectification_inadequate": ("整改不到位", "inadequate rectification"),
-    "objection_upheld": ("企业异议成立,撤下", "objection upheld: withdrawn"),
+    "objection_upheld": ("企业异议成立，撤下", "objection upheld: withdrawn"),
     "withdrawn_by_district": ("区物业办撤下", "withdrawn by the district office"),
-    "display_period_ended": ("最长公示期满,撤下", "maximum display period ended"),
+    "display_period_ended": ("最长公示期满，撤下", "maximum display period ended"),
     "rectified_period_served": (
-        "已整改且最短公示期满,撤下",
+        "已整改且最短公示期满，撤下",
         "rectified and minimum display period served",
     ),
 }
@@ -66,7 +68,7 @@ def timeline_line(event: Event) -> TimelineLine:
         zh, en = TIMELINE_REASON_TEXT[event.reason]
         return TimelineLine(
             event.opened_at,
-            f"立案:{zh}",
+            f"立案：{zh}",
             f"case opened: {en}",
             _items_text(event.items, "zh"),
             _items_text(event.items, "en"),
@@ -81,7 +83,7 @@ def timeline_line(event: Event) -> TimelineLine:
             )
         return TimelineLine(
             event.added_at,
-            "整改经两次验收仍不合格(整改不到位)",
+            "整改经两次验收仍不合格（整改不到位）",
             "rectification rejected twice (inadequate)",
         )
     if isinstance(event, exposure.ExposureReviewed):

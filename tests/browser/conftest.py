@@ -42,9 +42,25 @@ CHROMIUM = Path("/usr/bin/chromium")
 BUSINESS_TIME = datetime(2011, 8, 20, 10, 0, tzinfo=CHINA)
 SEEDED_AS_OF = datetime(2999, 1, 1, tzinfo=CHINA)
 RATE_LIMIT_BURST = 6  # more than any one test posts, except the rate-limit test
-PROJECTS = (
-    ("P-120101-0001", "海河花园", "120101", "和平区", "ent-1", "津城物业"),
-    ("P-120102-0002", "河东新苑", "120102", "河东区", "ent-2", "东方物业"),
+PROJECTS = (  # id, name, district code and name, enterprise id and name, address
+    (
+        "P-120101-0001",
+        "海河花园",
+        "120101",
+        "和平区",
+        "ent-1",
+        "津城物业",
+        "天津市和平区南京路 100 号",
+    ),
+    (
+        "P-120102-0002",
+        "河东新苑",
+        "120102",
+        "河东区",
+        "ent-2",
+        "东方物业",
+        "天津市河东区十一经路 8 号",
+    ),
 )
 
 
@@ -86,11 +102,12 @@ async def _seed(dsn: str) -> None:
     try:
         await conn.executemany(
             "INSERT INTO complaint_projects (project_id, project_name, district_code, "
-            "district_name, enterprise_id, enterprise_name, occurred_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (project_id) DO UPDATE SET "
+            "district_name, enterprise_id, enterprise_name, address, occurred_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (project_id) DO UPDATE SET "
             "project_name = excluded.project_name, district_code = excluded.district_code, "
             "district_name = excluded.district_name, enterprise_id = excluded.enterprise_id, "
-            "enterprise_name = excluded.enterprise_name, occurred_at = excluded.occurred_at",
+            "enterprise_name = excluded.enterprise_name, address = excluded.address, "
+            "occurred_at = excluded.occurred_at",
             # Written over whatever the site's registry consumer already copied, and stamped far
             # in the future: other tests of the session publish registry events for the same
             # project ids on the shared topic, and the registry copy keeps the newest record, so

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Dialog, Playwright
+from playwright.sync_api import Browser, BrowserContext, Dialog, Playwright, expect
 
-from tests.browser.conftest import CHROMIUM, _ensure_chromium
+from tests.browser.conftest import CHROMIUM, SCREENSHOTS, _ensure_chromium
 from tests.conftest import run_async_in_thread
 from tests.exposure_world import HOSTILE_ENTERPRISE, HOSTILE_PROJECT, PERSONAL_NOTE, World, build
 
@@ -94,10 +94,14 @@ def test_enterprise_page_grades_and_english(page_context: BrowserContext, world:
     dialogs: list[str] = []
     page.on("dialog", _no_dialogs(dialogs))
     page.goto(f"/enterprises/{world.enterprises['a']}")
-    assert page.locator("#enterprise-grade").inner_text() == "红"
+    assert page.locator("#enterprise-grade").inner_text() == "红色（问题突出）"
+    assert page.locator("#enterprise-list").inner_text() == "黑榜"  # the worst, never 红榜
     page.goto("/grades")
     assert "评级办法" in page.locator("main").inner_text()
-    assert page.locator("#formula").inner_text().startswith("红")
+    assert page.locator("#formula").inner_text().startswith("红色（列入黑榜）")
+    assert page.locator("#list-green").inner_text().startswith("红榜：绿色")
+    assert page.locator("#list-red").inner_text().startswith("黑榜：红色")
+    assert "津城物业服务有限公司" in page.locator(".grades-red").inner_text()
     page.goto("/stats")
     assert page.locator("svg").count() == 4
     page.goto("/?lang=en")
@@ -107,3 +111,43 @@ def test_enterprise_page_grades_and_english(page_context: BrowserContext, world:
     page.goto("/cases/no-such-case")
     assert "未找到该曝光信息" in page.locator("main").inner_text()
     assert dialogs == []
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_public_pages_fit_a_phone_without_sideways_scrolling(
+    chromium: Browser, world: World, width: int
+) -> None:
+    """Every public page at desk and phone width: the page itself never scrolls sideways (a wide
+    table scrolls inside its own box, the charts scale down); no "n/a" in Chinese."""
+    ctx = chromium.new_context(
+        base_url=world.url, locale="zh-CN", viewport={"width": width, "height": 844}
+    )
+    ctx.set_default_timeout(15_000)
+    page = ctx.new_page()
+    page.goto("/")
+    expect(page.locator("tr.case").first).to_be_visible()
+    case = page.locator("tr.case a").first.get_attribute("href")
+    assert case is not None
+    paths = {
+        "board-list": "/",
+        "board-case": case,
+        "board-grades": "/grades",
+        "board-stats": "/stats",
+        "board-enterprise": f"/enterprises/{world.enterprises['a']}",
+        "board-enterprise-hostile": f"/enterprises/{world.enterprises['b']}",
+        "board-stats-en": "/stats?lang=en",
+        "board-grades-en": "/grades?lang=en",
+    }
+    for name, path in paths.items():
+        page.goto(path)
+        expect(page.locator("main h1")).to_be_visible()
+        page.wait_for_load_state("load")
+        if name in ("board-grades", "board-stats", "board-enterprise"):
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"))
+        scroll = page.evaluate("document.documentElement.scrollWidth")
+        assert scroll <= width, f"{path} is {scroll} px wide at {width}"
+        text = page.locator("body").inner_text()
+        if not name.endswith("-en"):
+            assert "n/a" not in text.lower(), path
+    ctx.close()

@@ -103,7 +103,7 @@ def test_exposure_pages_at_desk_and_phone_width(browser: Browser, site: Site, wi
     hexi = signed_in(browser, site, HEXI, width)
     page = hexi.new_page()
     page.goto(BASE + f"cases/{mine}")
-    expect(page.locator("body")).to_contain_text("此案件属于和平区,您所在的河西区无权查看或处理")
+    expect(page.locator("body")).to_contain_text("此案件属于和平区，您所在的河西区无权查看或处理")
     shot(page, "exposure-refused", width)
     hexi.close()
 

@@ -187,7 +187,7 @@ def test_a_patrol_on_a_phone(browser: Browser, site: Site) -> None:
     shot(page, "patrol-check", 390, full=False)
     page.get_by_role("button", name="提交巡查").click()
     expect(page.locator("body")).to_contain_text("巡查已提交")
-    expect(page.locator("body")).to_contain_text("生成的整改单(2)")
+    expect(page.locator("body")).to_contain_text("生成的整改单（2）")
     assert page.locator("ul.thumbs img").count() == 2  # the photos went with the inspection
     shot(page, "patrol-filed", 390)
     ctx.close()
@@ -265,7 +265,7 @@ def test_every_page_at_desk_and_phone_width(browser: Browser, site: Site, width:
     other = signed_in(browser, site, HEXI, width)
     page = other.new_page()
     page.goto(BASE + f"orders/{site.orders[0]}")
-    expect(page.locator("body")).to_contain_text("此整改单属于和平区,您所在的河西区无权查看或验收")
+    expect(page.locator("body")).to_contain_text("此整改单属于和平区，您所在的河西区无权查看或验收")
     shot(page, "refused", width)
     other.close()
 

@@ -133,7 +133,7 @@ def test_the_inbox_and_a_criticism_at_desk_and_phone_width(
     first = page.locator("table.queue tbody tr").first.inner_text()
     # the count, not a fixed number: the service also reads the shared topics, where other tests
     # of the session publish events that may reach this office's inbox
-    counted = re.search(r"通知\((\d+) 条未读\)", page.locator("nav").inner_text())
+    counted = re.search(r"通知（(\d+) 条未读）", page.locator("nav").inner_text())
     assert counted is not None
     unread = int(counted.group(1))
     if width == 1280:  # the first run: the criticism is among the unread, first of the seeded
@@ -151,7 +151,7 @@ def test_the_inbox_and_a_criticism_at_desk_and_phone_width(
         shot(page, "notice", width)
         page.get_by_role("button", name="标记已读").click()
         expect(page.locator("body")).to_contain_text("已标记为已读")
-        expect(page.locator("nav")).to_contain_text(f"通知({unread - 1} 条未读)")
+        expect(page.locator("nav")).to_contain_text(f"通知（{unread - 1} 条未读）")
     else:
         shot(page, "notice", width)
     ctx.close()

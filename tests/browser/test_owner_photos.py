@@ -17,10 +17,12 @@ SHOTS = SCREENSHOTS
 
 def _details(page: Page) -> None:
     page.goto("/")
-    page.get_by_label("项目(小区)").select_option(PROJECTS[0][0])
+    page.get_by_label("项目（小区）：按名称或地址搜索").fill("南京路")  # by address
+    page.get_by_role("button", name="搜索", exact=True).click()
+    page.locator(f"input[name='project_id'][value='{PROJECTS[0][0]}']").check()
     page.get_by_label("其他", exact=True).check()
-    page.get_by_role("button", name="下一步:填写详情").click()
-    expect(page.get_by_text("第 2 步(共 2 步)")).to_be_visible()
+    page.get_by_role("button", name="下一步：填写详情").click()
+    expect(page.get_by_text("第 2 步（共 2 步）")).to_be_visible()
 
 
 def _photo(name: str, data: bytes, kind: str = "image/jpeg") -> dict[str, object]:
@@ -32,7 +34,7 @@ def test_the_form_offers_the_camera(context: BrowserContext, width: int) -> None
     page = context.new_page()
     page.set_viewport_size({"width": width, "height": 900})
     _details(page)
-    upload = page.get_by_label("照片(选填)")
+    upload = page.get_by_label("照片（选填）")
     expect(upload).to_have_attribute("type", "file")
     expect(upload).to_have_attribute("accept", "image/*")
     expect(upload).to_have_attribute("capture", "environment")
@@ -46,8 +48,8 @@ def test_an_owner_files_a_photo_and_sees_it_on_the_status_page(context: BrowserC
     page = context.new_page()
     _details(page)
     page.get_by_label("投诉内容").fill("2 号楼电梯按钮失灵,已拍照。")
-    page.get_by_label("匿名投诉(不留联系方式)").check()
-    page.get_by_label("照片(选填)").set_input_files(
+    page.get_by_label("匿名投诉（不留联系方式）").check()
+    page.get_by_label("照片（选填）").set_input_files(
         [_photo("IMG_2001.jpg", images.jpeg((1600, 1200), gps=True))]  # type: ignore[list-item]
     )
     page.get_by_role("button", name="提交投诉").click()
@@ -72,7 +74,7 @@ def test_a_script_renamed_jpg_is_refused_and_the_text_kept(context: BrowserConte
     page = context.new_page()
     _details(page)
     page.get_by_label("投诉内容").fill("垃圾桶满了三天没人清理。")
-    page.get_by_label("照片(选填)").set_input_files(
+    page.get_by_label("照片（选填）").set_input_files(
         [_photo("holiday.jpg", images.SCRIPT)]  # type: ignore[list-item]
     )
     page.get_by_role("button", name="提交投诉").click()

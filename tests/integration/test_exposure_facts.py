@@ -538,7 +538,7 @@ async def test_enterprise_grades(board: asyncpg.Pool) -> None:
     e1, e2 = by_id[E1], by_id[E2]
     assert (e1.projects, e1.green, e1.yellow, e1.red, e1.grade) == (3, 1, 2, 0, "yellow")
     assert (e2.projects, e2.red, e2.grade) == (2, 2, "red")
-    assert e2.assessment.reasons[0].zh == "2 个项目为红"
+    assert e2.assessment.reasons[0].zh == "2 个项目为红色"
     assert e2.enterprise_name == ENTERPRISES[E2]
     assert [(e.enterprise_id, e.projects) for e in in_x] == [(E2, 1)]
 

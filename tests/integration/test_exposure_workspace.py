@@ -187,7 +187,7 @@ async def test_another_districts_case_is_refused_with_the_reason_and_nothing_cha
     assert case_id not in listing.text
     page = await client.get(f"{BASE}cases/{case_id}")
     assert page.status_code == 403
-    assert "此案件属于和平区,您所在的河西区无权查看或处理" in page.text
+    assert "此案件属于和平区，您所在的河西区无权查看或处理" in page.text
     confirm = await client.get(f"{BASE}cases/{case_id}/publish")
     assert confirm.status_code == 403
     own = await client.get(BASE)  # a valid token of this person, for another district's case

@@ -165,7 +165,7 @@ async def test_a_patrol_is_walked_group_by_group_resumed_and_filed_once(desk: De
     filed = await client.get(first.headers["location"])
     assert filed.status_code == 200
     assert "生成的整改单" in filed.text
-    assert "(2)" in filed.text
+    assert "生成的整改单（2）" in filed.text
 
 
 async def test_a_post_without_the_sessions_token_is_refused_and_writes_nothing(
@@ -222,7 +222,7 @@ async def test_verify_refusals_and_the_enterprises_view(desk: Desk) -> None:
     other = desk.as_(HEXI)
     refused = await other.get(f"{BASE}orders/{order_id}")
     assert refused.status_code == 403
-    assert "此整改单属于和平区,您所在的河西区无权查看或验收" in refused.text
+    assert "此整改单属于和平区，您所在的河西区无权查看或验收" in refused.text
     refused_post = await other.post(f"{BASE}orders/{order_id}/verify", data={"csrf_token": "x"})
     assert refused_post.status_code == 403
 

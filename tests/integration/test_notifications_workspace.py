@@ -209,7 +209,7 @@ async def test_each_office_reads_its_own_inbox_unread_first(desk: Desk) -> None:
     assert order == sorted(order)
     assert "N-hexi" not in page.text
     assert "河西区的通知" not in page.text
-    assert "通知(2 条未读)" in page.text  # the unread count in the navigation
+    assert "通知（2 条未读）" in page.text  # the unread count in the navigation
     assert "和平区物业通〔2026〕1号" in page.text
 
     # the same inbox as the API, for every office

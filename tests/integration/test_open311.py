@@ -404,7 +404,7 @@ async def test_a_lift_entrapment_through_open311_is_an_emergency_and_says_what_t
     )
     assert r.status_code == 201, r.text
     [made] = r.json()
-    assert made["service_notice"].startswith("有人被困电梯:请同时拨打电梯轿厢内张贴的应急救援电话")
+    assert made["service_notice"].startswith("有人被困电梯：请同时拨打电梯轿厢内张贴的应急救援电话")
     assert "emergency rescue number posted inside the lift car" in made["service_notice"]
     assert ticket(made) in made["service_notice"]
     c = (
@@ -611,7 +611,7 @@ async def test_get_one_request_and_its_fields(api: Api) -> None:
     assert one == {
         "service_request_id": cid,
         "status": "open",
-        "status_notes": "待签收",
+        "status_notes": "待企业签收",
         "service_name": "供水",
         "service_code": "water",
         "agency_responsible": "ent-a 物业",

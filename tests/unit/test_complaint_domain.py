@@ -342,7 +342,7 @@ def test_accepting_again_is_a_no_op_for_the_same_person(accepted: c.Complaint) -
 def test_a_second_person_cannot_take_over(accepted: c.Complaint) -> None:
     error = refused(lambda: c.accept(accepted, BOB, at(2011, 9, 26, 11)))
     assert error.code == "already_accepted"
-    assert error.zh == "已由 S-alice 签收,首问责任人不可变更"
+    assert error.zh == "已由 S-alice 签收，首问责任人不可变更"
     assert "S-alice" in error.en
     assert error.field is None
 
@@ -720,7 +720,7 @@ def test_nothing_can_be_done_to_a_closed_complaint(
     for action in actions:
         error = refused(action)
         assert error.code == "closed"
-        assert error.zh == "投诉已办结,不能再操作"
+        assert error.zh == "投诉已办结，不能再操作"
         assert error.field is None
 
 

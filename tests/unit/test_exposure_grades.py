@@ -27,7 +27,7 @@ def codes(a: Assessment) -> list[str]:
 
 def test_a_project_meeting_every_standard_is_green() -> None:
     a = grade_project(GOOD)
-    assert (a.grade, a.label_zh, a.label_en) == ("green", "绿", "green")
+    assert (a.grade, a.label_zh, a.label_en) == ("green", "绿色（良好）", "green (good)")
     assert codes(a) == ["all_met"]
 
 
@@ -177,7 +177,7 @@ def test_an_enterprise_is_red_if_any_project_is_red() -> None:
     a = grade_enterprise([_a("green"), _a("red"), _a("yellow"), _a("red")])
     assert a.grade == "red"
     assert codes(a) == ["red_projects"]
-    assert (a.reasons[0].zh, a.reasons[0].en) == ("2 个项目为红", "2 projects red")
+    assert (a.reasons[0].zh, a.reasons[0].en) == ("2 个项目为红色", "2 projects red")
 
 
 def test_an_enterprise_is_green_only_if_all_its_projects_are() -> None:
@@ -207,3 +207,13 @@ def test_the_published_formula_states_the_thresholds_the_code_uses() -> None:
     assert grades.GREEN_FROM_SCORE == 85
     assert (grades.GREEN_FROM_RECTIFICATION, grades.GREEN_FROM_COMPLETION) == (0.9, 0.9)
     assert grades.GREEN_FROM_SATISFACTION == 0.8
+
+
+def test_the_honour_roll_is_the_best_and_the_black_list_the_worst() -> None:
+    # 红榜 is the honour roll to a Chinese reader: it must never hold the red (worst) grade.
+    assert grades.LISTS["green"][0] == "红榜"
+    assert grades.LISTS["red"][0] == "黑榜"
+    assert grades.FORMULA_ZH.startswith("红色（列入黑榜）")
+    for grade, (zh, en) in grades.LABELS.items():
+        assert "（" in zh, grade  # a colour always says what it means
+        assert "(" in en, grade

@@ -65,7 +65,7 @@ def build_app(dev: DevIssuer | None, **kwargs: Any) -> FastAPI:
     async def verify(order_id: str) -> None:
         raise DomainError(
             "rectification_not_submitted",
-            Message("整改尚未提交,不能验收", "Rectification not submitted; cannot verify"),
+            Message("整改尚未提交，不能验收", "Rectification not submitted; cannot verify"),
             field="status",
         )
 
@@ -196,7 +196,7 @@ async def test_missing_token_401(client: httpx.AsyncClient) -> None:
     assert response.headers["WWW-Authenticate"] == "Bearer"
     error = response.json()["error"]
     assert error["code"] == "token_missing"
-    assert error["message"] == "缺少身份令牌,请先登录"
+    assert error["message"] == "缺少身份令牌，请先登录"
     assert error["message_en"].startswith("Missing bearer token")
 
 
@@ -298,12 +298,12 @@ async def test_domain_error_409(client: httpx.AsyncClient) -> None:
     assert response.json() == {
         "error": {
             "code": "rectification_not_submitted",
-            "message": "整改尚未提交,不能验收",
+            "message": "整改尚未提交，不能验收",
             "message_en": "Rectification not submitted; cannot verify",
             "fields": [
                 {
                     "field": "status",
-                    "reason": "整改尚未提交,不能验收",
+                    "reason": "整改尚未提交，不能验收",
                     "reason_en": "Rectification not submitted; cannot verify",
                 }
             ],
@@ -421,7 +421,8 @@ async def test_security_headers_on_every_response(client: httpx.AsyncClient) -> 
         assert response.headers["Referrer-Policy"] == "no-referrer"
         assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
     docs = await client.get("/docs")
-    assert "cdn.jsdelivr.net" in docs.headers["Content-Security-Policy"]
+    assert "cdn.jsdelivr.net" not in docs.headers["Content-Security-Policy"]
+    assert docs.headers["Content-Security-Policy"].startswith("default-src 'self'")
 
 
 @pytest.mark.asyncio

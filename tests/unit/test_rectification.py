@@ -193,7 +193,7 @@ def test_submitting_twice_is_refused() -> None:
 def test_submitting_after_verification_is_refused() -> None:
     e = refused(r.submit, r.verify(submitted(), at(2011, 6, 16)), "补充材料", [], at(2011, 6, 17))
     assert (e.code, e.field) == ("already_verified", None)
-    assert e.zh == "整改已验收通过,不能再提交"
+    assert e.zh == "整改已验收通过，不能再提交"
     assert "already verified" in e.en
 
 
@@ -302,7 +302,7 @@ def test_on_time_counts_the_accepted_submission_not_the_first() -> None:
 
 def test_verifying_an_order_never_submitted_is_refused() -> None:
     e = refused(r.verify, fresh(), BEFORE)
-    assert (e.code, e.zh, e.field) == ("not_submitted", "整改尚未提交,无法验收", None)
+    assert (e.code, e.zh, e.field) == ("not_submitted", "整改尚未提交，无法验收", None)
     assert "not been submitted" in e.en
 
 
@@ -316,7 +316,7 @@ def test_verifying_a_rejected_order_not_yet_resubmitted_is_refused() -> None:
 def test_verifying_twice_is_refused() -> None:
     e = refused(r.verify, r.verify(submitted(), at(2011, 6, 16)), at(2011, 6, 17))
     assert e.code == "already_verified"
-    assert e.zh == "整改已验收通过,不能再验收"
+    assert e.zh == "整改已验收通过，不能再验收"
 
 
 def test_verifying_an_inadequate_order_is_refused() -> None:
@@ -370,7 +370,7 @@ def test_an_overlong_reason_is_refused() -> None:
 
 def test_rejecting_an_order_never_submitted_is_refused() -> None:
     e = refused(r.reject, fresh(), "照片不清晰", BEFORE)
-    assert (e.code, e.zh) == ("not_submitted", "整改尚未提交,无法退回")
+    assert (e.code, e.zh) == ("not_submitted", "整改尚未提交，无法退回")
 
 
 def test_rejecting_a_rejected_order_again_before_resubmission_is_refused() -> None:

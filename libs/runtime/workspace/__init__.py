@@ -61,7 +61,7 @@ NAVIGATION = (
     NavEntry("inspections", "", "今日待办", "Today", OFFICES),
     NavEntry("inspections", "patrol", "巡查", "Patrol", OFFICES),
     NavEntry("inspections", "orders", "整改单", "Orders", OFFICES | {Role.ENTERPRISE}),
-    NavEntry("complaints", "", "投诉(升级)", "Complaints (escalated)", OFFICES),
+    NavEntry("complaints", "", "投诉（升级）", "Complaints (escalated)", OFFICES),
     NavEntry("complaints", "", "投诉办理", "Complaints", frozenset({Role.ENTERPRISE})),
     NavEntry("exposure", "", "曝光案件待审", "Cases in review", OFFICES),
     NavEntry("exposure", "", "本企业曝光案件", "Our exposure cases", frozenset({Role.ENTERPRISE})),
@@ -174,7 +174,7 @@ class WorkspacePage:
             label = self.t(entry.zh, entry.en)
             count = self.counts.get(entry.service) if not entry.path else None
             if count:
-                label += self.t(f"({count} 条未读)", f" ({count} unread)")
+                label += self.t(f"（{count} 条未读）", f" ({count} unread)")
             entries.append((href, label, current))
         return entries
 

@@ -54,7 +54,7 @@ async def download(url: str, *, allowed: Iterable[str], max_bytes: int, timeout_
     if origin(url) not in allowed_origins:
         raise MediaRefused(
             Message(
-                "media_url 须来自已登记的图片地址;请改用 media 字段上传照片",
+                "media_url 须来自已登记的图片地址；请改用 media 字段上传照片",
                 "media_url must come from a registered image origin; upload the photo as media",
             )
         )

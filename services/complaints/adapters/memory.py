@@ -6,7 +6,8 @@ refusals (`IdempotencyKeyTaken`, `SurveyExists`). `MemoryComplaintsUnitOfWork` s
 fakes write straight into it (no rollback of repository writes: the outbox's events are dropped
 when a unit is left without committing, which is what the tests look at). Attachments are the
 exception: they are applied on commit and dropped otherwise, so a test can see that a refused
-filing leaves no photo behind.
+filing leaves no photo behind. The module stays whole: one fake per port, side by side, so a
+port's change shows its fake next to the others.
 """
 
 from __future__ import annotations

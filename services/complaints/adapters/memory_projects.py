@@ -28,6 +28,11 @@ class MemoryProjects:
         )
         return ordered[:limit]
 
+    async def search(self, text: str, limit: int) -> list[Project]:
+        found = [p for p in self._store.projects.values() if text.casefold() in
+                 f"{p.project_name}\n{p.address or ''}".casefold()]  # fmt: skip
+        return sorted(found, key=lambda p: (p.project_name, p.project_id))[:limit]
+
     async def nearest(
         self, latitude: float, longitude: float, radius_m: float
     ) -> tuple[Project, float] | None:

@@ -21,6 +21,23 @@ async def list_projects(conn: db.Connection, limit: int) -> list[Project]:
     return [Project(**dict(r)) for r in rows]
 
 
+def _like(text: str) -> str:
+    """`text` as a literal ILIKE pattern matching anywhere (%, _ and \\ taken as themselves)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def search_projects(conn: db.Connection, text: str, limit: int) -> list[Project]:
+    """Projects whose name or address contains `text` (the owners' form's search)."""
+    rows = await conn.fetch(
+        _PROJECT + " WHERE project_name ILIKE $1 OR address ILIKE $1"
+        " ORDER BY project_name, project_id LIMIT $2",
+        _like(text),
+        limit,
+    )
+    return [Project(**dict(r)) for r in rows]
+
+
 async def nearest_project(
     conn: db.Connection, latitude: float, longitude: float, radius_m: float
 ) -> tuple[Project, float] | None:
@@ -73,6 +90,9 @@ class PgProjects:
 
     async def listed(self, limit: int) -> list[Project]:
         return await list_projects(self._conn, limit)
+
+    async def search(self, text: str, limit: int) -> list[Project]:
+        return await search_projects(self._conn, text, limit)
 
     async def nearest(
         self, latitude: float, longitude: float, radius_m: float

@@ -124,7 +124,7 @@ class Categories:
         if category is None:
             raise TransitionRefused(
                 "unknown_category",
-                f"投诉类别无效:{category_id}",
+                f"投诉类别无效：{category_id}",
                 f"unknown complaint category {category_id!r}",
                 "category",
             )

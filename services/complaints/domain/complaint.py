@@ -256,12 +256,12 @@ def file_complaint(
     _aware(now)
     if channel not in get_args(Channel):
         raise TransitionRefused(
-            "bad_channel", f"受理渠道无效:{channel}", f"unknown channel {channel!r}", "channel"
+            "bad_channel", f"受理渠道无效：{channel}", f"unknown channel {channel!r}", "channel"
         )
     if (channel in STAFF_CHANNELS) != (filed_by is not None):
         raise TransitionRefused(
             "filed_by_mismatch",
-            "电话和窗口受理须记录登记人员,网上和 Open311 受理不能填写登记人员",
+            "电话和窗口受理须记录登记人员，网上和 Open311 受理不能填写登记人员",
             "phone and counter complaints name the staff member who filed them; "
             "web and Open311 complaints do not",
             "filed_by",
@@ -269,7 +269,7 @@ def file_complaint(
     chosen = category.urgency if urgency is None else urgency
     if chosen not in URGENCIES:
         raise TransitionRefused(
-            "bad_urgency", f"紧急程度无效:{chosen}", f"unknown urgency {chosen!r}", "urgency"
+            "bad_urgency", f"紧急程度无效：{chosen}", f"unknown urgency {chosen!r}", "urgency"
         )
     checked = owner_input.answers(category, answers or {})
     raised = category.raised_by(checked, now)
@@ -311,7 +311,7 @@ def accept(complaint: Complaint, staff: Staff, now: datetime) -> Complaint:
         who = complaint.responsible.staff_id
         raise TransitionRefused(
             "already_accepted",
-            f"已由 {who} 签收,首问责任人不可变更",
+            f"已由 {who} 签收，首问责任人不可变更",
             f"already accepted by {who}; the first-inquiry responsible person cannot change",
         )
     return replace(
@@ -355,7 +355,7 @@ def transfer(
     if target == complaint.handling_org:
         raise TransitionRefused(
             "same_org",
-            "投诉已由该单位办理,不能转办给自己",
+            "投诉已由该单位办理，不能转办给自己",
             "the complaint is already with that organisation",
             "to_org",
         )
@@ -429,7 +429,7 @@ def give_feedback(
     if complaint.status is not Status.REPLIED:
         raise TransitionRefused(
             "not_replied",
-            "尚未答复业主,不能评价或办结",
+            "尚未答复业主，不能评价或办结",
             "the owner has had no reply yet; there is nothing to rate and it cannot be closed",
         )
     if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
@@ -493,7 +493,7 @@ def request_extension(
     if breached(complaint.completion, now):
         raise TransitionRefused(
             "deadline_passed",
-            "办结期限已过,不能再申请延期",
+            "办结期限已过，不能再申请延期",
             "the completion deadline has passed; an extension must be requested before it",
         )
     if (
@@ -574,7 +574,7 @@ def _contact(contact: Contact) -> Contact | None:
 def _not_closed(complaint: Complaint) -> None:
     if complaint.status is Status.CLOSED:
         raise TransitionRefused(
-            "closed", "投诉已办结,不能再操作", "the complaint is closed; nothing more can be done"
+            "closed", "投诉已办结，不能再操作", "the complaint is closed; nothing more can be done"
         )
 
 
@@ -583,13 +583,13 @@ def _require_holding(complaint: Complaint, action_zh: str, action_en: str) -> No
     if complaint.status is Status.FILED:
         raise TransitionRefused(
             "not_accepted",
-            f"投诉尚未签收,无法{action_zh}",
+            f"投诉尚未签收，无法{action_zh}",
             f"the complaint has not been accepted; cannot {action_en} it yet",
         )
     if complaint.status is Status.REPLIED:
         raise TransitionRefused(
             "awaiting_feedback",
-            f"已答复业主,正在等待业主评价,无法{action_zh}",
+            f"已答复业主，正在等待业主评价，无法{action_zh}",
             f"the owner has been replied to and their feedback is awaited; cannot {action_en} it",
         )
 

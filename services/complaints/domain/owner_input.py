@@ -53,7 +53,7 @@ def plain_text(
     if HTML_TAG.search(text):
         raise TransitionRefused(
             "html_not_allowed",
-            "请使用纯文本,不能包含 HTML 标签",
+            "请使用纯文本，不能包含 HTML 标签",
             "plain text only: HTML tags are not allowed",
             field_name,
         )
@@ -67,7 +67,7 @@ def plain_text(
     if len(text) > max_chars:
         raise TransitionRefused(
             "too_long",
-            f"不能超过 {max_chars} 个字(当前 {len(text)} 个)",
+            f"不能超过 {max_chars} 个字（当前 {len(text)} 个）",
             f"at most {max_chars} characters (got {len(text)})",
             field_name,
         )
@@ -84,7 +84,7 @@ def normalise_phone(raw: str) -> str:
         return digits
     raise TransitionRefused(
         "bad_phone",
-        "电话号码格式不正确:请填写 11 位手机号或带区号的固定电话",
+        "电话号码格式不正确：请填写 11 位手机号或带区号的固定电话",
         "invalid phone number: give an 11-digit mobile number or a landline with its area code",
         "contact.phone",
     )
@@ -109,7 +109,7 @@ def answers(category: Category, raw: Mapping[str, str | bool]) -> dict[str, str 
         if key not in questions:
             raise TransitionRefused(
                 "unknown_question",
-                f"“{category.name_zh}”类投诉没有这个问题:{key}",
+                f"“{category.name_zh}”类投诉没有这个问题：{key}",
                 f"the {category.name_en} category has no question {key!r}",
                 f"answers.{key}",
             )
@@ -121,7 +121,7 @@ def answers(category: Category, raw: Mapping[str, str | bool]) -> dict[str, str 
             if q.required:
                 raise TransitionRefused(
                     "answer_required",
-                    f"请回答:{q.label_zh}",
+                    f"请回答：{q.label_zh}",
                     f"please answer: {q.label_en}",
                     where,
                 )
@@ -152,7 +152,7 @@ def photo_refs(raw: Sequence[str]) -> tuple[str, ...]:
     if len(refs) > MAX_PHOTOS:
         raise TransitionRefused(
             "too_many_photos",
-            f"照片最多 {MAX_PHOTOS} 张(当前 {len(refs)} 张)",
+            f"照片最多 {MAX_PHOTOS} 张（当前 {len(refs)} 张）",
             f"at most {MAX_PHOTOS} photos (got {len(refs)})",
             "photo_refs",
         )

@@ -129,7 +129,7 @@ def open_survey(
     if not campaign.starts_at <= now < campaign.ends_at:
         raise TransitionRefused(
             "outside_campaign",
-            "不在活动期间,不能发起满意度调查",
+            "不在活动期间，不能发起满意度调查",
             "a survey can only be opened while the campaign window is open",
         )
     end = campaign.ends_at if closes_at is None else _aware(closes_at)
@@ -155,7 +155,7 @@ def open_survey(
     if OVERALL not in ids or len(set(ids)) != len(ids):
         raise TransitionRefused(
             "bad_questions",
-            f"问题编号不能重复,且必须包含总体满意度({OVERALL})",
+            f"问题编号不能重复，且必须包含总体满意度（{OVERALL}）",
             f"question ids must be unique and include the overall question ({OVERALL!r})",
             "questions",
         )
@@ -212,7 +212,7 @@ def answer(survey: Survey, token: str, scores: Mapping[str, int], now: datetime)
     if digest in survey.used:
         raise TransitionRefused(
             "token_used",
-            "该凭证已经答过问卷,每户只能答一次",
+            "该凭证已经答过问卷，每户只能答一次",
             "this token has already been used: each household answers once",
         )
     asked = {q.id for q in survey.questions}

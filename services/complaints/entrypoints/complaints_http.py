@@ -34,9 +34,9 @@ Token = Annotated[
 StatusName = Literal["filed", "accepted", "replied", "reopened", "closed"]
 
 STATUS_ZH = {
-    "filed": "待签收",
+    "filed": "待企业签收",
     "accepted": "办理中",
-    "replied": "已答复,待评价",
+    "replied": "已答复，待评价",
     "reopened": "重新办理",
     "closed": "已办结",
 }
@@ -67,7 +67,7 @@ class ComplaintIn(BaseModel):
     address: str | None = Field(default=None, max_length=owner_input.MAX_ADDRESS * 2)
     answers: dict[str, str | bool] = Field(default_factory=dict, max_length=20)
     photo_refs: list[str] = Field(default_factory=list, max_length=owner_input.MAX_PHOTOS)
-    contact: ContactIn | None = Field(default=None, description="联系方式 (可匿名)")
+    contact: ContactIn | None = Field(default=None, description="联系方式（可匿名）")
 
 
 class FiledOut(BaseModel):

@@ -19,7 +19,7 @@ from runtime.errors import Message
 
 MAX_FIELDS = 100
 NOT_UTF8 = Message(
-    "表单内容含有无效字符(不是 UTF-8 编码),未保存任何内容,请重新填写后提交",
+    "表单内容含有无效字符（不是 UTF-8 编码），未保存任何内容，请重新填写后提交",
     "the form contains bytes that are not valid UTF-8; nothing was saved, please fill it in "
     "again and resubmit",
 )
@@ -54,7 +54,7 @@ def parse(body: bytes, *, max_fields: int = MAX_FIELDS) -> dict[str, str]:
 
 
 TOO_BIG = Message(
-    "上传的内容太大,未保存任何内容:照片每张最多 15 MB,最多 9 张",
+    "上传的内容太大，未保存任何内容：照片每张最多 15 MB，最多 9 张",
     "the upload is too large; nothing was saved: at most 9 photos of 15 MB each",
 )
 NOT_MULTIPART = Message("表单格式无效", "the form is not a valid multipart body")

@@ -68,7 +68,7 @@ def _w3_param(name: str, raw: str | None) -> datetime | None:
     if moment is None or moment.tzinfo is None:
         raise open311_wire.Open311Error(
             400,
-            f"{name} 须为带时区的 W3C 日期时间,如 2026-03-02T09:00:00+08:00",
+            f"{name} 须为带时区的 W3C 日期时间，如 2026-03-02T09:00:00+08:00",
             f"{name} must be a W3C datetime with a time zone, e.g. 2026-03-02T09:00:00Z",
         )
     if not 2000 <= moment.year <= 2100:  # also keeps window arithmetic and the database safe
@@ -118,7 +118,7 @@ def _throttle(request: Request, client_id: str, key: ApiKey | None) -> None:
     if wait is not None:
         raise open311_wire.Open311Error(
             429,
-            "请求过于频繁,请稍后再试",
+            "请求过于频繁，请稍后再试",
             "too many requests; please try again later",
             {"Retry-After": retry_after_header(wait)},
         )
@@ -199,7 +199,7 @@ def _category(rules: ComplaintRules, code: str) -> categories.Category:
     category = rules.categories.by_id.get(code)
     if category is None:
         raise open311_wire.Open311Error(
-            404, f"没有这个服务类别:{code[:64]}", f"no service {code[:64]!r}"
+            404, f"没有这个服务类别：{code[:64]}", f"no service {code[:64]!r}"
         )
     return category
 
@@ -266,7 +266,7 @@ FORM_FIELDS = {
     "jurisdiction_id": "ignored: one jurisdiction",
     "service_code": "投诉类别 (required)",
     "address_id": "项目编号 project_id; or give lat/long or address_string",
-    "address_string": "地址:无 address_id 且坐标未匹配时按登记地址或项目名称匹配项目;"
+    "address_string": "地址：无 address_id 且坐标未匹配时按登记地址或项目名称匹配项目；"
     "并作为楼栋单元等位置说明保存 (private; never returned)",
     "lat": "纬度 (decimal degrees; GCJ-02 unless configured WGS-84): the nearest project",
     "long": "经度 (decimal degrees, with lat)",
@@ -360,7 +360,7 @@ async def post_request(request: Request, deps: Deps, trace: RequestTrace, fmt: s
             if point is None and where is None:
                 raise open311_wire.Open311Error(
                     400,
-                    "请提供 address_id(项目编号)、lat/long 或 address_string",
+                    "请提供 address_id（项目编号）、lat/long 或 address_string",
                     "give address_id (the project id), lat/long or address_string",
                 )
             found = await locate.project_at(
@@ -547,7 +547,7 @@ async def unknown(request: Request, path: str) -> Response:
             fmt,
             open311_wire.Open311Error(
                 405,
-                f"此路径不支持 {request.method[:8]},可用:{', '.join(allowed)}",
+                f"此路径不支持 {request.method[:8]}，可用：{', '.join(allowed)}",
                 f"{request.method[:8]} is not allowed here; use {', '.join(allowed)}",
                 {"Allow": ", ".join(allowed)},
             ),

@@ -99,7 +99,7 @@ async def answer(
     try:
         if fmt not in FORMATS:
             raise Open311Error(
-                404, f"不支持的格式:{fmt[:16]}", f"unsupported format {fmt[:16]!r}: json or xml"
+                404, f"不支持的格式：{fmt[:16]}", f"unsupported format {fmt[:16]!r}: json or xml"
             )
         return render(fmt, await make(), root, item, status)
     except Open311Error as err:
@@ -126,7 +126,7 @@ def service(category: categories.Category) -> dict[str, Any]:
 
 def attribute(order: int, q: categories.Question) -> dict[str, Any]:
     values: list[dict[str, str]] = []
-    datatype, datatype_description = "string", f"文字,最多 {owner_input.MAX_ANSWER} 字"
+    datatype, datatype_description = "string", f"文字，最多 {owner_input.MAX_ANSWER} 字"
     if q.kind == "choice":
         datatype, datatype_description = "singlevaluelist", "从 values 中选择一个 key"
         values = [{"key": c.id, "name": c.label_zh} for c in q.choices]
@@ -157,7 +157,7 @@ def updated(c: complaint_model.Complaint) -> datetime:
 
 
 def notice(ticket_no: str) -> str:
-    return f"受理编号 {ticket_no},可凭编号查询办理进度 / ticket {ticket_no}"
+    return f"受理编号 {ticket_no}，可凭编号查询办理进度 / ticket {ticket_no}"
 
 
 def request(row: PublicRow, rules: ComplaintRules) -> dict[str, Any]:

@@ -57,12 +57,12 @@ def complaint_refusal(p: Principal, c: complaint_model.Complaint) -> Message | N
         return None
     if p.role is Role.ENTERPRISE:
         return Message(
-            "此投诉不属于贵单位,无权查看或办理",
+            "此投诉不属于贵单位，无权查看或办理",
             "This complaint is not your enterprise's; you may not open or handle it",
         )
     if p.role is Role.DISTRICT_OFFICE:
         return Message(
-            "此投诉属于其他区县,贵办无权查看", "This complaint belongs to another district"
+            "此投诉属于其他区县，贵办无权查看", "This complaint belongs to another district"
         )
     return Message("您的角色无权查看投诉", "Your role may not open complaints")
 

@@ -48,7 +48,7 @@ class AnswerIn(BaseModel):
     scores: dict[Annotated[str, Field(max_length=64)], Annotated[int, Field(ge=1, le=5)]] = Field(
         max_length=50, description="每题评分 1-5, by question id"
     )
-    comment: str | None = Field(default=None, max_length=500, description="意见建议 (不公开)")
+    comment: str | None = Field(default=None, max_length=500, description="意见建议（不公开）")
 
 
 def _survey(s: survey_model.Survey, district_code: str | None = None) -> dict[str, Any]:

@@ -42,13 +42,15 @@ from services.complaints.service.ports import Row
 
 HERE = Path(__file__).resolve().parents[1]
 STYLESHEET = HERE / "static" / "owner.css"
-MAX_PROJECTS = 2000  # in the owners' form's project list
+MAX_FOUND = 20  # projects one search of the owners' form shows
+MAX_QUERY = 50  # characters of a project search
 WEB_OWNER = Principal(subject="owner-web", role=Role.OWNER)  # the public form has no sign-in
 
 STATUS_TEXT = {
-    "filed": ("已受理,待企业签收", "Filed, waiting to be accepted"),
+    # Nobody has accepted it yet: the enterprise signs for it (签收) first, so nothing is 受理 yet.
+    "filed": ("已提交，待物业企业签收", "Submitted, waiting for the property company to accept it"),
     "accepted": ("办理中", "Being handled"),
-    "replied": ("已答复,请您评价", "Replied: please rate the handling"),
+    "replied": ("已答复，请您评价", "Replied: please rate the handling"),
     "reopened": ("重新办理中", "Reopened, being handled again"),
     "closed": ("已办结", "Closed"),
 }
@@ -56,10 +58,22 @@ STATUS_TEXT = {
 router = APIRouter(include_in_schema=False, tags=["owner web"])
 
 
-async def _projects(deps: ComplaintsDeps) -> list[dict[str, str]]:
+async def _project(deps: ComplaintsDeps, project_id: str) -> dict[str, str] | None:
+    if not project_id:
+        return None
     async with deps.units() as uow:
-        projects = await uow.projects.listed(MAX_PROJECTS)
-    return [asdict(p) for p in projects]
+        found = await uow.projects.get(project_id[:64])
+    return None if found is None else asdict(found)
+
+
+async def _search(deps: ComplaintsDeps, text: str) -> list[dict[str, str]]:
+    """Projects whose name or address contains `text`: one more than shown, to say there are
+    more."""
+    if not text:
+        return []
+    async with deps.units() as uow:
+        found = await uow.projects.search(text, MAX_FOUND + 1)
+    return [asdict(p) for p in found]
 
 
 # --- filing ------------------------------------------------------------------------------------
@@ -76,47 +90,70 @@ async def stylesheet() -> Response:
 
 def _step1_errors(
     page: web_pages.Page,
-    projects: list[dict[str, str]],
+    project: dict[str, str] | None,
     rules: ComplaintRules,
-    project_id: str,
     category: str,
 ) -> None:
-    if project_id not in {p["project_id"] for p in projects}:
-        page.add("project_id", "请选择所投诉的项目(小区)", "Choose the project (estate)")
+    if project is None:
+        page.add(
+            "project_id",
+            "请先搜索并选择所投诉的项目（小区）",
+            "Search for the project (estate) and choose it",
+        )
     if category not in rules.categories.by_id:
         page.add("category", "请选择投诉类别", "Choose a category")
 
 
-@router.get("/", response_class=HTMLResponse)
-async def file_form(request: Request, deps: Deps) -> HTMLResponse:
-    """Step 1 (project and category, a GET form) or, once both are chosen, step 2 (details)."""
-    page = web_pages.page_for(request, deps)
-    projects = await _projects(deps)
-    rules = deps.rules
-    project_id = request.query_params.get("project_id", "")
-    category = request.query_params.get("category", "")
-    if "project_id" in request.query_params or "category" in request.query_params:
-        _step1_errors(page, projects, rules, project_id, category)
-        if not page.errors:
-            return _details(page, projects, rules, {"project_id": project_id, "category": category})
+def _step1(
+    page: web_pages.Page,
+    rules: ComplaintRules,
+    status: int,
+    values: dict[str, str],
+    chosen: dict[str, str] | None,
+    found: list[dict[str, str]],
+) -> HTMLResponse:
+    shown = found[:MAX_FOUND]
+    if chosen is not None and chosen["project_id"] not in {p["project_id"] for p in shown}:
+        shown = [chosen, *shown]  # what was chosen stays on the page while searching again
     return web_pages.render(
         page,
         "file_step1.html",
-        400 if page.errors else 200,
-        projects=projects,
+        status,
+        found=shown,
+        matched=bool(found),
+        more=len(found) > MAX_FOUND,
         categories=list(rules.categories.by_id.values()),
-        values={"project_id": project_id, "category": category},
+        values=values,
     )
+
+
+@router.get("/", response_class=HTMLResponse)
+async def file_form(request: Request, deps: Deps) -> HTMLResponse:
+    """Step 1 (search for the project by name or address, choose it and the category: a GET form
+    that works without JavaScript) or, once both are chosen, step 2 (details)."""
+    page = web_pages.page_for(request, deps)
+    rules = deps.rules
+    query = request.query_params
+    project_id, category = query.get("project_id", ""), query.get("category", "")
+    text = " ".join(query.get("q", "").split())[:MAX_QUERY]
+    chosen = await _project(deps, project_id)
+    values = {"project_id": project_id, "category": category, "q": text}
+    chosen_step = query.get("action") == "next" or "project_id" in query or "category" in query
+    if query.get("action") != "search" and chosen_step:
+        _step1_errors(page, chosen, rules, category)
+        if chosen is not None and not page.errors:
+            return _details(page, chosen, rules, {"project_id": project_id, "category": category})
+    found = await _search(deps, text)
+    return _step1(page, rules, 400 if page.errors else 200, values, chosen, found)
 
 
 def _details(
     page: web_pages.Page,
-    projects: list[dict[str, str]],
+    project: dict[str, str],
     rules: ComplaintRules,
     values: dict[str, str],
     status: int = 200,
 ) -> HTMLResponse:
-    project = next(p for p in projects if p["project_id"] == values["project_id"])
     if _submission_id(values) is None:
         values = {**values, SUBMISSION_FIELD: secrets.token_urlsafe(24)}
     return web_pages.render(
@@ -162,7 +199,7 @@ def _answers(
         raw = form.get(f"answer-{q.id}", "").strip()
         if not raw:
             if q.required:
-                page.add(f"answer-{q.id}", f"请回答:{q.label_zh}", f"Please answer: {q.label_en}")
+                page.add(f"answer-{q.id}", f"请回答：{q.label_zh}", f"Please answer: {q.label_en}")
             continue
         answers[q.id] = raw == "yes" if q.kind == "yesno" else raw
     return answers
@@ -175,20 +212,13 @@ async def file_submit(request: Request, deps: Deps, trace: RequestTrace) -> HTML
     if isinstance(posted, HTMLResponse):
         return posted
     form, uploads = posted
-    projects = await _projects(deps)
     rules = deps.rules
     values = {k: v for k, v in form.items() if k not in ("csrf_token", "photo_refs")}
     project_id, category_id = values.get("project_id", ""), values.get("category", "")
-    _step1_errors(page, projects, rules, project_id, category_id)
-    if page.errors:
-        return web_pages.render(
-            page,
-            "file_step1.html",
-            422,
-            projects=projects,
-            categories=list(rules.categories.by_id.values()),
-            values=values,
-        )
+    project = await _project(deps, project_id)
+    _step1_errors(page, project, rules, category_id)
+    if project is None or page.errors:
+        return _step1(page, rules, 422, values, project, [])
     category = rules.categories.by_id[category_id]
     description = values.get("description", "")
     if not description.strip():
@@ -212,10 +242,10 @@ async def file_submit(request: Request, deps: Deps, trace: RequestTrace) -> HTML
         if uploads:  # a browser cannot refill a file input: say so
             page.add(
                 "photos",
-                "您填写的内容已保留;照片需要重新选择。",
+                "您填写的内容已保留；照片需要重新选择。",
                 "What you typed is kept; please choose the photos again.",
             )
-        return _details(page, projects, rules, values, 422)
+        return _details(page, project, rules, values, 422)
     try:
         filed = await intake.file(
             deps.units(),
@@ -238,19 +268,19 @@ async def file_submit(request: Request, deps: Deps, trace: RequestTrace) -> HTML
     except idempotency.KeyReused:  # the form was sent before with other content: a new one
         page.add(
             "",
-            "这份表单已经提交过一次。如需再提交一份新的投诉,请核对内容后再次点击提交。",
+            "这份表单已经提交过一次。如需再提交一份新的投诉，请核对内容后再次点击提交。",
             "This form was already submitted once. To file another complaint, check the "
             "details and submit again.",
         )
         values = {k: v for k, v in values.items() if k != SUBMISSION_FIELD}
-        return _details(page, projects, rules, values, 409)
+        return _details(page, project, rules, values, 409)
     except Unavailable as exc:  # the platform's gap (a calendar year), not the owner's input
         return web_pages.render(
             page, "unavailable.html", 503, message_zh=exc.message.zh, message_en=exc.message.en
         )
     except DomainError as exc:  # the domain's own checks (length, HTML, phone, photos...)
         page.add_error(exc)
-        return _details(page, projects, rules, values, 422)
+        return _details(page, project, rules, values, 422)
     return web_pages.render(
         page,
         "filed.html",
@@ -346,7 +376,7 @@ async def track_submit(request: Request, deps: Deps, trace: RequestTrace) -> HTM
     if row is None:
         page.add(
             "ticket_no",
-            "投诉编号与查询凭证不匹配,请核对后重试",
+            "投诉编号与查询凭证不匹配，请核对后重试",
             "The ticket number and token do not match; check them and try again",
         )
         return web_pages.render(page, "track.html", 404, values={"ticket_no": ticket_no})
@@ -421,7 +451,7 @@ async def survey_submit(request: Request, deps: Deps) -> HTMLResponse:
             survey = None
     if survey is None:
         if token:
-            page.add("token", "问卷凭证无效,请核对后重试", "Unknown survey token; check it")
+            page.add("token", "问卷凭证无效，请核对后重试", "Unknown survey token; check it")
         else:
             page.add("token", "请填写问卷凭证", "Enter the survey token")
         return web_pages.render(page, "survey_token.html", 404 if token else 422)

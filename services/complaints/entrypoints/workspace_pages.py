@@ -34,7 +34,7 @@ workspace.add_static_route(router, BASE + "static/workspace.css")
 LIST_LIMIT = 500
 PAGE_SIZE = 15
 STATUS_EN = {
-    "filed": "To accept",
+    "filed": "Awaiting acceptance",
     "accepted": "In hand",
     "replied": "Replied, awaiting feedback",
     "reopened": "Reopened",
@@ -192,7 +192,7 @@ def timeline(
     events: list[tuple[Any, str, str]] = [(c.filed_at, p.t("投诉登记", "Filed"), "")]
     if c.accepted_at is not None and c.responsible is not None:
         events.append(
-            (c.accepted_at, p.t("签收(首问责任人)", "Accepted (responsible person)"),
+            (c.accepted_at, p.t("签收（首问责任人）", "Accepted (responsible person)"),
              c.responsible.staff_id)
         )  # fmt: skip
     for t in c.transfers:
@@ -213,7 +213,7 @@ def timeline(
     for e in c.extensions:
         events.append(
             (e.requested_at, p.t("申请延期", "Extension asked"),
-             p.t(f"{e.working_days} 个工作日:{e.reason}", f"{e.working_days} working days: {e.reason}"))
+             p.t(f"{e.working_days} 个工作日：{e.reason}", f"{e.working_days} working days: {e.reason}"))
         )  # fmt: skip
         if e.decided_at is not None:
             ok = e.decision == "approved"

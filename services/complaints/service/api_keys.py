@@ -36,7 +36,7 @@ async def issue(
         raise InvalidInput(
             "bad_client_id",
             Message(
-                "客户端编号须为小写字母、数字、点、下划线或连字符,最多 48 个字符",
+                "客户端编号须为小写字母、数字、点、下划线或连字符，最多 48 个字符",
                 "client id: lower-case letters, digits, '.', '_' or '-', at most 48 characters",
             ),
             field="client_id",

@@ -30,8 +30,8 @@ def decide(step: Callable[[], T]) -> T:
 
 def calendar_gap(exc: CalendarError) -> Message:
     return Message(
-        f"平台暂时无法计算办理时限({exc.zh})。这是平台的问题,不是您填写的内容有误;"
-        "平台运维人员已收到告警,请稍后再试。",
+        f"平台暂时无法计算办理时限（{exc.zh}）。这是平台的问题，不是您填写的内容有误；"
+        "平台运维人员已收到告警，请稍后再试。",
         f"The platform cannot compute the time limits right now ({exc.en}). This is a problem "
         "on our side, not with what you entered; the operators have been alerted, please try "
         "again later.",

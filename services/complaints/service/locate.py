@@ -50,7 +50,7 @@ async def project_at(
             raise InvalidInput(
                 "ambiguous_address",
                 Message(
-                    f"地址对应多个物业项目({names}),请用 address_id 填写项目编号",
+                    f"地址对应多个物业项目（{names}），请用 address_id 填写项目编号",
                     f"the address names several projects ({', '.join(p.project_id for p in tied)});"
                     " give address_id",
                 ),

@@ -117,7 +117,12 @@ class ProjectRepository(Protocol):
     async def get(self, project_id: str) -> Project | None: ...
 
     async def listed(self, limit: int) -> list[Project]:
-        """Projects by district and name, for the owners' form."""
+        """Projects by district and name (the workspace's filter)."""
+        ...
+
+    async def search(self, text: str, limit: int) -> list[Project]:
+        """Projects whose name or address contains `text` (case-insensitive, taken literally),
+        by name; the owners' form finds a project this way."""
         ...
 
     async def nearest(

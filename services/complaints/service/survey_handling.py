@@ -87,7 +87,7 @@ async def open_survey(
             raise DomainError(
                 "not_in_implementation_phase",
                 Message(
-                    "当前不在专项活动的实施阶段,不能发起满意度调查",
+                    "当前不在专项活动的实施阶段，不能发起满意度调查",
                     "a survey can only be opened during a campaign's implementation phase",
                 ),
             )
@@ -225,7 +225,7 @@ async def results(uow: ComplaintsUnitOfWork, principal: Principal, survey_id: st
         raise DomainError(
             "survey_still_open",
             Message(
-                "调查尚未结束,结束后才能查看结果", "results are available once the survey closes"
+                "调查尚未结束，结束后才能查看结果", "results are available once the survey closes"
             ),
         )
     return row

@@ -118,7 +118,7 @@ def may_review(case: Case, decision: str) -> None:
     if decision == "confirm" and case.pending_objection:
         raise Refused(
             "objection_pending",
-            "企业异议尚未处理,不能确认公开",
+            "企业异议尚未处理，不能确认公开",
             "an objection is pending: decide it before publishing",
         )
 

@@ -1,7 +1,7 @@
 """Server-side SVG bar charts for the public board: pure, no I/O, no JavaScript.
 
 `bar_chart` draws one horizontal bar per row on a fixed-width 0-100 % axis, with the percentage
-written next to each bar and "无数据 n/a" where there is no value. Labels are enterprise and
+written next to each bar and "无数据" (or the page language's `no_data` text) where there is no value. Labels are enterprise and
 project names, which an enterprise chooses: every piece of text is XML-escaped, so markup in a
 name comes out as text. The SVG can be inlined in an HTML page or served as image/svg+xml.
 """
@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from html import escape
 
-NO_DATA = "无数据 n/a"
+NO_DATA = "无数据"
 WIDTH = 640
 _LABEL_WIDTH = 200
 _VALUE_WIDTH = 64
@@ -63,10 +63,10 @@ def _value(value: float | None) -> float | None:
     return min(1.0, max(0.0, value))
 
 
-def percent(value: float | None) -> str:
-    """A rate 0..1 as the chart writes it: "87.5%", or "无数据 n/a"."""
+def percent(value: float | None, no_data: str = NO_DATA) -> str:
+    """A rate 0..1 as the chart writes it: "87.5%", or `no_data` ("无数据")."""
     v = _value(value)
-    return NO_DATA if v is None else f"{v * 100:.1f}%"
+    return no_data if v is None else f"{v * 100:.1f}%"
 
 
 def bar_chart(
@@ -75,12 +75,13 @@ def bar_chart(
     *,
     width: int = WIDTH,
     description: str = "",
+    no_data: str = NO_DATA,
 ) -> str:
     """A horizontal bar chart of rates (0..1; None: no data) as an SVG document fragment.
 
     The width is fixed (`width` px) and the height grows with the rows; values outside 0..1 are
     clamped, NaN counts as no data. `description` becomes the SVG's <desc> (e.g. how the rate is
-    computed).
+    computed); `no_data` is written where a row has no value (the page's language).
     """
     if width < _LABEL_WIDTH + _VALUE_WIDTH + 100:
         raise ValueError(f"width {width} is too small for a chart")
@@ -119,13 +120,13 @@ def bar_chart(
     if not rows:
         out.append(
             f'<text x="{plot_x + 6}" y="{_TOP + _ROW_HEIGHT / 2 + 4:g}" fill="#777">'
-            f"{_text(NO_DATA)}</text>"
+            f"{_text(no_data)}</text>"
         )
     for i, (label, raw) in enumerate(rows):
         y = _TOP + i * _ROW_HEIGHT
         mid = y + _ROW_HEIGHT / 2
         value = _value(raw)
-        shown = percent(value)
+        shown = percent(value, no_data)
         out.append(
             f"<g><title>{_text(' '.join(label.split()))}: {_text(shown)}</title>"
             f'<text x="{plot_x - 6}" y="{mid + 4:g}" text-anchor="end" fill="#222">'
@@ -133,7 +134,7 @@ def bar_chart(
         )
         if value is None:
             out.append(
-                f'<text x="{plot_x + 6}" y="{mid + 4:g}" fill="#777">{_text(NO_DATA)}</text></g>'
+                f'<text x="{plot_x + 6}" y="{mid + 4:g}" fill="#777">{_text(no_data)}</text></g>'
             )
             continue
         bar_w = value * plot_w

@@ -41,27 +41,34 @@ GREEN_FROM_COMPLETION = 0.90
 GREEN_FROM_SATISFACTION = 0.80
 
 LABELS: dict[Grade, tuple[str, str]] = {
-    "green": ("绿", "green"),
-    "yellow": ("黄", "yellow"),
-    "red": ("红", "red"),
+    "green": ("绿色（良好）", "green (good)"),
+    "yellow": ("黄色（需关注）", "yellow (watch)"),
+    "red": ("红色（问题突出）", "red (serious problems)"),
 }
-"""Grade -> (Chinese, English) label."""
+"""Grade -> (Chinese, English) label. The colours are traffic lights (red is the worst), which is
+the opposite of 红榜 (the honour roll), so a label always says what the colour means."""
+LISTS: dict[Grade, tuple[str, str]] = {
+    "green": ("红榜", "Honour roll"),
+    "yellow": ("关注名单", "Watch list"),
+    "red": ("黑榜", "Black list"),
+}
+"""Grade -> the board list it puts an enterprise on: 红榜 the best, 黑榜 the worst."""
 
 FORMULA_ZH = (
-    "红:正在公开曝光,或按期整改率低于60%,或满意率低于60%,或检查平均得分低于60分。"
-    "绿:至少有一次检查,检查平均得分不低于85分,按期整改率和投诉按期办结率均不低于90%,"
-    "满意率不低于80%(尚无数据的指标不计),且未被公开曝光。其余为黄。"
-    "企业:任一项目为红则为红,全部项目为绿则为绿,否则为黄。"
-    "按期整改率 = 按期验收合格且未逾期的整改单 ÷ 已到期的整改单(已验收、已逾期或整改不到位);"
-    "按期办结率 = 未超办结时限即办结的投诉 ÷ 已到期的投诉(已办结或已超办结时限);"
+    "红色（列入黑榜）：正在公开曝光，或按期整改率低于60%，或满意率低于60%，或检查平均得分低于60分。"
+    "绿色（列入红榜）：至少有一次检查，检查平均得分不低于85分，按期整改率和投诉按期办结率均不低于"
+    "90%，满意率不低于80%（尚无数据的指标不计），且未被公开曝光。其余为黄色（列入关注名单）。"
+    "企业：任一项目为红色则为红色，全部项目为绿色则为绿色，否则为黄色。"
+    "按期整改率 = 按期验收合格且未逾期的整改单 ÷ 已到期的整改单（已验收、已逾期或整改不到位）；"
+    "按期办结率 = 未超办结时限即办结的投诉 ÷ 已到期的投诉（已办结或已超办结时限）；"
     "满意率取最近一次有答卷的满意度调查。"
 )
 FORMULA_EN = (
-    "Red: an exposure case is published, or on-time rectification is below 60%, or satisfaction is "
-    "below 60%, or the mean inspection score is below 60. Green: at least one inspection, a mean "
+    "Red (black list): an exposure case is published, or on-time rectification is below 60%, or satisfaction is "
+    "below 60%, or the mean inspection score is below 60. Green (honour roll): at least one inspection, a mean "
     "score of 85 or more, on-time rectification and on-time complaint completion of 90% or more, "
     "satisfaction of 80% or more (indicators without data are not counted), and no published "
-    "case. Yellow otherwise. An enterprise is red if any of its projects is red, green if all its "
+    "case. Yellow (watch list) otherwise. An enterprise is red if any of its projects is red, green if all its "
     "projects are green, yellow otherwise. On-time rectification = orders verified on time and "
     "never overdue / orders due (verified, overdue or inadequately rectified); on-time completion "
     "= complaints closed within the completion deadline / complaints due (closed or past that "
@@ -214,16 +221,16 @@ def grade_enterprise(projects: Iterable[Assessment]) -> Assessment:
         n = counts["red"]
         return Assessment(
             "red",
-            (Reason("red_projects", f"{n} 个项目为红", f"{n} project{'s' * (n != 1)} red"),),
+            (Reason("red_projects", f"{n} 个项目为红色", f"{n} project{'s' * (n != 1)} red"),),
         )
     if total == 0:
         return Assessment(
             "yellow", (Reason("no_projects", "尚无登记项目", "no registered project"),)
         )
     if counts["green"] == total:
-        return Assessment("green", (Reason("all_green", "全部项目为绿", "all projects green"),))
+        return Assessment("green", (Reason("all_green", "全部项目为绿色", "all projects green"),))
     n = counts["yellow"]
     return Assessment(
         "yellow",
-        (Reason("yellow_projects", f"{n} 个项目为黄", f"{n} project{'s' * (n != 1)} yellow"),),
+        (Reason("yellow_projects", f"{n} 个项目为黄色", f"{n} project{'s' * (n != 1)} yellow"),),
     )

@@ -3,8 +3,8 @@
 Server-rendered, zh-CN first (``?lang=en``), no JavaScript, a strict CSP, everything escaped (Jinja2
 autoescape for HTML and Atom). Only published cases appear, and of them only enterprises, projects,
 failed items (titles, never the inspector's notes), deadlines, notice numbers and the timeline:
-never an owner, a phone number or a complaint text. The JSON API under /api/v1/board serves the
-same data. Every query string is validated: a bad one gets a 400 page (or the API's 422), never 500.
+never an owner, a phone number or a complaint text. The JSON API under /api/v1/board
+(`board_api`) serves the same data. Every query string is validated: a bad one gets a 400 page (or the API's 422), never 500.
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from runtime import workspace
-from runtime.errors import Message, NotFound
 from services.exposure import presentation
 from services.exposure.adapters import board_stats
 from services.exposure.domain import charts, grades
@@ -40,7 +39,6 @@ PAGE_CSP = (
 )
 
 router = APIRouter(include_in_schema=False, tags=["public board"])
-api = APIRouter(prefix="/api/v1/board", tags=["public board"])
 templates = Environment(
     loader=FileSystemLoader(HERE / "templates"),
     autoescape=True,  # HTML and Atom alike
@@ -52,6 +50,7 @@ templates = Environment(
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 templates.filters["xmltext"] = lambda value: _NOT_XML.sub("", str(value))
 templates.filters["segment"] = lambda value: quote(str(value), safe="")
+templates.globals.update(grade_text=presentation.GRADE_TEXT, list_text=presentation.LIST_TEXT)
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 District = Annotated[str, Field(pattern=r"^[0-9]{6}$")]
@@ -120,7 +119,7 @@ class Page:
         return moment.astimezone(CHINA).strftime(fmt)
 
     def pct(self, value: float | None) -> str:
-        return self.t("无数据", "n/a") if value is None else f"{value:.0%}"
+        return self.t("无数据", "no data") if value is None else f"{value:.0%}"
 
 
 def _lang(request: Request) -> str:
@@ -159,7 +158,7 @@ def _query(request: Request) -> BoardQuery:
     return BoardQuery.model_validate(raw)
 
 
-async def _cases(queries: BoardQueries, q: BoardQuery) -> tuple[int, list[dict[str, Any]]]:
+async def published_cases(queries: BoardQueries, q: BoardQuery) -> tuple[int, list[dict[str, Any]]]:
     start, end = q.window()
     return await queries.published(
         district=q.district,
@@ -172,13 +171,13 @@ async def _cases(queries: BoardQueries, q: BoardQuery) -> tuple[int, list[dict[s
     )
 
 
-async def _enterprise(queries: BoardQueries, enterprise_id: str) -> dict[str, Any] | None:
+async def enterprise_view(queries: BoardQueries, enterprise_id: str) -> dict[str, Any] | None:
     name = await queries.enterprise_name(enterprise_id)
     if name is None:
         return None
     enterprise_grades = await queries.enterprise_grades(enterprise_id)
     project_grades = await queries.project_grades(enterprise_id)
-    _, cases = await _cases(queries, BoardQuery(enterprise=enterprise_id))
+    _, cases = await published_cases(queries, BoardQuery(enterprise=enterprise_id))
     return {
         "enterprise_id": enterprise_id,
         "enterprise_name": name,
@@ -207,10 +206,13 @@ async def board_page(request: Request, deps: Deps) -> HTMLResponse:
         q = _query(request)
     except (ValidationError, ValueError):
         return _error_page(
-            page, 400, "查询条件无效,请返回重新选择。", "Invalid filters: go back and choose again."
+            page,
+            400,
+            "查询条件无效，请返回重新选择。",
+            "Invalid filters: go back and choose again.",
         )
     async with deps.board_queries() as queries:
-        total, rows = await _cases(queries, q)
+        total, rows = await published_cases(queries, q)
         districts = await queries.districts()
     pages = max(1, math.ceil(total / PAGE_SIZE))
     return _html(
@@ -253,14 +255,13 @@ async def enterprise_page(request: Request, deps: Deps, enterprise_id: str) -> H
     found = None
     if ID.fullmatch(enterprise_id):
         async with deps.board_queries() as queries:
-            found = await _enterprise(queries, enterprise_id)
+            found = await enterprise_view(queries, enterprise_id)
     if found is None:
         return _error_page(page, 404, "未找到该企业。", "No such enterprise.")
     return _html(
         "enterprise.html",
         page,
         e=found,
-        grade_text=presentation.GRADE_TEXT,
         status_text=presentation.BOARD_STATUS_TEXT,
         reason_text=presentation.BOARD_REASON_TEXT,
     )
@@ -275,7 +276,6 @@ async def grades_page(request: Request, deps: Deps) -> HTMLResponse:
         "grades.html",
         page,
         enterprises=enterprises,
-        grade_text=presentation.GRADE_TEXT,
         formula=page.t(grades.FORMULA_ZH, grades.FORMULA_EN),
     )
 
@@ -296,6 +296,8 @@ async def stats_page(request: Request, deps: Deps) -> HTMLResponse:
         charts.bar_chart(
             page.t(zh, en),
             [(row.name, getattr(row, key)) for row in by_district],
+            width=480,  # scales down to a phone's width (board.css) and stays legible
+            no_data=page.t("无数据", "no data"),
         )
         for key, zh, en in measures
     ]
@@ -328,7 +330,7 @@ async def stats_csv(deps: Deps, by: Literal["district", "enterprise"] = "distric
 @router.get("/feed.atom")
 async def atom_feed(deps: Deps) -> Response:
     async with deps.board_queries() as queries:
-        _, rows = await _cases(queries, BoardQuery())
+        _, rows = await published_cases(queries, BoardQuery())
     updated = max((r["published_at"] for r in rows), default=datetime(2011, 1, 1, tzinfo=UTC))
     body = templates.get_template("feed.atom.xml").render(
         cases=rows,
@@ -337,63 +339,3 @@ async def atom_feed(deps: Deps) -> Response:
         reason_text=presentation.BOARD_REASON_TEXT,
     )
     return Response(body, media_type="application/atom+xml; charset=utf-8")
-
-
-# -- the same data as JSON -------------------------------------------------------------------------
-
-
-@api.get("/cases", summary="公开曝光列表 Published cases (filters as on the board)")
-async def api_cases(
-    deps: Deps,
-    district: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
-    enterprise: str | None = Query(default=None, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$"),
-    status: Literal["published", "rectified"] | None = None,
-    period: str | None = Query(default=None, pattern=PERIOD),
-    page: int = Query(default=1, ge=1, le=10_000),
-) -> dict[str, Any]:
-    q = BoardQuery(
-        district=district, enterprise=enterprise, status=status, period=period, page=page
-    )
-    async with deps.board_queries() as queries:
-        total, rows = await _cases(queries, q)
-    return {"page": page, "page_size": PAGE_SIZE, "total": total, "items": rows}
-
-
-@api.get("/cases/{case_id}", summary="公开曝光详情 One published case with its timeline")
-async def api_case(deps: Deps, case_id: Annotated[str, Field(max_length=64)]) -> dict[str, Any]:
-    async with deps.board_queries() as queries:
-        case = await queries.published_case(case_id)
-    if case is None:
-        raise NotFound("case_not_found", Message("未找到该曝光信息", "no such exposure case"))
-    return case
-
-
-@api.get("/enterprises/{enterprise_id}", summary="企业 An enterprise: grade, projects, cases")
-async def api_enterprise(
-    deps: Deps, enterprise_id: Annotated[str, Field(max_length=64)]
-) -> dict[str, Any]:
-    async with deps.board_queries() as queries:
-        found = await _enterprise(queries, enterprise_id)
-    if found is None:
-        raise NotFound("enterprise_not_found", Message("未找到该企业", "no such enterprise"))
-    return found
-
-
-@api.get("/grades", summary="红黑榜 Grades of every enterprise and the formula")
-async def api_grades(deps: Deps) -> dict[str, Any]:
-    async with deps.board_queries() as queries:
-        enterprises = await queries.enterprise_grades()
-    return {
-        "formula_zh": grades.FORMULA_ZH,
-        "formula_en": grades.FORMULA_EN,
-        "enterprises": enterprises,
-    }
-
-
-@api.get("/stats", summary="活动统计 Campaign statistics by district and by enterprise")
-async def api_stats(deps: Deps) -> dict[str, Any]:
-    async with deps.board_queries() as queries:
-        return {
-            "by_district": await queries.district_stats(),
-            "by_enterprise": await queries.enterprise_stats(),
-        }

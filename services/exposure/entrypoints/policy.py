@@ -80,11 +80,11 @@ def case_refusal(
         theirs = names.get(district_code, district_code)
         mine = names.get(p.district_code or "", p.district_code or "")
         return Message(
-            f"此案件属于{theirs},您所在的{mine}无权查看或处理",
+            f"此案件属于{theirs}，您所在的{mine}无权查看或处理",
             f"This case belongs to {theirs}; your office ({mine}) may not open or act on it",
         )
     if p.role is Role.ENTERPRISE:
-        return Message("此案件不属于您的企业,无权查看", "This case is not your enterprise's")
+        return Message("此案件不属于您的企业，无权查看", "This case is not your enterprise's")
     return cases_refusal(p) or Message("无权查看此案件", "You may not open this case")
 
 

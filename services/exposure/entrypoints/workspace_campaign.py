@@ -124,6 +124,7 @@ async def campaign(request: Request, session: CurrentSession, deps: Deps) -> Res
         [(r.name, r.failure_rate) for r in rows],
         width=480,  # scales down to a phone's width (workspace.css)
         description=p.t("不合格检查数 / 检查数", "failed inspections / inspections"),
+        no_data=p.t("无数据", "no data"),
     )
     return render(p, "exposure_campaign.html", plans=plans, rows=rows, chart=Markup(chart))  # noqa: S704 (escaped SVG)
 

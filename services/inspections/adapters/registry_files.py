@@ -44,7 +44,7 @@ def _decode(data: bytes | str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise _file_error(
-            f"文件不是 UTF-8 编码(第 {exc.start} 字节);请在 Excel 中另存为“CSV UTF-8”",
+            f"文件不是 UTF-8 编码（第 {exc.start} 字节）；请在 Excel 中另存为“CSV UTF-8”",
             f"file is not UTF-8 (byte {exc.start}); save it as 'CSV UTF-8' in Excel",
         ) from None
 
@@ -54,7 +54,7 @@ def _json_rows(text: str) -> tuple[Rows, list[Problem]]:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _file_error(
-            f"不是合法的 JSON(第 {exc.lineno} 行第 {exc.colno} 列)",
+            f"不是合法的 JSON（第 {exc.lineno} 行第 {exc.colno} 列）",
             f"not valid JSON (line {exc.lineno}, column {exc.colno})",
         ) from None
     except (RecursionError, ValueError):  # absurd nesting, integers of thousands of digits
@@ -81,7 +81,7 @@ def _csv_rows(text: str) -> tuple[Rows, list[Problem]]:
     try:
         records = list(csv.reader(io.StringIO(text, newline=""), strict=True))
     except csv.Error as exc:
-        raise _file_error(f"CSV 格式错误:{exc}", f"malformed CSV: {exc}") from None
+        raise _file_error(f"CSV 格式错误：{exc}", f"malformed CSV: {exc}") from None
     # Excel writes empty lines and rows of empty cells at the end; they are not projects.
     while records and not any(cell.strip() for cell in records[-1]):
         records.pop()
@@ -112,7 +112,7 @@ def _csv_rows(text: str) -> tuple[Rows, list[Problem]]:
             problems.append(
                 Problem(
                     f"rows.{number}",
-                    f"该行有 {len(record)} 列,表头有 {len(header)} 列",
+                    f"该行有 {len(record)} 列，表头有 {len(header)} 列",
                     f"row has {len(record)} cells, the header {len(header)}",
                 )
             )

@@ -40,7 +40,7 @@ def activity_problems(
         problems.append(
             Problem(
                 "held_on",
-                f"活动日期不能晚于今天({today.isoformat()});请在活动举办后记录",
+                f"活动日期不能晚于今天（{today.isoformat()}）；请在活动举办后记录",
                 f"held_on is after today ({today.isoformat()}); record an activity once held",
             )
         )
@@ -60,7 +60,7 @@ def activity_problems(
             problems.append(
                 Problem(
                     f"photo_refs.{index}",
-                    "照片引用只能包含字母、数字和 . _ / -,不能以 / 开头或含 .. 路径段",
+                    "照片引用只能包含字母、数字和 . _ / -，不能以 / 开头或含 .. 路径段",
                     "photo refs use letters, digits and . _ / -, relative, without '..' segments",
                 )
             )

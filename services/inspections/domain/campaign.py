@@ -155,7 +155,7 @@ def validate(c: Campaign) -> Campaign:
         if PHASE_ORDER.index(phase.kind) < PHASE_ORDER.index(before.kind):
             raise CampaignError(
                 "phase_order",
-                "阶段顺序应为:动员部署、制定方案、实施",
+                "阶段顺序应为：动员部署、制定方案、实施",
                 "phases go in the order mobilisation, planning, implementation",
                 f"{where}.kind",
             )
@@ -163,7 +163,7 @@ def validate(c: Campaign) -> Campaign:
             overlap = phase.starts_on <= before.ends_on
             raise CampaignError(
                 "phases_overlap" if overlap else "phases_gap",
-                "阶段之间不得重叠" if overlap else "阶段之间不得有间隔,应在前一阶段结束次日开始",
+                "阶段之间不得重叠" if overlap else "阶段之间不得有间隔，应在前一阶段结束次日开始",
                 "phases must not overlap"
                 if overlap
                 else "a phase starts the day after the previous one ends",
@@ -309,7 +309,7 @@ def check_plan(c: Campaign, plan: PlanContent) -> None:
         if not c.starts_on <= item.on <= c.ends_on:
             raise CampaignError(
                 "schedule_outside_campaign",
-                f"日程日期须在活动期间({c.starts_on}至{c.ends_on})",
+                f"日程日期须在活动期间（{c.starts_on}至{c.ends_on}）",
                 f"schedule dates must lie within the campaign ({c.starts_on}..{c.ends_on})",
                 f"schedule.{i}.date",
             )
@@ -322,7 +322,7 @@ def submission_refusal(c: Campaign, now: datetime, *, deadline_scanned: bool) ->
     if now < planning.starts_at:
         return Refusal(
             "planning_not_started",
-            f"制定方案阶段尚未开始({planning.starts_on}开始)",
+            f"制定方案阶段尚未开始（{planning.starts_on}开始）",
             f"the planning phase has not started yet (starts {planning.starts_on})",
         )
     if now > planning.ends_at or deadline_scanned:

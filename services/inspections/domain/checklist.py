@@ -99,7 +99,7 @@ def score(template: Template, results: tuple[ItemResult, ...]) -> Outcome:
     if missing:
         raise ChecklistError(
             "incomplete",
-            f"以下检查项未填写结果:{', '.join(missing)}",
+            f"以下检查项未填写结果：{', '.join(missing)}",
             f"no result for items: {', '.join(missing)}",
             "results",
         )
@@ -108,7 +108,7 @@ def score(template: Template, results: tuple[ItemResult, ...]) -> Outcome:
     if total <= 0:
         raise ChecklistError(
             "nothing_applicable",
-            "所有检查项均为不适用,无法评分",
+            "所有检查项均为不适用，无法评分",
             "every item is N/A; nothing to score",
             "results",
         )

@@ -65,7 +65,7 @@ class InvalidRegistryFile(Invalid):
     """A registry file with at least one bad row; nothing of it may be written."""
 
     code = "registry_file_invalid"
-    zh = "项目登记文件有误,整个文件未导入"
+    zh = "项目登记文件有误，整个文件未导入"
     en = "registry file refused; nothing was imported"
 
 
@@ -95,7 +95,7 @@ def project_value_problems(name: str, value: object, where: str) -> list[Problem
         return [
             Problem(
                 path,
-                "编号只能包含字母、数字、点、下划线和连字符,且以字母或数字开头",
+                "编号只能包含字母、数字、点、下划线和连字符，且以字母或数字开头",
                 "ids use letters, digits, '.', '_' and '-' and start with a letter or digit",
             )
         ]
@@ -103,7 +103,7 @@ def project_value_problems(name: str, value: object, where: str) -> list[Problem
         return [
             Problem(
                 path,
-                "区划代码必须是天津市的六位区代码(1201xx,如 120101 和平区)",
+                "区划代码必须是天津市的六位区代码（1201xx，如 120101 和平区）",
                 "must be a six-digit Tianjin district code (1201xx, e.g. 120101)",
             )
         ]

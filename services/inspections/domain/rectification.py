@@ -172,19 +172,19 @@ def submit(order: Order, evidence_text: str, photo_refs: Sequence[str], now: dat
     if order.status is Status.SUBMITTED:
         raise TransitionRefused(
             "already_submitted",
-            "整改已提交,正在等待区县物业办验收,不能重复提交",
+            "整改已提交，正在等待区县物业办验收，不能重复提交",
             "the rectification was already submitted and awaits the district office's verification",
         )
     if order.status is Status.VERIFIED:
         raise TransitionRefused(
             "already_verified",
-            "整改已验收通过,不能再提交",
+            "整改已验收通过，不能再提交",
             "the rectification was already verified; nothing more can be submitted",
         )
     if order.status is Status.INADEQUATE:
         raise TransitionRefused(
             "closed_inadequate",
-            "已认定整改不到位,整改单已结案,不能再提交",
+            "已认定整改不到位，整改单已结案，不能再提交",
             "the order was closed as inadequately rectified (整改不到位); nothing more can be submitted",
         )
     text = _evidence_text(evidence_text)
@@ -221,7 +221,7 @@ def reject(order: Order, reason: str, now: datetime) -> Order:
     if len(text) > MAX_REASON_CHARS:
         raise TransitionRefused(
             "reason_too_long",
-            f"退回理由不能超过 {MAX_REASON_CHARS} 个字(当前 {len(text)} 个)",
+            f"退回理由不能超过 {MAX_REASON_CHARS} 个字（当前 {len(text)} 个）",
             f"a rejection reason may have at most {MAX_REASON_CHARS} characters (got {len(text)})",
             "reason",
         )
@@ -263,24 +263,24 @@ def _require_submitted(order: Order, action_zh: str, action_en: str) -> None:
     if order.status is Status.ORDERED:
         raise TransitionRefused(
             "not_submitted",
-            f"整改尚未提交,无法{action_zh}",
+            f"整改尚未提交，无法{action_zh}",
             f"the rectification has not been submitted; there is nothing to {action_en}",
         )
     if order.status is Status.REJECTED:
         raise TransitionRefused(
             "not_submitted",
-            f"整改已被退回,企业尚未重新提交,无法{action_zh}",
+            f"整改已被退回，企业尚未重新提交，无法{action_zh}",
             f"the rectification was sent back and not yet resubmitted; there is nothing to {action_en}",
         )
     if order.status is Status.VERIFIED:
         raise TransitionRefused(
             "already_verified",
-            f"整改已验收通过,不能再{action_zh}",
+            f"整改已验收通过，不能再{action_zh}",
             f"the rectification was already verified; it cannot {action_en} it again",
         )
     raise TransitionRefused(
         "closed_inadequate",
-        f"已认定整改不到位,整改单已结案,不能再{action_zh}",
+        f"已认定整改不到位，整改单已结案，不能再{action_zh}",
         f"the order was closed as inadequately rectified (整改不到位); cannot {action_en} it",
     )
 
@@ -297,7 +297,7 @@ def _evidence_text(raw: str) -> str:
     if len(text) > MAX_EVIDENCE_CHARS:
         raise TransitionRefused(
             "evidence_too_long",
-            f"整改情况说明不能超过 {MAX_EVIDENCE_CHARS} 个字(当前 {len(text)} 个)",
+            f"整改情况说明不能超过 {MAX_EVIDENCE_CHARS} 个字（当前 {len(text)} 个）",
             f"the description may have at most {MAX_EVIDENCE_CHARS} characters (got {len(text)})",
             "evidence_text",
         )
@@ -311,7 +311,7 @@ def _photo_refs(raw: Sequence[str]) -> tuple[str, ...]:
     if len(refs) > MAX_PHOTOS:
         raise TransitionRefused(
             "too_many_photos",
-            f"照片最多 {MAX_PHOTOS} 张(当前 {len(refs)} 张)",
+            f"照片最多 {MAX_PHOTOS} 张（当前 {len(refs)} 张）",
             f"at most {MAX_PHOTOS} photos (got {len(refs)})",
             "photo_refs",
         )
@@ -319,8 +319,8 @@ def _photo_refs(raw: Sequence[str]) -> tuple[str, ...]:
         if not PHOTO_REF.fullmatch(ref) or ".." in ref or ref.startswith("/"):
             raise TransitionRefused(
                 "bad_photo_ref",
-                f"第 {index + 1} 张照片的引用无效:只能由字母、数字和 . _ / - 组成,不超过 200 个字符,"
-                "不能以 / 开头,不能包含 ..",
+                f"第 {index + 1} 张照片的引用无效：只能由字母、数字和 . _ / - 组成，不超过 200 个字符，"
+                "不能以 / 开头，不能包含 ..",
                 f"photo reference {index + 1} is invalid: use letters, digits and . _ / - only, "
                 "at most 200 characters, not starting with / and without ..",
                 f"photo_refs.{index}",

@@ -93,7 +93,7 @@ def _item_problems(item: Mapping[str, Any], where: str) -> list[Problem]:
     weight = item.get("weight")
     if not _is_number(weight) or float(weight) <= 0 or float(weight) > 1000:
         problems.append(
-            Problem(f"{where}weight", "权重必须大于 0(最大 1000)", "weight must be in (0, 1000]")
+            Problem(f"{where}weight", "权重必须大于 0（最大 1000）", "weight must be in (0, 1000]")
         )
     if item.get("severity") not in SEVERITIES:
         problems.append(
@@ -149,6 +149,6 @@ def next_version_refusal(requested: int, latest: int | None) -> Problem | None:
         return None
     return Problem(
         "version",
-        f"新版本号必须是 {expected}(当前最新版本 {latest or '无'})",
+        f"新版本号必须是 {expected}（当前最新版本 {latest or '无'}）",
         f"the new version must be {expected} (latest: {latest or 'none'})",
     )

@@ -43,7 +43,7 @@ class ActivityIn(BaseModel):
         description="cultural: 社区文化活动 (三(一)3); publicity: 宣传活动 (三(二))"
     )
     title: str = Field(min_length=1, max_length=200)
-    held_on: IsoDate = Field(description="活动日期, e.g. 2011-08-20")
+    held_on: IsoDate = Field(description="活动日期（如 2011-08-20）")
     participants: int = Field(ge=0, le=1_000_000)
     description: str = Field(default="", max_length=activities.MAX_DESCRIPTION)
     photo_refs: list[PhotoRef] = Field(default_factory=list, max_length=activities.MAX_PHOTOS)

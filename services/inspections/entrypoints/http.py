@@ -78,7 +78,7 @@ async def post_inspection(
         raise InvalidInput(
             "inspected_at_out_of_range",
             Message(
-                "检查时间不能早于 2000 年,也不能晚于当前时间",
+                "检查时间不能早于 2000 年，也不能晚于当前时间",
                 "inspected_at must lie between 2000 and now",
             ),
             field="inspected_at",

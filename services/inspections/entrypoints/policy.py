@@ -67,12 +67,12 @@ def order_refusal(
         return None
     if p.role is Role.DISTRICT_OFFICE:
         return Message(
-            f"此整改单属于{district_name},您所在的{my_district}无权查看或验收",
+            f"此整改单属于{district_name}，您所在的{my_district}无权查看或验收",
             f"This order belongs to {district_name}; your office ({my_district}) "
             "may not open or verify it",
         )
     if p.role is Role.ENTERPRISE:
-        return Message("此整改单不属于您的企业,无权查看", "This order is not your enterprise's")
+        return Message("此整改单不属于您的企业，无权查看", "This order is not your enterprise's")
     return Message("您的角色无权查看整改单", "Your role may not open rectification orders")
 
 

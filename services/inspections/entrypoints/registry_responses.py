@@ -21,7 +21,7 @@ ProjectId = Annotated[str, Path(min_length=1, max_length=64)]
 def unprocessable(exc: problems.Invalid) -> JSONResponse:
     zh, en = exc.zh, exc.en
     if exc.total > len(exc.problems):
-        zh += f"(共 {exc.total} 处问题,仅列出前 {len(exc.problems)} 处)"
+        zh += f"（共 {exc.total} 处问题，仅列出前 {len(exc.problems)} 处）"
         en += f" ({exc.total} problems, the first {len(exc.problems)} listed)"
     fields = [FieldError(field=p.field, reason=p.zh, reason_en=p.en) for p in exc.problems]
     return error_response(422, exc.code, Message(zh, en), fields)

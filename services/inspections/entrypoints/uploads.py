@@ -12,7 +12,7 @@ from runtime.errors import Message
 
 MAX_UPLOAD_BYTES = 40 * attachments.MB  # a whole form; each photo is capped by the pipeline
 TOO_BIG = Message(
-    f"提交的内容过大(整张表单最多 {MAX_UPLOAD_BYTES // attachments.MB} MB)",
+    f"提交的内容过大（整张表单最多 {MAX_UPLOAD_BYTES // attachments.MB} MB）",
     f"The form is too large (at most {MAX_UPLOAD_BYTES // attachments.MB} MB in all)",
 )
 Files = dict[str, list[attachments.Upload]]

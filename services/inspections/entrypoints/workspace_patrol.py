@@ -208,7 +208,7 @@ async def save_group(
         elif result == "fail" and not note:
             p.add(
                 f"n-{item.item_id}",
-                f"“{item.title_zh}”不合格,请写明问题",
+                f"“{item.title_zh}”不合格，请写明问题",
                 f"“{item.title_en}” failed: describe the problem",
             )
     prepared: dict[str, tuple[attachments.Prepared, ...]] = {}
@@ -228,7 +228,7 @@ async def save_group(
         if kept + len(uploads) > limit:
             p.add(
                 f"p-{item.item_id}",
-                f"每项照片最多 {limit} 张(已有 {kept} 张,本次 {len(uploads)} 张)",
+                f"每项照片最多 {limit} 张（已有 {kept} 张，本次 {len(uploads)} 张）",
                 f"at most {limit} photos per item ({kept} kept, {len(uploads)} more sent)",
             )
             continue
@@ -310,7 +310,7 @@ async def submit(
         return workspace.refused(
             env,
             p,
-            Message("巡查草稿已不存在,请重新开始", "The patrol draft is gone; start again"),
+            Message("巡查草稿已不存在，请重新开始", "The patrol draft is gone; start again"),
             409,
         )
     now = deps.clock.now()

@@ -61,7 +61,7 @@ def deadlines_for(
             raise Unavailable(
                 exc.code,
                 Message(
-                    f"平台暂时无法计算整改期限({exc.zh}),这是平台的问题,不是提交的内容有误",
+                    f"平台暂时无法计算整改期限（{exc.zh}），这是平台的问题，不是提交的内容有误",
                     f"the platform cannot set the deadline ({exc.en}); a problem on our side, "
                     "not with what was submitted",
                 ),

@@ -90,7 +90,7 @@ async def create_project(
             raise DomainError(
                 "project_exists",
                 Message(
-                    f"项目编号 {facts.project_id} 已登记;修改请使用 PUT",
+                    f"项目编号 {facts.project_id} 已登记；修改请使用 PUT",
                     f"project {facts.project_id} is already registered; use PUT to change it",
                 ),
                 field="project_id",
@@ -112,7 +112,7 @@ async def update_project(
             raise Forbidden(
                 "cannot_leave_district",
                 Message(
-                    "区县物业办不能把项目移出本辖区;请联系市物业办",
+                    "区县物业办不能把项目移出本辖区；请联系市物业办",
                     "a district office cannot move a project out of its district; ask the city office",
                 ),
             )
@@ -172,7 +172,7 @@ async def publish_template(
             raise DomainError(
                 "template_version_exists",
                 Message(
-                    f"模板 {template_id} 第 {version} 版已发布,不能修改;请发布新版本",
+                    f"模板 {template_id} 第 {version} 版已发布，不能修改；请发布新版本",
                     f"template {template_id} v{version} is published and cannot be changed; "
                     "publish a new version",
                 ),

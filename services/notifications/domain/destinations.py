@@ -108,7 +108,7 @@ REASONS_ZH = {
     "loopback address": "本机回环地址",
     "link-local address": "链路本地地址",
     "multicast address": "组播地址",
-    "shared address space (CGNAT)": "运营商共享地址(CGNAT)",
+    "shared address space (CGNAT)": "运营商共享地址（CGNAT）",
     "unique-local address": "IPv6 唯一本地地址",
     "private address": "内网地址",
     "reserved address": "保留地址",

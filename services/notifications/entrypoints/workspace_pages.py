@@ -67,11 +67,11 @@ SUBJECT_PAGES = {
 # Kinds whose work has no workspace page (yet): what the person is told instead.
 NO_PAGE = {
     "plan": (
-        "活动方案通过接口提交,工作台暂无方案页面。",
+        "活动方案通过接口提交，工作台暂无方案页面。",
         "Activity plans are submitted through the API; the workspace has no plan page.",
     ),
     "survey": (
-        "满意度调查通过接口发起,工作台暂无发起页面(已发起的调查在投诉工作台的“满意度调查凭证”)。",
+        "满意度调查通过接口发起，工作台暂无发起页面（已发起的调查在投诉工作台的“满意度调查凭证”）。",
         "Surveys are opened through the API; the workspace has no page to open one (opened "
         "surveys are under the complaints workspace's survey tokens).",
     ),

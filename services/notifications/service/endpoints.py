@@ -38,7 +38,7 @@ async def checked_address(
         raise InvalidInput(
             "bad_url",
             Message(
-                "回调地址须为 https 网址,且不含用户名密码", "use an https URL without credentials"
+                "回调地址须为 https 网址，且不含用户名密码", "use an https URL without credentials"
             ),
             field="address",
         )
@@ -49,7 +49,7 @@ async def checked_address(
         raise InvalidInput(
             "webhook_destination_refused",
             Message(
-                "回调地址不能指向本机、内网、保留地址或云元数据服务:"
+                "回调地址不能指向本机、内网、保留地址或云元数据服务："
                 + destinations.REASONS_ZH.get(exc.reason, exc.reason),
                 "the callback URL may not point to loopback, private, reserved or cloud "
                 f"metadata addresses: {exc.reason}",
@@ -60,7 +60,7 @@ async def checked_address(
         raise InvalidInput(
             "webhook_host_unresolved",
             Message(
-                "回调地址的主机名无法解析,请核对", "the callback URL's host name does not resolve"
+                "回调地址的主机名无法解析，请核对", "the callback URL's host name does not resolve"
             ),
             field="address",
         ) from exc

@@ -18,7 +18,7 @@ from schemas.exposure import v1 as exposure
 from services.exposure.adapters.memory import MemoryExposureUnitOfWork
 from services.exposure.adapters.memory_queries import MemoryBoardQueries, MemoryCaseQueries
 from services.exposure.domain import decisions
-from services.exposure.entrypoints import board
+from services.exposure.entrypoints import board, board_api
 from services.exposure.entrypoints.cases_http import router as cases_router
 from services.exposure.entrypoints.deps import ExposureDeps
 from services.exposure.entrypoints.http import router as evidence_router
@@ -56,7 +56,7 @@ def app_on(uow: MemoryExposureUnitOfWork) -> FastAPI:
     app = create_app(
         service="exposure", title="exposure", version="0", verifier=verifier, lifespan=lifespan
     )
-    for router in (board.router, board.api, cases_router, evidence_router):
+    for router in (board.router, board_api.api, cases_router, evidence_router):
         app.include_router(router)
     return app
 

@@ -20,7 +20,7 @@ def test_a_case_is_opened_by_its_district_the_city_and_its_enterprise_only() -> 
     assert policy.case_refusal(ENTERPRISE, "120103", "E-0001", NAMES) is None
     other = policy.case_refusal(HEXI, "120101", "E-0001", NAMES)
     assert other is not None
-    assert other.zh == "此案件属于和平区,您所在的河西区无权查看或处理"
+    assert other.zh == "此案件属于和平区，您所在的河西区无权查看或处理"
     assert "和平区" in other.en
     not_theirs = policy.case_refusal(ENTERPRISE, "120101", "E-0009", NAMES)
     assert not_theirs is not None

@@ -1,0 +1,77 @@
+"""The public board's data as JSON under /api/v1/board: what the board's pages show (published
+cases, enterprises' grades and pages, the statistics), for the city's other sites and apps. No
+sign-in; the same rules as the pages (only published cases, no personal data)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import Field
+
+from runtime.errors import Message, NotFound
+from services.exposure.domain import grades
+from services.exposure.entrypoints import board
+from services.exposure.entrypoints.deps import Deps
+
+api = APIRouter(prefix="/api/v1/board", tags=["public board"])
+
+
+@api.get("/cases", summary="公开曝光列表 Published cases (filters as on the board)")
+async def api_cases(
+    deps: Deps,
+    district: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
+    enterprise: str | None = Query(default=None, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$"),
+    status: Literal["published", "rectified"] | None = None,
+    period: str | None = Query(default=None, pattern=board.PERIOD),
+    page: int = Query(default=1, ge=1, le=10_000),
+) -> dict[str, Any]:
+    q = board.BoardQuery(
+        district=district, enterprise=enterprise, status=status, period=period, page=page
+    )
+    async with deps.board_queries() as queries:
+        total, rows = await board.published_cases(queries, q)
+    return {"page": page, "page_size": board.PAGE_SIZE, "total": total, "items": rows}
+
+
+@api.get("/cases/{case_id}", summary="公开曝光详情 One published case with its timeline")
+async def api_case(deps: Deps, case_id: Annotated[str, Field(max_length=64)]) -> dict[str, Any]:
+    async with deps.board_queries() as queries:
+        case = await queries.published_case(case_id)
+    if case is None:
+        raise NotFound("case_not_found", Message("未找到该曝光信息", "no such exposure case"))
+    return case
+
+
+@api.get("/enterprises/{enterprise_id}", summary="企业 An enterprise: grade, projects, cases")
+async def api_enterprise(
+    deps: Deps, enterprise_id: Annotated[str, Field(max_length=64)]
+) -> dict[str, Any]:
+    async with deps.board_queries() as queries:
+        found = await board.enterprise_view(queries, enterprise_id)
+    if found is None:
+        raise NotFound("enterprise_not_found", Message("未找到该企业", "no such enterprise"))
+    return found
+
+
+@api.get(
+    "/grades",
+    summary="红黑榜 Grades of every enterprise (红榜 honour roll: green; 黑榜 black list: red) and the formula",
+)
+async def api_grades(deps: Deps) -> dict[str, Any]:
+    async with deps.board_queries() as queries:
+        enterprises = await queries.enterprise_grades()
+    return {
+        "formula_zh": grades.FORMULA_ZH,
+        "formula_en": grades.FORMULA_EN,
+        "enterprises": enterprises,
+    }
+
+
+@api.get("/stats", summary="活动统计 Campaign statistics by district and by enterprise")
+async def api_stats(deps: Deps) -> dict[str, Any]:
+    async with deps.board_queries() as queries:
+        return {
+            "by_district": await queries.district_stats(),
+            "by_enterprise": await queries.enterprise_stats(),
+        }

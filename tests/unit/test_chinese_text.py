@@ -1,0 +1,152 @@
+"""Chinese text on the pages and in the messages people read is written the Chinese way:
+full-width punctuation (，：；（）！？) inside Chinese sentences, "最迟至" (never "至迟至"),
+and no "n/a" / "N/A" where a Chinese page says 无 or 不适用.
+
+Scanned: every Jinja template of the services and of the workspace (the string literals inside
+`{{ }}` / `{% %}` and the text between tags), and every non-docstring string literal in the
+services' and the runtime's Python code. A literal counts as Chinese when it has at least as many
+Han characters as Latin letters (placeholders left out), so English text naming a Chinese term,
+bilingual CSV headers and code are not judged. Inside a Chinese literal, placeholders (`{...}`),
+URLs (`://`), times and numbers (`10:30`, `1,000`) keep their ASCII punctuation."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import tokenize
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES = sorted(
+    [*ROOT.glob("services/*/templates/**/*.html"), *ROOT.glob("libs/runtime/workspace/**/*.html")]
+)
+PYTHON = sorted([*ROOT.glob("services/**/*.py"), *ROOT.glob("libs/runtime/**/*.py")])
+
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_LATIN = re.compile(r"[A-Za-z]")
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}|%[sd]")
+_HALF = re.compile(r"[,:;()!?]")
+_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+_JINJA_STRING = re.compile(r""""([^"\\\n]*)"|'([^'\\\n]*)'""")
+_TAG = re.compile(r"<[^>]*>")
+_BANNED = ("至迟至", "n/a", "N/A")
+
+
+def _is_chinese(text: str) -> bool:
+    bare = _PLACEHOLDER.sub("", text)
+    han = len(_HAN.findall(bare))
+    return han > 0 and han >= len(_LATIN.findall(bare))
+
+
+def _half_width(text: str) -> list[str]:
+    """Half-width punctuation in a Chinese sentence, with some context, outside placeholders,
+    URLs and numbers."""
+    found: list[str] = []
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth > 0 or not _HALF.fullmatch(ch):
+            continue
+        before, after = text[i - 1 : i], text[i + 1 : i + 2]
+        if ch == ":" and text[i + 1 : i + 3] == "//":
+            continue
+        if ch in ",:" and before.isdigit() and after.isdigit():
+            continue
+        found.append(text[max(0, i - 8) : i + 8])  # where, as the message shows it
+    return found
+
+
+def _problems(text: str) -> list[str]:
+    if not _is_chinese(text):
+        return []
+    problems = [f"half-width {c!r}" for c in _half_width(text)]
+    problems += [f"{word!r}" for word in _BANNED if word in text]
+    return problems
+
+
+def _python_literals(path: Path) -> list[tuple[int, str]]:
+    out: list[tuple[int, str]] = []
+    for token in tokenize.generate_tokens(io.StringIO(path.read_text()).readline):
+        if token.type != tokenize.STRING:
+            continue
+        match = re.match(r"([rRbBuUfF]*)(\"\"\"|'''|\"|')", token.string)
+        assert match is not None
+        prefix, quote = match.groups()
+        if len(quote) == 3 or set(prefix.lower()) & {"r", "b"}:
+            continue  # docstrings, regular expressions, bytes
+        out.append((token.start[0], token.string[len(prefix) + len(quote) : -len(quote)]))
+    return out
+
+
+def _template_texts(path: Path) -> list[tuple[int, str]]:
+    source = path.read_text()
+    out: list[tuple[int, str]] = []
+    for block in _JINJA.finditer(source):
+        line = source.count("\n", 0, block.start()) + 1
+        for literal in _JINJA_STRING.finditer(block.group(0)):
+            out.append(
+                (line, literal.group(1) if literal.group(1) is not None else literal.group(2))
+            )
+    # Text between tags, with each Jinja expression standing for a Chinese word: punctuation
+    # written around an expression (`{{ t("状态") }}:`) shows in the Chinese page too.
+    bare = _TAG.sub("\n", _JINJA.sub("字", source))  # line numbers are only a hint here
+    out += [(number, text.strip()) for number, text in enumerate(bare.split("\n"), 1)]
+    return out
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_templates_write_chinese_punctuation(path: Path) -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{line}: {problem} in {text[:60]!r}"
+        for line, text in _template_texts(path)
+        for problem in _problems(text)
+    ]
+    assert found == []
+
+
+def test_python_messages_write_chinese_punctuation() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{line}: {problem} in {text[:60]!r}"
+        for path in PYTHON
+        for line, text in _python_literals(path)
+        for problem in _problems(text)
+    ]
+    assert found == []
+
+
+def test_the_check_finds_what_it_should() -> None:
+    assert _problems("已答复,请您评价") == ["half-width '已答复,请您评价'"]
+    assert _problems("公示期至迟至 2011 年") == ["'至迟至'"]
+    assert _problems("满意率 n/a") != []
+    assert _problems("下载 CSV（按区县）") == []
+    assert _problems("时间 10:30，共 1,000 户，见 https://example.cn") == []
+    assert _problems("请回答：{q.label_zh}") == []
+    assert _problems("Grades (红黑榜), campaign statistics") == []  # English naming a term
+
+
+def test_punctuation_around_an_expression_is_found(tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    page.write_text(
+        '<p>{{ t("状态", "Status") }}:<span>{{ s }}</span></p>\n<p>{{ a }} / {{ b }}</p>'
+    )
+    assert [p for _, text in _template_texts(page) for p in _problems(text)] == ["half-width '字:'"]
+
+
+def test_the_owners_category_texts_write_chinese_punctuation() -> None:
+    """The categories' questions and safety notices are shown on the owners' form and in Open311."""
+
+    def strings(value: object) -> list[str]:
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, dict):
+            return [s for v in value.values() for s in strings(v)]
+        if isinstance(value, list):
+            return [s for v in value for s in strings(v)]
+        return []
+
+    data = json.loads((ROOT / "services/complaints/data/categories.json").read_text("utf-8"))
+    found = [f"{problem} in {text[:60]!r}" for text in strings(data) for problem in _problems(text)]
+    assert found == []
