@@ -37,6 +37,7 @@ _PRODUCED: Mapping[str, tuple[type[base.Event], ...]] = {
         campaigns_v1.CampaignPhaseStarted,
         campaigns_v1.PlanSubmitted,
         campaigns_v1.PlanOverdue,
+        campaigns_v1.ActivityHeld,
     ),
     "complaints": (
         complaints_v1.ComplaintFiled,

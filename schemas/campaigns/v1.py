@@ -109,3 +109,33 @@ class PlanOverdue(_SubmitterEvent):
 
     def subject(self) -> str:
         return f"{self.campaign_id}/{self.submitter_kind}/{self.submitter_id()}"
+
+
+class ActivityHeld(base.Event):
+    """活动已举办 An enterprise recorded a community cultural activity (notice 三(一)3) or a
+    publicity activity (三(二)) held at one of its projects. Counted per campaign by the day it was
+    held; no title, description or photos travel here (the record stays with the inspections
+    service), only what the figures need.
+
+    On the inspections topic, keyed by project (an activity belongs to a project, not to a
+    campaign): the consumers of inspection events already read it, in the project's order."""
+
+    topic: ClassVar[str] = "wuye.inspections.events"
+    key_field: ClassVar[str] = "project_id"
+    ce_type: ClassVar[str] = "cn.tj.wuye.campaigns.ActivityHeld.v1"
+
+    record_id: fields.Id = Field(description="活动记录编号 Activity record id.")
+    project_id: fields.Id = Field(description="项目编号 Project id; the Kafka key.")
+    enterprise_id: fields.Id = Field(
+        description="物业服务企业编号 The enterprise that held it (the project's, when recorded)."
+    )
+    district_code: fields.DistrictCode = Field(description="区划代码 The project's district.")
+    kind: Literal["cultural", "publicity"] = Field(
+        description="活动类型 cultural = 社区文化活动 (三(一)3); publicity = 宣传活动 (三(二))."
+    )
+    held_on: dt.date = Field(description="举办日期 The day it was held (China time).")
+    participants: int = Field(ge=0, le=1_000_000, description="参与人数 People taking part.")
+    recorded_at: AwareDatetime = Field(description="记录时间 When the enterprise recorded it.")
+
+    def subject(self) -> str:
+        return self.record_id

@@ -14,12 +14,15 @@ from services.exposure import subscriptions
 from services.exposure.adapters import policy_file
 from services.exposure.adapters.board_queries import board_queries
 from services.exposure.adapters.case_queries import case_queries
+from services.exposure.adapters.figure_queries import figure_queries
 from services.exposure.adapters.postgres import PgExposureUnitOfWork
 from services.exposure.entrypoints import (
     board,
     board_api,
+    board_figures,
     jobs,
     workspace_campaign,
+    workspace_figures,
     workspace_pages,
 )
 from services.exposure.entrypoints.cases_http import router as cases_router
@@ -49,6 +52,7 @@ def spec(settings: ExposureSettings) -> ServiceSpec:
             units=units,
             case_queries=lambda: case_queries(wiring.pool),
             board_queries=lambda: board_queries(wiring.pool),
+            figure_queries=lambda: figure_queries(wiring.pool),
             clock=wiring.clock,
             settings=settings,
             policy=policy,
@@ -67,6 +71,8 @@ def spec(settings: ExposureSettings) -> ServiceSpec:
             evidence_router,
             workspace_pages.router,
             workspace_campaign.router,
+            workspace_figures.router,
+            board_figures.router,
         ),
         sign_in=True,
         consumers=tuple(group.consumer() for group in subscriptions.GROUPS),

@@ -96,6 +96,7 @@ GROUPS: tuple[Group, ...] = (
             inspections.RectificationVerified.ce_type: (facts.record_verifications,),
             inspections.RectificationOverdue.ce_type: (facts.record_overdue_orders,),
             inspections.RectificationRejected.ce_type: (facts.record_inadequate_orders,),
+            campaigns.ActivityHeld.ce_type: (facts.record_activities,),
         },
         decisions={
             inspections.RectificationOverdue.ce_type: cases.open_or_raise,
@@ -110,6 +111,7 @@ GROUPS: tuple[Group, ...] = (
         projections={
             complaints.ComplaintFiled.ce_type: (facts.record_complaints,),
             complaints.ComplaintOverdue.ce_type: (facts.record_overdue_complaints,),
+            complaints.ComplaintAccepted.ce_type: (facts.record_accepted_complaints,),
             complaints.ComplaintClosed.ce_type: (facts.record_closed_complaints,),
         },
     ),

@@ -637,6 +637,8 @@ EXPOSURE = (
     Row("exposure", "GET", "/grades", public()),
     Row("exposure", "GET", "/stats", public()),
     Row("exposure", "GET", "/stats.csv", public()),
+    Row("exposure", "GET", "/figures", public()),
+    Row("exposure", "GET", "/figures.csv", public()),
     Row("exposure", "GET", "/feed.atom", public()),
     Row("exposure", "GET", "/api/v1/board/cases", public()),
     Row(

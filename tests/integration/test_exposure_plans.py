@@ -32,6 +32,8 @@ from tests.asgi import served
 
 pytestmark = pytest.mark.integration
 # Later than any campaign other tests publish on the shared topic: this one is "seen last".
+# The latest campaign any test announces (the page shows the campaign seen last; the consumer
+# reads the shared topic from the start): keep other tests' campaigns earlier.
 PLANNING = date(2090, 8, 6)
 NOW = datetime(2090, 8, 10, 10, 0, tzinfo=CHINA)
 CITY = Principal("city-officer", Role.CITY_OFFICE, name="赵处长")

@@ -580,7 +580,20 @@ async def test_an_enterprise_records_activities_for_its_own_projects(
     assert (retry.status_code, retry.json()["record_id"]) == (200, record["record_id"])
     publicity = {**ACTIVITY, "kind": "publicity", "title": "张贴宣传海报", "held_on": "2011-08-15"}
     assert (await client.post(path, json=publicity, headers=own)).status_code == 201
-    assert await conn.fetchval("SELECT count(*) FROM outbox WHERE correlation_id = $1", c) == 0
+    # One ActivityHeld per record, in the request's transaction, none for the retried key; on the
+    # inspections topic keyed by project; no title, description or photos.
+    held = await conn.fetch(
+        """SELECT topic, event_type, payload, correlation_id FROM outbox
+            WHERE event_type = 'cn.tj.wuye.campaigns.ActivityHeld.v1' ORDER BY seq"""
+    )
+    payloads = [json.loads(r["payload"]) for r in held]  # this test's database: its two only
+    assert [p["record_id"] for p in payloads if p["kind"] == "cultural"] == [record["record_id"]]
+    assert [p["held_on"] for p in payloads] == ["2011-08-19", "2011-08-15"]
+    assert (held[0]["topic"], held[0]["correlation_id"]) == ("wuye.inspections.events", c)
+    assert set(payloads[0]) == {
+        "record_id", "project_id", "enterprise_id", "district_code", "kind", "held_on",
+        "participants", "recorded_at",
+    }  # fmt: skip
 
     other = as_(dev, Role.ENTERPRISE, "E-0002")
     assert (await client.post(path, json=ACTIVITY, headers=other)).status_code == 404

@@ -9,6 +9,7 @@ import pydantic
 import pytest
 
 from schemas import base, catalog, topics
+from schemas.campaigns import v1 as campaigns
 from schemas.inspections import v1 as inspections
 from schemas.surveys import v1 as surveys
 from tests import factories
@@ -69,6 +70,7 @@ def test_catalog_lists_every_event_once_with_its_producer() -> None:
         "cn.tj.wuye.campaigns.CampaignPhaseStarted.v1",
         "cn.tj.wuye.campaigns.PlanSubmitted.v1",
         "cn.tj.wuye.campaigns.PlanOverdue.v1",
+        "cn.tj.wuye.campaigns.ActivityHeld.v1",
         "cn.tj.wuye.complaints.ComplaintFiled.v1",
         "cn.tj.wuye.complaints.ComplaintOverdue.v1",
         "cn.tj.wuye.complaints.ComplaintAccepted.v1",
@@ -119,6 +121,7 @@ def test_events_on_a_topic() -> None:
         inspections.RectificationRejected,
         inspections.RectificationOverdue,
         inspections.PatrolScheduled,
+        campaigns.ActivityHeld,  # defined with the campaigns' events, keyed by project
     )
     assert catalog.events_on("wuye.surveys.events") == (
         surveys.SurveyOpened,

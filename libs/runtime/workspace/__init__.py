@@ -68,6 +68,7 @@ NAVIGATION = (
     NavEntry(
         "exposure", "campaign", "全市总览", "Campaign overview", frozenset({Role.CITY_OFFICE})
     ),
+    NavEntry("exposure", "figures", "专项行动数据", "Campaign figures", OFFICES),
     NavEntry("notifications", "", "通知", "Notices", OFFICES | {Role.ENTERPRISE}),
 )
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Hashable, Sequence
-from datetime import datetime, time
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from runtime import db
-from runtime.calendar import CHINA
 from runtime.unit_of_work import Delivered
 from schemas import fields
 from schemas.campaigns import v1 as campaigns
@@ -19,24 +18,8 @@ from schemas.complaints import v1 as complaints
 from schemas.inspections import v1 as inspections
 from schemas.notifications import v1 as notifications
 from schemas.surveys import v1 as surveys
+from services.exposure.adapters.fact_rows import campaign_ranges, campaign_rows, merged, plan_rows
 from services.exposure.domain.decisions import Criticism
-
-
-def merged(rows: Sequence[tuple[Any, ...]], *, updated: tuple[int, ...] = ()) -> list[Any]:
-    """One row per key (column 0), as applying the rows one after the other would leave it: the
-    first row's values, with the `updated` columns (those ON CONFLICT DO UPDATE sets) from the
-    last. One INSERT ... ON CONFLICT may not touch a row twice. Returns the columns (for
-    `unnest`)."""
-    by_key: dict[Hashable, list[Any]] = {}
-    for row in rows:
-        seen = by_key.get(row[0])
-        if seen is None:
-            by_key[row[0]] = list(row)
-        else:
-            for i in updated:
-                seen[i] = row[i]
-    return [list(column) for column in zip(*by_key.values(), strict=True)]
-
 
 _ORDER_COLUMNS = "order_id, project_id, enterprise_id, district_code, deadline"
 _ORDER_TYPES = "$1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]"
@@ -50,7 +33,10 @@ _OrderEvent = (
     | inspections.RectificationRejected
 )
 _ComplaintEvent = (
-    complaints.ComplaintFiled | complaints.ComplaintOverdue | complaints.ComplaintClosed
+    complaints.ComplaintFiled
+    | complaints.ComplaintOverdue
+    | complaints.ComplaintClosed
+    | complaints.ComplaintAccepted
 )
 
 
@@ -72,37 +58,6 @@ def _complaint(event: _ComplaintEvent) -> tuple[str, str, str, str, str]:
         event.district_code,
         event.category,
     )
-
-
-def campaign_rows(
-    events: Sequence[campaigns.CampaignPhaseStarted],
-) -> list[tuple[str, str, Any, Any, datetime]]:
-    """One row per campaign, as applying the events one by one would leave it: the last title,
-    the planning phase's dates, and the latest phase start (midnight, China time) as `seen_at`."""
-    by_id: dict[str, list[Any]] = {}
-    for e in events:
-        starts = datetime.combine(e.starts_on, time(), tzinfo=CHINA)
-        planning = e.phase == "planning"
-        row = by_id.setdefault(e.campaign_id, [e.campaign_id, e.title_zh, None, None, starts])
-        row[1] = e.title_zh
-        if planning:
-            row[2], row[3] = e.starts_on, e.ends_on
-        row[4] = max(row[4], starts)
-    return [(r[0], r[1], r[2], r[3], r[4]) for r in by_id.values()]
-
-
-def plan_rows(
-    events: Sequence[campaigns.PlanSubmitted],
-) -> list[tuple[str, str, str, str, int, datetime]]:
-    """One row per campaign and submitter: its highest version."""
-    best: dict[tuple[str, str, str], campaigns.PlanSubmitted] = {}
-    for e in events:
-        key = (e.campaign_id, e.submitter_kind, e.submitter_id())
-        if key not in best or best[key].version < e.version:
-            best[key] = e
-    return [
-        (c, kind, sid, e.plan_id, e.version, e.submitted_at) for (c, kind, sid), e in best.items()
-    ]
 
 
 class PgFactRepository:
@@ -336,6 +291,52 @@ class PgFactRepository:
                                                   campaign_facts.planning_ends_on),
                       seen_at = greatest(campaign_facts.seen_at, excluded.seen_at)""",
             [list(column) for column in zip(*rows, strict=True)],
+        )
+
+        ranges = campaign_ranges(events)
+        await self._write(
+            """UPDATE campaign_facts c
+                  SET starts_on = least(c.starts_on, u.s), ends_on = greatest(c.ends_on, u.e)
+                 FROM unnest($1::text[], $2::date[], $3::date[]) AS u(id, s, e)
+                WHERE c.campaign_id = u.id""",
+            [list(column) for column in zip(*ranges, strict=True)],
+        )
+
+    async def complaints_accepted(self, events: Sequence[complaints.ComplaintAccepted]) -> None:
+        rows = [(*_complaint(e), e.accepted_at) for e in events]
+        await self._write(
+            f"""INSERT INTO complaint_facts ({_COMPLAINT_COLUMNS}, accepted_at)
+                SELECT * FROM unnest({_COMPLAINT_TYPES}, $6::timestamptz[])
+                ON CONFLICT (complaint_id) DO UPDATE SET
+                       accepted_at = coalesce(complaint_facts.accepted_at, excluded.accepted_at)""",
+            merged(rows),
+        )
+
+    async def complaints_acceptance_overdue(
+        self, events: Sequence[complaints.ComplaintOverdue]
+    ) -> None:
+        rows = [_complaint(e) for e in events]
+        await self._write(
+            f"""INSERT INTO complaint_facts ({_COMPLAINT_COLUMNS}, acceptance_overdue)
+                SELECT c, p, e, d, k, true
+                  FROM unnest({_COMPLAINT_TYPES}) AS u(c, p, e, d, k)
+                ON CONFLICT (complaint_id) DO UPDATE SET acceptance_overdue = true""",
+            merged(rows),
+        )
+
+    async def add_activities(self, events: Sequence[campaigns.ActivityHeld]) -> None:
+        rows = [
+            (e.record_id, e.project_id, e.enterprise_id, e.district_code, e.kind, e.held_on,
+             e.participants)
+            for e in events
+        ]  # fmt: skip
+        await self._write(
+            """INSERT INTO activity_facts (record_id, project_id, enterprise_id, district_code,
+                      kind, held_on, participants)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                                    $6::date[], $7::integer[])
+               ON CONFLICT (record_id) DO NOTHING""",
+            merged(rows),
         )
 
     async def plans_submitted(self, events: Sequence[campaigns.PlanSubmitted]) -> None:

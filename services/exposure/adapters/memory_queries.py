@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from services.exposure.adapters.memory import MemoryCaseRepository, MemoryFactRepository
+from services.exposure.adapters.memory import MemoryCaseRepository
+from services.exposure.adapters.memory_facts import MemoryFactRepository
+from services.exposure.domain import figures
 from services.exposure.domain.board import (
     CampaignPlans,
     CampaignStats,
@@ -223,3 +225,99 @@ class MemoryBoardQueries:
 
     async def enterprise_stats(self) -> list[CampaignStats]:
         return list(self.by_enterprise)
+
+
+@dataclass
+class MemoryFigureQueries:
+    """The campaign figures over the fake repositories' rows: the same attribution and counts as
+    `figure_queries` (names are the keys: the fakes keep no registry names)."""
+
+    repository: MemoryCaseRepository
+    facts: MemoryFactRepository
+
+    async def campaigns(self) -> list[figures.Window]:
+        rows = sorted(
+            self.facts.campaign_facts.items(),
+            key=lambda kv: (kv[1].get("starts_on") or kv[1]["seen_at"].date(), kv[0]),
+            reverse=True,
+        )
+        return [
+            figures.Window(k, r.get("title_zh"), r.get("starts_on"), r.get("ends_on"))
+            for k, r in rows
+        ]
+
+    async def figures(
+        self, window: figures.Window, by: figures.By, district_code: str | None
+    ) -> list[figures.Figures]:
+        key = "district_code" if by == "district" else "enterprise_id"
+        start, end = window.start, window.end
+
+        def within(at: datetime | None) -> bool:
+            return at is not None and (start is None or at >= start) and (end is None or at < end)
+
+        def mine(row: dict[str, Any]) -> bool:
+            return district_code is None or row["district_code"] == district_code
+
+        counts: dict[str, dict[str, Any]] = {}
+
+        def add(row: dict[str, Any], column: str, amount: float = 1) -> None:
+            c = counts.setdefault(row[key], {})
+            c[column] = c.get(column, 0) + amount
+
+        kinds = {}
+        for i in self.facts.inspection_facts.values():
+            kinds[i["inspection_id"]] = i["kind"]
+            if mine(i) and within(i["inspected_at"]):
+                prefix = "self" if i["kind"] == "self" else "patrols"
+                add(i, "self_inspections" if prefix == "self" else "patrols")
+                if not i["passed"]:
+                    add(i, f"{prefix}_failed")
+        for e in self.facts.evidence.values():
+            kind = kinds.get(e["inspection_id"])
+            if kind is None or not mine(e) or not within(e["occurred_at"]):
+                continue
+            groups = counts.setdefault(e[key], {}).setdefault("group_failures", {})
+            for group in {item["group"] for item in e["failed_items"]}:
+                groups[(kind, group)] = groups.get((kind, group), 0) + 1
+        for o in self.facts.order_facts.values():
+            if mine(o) and within(o.get("ordered_at") or o["deadline"]):
+                if o.get("verified_at") or o["overdue"] or o.get("inadequate_at"):
+                    add(o, "orders_due")
+                if o.get("verified_at") and o.get("on_time") and not o["overdue"]:
+                    add(o, "orders_on_time")
+        for c in self.facts.complaint_facts.values():
+            if not (mine(c) and within(c.get("filed_at"))):
+                continue
+            add(c, "complaints_filed")
+            late = c.get("acceptance_overdue", False)
+            if c.get("accepted_at") or late:
+                add(c, "complaints_acceptance_due")
+            if c.get("accepted_at") and not late:
+                add(c, "complaints_accepted_on_time")
+            if c.get("closed_at") or c["completion_overdue"]:
+                add(c, "complaints_due")
+            if c.get("closed_at") and not c["completion_overdue"]:
+                add(c, "complaints_on_time")
+        for s in self.facts.survey_facts.values():
+            if mine(s) and within(s["closed_at"]):
+                add(s, "surveys_closed")
+                add(s, "survey_households", s["households"])
+                add(s, "survey_responses", s["responses"])
+                if s["satisfaction_rate"] is not None:
+                    add(s, "satisfied", s["satisfaction_rate"] * s["responses"])
+                    add(s, "rated_responses", s["responses"])
+        for a in self.facts.activity_facts.values():
+            held = a["held_on"]
+            if (
+                mine(a)
+                and (window.starts_on is None or held >= window.starts_on)
+                and (window.ends_on is None or held <= window.ends_on)
+            ):
+                add(a, f"{a['kind']}_activities")
+                add(a, "activity_participants", a["participants"])
+        for case in self.repository.cases.values():
+            if mine(case) and within(case["opened_at"]):
+                add(case, "cases_opened")
+                if case["status"] == "published":
+                    add(case, "cases_published")
+        return [figures.Figures(by=by, key=k, name=k, **c) for k, c in sorted(counts.items())]

@@ -21,6 +21,7 @@ TABLES = (
     "criticism_facts",
     "campaign_facts",
     "plan_facts",
+    "activity_facts",
 )
 
 

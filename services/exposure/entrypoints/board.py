@@ -122,11 +122,11 @@ class Page:
         return self.t("无数据", "no data") if value is None else f"{value:.0%}"
 
 
-def _lang(request: Request) -> str:
+def lang_of(request: Request) -> str:
     return "en" if request.query_params.get("lang") == "en" else "zh"
 
 
-def _html(name: str, page: Page, status_code: int = 200, **context: Any) -> HTMLResponse:
+def html_page(name: str, page: Page, status_code: int = 200, **context: Any) -> HTMLResponse:
     body = templates.get_template(name).render(page=page, t=page.t, **context)
     # Photos come from the inspections service's public route (PUBLIC_PHOTOS_URL's origin).
     origin = workspace.origin_of(context.get("photos_base") or "") or ""
@@ -143,8 +143,8 @@ def _html(name: str, page: Page, status_code: int = 200, **context: Any) -> HTML
     )
 
 
-def _error_page(page: Page, status_code: int, zh: str, en: str) -> HTMLResponse:
-    return _html("error.html", page, status_code, message=page.t(zh, en))
+def error_page(page: Page, status_code: int, zh: str, en: str) -> HTMLResponse:
+    return html_page("error.html", page, status_code, message=page.t(zh, en))
 
 
 def _query(request: Request) -> BoardQuery:
@@ -201,11 +201,11 @@ async def stylesheet() -> Response:
 
 @router.get("/", response_class=HTMLResponse)
 async def board_page(request: Request, deps: Deps) -> HTMLResponse:
-    page = Page(request, _lang(request))
+    page = Page(request, lang_of(request))
     try:
         q = _query(request)
     except (ValidationError, ValueError):
-        return _error_page(
+        return error_page(
             page,
             400,
             "查询条件无效，请返回重新选择。",
@@ -215,7 +215,7 @@ async def board_page(request: Request, deps: Deps) -> HTMLResponse:
         total, rows = await published_cases(queries, q)
         districts = await queries.districts()
     pages = max(1, math.ceil(total / PAGE_SIZE))
-    return _html(
+    return html_page(
         "list.html",
         page,
         q=q,
@@ -230,14 +230,14 @@ async def board_page(request: Request, deps: Deps) -> HTMLResponse:
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 async def case_page(request: Request, deps: Deps, case_id: str) -> HTMLResponse:
-    page = Page(request, _lang(request))
+    page = Page(request, lang_of(request))
     case = None
     if ID.fullmatch(case_id):
         async with deps.board_queries() as queries:
             case = await queries.published_case(case_id)
     if case is None:
-        return _error_page(page, 404, "未找到该曝光信息。", "No such exposure case.")
-    return _html(
+        return error_page(page, 404, "未找到该曝光信息。", "No such exposure case.")
+    return html_page(
         "case.html",
         page,
         case=case,
@@ -251,14 +251,14 @@ async def case_page(request: Request, deps: Deps, case_id: str) -> HTMLResponse:
 
 @router.get("/enterprises/{enterprise_id}", response_class=HTMLResponse)
 async def enterprise_page(request: Request, deps: Deps, enterprise_id: str) -> HTMLResponse:
-    page = Page(request, _lang(request))
+    page = Page(request, lang_of(request))
     found = None
     if ID.fullmatch(enterprise_id):
         async with deps.board_queries() as queries:
             found = await enterprise_view(queries, enterprise_id)
     if found is None:
-        return _error_page(page, 404, "未找到该企业。", "No such enterprise.")
-    return _html(
+        return error_page(page, 404, "未找到该企业。", "No such enterprise.")
+    return html_page(
         "enterprise.html",
         page,
         e=found,
@@ -269,10 +269,10 @@ async def enterprise_page(request: Request, deps: Deps, enterprise_id: str) -> H
 
 @router.get("/grades", response_class=HTMLResponse)
 async def grades_page(request: Request, deps: Deps) -> HTMLResponse:
-    page = Page(request, _lang(request))
+    page = Page(request, lang_of(request))
     async with deps.board_queries() as queries:
         enterprises = await queries.enterprise_grades()
-    return _html(
+    return html_page(
         "grades.html",
         page,
         enterprises=enterprises,
@@ -282,7 +282,7 @@ async def grades_page(request: Request, deps: Deps) -> HTMLResponse:
 
 @router.get("/stats", response_class=HTMLResponse)
 async def stats_page(request: Request, deps: Deps) -> HTMLResponse:
-    page = Page(request, _lang(request))
+    page = Page(request, lang_of(request))
     async with deps.board_queries() as queries:
         by_district = await queries.district_stats()
         by_enterprise = await queries.enterprise_stats()
@@ -301,7 +301,7 @@ async def stats_page(request: Request, deps: Deps) -> HTMLResponse:
         )
         for key, zh, en in measures
     ]
-    return _html(
+    return html_page(
         "stats.html",
         page,
         by_district=by_district,

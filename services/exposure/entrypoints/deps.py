@@ -13,7 +13,12 @@ from fastapi import Depends
 from runtime.http import provided
 from runtime.scheduler import Clock
 from services.exposure.domain.cases import Policy
-from services.exposure.service.ports import BoardQueries, CaseQueries, ExposureUnitOfWork
+from services.exposure.service.ports import (
+    BoardQueries,
+    CaseQueries,
+    ExposureUnitOfWork,
+    FigureQueries,
+)
 from services.exposure.settings import ExposureSettings
 
 
@@ -23,6 +28,7 @@ class ExposureDeps:
     """A new unit of work (one transaction) per command."""
     case_queries: Callable[[], AbstractAsyncContextManager[CaseQueries]]
     board_queries: Callable[[], AbstractAsyncContextManager[BoardQueries]]
+    figure_queries: Callable[[], AbstractAsyncContextManager[FigureQueries]]
     clock: Clock
     settings: ExposureSettings
     policy: Policy  # the publication rules, loaded (and checked) at startup

@@ -112,3 +112,23 @@ def campaign_refusal(p: Principal) -> Message | None:
     return Message(
         "全市专项行动总览仅供市物业办使用", "The city-wide campaign overview is for the city office"
     )
+
+
+def figures_refusal(p: Principal, district_code: str | None) -> Message | None:
+    """The campaign figures in full: the city office for the city (by district) and for any
+    district (by enterprise); a district office for its own district's enterprises. The public
+    subset is on the board, for everyone."""
+    if p.role is Role.CITY_OFFICE:
+        return None
+    if p.role is Role.DISTRICT_OFFICE and district_code == p.district_code:
+        return None
+    if p.role is Role.DISTRICT_OFFICE:
+        return Message(
+            "区县物业办只能查看本区各企业的专项行动数据",
+            "A district office sees the campaign figures of its own district's enterprises",
+        )
+    return Message(
+        "专项行动完整数据仅供市、区县物业办查看；公开部分见公开曝光台“专项行动数据”",
+        "The full campaign figures are for the city and district offices; the public part is on "
+        "the public board's campaign figures page",
+    )

@@ -75,9 +75,22 @@ async def record_complaints(uow: ExposureUnitOfWork, batch: Sequence[Delivered[E
 async def record_overdue_complaints(
     uow: ExposureUnitOfWork, batch: Sequence[Delivered[Event]]
 ) -> None:
-    """Only the completion clock (办结时限) counts for 按期办结率; the acceptance clock does not."""
+    """The completion clock (办结时限) counts for 按期办结率; the acceptance clock (签收时限) for
+    the campaign figures' complaints accepted within SLA."""
     events = _events(batch, complaints.ComplaintOverdue)
     await uow.facts.complaints_completion_overdue([e for e in events if e.clock == "completion"])
+    await uow.facts.complaints_acceptance_overdue([e for e in events if e.clock == "acceptance"])
+
+
+async def record_accepted_complaints(
+    uow: ExposureUnitOfWork, batch: Sequence[Delivered[Event]]
+) -> None:
+    await uow.facts.complaints_accepted(_events(batch, complaints.ComplaintAccepted))
+
+
+async def record_activities(uow: ExposureUnitOfWork, batch: Sequence[Delivered[Event]]) -> None:
+    """Cultural and publicity activities held: counted in the campaign figures."""
+    await uow.facts.add_activities(_events(batch, campaigns.ActivityHeld))
 
 
 async def record_closed_complaints(

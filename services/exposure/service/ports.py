@@ -27,6 +27,7 @@ from services.exposure.domain.board import (
 )
 from services.exposure.domain.cases import Case, Policy
 from services.exposure.domain.decisions import Criticism
+from services.exposure.domain.figures import By, Figures, Window
 
 
 class CaseRepository(Protocol):
@@ -83,6 +84,15 @@ class FactRepository(Protocol):
 
     async def campaign_phases(self, events: Sequence[campaigns.CampaignPhaseStarted]) -> None:
         """The campaign's title, its planning phase's dates, and when it was last seen."""
+
+    async def complaints_accepted(self, events: Sequence[complaints.ComplaintAccepted]) -> None: ...
+
+    async def complaints_acceptance_overdue(
+        self, events: Sequence[complaints.ComplaintOverdue]
+    ) -> None: ...
+
+    async def add_activities(self, events: Sequence[campaigns.ActivityHeld]) -> None:
+        """Activities held (cultural, publicity), one row per record."""
 
     async def plans_submitted(self, events: Sequence[campaigns.PlanSubmitted]) -> None:
         """One row per campaign and submitter at its highest version; the campaign seen."""
@@ -169,3 +179,13 @@ class BoardQueries(Protocol):
     async def project_grades(self, enterprise_id: str) -> list[ProjectGrade]: ...
     async def district_stats(self) -> list[CampaignStats]: ...
     async def enterprise_stats(self) -> list[CampaignStats]: ...
+
+
+class FigureQueries(Protocol):
+    """The campaign's own figures (domain/figures.py)."""
+
+    async def campaigns(self) -> list[Window]:
+        """The campaigns seen, latest first, with their dates."""
+
+    async def figures(self, window: Window, by: By, district_code: str | None) -> list[Figures]:
+        """Per district or per enterprise (optionally of one district), ordered by key."""

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from runtime.http import CurrentPrincipal
+from runtime.http import CurrentPrincipal, RequestTrace
 from runtime.idempotency import IdempotencyKey
 from services.inspections.domain import activities, problems
 from services.inspections.entrypoints import policy
@@ -75,6 +75,7 @@ async def post_activity(
     response: Response,
     principal: policy.Enterprise,
     deps: Deps,
+    trace: RequestTrace,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any] | JSONResponse:
     """Record a community cultural or publicity activity (the project's own enterprise only)."""
@@ -90,7 +91,7 @@ async def post_activity(
     )
     try:
         record, created = await registry_handlers.record_activity(
-            deps.units(), cmd, policy.actor_of(principal), principal.subject
+            deps.units(), cmd, policy.actor_of(principal), principal.subject, trace
         )
     except problems.Invalid as exc:
         return unprocessable(exc)

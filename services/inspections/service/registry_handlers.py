@@ -20,6 +20,7 @@ from typing import Any
 from runtime.calendar import CHINA
 from runtime.errors import DomainError, Forbidden, Message, NotFound
 from runtime.unit_of_work import Trace
+from schemas.campaigns import v1 as campaigns
 from schemas.registry import v1 as registry
 from services.inspections.domain import activities, actors, project_registry, templates
 from services.inspections.domain.project_registry import ProjectFacts
@@ -184,6 +185,9 @@ async def publish_template(
 # --- activity records ---------------------------------------------------------------------------
 
 
+_NO_TRACE = Trace(None)  # a caller without a request: the event starts its own correlation
+
+
 @dataclass(frozen=True)
 class RecordActivity:
     project_id: str
@@ -197,11 +201,17 @@ class RecordActivity:
 
 
 async def record_activity(
-    uow: InspectionsUnitOfWork, cmd: RecordActivity, actor: actors.Actor, actor_id: str
+    uow: InspectionsUnitOfWork,
+    cmd: RecordActivity,
+    actor: actors.Actor,
+    actor_id: str,
+    trace: Trace = _NO_TRACE,
 ) -> tuple[dict[str, Any], bool]:
-    """Record a cultural or publicity activity for one of the actor's own projects.
+    """Record a cultural or publicity activity for one of the actor's own projects and emit
+    ActivityHeld (counted in the campaign's figures), in one unit of work.
 
-    Return (the record, created?); a repeated Idempotency-Key returns the first record.
+    Return (the record, created?); a repeated Idempotency-Key returns the first record and emits
+    nothing.
     """
     async with uow:
         problems = activities.activity_problems(
@@ -248,6 +258,19 @@ async def record_activity(
             return earlier, False
         created = await uow.activities.get(record_id)
         assert created is not None
+        await uow.outbox.add(
+            campaigns.ActivityHeld(
+                record_id=record_id,
+                project_id=project.project_id,
+                enterprise_id=actor.enterprise_id,
+                district_code=project.district_code,
+                kind=cmd.kind,
+                held_on=cmd.held_on,
+                participants=cmd.participants,
+                recorded_at=created["recorded_at"],
+            ),
+            trace,
+        )
         await uow.commit()
         return created, True
 

@@ -1,9 +1,9 @@
-"""One INSERT per run of events may not touch a row twice: `fact_store.merged` folds a run's rows
+"""One INSERT per run of events may not touch a row twice: `fact_rows.merged` folds a run's rows
 per key as applying them one after the other would leave a new row."""
 
 from __future__ import annotations
 
-from services.exposure.adapters.fact_store import merged
+from services.exposure.adapters.fact_rows import merged
 
 
 def test_rows_of_one_key_keep_the_first_values_and_the_last_updated_columns() -> None:

@@ -90,10 +90,11 @@ async def test_a_run_of_first_rejections_writes_nothing() -> None:
     assert (uow.facts.order_facts, uow.facts.writes) == ({}, 0)
 
 
-async def test_complaint_facts_count_the_completion_clock_only() -> None:
+async def test_complaint_facts_keep_each_clock_apart() -> None:
     uow = unit()
     await facts.record_overdue_complaints(uow, [delivered(complaint_overdue("acceptance"))])
-    assert uow.facts.complaint_facts == {}
+    assert uow.facts.complaint_facts["C1"]["acceptance_overdue"] is True  # the figures' 签收
+    assert uow.facts.complaint_facts["C1"]["completion_overdue"] is False  # not 按期办结
     await facts.record_complaints(uow, [delivered(complaint_filed())])
     await facts.record_overdue_complaints(uow, [delivered(complaint_overdue("completion"))])
     await facts.record_closed_complaints(uow, [delivered(complaint_closed(T0 + timedelta(days=3)))])

@@ -16,9 +16,13 @@ from runtime.auth import DevIssuer, Principal, Role, TokenVerifier
 from runtime.http import PROVIDED, create_app
 from schemas.exposure import v1 as exposure
 from services.exposure.adapters.memory import MemoryExposureUnitOfWork
-from services.exposure.adapters.memory_queries import MemoryBoardQueries, MemoryCaseQueries
+from services.exposure.adapters.memory_queries import (
+    MemoryBoardQueries,
+    MemoryCaseQueries,
+    MemoryFigureQueries,
+)
 from services.exposure.domain import decisions
-from services.exposure.entrypoints import board, board_api
+from services.exposure.entrypoints import board, board_api, board_figures
 from services.exposure.entrypoints.cases_http import router as cases_router
 from services.exposure.entrypoints.deps import ExposureDeps
 from services.exposure.entrypoints.http import router as evidence_router
@@ -41,6 +45,7 @@ def app_on(uow: MemoryExposureUnitOfWork) -> FastAPI:
         units=lambda: uow,
         case_queries=lambda: contextlib.nullcontext(MemoryCaseQueries(uow.cases, uow.facts)),
         board_queries=lambda: contextlib.nullcontext(MemoryBoardQueries(uow.cases)),
+        figure_queries=lambda: contextlib.nullcontext(MemoryFigureQueries(uow.cases, uow.facts)),
         clock=uow.clock,
         settings=ExposureSettings(
             database_url="postgresql://unused/unused", public_base_url="https://board.example/"
@@ -56,7 +61,13 @@ def app_on(uow: MemoryExposureUnitOfWork) -> FastAPI:
     app = create_app(
         service="exposure", title="exposure", version="0", verifier=verifier, lifespan=lifespan
     )
-    for router in (board.router, board_api.api, cases_router, evidence_router):
+    for router in (
+        board.router,
+        board_api.api,
+        board_figures.router,
+        cases_router,
+        evidence_router,
+    ):
         app.include_router(router)
     return app
 
@@ -169,3 +180,20 @@ async def test_the_feed_links_to_the_public_base_url_not_the_host(
     page = await client.get(f"/api/v1/board/cases/{case_id}")
     assert page.json()["status"] == "published"
     assert all("note" not in item for item in page.json()["items"])
+
+
+async def test_the_boards_campaign_figures_refuse_bad_input_with_reasons() -> None:
+    uow = unit()
+    async with served(app_on(uow)) as client:
+        empty = await client.get("/figures")
+        bad_district = await client.get("/figures?district=12010x")
+        unknown = await client.get("/figures.csv?campaign=no-such-campaign")
+        all_time = await client.get("/figures.csv?campaign=all")
+    assert empty.status_code == 200
+    assert "此期间尚无数据" in empty.text  # no campaign seen: all time, nothing yet
+    assert (bad_district.status_code, unknown.status_code) == (400, 404)
+    assert "district" in bad_district.text
+    assert "6 位数字" in bad_district.text
+    assert "campaign" in unknown.text
+    assert all_time.status_code == 200
+    assert all_time.content.startswith("\ufeff".encode())

@@ -162,7 +162,19 @@ async def test_an_enterprise_records_activities_of_its_own_projects(
     assert [r["record_id"] for r in listed] == [record["record_id"]]
     with pytest.raises(NotFound):
         await registry_handlers.list_activities(uow, "P-120101-0001", NANKAI, kind=None, limit=10)
-    assert uow.outbox.committed == uow.registry_outbox.committed == []  # no event for these
+    # One ActivityHeld (the figures count it), none for the repeated key; ids, counts, dates only.
+    held = uow.outbox.events
+    assert [type(e).__name__ for e in held] == ["ActivityHeld"]
+    assert held[0].model_dump(exclude={"recorded_at"}) == {
+        "record_id": record["record_id"],
+        "project_id": "P-120101-0001",
+        "enterprise_id": "E-0001",
+        "district_code": "120101",
+        "kind": record["kind"],
+        "held_on": record["held_on"],
+        "participants": record["participants"],
+    }
+    assert uow.registry_outbox.committed == []
 
 
 @pytest.mark.parametrize(
@@ -182,3 +194,4 @@ async def test_activity_refusals(
     with pytest.raises(error):
         await registry_handlers.record_activity(uow, cmd, actor, "someone")
     assert uow.activities.rows == {}
+    assert uow.outbox.committed == []
