@@ -58,6 +58,8 @@ _PRODUCED: Mapping[str, tuple[type[base.Event], ...]] = {
     ),
     "notifications": (
         notifications_v1.NoticeIssued,
+        notifications_v1.CriticismDrafted,
+        notifications_v1.CriticismWithdrawn,
         notifications_v1.NotificationDelivered,
         notifications_v1.NotificationFailed,
     ),

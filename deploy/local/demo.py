@@ -329,6 +329,9 @@ class Demo:
         # A criticism follows an unanswered reminder after 72 (rectification) or 48 (complaint)
         # campaign hours: a few seconds here. Wait until no ladder is pending.
         await self._ladders_settled()
+        # The ladder drafts each criticism; the district office signs it off (numbered, issued).
+        signed = await self._sign_off_drafts(story, city)
+        say(f"    ✓ 区县物业办签发 signed off by the district offices: {signed} 份")
         async with httpx.AsyncClient(timeout=20) as client:
             criticisms = await self._get(client, "notifications", "/api/v1/criticisms", city)
             evidence = await self._get(client, "exposure", "/api/v1/evidence", city)
@@ -410,6 +413,21 @@ class Demo:
         response.raise_for_status()
         body: dict[str, Any] = response.json()
         return body
+
+    async def _sign_off_drafts(self, story: campaign_script.Story, city: str) -> int:
+        """Every criticism draft signed off by its district office's scripted officer, the one
+        waiting longest first (the demo's offices agree with the ladder)."""
+        url = self.processes["notifications"].url
+        async with httpx.AsyncClient(timeout=20) as client:
+            drafts = await self._get(client, "notifications", "/api/v1/criticism-drafts", city)
+            for d in drafts:
+                officer = story.token(Role.DISTRICT_OFFICE, district=d["district_code"])
+                answer = await client.post(
+                    f"{url}/api/v1/criticism-drafts/{d['draft_id']}/sign-off",
+                    headers={"Authorization": f"Bearer {officer}"},
+                )
+                answer.raise_for_status()
+        return len(drafts)
 
     async def _ladders_settled(self, timeout_s: float = 60) -> None:
         conn = await asyncpg.connect(self.dsns["notifications"])

@@ -46,6 +46,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runtime import documents
+
 __all__ = [
     "REPO_ROOT",
     "Kafka",
@@ -207,7 +209,8 @@ def _pg_bin_dir() -> Path | None:
 
 
 def ensure_system_packages(reporter: Reporter | None = None) -> None:
-    """Install PostgreSQL (with PostGIS), a headless JRE and Maven from Debian's packages where missing.
+    """Install PostgreSQL (with PostGIS), a headless JRE, Maven and a Chinese font
+    (fonts-wqy-zenhei, for the official documents) from Debian's packages where missing.
     Needs root and apt-get; elsewhere it raises with what to install."""
     say = reporter or _default_reporter
     missing = []
@@ -219,6 +222,10 @@ def ensure_system_packages(reporter: Reporter | None = None) -> None:
         missing.append("default-jre-headless")
     if not shutil.which("mvn"):
         missing.append("maven")
+    try:  # official documents (PDF) are set in a Chinese font from Debian's packages
+        documents.find_font()
+    except documents.FontMissing:
+        missing.append(documents.DEBIAN_FONT_PACKAGE)
     if not missing:
         _ensure_postgis(say)
         return

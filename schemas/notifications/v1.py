@@ -4,7 +4,9 @@ A notice is one formal message issued for one cause (an event) under one rule, e
 (催办) for an overdue rectification or the circulated criticism (通报批评) that follows it. It is
 addressed to one or more recipients (enterprise, its project manager, district office, city office);
 each recipient's copy is delivered through that recipient's channels (in-app inbox, e-mail,
-webhook). ``NoticeIssued`` is published once per notice; ``NotificationDelivered`` /
+webhook). A criticism is first drafted (``CriticismDrafted``) and issued only when the district
+office signs it off, or withdrawn (``CriticismWithdrawn``). ``NoticeIssued`` is published once per
+notice; ``NotificationDelivered`` /
 ``NotificationFailed`` once per delivery (recipient and external channel).
 
 This topic is public: notices to owners are never published here, and deliveries name the
@@ -94,6 +96,59 @@ class NoticeIssued(_NoticeEvent):
         max_length=200, description="起因事件类型 CloudEvents type of the cause."
     )
     issued_at: AwareDatetime = Field(description="发出时间 When it was issued.")
+    sign_off: Literal["office", "automatic"] | None = Field(
+        default=None,
+        description="签发 For a criticism: 'office' when the district office signed it off "
+        "(today every criticism is); null for other notices and for criticisms issued before "
+        "sign-off existed.",
+    )
+
+
+class _DraftEvent(_NoticeEvent):
+    """What a criticism draft is about; ``notice_id`` is the id of the notice it becomes when
+    signed off (the same Kafka key, so draft, issue and withdrawal stay in order)."""
+
+    rule_id: fields.Id = Field(description="规则 The criticism rule that drafted it.")
+    reason: str = Field(
+        min_length=1,
+        max_length=64,
+        description="事由 e.g. rectification_overdue, rectification_inadequate, complaint_overdue.",
+    )
+    subject_kind: fields.Id = Field(description="对象类别 rectification_order, complaint, ...")
+    subject_id: fields.Id = Field(description="对象编号 The order, complaint, ... id.")
+    project_id: fields.Id | None = Field(description="项目编号 Project concerned, if any.")
+    enterprise_id: fields.Id | None = Field(description="物业服务企业编号 Enterprise concerned.")
+    district_code: fields.DistrictCode | None = Field(
+        description="区划代码 The district whose office decides."
+    )
+    cause_event_id: fields.Id = Field(description="起因事件 CloudEvents id of the cause.")
+    cause_type: str = Field(
+        max_length=200, description="起因事件类型 CloudEvents type of the cause."
+    )
+
+
+class CriticismDrafted(_DraftEvent):
+    """通报批评拟稿 The ladder drafted a circulated criticism; it waits for the district office's
+    sign-off (签发), which numbers it and issues it as ``NoticeIssued`` (kind criticism), or its
+    withdrawal. A draft has no number and is no criticism yet: no text is published."""
+
+    ce_type: ClassVar[str] = "cn.tj.wuye.notifications.CriticismDrafted.v1"
+
+    drafted_at: AwareDatetime = Field(description="拟稿时间 When it was drafted.")
+
+
+class CriticismWithdrawn(_DraftEvent):
+    """通报批评撤回 The district office withdrew a draft: it is never issued and never had a
+    number (文号)."""
+
+    ce_type: ClassVar[str] = "cn.tj.wuye.notifications.CriticismWithdrawn.v1"
+
+    withdraw_reason: fields.PublicText = Field(
+        min_length=1,
+        max_length=500,
+        description="撤回理由 Why the office withdrew it; personal data masked.",
+    )
+    withdrawn_at: AwareDatetime = Field(description="撤回时间 When it was withdrawn.")
 
 
 class _DeliveryEvent(_NoticeEvent):

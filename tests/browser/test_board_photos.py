@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from deploy.local.processes import ServiceProcess, free_port
 from runtime import kafka
@@ -28,8 +28,7 @@ from runtime.calendar import CHINA
 from runtime.scheduler import FixedClock
 from runtime.web_session import SessionStore
 from schemas.inspections import v1 as inspections
-from tests.browser.conftest import CHROMIUM, _ensure_chromium
-from tests.browser.test_exposure_workspace import SHOTS
+from tests.browser.conftest import _ensure_chromium, shot
 from tests.conftest import run_async_in_thread
 from tests.e2e.test_board_photos import file_patrol, outbox_event
 from tests.exposure_world import _criticism, publish
@@ -168,21 +167,6 @@ def site(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]
             p.stop()
 
 
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser(site: Site, playwright: Playwright) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(
-        executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
-    )
-    yield browser
-    browser.close()
-
-
 def office(browser: Browser, site: Site, width: int) -> BrowserContext:
     """The district officer, signed in to both services (each its own session cookie)."""
     ctx = browser.new_context(locale="zh-CN", viewport={"width": width, "height": 844})
@@ -205,12 +189,6 @@ def loaded_images(page: Page, selector: str) -> int:
     return count
 
 
-def shot(page: Page, name: str, width: int) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=False)
-    assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll
-
-
 @pytest.mark.parametrize("width", [1280, 390])
 def test_the_review_page_shows_the_photos_and_the_board_the_published_one(
     browser: Browser, site: Site, width: int
@@ -221,7 +199,7 @@ def test_the_review_page_shows_the_photos_and_the_board_the_published_one(
     expect(page.locator("body")).to_contain_text("证据")
     assert loaded_images(page, "ul.thumbs img") == 2  # from the inspections service's route
     page.locator("ul.thumbs").first.scroll_into_view_if_needed()
-    shot(page, "exposure-case-photos", width)
+    shot(page, "exposure-case-photos", width, full=False)
     if width == 1280:  # publish it on the page (the phone run sees it published)
         page.goto(f"{site.exposure}/workspace/exposure/cases/{site.case_id}/publish")
         page.get_by_role("button", name="确认公开曝光").click()
@@ -243,5 +221,5 @@ def test_the_review_page_shows_the_photos_and_the_board_the_published_one(
     src = page.locator("ul.photos img").first.get_attribute("src") or ""
     assert src == f"{site.inspections}/public/photos/{site.photo}/thumbnail"
     page.locator("ul.photos").scroll_into_view_if_needed()
-    shot(page, "board-case-photos", width)
+    shot(page, "board-case-photos", width, full=False)
     public.close()

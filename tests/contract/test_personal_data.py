@@ -39,6 +39,8 @@ NOT_WRITTEN_BY_PEOPLE = {
     "NoticeIssued.notice_no": "official number, e.g. 和平区物业通〔2011〕3号",
     "NoticeIssued.reason": "a rule's reason code (^[a-z_]+$ in the rules file)",
     "NoticeIssued.cause_type": "a CloudEvents type",
+    "CriticismDrafted.cause_type": "a CloudEvents type",
+    "CriticismWithdrawn.cause_type": "a CloudEvents type",
     "ExposureEvidenceAdded.notice_no": "official number of a criticism",
     "deadline_calendar": "the calendar a deadline was computed on, e.g. official:2026",
 }

@@ -308,6 +308,22 @@ async def seed(platform: Platform, api: Api) -> dict[str, Any]:
     )
     s["endpoint_id"] = endpoint["endpoint_id"]
 
+    # The two final rejections' criticism drafts, signed off by district X (the exposure cases
+    # wait for the issued criticism): the first is the matrix's draft and criticism.
+    async def drafted() -> bool:
+        drafts = await api.call("district_x", "notifications", "GET", "/api/v1/criticism-drafts")
+        s["draft_ids"] = [
+            d["draft_id"] for d in drafts if d["subject_id"] in (published_order, review_order)
+        ]
+        return len(s["draft_ids"]) == 2
+
+    await eventually(drafted, timeout=60)
+    for draft_id in s["draft_ids"]:
+        await api.call(
+            "district_x", "notifications", "POST", f"/api/v1/criticism-drafts/{draft_id}/sign-off"
+        )
+    s["draft_id"] = s["criticism_id"] = s["draft_ids"][0]
+
     # Exposure: both cases in review (after the criticism notice); one confirmed (published), an
     # objection pending on the other.
     async def cases_in_review() -> bool:

@@ -119,8 +119,8 @@ def test_the_demo_plays_the_campaign_then_keeps_a_working_platform(tmp_path: Pat
     assert "pending 0" in out_text
     # the notices reached the notifications service; one criticism is rendered in full, and the
     # notices went out as e-mail through a real SMTP server
-    assert "整改不到位的通报批评(和平区物业通〔2011〕1号)" in out_text
-    assert "│ 主送:津城物业服务有限公司" in out_text
+    assert "整改不到位的通报批评（和平区物业通〔2011〕1号）" in out_text
+    assert "│ 主送：津城物业服务有限公司" in out_text
     assert re.search(r"通报批评 criticism: [1-9][0-9]* 份", out_text)
     assert re.search(r"e-mails accepted by the SMTP catcher: [1-9][0-9]*", out_text)
     # the board published the late and the inadequate rectification, and prints its URL

@@ -6,6 +6,7 @@ delivered twice and when the service is killed in the middle of a send.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 import uuid
@@ -15,6 +16,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pypdf
 import pytest
 
 from runtime import kafka
@@ -211,6 +213,39 @@ async def test_overdue_rectification_brings_one_reminder_then_one_criticism_to_e
     )
     ce = await publish(platform, overdue, times=2)  # the same record twice: at-least-once
 
+    # The ladder drafts the criticism; the district office signs it off over the API (the city
+    # office reads the draft but may not sign it off); its official document is a PDF.
+    found: list[str] = []
+
+    async def drafted() -> bool:
+        draft = await _draft_of(platform, district, order)
+        found.extend([draft] if draft else [])
+        return draft is not None
+
+    await eventually(drafted)
+    draft_id = found[-1]
+    async with httpx.AsyncClient(base_url=platform.url("notifications")) as client:
+        refused = await client.post(
+            f"/api/v1/criticism-drafts/{draft_id}/sign-off",
+            headers={"Authorization": f"Bearer {city}"},
+        )
+        assert refused.status_code == 403
+        signed = await client.post(
+            f"/api/v1/criticism-drafts/{draft_id}/sign-off",
+            headers={"Authorization": f"Bearer {district}"},
+        )
+        assert signed.status_code == 200, signed.text
+        assert re.fullmatch(r"和平区物业通〔2011〕\d+号", signed.json()["notice_no"])
+        pdf = await client.get(
+            f"/api/v1/criticisms/{draft_id}/document.pdf",
+            headers={"Authorization": f"Bearer {ent}"},
+        )
+        assert pdf.status_code == 200
+        assert pdf.headers["content-type"] == "application/pdf"
+        text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf.content)).pages)
+        assert signed.json()["notice_no"] in text
+        assert "天津市和平区物业管理办公室" in text
+
     await eventually(lambda: _count_is(platform, order, 2))
     await eventually(lambda: deliveries_settled(platform, order))
     await asyncio.sleep(1.5)  # anything duplicated would have arrived by now
@@ -244,7 +279,7 @@ async def test_overdue_rectification_brings_one_reminder_then_one_criticism_to_e
     text = body.get_content()
     number = re.search(r"和平区物业通〔2011〕(\d+)号", text)
     assert number is not None, text
-    for phrase in ("海河花园", "2 号楼消防栓水压不足", "抄送:市物业管理办公室"):
+    for phrase in ("海河花园", "2 号楼消防栓水压不足", "抄送：市物业管理办公室"):
         assert phrase in text
 
     # Webhooks: verified against each endpoint's own secret; the district is copied.
@@ -259,12 +294,14 @@ async def test_overdue_rectification_brings_one_reminder_then_one_criticism_to_e
     records = await read_topic(
         platform.bootstrap,
         NOTIFICATIONS,
-        until=lambda rs: len(rs) >= 10,
+        until=lambda rs: len(rs) >= 11,
         keep=lambda r: header(r, "ce_correlationid") == ce.correlationid,
     )
     await asyncio.sleep(1)
     types = sorted((header(r, "ce_type") or "").split(".")[-2] for r in records)
-    assert types == ["NoticeIssued"] * 2 + ["NotificationDelivered"] * 8, types
+    assert types == ["CriticismDrafted"] + ["NoticeIssued"] * 2 + ["NotificationDelivered"] * 8, (
+        types
+    )
     assert all(header(r, "ce_causationid") for r in records)
 
     # The district reads the history: who got what, through which channel, with which result.
@@ -336,6 +373,17 @@ async def _rules_about(platform: Platform, subject_id: str) -> list[str]:
     finally:
         await conn.close()
     return [r["rule_id"] for r in rows]
+
+
+async def _draft_of(platform: Platform, token: str, subject_id: str) -> str | None:
+    """The criticism draft about a subject on the district office's list, once drafted."""
+    async with httpx.AsyncClient(base_url=platform.url("notifications")) as client:
+        drafts = (
+            await client.get(
+                "/api/v1/criticism-drafts", headers={"Authorization": f"Bearer {token}"}
+            )
+        ).json()
+    return next((d["draft_id"] for d in drafts if d["subject_id"] == subject_id), None)
 
 
 async def _criticism_id(platform: Platform, subject_id: str) -> str:

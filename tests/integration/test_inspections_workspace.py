@@ -4,6 +4,7 @@ group by group with a resumed draft, and a final submit pressed twice that files
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from datetime import datetime
 
 import asyncpg
 import httpx
+import pypdf
 import pytest
 
 from runtime.auth import Principal, Role
@@ -271,3 +273,37 @@ async def test_verify_refusals_and_the_enterprises_view(desk: Desk) -> None:
         desk.dsn, f"SELECT status FROM rectification_orders WHERE order_id = '{second}'"
     )
     assert status[0]["status"] == "ordered"
+
+
+async def test_each_order_is_an_official_document_numbered_per_district_and_year(
+    desk: Desk,
+) -> None:
+    """整改通知书 (issue 16): the order's PDF, numbered from the district-year sequence when the
+    order was made, opens for its district office and its enterprise, not for another district;
+    its text reads back with the number, the office, the enterprise and the date."""
+    client = desk.as_(HEPING)
+    draft_id = await patrol_with_two_failures(client)
+    check = await client.get(f"{BASE}patrol/{PROJECT}/check")
+    await client.post(
+        f"{BASE}patrol/{PROJECT}/submit", data={"csrf_token": token(check), "draft_id": draft_id}
+    )
+    rows = await fetch(
+        desk.dsn,
+        "SELECT order_id, doc_year, doc_seq FROM rectification_orders ORDER BY doc_seq",
+    )
+    assert [(r["doc_year"], r["doc_seq"]) for r in rows] == [(2026, 1), (2026, 2)]
+    order_id = rows[1]["order_id"]
+    page = await client.get(f"{BASE}orders/{order_id}")
+    link = f"{BASE}orders/{order_id}/document.pdf"
+    assert f'href="{link}"' in page.text
+    pdf = await client.get(link)
+    assert pdf.status_code == 200
+    assert pdf.headers["content-type"] == "application/pdf"
+    text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf.content)).pages)
+    for expected in ("和平区物业整改〔2026〕2号", "天津市和平区物业管理办公室", "津城物业",
+                     "2026年3月3日", "限期整改", "（印章位置）"):  # fmt: skip
+        assert expected in text, (expected, text)
+    assert (await desk.as_(ENTERPRISE).get(link)).status_code == 200
+    refused = await desk.as_(HEXI).get(link)
+    assert refused.status_code == 404
+    assert refused.headers["content-type"].startswith("text/html")

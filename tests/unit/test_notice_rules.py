@@ -209,6 +209,7 @@ def render(rule_id: str, **extra: Any) -> r.Rendered:
         **r.names(e, PROJECT),
         "notice_no": "和平区物业通〔2011〕1号",
         "issued_at": T,
+        "drafted_at": T,
         "escalation_hours": "72",
         **extra,
     }
@@ -246,7 +247,7 @@ def test_a_criticism_carries_its_number_addressee_and_copy() -> None:
     text = render("rectification-overdue-criticism")
     assert "和平区物业通〔2011〕1号" in text.title_zh
     assert "通报批评" in text.body_zh
-    assert "抄送:市物业管理办公室" in text.body_zh
+    assert "抄送：市物业管理办公室" in text.body_zh
     assert "2011年08月21日 10:00" in text.body_zh  # the missed deadline
 
 

@@ -87,6 +87,8 @@ def test_catalog_lists_every_event_once_with_its_producer() -> None:
         "cn.tj.wuye.surveys.SurveyClosed.v1",
         "cn.tj.wuye.surveys.SurveyMissing.v1",
         "cn.tj.wuye.notifications.NoticeIssued.v1",
+        "cn.tj.wuye.notifications.CriticismDrafted.v1",
+        "cn.tj.wuye.notifications.CriticismWithdrawn.v1",
         "cn.tj.wuye.notifications.NotificationDelivered.v1",
         "cn.tj.wuye.notifications.NotificationFailed.v1",
         "cn.tj.wuye.exposure.ExposureCaseOpened.v1",

@@ -70,6 +70,7 @@ NAVIGATION = (
     ),
     NavEntry("exposure", "figures", "专项行动数据", "Campaign figures", OFFICES),
     NavEntry("notifications", "", "通知", "Notices", OFFICES | {Role.ENTERPRISE}),
+    NavEntry("notifications", "drafts", "通报批评签发", "Criticisms to sign off", OFFICES),
 )
 
 

@@ -16,9 +16,13 @@ class MemoryOrders:
         self.rows: dict[str, OrderRow] = {}
         self.calendars: dict[str, str] = {}
         self.history_rows: dict[str, list[dict[str, Any]]] = {}
+        self.numbers: dict[tuple[str, int], int] = {}
 
     async def add(self, row: OrderRow, *, deadline_calendar: str) -> None:
-        self.rows[row.order.order_id] = row
+        year = rectification.document_year(row.order.ordered_at)
+        seq = self.numbers.get((row.district_code, year), 0) + 1
+        self.numbers[(row.district_code, year)] = seq
+        self.rows[row.order.order_id] = dataclasses.replace(row, doc_year=year, doc_seq=seq)
         self.calendars[row.order.order_id] = deadline_calendar
 
     async def get(self, order_id: str, *, for_update: bool = False) -> OrderRow | None:

@@ -49,12 +49,14 @@ def _order_row(row: asyncpg.Record) -> OrderRow:
         district_code=row["district_code"],
         items=json.loads(row["items"]),
         severity=row["severity"],
+        doc_year=row["doc_year"],
+        doc_seq=row["doc_seq"],
     )
 
 
 _SELECT = f"""
 SELECT {", ".join("o." + c.strip() for c in _ORDER_COLUMNS.split(","))},
-       o.inspection_id, o.project_id, o.items, o.severity,
+       o.inspection_id, o.project_id, o.items, o.severity, o.doc_year, o.doc_seq,
        p.project_name, o.enterprise_id, o.enterprise_name, o.district_code
   FROM rectification_orders o JOIN projects p USING (project_id)
 """
@@ -66,11 +68,18 @@ class PgOrders:
 
     async def add(self, row: OrderRow, *, deadline_calendar: str) -> None:
         order = row.order
+        # The order's number: the next of its district and year, in this transaction.
         await self._conn.execute(
-            """INSERT INTO rectification_orders (order_id, inspection_id, project_id, items,
+            """WITH n AS (
+                 INSERT INTO order_numbers (district_code, year, last_seq) VALUES ($11, $13, 1)
+                 ON CONFLICT (district_code, year)
+                 DO UPDATE SET last_seq = order_numbers.last_seq + 1
+                 RETURNING last_seq)
+               INSERT INTO rectification_orders (order_id, inspection_id, project_id, items,
                       severity, status, deadline, ordered_at, enterprise_id, enterprise_name,
-                      district_code, deadline_calendar)
-               VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12)""",
+                      district_code, deadline_calendar, doc_year, doc_seq)
+               SELECT $1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13, n.last_seq
+                 FROM n""",
             order.order_id,
             row.inspection_id,
             row.project_id,
@@ -83,6 +92,7 @@ class PgOrders:
             row.enterprise_name,
             row.district_code,
             deadline_calendar,
+            rectification.document_year(order.ordered_at),
         )
 
     async def get(self, order_id: str, *, for_update: bool = False) -> OrderRow | None:

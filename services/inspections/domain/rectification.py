@@ -23,7 +23,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, get_args
 
-from runtime.calendar import WorkingCalendar
+from runtime.calendar import CHINA, WorkingCalendar
 from services.inspections.domain.checklist import Severity
 
 MAX_REJECTIONS = 2  # the second rejection is 整改不到位
@@ -339,3 +339,16 @@ def _aware(moment: datetime) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"a timezone-aware datetime is required, got {moment!r}")
     return moment
+
+
+# -- the order as an official document (整改通知书) -------------------------------------------------
+
+
+def document_year(ordered_at: datetime) -> int:
+    """The year of the order's number: the year it was made, in China."""
+    return ordered_at.astimezone(CHINA).year
+
+
+def document_number(district_name: str, year: int, seq: int) -> str:
+    """文号 of a rectification order: 和平区物业整改〔2026〕12号."""
+    return f"{district_name}物业整改〔{year}〕{seq}号"

@@ -6,14 +6,15 @@ import asyncio
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from runtime import attachments
+from runtime import attachments, documents
+from runtime.auth import Principal
 from runtime.errors import InvalidInput, Message, NotFound
 from runtime.http import RequestTrace
 from services.inspections.entrypoints import policy, uploads
-from services.inspections.entrypoints.deps import Deps
+from services.inspections.entrypoints.deps import Deps, InspectionsDeps
 from services.inspections.service import rectifications
 from services.inspections.service.ports import OrderRow
 
@@ -122,6 +123,35 @@ async def get_order(order_id: str, principal: policy.Party, deps: Deps) -> Order
             )
         history = await uow.orders.history(order_id)
     return _out(row, history)
+
+
+@router.get(
+    "/rectifications/{order_id}/document.pdf",
+    summary="整改通知书 The order as an official document (PDF)",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "The PDF"}},
+)
+async def order_document(order_id: str, principal: policy.Party, deps: Deps) -> Response:
+    """For whoever may see the order: its enterprise, its district's office, the city office."""
+    return await order_pdf(deps, principal, order_id)
+
+
+async def order_pdf(deps: InspectionsDeps, principal: Principal, order_id: str) -> Response:
+    """The one handler of the API's and the workspace's document route."""
+    found = await rectifications.order_document(deps.units(), order_id[:64])
+    if found is None or not policy.can_see(
+        principal, found.row.district_code, found.row.enterprise_id
+    ):
+        raise NotFound("order_not_found", Message("整改单不存在", "rectification order not found"))
+    pdf = await asyncio.to_thread(documents.render_pdf, found.document)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": documents.content_disposition(f"{found.document.number}.pdf"),
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 @router.post("/rectifications/{order_id}/submissions", response_model=OrderOut, status_code=201)

@@ -18,7 +18,7 @@ from runtime.http import RequestTrace
 from runtime.web_session import CurrentSession, Session
 from services.inspections.entrypoints import policy
 from services.inspections.entrypoints.deps import Deps, InspectionsDeps
-from services.inspections.entrypoints.rectifications_http import STATUS_ZH
+from services.inspections.entrypoints.rectifications_http import STATUS_ZH, order_pdf
 from services.inspections.service import rectifications
 from services.inspections.service.ports import OrderRow
 from services.inspections.service.record_inspection import ITEM_KIND, photo_owner
@@ -186,6 +186,17 @@ async def order(order_id: str, request: Request, session: CurrentSession, deps: 
         env, p, "workspace_order.html", row=row, history=history, may_decide=may_decide,
         may_submit=may_submit, status_label=status_label, photos=photos, note="",
     )  # fmt: skip
+
+
+@router.get(BASE + "orders/{order_id}/document.pdf")
+async def order_document(
+    order_id: str, request: Request, session: CurrentSession, deps: Deps
+) -> Response:
+    """The order as its official document (整改通知书): the API's handler, the same policy."""
+    try:
+        return await order_pdf(deps, session.principal, order_id)
+    except DomainError as exc:
+        return workspace.refused(env, page(request, session, deps), exc.message, 404)
 
 
 @router.get(BASE + "orders/{order_id}/{decision}", response_class=HTMLResponse)

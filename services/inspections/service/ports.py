@@ -134,6 +134,10 @@ class OrderRow:
     district_code: str
     items: list[dict[str, Any]]
     severity: str
+    # 文号 of the order as an official document (整改通知书): the district-year sequence number,
+    # taken when the order is stored (`Orders.add`); None before that.
+    doc_year: int | None = None
+    doc_seq: int | None = None
 
 
 class Orders(Protocol):

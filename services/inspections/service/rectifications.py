@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from runtime import attachments
-from runtime.calendar import CalendarError, WorkingCalendar
+from runtime.calendar import CHINA, CalendarError, WorkingCalendar
+from runtime.documents import OfficialDocument
 from runtime.errors import DomainError, Forbidden, InvalidInput, Message, NotFound, Unavailable
 from runtime.unit_of_work import Trace
 from schemas import fields
@@ -330,3 +331,54 @@ async def _record_overdue(
         trace,
     )
     return updated
+
+
+# -- the order as an official document (整改通知书) -------------------------------------------------
+
+SEVERITY_ZH = {"general": "一般", "serious": "严重", "urgent": "紧急"}
+
+
+@dataclass(frozen=True)
+class OrderDocument:
+    row: OrderRow  # its district and enterprise: who may open it (entrypoints/policy.py)
+    document: OfficialDocument
+
+
+async def order_document(uow: InspectionsUnitOfWork, order_id: str) -> OrderDocument | None:
+    """The rectification order as an official document (整改通知书) of its district office,
+    numbered from the district-year sequence taken when the order was made; None if none."""
+    async with uow:
+        row = await uow.orders.get(order_id)
+        if row is None:
+            return None
+        names = {d["district_code"]: d["district_name"] for d in await uow.projects.districts()}
+    return OrderDocument(row, official_order(row, names.get(row.district_code, row.district_code)))
+
+
+def official_order(row: OrderRow, district_name: str) -> OfficialDocument:
+    if row.doc_year is None or row.doc_seq is None:
+        raise ValueError("an order has its number once stored")
+    o = row.order
+    deadline = o.deadline.astimezone(CHINA)
+    lines = [
+        f"经检查，贵单位服务的物业项目“{row.project_name}”存在下列问题，现责令限期整改：",
+    ]
+    for n, item in enumerate(row.items, 1):
+        severity = SEVERITY_ZH.get(str(item.get("severity")), str(item.get("severity") or ""))
+        note = f"：{item['note']}" if item.get("note") else ""
+        lines.append(f"{n}. 【{severity}】{item['title_zh']}{note}")
+    lines += [
+        f"请于{deadline.year}年{deadline.month}月{deadline.day}日 {deadline:%H:%M}前完成整改，"
+        "并通过物业服务监管平台提交整改情况说明及照片，由区物业管理办公室验收。",
+        "逾期未整改或整改不到位的，将予以通报批评，并在市物业管理协会网站公开曝光。",
+        f"（整改单编号：{o.order_id}；检查编号：{row.inspection_id}）",
+    ]
+    return OfficialDocument(
+        issuer=f"天津市{district_name}物业管理办公室",
+        number=rectification.document_number(district_name, row.doc_year, row.doc_seq),
+        title=f"关于{row.project_name}限期整改的通知",
+        addressee=row.enterprise_name,
+        body="\n".join(lines),
+        issued_on=o.ordered_at.astimezone(CHINA).date(),
+        copy_to="天津市物业管理办公室",
+    )

@@ -29,6 +29,8 @@ from services.notifications.domain.notices import (
     Content,
     Copy,
     Delivery,
+    Draft,
+    DraftStatus,
     Endpoint,
     LadderStep,
     NewEndpoint,
@@ -98,6 +100,7 @@ class Tables:
     endpoints: dict[str, StoredEndpoint] = field(default_factory=dict)
     escalations: dict[str, StoredStep] = field(default_factory=dict)
     numbers: dict[tuple[str, int], int] = field(default_factory=dict)
+    drafts: dict[str, Draft] = field(default_factory=dict)
     wake_ups: int = 0  # NOTIFY wuye_deliveries
 
 
@@ -156,6 +159,31 @@ class MemoryNotices(_Repository):
                 )
         if any(n.deliveries for n in notices):
             self._t.wake_ups += 1
+
+
+class MemoryDrafts(_Repository):
+    async def existing(self, draft_ids: Sequence[str]) -> set[str]:
+        return {d for d in draft_ids if d in self._t.drafts}
+
+    async def add(self, draft: Draft) -> None:
+        if draft.draft_id in self._t.drafts:
+            raise ValueError(f"duplicate draft {draft.draft_id}")  # the primary key
+        self._t.drafts[draft.draft_id] = draft
+
+    async def get(self, draft_id: str, *, lock: bool = False) -> Draft | None:
+        return self._t.drafts.get(draft_id)
+
+    async def decided(self, draft: Draft) -> None:
+        self._t.drafts[draft.draft_id] = draft
+
+    async def listed(self, scope: Scope, *, status: DraftStatus, limit: int) -> list[Draft]:
+        found = [
+            d
+            for d in self._t.drafts.values()
+            if d.status == status and (scope.level != "district" or d.district_code == scope.id)
+        ]
+        found.sort(key=lambda d: (d.drafted_at, d.draft_id))
+        return found[:limit]
 
 
 def _owned(stored: StoredEndpoint, scope: Scope) -> bool:
@@ -555,6 +583,7 @@ class MemoryInbox(_Repository):
 class MemoryNotificationsUnitOfWork(MemoryUnitOfWork):
     projects: ports.Projects
     notices: ports.Notices
+    drafts: ports.Drafts
     endpoints: ports.Endpoints
     escalations: ports.Escalations
     deliveries: ports.Deliveries
@@ -565,6 +594,7 @@ class MemoryNotificationsUnitOfWork(MemoryUnitOfWork):
         self.store = store
         self.projects = MemoryProjects(store)
         self.notices = MemoryNotices(store)
+        self.drafts = MemoryDrafts(store)
         self.endpoints = MemoryEndpoints(store)
         self.escalations = MemoryEscalations(store)
         self.deliveries = MemoryDeliveries(store)

@@ -21,6 +21,8 @@ from runtime.unit_of_work import PgUnitOfWork
 from services.notifications.domain.notices import (
     Claimed,
     Content,
+    Draft,
+    DraftStatus,
     Endpoint,
     LadderStep,
     NewEndpoint,
@@ -148,6 +150,84 @@ class PgNotices:
             )
             # Workers listening wake at commit instead of at their next poll.
             await self._conn.execute("SELECT pg_notify('wuye_deliveries', '')")
+
+
+_DRAFT = """draft_id, rule_id, reason, subject_kind, subject_id, project_id, enterprise_id,
+    district_code, title_zh, body_zh, cause_event_id, cause_type, cause_payload, correlation_id,
+    drafted_at, status, decided_at, decided_by, withdraw_reason, notice_no"""
+
+
+class PgDrafts:
+    def __init__(self, conn: db.Connection) -> None:
+        self._conn = conn
+
+    async def existing(self, draft_ids: Sequence[str]) -> set[str]:
+        if not draft_ids:
+            return set()
+        rows = await self._conn.fetch(
+            "SELECT draft_id FROM criticism_drafts WHERE draft_id = ANY($1::text[])",
+            list(draft_ids),
+        )
+        return {r["draft_id"] for r in rows}
+
+    async def add(self, draft: Draft) -> None:
+        await self._conn.execute(
+            f"""INSERT INTO criticism_drafts ({_DRAFT})
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                        $17, $18, $19, $20)""",
+            draft.draft_id,
+            draft.rule_id,
+            draft.reason,
+            draft.subject_kind,
+            draft.subject_id,
+            draft.project_id,
+            draft.enterprise_id,
+            draft.district_code,
+            draft.title_zh,
+            draft.body_zh,
+            draft.cause_event_id,
+            draft.cause_type,
+            draft.cause_payload,
+            draft.correlation_id,
+            draft.drafted_at,
+            draft.status,
+            draft.decided_at,
+            draft.decided_by,
+            draft.withdraw_reason,
+            draft.notice_no,
+        )
+
+    async def get(self, draft_id: str, *, lock: bool = False) -> Draft | None:
+        row = await self._conn.fetchrow(
+            f"SELECT {_DRAFT} FROM criticism_drafts WHERE draft_id = $1"
+            + (" FOR UPDATE" if lock else ""),
+            draft_id,
+        )
+        return Draft(**dict(row)) if row is not None else None
+
+    async def decided(self, draft: Draft) -> None:
+        await self._conn.execute(
+            """UPDATE criticism_drafts SET status = $2, decided_at = $3, decided_by = $4,
+                      withdraw_reason = $5, notice_no = $6
+                WHERE draft_id = $1""",
+            draft.draft_id,
+            draft.status,
+            draft.decided_at,
+            draft.decided_by,
+            draft.withdraw_reason,
+            draft.notice_no,
+        )
+
+    async def listed(self, scope: Scope, *, status: DraftStatus, limit: int) -> list[Draft]:
+        rows = await self._conn.fetch(
+            f"""SELECT {_DRAFT} FROM criticism_drafts
+                 WHERE status = $1 AND ($2::text IS NULL OR district_code = $2)
+                 ORDER BY drafted_at, draft_id LIMIT $3""",
+            status,
+            scope.id if scope.level == "district" else None,
+            limit,
+        )
+        return [Draft(**dict(r)) for r in rows]
 
 
 _ENDPOINT = "endpoint_id, recipient_kind, recipient_id, channel, address, created_at"
@@ -515,6 +595,7 @@ def on_pool(work: Callable[[Units], Awaitable[int]]) -> Job:
 class PgNotificationsUnitOfWork(PgUnitOfWork):
     projects: ports.Projects
     notices: ports.Notices
+    drafts: ports.Drafts
     endpoints: ports.Endpoints
     escalations: ports.Escalations
     deliveries: ports.Deliveries
@@ -529,6 +610,7 @@ class PgNotificationsUnitOfWork(PgUnitOfWork):
     def _bind(self, conn: db.Connection) -> None:
         self.projects = PgProjects(conn)
         self.notices = PgNotices(conn)
+        self.drafts = PgDrafts(conn)
         self.endpoints = PgEndpoints(conn)
         self.escalations = PgEscalations(conn)
         self.deliveries = PgDeliveries(conn)

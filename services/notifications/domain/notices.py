@@ -163,3 +163,33 @@ class DeliveryResult:
     @classmethod
     def failed_permanently(cls, detail: str) -> DeliveryResult:
         return cls(ok=False, permanent=True, detail=detail)
+
+
+DraftStatus = Literal["draft", "issued", "withdrawn"]
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A circulated criticism the ladder drafted, waiting for the district office: signed off it
+    becomes the notice `draft_id` with its number (文号); withdrawn it never has one."""
+
+    draft_id: str  # the id of the notice it becomes
+    rule_id: str
+    reason: str
+    subject_kind: str
+    subject_id: str
+    project_id: str | None
+    enterprise_id: str | None
+    district_code: str | None
+    title_zh: str  # the preview (no number yet)
+    body_zh: str
+    cause_event_id: str
+    cause_type: str
+    cause_payload: str  # the cause event as JSON, to issue the criticism from
+    correlation_id: str
+    drafted_at: datetime
+    status: DraftStatus = "draft"
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    withdraw_reason: str | None = None
+    notice_no: str | None = None

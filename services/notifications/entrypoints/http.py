@@ -6,24 +6,29 @@
   for its recipients, the district office of its district and the city office.
 - Endpoints: a recipient registers where else its notices go (e-mail, signed webhook), for
   itself only; an enterprise also for its projects' managers.
-- Criticisms: the register of circulated criticism notices (通报批评) with their numbers.
+- Criticisms: the register of circulated criticism notices (通报批评) with their numbers; the
+  drafts the ladder wrote, which the district office signs off (numbered and issued) or withdraws;
+  an issued criticism as an official document (PDF).
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from runtime import documents
 from runtime.auth import Principal, Role
 from runtime.errors import Message, NotFound, Unavailable
 from runtime.http import CurrentPrincipal, require
 from services.notifications.domain import signing
+from services.notifications.domain.notices import Draft
 from services.notifications.entrypoints import policy
-from services.notifications.entrypoints.deps import Deps
-from services.notifications.service import endpoints, inbox
+from services.notifications.entrypoints.deps import Deps, NotificationsDeps
+from services.notifications.service import criticisms, endpoints, inbox
 
 router = APIRouter(prefix="/api/v1", tags=["notices"])
 
@@ -216,3 +221,151 @@ async def disable_endpoint(
 ) -> None:
     if not await endpoints.disable(deps.units(), endpoint_id, policy.office_scope(principal)):
         raise NotFound("endpoint_not_found", Message("通知渠道不存在", "no such endpoint"))
+
+
+# -- criticism drafts: the district office signs off or withdraws -------------------------------
+
+DraftId = Annotated[str, Path(min_length=1, max_length=64)]
+Offices = Annotated[Principal, require(Role.DISTRICT_OFFICE, Role.CITY_OFFICE)]
+DistrictOffice = Annotated[Principal, require(Role.DISTRICT_OFFICE)]
+
+
+class DraftOut(BaseModel):
+    draft_id: str = Field(description="草稿编号; the id of the notice it becomes when signed off")
+    rule_id: str
+    reason: str
+    subject_kind: str
+    subject_id: str
+    project_id: str | None
+    enterprise_id: str | None
+    district_code: str | None
+    title_zh: str = Field(description="标题(预览,文号签发时编定) Title preview, no number yet")
+    body_zh: str = Field(description="正文预览 Body preview")
+    drafted_at: datetime
+    status: Literal["draft", "issued", "withdrawn"]
+    decided_at: datetime | None
+    withdraw_reason: str | None
+    notice_no: str | None = Field(description="文号 once signed off")
+
+    @classmethod
+    def of(cls, d: Draft) -> DraftOut:
+        return cls(
+            draft_id=d.draft_id,
+            rule_id=d.rule_id,
+            reason=d.reason,
+            subject_kind=d.subject_kind,
+            subject_id=d.subject_id,
+            project_id=d.project_id,
+            enterprise_id=d.enterprise_id,
+            district_code=d.district_code,
+            title_zh=d.title_zh,
+            body_zh=d.body_zh,
+            drafted_at=d.drafted_at,
+            status=d.status,
+            decided_at=d.decided_at,
+            withdraw_reason=d.withdraw_reason,
+            notice_no=d.notice_no,
+        )
+
+
+@router.get("/criticism-drafts", summary="通报批评草稿 Criticism drafts, oldest first")
+async def list_drafts(
+    deps: Deps,
+    principal: Offices,
+    status: Literal["draft", "issued", "withdrawn"] = "draft",
+    limit: int = Query(default=100, ge=1, le=500),
+) -> list[DraftOut]:
+    """A district office its district's, the city office every district's."""
+    found = await criticisms.drafts(
+        deps.units(), policy.drafts_scope(principal), status=status, limit=limit
+    )
+    return [DraftOut.of(d) for d in found]
+
+
+@router.get("/criticism-drafts/{draft_id}", summary="通报批评草稿 One draft")
+async def get_draft(deps: Deps, principal: Offices, draft_id: DraftId) -> DraftOut:
+    return DraftOut.of(
+        await criticisms.get_draft(deps.units(), draft_id, policy.drafts_scope(principal))
+    )
+
+
+class SignedOffOut(BaseModel):
+    notice_id: str
+    notice_no: str = Field(description="文号 The number taken at sign-off")
+    issued_at: datetime
+    title_zh: str
+
+
+@router.post(
+    "/criticism-drafts/{draft_id}/sign-off",
+    summary="签发通报批评 Sign off: number, issue and send the criticism",
+)
+async def sign_off(deps: Deps, principal: DistrictOffice, draft_id: DraftId) -> SignedOffOut:
+    """Only the district office of the draft's district. In one transaction: the next number of
+    the district and year, the criticism to its recipients, `NoticeIssued`."""
+    notice = await criticisms.sign_off(
+        deps.units(),
+        deps.book,
+        draft_id,
+        district_code=policy.signing_district(principal),
+        by=principal.subject,
+    )
+    assert notice.notice_no is not None
+    return SignedOffOut(
+        notice_id=notice.notice_id,
+        notice_no=notice.notice_no,
+        issued_at=notice.issued_at,
+        title_zh=notice.title_zh,
+    )
+
+
+class WithdrawIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500, description="撤回理由 Why it is withdrawn")
+
+
+@router.post("/criticism-drafts/{draft_id}/withdraw", summary="撤回通报批评草稿 Withdraw a draft")
+async def withdraw(
+    deps: Deps, principal: DistrictOffice, draft_id: DraftId, body: WithdrawIn
+) -> DraftOut:
+    """Only the district office of the draft's district; the draft never gets a number."""
+    withdrawn = await criticisms.withdraw(
+        deps.units(),
+        draft_id,
+        district_code=policy.signing_district(principal),
+        by=principal.subject,
+        reason=body.reason,
+    )
+    return DraftOut.of(withdrawn)
+
+
+@router.get(
+    "/criticisms/{notice_id}/document.pdf",
+    summary="通报批评公文 The issued criticism as an official document (PDF)",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "The PDF"}},
+)
+async def criticism_document(
+    deps: Deps, principal: CurrentPrincipal, notice_id: NoticeId
+) -> Response:
+    """For whoever may see the notice: its recipients, its district's office, the city office."""
+    return await criticism_pdf(deps, principal, notice_id)
+
+
+async def criticism_pdf(deps: NotificationsDeps, principal: Principal, notice_id: str) -> Response:
+    """The one handler of the API's and the workspace's document route."""
+    found = await criticisms.document(deps.units(), notice_id)
+    if found is None or not policy.may_see_history(principal, found.notice, found.copies):
+        raise NotFound("criticism_not_found", Message("通报批评不存在", "no such criticism"))
+    pdf = await asyncio.to_thread(documents.render_pdf, found.document)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": documents.content_disposition(
+                f"{found.notice['notice_no']}.pdf"
+            ),
+            "Cache-Control": "private, no-store",
+        },
+    )

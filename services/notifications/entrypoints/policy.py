@@ -7,6 +7,9 @@
 - Offices manage their own endpoints; an enterprise also its projects' managers' (the project's
   enterprise today). The criticism register: a district office its district's, an enterprise those
   addressed to it, the city all.
+- Criticism drafts: a district office signs off or withdraws its district's drafts (no one else
+  does); the city office reads every district's drafts; enterprises never see a draft.
+- An issued criticism's official document (PDF): whoever may see the notice's history.
 """
 
 from __future__ import annotations
@@ -103,3 +106,28 @@ def check_registration(
             raise refused
     else:
         raise refused
+
+
+def drafts_scope(principal: Principal) -> Scope:
+    """Whose criticism drafts the caller reads: a district office its district's, the city all."""
+    if principal.role is Role.DISTRICT_OFFICE and principal.district_code:
+        return Scope("district", principal.district_code)
+    if principal.role is Role.CITY_OFFICE:
+        return Scope("city", None)
+    raise Forbidden(
+        "not_an_office",
+        Message("通报批评草稿仅供区县物业办和市物业办查看", "criticism drafts are for the offices"),
+    )
+
+
+def signing_district(principal: Principal) -> str:
+    """The district whose drafts the caller may sign off or withdraw: a district office's own."""
+    if principal.role is Role.DISTRICT_OFFICE and principal.district_code:
+        return principal.district_code
+    raise Forbidden(
+        "not_the_district_office",
+        Message(
+            "只有区县物业办可以签发或撤回本区的通报批评",
+            "only the district office signs off or withdraws its district's criticisms",
+        ),
+    )

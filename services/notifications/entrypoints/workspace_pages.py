@@ -1,9 +1,14 @@
 """The notices pages of the staff workspace (issue 15): the signed-in person's inbox (an
 enterprise's, a district office's, the city office's: the same inbox as `GET /api/v1/notices`),
 unread first, a notice with its 文号 and issuing office and a link to what it is about in the owning
-service's workspace, and marking a notice read (POST with the CSRF token). On the shared shell
-`runtime.workspace`; every refusal from `policy`, every read and change through `service.inbox`
-like the API."""
+service's workspace, and marking a notice read (POST with the CSRF token). An issued criticism
+opens as its official document (PDF).
+
+Criticism drafts (issue 16): the district office's list of drafts the ladder wrote (oldest
+first; the city office reads every district's), a draft with its preview, a sign-off page that
+says what signing off does, and withdrawal with a reason. On the shared shell `runtime.workspace`;
+every refusal from `policy`, every read and change through `service.inbox` and
+`service.criticisms` like the API."""
 
 from __future__ import annotations
 
@@ -15,11 +20,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from runtime import workspace
-from runtime.errors import DomainError, Message
+from runtime.auth import Principal
+from runtime.errors import DomainError, Forbidden, InvalidInput, Message, NotFound
 from runtime.web_session import CurrentSession, Session
+from services.notifications.domain.notices import Draft
 from services.notifications.entrypoints import policy
 from services.notifications.entrypoints.deps import Deps, NotificationsDeps
-from services.notifications.service import inbox
+from services.notifications.entrypoints.http import criticism_pdf
+from services.notifications.service import criticisms, inbox
 from services.notifications.service.ports import Row
 
 BASE = "/workspace/notifications/"
@@ -187,3 +195,153 @@ async def mark_read(
         return workspace.refused(env, p, NOT_FOUND, 404)
     back = "notices/" + notice_id if request.query_params.get("from") == "notice" else ""
     return RedirectResponse(p.url(back, done="read"), status_code=303)
+
+
+@router.get(BASE + "criticisms/{notice_id}/document.pdf")
+async def criticism_document(
+    notice_id: str, request: Request, session: CurrentSession, deps: Deps
+) -> Response:
+    """The issued criticism as its official document: the API's handler, the same policy."""
+    try:
+        return await criticism_pdf(deps, session.principal, notice_id[:64])
+    except DomainError as exc:
+        return workspace.refused(env, page(request, session, deps), exc.message, status_of(exc))
+
+
+# -- criticism drafts -----------------------------------------------------------------------------
+
+REASONS = {
+    "rectification_overdue": ("整改不及时", "Late rectification"),
+    "rectification_inadequate": ("整改不到位", "Inadequate rectification"),
+    "complaint_overdue": ("投诉办理超期", "Complaint handling overdue"),
+}
+DRAFT_ACTIONS = ("sign-off", "withdraw")
+
+
+def status_of(exc: DomainError) -> int:
+    for kind, code in ((Forbidden, 403), (NotFound, 404), (InvalidInput, 422)):
+        if isinstance(exc, kind):
+            return code
+    return 409
+
+
+def reason_label(p: workspace.WorkspacePage, reason: str) -> str:
+    zh, en = REASONS.get(reason, (reason, reason))
+    return p.t(zh, en)
+
+
+def _may_decide(principal: Principal) -> bool:
+    try:
+        policy.signing_district(principal)
+    except Forbidden:
+        return False
+    return True
+
+
+@router.get(BASE + "drafts", response_class=HTMLResponse)
+async def drafts(request: Request, session: CurrentSession, deps: Deps) -> Response:
+    """通报批评待签发: the drafts waiting for the office, the one waiting longest first."""
+    p = page(request, session, deps)
+    try:
+        scope = policy.drafts_scope(session.principal)
+    except Forbidden as exc:
+        return workspace.refused(env, p, exc.message)
+    rows = await criticisms.drafts(deps.units(), scope, status="draft", limit=INBOX_LIMIT)
+    names = await _project_names(deps, [d.project_id for d in rows])
+    return workspace.render(
+        env, p, "drafts.html", drafts=rows, names=names, reason_label=reason_label,
+        may_decide=_may_decide(session.principal), limit=INBOX_LIMIT,
+    )  # fmt: skip
+
+
+async def _project_names(deps: NotificationsDeps, ids: list[str | None]) -> dict[str, str]:
+    return await inbox.project_names(deps.units(), [i for i in ids if i])
+
+
+async def _draft(
+    p: workspace.WorkspacePage, deps: NotificationsDeps, draft_id: str
+) -> Draft | Response:
+    try:
+        scope = policy.drafts_scope(p.principal)
+        return await criticisms.get_draft(deps.units(), draft_id[:64], scope)
+    except DomainError as exc:
+        return workspace.refused(env, p, exc.message, status_of(exc))
+
+
+@router.get(BASE + "drafts/{draft_id}", response_class=HTMLResponse)
+async def draft(draft_id: str, request: Request, session: CurrentSession, deps: Deps) -> Response:
+    p = page(request, session, deps)
+    found = await _draft(p, deps, draft_id)
+    if isinstance(found, Response):
+        return found
+    names = await _project_names(deps, [found.project_id])
+    return workspace.render(
+        env, p, "draft.html", draft=found, names=names, reason_label=reason_label,
+        may_decide=_may_decide(session.principal), action=None, reason="",
+    )  # fmt: skip
+
+
+@router.get(BASE + "drafts/{draft_id}/{action}", response_class=HTMLResponse)
+async def draft_action(
+    draft_id: str, action: str, request: Request, session: CurrentSession, deps: Deps
+) -> Response:
+    """One action, one page: what signing off does, or why the draft is withdrawn."""
+    p = page(request, session, deps)
+    if action not in DRAFT_ACTIONS:
+        return workspace.refused(env, p, Message("没有这个操作", "No such action"), 404)
+    found = await _draft(p, deps, draft_id)
+    if isinstance(found, Response):
+        return found
+    try:
+        policy.signing_district(session.principal)
+    except Forbidden as exc:
+        return workspace.refused(env, p, exc.message)
+    names = await _project_names(deps, [found.project_id])
+    return workspace.render(
+        env, p, "draft.html", draft=found, names=names, reason_label=reason_label,
+        may_decide=True, action=action, reason="",
+    )  # fmt: skip
+
+
+@router.post(BASE + "drafts/{draft_id}/{action}", response_class=HTMLResponse)
+async def decide_draft(
+    draft_id: str, action: str, request: Request, session: CurrentSession, deps: Deps
+) -> Response:
+    """签发 or 撤回, through the same service functions as the API."""
+    p = page(request, session, deps)
+    if action not in DRAFT_ACTIONS:
+        return workspace.refused(env, p, Message("没有这个操作", "No such action"), 404)
+    fields = await workspace.posted_form(request, session, f"draft:{draft_id}:{action}")
+    if isinstance(fields, Message):
+        return workspace.refused(env, p, fields)
+    found = await _draft(p, deps, draft_id)
+    if isinstance(found, Response):
+        return found
+    try:
+        district = policy.signing_district(session.principal)
+    except Forbidden as exc:
+        return workspace.refused(env, p, exc.message)
+    reason = fields.get("reason", "").strip()[:500]
+    try:
+        if action == "sign-off":
+            notice = await criticisms.sign_off(
+                deps.units(), deps.book, found.draft_id, district_code=district,
+                by=session.principal.subject,
+            )  # fmt: skip
+            return RedirectResponse(
+                p.url("notices/" + notice.notice_id, done="signed"), status_code=303
+            )
+        await criticisms.withdraw(
+            deps.units(), found.draft_id, district_code=district,
+            by=session.principal.subject, reason=reason,
+        )  # fmt: skip
+    except DomainError as exc:
+        if exc.field == "reason":
+            p.add("reason", exc.message.zh, exc.message.en)
+            names = await _project_names(deps, [found.project_id])
+            return workspace.render(
+                env, p, "draft.html", 422, draft=found, names=names, reason_label=reason_label,
+                may_decide=True, action=action, reason=reason,
+            )  # fmt: skip
+        return workspace.refused(env, p, exc.message, status_of(exc))
+    return RedirectResponse(p.url("drafts", done="withdrawn"), status_code=303)

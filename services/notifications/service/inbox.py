@@ -93,3 +93,14 @@ async def criticisms(
 ) -> list[Row]:
     async with uow:
         return await uow.inbox.criticisms(scope, year=year, limit=limit)
+
+
+async def project_names(uow: NotificationsUnitOfWork, project_ids: list[str]) -> dict[str, str]:
+    """Project id -> "project · enterprise" from the registry copy, for the pages."""
+    names: dict[str, str] = {}
+    async with uow:
+        for project_id in dict.fromkeys(project_ids):
+            facts = await uow.projects.facts(project_id)
+            if facts is not None:
+                names[project_id] = f"{facts.project_name} · {facts.enterprise_name}"
+    return names

@@ -2,6 +2,9 @@
 escalation job's transaction). Everything a notice causes is written in that one transaction: the
 notice, its copies (the inboxes), a delivery row per external channel (before anything is sent),
 the ladder step it schedules or cancels, and `NoticeIssued` in the outbox.
+
+A circulated criticism (通报批评) is not issued here but drafted (`draft`): the district office
+signs it off (`service/criticisms.py`), which numbers and issues it through `issue`.
 """
 
 from __future__ import annotations
@@ -18,7 +21,14 @@ from schemas import catalog
 from schemas.base import Event
 from schemas.notifications import v1 as notifications
 from services.notifications.domain import rules
-from services.notifications.domain.notices import Copy, Delivery, Endpoint, LadderStep, Notice
+from services.notifications.domain.notices import (
+    Copy,
+    Delivery,
+    Draft,
+    Endpoint,
+    LadderStep,
+    Notice,
+)
 from services.notifications.service.ports import NotificationsUnitOfWork
 
 log = structlog.get_logger(__name__)
@@ -44,9 +54,13 @@ async def issue(
     event: Event,
     cause: Cause,
     issued_at: datetime,
+    *,
+    drafted_at: datetime | None = None,
 ) -> Notice | None:
     """`rule`'s notice for `event` (the caller records it, with others of its run), or None if it
-    names nobody. Its ladder effects and `NoticeIssued` are written here, in order."""
+    names nobody. Its ladder effects and `NoticeIssued` are written here, in order. A criticism
+    is issued only from its signed-off draft (`drafted_at`): its number is taken here, in the
+    sign-off's transaction."""
     notice_id = rules.notice_id(cause.event_id, rule.id)
     project_id = getattr(event, "project_id", None)
     project = await uow.projects.facts(project_id) if project_id is not None else None
@@ -82,6 +96,7 @@ async def issue(
             **names,
             "notice_no": notice_no or "",
             "issued_at": issued_at,
+            "drafted_at": drafted_at or issued_at,
             "escalation_hours": f"{rule.escalate.after_hours:g}" if rule.escalate else "",
         },
     )
@@ -150,6 +165,7 @@ async def issue(
                 cause_event_id=cause.event_id,
                 cause_type=cause.event_type,
                 issued_at=issued_at,
+                sign_off="office" if rule.kind == "criticism" else None,
             ),
             cause.trace,
         )
@@ -185,6 +201,87 @@ async def issue(
     return notice
 
 
+# What a draft shows where its number will be.
+DRAFT_NUMBER_ZH = "文号签发时编定"
+
+
+async def draft(
+    uow: NotificationsUnitOfWork,
+    book: rules.RuleBook,
+    rule: rules.Rule,
+    event: Event,
+    cause: Cause,
+    drafted_at: datetime,
+) -> Draft | None:
+    """Draft `rule`'s criticism for `event` for the district office to sign off (None if it would
+    name nobody). It has no number yet; like an issued criticism, it ends the pending ladders
+    about its subject, so one failure never brings two drafts."""
+    draft_id = rules.notice_id(cause.event_id, rule.id)
+    project_id = getattr(event, "project_id", None)
+    project = await uow.projects.facts(project_id) if project_id is not None else None
+    if not rules.addressees(rule, event, project):
+        log.info("criticism_not_drafted", rule=rule.id, reason="no recipient can be named")
+        return None
+    names = rules.names(event, project)
+    enterprise_id = getattr(event, "enterprise_id", None) or (
+        project.enterprise_id if project else None
+    )
+    district_code = getattr(event, "district_code", None) or (
+        project.district_code if project else None
+    )
+    rendered = book.render(
+        rule,
+        {
+            "e": event,
+            **names,
+            "notice_no": DRAFT_NUMBER_ZH,
+            "issued_at": drafted_at,
+            "drafted_at": drafted_at,
+            "escalation_hours": "",
+        },
+    )
+    subject_id = str(getattr(event, rule.subject.field))
+    drafted = Draft(
+        draft_id=draft_id,
+        rule_id=rule.id,
+        reason=rule.reason,
+        subject_kind=rule.subject.kind,
+        subject_id=subject_id,
+        project_id=project_id,
+        enterprise_id=enterprise_id,
+        district_code=district_code,
+        title_zh=rendered.title_zh,
+        body_zh=rendered.body_zh,
+        cause_event_id=cause.event_id,
+        cause_type=cause.event_type,
+        cause_payload=event.model_dump_json(),
+        correlation_id=cause.correlation_id,
+        drafted_at=drafted_at,
+    )
+    await uow.drafts.add(drafted)
+    await uow.outbox.add(
+        notifications.CriticismDrafted(
+            notice_id=draft_id,
+            rule_id=rule.id,
+            reason=rule.reason,
+            subject_kind=rule.subject.kind,
+            subject_id=subject_id,
+            project_id=project_id,
+            enterprise_id=enterprise_id,
+            district_code=district_code,
+            cause_event_id=cause.event_id,
+            cause_type=cause.event_type,
+            drafted_at=drafted_at,
+        ),
+        cause.trace,
+    )
+    await uow.escalations.cancel(
+        rule.subject.kind, subject_id, rule_id=None, at=drafted_at, by=draft_id
+    )
+    log.info("criticism_drafted", draft_id=draft_id, rule=rule.id, district=district_code)
+    return drafted
+
+
 async def cancel_ladders(
     uow: NotificationsUnitOfWork, book: rules.RuleBook, delivered: Delivered[Event], now: datetime
 ) -> int:
@@ -216,7 +313,7 @@ def notices_for(book: rules.RuleBook) -> BatchHandler[NotificationsUnitOfWork]:
             for d in batch
             for rule in book.for_event(d.ce.type, d.event)
         ]
-        issued = await uow.notices.existing(wanted)
+        issued = await uow.notices.existing(wanted) | await uow.drafts.existing(wanted)
         notices: list[Notice] = []
         for position, delivered in enumerate(batch):
             try:
@@ -229,6 +326,11 @@ def notices_for(book: rules.RuleBook) -> BatchHandler[NotificationsUnitOfWork]:
                 for rule in book.for_event(delivered.ce.type, delivered.event):
                     if rules.notice_id(cause.event_id, rule.id) in issued:
                         continue  # a redelivered cause issues nothing new
+                    if rule.kind == "criticism":  # the district office signs it off
+                        drafted = await draft(uow, book, rule, delivered.event, cause, now)
+                        if drafted is not None:
+                            issued.add(drafted.draft_id)
+                        continue
                     notice = await issue(uow, book, rule, delivered.event, cause, now)
                     if notice is not None:
                         notices.append(notice)
@@ -242,7 +344,7 @@ def notices_for(book: rules.RuleBook) -> BatchHandler[NotificationsUnitOfWork]:
 
 
 async def escalate_due(units: Callable[[], NotificationsUnitOfWork], book: rules.RuleBook) -> int:
-    """Issue every criticism that is due, each in its own transaction; return how many."""
+    """Draft every criticism that is due, each in its own transaction; return how many."""
     issued = 0
     while (outcome := await escalate_next(units(), book)) is not None:
         issued += outcome
@@ -250,8 +352,8 @@ async def escalate_due(units: Callable[[], NotificationsUnitOfWork], book: rules
 
 
 async def escalate_next(uow: NotificationsUnitOfWork, book: rules.RuleBook) -> bool | None:
-    """Issue the earliest due criticism whose reminder went unanswered, in its own transaction:
-    True when issued, False when it failed (marked `failed`, for an operator), None when none is
+    """Draft the earliest due criticism whose reminder went unanswered, in its own transaction:
+    True when drafted, False when it failed (marked `failed`, for an operator), None when none is
     due. Safe on many replicas: each step is claimed once."""
     async with uow:
         now = uow.clock.now()
@@ -284,8 +386,11 @@ async def _issue_step(
     rule = book.rules[step.rule_id]
     cause = Cause(step.cause_event_id, step.cause_type, step.correlation_id)
     notice_id = rules.notice_id(cause.event_id, rule.id)
-    if await uow.notices.existing([notice_id]):
+    if await uow.notices.existing([notice_id]) or await uow.drafts.existing([notice_id]):
         return None
+    if rule.kind == "criticism":
+        drafted = await draft(uow, book, rule, event, cause, now)
+        return drafted.draft_id if drafted is not None else None
     notice = await issue(uow, book, rule, event, cause, now)
     if notice is None:
         return None

@@ -16,6 +16,8 @@ from services.notifications.domain.notices import (
     Claimed,
     Content,
     DeliveryResult,
+    Draft,
+    DraftStatus,
     Endpoint,
     LadderStep,
     NewEndpoint,
@@ -50,6 +52,26 @@ class Notices(Protocol):
     async def add(self, notices: Sequence[Notice]) -> None:
         """Record notices with their copies and deliveries (and wake the delivery workers when
         there is something to send)."""
+        ...
+
+
+class Drafts(Protocol):
+    """Criticism drafts waiting for (or past) the district office's decision."""
+
+    async def existing(self, draft_ids: Sequence[str]) -> set[str]: ...
+
+    async def add(self, draft: Draft) -> None: ...
+
+    async def get(self, draft_id: str, *, lock: bool = False) -> Draft | None:
+        """`lock`: hold the row until the transaction ends (a decision takes turns)."""
+        ...
+
+    async def decided(self, draft: Draft) -> None:
+        """Record the decision (status, when, by whom, the number or the reason)."""
+        ...
+
+    async def listed(self, scope: Scope, *, status: DraftStatus, limit: int) -> list[Draft]:
+        """Oldest first: the one waiting longest on top."""
         ...
 
 
@@ -149,6 +171,7 @@ class Inbox(Protocol):
 class NotificationsUnitOfWork(UnitOfWork, Protocol):
     projects: Projects
     notices: Notices
+    drafts: Drafts
     endpoints: Endpoints
     escalations: Escalations
     deliveries: Deliveries

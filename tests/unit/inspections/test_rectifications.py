@@ -44,7 +44,10 @@ async def order(uow: MemoryInspectionsUnitOfWork) -> OrderRow:
         severity="serious",
     )
     await uow.orders.add(row, deadline_calendar="official:2026")
-    return row
+    stored = await uow.orders.get("order-1")  # with its number (文号)
+    assert stored is not None
+    assert (stored.doc_year, stored.doc_seq) == (2026, 1)
+    return stored
 
 
 async def submit(uow: MemoryInspectionsUnitOfWork, actor: object, trace: Trace) -> OrderRow:

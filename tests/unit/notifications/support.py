@@ -15,7 +15,9 @@ from schemas.base import Event
 from services.notifications.adapters import rule_file
 from services.notifications.adapters.memory import MemoryNotificationsUnitOfWork, MemoryStore
 from services.notifications.domain import rules
-from services.notifications.domain.notices import NewEndpoint
+from services.notifications.domain.notices import NewEndpoint, Notice
+from services.notifications.service import criticisms
+from services.notifications.service.ports import Scope
 
 RULES = Path(__file__).parents[3] / "services" / "notifications" / "data" / "rules.toml"
 BOOK = rule_file.load(RULES)
@@ -73,3 +75,17 @@ async def endpoint(
         )
     )
     return endpoint_id
+
+
+async def sign_off_all(on: MemoryStore, at: datetime | None = None) -> list[Notice]:
+    """Every pending criticism draft signed off by its district office (oldest first)."""
+    signed = []
+    pending = await on.unit().drafts.listed(Scope("city", None), status="draft", limit=1000)
+    for d in pending:
+        units = on.unit(FixedClock(at)) if at is not None else on.unit()
+        signed.append(
+            await criticisms.sign_off(
+                units, BOOK, d.draft_id, district_code=d.district_code or "", by="officer-1"
+            )
+        )
+    return signed

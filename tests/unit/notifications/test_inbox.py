@@ -15,7 +15,7 @@ from services.notifications.domain.notices import DeliveryResult
 from services.notifications.service import delivery, inbox, issuing
 from services.notifications.service.ports import Scope
 from tests import factories
-from tests.unit.notifications.support import BOOK, NOW, delivered, endpoint, store
+from tests.unit.notifications.support import BOOK, NOW, delivered, endpoint, sign_off_all, store
 
 NOTICES = issuing.notices_for(BOOK)
 ENTERPRISE = ("enterprise", "E-0001")
@@ -116,6 +116,7 @@ async def test_the_criticism_register_is_scoped_and_filtered_by_year() -> None:
             db, rejected.model_copy(update={"district_code": district, "enterprise_id": enterprise})
         )
     await issue(db, factories.inspection_failed())  # not a criticism
+    await sign_off_all(db)  # the district offices sign the drafts off
 
     def numbers(rows: list[dict[str, object]]) -> list[object]:
         return sorted(str(r["notice_no"]) for r in rows)

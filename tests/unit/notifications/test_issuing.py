@@ -18,7 +18,16 @@ from services.notifications.domain import rules
 from services.notifications.domain.notices import LadderStep
 from services.notifications.service import issuing
 from tests import factories
-from tests.unit.notifications.support import BOOK, NOW, batch, delivered, endpoint, event, store
+from tests.unit.notifications.support import (
+    BOOK,
+    NOW,
+    batch,
+    delivered,
+    endpoint,
+    event,
+    sign_off_all,
+    store,
+)
 
 NOTICES = issuing.notices_for(BOOK)
 
@@ -112,7 +121,7 @@ async def test_a_submission_calls_the_pending_criticism_off() -> None:
     assert rules_issued == ["rectification-overdue-reminder", "rectification-submitted-verify"]
 
 
-async def test_a_criticism_is_numbered_and_ends_every_pending_ladder_of_its_subject() -> None:
+async def test_a_criticism_is_drafted_and_ends_every_pending_ladder_of_its_subject() -> None:
     db = store()
     uow = db.unit()
     await NOTICES(uow, [delivered(factories.rectification_overdue(order_id="O-1"))])
@@ -120,16 +129,30 @@ async def test_a_criticism_is_numbered_and_ends_every_pending_ladder_of_its_subj
     await NOTICES(uow, [delivered(factories.rectification_rejected(order_id="O-1"))])
     await uow.commit()
 
-    criticism = next(n for n in db.tables.notices.values() if n.kind == "criticism")
+    assert [n.kind for n in db.tables.notices.values()] == ["reminder"]  # not issued yet
+    (drafted,) = db.tables.drafts.values()
+    assert (drafted.status, drafted.notice_no) == ("draft", None)
+    assert "文号签发时编定" in drafted.body_zh
+    assert drafted.title_zh.endswith("（文号签发时编定）")
+    (stored,) = db.tables.escalations.values()
+    assert (stored.status, stored.settled_by) == ("cancelled", drafted.draft_id)
+    assert [type(w.event).__name__ for w in db.published] == ["NoticeIssued", "CriticismDrafted"]
+
+    (criticism,) = await sign_off_all(db)
+    assert criticism.notice_id == drafted.draft_id
     assert criticism.notice_no == "和平区物业通〔2011〕1号"
     assert [(c.recipient_kind, c.cc) for c in criticism.copies] == [
         ("enterprise", False),
         ("district", True),
         ("city", True),
     ]
-    (stored,) = db.tables.escalations.values()
-    assert (stored.status, stored.settled_by) == ("cancelled", criticism.notice_id)
-    assert [w.event.kind for w in db.published] == ["reminder", "criticism"]  # type: ignore[attr-defined]
+    issued = db.published[-1].event
+    assert isinstance(issued, notifications.NoticeIssued)
+    assert (issued.kind, issued.notice_no, issued.sign_off) == (
+        "criticism",
+        criticism.notice_no,
+        "office",
+    )
 
 
 async def test_criticism_numbers_run_per_district_and_year() -> None:
@@ -140,6 +163,8 @@ async def test_criticism_numbers_run_per_district_and_year() -> None:
             order_id=f"O-{district}-{len(db.tables.notices)}"
         )
         await NOTICES(uow, [delivered(rejected.model_copy(update={"district_code": district}))])
+    await uow.commit()
+    await sign_off_all(db)
 
     assert sorted(n.notice_no or "" for n in db.tables.notices.values()) == [
         "南开区物业通〔2011〕1号",
@@ -260,7 +285,7 @@ async def _remind(db: MemoryStore, order_id: str = "O-1") -> None:
     await NOTICES(db.unit(), [delivered(factories.rectification_overdue(order_id=order_id))])
 
 
-async def test_a_due_step_issues_its_criticism_once() -> None:
+async def test_a_due_step_drafts_its_criticism_once() -> None:
     db = store()
     await _remind(db)
     (stored,) = db.tables.escalations.values()
@@ -272,13 +297,23 @@ async def test_a_due_step_issues_its_criticism_once() -> None:
     assert await issuing.escalate_next(db.unit(FixedClock(due)), BOOK) is True
     assert await issuing.escalate_next(db.unit(FixedClock(due + timedelta(days=30))), BOOK) is None
 
-    criticism = next(n for n in db.tables.notices.values() if n.kind == "criticism")
-    assert criticism.rule_id == "rectification-overdue-criticism"
-    assert criticism.issued_at == due
+    (drafted,) = db.tables.drafts.values()
+    assert drafted.rule_id == "rectification-overdue-criticism"
+    assert drafted.drafted_at == due
     stored = db.tables.escalations[stored.step.escalation_id]
-    assert (stored.status, stored.settled_by) == ("issued", criticism.notice_id)
+    assert (stored.status, stored.settled_by) == ("issued", drafted.draft_id)
     written = db.published[-1]
-    assert written.event.notice_id == criticism.notice_id  # type: ignore[attr-defined]
+    assert isinstance(written.event, notifications.CriticismDrafted)
+    assert written.event.notice_id == drafted.draft_id
+    assert written.trace == Trace(stored.step.correlation_id, stored.step.cause_event_id)
+
+    signed_at = due + timedelta(days=2)
+    (criticism,) = await sign_off_all(db, signed_at)
+    assert (criticism.notice_id, criticism.issued_at) == (drafted.draft_id, signed_at)
+    # the body states the facts as of the draft, the document is dated at sign-off
+    assert f"截至{rules.in_china(due):%Y年%m月%d日}" in criticism.body_zh
+    assert f"{rules.in_china(signed_at):%Y年%m月%d日}" not in criticism.body_zh
+    written = db.published[-1]
     assert written.trace == Trace(stored.step.correlation_id, stored.step.cause_event_id)
 
 
@@ -307,6 +342,7 @@ async def test_a_pass_issues_every_due_criticism_and_counts_them() -> None:
 
     assert await issuing.escalate_due(lambda: db.unit(FixedClock(due)), BOOK) == 3
     assert await issuing.escalate_due(lambda: db.unit(FixedClock(due)), BOOK) == 0
+    await sign_off_all(db)
 
     criticisms = [n for n in db.tables.notices.values() if n.kind == "criticism"]
     assert sorted(n.notice_no or "" for n in criticisms) == [
