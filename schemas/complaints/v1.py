@@ -26,6 +26,10 @@ class _ComplaintEvent(base.Event):
     )
 
 
+LegacyChannel = Literal["web", "open311", "phone", "counter"]
+"""`ComplaintFiled.channel`'s values, fixed: consumers built before the hotline read these."""
+
+
 class ComplaintFiled(_ComplaintEvent):
     """投诉登记 An owner's complaint was filed (by the owner, or by staff on their behalf)."""
 
@@ -54,8 +58,28 @@ class ComplaintFiled(_ComplaintEvent):
             "water_cut_building, flood_roof_drainage. Empty when none."
         ),
     )
-    channel: Literal["web", "open311", "phone", "counter"] = Field(
-        description="受理渠道 How it was received."
+    channel: LegacyChannel = Field(
+        description=(
+            "受理渠道 How it was received: web, open311, phone (also a call forwarded by the "
+            "12345 hotline), counter (walk-in). `intake_channel` tells the hotline apart."
+        )
+    )
+    intake_channel: Literal["web", "open311", "phone", "counter", "hotline"] | None = Field(
+        default=None,
+        description=(
+            "受理渠道(细分) The channel as recorded: `channel`'s values plus `hotline` (the 12345 "
+            "citizens' hotline registered it). Null from producers that predate it: read "
+            "`channel`."
+        ),
+    )
+    registered_by: Literal["enterprise", "district_office", "hotline"] | None = Field(
+        default=None,
+        description=(
+            "代登记单位 Who registered it on the owner's behalf: enterprise staff, the district "
+            "office (phone or walk-in) or the 12345 hotline; null when the owner filed it (web, "
+            "Open311) and from producers that predate it. The kind only: never the owner's name "
+            "or phone."
+        ),
     )
     filed_at: AwareDatetime = Field(description="登记时间 When it was filed.")
     ticket_no: str | None = Field(
@@ -213,8 +237,8 @@ class ComplaintExtensionDecided(_ComplaintEvent):
 
 class ComplaintAssigned(_ComplaintEvent):
     """指定办理 The district office named the organisation that must handle a complaint escalated
-    for being passed on too often (首问责任); it is not transferred again. The office's reason
-    stays in the complaints service."""
+    for being passed on too often (首问责任), or took it over itself (自行办理, `taken_over`); it is
+    not transferred again. The office's reason stays in the complaints service."""
 
     ce_type: ClassVar[str] = "cn.tj.wuye.complaints.ComplaintAssigned.v1"
 
@@ -223,3 +247,12 @@ class ComplaintAssigned(_ComplaintEvent):
         description="指定办理单位 Organisation that must handle it now (may be the same one: ordered to)."
     )
     assigned_at: AwareDatetime = Field(description="指定时间 When the office assigned it.")
+    taken_over: bool = Field(
+        default=False,
+        description=(
+            "自行办理 True when the district office took the complaint over itself: `to_org` is "
+            "the office (`district-office-<district_code>`) and its officer is the responsible "
+            "person (首问责任人) from now on. False (and absent from older producers) when it "
+            "named an enterprise."
+        ),
+    )

@@ -28,6 +28,7 @@ from services.complaints.entrypoints.supervision_http import router as supervisi
 from services.complaints.entrypoints.surveys_http import router as surveys_router
 from services.complaints.entrypoints.web import router as web_router
 from services.complaints.entrypoints.workspace_pages import router as workspace_router
+from services.complaints.entrypoints.workspace_register import router as register_pages
 from services.complaints.entrypoints.workspace_surveys import router as surveys_pages
 from services.complaints.settings import ComplaintsSettings
 
@@ -94,6 +95,7 @@ SPEC = ServiceSpec(
         photos_owner_router,
         workspace_router,
         surveys_pages,
+        register_pages,
         photos_pages_router,
     ),
     consumers=subscriptions.CONSUMERS,

@@ -374,15 +374,17 @@ COMPLAINTS = (
         "complaints",
         "POST",
         "/api/v1/complaints",
-        only("owner", *ENTERPRISES, enterprise_b=422),
+        only("owner", *ENTERPRISES, "district_x", "agency", enterprise_b=422, district_y=422),
         json={
             "project_id": "{project_id}",
             "category": "other",
             "description": "三号楼楼道灯不亮",
             "channel": "phone",
         },
-        note="staff file by phone for their own projects (B: unknown project, 422); an owner "
-        "files on the web (a phone channel is the body's fault: 422)",
+        note="staff and the district office register by phone for their own projects / "
+        "district (B, Y: unknown project, 422); an owner files on the web and the 12345 hotline "
+        "(an agency) on its own channel (a phone channel is the body's fault: 422); the city "
+        "office files nothing",
     ),
     Row(
         "complaints",
@@ -405,7 +407,7 @@ COMPLAINTS = (
         "complaints",
         "POST",
         "/api/v1/complaints/with-photos",
-        only("owner", *ENTERPRISES),
+        only("owner", *ENTERPRISES, "district_x", "district_y", "agency"),
         form={"complaint": "{}"},
         note="multipart in real use; this form body is the body's fault (422) for those allowed",
     ),
@@ -454,8 +456,10 @@ COMPLAINTS = (
         "complaints",
         "POST",
         "/api/v1/complaints/{complaint_id}/reply",
-        only("enterprise_a", enterprise_b=404),
+        only("enterprise_a", enterprise_b=404, district_y=404),
         json={"text": "已修复"},
+        note="a district office replies only to a complaint it took over (自行办理): 403 on the "
+        "seeded one; another district's answers like a missing one",
     ),
     Row(
         "complaints",
@@ -470,6 +474,14 @@ COMPLAINTS = (
         "/api/v1/complaints/{complaint_id}/assignment",
         only("district_x", district_y=404),
         json={"to_org": "E-0001", "reason": "多次转办,指定由本企业办理"},
+    ),
+    Row(
+        "complaints",
+        "POST",
+        "/api/v1/complaints/{complaint_id}/takeover",
+        only("district_x", district_y=404),
+        json={"reason": "多次转办,由区县物业办自行办理"},
+        note="the seeded complaint is not escalated: district X is refused by the state (409)",
     ),
     Row(
         "complaints",
@@ -522,6 +534,13 @@ COMPLAINTS = (
         "GET",
         "/api/v1/surveys/{survey_id}/results",
         only(*STAFF, enterprise_b=404, district_y=404),
+    ),
+    Row(
+        "complaints",
+        "GET",
+        "/api/v1/surveys/{survey_id}/comments",
+        only(*STAFF, enterprise_b=404, district_y=404),
+        note="owners' comments of a closed survey: its enterprise and offices only, never public",
     ),
     # Open311: public reads, filing with the client application's api_key (in the form).
     Row("complaints", "GET", "/open311/v2/services.{fmt}", public()),

@@ -125,6 +125,7 @@ OWNER = ("owner", "owner-x")  # the subject of the test issuer's owner token
                 ("complaint-assigned", "enterprise", "E-0003"),
             ],
         ),
+        (["complaint-taken-over"], [("complaint-taken-over", *ENT)]),
         (["complaint-extension-requested"], [("complaint-extension-requested", *DIS)]),
         (["complaint-extension-decided"], [("complaint-extension-decided", *ENT)]),
         (["rectification-rejected-first"], [("rectification-rejected-first", *ENT)]),

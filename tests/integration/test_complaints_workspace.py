@@ -484,3 +484,86 @@ async def test_the_complaint_page_shows_the_owners_photos_to_whom_may_see_it(des
     assert images.gps_of(full.content) == {}  # stored without EXIF
     # another enterprise: neither the page nor the photo
     assert (await desk.as_(MALLORY).get(thumb)).status_code == 404
+
+
+async def test_the_district_takes_an_escalated_complaint_over_and_answers_the_owner(
+    desk: Desk,
+) -> None:
+    """自行办理 (issue 16): the office becomes the responsible person, replies itself, and the
+    complaint is neither transferred nor assigned again."""
+    client = desk.as_(ALICE)
+    cid = desk.ids["spare"]
+    await client.post(
+        f"{BASE}c/{cid}/accept",
+        data={"csrf_token": token(await client.get(f"{BASE}c/{cid}/accept"))},
+    )
+    office = desk.as_(HEPING)
+    refused = await office.get(f"{BASE}c/{cid}/reply")
+    assert refused.status_code == 403  # not taken over: the enterprise's to answer
+    not_yet = await office.post(
+        f"{BASE}c/{cid}/takeover",
+        data={"csrf_token": token(await office.get(f"{BASE}c/{cid}/takeover")), "reason": "推诿"},
+    )
+    assert not_yet.status_code == 409  # nothing escalated yet
+    client = desk.as_(ALICE)
+    for org in ("door-co", "ent-a", "door-co"):  # one past the limit of two transfers
+        form = await client.get(f"{BASE}c/{cid}/transfer")
+        await client.post(
+            f"{BASE}c/{cid}/transfer",
+            data={"csrf_token": token(form), "to_org": org, "reason": "门禁不归本单位维护"},
+        )
+    office = desk.as_(HEPING)
+    page = await office.get(f"{BASE}c/{cid}")
+    assert f"c/{cid}/takeover" in page.text
+    assert f"c/{cid}/assign" in page.text
+    form = await office.get(f"{BASE}c/{cid}/takeover")
+    assert "您成为首问责任人" in form.text
+    done = await office.post(
+        f"{BASE}c/{cid}/takeover",
+        data={"csrf_token": token(form), "reason": "企业之间多次推诿,由本办直接办理"},
+    )
+    assert done.status_code == 303, done.text
+    (taken,) = await events(desk.dsn, "ComplaintAssigned")
+    assert (taken["from_org"], taken["to_org"], taken["taken_over"]) == (
+        "door-co", "district-office-120101", True,
+    )  # fmt: skip
+    view = await api_view(desk, HEPING, cid)
+    assert (view["responsible_staff_id"], view["handling_org"]) == (
+        "heping-officer", "district-office-120101",
+    )  # fmt: skip
+    shown = await desk.as_(HEPING).get(f"{BASE}c/{cid}?done=takeover")
+    assert "已自行办理" in shown.text
+    assert f"c/{cid}/reply" in shown.text
+    assert f"c/{cid}/takeover" not in shown.text  # taken over: no second decision
+    again = await desk.client.post(
+        f"/api/v1/complaints/{cid}/assignment",
+        json={"to_org": "ent-a", "reason": "改为企业办理"},
+        headers=desk.bearer(HEPING),
+    )
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "taken_over"
+    moved = await desk.client.post(
+        f"/api/v1/complaints/{cid}/transfer",
+        json={"to_org": "ent-a", "reason": "转回企业"},
+        headers=desk.bearer(ALICE),
+    )
+    assert moved.status_code == 422  # assigned (to the office): no transfer
+    by_ent = await desk.client.post(
+        f"/api/v1/complaints/{cid}/reply", json={"text": "已修好"}, headers=desk.bearer(ALICE)
+    )
+    assert by_ent.status_code == 409  # no longer the responsible person
+    other = await desk.client.post(
+        f"/api/v1/complaints/{cid}/reply", json={"text": "已修好"}, headers=desk.bearer(HEXI)
+    )
+    assert other.status_code == 404
+    office = desk.as_(HEPING)
+    form = await office.get(f"{BASE}c/{cid}/reply")
+    assert form.status_code == 200, form.text
+    replied = await office.post(
+        f"{BASE}c/{cid}/reply",
+        data={"csrf_token": token(form), "text": "本办已责成物业企业今日更换门禁,请您查看。"},
+    )
+    assert replied.status_code == 303, replied.text
+    (reply,) = await events(desk.dsn, "ComplaintReplied")
+    assert reply["complaint_id"] == cid
+    assert (await stored(desk.dsn, cid))["status"] == "replied"

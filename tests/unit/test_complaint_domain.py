@@ -177,9 +177,27 @@ def test_a_bad_urgency_or_channel_is_a_field_error(file: Filer) -> None:
 
 
 def test_staff_channels_name_the_filer_and_owner_channels_do_not(file: Filer) -> None:
-    assert file(channel="phone", filed_by="S-desk").filed_by == "S-desk"
+    phoned = file(channel="phone", filed_by="S-desk", registered_by="enterprise")
+    assert (phoned.filed_by, phoned.registered_by) == ("S-desk", "enterprise")
     assert refused(lambda: file(channel="counter")).field == "filed_by"
     assert refused(lambda: file(channel="open311", filed_by="S-desk")).field == "filed_by"
+
+
+def test_registered_complaints_say_who_registered_them_and_the_hotline_channel_is_its_own(
+    file: Filer,
+) -> None:
+    hotline = file(channel="hotline", filed_by="clerk-1", registered_by="hotline")
+    assert (hotline.channel, hotline.registered_by) == ("hotline", "hotline")
+    walk_in = file(channel="counter", filed_by="officer-1", registered_by="district_office")
+    assert walk_in.registered_by == "district_office"
+    assert refused(lambda: file(channel="hotline")).field == "filed_by"
+    assert refused(lambda: file(channel="phone", filed_by="S-desk")).field == "channel"
+    assert (
+        refused(lambda: file(channel="hotline", filed_by="x", registered_by="district_office"))
+    ).code == "registered_by_mismatch"
+    assert refused(lambda: file(channel="phone", filed_by="x", registered_by="hotline")).code == (
+        "registered_by_mismatch"
+    )
 
 
 def test_a_description_of_exactly_2000_characters_is_accepted_one_more_is_not(

@@ -214,7 +214,7 @@ def test_the_emergency_tier_is_never_slower_than_urgent_for_any_category(
 def test_staff_may_not_lower_the_tier_the_answers_set_but_may_raise_it(
     categories: complaint_categories.Categories, policy: sla.SlaPolicy, cal: WorkingCalendar
 ) -> None:
-    staff = {"channel": "phone", "filed_by": "S-1"}
+    staff = {"channel": "phone", "filed_by": "S-1", "registered_by": "enterprise"}
     gas = categories.get("gas")
     smell = file(gas, {"smell": True}, DRY, policy, cal, urgency="normal", **staff)
     assert (smell.urgency, smell.safety) == ("urgent", ("gas_smell",))

@@ -128,6 +128,14 @@ SAMPLES["complaint-assigned"] = event(
     to_org="E-0003",
     assigned_at=T,
 )
+SAMPLES["complaint-taken-over"] = event(
+    "cn.tj.wuye.complaints.ComplaintAssigned.v1",
+    **COMPLAINT,
+    from_org="E-0002",
+    to_org="district-office-120101",
+    assigned_at=T,
+    taken_over=True,
+)
 SAMPLES["complaint-extension-requested"] = event(
     "cn.tj.wuye.complaints.ComplaintExtensionRequested.v1",
     **COMPLAINT,
@@ -571,3 +579,13 @@ def test_an_assignment_goes_to_the_assignee_with_the_responsible_enterprise_copi
     assert r.addressees(rule, ordered, PROJECT) == [r.Addressee("enterprise", "E-0001", cc=False)]
     assert "责令继续办理" in BOOK.render(rule, {"e": ordered, **r.names(e, PROJECT)}).body_zh
     assert "不得再转办" in render(rule.id).body_zh
+
+
+def test_a_complaint_the_district_office_took_over_tells_the_enterprise_not_the_office() -> None:
+    taken = SAMPLES["complaint-taken-over"]
+    assert not BOOK.rules["complaint-assigned"].matches(taken)  # no notice to "an enterprise"
+    assert not BOOK.rules["complaint-taken-over"].matches(SAMPLES["complaint-assigned"])
+    rule = BOOK.rules["complaint-taken-over"]
+    assert rule.matches(taken)
+    assert r.addressees(rule, taken, PROJECT) == [r.Addressee("enterprise", "E-0001", cc=False)]
+    assert "自行办理" in render(rule.id).body_zh

@@ -63,6 +63,20 @@ NAVIGATION = (
     NavEntry("inspections", "orders", "整改单", "Orders", OFFICES | {Role.ENTERPRISE}),
     NavEntry("complaints", "", "投诉（升级）", "Complaints (escalated)", OFFICES),
     NavEntry("complaints", "", "投诉办理", "Complaints", frozenset({Role.ENTERPRISE})),
+    NavEntry(
+        "complaints",
+        "register",
+        "代业主登记",
+        "Register for an owner",
+        frozenset({Role.DISTRICT_OFFICE, Role.AGENCY}),
+    ),
+    NavEntry(
+        "complaints",
+        "survey-comments",
+        "调查留言",
+        "Survey comments",
+        OFFICES | {Role.ENTERPRISE},
+    ),
     NavEntry("exposure", "", "曝光案件待审", "Cases in review", OFFICES),
     NavEntry("exposure", "", "本企业曝光案件", "Our exposure cases", frozenset({Role.ENTERPRISE})),
     NavEntry(

@@ -228,6 +228,7 @@ def to_doc(c: complaint_model.Complaint) -> dict[str, Any]:
         "photo_refs": list(c.photo_refs),
         "safety": list(c.safety),
         "filed_by": c.filed_by,
+        "registered_by": c.registered_by,
         "status": c.status.value,
         "responsible": None
         if c.responsible is None
@@ -247,12 +248,7 @@ def to_doc(c: complaint_model.Complaint) -> dict[str, Any]:
         "escalated_at": _t(c.escalated_at),
         "assignment": None
         if c.assignment is None
-        else {
-            "to_org": c.assignment.to_org,
-            "by": c.assignment.by,
-            "reason": c.assignment.reason,
-            "at": _t(c.assignment.at),
-        },
+        else {**vars(c.assignment), "at": _t(c.assignment.at)},  # to_org, by, reason, taken_over
         "replies": [{"by": r.by, "text": r.text, "at": _t(r.at)} for r in c.replies],
         "feedback": [
             {"satisfied": f.satisfied, "rating": f.rating, "comment": f.comment, "at": _t(f.at)}
@@ -279,7 +275,7 @@ def to_doc(c: complaint_model.Complaint) -> dict[str, Any]:
 def _assignment(a: dict[str, Any] | None) -> complaint_model.Assignment | None:
     if a is None:
         return None
-    return complaint_model.Assignment(a["to_org"], a["by"], a["reason"], _d(a["at"]))
+    return complaint_model.Assignment(**{**a, "at": _d(a["at"])})  # taken_over: absent before
 
 
 def from_doc(
@@ -304,6 +300,8 @@ def from_doc(
         photo_refs=tuple(d["photo_refs"]),
         safety=tuple(d.get("safety", ())),  # absent in documents written before the tiers
         filed_by=d["filed_by"],
+        # before `registered_by` existed only enterprise staff filed for owners
+        registered_by=d.get("registered_by", "enterprise" if d["filed_by"] else None),
         status=complaint_model.Status(d["status"]),
         responsible=None
         if resp is None

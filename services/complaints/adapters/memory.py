@@ -331,6 +331,10 @@ class MemorySurveys:
         if comment:
             stored.comments.append(comment)
 
+    async def comments(self, survey_ids: Sequence[str]) -> dict[str, list[str]]:
+        found = [self._store.surveys[i] for i in survey_ids if i in self._store.surveys]
+        return {f.survey.survey_id: sorted(f.comments) for f in found if f.comments}
+
     async def save_closed(self, s: survey_model.Survey) -> None:
         stored = self._store.surveys[s.survey_id]
         stored.survey = replace(stored.survey, status=s.status, closed_at=s.closed_at)

@@ -165,6 +165,9 @@ class PgSurveys:
     async def save_closed(self, s: survey_model.Survey) -> None:
         await survey_sql.save_closed(self._conn, s)
 
+    async def comments(self, survey_ids: Sequence[str]) -> dict[str, list[str]]:
+        return await survey_sql.comments(self._conn, survey_ids)
+
     async def due_to_close(self, now: datetime, limit: int) -> list[SurveyRow]:
         return await survey_sql.due_to_close(self._conn, now, limit)
 

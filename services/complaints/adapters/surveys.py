@@ -200,6 +200,19 @@ async def save_answer(
         )
 
 
+async def comments(conn: db.Connection, survey_ids: Sequence[str]) -> dict[str, list[str]]:
+    """Sorted by text, never by id: the id is the order of answering."""
+    rows = await conn.fetch(
+        """SELECT survey_id, comment FROM survey_comments WHERE survey_id = ANY($1::text[])
+           ORDER BY survey_id, comment""",
+        list(survey_ids),
+    )
+    out: dict[str, list[str]] = {}
+    for r in rows:
+        out.setdefault(r["survey_id"], []).append(r["comment"])
+    return out
+
+
 async def save_closed(conn: db.Connection, s: survey_model.Survey) -> None:
     await conn.execute(
         """UPDATE surveys SET status = $2, closed_at = $3, updated_at = now()

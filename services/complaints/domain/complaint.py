@@ -54,8 +54,12 @@ from services.complaints.domain.sla import (
     breached,
 )
 
-Channel = Literal["web", "open311", "phone", "counter"]
-STAFF_CHANNELS = frozenset({"phone", "counter"})  # staff file on an owner's behalf
+Channel = Literal["web", "open311", "phone", "counter", "hotline"]
+# Registered on an owner's behalf by a person who records it: by phone or at the counter (walk-in)
+# (enterprise staff, the district office), or forwarded by the 12345 citizens' hotline.
+STAFF_CHANNELS = frozenset({"phone", "counter", "hotline"})
+Registrar = Literal["enterprise", "district_office", "hotline"]
+"""Who registered a complaint on an owner's behalf (the staff id is `filed_by`)."""
 MAX_EXTENSION_DAYS = 10
 
 
@@ -136,6 +140,7 @@ class Assignment:
     by: str
     reason: str
     at: datetime
+    taken_over: bool = False  # 自行办理: the office itself handles it, its officer responsible
 
 
 @dataclass(frozen=True)
@@ -157,6 +162,7 @@ class Complaint:
     photo_refs: tuple[str, ...] = ()
     safety: tuple[str, ...] = ()  # ids of the category's safety rules the answers met
     filed_by: str | None = None  # staff id when filed on the owner's behalf
+    registered_by: Registrar | None = None  # and the kind of organisation they work for
     status: Status = Status.FILED
     responsible: Staff | None = None  # 首问责任人, fixed from acceptance to closure
     accepted_at: datetime | None = None
@@ -250,6 +256,7 @@ def file_complaint(
     answers: Mapping[str, str | bool] | None = None,
     photo_refs: Sequence[str] = (),
     filed_by: str | None = None,
+    registered_by: Registrar | None = None,
 ) -> Complaint:
     """A new complaint with both SLA clocks started. `urgency` defaults to the category's; the
     answers' safety rules raise it (never lower it) to the highest tier they name."""
@@ -261,10 +268,20 @@ def file_complaint(
     if (channel in STAFF_CHANNELS) != (filed_by is not None):
         raise TransitionRefused(
             "filed_by_mismatch",
-            "电话和窗口受理须记录登记人员，网上和 Open311 受理不能填写登记人员",
-            "phone and counter complaints name the staff member who filed them; "
+            "电话、窗口和 12345 热线受理须记录登记人员，网上和 Open311 受理不能填写登记人员",
+            "phone, counter and hotline complaints name the person who registered them; "
             "web and Open311 complaints do not",
             "filed_by",
+        )
+    if (filed_by is None) != (registered_by is None) or (
+        registered_by is not None and (channel == "hotline") != (registered_by == "hotline")
+    ):
+        raise TransitionRefused(
+            "registered_by_mismatch",
+            "代业主登记须记录登记单位类别；12345 热线转来的投诉由热线登记",
+            "a complaint registered for an owner names who registered it; the 12345 hotline "
+            "channel is the hotline's alone",
+            "channel",
         )
     chosen = category.urgency if urgency is None else urgency
     if chosen not in URGENCIES:
@@ -297,6 +314,7 @@ def file_complaint(
         photo_refs=owner_input.photo_refs(photo_refs),
         safety=tuple(rule.id for rule in raised),
         filed_by=filed_by,
+        registered_by=registered_by,
     )
 
 
@@ -388,6 +406,12 @@ def assign(complaint: Complaint, to_org: str, reason: str, now: datetime, *, by:
             "only a complaint escalated for too many transfers can be assigned by the office",
         )
     _require_holding(complaint, "指定办理单位", "assign")
+    if complaint.assignment is not None and complaint.assignment.taken_over:
+        raise TransitionRefused(
+            "taken_over",
+            "区县物业办已自行办理此投诉，不再指定其他单位",
+            "the district office handles this complaint itself; it assigns it no more",
+        )
     target = to_org.strip()
     if not target or len(target) > owner_input.MAX_ORG:
         raise TransitionRefused(
@@ -400,6 +424,18 @@ def assign(complaint: Complaint, to_org: str, reason: str, now: datetime, *, by:
         reason, "reason", owner_input.MAX_REASON, min_chars=owner_input.MIN_REASON
     )
     return replace(complaint, handling_org=target, assignment=Assignment(target, by, text, now))
+
+
+def take_over(complaint: Complaint, office: Staff, reason: str, now: datetime) -> Complaint:
+    """自行办理 by the district office, the other answer to an escalation: the office becomes the
+    responsible person (首问责任人) and the handling organisation, and nobody transfers it again.
+    The one case where responsibility moves, by the office that supervises it."""
+    _aware(now)
+    assigned = assign(complaint, office.org_id, reason, now, by=office.staff_id)
+    assert assigned.assignment is not None
+    return replace(
+        assigned, responsible=office, assignment=replace(assigned.assignment, taken_over=True)
+    )
 
 
 def reply(complaint: Complaint, by: str, text: str, now: datetime) -> Complaint:

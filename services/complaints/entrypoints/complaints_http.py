@@ -19,7 +19,7 @@ from services.complaints.domain import owner_input
 from services.complaints.entrypoints import policy
 from services.complaints.entrypoints.deps import Deps
 from services.complaints.entrypoints.photo_links import photo_list
-from services.complaints.entrypoints.policy import District, Enterprise, Filer, Reader
+from services.complaints.entrypoints.policy import District, Enterprise, Filer, Reader, Replier
 from services.complaints.service import handling, intake, photos
 from services.complaints.service.ports import Row
 
@@ -61,8 +61,8 @@ class ComplaintIn(BaseModel):
     category: str = Field(min_length=1, max_length=64, description="投诉类别")
     urgency: Literal["normal", "urgent"] | None = Field(default=None, description="紧急程度")
     description: str = Field(min_length=1, max_length=4000, description="投诉内容")
-    channel: Literal["web", "phone", "counter"] = Field(
-        default="web", description="受理渠道: owners web; staff phone or counter"
+    channel: Literal["web", "phone", "counter", "hotline"] = Field(
+        default="web", description="受理渠道: owners web; staff phone, counter; 12345 hotline"
     )
     address: str | None = Field(default=None, max_length=owner_input.MAX_ADDRESS * 2)
     answers: dict[str, str | bool] = Field(default_factory=dict, max_length=20)
@@ -171,6 +171,7 @@ def staff_view(row: Row, principal: Principal, *, detail: bool) -> dict[str, Any
             "answers": dict(c.answers),
             "photo_refs": list(c.photo_refs),
             "filed_by": c.filed_by,
+            "registered_by": c.registered_by,
             "transfers": [
                 {
                     "from_org": t.from_org,
@@ -233,8 +234,9 @@ async def file_complaint(
     trace: RequestTrace,
     idempotency_key: IdempotencyKey = None,
 ) -> FiledOut:
-    """An owner files (web); enterprise staff file for an owner by phone or at the counter. The
-    response carries the follow-up token once: only its hash is stored.
+    """An owner files (web); enterprise staff and the district office (its district's) register
+    for an owner by phone or at the counter, the 12345 hotline (an outside-agency account) on the
+    `hotline` channel: one intake (SLA, tiers, first inquiry). The follow-up token comes once.
 
     A retry with the same `Idempotency-Key` (per caller) files nothing new: 200 with the first
     complaint, `replayed: true`, header `Idempotent-Replayed: true` and a new follow-up token
@@ -361,7 +363,7 @@ async def transfer(
 
 @router.post("/complaints/{complaint_id}/reply")
 async def reply(
-    complaint_id: str, body: ReplyIn, deps: Deps, trace: RequestTrace, principal: Enterprise
+    complaint_id: str, body: ReplyIn, deps: Deps, trace: RequestTrace, principal: Replier
 ) -> dict[str, Any]:
     row = await handling.reply(
         deps.units(), deps.rules, principal, complaint_id, text=body.text, trace=trace

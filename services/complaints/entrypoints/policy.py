@@ -17,14 +17,19 @@ from services.complaints.service import access
 
 # --- who may call -------------------------------------------------------------------------------
 
-Filer = Annotated[Principal, require(Role.OWNER, Role.ENTERPRISE)]
-"""Owners (web) and enterprise staff (phone, counter) file complaints."""
+Filer = Annotated[
+    Principal, require(Role.OWNER, Role.ENTERPRISE, Role.DISTRICT_OFFICE, Role.AGENCY)
+]
+"""Owners (web) file complaints; enterprise staff and the district office (phone, counter) and
+the 12345 hotline (an outside agency, its own channel) register them on an owner's behalf."""
 Reader = Annotated[Principal, require(Role.ENTERPRISE, Role.DISTRICT_OFFICE, Role.CITY_OFFICE)]
 """Enterprises and offices read complaints and survey results in their scope."""
 Enterprise = Annotated[Principal, require(Role.ENTERPRISE)]
 """Enterprise staff handle complaints and run surveys."""
+Replier = Annotated[Principal, require(Role.ENTERPRISE, Role.DISTRICT_OFFICE)]
+"""Enterprise staff reply; a district office to a complaint it took over (自行办理)."""
 District = Annotated[Principal, require(Role.DISTRICT_OFFICE)]
-"""The district office decides extensions and assigns escalated complaints."""
+"""The district office decides extensions and assigns or takes over escalated complaints."""
 
 
 # --- what a response may show -------------------------------------------------------------------
@@ -89,6 +94,29 @@ def assign_refusal(p: Principal) -> Message | None:
     """Who assigns an escalated complaint (`access.require_supervisor`)."""
     try:
         access.require_supervisor(p)
+    except DomainError as exc:
+        return exc.message
+    return None
+
+
+REGISTRAR_ROLES = (Role.DISTRICT_OFFICE, Role.AGENCY)
+
+
+def register_refusal(p: Principal) -> Message | None:
+    """The registration desk (代业主登记) is the district office's and the 12345 hotline's
+    (enterprise staff register at their own desk through the API; `access.filed_by`)."""
+    if p.role in REGISTRAR_ROLES:
+        return None
+    return Message(
+        "代业主登记页面仅供区县物业办和 12345 热线使用",
+        "The registration desk is for the district offices and the 12345 hotline",
+    )
+
+
+def reply_refusal(p: Principal, c: complaint_model.Complaint) -> Message | None:
+    """Who replies (`access.require_replier`): enterprise staff, an office it took over."""
+    try:
+        access.require_replier(p, c)
     except DomainError as exc:
         return exc.message
     return None

@@ -158,3 +158,17 @@ async def results(survey_id: str, deps: Deps, principal: Reader) -> dict[str, An
         **_survey(row.survey, row.district_code),
         "results": _results(survey_model.results(row.survey)),
     }
+
+
+@router.get("/surveys/{survey_id}/comments")
+async def comments(survey_id: str, deps: Deps, principal: Reader) -> dict[str, Any]:
+    """调查留言: the owners' comments of a closed survey, for the enterprise (its projects), the
+    district office (its district) and the city office; never public. Phone numbers, ID-card
+    numbers, e-mail addresses and names are masked; the order says nothing of when each was
+    written. While the survey is open: 409 `survey_still_open`, as for its results."""
+    found = await survey_handling.comments(deps.units(), principal, survey_id)
+    return {
+        **_survey(found.row.survey, found.row.district_code),
+        "responses": found.row.survey.tally.responses,
+        "comments": found.comments,
+    }

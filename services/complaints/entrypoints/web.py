@@ -365,7 +365,8 @@ async def track_submit(request: Request, deps: Deps, trace: RequestTrace) -> HTM
     form = await web_pages.posted(request, page)
     if isinstance(form, HTMLResponse):
         return form
-    ticket_no, token = form.get("ticket_no", "").strip(), form.get("token", "").strip()
+    # a token read out over the phone (代业主登记) is written down in groups: spaces do not count
+    ticket_no, token = form.get("ticket_no", "").strip(), "".join(form.get("token", "").split())
     if not ticket_no:
         page.add("ticket_no", "请填写投诉编号", "Enter the ticket number")
     if not token:

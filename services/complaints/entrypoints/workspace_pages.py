@@ -1,9 +1,9 @@
-"""The complaints workspace pages (issue 15): the enterprise's complaint desk (the list by SLA time
-left, a complaint with its history, accept / reply / transfer / extension each on its own
-confirmation page) and the district office's escalated complaints (read-only, plus the extension
-decision and the assignment of a complaint escalated for too many transfers, as the API allows), on the shared shell `runtime.workspace`. Translators only: reads
-through the service handlers, every refusal from `policy`, every change through the same handlers
-as the API (`service.handling`)."""
+"""The complaints workspace pages (issue 15): the enterprise's desk (the list by SLA time left, a
+complaint with its history, accept / reply / transfer / extension each on its own confirmation
+page) and the district office's escalated complaints (the extension decision; on a complaint
+escalated for too many transfers 指定办理 or 自行办理, then its reply), on the shared shell
+`runtime.workspace`. Translators only: reads through the service handlers, every refusal from
+`policy`, every change through the same handlers as the API (`service.handling`)."""
 
 from __future__ import annotations
 
@@ -34,15 +34,12 @@ workspace.add_static_route(router, BASE + "static/workspace.css")
 LIST_LIMIT = 500
 PAGE_SIZE = 15
 STATUS_EN = {
-    "filed": "Awaiting acceptance",
-    "accepted": "In hand",
-    "replied": "Replied, awaiting feedback",
-    "reopened": "Reopened",
-    "closed": "Closed",
-}
+    "filed": "Awaiting acceptance", "accepted": "In hand",
+    "replied": "Replied, awaiting feedback", "reopened": "Reopened", "closed": "Closed",
+}  # fmt: skip
 ACTIONS = ("accept", "reply", "transfer", "extension")
 DECISIONS = ("approve", "refuse")
-SUPERVISION = ("assign",)  # the district office, on an escalated complaint
+SUPERVISION = ("assign", "takeover")  # the district office, on an escalated complaint
 MAX_TEXT = {"text": 4000, "reason": 1000, "to_org": 64}
 
 
@@ -251,6 +248,7 @@ async def complaint(
         may_handle=policy.handle_refusal(session.principal) is None,
         may_decide=policy.extension_decision_refusal(session.principal) is None,
         may_assign=policy.assign_refusal(session.principal) is None,
+        may_reply=policy.reply_refusal(session.principal, c) is None,
         **view_helpers(p, deps),
     )  # fmt: skip
 
@@ -276,14 +274,16 @@ async def confirm(
     found = await _complaint(p, deps, complaint_id)
     if isinstance(found, Response):
         return found
-    refusal = refusal_for(action, session.principal)
+    refusal = refusal_for(action, session.principal, found.complaint)
     if refusal is not None:
         return workspace.refused(env, p, refusal)
     return _action_form(p, deps, found, action)
 
 
-def refusal_for(action: str, principal: Principal) -> Message | None:
+def refusal_for(action: str, principal: Principal, c: complaint_model.Complaint) -> Message | None:
     """Why this person may not take this action (None: they may), from `policy`."""
+    if action == "reply":
+        return policy.reply_refusal(principal, c)
     if action in DECISIONS:
         return policy.extension_decision_refusal(principal)
     if action in SUPERVISION:
@@ -299,6 +299,7 @@ def _checked(p: workspace.WorkspacePage, action: str, fields: dict[str, str]) ->
         "transfer": ("to_org", "reason"),
         "assign": ("to_org", "reason"),
         "extension": ("reason",),
+        "takeover": ("reason",),
     }
     values = {k: fields.get(k, "").strip() for k in ("text", "to_org", "reason", "working_days")}
     labels = {
@@ -350,7 +351,7 @@ async def act(
     if isinstance(found, Response):
         return found
     principal = session.principal
-    refusal = refusal_for(action, principal)
+    refusal = refusal_for(action, principal, found.complaint)
     if refusal is not None:
         return workspace.refused(env, p, refusal)
     values = _checked(p, action, fields)
@@ -373,6 +374,10 @@ async def act(
                 deps.units(), principal, complaint_id,
                 to_org=values["to_org"], reason=values["reason"], trace=trace,
             )  # fmt: skip
+        elif action == "takeover":
+            await handling.take_over(
+                deps.units(), principal, complaint_id, reason=values["reason"], trace=trace
+            )
         elif action == "extension":
             await handling.request_extension(
                 deps.units(), principal, complaint_id,

@@ -1,7 +1,9 @@
 """The enterprise's survey tokens on the complaints workspace (issue 15): its projects' surveys,
 and one-time tokens handed out on a printable page (shown once: only their hashes are stored).
 Tokens are issued by the same handler as the API (`survey_handling.issue_tokens`); who may run
-surveys is `policy.survey_refusal`."""
+surveys is `policy.survey_refusal`. And the owners' comments of closed surveys (issue 16) for the
+enterprise, the district office and the city office, each in their scope, masked as the API
+gives them (`survey_handling.comments_in_scope`)."""
 
 from __future__ import annotations
 
@@ -44,6 +46,41 @@ async def surveys(request: Request, session: CurrentSession, deps: Deps) -> Resp
     return workspace.render(
         env, p, "workspace_surveys.html", rows=rows, issued=issued, max_tokens=MAX_TOKENS
     )
+
+
+COMMENTS_PAGE = 10  # surveys per page
+
+
+@router.get(BASE + "survey-comments", response_class=HTMLResponse)
+async def survey_comments(
+    request: Request, session: CurrentSession, deps: Deps, page_no: int = 1
+) -> Response:
+    """调查留言: closed surveys in scope, those with comments first, each with its comments."""
+    p = page(request, session, deps)
+    refusal = policy.desk_refusal(session.principal)
+    if refusal is not None:
+        return workspace.refused(env, p, refusal)
+    try:
+        found, still_open = await survey_handling.comments_in_scope(deps.units(), session.principal)
+    except DomainError as exc:
+        return workspace.refused(env, p, exc.message, status_of(exc))
+    async with deps.units() as uow:
+        projects = await uow.projects.listed(limit=5000)
+    names = {pr.project_id: pr.project_name for pr in projects}
+    found.sort(
+        key=lambda f: (
+            not f.comments,
+            -(f.row.survey.closed_at or f.row.survey.closes_at).timestamp(),
+        )
+    )
+    pages = max(1, -(-len(found) // COMMENTS_PAGE))
+    page_no = min(max(page_no, 1), pages)
+    shown = found[(page_no - 1) * COMMENTS_PAGE : page_no * COMMENTS_PAGE]
+    return workspace.render(
+        env, p, "workspace_survey_comments.html", items=shown, names=names, page_no=page_no,
+        pages=pages, still_open=still_open, total=len(found),
+        with_comments=sum(1 for f in found if f.comments),
+    )  # fmt: skip
 
 
 @router.post(BASE + "surveys/{survey_id}/tokens", response_class=HTMLResponse)

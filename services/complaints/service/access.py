@@ -41,9 +41,14 @@ def may_see_contact(principal: Principal, c: complaint_model.Complaint) -> bool:
     return False
 
 
-def filed_by(principal: Principal, channel: complaint_model.Channel) -> str | None:
-    """Who may file on which channel: owners on the web (and Open311 clients acting for them),
-    enterprise staff by phone or at the counter (their id is recorded); nobody else."""
+def filed_by(
+    principal: Principal, channel: complaint_model.Channel
+) -> tuple[str, complaint_model.Registrar] | None:
+    """Who may file on which channel: owners on the web (and Open311 clients acting for them);
+    on an owner's behalf, enterprise staff and the district office by phone or at the counter
+    (walk-in), and the 12345 citizens' hotline (an outside agency) on its own channel. The
+    person who registers it is recorded with the kind of organisation they work for; the city
+    office and other roles file nothing."""
     if principal.role is Role.OWNER:
         if channel not in ("web", "open311"):  # open311: a civic app acting for an owner
             raise InvalidInput(
@@ -52,23 +57,42 @@ def filed_by(principal: Principal, channel: complaint_model.Channel) -> str | No
                 field="channel",
             )
         return None
-    if principal.role is Role.ENTERPRISE:
-        if channel not in complaint_model.STAFF_CHANNELS:
+    if principal.role in (Role.ENTERPRISE, Role.DISTRICT_OFFICE):
+        if channel not in ("phone", "counter"):
             raise InvalidInput(
                 "staff_channel",
                 Message(
-                    "工作人员代业主登记须选择电话或窗口渠道",
-                    "staff filing for an owner use the phone or counter channel",
+                    "工作人员代业主登记须选择电话或窗口（来访）渠道",
+                    "staff filing for an owner use the phone or counter (walk-in) channel",
                 ),
                 field="channel",
             )
-        return principal.subject
+        registrar: complaint_model.Registrar = (
+            "enterprise" if principal.role is Role.ENTERPRISE else "district_office"
+        )
+        return principal.subject, registrar
+    if principal.role is Role.AGENCY:
+        if channel != "hotline":
+            raise InvalidInput(
+                "hotline_channel",
+                Message(
+                    "外部机构只能以 12345 热线渠道代业主登记",
+                    "an outside agency registers complaints on the 12345 hotline channel only",
+                ),
+                field="channel",
+            )
+        return principal.subject, "hotline"
     raise Forbidden("role_not_allowed", Message("当前角色无权登记投诉", "your role may not file"))
 
 
-def may_file_for(principal: Principal, enterprise_id: str) -> bool:
-    """Staff file only for their own enterprise's projects; owners for any project."""
-    return principal.role is not Role.ENTERPRISE or principal.enterprise_id == enterprise_id
+def may_file_for(principal: Principal, enterprise_id: str, district_code: str) -> bool:
+    """Enterprise staff file only for their own enterprise's projects, a district office only
+    for its district's; owners and the city-wide 12345 hotline for any project."""
+    if principal.role is Role.ENTERPRISE:
+        return principal.enterprise_id == enterprise_id
+    if principal.role is Role.DISTRICT_OFFICE:
+        return principal.district_code == district_code
+    return True
 
 
 def require_list_reader(principal: Principal) -> None:
@@ -85,6 +109,20 @@ def require_handler(principal: Principal) -> None:
         )
 
 
+def office_org(district_code: str) -> str:
+    """The organisation id of a district office, as a complaint's handler (自行办理)."""
+    return f"district-office-{district_code}"
+
+
+def require_replier(principal: Principal, c: complaint_model.Complaint) -> None:
+    """Enterprise staff reply; the district office only to a complaint it took over (the domain
+    then checks that the caller is the responsible person)."""
+    office = principal.district_code
+    if principal.role is Role.DISTRICT_OFFICE and c.handling_org == office_org(office or ""):
+        return
+    require_handler(principal)
+
+
 def require_district_office(principal: Principal) -> None:
     """The district office decides extensions."""
     if principal.role is not Role.DISTRICT_OFFICE:
@@ -95,7 +133,7 @@ def require_district_office(principal: Principal) -> None:
 
 
 def require_supervisor(principal: Principal) -> None:
-    """The district office assigns an escalated complaint (指定办理)."""
+    """The district office assigns an escalated complaint (指定办理) or takes it over (自行办理)."""
     if principal.role is not Role.DISTRICT_OFFICE:
         raise Forbidden(
             "not_district_office",
@@ -125,6 +163,14 @@ def require_survey_runner(principal: Principal) -> None:
         raise Forbidden(
             "not_enterprise",
             Message("只有物业企业可以发起和结束满意度调查", "only enterprises run surveys"),
+        )
+
+
+def require_survey_reader(principal: Principal) -> None:
+    """Enterprises and the offices read surveys' results and comments, each in their scope."""
+    if principal.role not in OFFICES_AND_ENTERPRISES:
+        raise Forbidden(
+            "role_not_allowed", Message("当前角色无权查看调查结果", "your role may not")
         )
 
 

@@ -1,5 +1,5 @@
 """Complaint handlers after intake: reading in scope, the staff's handling (accept, transfer,
-reply, extensions), the owner's feedback. Load -> decide (domain) -> save with the event, one
+reply, extensions), the district office's supervision (assign, take over), the owner's feedback. Load -> decide (domain) -> save with the event, one
 unit of work each.
 
 Who may see and do what is `service.access`. Events carry no personal data: no contact, no text.
@@ -163,6 +163,34 @@ async def assign(
         return Row(c, row.ticket_no)
 
 
+async def take_over(
+    uow: ComplaintsUnitOfWork, principal: Principal, complaint_id: str, *, reason: str, trace: Trace
+) -> Row:
+    """自行办理: the district office takes an escalated complaint over; the officer becomes the
+    responsible person (`ComplaintAssigned` with `taken_over`, to the office's organisation)."""
+    access.require_supervisor(principal)
+    assert principal.district_code is not None
+    office = complaint_model.Staff(principal.subject, access.office_org(principal.district_code))
+    async with uow:
+        now = uow.clock.now()
+        row = await uow.complaints.get(complaint_id, for_update=True)
+        if row is None or not access.can_see(principal, row.complaint):
+            raise NotFound("complaint_not_found", NOT_FOUND)
+        before = row.complaint
+        c = decide(lambda: complaint_model.take_over(before, office, reason, now))
+        await uow.complaints.save(c, auto_close_at=None)
+        assert before.handling_org is not None  # set at acceptance; taking over requires holding
+        await uow.outbox.add(
+            complaints.ComplaintAssigned(
+                **facts(c), from_org=before.handling_org, to_org=office.org_id,
+                assigned_at=now, taken_over=True,
+            ),
+            trace,
+        )  # fmt: skip
+        await uow.commit()
+        return Row(c, row.ticket_no)
+
+
 async def reply(
     uow: ComplaintsUnitOfWork,
     rules: ComplaintRules,
@@ -174,7 +202,7 @@ async def reply(
 ) -> Row:
     async with uow:
         now = uow.clock.now()
-        row = await _load_for_staff(uow, principal, complaint_id)
+        row = await _load_for_staff(uow, principal, complaint_id, replying=True)
         c = decide(lambda: complaint_model.reply(row.complaint, principal.subject, text, now))
         auto_close_at = now + timedelta(days=rules.policy.auto_close_days)
         await uow.complaints.save(c, auto_close_at=auto_close_at)
@@ -319,11 +347,15 @@ async def feedback(
 
 
 async def _load_for_staff(
-    uow: ComplaintsUnitOfWork, principal: Principal, complaint_id: str
+    uow: ComplaintsUnitOfWork, principal: Principal, complaint_id: str, *, replying: bool = False
 ) -> Row:
-    """Enterprise staff act on their projects' complaints and on those transferred to them."""
+    """Enterprise staff act on their projects' complaints and on those transferred to them; a
+    district office replies to one it took over."""
     row = await uow.complaints.get(complaint_id, for_update=True)
     if row is None or not access.can_see(principal, row.complaint):
         raise NotFound("complaint_not_found", NOT_FOUND)
-    access.require_handler(principal)
+    if replying:
+        access.require_replier(principal, row.complaint)
+    else:
+        access.require_handler(principal)
     return row

@@ -109,7 +109,7 @@ async def file(
     client retrying after a lost answer never saw it. The same key with a different request is
     refused (409). Concurrent requests with one key file once (unique index; the loser replays).
     """
-    filed_by = access.filed_by(principal, intake.channel)
+    registration = access.filed_by(principal, intake.channel)
     key = None
     if idempotency_key is not None:
         key = Idempotency(principal.subject, idempotency_key, fingerprint(intake))
@@ -118,7 +118,7 @@ async def file(
             await uow.commit()
             return replayed
         try:
-            filed = await _file(uow, rules, principal, intake, filed_by, key, trace)
+            filed = await _file(uow, rules, principal, intake, registration, key, trace)
         except IdempotencyKeyTaken:
             # a concurrent request with the same key committed first: answer as its replay
             assert key is not None
@@ -147,13 +147,15 @@ async def _file(
     rules: ComplaintRules,
     principal: Principal,
     intake: Intake,
-    filed_by: str | None,
+    registration: tuple[str, complaint_model.Registrar] | None,
     key: Idempotency | None,
     trace: Trace,
 ) -> Filed:
     now = uow.clock.now()
     project = await uow.projects.get(intake.project_id)
-    if project is None or not access.may_file_for(principal, project.enterprise_id):
+    if project is None or not access.may_file_for(
+        principal, project.enterprise_id, project.district_code
+    ):
         raise InvalidInput(
             "unknown_project", Message("项目不存在", "unknown project"), field="project_id"
         )
@@ -177,7 +179,8 @@ async def _file(
             address=intake.address,
             answers=intake.answers,
             photo_refs=(*intake.photo_refs, *(p.attachment_id for p in intake.photos)),
-            filed_by=filed_by,
+            filed_by=registration[0] if registration else None,
+            registered_by=registration[1] if registration else None,
         ),
     )
     ticket_no = ticket_number(await uow.complaints.next_ticket_number(), now)
@@ -192,7 +195,9 @@ async def _file(
             urgency="normal" if complaint.urgency == "normal" else "urgent",
             tier=complaint.urgency,
             safety=list(complaint.safety),
-            channel=complaint.channel,
+            channel=wire_channel(complaint.channel),
+            intake_channel=complaint.channel,
+            registered_by=complaint.registered_by,
             filed_at=complaint.filed_at,
             ticket_no=ticket_no,
             acceptance_deadline=complaint.acceptance.deadline,
@@ -207,6 +212,12 @@ async def _file(
         trace,
     )
     return Filed(complaint, ticket_no, token)
+
+
+def wire_channel(channel: complaint_model.Channel) -> complaints.LegacyChannel:
+    """`ComplaintFiled.channel` as consumers built before the hotline channel read it: a call
+    to 12345 is a phone call (`intake_channel` says which)."""
+    return "phone" if channel == "hotline" else channel
 
 
 # Principals that stand for "some owner" rather than one signed-in account: the public web form

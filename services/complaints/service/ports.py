@@ -252,6 +252,11 @@ class SurveyRepository(Protocol):
 
     async def save_closed(self, s: survey_model.Survey) -> None: ...
 
+    async def comments(self, survey_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The owners' comments of these surveys, as written, in an order that tells nothing of
+        when each was written (sorted by text); surveys without comments are left out."""
+        ...
+
     async def due_to_close(self, now: datetime, limit: int) -> list[SurveyRow]: ...
 
     async def listed(

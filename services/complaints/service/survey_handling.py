@@ -19,6 +19,7 @@ from runtime.auth import Principal
 from runtime.calendar import CHINA
 from runtime.errors import DomainError, Message, NotFound
 from runtime.unit_of_work import Delivered, Trace
+from schemas import privacy
 from schemas.base import Event
 from schemas.campaigns import v1 as campaigns
 from schemas.surveys import v1 as surveys
@@ -229,6 +230,53 @@ async def results(uow: ComplaintsUnitOfWork, principal: Principal, survey_id: st
             ),
         )
     return row
+
+
+@dataclass(frozen=True)
+class Comments:
+    """A closed survey's comments as staff read them: personal data masked, sorted by text (the
+    order of writing is not kept: it could point at a household)."""
+
+    row: SurveyRow
+    comments: list[str]
+
+
+def masked(comment: str) -> str:
+    """What staff read of an owner's comment: phone numbers, ID-card numbers, e-mail addresses
+    and names masked as on public topics (`schemas.privacy.scrub`). The comment is anonymous,
+    and the enterprise must not learn who wrote it from the text."""
+    return privacy.scrub(comment)
+
+
+async def comments(uow: ComplaintsUnitOfWork, principal: Principal, survey_id: str) -> Comments:
+    """One survey's comments, for those who may read its results (the enterprise its own
+    projects', a district office its district's, the city office all), once it is closed: the
+    enterprise hands out the tokens, so a comment appearing while answers come in could be
+    matched to a household (as the results are)."""
+    row = await results(uow, principal, survey_id)
+    async with uow:
+        found = await uow.surveys.comments([survey_id])
+    return Comments(row, sorted(masked(c) for c in found.get(survey_id, [])))
+
+
+async def comments_in_scope(
+    uow: ComplaintsUnitOfWork, principal: Principal, campaign_id: str | None = None
+) -> tuple[list[Comments], int]:
+    """The closed surveys in the caller's scope with their comments (masked), and how many
+    surveys in scope are still open (their comments come once they close)."""
+    access.require_survey_reader(principal)
+    async with uow:
+        rows = await uow.surveys.listed(
+            enterprise_id=principal.enterprise_id,
+            district_code=principal.district_code,
+            campaign_id=campaign_id,
+        )
+        closed = [r for r in rows if r.survey.status == "closed"]
+        found = await uow.surveys.comments([r.survey.survey_id for r in closed])
+    out = [
+        Comments(r, sorted(masked(c) for c in found.get(r.survey.survey_id, []))) for r in closed
+    ]
+    return out, len(rows) - len(closed)
 
 
 async def enterprise_results(
