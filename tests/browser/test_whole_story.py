@@ -93,10 +93,13 @@ def sign_in(page: Page, keycloak: Keycloak, url: str, user: str, *, screenshot: 
 def heping(page: Page) -> Counts:
     row = page.locator("table.queue tbody tr").filter(has_text="和平区")
     expect(row).to_have_count(1)
-    cell = row.locator("td").nth(1).inner_text().strip()
-    done = re.fullmatch(r"(\d+)(?:\s*\(不合格\s*(\d+)\))?", cell)
+    # cells by their label (the table's columns may grow), parentheses full-width in Chinese
+    cell = row.locator('td[data-label="检查"]').inner_text().strip()
+    done = re.fullmatch(r"(\d+)(?:\s*[（(]不合格\s*(\d+)[）)])?", cell)
     assert done, row.inner_text()
-    rectified = re.search(r"\((\d+)/(\d+)\)", row.locator("td").nth(3).inner_text())
+    rectified = re.search(
+        r"[（(](\d+)/(\d+)[）)]", row.locator('td[data-label="按期整改率"]').inner_text()
+    )
     return Counts(
         inspections=int(done.group(1)),
         failed=int(done.group(2) or 0),
@@ -174,7 +177,7 @@ def test_the_whole_story(browser: Browser, platform: Platform, keycloak: Keycloa
     inspector.wait_for_url("**/check")
     inspector.get_by_role("button", name="提交巡查").click()
     expect(inspector.locator("body")).to_contain_text("巡查已提交")
-    expect(inspector.locator("body")).to_contain_text("生成的整改单(2)")
+    expect(inspector.locator("body")).to_contain_text("生成的整改单（2）")
     shot(inspector, "story-05-patrol-filed", PHONE)
 
     # Single sign-on: the exposure service's pages, through Keycloak, with no password asked.
