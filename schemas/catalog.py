@@ -34,6 +34,7 @@ _PRODUCED: Mapping[str, tuple[type[base.Event], ...]] = {
         inspections_v1.RectificationRejected,
         inspections_v1.RectificationOverdue,
         inspections_v1.PatrolScheduled,
+        inspections_v1.PatrolsDrawn,
         campaigns_v1.CampaignPhaseStarted,
         campaigns_v1.PlanSubmitted,
         campaigns_v1.PlanOverdue,

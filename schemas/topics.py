@@ -22,6 +22,7 @@ CAMPAIGNS_EVENTS = "wuye.campaigns.events"
 SURVEYS_EVENTS = "wuye.surveys.events"
 NOTIFICATIONS_EVENTS = "wuye.notifications.events"
 EXPOSURE_EVENTS = "wuye.exposure.events"
+DRAWS_EVENTS = "wuye.inspections.draws"
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,19 @@ TOPICS: tuple[TopicSpec, ...] = (
             "满意度调查 Owner satisfaction surveys: opened, closed with their scores, missing. "
             "Results per project are public facts; no household data travels here."
         ),
+        public=True,
+        personal_data="none",
+    ),
+    TopicSpec(
+        name=DRAWS_EVENTS,
+        partitions=3,
+        key="draw_id",
+        description=(
+            "双随机抽查 Random patrol draws (双随机、一公开): each draw's inputs, seed, algorithm "
+            "and result, so anyone can re-run it. Inspectors appear by staff id, never by name. "
+            "The board is rebuilt from it, so it is kept as long as the exposure topic (5 years)."
+        ),
+        config=_config(cleanup_policy="delete", retention_ms=str(5 * 365 * _DAY_MS)),
         public=True,
         personal_data="none",
     ),

@@ -147,6 +147,33 @@ def world_events(run: str) -> tuple[list[Event], Ids, Ids, Ids]:
             closed_at=NOW - timedelta(days=5),
         )
     )
+    # 双随机: 和平区 drew its two projects before their patrols (results appear on /draws).
+    events.append(
+        _event(
+            "cn.tj.wuye.inspections.PatrolsDrawn.v1",
+            draw_id=f"D-120101-{run}",
+            district_code="120101",
+            drawn_at=NOW - timedelta(days=30),
+            drawn_by="officer-1",
+            algorithm="sha256-rank-v1",
+            seed=f"{run.lower()}5eed0123456789abcdef",
+            projects=[{"project_id": p[k], "enterprise_id": e["a"]} for k in ("a", "c")],
+            excluded_project_ids=[],
+            inspectors=[
+                {"inspector_id": "I-101", "conflicts": []},
+                {"inspector_id": "I-102", "conflicts": []},
+            ],
+            project_count=2,
+            inspectors_per_project=1,
+            exclusion_days=90,
+            patrols=[
+                {"patrol_id": f"T-{run}-{k}", "project_id": p[k], "project_name": names[k],
+                 "enterprise_id": e["a"], "inspector_ids": [i]}
+                for k, i in (("a", "I-101"), ("c", "I-102"))
+            ],
+            due_by=NOW - timedelta(days=16),
+        )
+    )  # fmt: skip
     return events, p, e, o
 
 
@@ -177,7 +204,11 @@ async def _published(world: World) -> bool:
     for sql, expected in checks:
         if await world.platform.count("exposure", sql, ids) != expected:
             return False
-    return True
+    draw = f"D-120101-{world.run}"
+    return await world.platform.count("exposure", DRAWN, draw) == 1
+
+
+DRAWN = "SELECT count(*) FROM draw_facts WHERE draw_id = $1"
 
 
 async def build(stack: Any, tmp: Path) -> World:

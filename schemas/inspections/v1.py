@@ -249,6 +249,84 @@ class PatrolScheduled(base.Event):
     window_days: int = Field(ge=1, description="统计窗口(天) Window the count covers.")
     scheduled_at: AwareDatetime = Field(description="安排时间 When it was scheduled.")
     due_by: AwareDatetime = Field(description="应完成巡查时间 When the patrol should be done.")
+    origin: Literal["complaint", "random_draw"] = Field(
+        default="complaint",
+        description=(
+            "来源 complaint = 投诉触发; random_draw = 双随机抽查 (the draw is announced by "
+            "PatrolsDrawn, which names its patrols). Absent in older events: complaint."
+        ),
+    )
 
     def subject(self) -> str:
         return self.patrol_id
+
+
+class DrawnInspector(pydantic.BaseModel):
+    """An inspector in a draw's roster: a staff id and the ids they must not inspect."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    inspector_id: fields.Id = Field(description="检查人员编号 Staff id (never a name).")
+    conflicts: list[fields.Id] = Field(
+        max_length=200,
+        description="回避 Enterprise or project ids this inspector must not inspect.",
+    )
+
+
+class DrawnProject(pydantic.BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    project_id: fields.Id = Field(description="项目编号 Project id.")
+    enterprise_id: fields.Id = Field(description="物业服务企业编号 Enterprise of the project.")
+
+
+class DrawnPatrol(pydantic.BaseModel):
+    """One drawn project, the patrol scheduled for it and the inspectors who go."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    patrol_id: fields.Id = Field(description="巡查安排编号 The scheduled patrol.")
+    project_id: fields.Id = Field(description="项目编号 Project id.")
+    project_name: fields.Name = Field(description="项目名称 Project name.")
+    enterprise_id: fields.Id = Field(description="物业服务企业编号 Enterprise of the project.")
+    inspector_ids: list[fields.Id] = Field(
+        min_length=1, max_length=5, description="检查人员编号 Staff ids of the inspectors."
+    )
+
+
+class PatrolsDrawn(base.Event):
+    """双随机抽查 A district office drew projects to patrol and the inspectors who go. Carries
+    every input, the seed and the algorithm, so the draw can be re-run by anyone and must give
+    the same ``patrols`` (algorithm ``sha256-rank-v1``: see the inspections service's
+    ``domain/patrol_draw.py``)."""
+
+    topic: ClassVar[str] = "wuye.inspections.draws"
+    key_field: ClassVar[str] = "draw_id"
+    ce_type: ClassVar[str] = "cn.tj.wuye.inspections.PatrolsDrawn.v1"
+
+    draw_id: fields.Id = Field(description="抽查编号 Draw id; the Kafka key.")
+    district_code: fields.DistrictCode = Field(description="区划代码 District that drew.")
+    drawn_at: AwareDatetime = Field(description="抽取时间 When the draw was made.")
+    drawn_by: fields.Id = Field(description="抽取人 Staff id of whoever drew (never a name).")
+    algorithm: Literal["sha256-rank-v1"] = Field(description="抽取算法及版本 Algorithm.")
+    seed: str = Field(
+        min_length=16, max_length=128, pattern=r"^[0-9a-f]+$", description="随机种子 Seed (hex)."
+    )
+    projects: list[DrawnProject] = Field(
+        max_length=5000, description="候选项目 Every project of the district, sorted by id."
+    )
+    excluded_project_ids: list[fields.Id] = Field(
+        max_length=5000,
+        description="排除项目 Projects excluded: patrolled within exclusion_days or with a "
+        "patrol already open.",
+    )
+    inspectors: list[DrawnInspector] = Field(
+        min_length=1, max_length=200, description="检查人员名单 The roster, in the order given."
+    )
+    project_count: int = Field(ge=1, le=200, description="抽取项目数 Projects to draw.")
+    inspectors_per_project: int = Field(ge=1, le=5, description="每项目检查人员数.")
+    exclusion_days: int = Field(ge=0, le=365, description="近期已检查排除天数 Exclusion window.")
+    patrols: list[DrawnPatrol] = Field(
+        min_length=1, max_length=200, description="抽取结果 The result, in draw order."
+    )
+    due_by: AwareDatetime = Field(description="应完成巡查时间 When the patrols should be done.")
+
+    def subject(self) -> str:
+        return self.draw_id

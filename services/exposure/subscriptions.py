@@ -138,6 +138,12 @@ GROUPS: tuple[Group, ...] = (
         },
     ),
     Group(
+        "exposure.draws",
+        topics.DRAWS_EVENTS,
+        "Random patrol draws (双随机), published on the board's /draws page",
+        projections={inspections.PatrolsDrawn.ce_type: (facts.record_draws,)},
+    ),
+    Group(
         "exposure.board",
         topics.EXPOSURE_EVENTS,
         "The board applies exposure events it did not emit itself (replays, other regions)",

@@ -137,12 +137,13 @@ def test_public_pages_fit_a_phone_without_sideways_scrolling(
         "board-enterprise-hostile": f"/enterprises/{world.enterprises['b']}",
         "board-stats-en": "/stats?lang=en",
         "board-grades-en": "/grades?lang=en",
+        "board-draws": "/draws",
     }
     for name, path in paths.items():
         page.goto(path)
         expect(page.locator("main h1")).to_be_visible()
         page.wait_for_load_state("load")
-        if name in ("board-grades", "board-stats", "board-enterprise"):
+        if name in ("board-grades", "board-stats", "board-enterprise", "board-draws"):
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"))
         scroll = page.evaluate("document.documentElement.scrollWidth")

@@ -275,3 +275,32 @@ def test_every_page_at_desk_and_phone_width(browser: Browser, site: Site, width:
     page.wait_for_url("**/orders")
     shot(page, "enterprise-orders", width, full=False)
     clerk.close()
+
+
+def test_a_random_draw_at_desk_and_phone_width(browser: Browser, site: Site) -> None:
+    """双随机: the form at both widths, a draw made at the desk, its result (seed, inspectors,
+    the re-run that agrees) at both widths."""
+    desk = signed_in(browser, site, HEPING, 1280)
+    page = desk.new_page()
+    page.goto(BASE + "draws")
+    expect(page.locator("body")).to_contain_text("检查人员名单")
+    page.fill("#roster", "I-101 王明 E-0001\nI-102 李强\nI-103 赵伟 E-0009")
+    page.fill("#project_count", "1")
+    page.fill("#exclusion_days", "0")
+    shot(page, "draw-form", 1280, full=False)
+    with page.expect_navigation():
+        page.get_by_role("button", name="随机抽取").click()
+    expect(page.locator("body")).to_contain_text("结果与上面完全一致")
+    expect(page.locator("body")).to_contain_text("随机种子")
+    shot(page, "draw-result", 1280, full=False)
+    result_url = page.url
+    desk.close()
+    phone = signed_in(browser, site, HEPING, 390)
+    page = phone.new_page()
+    page.goto(BASE + "draws")
+    expect(page.locator("body")).to_contain_text("抽取记录")
+    shot(page, "draw-form", 390, full=False)
+    page.goto(result_url)
+    expect(page.locator("body")).to_contain_text("结果与上面完全一致")
+    shot(page, "draw-result", 390, full=False)
+    phone.close()

@@ -99,6 +99,7 @@ PRIVATE: Final = (
     "survey_id",
     "open_survey_id",
     "attachment_id",
+    "draw_id",
 )
 NEVER_PUBLIC: Final = ("case_id", "objection_id", "notice_id", "endpoint_id", "order_id")
 # Routes deliberately outside the matrix (the path, any service).
@@ -201,6 +202,13 @@ CAMPAIGN = {
         {"kind": "planning", "starts_on": "2012-08-06", "ends_on": "2012-08-13"},
         {"kind": "implementation", "starts_on": "2012-08-14", "ends_on": "2012-10-31"},
     ],
+}
+DRAW = {
+    "inspectors": [
+        {"inspector_id": "I-matrix-1", "name": "矩阵检查员甲"},
+        {"inspector_id": "I-matrix-2", "name": "矩阵检查员乙"},
+    ],
+    "project_count": 1,
 }
 PLAN = {
     "departments": ["综合科"],
@@ -340,6 +348,20 @@ INSPECTIONS = (
         json={"decision": "verify"},
     ),
     Row("inspections", "GET", "/api/v1/patrols/scheduled", only(*OFFICES)),
+    Row(
+        "inspections",
+        "POST",
+        "/api/v1/patrol-draws",
+        only("district_x", "district_y"),  # each in its own district; the city draws nothing
+        json=DRAW,
+    ),
+    Row("inspections", "GET", "/api/v1/patrol-draws", only(*OFFICES)),
+    Row(
+        "inspections",
+        "GET",
+        "/api/v1/patrol-draws/{draw_id}",
+        only("district_x", "city", district_y=404),
+    ),
     Row("inspections", "POST", "/api/v1/campaigns", only("city"), json=CAMPAIGN),
     Row(
         "inspections",
@@ -693,6 +715,7 @@ EXPOSURE = (
     Row("exposure", "GET", "/cases/{case_id}", public(), values={"case_id": "{published_case_id}"}),
     Row("exposure", "GET", "/enterprises/{enterprise_id}", public()),
     Row("exposure", "GET", "/grades", public()),
+    Row("exposure", "GET", "/draws", public()),
     Row("exposure", "GET", "/stats", public()),
     Row("exposure", "GET", "/stats.csv", public()),
     Row("exposure", "GET", "/figures", public()),

@@ -196,6 +196,10 @@ async def seed(platform: Platform, api: Api) -> dict[str, Any]:
         json={"template": "quality-month-2011", "year": 2012},
     )
     s["campaign_id"] = campaign["campaign_id"]
+    drawn = await api.call(
+        "district_x", "inspections", "POST", "/api/v1/patrol-draws", 201, json=m.DRAW
+    )
+    s["draw_id"] = drawn["draw_id"]
 
     # A failed patrol: three rectification orders for E-0001 and a notice in its inbox.
     inspection = await api.call(

@@ -81,6 +81,9 @@ async def test_parallel_complaints_cross_the_threshold_once(inspections_db: asyn
             "SELECT count(*) FROM outbox WHERE event_type LIKE '%PatrolScheduled%'"
         )
     assert outbox_rows == 1
+    async with inspections_db.acquire() as conn:
+        origin = await conn.fetchrow("SELECT origin, draw_id FROM scheduled_patrols")
+    assert (origin["origin"], origin["draw_id"]) == ("complaint", None)  # marked as such
 
 
 async def test_complaints_later_than_the_one_handled_do_not_count(

@@ -67,6 +67,7 @@ def test_catalog_lists_every_event_once_with_its_producer() -> None:
         "cn.tj.wuye.inspections.RectificationRejected.v1",
         "cn.tj.wuye.inspections.RectificationOverdue.v1",
         "cn.tj.wuye.inspections.PatrolScheduled.v1",
+        "cn.tj.wuye.inspections.PatrolsDrawn.v1",
         "cn.tj.wuye.campaigns.CampaignPhaseStarted.v1",
         "cn.tj.wuye.campaigns.PlanSubmitted.v1",
         "cn.tj.wuye.campaigns.PlanOverdue.v1",
@@ -125,6 +126,7 @@ def test_events_on_a_topic() -> None:
         inspections.PatrolScheduled,
         campaigns.ActivityHeld,  # defined with the campaigns' events, keyed by project
     )
+    assert catalog.events_on("wuye.inspections.draws") == (inspections.PatrolsDrawn,)
     assert catalog.events_on("wuye.surveys.events") == (
         surveys.SurveyOpened,
         surveys.SurveyClosed,
@@ -151,7 +153,7 @@ def test_topics() -> None:
     assert (inspection_topic.key, inspection_topic.partitions) == ("project_id", 6)
     assert inspection_topic.config["retention.ms"] == str(365 * 24 * 3600 * 1000)
     assert all("min.insync.replicas" not in t.config for t in topics.TOPICS)
-    assert len({t.name for t in topics.TOPICS}) == len(topics.TOPICS) == 7
+    assert len({t.name for t in topics.TOPICS}) == len(topics.TOPICS) == 8
     survey_topic = topics.topic("wuye.surveys.events")
     assert (survey_topic.key, survey_topic.partitions, survey_topic.public) == (
         "survey_id",

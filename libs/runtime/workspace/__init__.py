@@ -61,6 +61,7 @@ NAVIGATION = (
     NavEntry("inspections", "", "今日待办", "Today", OFFICES),
     NavEntry("inspections", "patrol", "巡查", "Patrol", OFFICES),
     NavEntry("inspections", "orders", "整改单", "Orders", OFFICES | {Role.ENTERPRISE}),
+    NavEntry("inspections", "draws", "双随机抽查", "Random patrols", OFFICES),
     NavEntry("complaints", "", "投诉（升级）", "Complaints (escalated)", OFFICES),
     NavEntry("complaints", "", "投诉办理", "Complaints", frozenset({Role.ENTERPRISE})),
     NavEntry(

@@ -137,6 +137,43 @@ class PgBoardQueries:
     async def enterprise_stats(self) -> list[board.CampaignStats]:
         return await board_stats.enterprise_stats(self._conn)
 
+    async def draws(self, limit: int) -> list[dict[str, Any]]:
+        rows = await self._conn.fetch(
+            """SELECT f.event, coalesce(d.district_name, f.district_code) AS district_name
+                 FROM draw_facts f
+                 LEFT JOIN (SELECT DISTINCT ON (district_code) district_code, district_name
+                              FROM projects ORDER BY district_code, occurred_at DESC) d
+                        ON d.district_code = f.district_code
+                ORDER BY f.drawn_at DESC LIMIT $1""",
+            limit,
+        )
+        draws = []
+        for row in rows:
+            draw = json.loads(row["event"])
+            draw["district_name"] = row["district_name"]
+            draws.append(draw)
+        projects = sorted({p["project_id"] for d in draws for p in d["patrols"]})
+        since = min((datetime.fromisoformat(d["drawn_at"]) for d in draws), default=None)
+        patrols = await self._conn.fetch(
+            """SELECT project_id, passed, score, inspected_at FROM inspection_facts
+                WHERE project_id = ANY($1::text[]) AND kind = 'patrol' AND inspected_at >= $2
+                ORDER BY inspected_at""",
+            projects,
+            since,
+        )
+        for draw in draws:
+            drawn_at = datetime.fromisoformat(draw["drawn_at"])
+            for patrol in draw["patrols"]:
+                patrol["outcome"] = next(
+                    (
+                        {k: r[k] for k in ("passed", "score", "inspected_at")}
+                        for r in patrols
+                        if r["project_id"] == patrol["project_id"] and r["inspected_at"] >= drawn_at
+                    ),
+                    None,
+                )
+        return draws
+
 
 def board_queries(pool: asyncpg.Pool) -> contextlib.AbstractAsyncContextManager[PgBoardQueries]:
     """Queries on one pooled connection, for one page."""

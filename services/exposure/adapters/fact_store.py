@@ -276,6 +276,19 @@ class PgFactRepository:
             merged(rows),
         )
 
+    async def add_draws(self, events: Sequence[inspections.PatrolsDrawn]) -> None:
+        for e in events:
+            await self._conn.execute(
+                """INSERT INTO draw_facts (draw_id, district_code, drawn_at, seed, algorithm, event)
+                   VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (draw_id) DO NOTHING""",
+                e.draw_id,
+                e.district_code,
+                e.drawn_at,
+                e.seed,
+                e.algorithm,
+                e.model_dump_json(),
+            )
+
     async def campaign_phases(self, events: Sequence[campaigns.CampaignPhaseStarted]) -> None:
         rows = campaign_rows(events)
         await self._write(

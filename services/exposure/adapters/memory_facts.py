@@ -63,6 +63,7 @@ class MemoryFactRepository:
     campaign_facts: dict[str, dict[str, Any]] = field(default_factory=dict)
     plan_facts: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     evidence_photos: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    draw_facts: dict[str, inspections.PatrolsDrawn] = field(default_factory=dict)
     activity_facts: dict[str, dict[str, Any]] = field(default_factory=dict)
     writes: int = 0  # statements the asyncpg adapter would run: one per non-empty run
 
@@ -177,6 +178,10 @@ class MemoryFactRepository:
                 "issued_at": e.issued_at,
             }
             _upsert(self.criticism_facts, "notice_id", row, ())
+
+    async def add_draws(self, events: Sequence[inspections.PatrolsDrawn]) -> None:
+        self._wrote(events)
+        self.draw_facts.update({e.draw_id: e for e in events if e.draw_id not in self.draw_facts})
 
     async def campaign_phases(self, events: Sequence[campaigns.CampaignPhaseStarted]) -> None:
         self._wrote(events)

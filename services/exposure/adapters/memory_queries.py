@@ -144,6 +144,7 @@ class MemoryBoardQueries:
     projects: list[ProjectGrade] = field(default_factory=list)
     by_district: list[CampaignStats] = field(default_factory=list)
     by_enterprise: list[CampaignStats] = field(default_factory=list)
+    draw_rows: list[dict[str, Any]] = field(default_factory=list)  # as `draws` answers, given
 
     def _public(self, row: dict[str, Any]) -> dict[str, Any]:
         fields = (
@@ -225,6 +226,9 @@ class MemoryBoardQueries:
 
     async def enterprise_stats(self) -> list[CampaignStats]:
         return list(self.by_enterprise)
+
+    async def draws(self, limit: int) -> list[dict[str, Any]]:
+        return [dict(d) for d in self.draw_rows[:limit]]
 
 
 @dataclass

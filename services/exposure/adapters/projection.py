@@ -22,6 +22,7 @@ TABLES = (
     "campaign_facts",
     "plan_facts",
     "activity_facts",
+    "draw_facts",
 )
 
 

@@ -33,6 +33,7 @@ HERE = Path(__file__).resolve().parents[1]
 STYLESHEET = HERE / "static" / "board.css"
 CHINA = timezone(timedelta(hours=8))
 PAGE_SIZE = 20
+DRAWS_SHOWN = 50
 PAGE_CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
@@ -309,6 +310,18 @@ async def stats_page(request: Request, deps: Deps) -> HTMLResponse:
         measures=measures,
         charts=chart_svgs,
     )
+
+
+@router.get("/draws", response_class=HTMLResponse)
+async def draws_page(request: Request, deps: Deps) -> HTMLResponse:
+    """双随机、一公开: every random patrol draw, its seed and inputs, and the patrols' results."""
+    page = Page(request, lang_of(request))
+    async with deps.board_queries() as queries:
+        draws = await queries.draws(DRAWS_SHOWN)
+    for d in draws:
+        d["drawn_at"] = datetime.fromisoformat(d["drawn_at"])
+        d["due_by"] = datetime.fromisoformat(d["due_by"])
+    return html_page("draws.html", page, draws=draws)
 
 
 @router.get("/stats.csv")

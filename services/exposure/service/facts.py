@@ -128,3 +128,8 @@ async def record_campaign_phases(
 async def record_plans(uow: ExposureUnitOfWork, batch: Sequence[Delivered[Event]]) -> None:
     """Activity plans submitted (or replaced): who has one, for the city office's table."""
     await uow.facts.plans_submitted(_events(batch, campaigns.PlanSubmitted))
+
+
+async def record_draws(uow: ExposureUnitOfWork, batch: Sequence[Delivered[Event]]) -> None:
+    """Random patrol draws (双随机), for the board's /draws page."""
+    await uow.facts.add_draws(_events(batch, inspections.PatrolsDrawn))

@@ -97,6 +97,9 @@ class FactRepository(Protocol):
     async def plans_submitted(self, events: Sequence[campaigns.PlanSubmitted]) -> None:
         """One row per campaign and submitter at its highest version; the campaign seen."""
 
+    async def add_draws(self, events: Sequence[inspections.PatrolsDrawn]) -> None:
+        """Random patrol draws, as published (a redelivered one: no change)."""
+
     async def criticisms_of(self, order_id: str) -> list[Criticism]:
         """The criticism notices seen about an order, oldest first."""
 
@@ -178,6 +181,10 @@ class BoardQueries(Protocol):
     ) -> list[EnterpriseGrade]: ...
     async def project_grades(self, enterprise_id: str) -> list[ProjectGrade]: ...
     async def district_stats(self) -> list[CampaignStats]: ...
+    async def draws(self, limit: int) -> list[dict[str, Any]]:
+        """Random patrol draws, newest first: the event's fields (district, date, seed, inputs,
+        patrols) and, per drawn project, its first patrol since the draw (passed, score, when)."""
+
     async def enterprise_stats(self) -> list[CampaignStats]: ...
 
 

@@ -15,8 +15,14 @@ from runtime.attachments import MemoryAttachmentStore
 from runtime.fakes import MemoryOutbox, MemoryUnitOfWork
 from runtime.scheduler import Clock
 from services.inspections.adapters.memory_campaigns import MemoryCampaigns
+from services.inspections.adapters.memory_draws import MemoryPatrolDraws
 from services.inspections.adapters.memory_rectifications import MemoryOrders, MemoryPatrols
-from services.inspections.adapters.postgres import CAMPAIGNS_SOURCE, REGISTRY_SOURCE, SOURCE
+from services.inspections.adapters.postgres import (
+    CAMPAIGNS_SOURCE,
+    DRAWS_SOURCE,
+    REGISTRY_SOURCE,
+    SOURCE,
+)
 from services.inspections.adapters.registry_tables import template_from_json
 from services.inspections.domain import campaign, checklist
 from services.inspections.domain.project_registry import ProjectFacts
@@ -337,12 +343,14 @@ class MemoryInspectionsUnitOfWork(MemoryUnitOfWork):
     activities: MemoryActivities
     orders: MemoryOrders
     patrols: MemoryPatrols
+    draws: MemoryPatrolDraws
     campaigns: MemoryCampaigns
     drafts: MemoryPatrolDrafts
     attachments: MemoryAttachmentStore
     public_photos: MemoryPublicPhotos
     registry_outbox: MemoryOutbox
     campaign_outbox: MemoryOutbox
+    draws_outbox: MemoryOutbox
 
     def __init__(
         self,
@@ -358,21 +366,23 @@ class MemoryInspectionsUnitOfWork(MemoryUnitOfWork):
         self.activities = MemoryActivities(self.clock)
         self.orders = MemoryOrders()
         self.patrols = MemoryPatrols()
+        self.draws = MemoryPatrolDraws(self.patrols)
         self.campaigns = MemoryCampaigns()
         self.attachments = MemoryAttachmentStore()
         self.drafts = MemoryPatrolDrafts(self.attachments)
         self.public_photos = MemoryPublicPhotos()
         self.registry_outbox = MemoryOutbox(source=REGISTRY_SOURCE)
         self.campaign_outbox = MemoryOutbox(source=CAMPAIGNS_SOURCE)
+        self.draws_outbox = MemoryOutbox(source=DRAWS_SOURCE)
 
     async def commit(self) -> None:
         self.attachments.commit()
-        for extra in (self.registry_outbox, self.campaign_outbox):
+        for extra in (self.registry_outbox, self.campaign_outbox, self.draws_outbox):
             extra.committed.extend(extra.pending)
             extra.pending.clear()
         await super().commit()
 
     async def __aexit__(self, *exc: object) -> None:
-        for extra in (self.registry_outbox, self.campaign_outbox):
+        for extra in (self.registry_outbox, self.campaign_outbox, self.draws_outbox):
             extra.pending.clear()
         await super().__aexit__(None, None, None)

@@ -156,6 +156,9 @@ class MemoryPatrols:
             "due_by": due_by,
             "status": "open",
             "inspection_id": None,
+            "origin": "complaint",
+            "draw_id": None,
+            "inspector_ids": None,
         }
         return True
 

@@ -8,6 +8,7 @@ from runtime.attachments import AttachmentStore, PgAttachmentStore
 from runtime.unit_of_work import Outbox, PgOutbox, PgUnitOfWork
 from services.inspections.adapters.campaigns import PgCampaigns
 from services.inspections.adapters.drafts import PgPatrolDrafts
+from services.inspections.adapters.draws import PgPatrolDraws
 from services.inspections.adapters.public_photos import PgPublicPhotos
 from services.inspections.adapters.rectifications import PgOrders, PgPatrols
 from services.inspections.adapters.registry_tables import (
@@ -21,6 +22,7 @@ from services.inspections.service import ports
 SOURCE = "/wuye/inspections"
 REGISTRY_SOURCE = "/wuye/inspections/registry"
 CAMPAIGNS_SOURCE = "/wuye/inspections/campaigns"
+DRAWS_SOURCE = "/wuye/inspections/draws"
 
 
 class PgInspectionsUnitOfWork(PgUnitOfWork):
@@ -31,12 +33,14 @@ class PgInspectionsUnitOfWork(PgUnitOfWork):
     activities: ports.Activities
     orders: ports.Orders
     patrols: ports.Patrols
+    draws: ports.PatrolDraws
     campaigns: ports.Campaigns
     drafts: ports.PatrolDrafts
     attachments: AttachmentStore
     public_photos: ports.PublicPhotos
     registry_outbox: Outbox
     campaign_outbox: Outbox
+    draws_outbox: Outbox
 
     def _bind(self, conn: db.Connection) -> None:
         self.projects = PgProjects(conn)
@@ -45,9 +49,11 @@ class PgInspectionsUnitOfWork(PgUnitOfWork):
         self.activities = PgActivities(conn)
         self.orders = PgOrders(conn)
         self.patrols = PgPatrols(conn)
+        self.draws = PgPatrolDraws(conn)
         self.campaigns = PgCampaigns(conn)
         self.drafts = PgPatrolDrafts(conn)
         self.attachments = PgAttachmentStore(conn)
         self.public_photos = PgPublicPhotos(conn)
         self.registry_outbox = PgOutbox(conn, REGISTRY_SOURCE)
         self.campaign_outbox = PgOutbox(conn, CAMPAIGNS_SOURCE)
+        self.draws_outbox = PgOutbox(conn, DRAWS_SOURCE)

@@ -280,7 +280,7 @@ class PgPatrols:
         rows = await self._conn.fetch(
             """SELECT s.patrol_id, s.project_id, p.project_name, p.district_code, s.reason,
                       s.complaint_count, s.window_days, s.scheduled_at, s.due_by, s.status,
-                      s.inspection_id
+                      s.inspection_id, s.origin, s.draw_id, s.inspector_ids
                  FROM scheduled_patrols s JOIN projects p USING (project_id)
                 WHERE ($1::text IS NULL OR p.district_code = $1)
                   AND ($2::text IS NULL OR s.status = $2)

@@ -18,6 +18,8 @@ Party = Annotated[Principal, require(Role.ENTERPRISE, Role.DISTRICT_OFFICE, Role
 Office = Annotated[Principal, require(Role.DISTRICT_OFFICE, Role.CITY_OFFICE)]
 CityOffice = Annotated[Principal, require(Role.CITY_OFFICE)]
 Enterprise = Annotated[Principal, require(Role.ENTERPRISE)]
+DistrictOffice = Annotated[Principal, require(Role.DISTRICT_OFFICE)]
+"""Random patrol draws (双随机) are a district office's, for its own district."""
 PlanSubmitter = Annotated[Principal, require(Role.DISTRICT_OFFICE, Role.ENTERPRISE)]
 
 
@@ -113,3 +115,16 @@ def submit_refusal(p: Principal, enterprise_id: str) -> Message | None:
     if p.role is Role.ENTERPRISE and p.enterprise_id == enterprise_id:
         return None
     return Message("只有被责令整改的物业企业可以提交整改", "only the ordered enterprise submits")
+
+
+NO_DISTRICT = Message("您的账号未设置所属区县", "your account has no district")
+
+
+def draw_refusal(p: Principal) -> Message | None:
+    """Who draws patrols at random: a district office, in its own district."""
+    if p.role is Role.DISTRICT_OFFICE and p.district_code:
+        return None
+    return Message(
+        "只有区县物业办可以在本区抽取巡查项目和检查人员",
+        "only a district office draws patrols, in its own district",
+    )

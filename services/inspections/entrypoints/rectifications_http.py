@@ -258,7 +258,8 @@ async def scheduled_patrols(
     deps: Deps,
     status: Literal["open", "done"] | None = None,
 ) -> list[dict[str, Any]]:
-    """Patrols scheduled automatically after repeated or overdue complaints."""
+    """Scheduled patrols: origin `complaint` (after repeated or overdue complaints) or
+    `random_draw` (a district office's draw, with its `draw_id` and `inspector_ids`)."""
     async with deps.units() as uow:
         return await uow.patrols.search(
             district_code=policy.district_scope(principal), status=status

@@ -2,7 +2,8 @@
 (`adapters/postgres.py`) and the in-memory fakes (`adapters/memory.py`) both fit them.
 
 One unit of work is one transaction: its repositories, its outboxes (one per CloudEvents source
-the service writes: the inspections themselves, the registry, the campaigns) and its clock.
+the service writes: the inspections themselves, the registry, the campaigns, the draws) and its
+clock. Kept whole: one module lists every port, so an adapter's whole contract is read in one place.
 """
 
 from __future__ import annotations
@@ -219,6 +220,53 @@ class Patrols(Protocol):
 
 
 @dataclass(frozen=True)
+class DrawRow:
+    """A random patrol draw as stored: `inputs` holds the projects (sorted by id), the excluded
+    ids and the roster (ids, names, conflicts); `result` the patrols in draw order."""
+
+    draw_id: str
+    district_code: str
+    drawn_by: str
+    drawn_at: datetime
+    algorithm: str
+    seed: str
+    project_count: int
+    inspectors_per_project: int
+    exclusion_days: int
+    inputs: dict[str, Any]
+    result: list[dict[str, Any]]
+    due_by: datetime
+
+
+class PatrolDraws(Protocol):
+    """Random patrol draws (双随机) and the patrols they schedule (origin 'random_draw')."""
+
+    async def excluded_projects(self, district_code: str, since: datetime) -> set[str]:
+        """The district's projects patrolled since `since`, or with a patrol open."""
+
+    async def add(self, draw: DrawRow) -> None: ...
+
+    async def schedule(
+        self,
+        *,
+        patrol_id: str,
+        project_id: str,
+        draw_id: str,
+        inspector_ids: tuple[str, ...],
+        scheduled_at: datetime,
+        due_by: datetime,
+    ) -> bool:
+        """Open the drawn patrol unless the project has one open; return whether it was new."""
+
+    async def get(self, draw_id: str) -> DrawRow | None: ...
+
+    async def search(self, *, district_code: str | None, limit: int) -> list[DrawRow]: ...
+
+    async def patrol_status(self, draw_id: str) -> dict[str, dict[str, Any]]:
+        """The draw's patrols by project id: patrol_id, status, inspection_id."""
+
+
+@dataclass(frozen=True)
 class CampaignRow:
     campaign: Campaign
     template_id: str | None
@@ -360,9 +408,11 @@ class InspectionsUnitOfWork(UnitOfWork, Protocol):
     activities: Activities
     orders: Orders
     patrols: Patrols
+    draws: PatrolDraws
     campaigns: Campaigns
     drafts: PatrolDrafts
     attachments: AttachmentStore  # patrol photos and rectification evidence
     public_photos: PublicPhotos  # which of them a published exposure case shows the public
     registry_outbox: Outbox
     campaign_outbox: Outbox
+    draws_outbox: Outbox

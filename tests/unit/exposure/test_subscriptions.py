@@ -25,6 +25,7 @@ def test_every_listed_event_type_is_on_its_groups_topic() -> None:
         "wuye.surveys.events",
         "wuye.notifications.events",
         "wuye.campaigns.events",
+        "wuye.inspections.draws",
         "wuye.exposure.events",
     ]
     for group in subscriptions.GROUPS:

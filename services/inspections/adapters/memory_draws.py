@@ -1,0 +1,66 @@
+"""In-memory fake of the random patrol draws port (`adapters/draws.py`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from services.inspections.adapters.memory_rectifications import MemoryPatrols
+from services.inspections.service.ports import DrawRow
+
+
+class MemoryPatrolDraws:
+    def __init__(self, patrols: MemoryPatrols) -> None:
+        self.rows: dict[str, DrawRow] = {}
+        self.patrols = patrols
+        self.recent: dict[
+            str, set[str]
+        ] = {}  # district -> projects patrolled lately (set by tests)
+
+    async def excluded_projects(self, district_code: str, since: datetime) -> set[str]:
+        open_ = {p["project_id"] for p in self.patrols.patrols.values() if p["status"] == "open"}
+        return set(self.recent.get(district_code, set())) | open_
+
+    async def add(self, draw: DrawRow) -> None:
+        self.rows[draw.draw_id] = draw
+
+    async def schedule(
+        self,
+        *,
+        patrol_id: str,
+        project_id: str,
+        draw_id: str,
+        inspector_ids: tuple[str, ...],
+        scheduled_at: datetime,
+        due_by: datetime,
+    ) -> bool:
+        created = await self.patrols.schedule(
+            patrol_id=patrol_id,
+            project_id=project_id,
+            reason="random_draw",
+            complaint_count=0,
+            window_days=1,
+            scheduled_at=scheduled_at,
+            due_by=due_by,
+        )
+        if created:
+            self.patrols.patrols[patrol_id].update(
+                origin="random_draw", draw_id=draw_id, inspector_ids=list(inspector_ids)
+            )
+        return created
+
+    async def get(self, draw_id: str) -> DrawRow | None:
+        return self.rows.get(draw_id)
+
+    async def search(self, *, district_code: str | None, limit: int) -> list[DrawRow]:
+        rows = [r for r in self.rows.values() if district_code in (None, r.district_code)]
+        return sorted(rows, key=lambda r: r.drawn_at, reverse=True)[:limit]
+
+    async def patrol_status(self, draw_id: str) -> dict[str, dict[str, Any]]:
+        return {
+            p["project_id"]: {
+                k: p[k] for k in ("project_id", "patrol_id", "status", "inspection_id")
+            }
+            for p in self.patrols.patrols.values()
+            if p.get("draw_id") == draw_id
+        }

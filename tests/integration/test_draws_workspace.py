@@ -1,0 +1,153 @@
+"""The random patrol draw pages (双随机) in-process on real PostgreSQL: a district office draws
+from the form and lands on the result with its seed and a re-run that agrees; a bad roster or too
+few inspectors is shown on its field with nothing written; the city office reads but may not draw;
+another district's draw answers 404."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+import httpx
+import pytest
+
+from runtime.auth import Principal, Role
+from runtime.calendar import CHINA
+from runtime.scheduler import FixedClock
+from runtime.service import build_app
+from runtime.web_session import SessionStore
+from services.inspections import bootstrap
+from tests.asgi import served
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 3, 3, 10, 0, tzinfo=CHINA)
+HEPING = Principal("heping-officer", Role.DISTRICT_OFFICE, district_code="120101", name="王科长")
+NANKAI = Principal("nankai-officer", Role.DISTRICT_OFFICE, district_code="120104", name="赵科长")
+CITY = Principal("city-officer", Role.CITY_OFFICE, name="刘处长")
+BASE = "/workspace/inspections/"
+COOKIE = "wuye_inspections_session"
+TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+ROSTER = "I-101 王明 E-0001\nI-102 李强\nI-103 赵伟 E-0002"
+
+
+@dataclass
+class Desk:
+    client: httpx.AsyncClient
+    dsn: str
+    cookies: dict[str, str]
+
+    def as_(self, who: Principal) -> httpx.AsyncClient:
+        self.client.cookies.clear()
+        self.client.cookies.set(COOKIE, self.cookies[who.subject])
+        return self.client
+
+
+@pytest.fixture
+async def desk(fresh_db: str, kafka_topics: str) -> AsyncIterator[Desk]:
+    settings = bootstrap.InspectionsSettings(
+        database_url=fresh_db, kafka_bootstrap_servers=kafka_topics
+    )
+    clock = FixedClock(NOW)
+    app = build_app(bootstrap.spec(settings), settings, clock=clock)
+    async with served(app, follow_redirects=False) as client:
+        pool = await asyncpg.create_pool(fresh_db, min_size=1, max_size=1)
+        try:
+            store = SessionStore(pool, clock, service="inspections", secure=False)
+            cookies = {p.subject: await store.open(p) for p in (HEPING, NANKAI, CITY)}
+        finally:
+            await pool.close()
+        yield Desk(client, fresh_db, cookies)
+
+
+def token(page: httpx.Response) -> str:
+    found = TOKEN.findall(page.text)
+    assert found, page.text[:2000]
+    return str(found[-1])
+
+
+async def count(dsn: str, sql: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(await conn.fetchval(sql))
+    finally:
+        await conn.close()
+
+
+async def test_a_district_office_draws_and_sees_the_seed_and_the_rerun(desk: Desk) -> None:
+    client = desk.as_(HEPING)
+    form = await client.get(BASE + "draws")
+    assert form.status_code == 200
+    assert "随机抽取" in form.text
+    drawn = await client.post(
+        BASE + "draws",
+        data={
+            "csrf_token": token(form),
+            "roster": ROSTER,
+            "project_count": "1",
+            "inspectors_per_project": "2",
+            "exclusion_days": "90",
+        },
+    )
+    assert drawn.status_code == 303, drawn.text
+    result = await client.get(drawn.headers["location"])
+    assert result.status_code == 200
+    seed = await count(desk.dsn, "SELECT count(*) FROM patrol_draws")
+    assert seed == 1
+    conn = await asyncpg.connect(desk.dsn)
+    try:
+        stored = await conn.fetchrow("SELECT draw_id, seed FROM patrol_draws")
+    finally:
+        await conn.close()
+    assert stored["seed"] in result.text
+    assert "结果与上面完全一致" in result.text
+    assert "待巡查" in result.text
+    listed = await client.get(BASE + "draws")
+    assert stored["draw_id"] in listed.text
+
+    other = await desk.as_(NANKAI).get(BASE + f"draws/{stored['draw_id']}")
+    assert other.status_code == 404
+    city = desk.as_(CITY)
+    seen = await city.get(BASE + f"draws/{stored['draw_id']}")
+    assert seen.status_code == 200
+    page = await city.get(BASE + "draws")
+    assert "随机抽取</button>" not in page.text  # the city office reads, it does not draw
+    refused = await city.post(
+        BASE + "draws", data={"csrf_token": token(page), "roster": ROSTER, "project_count": "1"}
+    )
+    assert refused.status_code == 403
+
+
+async def test_bad_input_is_shown_on_its_field_and_nothing_is_written(desk: Desk) -> None:
+    client = desk.as_(HEPING)
+    form = await client.get(BASE + "draws")
+    bad = await client.post(
+        BASE + "draws",
+        data={
+            "csrf_token": token(form),
+            "roster": "I-101",
+            "project_count": "zero",
+            "inspectors_per_project": "2",
+            "exclusion_days": "90",
+        },
+    )
+    assert bad.status_code == 422
+    assert "第 1 行应为" in bad.text
+    assert "抽取项目数须为 1 至 200 的整数" in bad.text
+    too_few = await client.post(
+        BASE + "draws",
+        data={
+            "csrf_token": token(bad),
+            "roster": "I-101 王明",
+            "project_count": "1",
+            "inspectors_per_project": "2",
+            "exclusion_days": "90",
+        },
+    )
+    assert too_few.status_code == 422
+    assert "可派的检查人员只有 1 名" in too_few.text
+    assert "I-101 王明" in too_few.text  # the form keeps what was typed
+    assert await count(desk.dsn, "SELECT count(*) FROM patrol_draws") == 0
+    assert await count(desk.dsn, "SELECT count(*) FROM scheduled_patrols") == 0
