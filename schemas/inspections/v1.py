@@ -35,6 +35,15 @@ class _InspectionEvent(base.Event):
     )
     template_id: fields.Id = Field(description="检查表模板编号 Checklist template id.")
     template_version: int = Field(ge=1, description="检查表模板版本 Checklist template version.")
+    service_grade: str | None = Field(
+        default=None,
+        max_length=16,
+        description=(
+            "服务等级 The contracted service grade (一级/二级/三级 ...) whose checklist judged the "
+            "items; null for a checklist that serves every grade (e.g. flood-season) and in events "
+            "written before grades had checklists."
+        ),
+    )
     score: fields.Score = Field(description="得分 Score, 0..100.")
     pass_mark: fields.Score = Field(description="合格分 Score needed to pass, 0..100.")
     inspected_at: AwareDatetime = Field(

@@ -37,7 +37,9 @@ log = structlog.get_logger(__name__)
 
 
 def _load_rules(settings: ComplaintsSettings) -> ComplaintRules:
-    return reference.load_rules(settings.categories_file, settings.sla_file, settings.calendar_dir)
+    return reference.load_rules(
+        settings.categories_file, settings.sla_file, settings.calendar_dir, settings.seasons
+    )
 
 
 def _session_key(settings: ComplaintsSettings) -> bytes:

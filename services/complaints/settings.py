@@ -20,6 +20,11 @@ class ComplaintsSettings(Settings):
     categories_file: Path = HERE / "data" / "categories.json"
     sla_file: Path = HERE / "data" / "sla.json"
     calendar_dir: Path = REPO / "reference" / "calendars"
+    # The dates of a season of categories.json, replaced: {"flood": "06-15..09-15"} (month-day,
+    # inclusive, China time). The flood season (汛期) is declared by the city's flood-control
+    # headquarters (防洪法 art. 41) and has moved over the years; the file's 06-01..09-30 is the
+    # wide default (docs/complaints.md).
+    seasons: Mapping[str, str] = {}
     # Open311 client applications: {"client-id": "<SHA-256 hex of its api_key>"} (a Secret).
     open311_api_keys: Mapping[str, str] = {}
     # Open311 filing by lat/long: the datum clients send (GCJ-02: what the map SDKs used in China,

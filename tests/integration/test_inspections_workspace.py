@@ -5,6 +5,7 @@ group by group with a resumed draft, and a final submit pressed twice that files
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -307,3 +308,104 @@ async def test_each_order_is_an_official_document_numbered_per_district_and_year
     refused = await desk.as_(HEXI).get(link)
     assert refused.status_code == 404
     assert refused.headers["content-type"].startswith("text/html")
+
+
+async def test_a_flood_season_patrol_is_walked_in_the_workspace_and_filed(desk: Desk) -> None:
+    """汛期检查 from the patrol page: the office picks the flood checklist, the draft keeps it,
+    the roof-leak and downpipe items failed become urgent orders of a flood-season inspection."""
+    client = desk.as_(HEPING)
+    tasks = await client.get(f"{BASE}patrol/{PROJECT}")
+    assert "contract-grade-1 第 1 版" in tasks.text  # 海河花园 is contracted at 一级
+    offered = f"{BASE}patrol/{PROJECT}?checklist=flood-season"
+    assert offered in tasks.text  # the other checklist is offered while nothing is drafted
+    flood = await client.get(offered)
+    assert flood.status_code == 200
+    assert "flood-season 第 1 版" in flood.text
+    assert "屋面（2）" in flood.text
+    assert "排水（3）" in flood.text
+    assert "1 / 4" not in flood.text
+    assert "0 / 4" in flood.text
+
+    q = "?checklist=flood-season"
+    failures = {
+        "flood.roof_leak": ("fail", "5 号楼顶层屋面漏雨"),
+        "flood.downpipe_blocked": ("fail", "3 号楼雨水管堵塞"),
+    }
+    for n in (1, 2, 3, 4):
+        page = await client.get(f"{BASE}patrol/{PROJECT}/groups/{n}{q}")
+        assert page.status_code == 200, page.text
+        form = {"csrf_token": token(page)}
+        for item_id in re.findall(r'name="r-([^"]+)" value="pass"', page.text):
+            result, note = failures.get(item_id, ("pass", ""))
+            form[f"r-{item_id}"], form[f"n-{item_id}"] = result, note
+        saved = await client.post(f"{BASE}patrol/{PROJECT}/groups/{n}{q}", data=form)
+        assert saved.status_code == 303, saved.text
+    assert saved.headers["location"] == f"{BASE}patrol/{PROJECT}/check{q}"
+    # the draft keeps its checklist: the plain task page now shows the flood checks, done
+    resumed = await client.get(f"{BASE}patrol/{PROJECT}")
+    assert "4 / 4" in resumed.text
+    assert "flood-season" in resumed.text
+    check = await client.get(f"{BASE}patrol/{PROJECT}/check")
+    found = DRAFT.search(check.text)
+    assert found
+    filed = await client.post(
+        f"{BASE}patrol/{PROJECT}/submit",
+        data={"csrf_token": token(check), "draft_id": found.group(1)},
+    )
+    assert filed.status_code == 303
+    [row] = await fetch(desk.dsn, "SELECT template_id, passed FROM inspections")
+    assert (row["template_id"], row["passed"]) == ("flood-season", False)
+    orders = await fetch(desk.dsn, "SELECT severity FROM rectification_orders")
+    assert sorted(r["severity"] for r in orders) == ["urgent", "urgent"]
+
+
+async def test_an_unknown_checklist_is_refused_with_the_reason(desk: Desk) -> None:
+    client = desk.as_(HEPING)
+    refused = await client.get(f"{BASE}patrol/{PROJECT}", params={"checklist": "nope"})
+    assert refused.status_code == 404
+    assert "没有这份巡查检查表" in refused.text
+
+
+async def test_the_patrol_follows_the_projects_contracted_service_grade(desk: Desk) -> None:
+    """五大道公寓 is contracted at 二级: its patrol walks the 二级 checklist, each item showing the
+    二级 pass criterion, and the inspection (and its event) names the 二级 template."""
+    client = desk.as_(HEPING)
+    second = "P-120101-0002"
+    tasks = await client.get(f"{BASE}patrol/{second}")
+    assert tasks.status_code == 200
+    assert "合同约定服务等级：<strong>二级</strong>" in tasks.text
+    assert "contract-grade-2 第 1 版" in tasks.text
+    waste = await client.get(f"{BASE}patrol/{second}/groups/2")
+    assert "合格标准（二级）：生活垃圾每日清运 1 次，日产日清" in waste.text
+    assert "每日清运至少 2 次" not in waste.text  # that is what 一级 owners pay for
+    first = await client.get(f"{BASE}patrol/{PROJECT}/groups/2")
+    assert "合格标准（一级）：生活垃圾每日清运至少 2 次" in first.text
+
+    for n in range(1, 6):
+        page = await client.get(f"{BASE}patrol/{second}/groups/{n}")
+        form = {"csrf_token": token(page)}
+        for item_id in re.findall(r'name="r-([^"]+)" value="pass"', page.text):
+            result = "fail" if item_id == "waste.daily" else "pass"
+            form[f"r-{item_id}"], form[f"n-{item_id}"] = result, "垃圾当日未清运"
+        assert (
+            await client.post(f"{BASE}patrol/{second}/groups/{n}", data=form)
+        ).status_code == 303
+    check = await client.get(f"{BASE}patrol/{second}/check")
+    found = DRAFT.search(check.text)
+    assert found
+    filed = await client.post(
+        f"{BASE}patrol/{second}/submit",
+        data={"csrf_token": token(check), "draft_id": found.group(1)},
+    )
+    assert filed.status_code == 303
+    [row] = await fetch(desk.dsn, "SELECT template_id FROM inspections")
+    assert row["template_id"] == "contract-grade-2"
+    payloads = [
+        json.loads(bytes(r["payload"]))
+        for r in await fetch(
+            desk.dsn, "SELECT payload FROM outbox WHERE event_type LIKE '%InspectionCompleted%'"
+        )
+    ]
+    assert [(e["template_id"], e["template_version"]) for e in payloads] == [
+        ("contract-grade-2", 1)
+    ]

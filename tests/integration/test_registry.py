@@ -194,7 +194,7 @@ async def test_two_replicas_loading_at_once_emit_each_event_once(pool: asyncpg.P
 async def test_shipped_templates_load_once_and_a_changed_version_is_refused(
     pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
-    assert await startup.load_templates(units(pool), DATA / "templates") == 3
+    assert await startup.load_templates(units(pool), DATA / "templates") == 6
     assert await startup.load_templates(units(pool), DATA / "templates") == 0
     edited = json.loads((DATA / "templates" / "flood-season.v1.json").read_text("utf-8"))
     edited["pass_mark"] = 60
@@ -481,9 +481,16 @@ async def test_template_versions(api: Api, dev: DevIssuer) -> None:
     listed = (await client.get("/templates", headers=as_(dev, Role.ENTERPRISE, "E-0001"))).json()
     assert [(t["template_id"], t["versions"]) for t in listed] == [
         ("community-activities", [1]),
+        ("contract-grade-1", [1]),  # one checklist per contracted service grade
+        ("contract-grade-2", [1]),
+        ("contract-grade-3", [1]),
         ("contract-self-inspection", [1]),
         ("flood-season", [1]),
     ]
+    grade3 = (await client.get("/templates/contract-grade-3/versions/1", headers=heping)).json()
+    assert grade3["service_grade"] == "三级"
+    lifts = next(i for i in grade3["items"] if i["item_id"] == "facilities.elevators")
+    assert lifts["criterion_zh"].startswith("电梯按合同约定时间正常运行")
     v1 = (await client.get("/templates/flood-season/versions/1", headers=heping)).json()
     leak = next(i for i in v1["items"] if i["item_id"] == "flood.roof_leak")
     assert leak["severity"] == "urgent"

@@ -250,6 +250,42 @@ def test_the_flood_season_runs_june_1_to_september_30_china_time(
     assert leak.urgency == ("urgent" if urgent else "normal")
 
 
+@pytest.mark.parametrize(
+    ("moment", "urgent"),
+    [
+        (datetime(2012, 6, 14, 23, 59, tzinfo=CHINA), False),
+        (datetime(2012, 6, 14, 16, 0, tzinfo=UTC), True),  # 06-15 00:00 in Tianjin
+        (datetime(2012, 9, 15, 23, 59, tzinfo=CHINA), True),
+        (datetime(2012, 9, 15, 16, 0, tzinfo=UTC), False),  # 09-16 00:00 in Tianjin
+    ],
+)
+def test_the_flood_season_s_dates_are_configuration(
+    policy: sla.SlaPolicy, cal: WorkingCalendar, moment: datetime, urgent: bool
+) -> None:
+    """SEASONS={"flood": "06-15..09-15"}: the dates the city's flood-control headquarters gave
+    for Tianjin (in 2025) replace the file's; the rule and its advice stay."""
+    moved = categories_json.parse(categories_data(), {"flood": "06-15..09-15"})
+    leak = file(moved.get("repair"), {"facility": "downpipe"}, moment, policy, cal)
+    assert leak.urgency == ("urgent" if urgent else "normal")
+    assert leak.safety == (("flood_roof_drainage",) if urgent else ())
+
+
+@pytest.mark.parametrize(
+    ("dates", "says"),
+    [
+        ({"typhoon": "07-01..08-31"}, "'typhoon' is not a season"),
+        ({"flood": "06-15"}, "not a span like 06-01..09-30"),
+        ({"flood": "06-31..09-15"}, "SEASONS.flood: '06-31' is not a month-day"),
+        ({"flood": "6-1..9-30"}, "is not a month-day"),
+    ],
+)
+def test_a_season_configured_wrong_is_refused_with_the_reason(
+    dates: dict[str, str], says: str
+) -> None:
+    with pytest.raises(categories_json.CategoryError, match=says):
+        categories_json.parse(categories_data(), dates)
+
+
 def test_the_alerts_of_a_complaint_carry_bilingual_advice(
     categories: complaint_categories.Categories, policy: sla.SlaPolicy, cal: WorkingCalendar
 ) -> None:
@@ -315,3 +351,20 @@ def test_a_season_may_wrap_the_new_year() -> None:
     assert winter.contains(datetime(2012, 3, 15).date())
     assert not winter.contains(datetime(2012, 3, 16).date())
     assert not winter.contains(datetime(2011, 11, 14).date())
+
+
+def test_the_seasons_setting_reaches_the_service_s_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SEASONS in the environment (JSON, as Kubernetes sets it) is what the service loads."""
+    from services.complaints import bootstrap
+    from services.complaints.settings import ComplaintsSettings
+
+    monkeypatch.setenv("SEASONS", '{"flood": "06-15..09-15"}')
+    monkeypatch.setenv("DATABASE_URL", "postgresql://unused/none")
+    rules = bootstrap._load_rules(ComplaintsSettings())
+    [rule] = rules.categories.get("repair").safety
+    assert rule.season is not None
+    assert (rule.season.start, rule.season.end) == ((6, 15), (9, 15))
+    monkeypatch.delenv("SEASONS")
+    [default] = bootstrap._load_rules(ComplaintsSettings()).categories.get("repair").safety
+    assert default.season is not None
+    assert (default.season.start, default.season.end) == ((6, 1), (9, 30))

@@ -434,3 +434,49 @@ def test_the_openapi_document_describes_the_registry_api() -> None:
     assert district["pattern"] == project_registry.DISTRICT_CODE_PATTERN
     held_on = spec["components"]["schemas"]["ActivityIn"]["properties"]["held_on"]
     assert held_on["format"] == "date"
+
+
+@pytest.mark.parametrize(("n", "grade"), [(1, "一级"), (2, "二级"), (3, "三级")])
+def test_each_service_grade_has_the_contract_checklist_judged_at_its_grade(
+    n: int, grade: str
+) -> None:
+    """The grade's checklist keeps the contract's items (ids, groups, weights, severities) so
+    figures stay comparable across grades; what changes is each item's pass criterion."""
+    base = json.loads((DATA / "templates" / "contract-self-inspection.v1.json").read_text("utf-8"))
+    body = json.loads((DATA / "templates" / f"contract-grade-{n}.v1.json").read_text("utf-8"))
+    assert templates.template_problems(body) == []
+    assert (body["template_id"], body["service_grade"]) == (f"contract-grade-{n}", grade)
+    strip = ("criterion_zh", "criterion_en")
+    assert [{k: v for k, v in i.items() if k not in strip} for i in body["items"]] == base["items"]
+    parsed = registry_tables.template_from_json(body)
+    assert parsed.service_grade == grade
+    assert all(i.criterion_zh.strip() and i.criterion_en.strip() for i in parsed.items)
+    assert grade in body["title_zh"]
+
+
+def test_the_grades_ask_more_of_a_higher_grade() -> None:
+    criteria = [
+        {
+            i["item_id"]: i["criterion_zh"]
+            for i in json.loads(
+                (DATA / "templates" / f"contract-grade-{n}.v1.json").read_text("utf-8")
+            )["items"]
+        }
+        for n in (1, 2, 3)
+    ]
+    assert "每日清运至少 2 次" in criteria[0]["waste.daily"]
+    assert "每日清运 1 次" in criteria[1]["waste.daily"]
+    assert "24 小时" in criteria[1]["facilities.elevators"]
+    assert "合同约定时间" in criteria[2]["facilities.elevators"]
+    assert len({c["order.night_duty"] for c in criteria}) == 3
+
+
+def test_a_criterion_needs_both_languages_and_a_grade_is_text() -> None:
+    body = template()
+    body["items"][0]["criterion_zh"] = "生活垃圾每日清运 1 次"
+    body["service_grade"] = ""
+    fields = {p.field for p in templates.template_problems(body)}
+    assert fields == {"items.0.criterion_en", "service_grade"}
+    body["items"][0]["criterion_en"] = "x" * 301
+    body["service_grade"] = "二级"
+    assert {p.field for p in templates.template_problems(body)} == {"items.0.criterion_en"}

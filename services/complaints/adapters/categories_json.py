@@ -25,12 +25,14 @@ class CategoryError(ValueError):
     """categories.json that does not make sense."""
 
 
-def parse(data: Mapping[str, Any]) -> Categories:
-    """Build from parsed `data/categories.json`."""
+def parse(data: Mapping[str, Any], season_dates: Mapping[str, str] | None = None) -> Categories:
+    """Build from parsed `data/categories.json`. `season_dates` ({"flood": "06-15..09-15"}, the
+    `SEASONS` setting) replaces the dates of the seasons it names: the flood season is declared
+    by the city's flood-control headquarters (防洪法 art. 41), so it is configuration."""
     raw = data.get("categories")
     if not isinstance(raw, list) or not raw:
         raise CategoryError("categories must be a non-empty list")
-    seasons = _seasons(data.get("seasons", []))
+    seasons = _with_dates(_seasons(data.get("seasons", [])), season_dates or {})
     by_id: dict[str, Category] = {}
     for spec in raw:
         category = _category(spec, seasons)
@@ -133,6 +135,24 @@ def _seasons(raw: object) -> dict[str, Season]:
             _str(spec, "name_en", sid),
             _month_day(spec.get("from"), f"seasons.{sid}.from"),
             _month_day(spec.get("to"), f"seasons.{sid}.to"),
+        )
+    return seasons
+
+
+def _with_dates(seasons: dict[str, Season], dates: Mapping[str, str]) -> dict[str, Season]:
+    for sid, span in dates.items():
+        season = seasons.get(sid)
+        if season is None:
+            raise CategoryError(f"SEASONS: {sid!r} is not a season; known: {sorted(seasons)}")
+        start, sep, end = span.partition("..")
+        if not sep:
+            raise CategoryError(f"SEASONS.{sid}: {span!r} is not a span like 06-01..09-30")
+        seasons[sid] = Season(
+            sid,
+            season.name_zh,
+            season.name_en,
+            _month_day(start.strip(), f"SEASONS.{sid}"),
+            _month_day(end.strip(), f"SEASONS.{sid}"),
         )
     return seasons
 

@@ -4,6 +4,7 @@ calendar, read from their files (the JSON parsed by `categories_json` and `sla_j
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 from runtime import provisional_calendar
@@ -25,7 +26,8 @@ def load_rules(
     categories_file: Path = DATA / "categories.json",
     sla_file: Path = DATA / "sla.json",
     calendar_dir: Path = CALENDARS,
+    season_dates: Mapping[str, str] | None = None,
 ) -> ComplaintRules:
-    categories = categories_json.parse(json.loads(categories_file.read_text("utf-8")))
+    categories = categories_json.parse(json.loads(categories_file.read_text("utf-8")), season_dates)
     policy = sla_json.parse(json.loads(sla_file.read_text("utf-8")), categories.ids)
     return ComplaintRules(categories, policy, load_calendar(calendar_dir))

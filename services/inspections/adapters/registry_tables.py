@@ -147,9 +147,12 @@ def template_from_json(body: dict[str, Any]) -> checklist.Template:
                 title_en=i["title_en"],
                 weight=float(i["weight"]),
                 severity=i["severity"],
+                criterion_zh=i.get("criterion_zh", ""),
+                criterion_en=i.get("criterion_en", ""),
             )
             for i in body["items"]
         ),
+        service_grade=body.get("service_grade"),
     )
 
 

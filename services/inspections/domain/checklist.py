@@ -27,6 +27,10 @@ class Item:
     title_en: str
     weight: float
     severity: Severity
+    # what passing means at the template's service grade (e.g. 一级: waste removed twice a day);
+    # empty in templates for every grade
+    criterion_zh: str = ""
+    criterion_en: str = ""
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class Template:
     title_en: str
     pass_mark: float
     items: tuple[Item, ...]
+    service_grade: str | None = None  # the contracted grade (一级/二级/三级) it judges against
 
     def item(self, item_id: str) -> Item | None:
         return next((i for i in self.items if i.item_id == item_id), None)

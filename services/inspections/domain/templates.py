@@ -23,8 +23,22 @@ ITEM_ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 MAX_ITEMS = 500
 _TEMPLATE_ID = re.compile(TEMPLATE_ID_PATTERN)
 _ITEM_ID = re.compile(ITEM_ID_PATTERN)
-_TEMPLATE_KEYS = frozenset({"template_id", "version", "title_zh", "title_en", "pass_mark", "items"})
-_ITEM_KEYS = frozenset({"item_id", "group", "weight", "severity", "title_zh", "title_en"})
+_TEMPLATE_KEYS = frozenset(
+    {"template_id", "version", "title_zh", "title_en", "pass_mark", "items", "service_grade"}
+)
+_ITEM_KEYS = frozenset(
+    {
+        "item_id",
+        "group",
+        "weight",
+        "severity",
+        "title_zh",
+        "title_en",
+        "criterion_zh",
+        "criterion_en",
+    }
+)
+MAX_GRADE = 16  # as the registry's service_grade
 
 
 def template_problems(body: Mapping[str, Any]) -> list[Problem]:
@@ -44,6 +58,8 @@ def template_problems(body: Mapping[str, Any]) -> list[Problem]:
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         problems.append(Problem("version", "版本号必须是正整数", "version must be an integer >= 1"))
     problems.extend(_text_problems(body, ("title_zh", "title_en"), "", 200))
+    if "service_grade" in body:  # a checklist for projects of this contracted service grade
+        problems.extend(_text_problems(body, ("service_grade",), "", MAX_GRADE))
     pass_mark = body.get("pass_mark")
     if not _is_number(pass_mark) or not 0 <= float(pass_mark) <= 100:
         problems.append(
@@ -90,6 +106,10 @@ def _item_problems(item: Mapping[str, Any], where: str) -> list[Problem]:
         )
     problems.extend(_text_problems(item, ("group",), where, 64))
     problems.extend(_text_problems(item, ("title_zh", "title_en"), where, 200))
+    # the pass criterion at the template's service grade: both languages or neither
+    criteria = [k for k in ("criterion_zh", "criterion_en") if k in item]
+    if criteria:
+        problems.extend(_text_problems(item, ("criterion_zh", "criterion_en"), where, 300))
     weight = item.get("weight")
     if not _is_number(weight) or float(weight) <= 0 or float(weight) > 1000:
         problems.append(

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from runtime import attachments, workspace
@@ -19,6 +19,15 @@ from runtime.web_session import CurrentSession
 from services.inspections.domain import checklist
 from services.inspections.entrypoints import policy
 from services.inspections.entrypoints.deps import Deps, InspectionsDeps
+from services.inspections.entrypoints.patrol_checklists import (
+    CHOOSABLE,
+    GROUPS,
+    PATROL_TEMPLATE,
+    default_for,
+    group_done,
+    groups_of,
+    query_of,
+)
 from services.inspections.entrypoints.uploads import TOO_BIG
 from services.inspections.entrypoints.workspace_pages import (
     BASE,
@@ -38,36 +47,23 @@ from services.inspections.service.record_inspection import (
 )
 
 router = APIRouter(include_in_schema=False)
-PATROL_TEMPLATE = "contract-self-inspection"
-GROUPS = {
-    "premises": ("办公及机房环境", "Office and plant rooms"),
-    "waste": ("垃圾清运", "Waste"),
-    "order": ("秩序维护", "Order and security"),
-    "greenery": ("绿化养护", "Greenery"),
-    "facilities": ("设施设备", "Facilities"),
-}
 RESULTS = (("pass", "合格", "Pass"), ("fail", "不合格", "Fail"), ("na", "不适用", "N/A"))
 SEARCH_LIMIT = 30
-
-
-def groups_of(template: checklist.Template) -> list[tuple[str, list[checklist.Item]]]:
-    order: dict[str, list[checklist.Item]] = {}
-    for item in template.items:
-        order.setdefault(item.group, []).append(item)
-    return list(order.items())
-
-
-def group_done(draft: PatrolDraft | None, items: list[checklist.Item]) -> bool:
-    return draft is not None and all(i.item_id in draft.results for i in items)
+Chosen = Annotated[str, Query(alias="checklist")]
 
 
 async def _load(
-    p: workspace.WorkspacePage, deps: InspectionsDeps, project_id: str
+    p: workspace.WorkspacePage, deps: InspectionsDeps, project_id: str, chosen: str = ""
 ) -> tuple[Any, checklist.Template, PatrolDraft | None] | Response:
-    """The project, the patrol checklist and the person's draft, or why they may not patrol."""
+    """The project, the patrol checklist (the draft's, else the one `chosen`, else the
+    contract's) and the person's draft, or why they may not patrol."""
     refusal = policy.workspace_refusal(p.principal)
     if refusal is not None:
         return workspace.refused(env, p, refusal)
+    if chosen and chosen not in CHOOSABLE:
+        return workspace.refused(
+            env, p, Message("没有这份巡查检查表", "No such patrol checklist"), 404
+        )
     async with deps.units() as uow:
         project = await uow.projects.get(project_id)
         if project is None:
@@ -77,7 +73,10 @@ async def _load(
             return workspace.refused(env, p, refusal)
         draft = await uow.drafts.get(p.principal.subject, project_id)
         version = draft.template_version if draft else None
-        template = await uow.templates.get(PATROL_TEMPLATE, version)
+        template_id = draft.template_id if draft else (chosen or default_for(project.service_grade))
+        template = await uow.templates.get(template_id, version)
+        if template is None and draft is None and not chosen:  # the grade's is not loaded
+            template = await uow.templates.get(PATROL_TEMPLATE, None)
     if template is None:
         return workspace.refused(
             env, p, Message("巡查检查模板未加载", "the patrol checklist is not loaded"), 503
@@ -113,18 +112,31 @@ async def find(request: Request, session: CurrentSession, deps: Deps, q: str = "
 
 
 @router.get(BASE + "patrol/{project_id}", response_class=HTMLResponse)
-async def tasks(project_id: str, request: Request, session: CurrentSession, deps: Deps) -> Response:
-    """The task list: the groups, which are done (a resumed draft shows where it stopped)."""
+async def tasks(
+    project_id: str, request: Request, session: CurrentSession, deps: Deps, chosen: Chosen = ""
+) -> Response:
+    """The task list: which checklist, its groups, which are done (a resumed draft shows where
+    it stopped); without a draft, the other checklists the patrol may walk instead."""
     p = page(request, session, deps)
-    loaded = await _load(p, deps, project_id)
+    loaded = await _load(p, deps, project_id, chosen)
     if isinstance(loaded, Response):
         return loaded
     project, template, draft = loaded
     groups = groups_of(template)
     done = [group_done(draft, items) for _, items in groups]
+    others: list[tuple[checklist.Template, str]] = []  # (checklist, its link's query)
+    if draft is None:
+        own = default_for(project.service_grade)
+        async with deps.units() as uow:
+            for other_id in (own, *CHOOSABLE):
+                if other_id == template.template_id:
+                    continue
+                other = await uow.templates.get(other_id, None)
+                if other is not None:
+                    others.append((other, query_of(other)))
     return workspace.render(
         env, p, "patrol_tasks.html", project=project, groups=groups, done=done, draft=draft,
-        names=GROUPS,
+        names=GROUPS, sheet=template, tq=query_of(template), others=others,
     )  # fmt: skip
 
 
@@ -145,25 +157,28 @@ async def _draft_photos(
 
 
 def _group_page(
-    p: workspace.WorkspacePage, project: Any, groups: list[Any], n: int, values: dict[str, Any],
-    photos: dict[str, list[dict[str, Any]]], code: int = 200, saved: int = 0,
+    p: workspace.WorkspacePage, project: Any, template: checklist.Template, n: int,
+    values: dict[str, Any], photos: dict[str, list[dict[str, Any]]], code: int = 200,
+    saved: int = 0,
 ) -> Response:  # fmt: skip
+    groups, tq = groups_of(template), query_of(template)
     return workspace.render(
         env, p, "patrol_group.html", code, project=project, n=n, total=len(groups),
         group=groups[n - 1], values=values, names=GROUPS, results=RESULTS, photos=photos,
-        saved=bool(saved), next_url=p.url(
+        sheet=template, tq=tq, saved=bool(saved), next_url=p.url(
             f"patrol/{project.project_id}/"
-            + (f"groups/{n + 1}" if n < len(groups) else "check")
+            + (f"groups/{n + 1}" if n < len(groups) else "check") + tq
         ),
     )  # fmt: skip
 
 
 @router.get(BASE + "patrol/{project_id}/groups/{n}", response_class=HTMLResponse)
 async def group(
-    project_id: str, n: int, request: Request, session: CurrentSession, deps: Deps, saved: int = 0
-) -> Response:
+    project_id: str, n: int, request: Request, session: CurrentSession, deps: Deps,
+    saved: int = 0, chosen: Chosen = "",
+) -> Response:  # fmt: skip
     p = page(request, session, deps)
-    loaded = await _load(p, deps, project_id)
+    loaded = await _load(p, deps, project_id, chosen)
     if isinstance(loaded, Response):
         return loaded
     project, template, draft = loaded
@@ -172,13 +187,14 @@ async def group(
         return workspace.refused(env, p, Message("没有这一组", "No such group"), 404)
     async with deps.units() as uow:
         photos = await _draft_photos(uow, p, project_id, draft, groups[n - 1][1])
-    return _group_page(p, project, groups, n, draft.results if draft else {}, photos, saved=saved)
+    return _group_page(p, project, template, n, draft.results if draft else {}, photos, saved=saved)
 
 
 @router.post(BASE + "patrol/{project_id}/groups/{n}", response_class=HTMLResponse)
 async def save_group(
-    project_id: str, n: int, request: Request, session: CurrentSession, deps: Deps
-) -> Response:
+    project_id: str, n: int, request: Request, session: CurrentSession, deps: Deps,
+    chosen: Chosen = "",
+) -> Response:  # fmt: skip
     """Save the group into the draft (all items answered, a failed one with a note, its photos
     checked and kept with the draft in the same transaction), then on. A refused photo says why
     on the group's page and keeps the answers just given; nothing of the group is written."""
@@ -187,7 +203,7 @@ async def save_group(
     if isinstance(form, Message):
         return workspace.refused(env, p, form, 413 if form is TOO_BIG else 403)
     fields, files = form
-    loaded = await _load(p, deps, project_id)
+    loaded = await _load(p, deps, project_id, chosen)
     if isinstance(loaded, Response):
         return loaded
     project, template, draft = loaded
@@ -242,7 +258,7 @@ async def save_group(
         merged = {**(draft.results if draft else {}), **answers}
         async with deps.units() as uow:
             photos = await _draft_photos(uow, p, project_id, draft, groups[n - 1][1])
-        return _group_page(p, project, groups, n, merged, photos, 422)
+        return _group_page(p, project, template, n, merged, photos, 422)
     now = deps.clock.now()
     draft_id = draft.draft_id if draft else str(uuid.uuid4())
     async with deps.units() as uow:
@@ -263,19 +279,24 @@ async def save_group(
             )
         )
         await uow.commit()
+    tq = query_of(template)
     target = (
-        f"patrol/{project_id}/groups/{n + 1}" if n < len(groups) else f"patrol/{project_id}/check"
+        f"patrol/{project_id}/groups/{n + 1}{tq}"
+        if n < len(groups)
+        else f"patrol/{project_id}/check{tq}"
     )
     if prepared:  # show the thumbnails just kept, with the way on
-        target = f"patrol/{project_id}/groups/{n}?saved=1"
+        target = f"patrol/{project_id}/groups/{n}?saved=1" + tq.replace("?", "&")
     return RedirectResponse(p.url(target), status_code=303)
 
 
 @router.get(BASE + "patrol/{project_id}/check", response_class=HTMLResponse)
-async def check(project_id: str, request: Request, session: CurrentSession, deps: Deps) -> Response:
+async def check(
+    project_id: str, request: Request, session: CurrentSession, deps: Deps, chosen: Chosen = ""
+) -> Response:
     """Check your answers before the one submit."""
     p = page(request, session, deps)
-    loaded = await _load(p, deps, project_id)
+    loaded = await _load(p, deps, project_id, chosen)
     if isinstance(loaded, Response):
         return loaded
     project, template, draft = loaded
@@ -284,6 +305,7 @@ async def check(project_id: str, request: Request, session: CurrentSession, deps
     return workspace.render(
         env, p, "patrol_check.html", project=project, groups=groups, draft=draft,
         missing=missing, names=GROUPS, labels={k: (zh, en) for k, zh, en in RESULTS},
+        sheet=template, tq=query_of(template),
     )  # fmt: skip
 
 

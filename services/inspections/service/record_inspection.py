@@ -83,6 +83,20 @@ async def record_inspection(
                 ),
                 field="template_id",
             )
+        grade = project.service_grade.strip()
+        if template.service_grade is not None and template.service_grade != grade:
+            # the items are judged against the grade the owners pay for, not another one
+            raise DomainError(
+                "wrong_service_grade",
+                Message(
+                    f"检查模板 {template.template_id} 按{template.service_grade}服务标准，"
+                    f"项目“{project.project_name}”合同约定为{grade}，请使用{grade}的检查表",
+                    f"template {template.template_id} judges service grade "
+                    f"{template.service_grade}; project {project.project_id} is contracted at "
+                    f"{grade}: use that grade's checklist",
+                ),
+                field="template_id",
+            )
         try:
             outcome = checklist.score(template, cmd.results)
         except checklist.ChecklistError as exc:
@@ -120,6 +134,7 @@ async def record_inspection(
             "kind": cmd.kind,
             "template_id": template.template_id,
             "template_version": template.version,
+            "service_grade": template.service_grade,
             "score": outcome.score,
             "pass_mark": template.pass_mark,
             "inspected_at": cmd.inspected_at,
