@@ -40,6 +40,11 @@ EXAMPLES_NEGATIVE = 10  # per operation and role; x2 roles
 STATEFUL_SCENARIOS = 30  # per service and role; x2 roles
 STATEFUL_STEPS = 8  # at most, per scenario
 CHECKS = [not_a_server_error, response_schema_conformance]
+# Left out of the chained scenarios (still fuzzed one by one above): decisions on an exposure case
+# change it for good (an objection filed once answers 409 the next time), so Hypothesis, replaying
+# the same choices, meets other answers and other links and stops with "inconsistent data
+# generation" where nothing failed. Their transitions are tested in test_exposure_cases.
+STATEFUL_LEAVES_OUT = {"exposure": r"^/api/v1/cases/"}
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +164,10 @@ def test_invalid_requests_are_refused_without_a_server_error(
 
 def stateful(service: str, base_url: str, headers: dict[str, str]) -> Any:
     """Scenarios that chain operations through the links Schemathesis infers."""
-    machine = load(service).as_state_machine()
+    schema = load(service)
+    if service in STATEFUL_LEAVES_OUT:
+        schema = schema.exclude(method="POST", path_regex=STATEFUL_LEAVES_OUT[service])
+    machine = schema.as_state_machine()
     # What failed, as the service answered it: a scenario's replay (Hypothesis runs a failing
     # example again to report it) meets a service whose state has moved on, draws differently
     # and ends in "Inconsistent data generation", which would hide the failure itself.
