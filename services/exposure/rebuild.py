@@ -19,8 +19,9 @@ import argparse
 import asyncio
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import asyncpg
 import structlog
 from aiokafka import AIOKafkaConsumer
 
@@ -28,15 +29,12 @@ from runtime import db, kafka
 from runtime import logging as runtime_logging
 from runtime.consumer import AnyHandler
 from runtime.scheduler import SystemClock
-from runtime.unit_of_work import Delivered
+from runtime.unit_of_work import Delivered, EventFailed
 from schemas import cloudevents
 from services.exposure import subscriptions
 from services.exposure.adapters import policy_file, projection
 from services.exposure.adapters.postgres import PgExposureUnitOfWork
 from services.exposure.settings import PUBLICATION_FILE, ExposureSettings
-
-if TYPE_CHECKING:  # annotations only: the scheduler or the caller hands the pool over
-    import asyncpg
 
 log = structlog.get_logger(__name__)
 
@@ -52,7 +50,9 @@ class RebuildRefused(RuntimeError):
 @dataclass
 class Replayed:
     applied: dict[str, int] = field(default_factory=dict)
-    skipped: int = 0  # records no handler wants, or that cannot be read (they were dead-lettered)
+    # records no handler wants, that cannot be read, or about a case never opened (the live
+    # service dead-lettered those)
+    skipped: int = 0
 
     def total(self) -> int:
         return sum(self.applied.values())
@@ -95,7 +95,7 @@ async def replay_topic(
                 for tp, records in batches.items():
                     for record in records:
                         if record.offset < ends[tp]:
-                            await _apply(uow, chosen, record, out)
+                            await _apply(conn, uow, chosen, record, out)
             for tp in batches:
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
@@ -104,6 +104,7 @@ async def replay_topic(
 
 
 async def _apply(
+    conn: db.Connection,
     uow: PgExposureUnitOfWork,
     chosen: dict[str, AnyHandler],
     record: object,
@@ -119,7 +120,17 @@ async def _apply(
     except (cloudevents.MalformedEvent, cloudevents.UnknownEventType):
         out.skipped += 1
         return
-    await handler(uow, [Delivered(event, ce)])
+    try:
+        async with conn.transaction():  # a savepoint: a skipped record leaves no trace
+            await handler(uow, [Delivered(event, ce)])
+    except EventFailed as exc:
+        # An event about a case the topic never opened (the service dead-lettered it when it
+        # came): skipped as the live board did, logged; any other failure aborts the rebuild.
+        if not isinstance(exc.__cause__, asyncpg.ForeignKeyViolationError):
+            raise
+        log.warning("replay_record_skipped", type=ce.type, id=ce.id, reason=str(exc.__cause__))
+        out.skipped += 1
+        return
     out.applied[ce.type] = out.applied.get(ce.type, 0) + 1
 
 
