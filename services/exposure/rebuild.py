@@ -19,9 +19,8 @@ import argparse
 import asyncio
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
 import structlog
 from aiokafka import AIOKafkaConsumer
 
@@ -36,7 +35,11 @@ from services.exposure.adapters import policy_file, projection
 from services.exposure.adapters.postgres import PgExposureUnitOfWork
 from services.exposure.settings import PUBLICATION_FILE, ExposureSettings
 
+if TYPE_CHECKING:  # annotations only: the scheduler or the caller hands the pool over
+    import asyncpg
+
 log = structlog.get_logger(__name__)
+FOREIGN_KEY_VIOLATION = "23503"  # SQLSTATE
 
 BATCH = 500  # records per transaction
 TOPICS = subscriptions.TOPICS
@@ -126,7 +129,7 @@ async def _apply(
     except EventFailed as exc:
         # An event about a case the topic never opened (the service dead-lettered it when it
         # came): skipped as the live board did, logged; any other failure aborts the rebuild.
-        if not isinstance(exc.__cause__, asyncpg.ForeignKeyViolationError):
+        if getattr(exc.__cause__, "sqlstate", None) != FOREIGN_KEY_VIOLATION:
             raise
         log.warning("replay_record_skipped", type=ce.type, id=ce.id, reason=str(exc.__cause__))
         out.skipped += 1
