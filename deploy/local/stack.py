@@ -169,6 +169,20 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+def _runs(pid: int, marker: str) -> bool:
+    """True if pid is alive and is the process we started (its command line names `marker`).
+
+    A process in the middle of execve() shows an empty command line for a moment (the kernel has
+    swapped in the new image but not yet laid out its arguments). kc.sh and Kafka's start script
+    both exec the JVM, and a poll that lands in that moment must not take the server for dead
+    (it did once, in CI, right after Keycloak's augmentation): an empty line of a live pid counts
+    as ours; a line that names something else is a reused pid."""
+    if not _pid_alive(pid):
+        return False
+    line = _cmdline(pid)
+    return not line.strip() or marker in line
+
+
 def _tail(path: Path, lines: int = 40, offset: int = 0) -> str:
     try:
         with path.open("rb") as f:
@@ -520,7 +534,7 @@ class Kafka:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
             return None
-        if _pid_alive(pid) and str(self.properties_file) in _cmdline(pid):
+        if _runs(pid, str(self.properties_file)):
             return pid
         self.pid_file.unlink(missing_ok=True)
         return None
@@ -1017,6 +1031,10 @@ KEYCLOAK_REALM_FILE = REPO_ROOT / "deploy" / "local" / "keycloak" / "realm-wuye.
 KEYCLOAK_REALM = "wuye"
 
 
+class KeycloakExited(RuntimeError):
+    """Keycloak's process ended before it answered (its log tail is the message)."""
+
+
 class Keycloak:
     """The identity provider of the local stack: Keycloak in development mode (`start-dev`, an
     H2 file database under the profile's state dir; for local use and tests only, never in
@@ -1105,7 +1123,7 @@ class Keycloak:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
             return None
-        return pid if _pid_alive(pid) and "keycloak" in _cmdline(pid) else None
+        return pid if _runs(pid, "keycloak") else None
 
     def is_running(self) -> bool:
         return self.pid() is not None
@@ -1144,21 +1162,36 @@ class Keycloak:
             "--db=dev-file", f"--db-url=jdbc:h2:file:{db};NON_KEYWORDS=VALUE",
             f"--hostname={self.url}", "--log-level=WARN,org.keycloak.services:INFO,io.quarkus:INFO",
         ]  # fmt: skip
-        # detached (as Kafka): a shell starts it in the background of its own new session
+        # detached (as Kafka): a shell starts it in the background of its own new session; a
+        # subshell waits for kc.sh and writes its exit status to the log (a server that dies
+        # before it logs anything, or is killed, otherwise leaves no trace of why)
+        launch = (
+            'log="$1"; shift; ( "$@" </dev/null >>"$log" 2>&1;'
+            ' echo "[stack] kc.sh exited with status $? at $(date -u +%FT%TZ)" >>"$log" ) &'
+            " echo $!"
+        )
         r = subprocess.run(
-            ["/bin/sh", "-c", 'log="$1"; shift; "$@" </dev/null >>"$log" 2>&1 & echo $!',
-             "sh", str(self.log_file), *cmd],
+            ["/bin/sh", "-c", launch, "sh", str(self.log_file), *cmd],
             stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env,
             cwd=self.state_dir, start_new_session=True, check=True,
         )  # fmt: skip
         self.pid_file.write_text(f"{int(r.stdout.strip())}\n")
 
-    def wait_ready(self, timeout: float = 240.0) -> float:
-        """Wait for the server, create the realm if it is new, wait for its discovery document."""
+    def wait_ready(self, timeout: float = 240.0, restarts: int = 1) -> float:
+        """Wait for the server, create the realm if it is new, wait for its discovery document.
+        A server that exits while starting is started again `restarts` times (its log, with
+        kc.sh's exit status, is kept and shown), then the failure is raised."""
         t0 = time.monotonic()
         while not self._answers(f"{self.url}/realms/master/.well-known/openid-configuration"):
             if not self.is_running():
-                raise RuntimeError(f"Keycloak exited; log tail:\n{_tail(self.log_file)}")
+                time.sleep(1.0)  # look twice before declaring it dead
+            if not self.is_running():
+                tail = _tail(self.log_file)
+                if restarts <= 0:
+                    raise KeycloakExited(f"Keycloak exited; log tail:\n{tail}")
+                restarts -= 1
+                self.say(f"! Keycloak exited while starting; starting it again. Log tail:\n{tail}")
+                self.start()
             if time.monotonic() - t0 > timeout:
                 raise TimeoutError(f"Keycloak not ready after {timeout}s:\n{_tail(self.log_file)}")
             time.sleep(0.5)
