@@ -1166,9 +1166,8 @@ class Keycloak:
         # subshell waits for kc.sh and writes its exit status to the log (a server that dies
         # before it logs anything, or is killed, otherwise leaves no trace of why)
         launch = (
-            'log="$1"; shift; ( "$@" </dev/null >>"$log" 2>&1;'
-            ' echo "[stack] kc.sh exited with status $? at $(date -u +%FT%TZ)" >>"$log" ) &'
-            " echo $!"
+            'log="$1"; shift; ( "$@"; echo "[stack] kc.sh exited with status $? at'
+            ' $(date -u +%FT%TZ)" ) </dev/null >>"$log" 2>&1 & echo $!'
         )
         r = subprocess.run(
             ["/bin/sh", "-c", launch, "sh", str(self.log_file), *cmd],

@@ -41,12 +41,12 @@ said: list[str] = []
 
 @pytest.fixture
 def failing_keycloak(tmp_path: Path) -> Iterator[Keycloak]:
-    """A Keycloak whose kc.sh exits at once with status 3 (profile of its own, fake home)."""
+    """A Keycloak whose kc.sh exits with status 3 after 2 s (profile of its own, fake home)."""
     server = Keycloak(StackConfig.for_profile("kc-unit-exits"), reporter=said.append)
     server.home = tmp_path / "home"
     (server.home / "bin").mkdir(parents=True)
     script = server.home / "bin" / "kc.sh"
-    script.write_text("#!/bin/sh\necho fake keycloak starting\nexit 3\n")
+    script.write_text("#!/bin/sh\necho fake keycloak starting\nsleep 2\nexit 3\n")
     script.chmod(0o755)
     said.clear()
     yield server
@@ -58,6 +58,8 @@ def test_keycloak_that_dies_while_starting_is_started_once_more_and_its_status_k
     failing_keycloak: Keycloak,
 ) -> None:
     failing_keycloak.start()
+    # start() returns at once, detached: it does not wait for the server (nor hold its output)
+    assert failing_keycloak.is_running()
     with pytest.raises(KeycloakExited) as raised:
         failing_keycloak.wait_ready(timeout=30, restarts=1)
     log = failing_keycloak.log_file.read_text()
