@@ -275,15 +275,34 @@ def payload(notice_id: str) -> bytes:
     return json.dumps({"notice_id": notice_id, "title": SUBJECT}, ensure_ascii=False).encode()
 
 
-async def test_signed_webhook_is_accepted(receiver: Receiver, client: httpx.AsyncClient) -> None:
-    result = await channels.post_webhook(
+async def post(
+    client: httpx.AsyncClient,
+    url: str,
+    notice_id: str,
+    *,
+    destinations: channels.Destinations = TEST_RECEIVERS,
+    secret: bytes = SECRET,
+    idempotency_key: str = "k",
+    now: datetime | None = None,
+    http_timeout: httpx.Timeout = channels.WEBHOOK_TIMEOUT,
+) -> channels.DeliveryResult:
+    """One signed webhook call of notice `notice_id` (the defaults: the test receivers, the
+    shared secret, now)."""
+    return await channels.post_webhook(
         client,
-        url=f"{receiver.base_url}/hook",
-        destinations=TEST_RECEIVERS,
-        secret=SECRET,
-        body=payload("n-1"),
-        idempotency_key="evt-42:webhook:agency-3",
-        now=datetime.now(UTC),
+        url=url,
+        destinations=destinations,
+        secret=secret,
+        body=payload(notice_id),
+        idempotency_key=idempotency_key,
+        now=now or datetime.now(UTC),
+        http_timeout=http_timeout,
+    )
+
+
+async def test_signed_webhook_is_accepted(receiver: Receiver, client: httpx.AsyncClient) -> None:
+    result = await post(
+        client, f"{receiver.base_url}/hook", "n-1", idempotency_key="evt-42:webhook:agency-3"
     )
     assert result == channels.DeliveryResult(ok=True, permanent=False, detail="http 204")
     assert receiver.accepted == [
@@ -315,15 +334,7 @@ class TamperInTransit(httpx.AsyncBaseTransport):
 
 async def test_tampered_body_is_rejected_and_permanent(receiver: Receiver) -> None:
     async with httpx.AsyncClient(transport=TamperInTransit()) as tampering:
-        result = await channels.post_webhook(
-            tampering,
-            url=f"{receiver.base_url}/hook",
-            destinations=TEST_RECEIVERS,
-            secret=SECRET,
-            body=payload("n-2"),
-            idempotency_key="k",
-            now=datetime.now(UTC),
-        )
+        result = await post(tampering, f"{receiver.base_url}/hook", "n-2")
     assert (result.ok, result.permanent, result.detail) == (False, True, "http 401")
     assert receiver.rejected == 1
     assert receiver.accepted == []
@@ -341,14 +352,8 @@ async def test_tampered_body_is_rejected_and_permanent(receiver: Receiver) -> No
 async def test_bad_signature_or_timestamp_is_rejected(
     receiver: Receiver, client: httpx.AsyncClient, secret: bytes, age: timedelta
 ) -> None:
-    result = await channels.post_webhook(
-        client,
-        url=f"{receiver.base_url}/hook",
-        destinations=TEST_RECEIVERS,
-        secret=secret,
-        body=payload("n-3"),
-        idempotency_key="k",
-        now=datetime.now(UTC) - age,
+    result = await post(
+        client, f"{receiver.base_url}/hook", "n-3", secret=secret, now=datetime.now(UTC) - age
     )
     assert (result.ok, result.permanent) == (False, True)
     assert receiver.rejected == 1
@@ -371,43 +376,18 @@ async def test_bad_signature_or_timestamp_is_rejected(
 async def test_status_classification(
     receiver: Receiver, client: httpx.AsyncClient, code: int, permanent: bool
 ) -> None:
-    result = await channels.post_webhook(
-        client,
-        url=f"{receiver.base_url}/status/{code}",
-        destinations=TEST_RECEIVERS,
-        secret=SECRET,
-        body=payload("n-4"),
-        idempotency_key="k",
-        now=datetime.now(UTC),
-    )
+    result = await post(client, f"{receiver.base_url}/status/{code}", "n-4")
     assert (result.ok, result.permanent, result.detail) == (False, permanent, f"http {code}")
 
 
 async def test_timeout_is_transient(receiver: Receiver, client: httpx.AsyncClient) -> None:
-    result = await channels.post_webhook(
-        client,
-        url=f"{receiver.base_url}/slow",
-        destinations=TEST_RECEIVERS,
-        secret=SECRET,
-        body=payload("n-5"),
-        idempotency_key="k",
-        now=datetime.now(UTC),
-        http_timeout=httpx.Timeout(0.3),
-    )
+    result = await post(client, f"{receiver.base_url}/slow", "n-5", http_timeout=httpx.Timeout(0.3))
     assert (result.ok, result.permanent) == (False, False)
     assert result.detail.startswith("timeout")
 
 
 async def test_webhook_connection_refused_is_transient(client: httpx.AsyncClient) -> None:
-    result = await channels.post_webhook(
-        client,
-        url=f"http://{LOOPBACK}:{free_port()}/hook",
-        destinations=TEST_RECEIVERS,
-        secret=SECRET,
-        body=payload("n-6"),
-        idempotency_key="k",
-        now=datetime.now(UTC),
-    )
+    result = await post(client, f"http://{LOOPBACK}:{free_port()}/hook", "n-6")
     assert (result.ok, result.permanent) == (False, False)
     assert "ConnectError" in result.detail
 
@@ -420,15 +400,8 @@ async def test_loopback_is_refused_unless_allowed_and_nothing_is_sent(
 ) -> None:
     """The attack run's finding: an endpoint on https://127.0.0.1/... was called."""
     for url in (f"{receiver.base_url}/hook", receiver.base_url.replace(LOOPBACK, "[::1]")):
-        result = await channels.post_webhook(
-            client,
-            url=url,
-            destinations=channels.Destinations(),  # production: no allow-list
-            secret=SECRET,
-            body=payload("n-7"),
-            idempotency_key="k",
-            now=datetime.now(UTC),
-        )
+        # production: no allow-list
+        result = await post(client, url, "n-7", destinations=channels.Destinations())
         assert (result.ok, result.permanent) == (False, True), url
         assert result.detail == "destination refused: loopback address"
     assert receiver.accepted == []
@@ -453,14 +426,8 @@ async def test_every_resolved_address_is_checked_at_send_time(
     port = receiver.base_url.rsplit(":", 1)[1]
     for answers in (("93.184.215.14", "127.0.0.1"), ("169.254.169.254",), ("::ffff:10.0.0.1",)):
         guard = channels.Destinations(resolver=await _resolving_to(*answers))
-        result = await channels.post_webhook(
-            client,
-            url=f"http://hooks.rebind.test:{port}/hook",
-            destinations=guard,
-            secret=SECRET,
-            body=payload("n-8"),
-            idempotency_key="k",
-            now=datetime.now(UTC),
+        result = await post(
+            client, f"http://hooks.rebind.test:{port}/hook", "n-8", destinations=guard
         )
         assert (result.ok, result.permanent) == (False, True), answers
         assert result.detail.startswith("destination refused"), result.detail
@@ -476,14 +443,12 @@ async def test_the_connection_goes_to_the_checked_address_under_the_registered_n
     guard = channels.Destinations(
         allowed=TEST_RECEIVERS.allowed, resolver=await _resolving_to(LOOPBACK)
     )
-    result = await channels.post_webhook(
+    result = await post(
         client,
-        url=f"http://hooks.rebind.test:{port}/hook",
+        f"http://hooks.rebind.test:{port}/hook",
+        "n-9",
         destinations=guard,
-        secret=SECRET,
-        body=payload("n-9"),
         idempotency_key="evt-9",
-        now=datetime.now(UTC),
     )
     assert result.ok, result.detail
     assert receiver.hosts == [f"hooks.rebind.test:{port}"]
@@ -491,14 +456,8 @@ async def test_the_connection_goes_to_the_checked_address_under_the_registered_n
 
 
 async def test_a_name_that_does_not_resolve_is_transient(client: httpx.AsyncClient) -> None:
-    result = await channels.post_webhook(
-        client,
-        url="https://no-such-host.invalid/hook",
-        destinations=channels.Destinations(),
-        secret=SECRET,
-        body=payload("n-10"),
-        idempotency_key="k",
-        now=datetime.now(UTC),
+    result = await post(
+        client, "https://no-such-host.invalid/hook", "n-10", destinations=channels.Destinations()
     )
     assert (result.ok, result.permanent) == (False, False)
     assert result.detail.startswith("destination unresolved")
