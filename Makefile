@@ -6,7 +6,7 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 
-.PHONY: help install bench bench-compare screenshots soak demo test lint typecheck architecture unit integration schemas stack-up stack-down
+.PHONY: help install bench bench-compare suite-timing screenshots soak demo test lint typecheck architecture unit integration schemas stack-up stack-down
 
 help:
 	@echo "make demo   - install what is missing, start Kafka, PostgreSQL and all services, run the campaign demo (DEMO_EXIT=1 to exit after the summary)"
@@ -22,6 +22,11 @@ bench: install
 # Before and after a change, back to back: make bench-compare BEFORE=<commit> [TITLE="..."]
 bench-compare: install
 	@UV="$(UV)" $(RUN) python -m bench.compare --before $(BEFORE) --title "$(TITLE)" $(BENCH_ARGS)
+
+# How long `make test` takes as CI runs it (a fresh clone of HEAD); appends to
+# docs/performance/suite-duration.md. SUITE_ARGS=--keep keeps the clone.
+suite-timing: install
+	@$(RUN) python -m bench.suite $(SUITE_ARGS)
 
 soak: install
 	@$(RUN) python -m tests.fault.soak $(SOAK_ARGS)
