@@ -58,9 +58,7 @@ def run(keep: bool) -> int:
     t0 = time.monotonic()
     try:
         subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
-        env = {**os.environ, "CI": "true"}
-        env.pop("VIRTUAL_ENV", None)
-        env.pop("WUYE_STACK_PROFILE", None)  # the clone uses its own profiles, as CI does
+        env = _ci_environment()
         with log_file.open("w") as out:
             code = subprocess.run(
                 ["bash", ".ci/run"], cwd=clone, stdin=subprocess.DEVNULL, stdout=out,
@@ -85,6 +83,20 @@ def run(keep: bool) -> int:
     print(row)
     print(f"✓ written to {TABLE.relative_to(REPO)}")
     return code
+
+
+def _ci_environment() -> dict[str, str]:
+    """This environment as CI would have it: without this checkout's virtualenv (`make` runs us
+    through `uv run`, which puts .venv/bin first on PATH: the clone's `python3 -m uv` would
+    find a python without uv) and without a chosen stack profile (the clone uses its own)."""
+    env = {**os.environ, "CI": "true"}
+    venv = env.pop("VIRTUAL_ENV", None)
+    env.pop("WUYE_STACK_PROFILE", None)
+    inside = [str(REPO / ".venv")] + ([venv] if venv else [])
+    env["PATH"] = os.pathsep.join(
+        p for p in env.get("PATH", "").split(os.pathsep) if not any(p.startswith(v) for v in inside)
+    )
+    return env
 
 
 def _stop_and_remove(clone: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.suite import SUMMARY, _minutes
+from bench.suite import REPO, SUMMARY, _ci_environment, _minutes
 
 
 @pytest.mark.parametrize(
@@ -37,3 +37,17 @@ def test_a_log_without_a_closing_line_has_no_summary() -> None:
 def test_minutes_read_as_people_write_them() -> None:
     assert _minutes(1056.2) == "17 min 36 s"
     assert _minutes(59.9) == "0 min 59 s"
+
+
+def test_the_clone_runs_without_this_checkouts_virtualenv(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make suite-timing` runs inside `uv run`: the clone's `python3 -m uv` must not find
+    this checkout's .venv python (it has no uv) first on PATH."""
+    venv = str(REPO / ".venv")
+    monkeypatch.setenv("VIRTUAL_ENV", venv)
+    monkeypatch.setenv("PATH", f"{venv}/bin:/usr/local/bin:/usr/bin")
+    monkeypatch.setenv("WUYE_STACK_PROFILE", "mine")
+    env = _ci_environment()
+    assert env["PATH"] == "/usr/local/bin:/usr/bin"
+    assert env["CI"] == "true"
+    assert "VIRTUAL_ENV" not in env
+    assert "WUYE_STACK_PROFILE" not in env
