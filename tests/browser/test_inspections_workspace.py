@@ -304,3 +304,43 @@ def test_a_random_draw_at_desk_and_phone_width(browser: Browser, site: Site) -> 
     expect(page.locator("body")).to_contain_text("结果与上面完全一致")
     shot(page, "draw-result", 390, full=False)
     phone.close()
+
+
+def test_the_draw_roster_at_desk_and_phone_width(browser: Browser, site: Site) -> None:
+    """The district's roster for the draws: two inspectors added through the form (one with the
+    enterprises and projects to avoid), one deactivated; the list at both widths."""
+    desk = signed_in(browser, site, HEPING, 1280)
+    page = desk.new_page()
+    page.goto(BASE + "draws")
+    expect(page.locator("body")).to_contain_text("抽取记录")
+    with page.expect_navigation():
+        page.click("#roster-link")
+    expect(page.locator("body")).to_contain_text("双随机检查人员名单")
+    for staff, name, avoid in [("I-301", "王明", "E-0001 P-120101-0009"), ("I-302", "李强", ""),
+                               ("I-303", "赵伟", "E-0009")]:  # fmt: skip
+        page.fill("#inspector_id", staff)
+        page.fill("#name", name)
+        page.fill("#conflicts", avoid)
+        with page.expect_navigation():
+            page.get_by_role("button", name="添加到名单").click()
+        expect(page.locator("#roster")).to_contain_text(staff)
+    page.fill("#inspector_id", "I 304")
+    page.fill("#name", "钱")
+    with page.expect_navigation():
+        page.get_by_role("button", name="添加到名单").click()
+    expect(page.locator("body")).to_contain_text("检查人员编号须为 1 至 64 个字母")
+    expect(page.locator("#inspector_id")).to_have_value("I 304")  # kept for correcting
+    page.goto(BASE + "draws/roster")
+    with page.expect_navigation():
+        page.locator("#inspector-I-303").get_by_role("button", name="停用").click()
+    expect(page.locator("#inspector-I-303")).to_contain_text("已停用")
+    expect(page.locator("#inspector-I-301")).to_contain_text("E-0001、P-120101-0009")
+    expect(page.locator("body")).to_contain_text("（在岗 2 人）")
+    shot(page, "draw-roster", 1280, full=False)
+    desk.close()
+    phone = signed_in(browser, site, HEPING, 390)
+    page = phone.new_page()
+    page.goto(BASE + "draws/roster")
+    expect(page.locator("#inspector-I-303")).to_contain_text("已停用")
+    shot(page, "draw-roster", 390, full=False)
+    phone.close()

@@ -210,6 +210,7 @@ DRAW = {
     ],
     "project_count": 1,
 }
+ROSTER_ENTRY = {"inspector_id": "I-matrix-roster", "name": "矩阵名单检查员"}
 PLAN = {
     "departments": ["综合科"],
     "staff": [{"name": "张三", "role": "联络员"}],
@@ -356,6 +357,21 @@ INSPECTIONS = (
         json=DRAW,
     ),
     Row("inspections", "GET", "/api/v1/patrol-draws", only(*OFFICES)),
+    # the draws' rosters: a district office keeps its own; the city office reads them all
+    Row("inspections", "GET", "/api/v1/draw-roster", only(*OFFICES)),
+    Row(
+        "inspections",
+        "POST",
+        "/api/v1/draw-roster",
+        only("district_x", "district_y"),  # each onto its own district's roster
+        json=ROSTER_ENTRY,
+    ),
+    Row(
+        "inspections",
+        "POST",
+        "/api/v1/draw-roster/{inspector_id}/deactivate",
+        only("district_x", district_y=404),  # not on district Y's roster
+    ),
     Row(
         "inspections",
         "GET",
@@ -732,6 +748,7 @@ EXPOSURE = (
     Row("exposure", "GET", "/api/v1/board/enterprises/{enterprise_id}", public()),
     Row("exposure", "GET", "/api/v1/board/grades", public()),
     Row("exposure", "GET", "/api/v1/board/stats", public()),
+    Row("exposure", "GET", "/api/v1/board/draws", public()),
     # Case handling: a case of enterprise A in review, with a pending objection.
     Row("exposure", "GET", "/api/v1/cases", only(*STAFF)),
     Row(

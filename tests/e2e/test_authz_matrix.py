@@ -200,6 +200,9 @@ async def seed(platform: Platform, api: Api) -> dict[str, Any]:
         "district_x", "inspections", "POST", "/api/v1/patrol-draws", 201, json=m.DRAW
     )
     s["draw_id"] = drawn["draw_id"]
+    on_roster = {"inspector_id": "I-matrix-x", "name": "矩阵名单甲"}
+    await api.call("district_x", "inspections", "POST", "/api/v1/draw-roster", 201, json=on_roster)
+    s["inspector_id"] = on_roster["inspector_id"]
 
     # A failed patrol: three rectification orders for E-0001 and a notice in its inbox.
     inspection = await api.call(

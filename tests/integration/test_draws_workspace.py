@@ -151,3 +151,74 @@ async def test_bad_input_is_shown_on_its_field_and_nothing_is_written(desk: Desk
     assert "I-101 王明" in too_few.text  # the form keeps what was typed
     assert await count(desk.dsn, "SELECT count(*) FROM patrol_draws") == 0
     assert await count(desk.dsn, "SELECT count(*) FROM scheduled_patrols") == 0
+
+
+async def test_the_roster_page_adds_deactivates_and_feeds_the_draw(desk: Desk) -> None:
+    """The district's roster on its page: added (a bad id is shown on its field), deactivated;
+    the draw form left empty sends the active roster; the city reads every district's roster
+    without a form; another district sees only its own."""
+    client = desk.as_(HEPING)
+    page = await client.get(BASE + "draws/roster")
+    assert page.status_code == 200
+    assert "名单中还没有检查人员" in page.text
+    empty = await client.post(
+        BASE + "draws",
+        data={"csrf_token": token(await client.get(BASE + "draws")), "project_count": "1",
+              "inspectors_per_project": "1", "exclusion_days": "90", "roster": ""},
+    )  # fmt: skip
+    assert empty.status_code == 422
+    assert "本区检查人员名单中没有在岗人员" in empty.text
+
+    for staff, name, conflicts in [("I-201", "王明", "E-0001，P-120101-0002"), ("I-202", "李强", ""),
+                                   ("I-203", "赵伟", "")]:  # fmt: skip
+        added = await client.post(
+            BASE + "draws/roster",
+            data={"csrf_token": token(page), "inspector_id": staff, "name": name,
+                  "conflicts": conflicts},
+        )  # fmt: skip
+        assert added.status_code == 303, added.text
+    bad = await client.post(
+        BASE + "draws/roster",
+        data={"csrf_token": token(page), "inspector_id": "I 204", "name": "<b>钱</b>"},
+    )
+    assert bad.status_code == 422
+    assert "检查人员编号须为 1 至 64 个字母" in bad.text
+    assert "&lt;b&gt;钱&lt;/b&gt;" in bad.text  # kept, escaped
+    listed = await client.get(BASE + "draws/roster")
+    assert "E-0001、P-120101-0002" in listed.text
+    assert "（在岗 3 人）" in listed.text
+    gone = await client.post(
+        BASE + "draws/roster/I-203/deactivate", data={"csrf_token": token(listed)}
+    )
+    assert gone.status_code == 303
+    listed = await client.get(BASE + "draws/roster")
+    assert "（在岗 2 人）" in listed.text
+    assert "已停用" in listed.text
+    form = await client.get(BASE + "draws")
+    assert "不填则从本区名单的 2 名在岗人员中选派" in form.text
+
+    drawn = await client.post(
+        BASE + "draws",
+        data={"csrf_token": token(form), "project_count": "1", "inspectors_per_project": "1",
+              "exclusion_days": "90", "roster": ""},
+    )  # fmt: skip
+    assert drawn.status_code == 303, drawn.text
+    result = await client.get(drawn.headers["location"])
+    assert "王明" in result.text or "李强" in result.text
+    assert "赵伟" not in result.text  # deactivated: not drawn
+
+    city = await desk.as_(CITY).get(BASE + "draws/roster")
+    assert city.status_code == 200
+    assert "和平区" in city.text
+    assert "I-201" in city.text
+    assert "添加到名单" not in city.text  # the city office reads, it keeps no roster
+    refused = await desk.as_(CITY).post(
+        BASE + "draws/roster", data={"csrf_token": token(city), "inspector_id": "I-9", "name": "甲"}
+    )
+    assert refused.status_code == 403
+    nankai = await desk.as_(NANKAI).get(BASE + "draws/roster")
+    assert "I-201" not in nankai.text
+    away = await desk.as_(NANKAI).post(
+        BASE + "draws/roster/I-201/deactivate", data={"csrf_token": token(nankai)}
+    )
+    assert away.status_code == 404

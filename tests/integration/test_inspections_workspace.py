@@ -315,12 +315,12 @@ async def test_a_flood_season_patrol_is_walked_in_the_workspace_and_filed(desk: 
     the roof-leak and downpipe items failed become urgent orders of a flood-season inspection."""
     client = desk.as_(HEPING)
     tasks = await client.get(f"{BASE}patrol/{PROJECT}")
-    assert "contract-grade-1 第 1 版" in tasks.text  # 海河花园 is contracted at 一级
+    assert "contract-grade-1 第 2 版" in tasks.text  # 海河花园 is contracted at 一级
     offered = f"{BASE}patrol/{PROJECT}?checklist=flood-season"
     assert offered in tasks.text  # the other checklist is offered while nothing is drafted
     flood = await client.get(offered)
     assert flood.status_code == 200
-    assert "flood-season 第 1 版" in flood.text
+    assert "flood-season 第 2 版" in flood.text
     assert "屋面（2）" in flood.text
     assert "排水（3）" in flood.text
     assert "1 / 4" not in flood.text
@@ -374,7 +374,7 @@ async def test_the_patrol_follows_the_projects_contracted_service_grade(desk: De
     tasks = await client.get(f"{BASE}patrol/{second}")
     assert tasks.status_code == 200
     assert "合同约定服务等级：<strong>二级</strong>" in tasks.text
-    assert "contract-grade-2 第 1 版" in tasks.text
+    assert "contract-grade-2 第 2 版" in tasks.text
     waste = await client.get(f"{BASE}patrol/{second}/groups/2")
     assert "合格标准（二级）：生活垃圾每日清运 1 次，日产日清" in waste.text
     assert "每日清运至少 2 次" not in waste.text  # that is what 一级 owners pay for
@@ -407,5 +407,5 @@ async def test_the_patrol_follows_the_projects_contracted_service_grade(desk: De
         )
     ]
     assert [(e["template_id"], e["template_version"]) for e in payloads] == [
-        ("contract-grade-2", 1)
+        ("contract-grade-2", 2)
     ]

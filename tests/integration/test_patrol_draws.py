@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ from services.exposure import subscriptions as exposure_subscriptions
 from services.exposure.adapters import policy_file
 from services.exposure.adapters.postgres import PgExposureUnitOfWork
 from services.exposure.entrypoints import board as board_pages
+from services.exposure.entrypoints import board_api
 from services.exposure.settings import ExposureSettings
 from services.inspections import bootstrap
 from services.inspections.adapters.registry_tables import PgProjects
@@ -230,7 +232,7 @@ async def board(db_factory: Callable[[], str], kafka_topics: str) -> AsyncIterat
     draws_group = next(g for g in exposure_subscriptions.GROUPS if g.topic == DRAWS_TOPIC)
     spec = dataclasses.replace(
         exposure_bootstrap.spec(settings),
-        routers=(board_pages.router,),
+        routers=(board_pages.router, board_api.api),
         consumers=(draws_group.consumer(),),
         jobs=(),
         sign_in=False,
@@ -266,6 +268,26 @@ async def test_the_board_publishes_the_draw_and_later_its_results(api: Api, boar
         assert "、".join(p["inspector_ids"]) in text
     assert "待巡查" in text
     assert all(r["name"] not in text for r in ROSTER)  # names never leave the inspections service
+
+    # the same, as JSON for other sites: what the page shows, no more
+    listed = (await board.client.get("/api/v1/board/draws")).json()["draws"]
+    [public] = [d for d in listed if d["draw_id"] == drawn["draw_id"]]
+    assert set(public) == {
+        "draw_id", "district_code", "district_name", "drawn_at", "seed", "algorithm",
+        "candidate_count", "excluded_count", "inspector_count", "inspectors_per_project",
+        "due_by", "patrols",
+    }  # fmt: skip
+    assert (public["seed"], public["inspector_count"], public["candidate_count"]) == (
+        drawn["seed"],
+        len(ROSTER),
+        len(drawn["inputs"]["projects"]),
+    )
+    assert [(p["project_name"], p["inspector_ids"], p["outcome"]) for p in public["patrols"]] == [
+        (p["project_name"], p["inspector_ids"], None) for p in drawn["patrols"]
+    ]
+    raw = json.dumps(listed, ensure_ascii=False)
+    assert all(r["name"] not in raw for r in ROSTER)
+    assert "conflicts" not in raw
 
     # The patrol's result arrives as the InspectionCompleted the board already consumes.
     first = drawn["patrols"][0]
@@ -307,3 +329,88 @@ async def test_the_board_publishes_the_draw_and_later_its_results(api: Api, boar
     english = await board.client.get("/draws?lang=en")
     assert "Passed" in english.text
     assert drawn["seed"] in english.text
+
+
+async def test_a_district_keeps_a_roster_the_draw_uses_and_records(api: Api) -> None:
+    """The roster (issue 16): a district office adds and deactivates its inspectors; a draw given
+    no inspectors sends the active ones and copies them into its inputs, so deactivating someone
+    later leaves the draw's re-run as it was."""
+    heping = api.auth(Role.DISTRICT_OFFICE, "120101")
+    nankai = api.auth(Role.DISTRICT_OFFICE, "120104")
+    city = api.auth(Role.CITY_OFFICE)
+    enterprise = {
+        "Authorization": "Bearer "
+        + api.issuer.issue(Principal("e", Role.ENTERPRISE, enterprise_id="E-0001"))
+    }
+    roster_url = "/api/v1/draw-roster"
+    empty = await api.client.post("/api/v1/patrol-draws", json={"project_count": 2}, headers=heping)
+    assert (empty.status_code, empty.json()["error"]["code"]) == (422, "draw_roster_empty")
+    assert empty.json()["error"]["fields"][0]["field"] == "inspectors"
+
+    for entry in [*ROSTER, {"inspector_id": "I-105", "name": "孙检查", "conflicts": []}]:
+        added = await api.client.post(roster_url, json=entry, headers=heping)
+        assert added.status_code == 201, added.text
+    assert added.json()["active"] is True
+    again = await api.client.post(roster_url, json=ROSTER[0], headers=heping)
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "roster_inspector_exists")
+    for bad, field in [
+        ({"inspector_id": "I 1", "name": "甲"}, "inspector_id"),
+        ({"inspector_id": "I-9", "name": "  "}, "name"),
+        ({"inspector_id": "I-9", "name": "甲", "conflicts": ["E 1"]}, "conflicts"),
+    ]:
+        refused = await api.client.post(roster_url, json=bad, headers=heping)
+        assert refused.status_code == 422, (bad, refused.text)
+        assert field in refused.json()["error"]["fields"][0]["field"]
+    # scope: the city reads every district's roster and keeps none; others read nothing
+    assert (await api.client.post(roster_url, json=ROSTER[0], headers=city)).status_code == 403
+    assert (await api.client.get(roster_url, headers=enterprise)).status_code == 403
+    assert (
+        await api.client.post(roster_url, json=ROSTER[0], headers=enterprise)
+    ).status_code == 403
+    other = await api.client.get(roster_url, params={"district_code": "120101"}, headers=nankai)
+    assert other.status_code == 403
+    assert (await api.client.get(roster_url, headers=nankai)).json() == []
+    away = await api.client.post(f"{roster_url}/I-101/deactivate", headers=nankai)
+    assert away.status_code == 404  # not on 南开区's roster
+    listed = (await api.client.get(roster_url, headers=city)).json()
+    assert [(e["district_code"], e["inspector_id"]) for e in listed] == [
+        ("120101", i) for i in ("I-101", "I-102", "I-103", "I-104", "I-105")
+    ]
+
+    gone = await api.client.post(f"{roster_url}/I-105/deactivate", headers=heping)
+    assert gone.status_code == 200, gone.text
+    assert (gone.json()["active"], gone.json()["deactivated_by"]) == (
+        False,
+        "district_office-120101",
+    )
+    twice = await api.client.post(f"{roster_url}/I-105/deactivate", headers=heping)
+    assert (twice.status_code, twice.json()["error"]["code"]) == (409, "roster_inspector_inactive")
+    active = await api.client.get(roster_url, params={"active_only": "true"}, headers=heping)
+    assert [e["inspector_id"] for e in active.json()] == ["I-101", "I-102", "I-103", "I-104"]
+
+    made = await api.client.post("/api/v1/patrol-draws", json={"project_count": 3}, headers=heping)
+    assert made.status_code == 201, made.text
+    drawn = made.json()
+    assert drawn["inputs"]["inspectors_from"] == "roster"
+    assert drawn["inputs"]["inspectors"] == [
+        {"inspector_id": r["inspector_id"], "name": r["name"], "conflicts": r["conflicts"]}
+        for r in ROSTER
+    ]
+    sent = {i for p in drawn["patrols"] for i in p["inspector_ids"]}
+    assert sent <= {"I-101", "I-102", "I-103", "I-104"}
+    for p in drawn["patrols"]:  # the roster's conflicts hold
+        assert not ("I-101" in p["inspector_ids"] and p["enterprise_id"] == "E-0001")
+
+    # the roster changes; the draw's inputs and re-run do not
+    assert (
+        await api.client.post(f"{roster_url}/I-102/deactivate", headers=heping)
+    ).status_code == 200
+    back = {**ROSTER[1], "name": "李检查（新）"}
+    assert (await api.client.post(roster_url, json=back, headers=heping)).status_code == 201
+    stored = (
+        await api.client.get(f"/api/v1/patrol-draws/{drawn['draw_id']}", headers=heping)
+    ).json()
+    assert stored["inputs"] == drawn["inputs"]
+    assert stored["verified"] is True
+    rows = await api.fetch("SELECT name, active FROM draw_rosters WHERE inspector_id = 'I-102'")
+    assert [tuple(r) for r in rows] == [("李检查（新）", True)]

@@ -194,7 +194,8 @@ async def test_two_replicas_loading_at_once_emit_each_event_once(pool: asyncpg.P
 async def test_shipped_templates_load_once_and_a_changed_version_is_refused(
     pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
-    assert await startup.load_templates(units(pool), DATA / "templates") == 6
+    # six checklists, version 1 and version 2 (full-width punctuation) of each
+    assert await startup.load_templates(units(pool), DATA / "templates") == 12
     assert await startup.load_templates(units(pool), DATA / "templates") == 0
     edited = json.loads((DATA / "templates" / "flood-season.v1.json").read_text("utf-8"))
     edited["pass_mark"] = 60
@@ -480,12 +481,12 @@ async def test_template_versions(api: Api, dev: DevIssuer) -> None:
     city, heping = as_(dev, Role.CITY_OFFICE), as_(dev, Role.DISTRICT_OFFICE, "120101")
     listed = (await client.get("/templates", headers=as_(dev, Role.ENTERPRISE, "E-0001"))).json()
     assert [(t["template_id"], t["versions"]) for t in listed] == [
-        ("community-activities", [1]),
-        ("contract-grade-1", [1]),  # one checklist per contracted service grade
-        ("contract-grade-2", [1]),
-        ("contract-grade-3", [1]),
-        ("contract-self-inspection", [1]),
-        ("flood-season", [1]),
+        ("community-activities", [1, 2]),
+        ("contract-grade-1", [1, 2]),  # one checklist per contracted service grade
+        ("contract-grade-2", [1, 2]),
+        ("contract-grade-3", [1, 2]),
+        ("contract-self-inspection", [1, 2]),
+        ("flood-season", [1, 2]),  # v2: the same checks, with Chinese punctuation
     ]
     grade3 = (await client.get("/templates/contract-grade-3/versions/1", headers=heping)).json()
     assert grade3["service_grade"] == "三级"
@@ -494,21 +495,26 @@ async def test_template_versions(api: Api, dev: DevIssuer) -> None:
     v1 = (await client.get("/templates/flood-season/versions/1", headers=heping)).json()
     leak = next(i for i in v1["items"] if i["item_id"] == "flood.roof_leak")
     assert leak["severity"] == "urgent"
+    assert leak["title_zh"] == "无房屋漏雨;遇有房屋漏雨立即组织人员抢修"  # published, never edited
+    fixed = (await client.get("/templates/flood-season/versions/2", headers=heping)).json()
+    assert [i["item_id"] for i in fixed["items"]] == [i["item_id"] for i in v1["items"]]
+    assert fixed["items"][1]["title_zh"] == "无房屋漏雨；遇有房屋漏雨立即组织人员抢修"
+    assert fixed["title_zh"].startswith("夏季防汛检查（津物业〔2011〕4号 三（一）2）：")
     assert (
         await client.get("/templates/flood-season/versions/9", headers=heping)
     ).status_code == 404
 
-    v2 = {**v1, "version": 2, "pass_mark": 85}
-    assert (await client.post("/templates", json=v2, headers=heping)).status_code == 403
-    published = await client.post("/templates", json=v2, headers=city)
+    v3 = {**fixed, "version": 3, "pass_mark": 85}
+    assert (await client.post("/templates", json=v3, headers=heping)).status_code == 403
+    published = await client.post("/templates", json=v3, headers=city)
     assert published.status_code == 201, published.text
-    retry = await client.post("/templates", json=v2, headers=city)
+    retry = await client.post("/templates", json=v3, headers=city)
     assert (retry.status_code, retry.json()) == (200, published.json())
-    edited = await client.post("/templates", json={**v2, "pass_mark": 70}, headers=city)
+    edited = await client.post("/templates", json={**v3, "pass_mark": 70}, headers=city)
     assert (edited.status_code, edited.json()["error"]["code"]) == (409, "template_version_exists")
     edited_v1 = await client.post("/templates", json={**v1, "pass_mark": 70}, headers=city)
     assert edited_v1.status_code == 409
-    gap = await client.post("/templates", json={**v1, "version": 4}, headers=city)
+    gap = await client.post("/templates", json={**v1, "version": 5}, headers=city)
     assert (gap.status_code, gap.json()["error"]["code"]) == (409, "template_version_not_next")
     new = await client.post(
         "/templates", json={**v1, "template_id": "winter-heating", "version": 1}, headers=city
@@ -517,15 +523,15 @@ async def test_template_versions(api: Api, dev: DevIssuer) -> None:
     listed = (await client.get("/templates", headers=city)).json()
     flood = next(t for t in listed if t["template_id"] == "flood-season")
     assert (flood["versions"], flood["latest_version"], flood["latest"]["pass_mark"]) == (
-        [1, 2],
-        2,
+        [1, 2, 3],
+        3,
         85,
     )
 
-    # Two offices publishing v3 at once: one wins, the other is told the version exists.
+    # Two offices publishing v4 at once: one wins, the other is told the version exists.
     results = await asyncio.gather(
-        client.post("/templates", json={**v1, "version": 3, "pass_mark": 60}, headers=city),
-        client.post("/templates", json={**v1, "version": 3, "pass_mark": 61}, headers=city),
+        client.post("/templates", json={**v1, "version": 4, "pass_mark": 60}, headers=city),
+        client.post("/templates", json={**v1, "version": 4, "pass_mark": 61}, headers=city),
     )
     assert sorted(r.status_code for r in results) == [201, 409]
 

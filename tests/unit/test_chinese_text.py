@@ -135,18 +135,41 @@ def test_punctuation_around_an_expression_is_found(tmp_path: Path) -> None:
     assert [p for _, text in _template_texts(page) for p in _problems(text)] == ["half-width '字:'"]
 
 
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
 def test_the_owners_category_texts_write_chinese_punctuation() -> None:
     """The categories' questions and safety notices are shown on the owners' form and in Open311."""
-
-    def strings(value: object) -> list[str]:
-        if isinstance(value, str):
-            return [value]
-        if isinstance(value, dict):
-            return [s for v in value.values() for s in strings(v)]
-        if isinstance(value, list):
-            return [s for v in value for s in strings(v)]
-        return []
-
     data = json.loads((ROOT / "services/complaints/data/categories.json").read_text("utf-8"))
-    found = [f"{problem} in {text[:60]!r}" for text in strings(data) for problem in _problems(text)]
+    found = [
+        f"{problem} in {text[:60]!r}" for text in _strings(data) for problem in _problems(text)
+    ]
+    assert found == []
+
+
+def test_the_checklists_in_use_write_chinese_punctuation() -> None:
+    """The checklist templates' titles and items are what a patrol reads on the phone. They are
+    data files, so the scans above (pages, Python) never saw them: the first versions went out
+    with half-width punctuation. A published version is never edited (inspections reference it),
+    so version 1 stays as it was; the latest version of each template, the one new inspections
+    walk, is checked."""
+    latest: dict[str, tuple[int, Path]] = {}
+    for path in (ROOT / "services/inspections/data/templates").glob("*.json"):
+        body = json.loads(path.read_text("utf-8"))
+        if body["version"] > latest.get(body["template_id"], (0, path))[0]:
+            latest[body["template_id"]] = (body["version"], path)
+    assert {"flood-season", "contract-grade-1", "contract-self-inspection"} <= set(latest)
+    found = [
+        f"{path.name}: {problem} in {text[:60]!r}"
+        for _, path in latest.values()
+        for text in _strings(json.loads(path.read_text("utf-8")))
+        for problem in _problems(text)
+    ]
     assert found == []

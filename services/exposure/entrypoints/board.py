@@ -312,12 +312,38 @@ async def stats_page(request: Request, deps: Deps) -> HTMLResponse:
     )
 
 
+def public_draw(d: dict[str, Any]) -> dict[str, Any]:
+    """A draw as the board publishes it (page and JSON): the figures of its inputs, the seed and
+    algorithm, and each project drawn with its inspectors' staff ids and the patrol's result."""
+    return {
+        "draw_id": d["draw_id"],
+        "district_code": d["district_code"],
+        "district_name": d["district_name"],
+        "drawn_at": d["drawn_at"],
+        "seed": d["seed"],
+        "algorithm": d["algorithm"],
+        "candidate_count": len(d["projects"]),
+        "excluded_count": len(d["excluded_project_ids"]),
+        "inspector_count": len(d["inspectors"]),
+        "inspectors_per_project": d["inspectors_per_project"],
+        "due_by": d["due_by"],
+        "patrols": [
+            {
+                "project_name": p["project_name"],
+                "inspector_ids": list(p["inspector_ids"]),
+                "outcome": p.get("outcome"),
+            }
+            for p in d["patrols"]
+        ],
+    }
+
+
 @router.get("/draws", response_class=HTMLResponse)
 async def draws_page(request: Request, deps: Deps) -> HTMLResponse:
     """双随机、一公开: every random patrol draw, its seed and inputs, and the patrols' results."""
     page = Page(request, lang_of(request))
     async with deps.board_queries() as queries:
-        draws = await queries.draws(DRAWS_SHOWN)
+        draws = [public_draw(d) for d in await queries.draws(DRAWS_SHOWN)]
     for d in draws:
         d["drawn_at"] = datetime.fromisoformat(d["drawn_at"])
         d["due_by"] = datetime.fromisoformat(d["due_by"])

@@ -75,3 +75,12 @@ async def api_stats(deps: Deps) -> dict[str, Any]:
             "by_district": await queries.district_stats(),
             "by_enterprise": await queries.enterprise_stats(),
         }
+
+
+@api.get("/draws", summary="双随机抽查公示 Random patrol draws, as the board's /draws shows them")
+async def api_draws(deps: Deps) -> dict[str, Any]:
+    """The published draws (newest first): what the board's page shows, no more. Inspectors by
+    staff id only (their names and conflicts stay with the inspections service)."""
+    async with deps.board_queries() as queries:
+        draws = await queries.draws(board.DRAWS_SHOWN)
+    return {"draws": [board.public_draw(d) for d in draws]}

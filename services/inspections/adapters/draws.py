@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from runtime import db
-from services.inspections.service.ports import DrawRow
+from services.inspections.service.ports import DrawRow, RosterEntry
 
 _COLUMNS = """draw_id, district_code, drawn_by, drawn_at, algorithm, seed, project_count,
               inspectors_per_project, exclusion_days, inputs, result, due_by"""
@@ -115,3 +115,67 @@ class PgPatrolDraws:
             draw_id,
         )
         return {r["project_id"]: dict(r) for r in rows}
+
+
+_ROSTER = """district_code, inspector_id, name, conflicts, active, added_by, added_at,
+             deactivated_by, deactivated_at"""
+
+
+def _entry(r: asyncpg.Record) -> RosterEntry:
+    return RosterEntry(**{**dict(r), "conflicts": tuple(r["conflicts"])})
+
+
+class PgDrawRosters:
+    def __init__(self, conn: db.Connection) -> None:
+        self._conn = conn
+
+    async def listed(self, *, district_code: str | None, active_only: bool) -> list[RosterEntry]:
+        rows = await self._conn.fetch(
+            f"""SELECT {_ROSTER} FROM draw_rosters
+                 WHERE ($1::text IS NULL OR district_code = $1) AND (active OR NOT $2)
+                 ORDER BY district_code, inspector_id""",
+            district_code,
+            active_only,
+        )
+        return [_entry(r) for r in rows]
+
+    async def get(self, district_code: str, inspector_id: str) -> RosterEntry | None:
+        row = await self._conn.fetchrow(
+            f"SELECT {_ROSTER} FROM draw_rosters WHERE district_code = $1 AND inspector_id = $2",
+            district_code,
+            inspector_id,
+        )
+        return _entry(row) if row else None
+
+    async def put(self, entry: RosterEntry) -> bool:
+        written = await self._conn.fetchval(
+            """INSERT INTO draw_rosters (district_code, inspector_id, name, conflicts, active,
+                      added_by, added_at)
+               VALUES ($1, $2, $3, $4, true, $5, $6)
+               ON CONFLICT (district_code, inspector_id) DO UPDATE
+                  SET name = EXCLUDED.name, conflicts = EXCLUDED.conflicts, active = true,
+                      added_by = EXCLUDED.added_by, added_at = EXCLUDED.added_at,
+                      deactivated_by = NULL, deactivated_at = NULL
+                WHERE NOT draw_rosters.active
+               RETURNING true""",
+            entry.district_code,
+            entry.inspector_id,
+            entry.name,
+            list(entry.conflicts),
+            entry.added_by,
+            entry.added_at,
+        )
+        return written is True
+
+    async def deactivate(
+        self, district_code: str, inspector_id: str, *, by: str, at: datetime
+    ) -> bool:
+        done = await self._conn.fetchval(
+            """UPDATE draw_rosters SET active = false, deactivated_by = $3, deactivated_at = $4
+                WHERE district_code = $1 AND inspector_id = $2 AND active RETURNING true""",
+            district_code,
+            inspector_id,
+            by,
+            at,
+        )
+        return done is True

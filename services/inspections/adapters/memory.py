@@ -15,7 +15,7 @@ from runtime.attachments import MemoryAttachmentStore
 from runtime.fakes import MemoryOutbox, MemoryUnitOfWork
 from runtime.scheduler import Clock
 from services.inspections.adapters.memory_campaigns import MemoryCampaigns
-from services.inspections.adapters.memory_draws import MemoryPatrolDraws
+from services.inspections.adapters.memory_draws import MemoryDrawRosters, MemoryPatrolDraws
 from services.inspections.adapters.memory_rectifications import MemoryOrders, MemoryPatrols
 from services.inspections.adapters.postgres import (
     CAMPAIGNS_SOURCE,
@@ -218,6 +218,8 @@ class MemoryInspections:
         recorder_role: str,
         idempotency_key: str | None,
         inspected_at: datetime,
+        checklist_reason: str = "given",
+        contracted_grade: str | None = None,
     ) -> bool:
         if idempotency_key is not None and await self.find_by_key(recorded_by, idempotency_key):
             return False
@@ -238,6 +240,8 @@ class MemoryInspections:
             "idempotency_key": idempotency_key,
             "inspected_at": inspected_at,
             "recorded_at": self._clock.now(),
+            "checklist_reason": checklist_reason,
+            "contracted_grade": contracted_grade,
         }
         return True
 
@@ -344,6 +348,7 @@ class MemoryInspectionsUnitOfWork(MemoryUnitOfWork):
     orders: MemoryOrders
     patrols: MemoryPatrols
     draws: MemoryPatrolDraws
+    rosters: MemoryDrawRosters
     campaigns: MemoryCampaigns
     drafts: MemoryPatrolDrafts
     attachments: MemoryAttachmentStore
@@ -367,6 +372,7 @@ class MemoryInspectionsUnitOfWork(MemoryUnitOfWork):
         self.orders = MemoryOrders()
         self.patrols = MemoryPatrols()
         self.draws = MemoryPatrolDraws(self.patrols)
+        self.rosters = MemoryDrawRosters()
         self.campaigns = MemoryCampaigns()
         self.attachments = MemoryAttachmentStore()
         self.drafts = MemoryPatrolDrafts(self.attachments)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
 from services.inspections.adapters.memory_rectifications import MemoryPatrols
-from services.inspections.service.ports import DrawRow
+from services.inspections.service.ports import DrawRow, RosterEntry
 
 
 class MemoryPatrolDraws:
@@ -64,3 +65,38 @@ class MemoryPatrolDraws:
             for p in self.patrols.patrols.values()
             if p.get("draw_id") == draw_id
         }
+
+
+class MemoryDrawRosters:
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str], RosterEntry] = {}
+
+    async def listed(self, *, district_code: str | None, active_only: bool) -> list[RosterEntry]:
+        return [
+            e
+            for key, e in sorted(self.entries.items())
+            if district_code in (None, e.district_code) and (e.active or not active_only)
+        ]
+
+    async def get(self, district_code: str, inspector_id: str) -> RosterEntry | None:
+        return self.entries.get((district_code, inspector_id))
+
+    async def put(self, entry: RosterEntry) -> bool:
+        key = (entry.district_code, entry.inspector_id)
+        if key in self.entries and self.entries[key].active:
+            return False
+        self.entries[key] = dataclasses.replace(
+            entry, active=True, deactivated_by=None, deactivated_at=None
+        )
+        return True
+
+    async def deactivate(
+        self, district_code: str, inspector_id: str, *, by: str, at: datetime
+    ) -> bool:
+        entry = self.entries.get((district_code, inspector_id))
+        if entry is None or not entry.active:
+            return False
+        self.entries[(district_code, inspector_id)] = dataclasses.replace(
+            entry, active=False, deactivated_by=by, deactivated_at=at
+        )
+        return True

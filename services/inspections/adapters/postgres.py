@@ -8,7 +8,7 @@ from runtime.attachments import AttachmentStore, PgAttachmentStore
 from runtime.unit_of_work import Outbox, PgOutbox, PgUnitOfWork
 from services.inspections.adapters.campaigns import PgCampaigns
 from services.inspections.adapters.drafts import PgPatrolDrafts
-from services.inspections.adapters.draws import PgPatrolDraws
+from services.inspections.adapters.draws import PgDrawRosters, PgPatrolDraws
 from services.inspections.adapters.public_photos import PgPublicPhotos
 from services.inspections.adapters.rectifications import PgOrders, PgPatrols
 from services.inspections.adapters.registry_tables import (
@@ -34,6 +34,7 @@ class PgInspectionsUnitOfWork(PgUnitOfWork):
     orders: ports.Orders
     patrols: ports.Patrols
     draws: ports.PatrolDraws
+    rosters: ports.DrawRosters
     campaigns: ports.Campaigns
     drafts: ports.PatrolDrafts
     attachments: AttachmentStore
@@ -50,6 +51,7 @@ class PgInspectionsUnitOfWork(PgUnitOfWork):
         self.orders = PgOrders(conn)
         self.patrols = PgPatrols(conn)
         self.draws = PgPatrolDraws(conn)
+        self.rosters = PgDrawRosters(conn)
         self.campaigns = PgCampaigns(conn)
         self.drafts = PgPatrolDrafts(conn)
         self.attachments = PgAttachmentStore(conn)

@@ -262,12 +262,15 @@ class PgInspections:
         recorder_role: str,
         idempotency_key: str | None,
         inspected_at: datetime,
+        checklist_reason: str = "given",
+        contracted_grade: str | None = None,
     ) -> bool:
         inserted = await self._conn.fetchval(
             """INSERT INTO inspections (inspection_id, project_id, kind, template_id,
                       template_version, score, pass_mark, passed, results, recorded_by,
-                      recorder_role, idempotency_key, inspected_at)
-               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb,$10,$11,$12,$13)
+                      recorder_role, idempotency_key, inspected_at, checklist_reason,
+                      contracted_grade)
+               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb,$10,$11,$12,$13,$14,$15)
                ON CONFLICT (recorded_by, idempotency_key) DO NOTHING RETURNING true""",
             inspection_id,
             project_id,
@@ -285,6 +288,8 @@ class PgInspections:
             recorder_role,
             idempotency_key,
             inspected_at,
+            checklist_reason,
+            contracted_grade,
         )
         return inserted is True
 

@@ -20,6 +20,8 @@ not.
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,6 +30,10 @@ MAX_PROJECTS = 200
 MAX_INSPECTORS = 200
 MAX_PER_PROJECT = 5
 MAX_EXCLUSION_DAYS = 365
+MAX_CONFLICTS = 200
+MAX_NAME = 50
+ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+_ID = re.compile(ID_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -196,3 +202,38 @@ def draw(inputs: DrawInputs) -> DrawResult:
 
 def sorted_projects(projects: Sequence[DrawProject]) -> tuple[DrawProject, ...]:
     return tuple(sorted(projects, key=lambda p: p.project_id))
+
+
+def roster_entry(inspector_id: str, name: str, conflicts: Sequence[str]) -> Inspector:
+    """An inspector for a district's roster, checked; raises `DrawError` naming the field."""
+    inspector_id, name = inspector_id.strip(), name.strip()
+    if not _ID.fullmatch(inspector_id):
+        raise DrawError(
+            "roster_inspector_id",
+            "inspector_id",
+            "检查人员编号须为 1 至 64 个字母、数字、点、下划线或连字符",
+            "inspector_id: 1 to 64 letters, digits, '.', '_' or '-'",
+        )
+    if not name or len(name) > MAX_NAME or any(unicodedata.category(c)[0] == "C" for c in name):
+        raise DrawError(
+            "roster_name",
+            "name",
+            f"姓名须为 1 至 {MAX_NAME} 个字符，不含控制字符",
+            f"name: 1 to {MAX_NAME} characters, no control characters",
+        )
+    cleaned = sorted({c.strip() for c in conflicts if c.strip()})
+    bad = [c for c in cleaned if not _ID.fullmatch(c)]
+    if bad or len(cleaned) > MAX_CONFLICTS:
+        shown = bad[0][:64] if bad else ""
+        raise DrawError(
+            "roster_conflicts",
+            "conflicts",
+            f"回避的企业或项目编号有误：{shown}（最多 {MAX_CONFLICTS} 个，字母、数字、点、下划线或"
+            "连字符）"
+            if bad
+            else f"回避的企业或项目最多 {MAX_CONFLICTS} 个",
+            f"conflicts: not an enterprise or project id: {shown}"
+            if bad
+            else f"conflicts: at most {MAX_CONFLICTS}",
+        )
+    return Inspector(inspector_id, name, frozenset(cleaned))

@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from runtime.errors import InvalidInput, Message, NotFound
 from runtime.http import RequestTrace
 from runtime.idempotency import IdempotencyKey
-from services.inspections.domain import checklist
+from services.inspections.domain import checklist, checklist_choice
 from services.inspections.entrypoints import policy
 from services.inspections.entrypoints.deps import Deps
 from services.inspections.service.record_inspection import RecordInspection, record_inspection
@@ -32,8 +32,16 @@ class InspectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     project_id: str = Field(min_length=1, max_length=64)
     kind: Literal["self", "patrol"]
-    template_id: str = Field(min_length=1, max_length=64)
-    template_version: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    template_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="检查模板; omitted: the checklist of the project's contracted service grade "
+        "(contract-grade-N), the general contract-self-inspection when the grade has none",
+    )
+    template_version: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="only with template_id; omitted: the latest"
+    )
     inspected_at: AwareDatetime = Field(description="检查时间, with UTC offset; not in the future")
     results: list[ItemResultIn] = Field(min_length=1, max_length=500)
 
@@ -50,6 +58,21 @@ class InspectionOut(BaseModel):
     results: list[dict[str, Any]]
     inspected_at: datetime
     recorded_at: datetime
+    contracted_grade: str | None = Field(description="the project's grade when inspected")
+    checklist_reason: str = Field(
+        description="why this checklist: contract_grade, no_grade_checklist (general fallback), "
+        "grade_checklist_missing (general fallback), given (named by the caller)"
+    )
+    checklist_reason_zh: str
+    checklist_reason_en: str
+
+
+def with_reason(inspection: dict[str, Any]) -> dict[str, Any]:
+    """The inspection with why it walked its checklist, in both languages."""
+    zh, en = checklist_choice.explain(
+        inspection["checklist_reason"], inspection["contracted_grade"], inspection["template_id"]
+    )
+    return {**inspection, "checklist_reason_zh": zh, "checklist_reason_en": en}
 
 
 @router.post("/inspections", status_code=201, response_model=InspectionOut)
@@ -61,7 +84,9 @@ async def post_inspection(
     trace: RequestTrace,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    """Record a self or patrol inspection; the service computes the score from the item results."""
+    """Record a self or patrol inspection; the service computes the score from the item results.
+    Without template_id the project's contracted grade picks the checklist; the answer says
+    which one and why (checklist_reason)."""
     cmd = RecordInspection(
         project_id=body.project_id,
         kind=body.kind,
@@ -93,7 +118,7 @@ async def post_inspection(
     )
     if not created:
         response.status_code = 200
-    return inspection
+    return with_reason(inspection)
 
 
 @router.get("/inspections/{inspection_id}", response_model=InspectionOut)
@@ -108,7 +133,7 @@ async def get_inspection(inspection_id: str, principal: policy.Party, deps: Deps
         or not policy.can_see(principal, project.district_code, project.enterprise_id)
     ):
         raise NotFound("inspection_not_found", Message("检查记录不存在", "inspection not found"))
-    return inspection
+    return with_reason(inspection)
 
 
 @router.get("/projects")

@@ -3,17 +3,10 @@ names of their item groups, and the query a patrol's links carry to keep to its 
 
 from __future__ import annotations
 
-from services.inspections.domain import checklist
+from services.inspections.domain import checklist, checklist_choice
 from services.inspections.service.ports import PatrolDraft
 
-PATROL_TEMPLATE = "contract-self-inspection"  # for a project whose grade has no checklist
-# The contracted service grade picks the checklist (data/templates/contract-grade-N.v1.json: the
-# same items, each item's pass criterion at that grade); a patrol and the workspace follow it.
-GRADE_TEMPLATES = {
-    "一级": "contract-grade-1",
-    "二级": "contract-grade-2",
-    "三级": "contract-grade-3",
-}
+PATROL_TEMPLATE = checklist_choice.GENERAL_TEMPLATE  # for a project whose grade has none
 # The checklists a patrol may walk instead (`?checklist=`): the flood-season checks (汛期检查:
 # roofs, downpipes, basements, pumps). A draft keeps the checklist it was started with.
 CHOOSABLE = ("flood-season",)
@@ -42,8 +35,19 @@ def group_done(draft: PatrolDraft | None, items: list[checklist.Item]) -> bool:
 
 
 def default_for(service_grade: str) -> str:
-    """The checklist of a project of this contracted service grade."""
-    return GRADE_TEMPLATES.get(service_grade.strip(), PATROL_TEMPLATE)
+    """The checklist of a project of this contracted service grade (`checklist_choice`)."""
+    return checklist_choice.for_grade(service_grade)[0]
+
+
+def walked_reason(template_id: str, service_grade: str) -> checklist_choice.Reason:
+    """Why the patrol walks this checklist: the grade's own, the general one because the grade
+    has none or because the grade's is not loaded (`_load`'s fallback), or one chosen."""
+    own, reason = checklist_choice.for_grade(service_grade)
+    if template_id == own:
+        return reason
+    if template_id == PATROL_TEMPLATE and reason == checklist_choice.Reason.CONTRACT_GRADE:
+        return checklist_choice.Reason.GRADE_CHECKLIST_MISSING
+    return checklist_choice.Reason.GIVEN
 
 
 def query_of(template: checklist.Template) -> str:

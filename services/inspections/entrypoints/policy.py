@@ -128,3 +128,14 @@ def draw_refusal(p: Principal) -> Message | None:
         "只有区县物业办可以在本区抽取巡查项目和检查人员",
         "only a district office draws patrols, in its own district",
     )
+
+
+def roster_refusal(p: Principal) -> Message | None:
+    """Who keeps a roster of inspectors for the draws: a district office, its own district's
+    (the city office reads every district's)."""
+    if p.role is Role.DISTRICT_OFFICE and p.district_code:
+        return None
+    return Message(
+        "只有区县物业办可以维护本区的检查人员名单",
+        "only a district office keeps its district's roster of inspectors",
+    )

@@ -8,13 +8,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from runtime import workspace
+from runtime.auth import Principal
 from runtime.errors import DomainError, Message
 from runtime.http import RequestTrace
 from runtime.web_session import CurrentSession
 from services.inspections.domain import patrol_draw
 from services.inspections.domain.patrol_draw import Inspector
 from services.inspections.entrypoints import policy
-from services.inspections.entrypoints.deps import Deps
+from services.inspections.entrypoints.deps import Deps, InspectionsDeps
 from services.inspections.entrypoints.workspace_pages import BASE, env, page, status_of
 from services.inspections.service import patrol_draws
 
@@ -38,8 +39,9 @@ NUMBERS = {
 }
 
 
-def parse_roster(text: str) -> tuple[list[Inspector], Message | None]:
-    """One inspector a line: staff id, name, then the enterprise or project ids to avoid."""
+def parse_roster(text: str) -> tuple[list[Inspector] | None, Message | None]:
+    """One inspector a line: staff id, name, then the enterprise or project ids to avoid; an
+    empty text means the district's roster (None)."""
     out: list[Inspector] = []
     for n, line in enumerate(text.splitlines(), start=1):
         parts = line.replace("，", " ").replace(",", " ").split()
@@ -51,9 +53,7 @@ def parse_roster(text: str) -> tuple[list[Inspector], Message | None]:
                 f"line {n} should read: staff-id name [enterprise or project ids to avoid…]",
             )
         out.append(Inspector(parts[0], parts[1], frozenset(p[:64] for p in parts[2:])))
-    if not out:
-        return out, Message("请填写检查人员名单", "enter the inspectors")
-    return out, None
+    return (out or None), None
 
 
 @router.get(BASE + "draws", response_class=HTMLResponse)
@@ -67,9 +67,11 @@ async def draws(request: Request, session: CurrentSession, deps: Deps) -> Respon
             district_code=policy.district_scope(session.principal), limit=50
         )
     may_draw = policy.draw_refusal(session.principal) is None
+    active = await _active_count(deps, session.principal.district_code) if may_draw else 0
     return workspace.render(
-        env, p, "workspace_draws.html", rows=rows, may_draw=may_draw, values=DEFAULTS
-    )
+        env, p, "workspace_draws.html", rows=rows, may_draw=may_draw, values=DEFAULTS,
+        active=active,
+    )  # fmt: skip
 
 
 @router.post(BASE + "draws", response_class=HTMLResponse)
@@ -96,7 +98,8 @@ async def draw(
         else:
             numbers[name] = int(raw)
     if len(numbers) == len(NUMBERS) and problem is None:
-        cmd = patrol_draws.DrawPatrols(district_code=district, inspectors=tuple(roster), **numbers)
+        inspectors = tuple(roster) if roster is not None else None
+        cmd = patrol_draws.DrawPatrols(district_code=district, inspectors=inspectors, **numbers)
         try:
             row = await patrol_draws.draw_patrols(
                 deps.units(), cmd, drawn_by=session.principal.subject, trace=trace
@@ -111,8 +114,92 @@ async def draw(
     async with deps.units() as uow:
         rows = await uow.draws.search(district_code=district, limit=50)
     return workspace.render(
-        env, p, "workspace_draws.html", 422, rows=rows, may_draw=True, values=values
-    )
+        env, p, "workspace_draws.html", 422, rows=rows, may_draw=True, values=values,
+        active=await _active_count(deps, district),
+    )  # fmt: skip
+
+
+async def _active_count(deps: InspectionsDeps, district: str | None) -> int:
+    if district is None:
+        return 0
+    return len(await patrol_draws.roster(deps.units(), district, active_only=True))
+
+
+# --- the district's roster ---------------------------------------------------------------------
+
+ROSTER_FORM = "draw-roster"
+ROSTER_FIELDS = {"inspector_id": "", "name": "", "conflicts": ""}
+
+
+async def _roster_page(
+    p: workspace.WorkspacePage, deps: InspectionsDeps, principal: Principal,
+    values: dict[str, str], code: int = 200,
+) -> Response:  # fmt: skip
+    district = policy.district_scope(principal)
+    entries = await patrol_draws.roster(deps.units(), district)
+    async with deps.units() as uow:
+        projects = await uow.projects.search(district_code=district, enterprise_id=None)
+    districts = {x.district_code: x.district_name for x in projects}
+    return workspace.render(
+        env, p, "workspace_roster.html", code, entries=entries, values=values,
+        may_edit=policy.roster_refusal(principal) is None, all_districts=district is None,
+        districts=districts,
+    )  # fmt: skip
+
+
+@router.get(BASE + "draws/roster", response_class=HTMLResponse)
+async def roster(request: Request, session: CurrentSession, deps: Deps) -> Response:
+    """The district's roster (the city office reads every district's)."""
+    p = page(request, session, deps)
+    refusal = policy.workspace_refusal(session.principal)
+    if refusal is not None:
+        return workspace.refused(env, p, refusal)
+    return await _roster_page(p, deps, session.principal, ROSTER_FIELDS)
+
+
+@router.post(BASE + "draws/roster", response_class=HTMLResponse)
+async def add_to_roster(request: Request, session: CurrentSession, deps: Deps) -> Response:
+    p = page(request, session, deps)
+    fields = await workspace.posted_form(request, session, ROSTER_FORM)
+    if isinstance(fields, Message):
+        return workspace.refused(env, p, fields)
+    refusal = policy.roster_refusal(session.principal)
+    district = session.principal.district_code
+    if refusal is not None or district is None:
+        return workspace.refused(env, p, refusal or policy.NO_DISTRICT)
+    values = {k: fields.get(k, "")[:2000] for k in ROSTER_FIELDS}
+    conflicts = values["conflicts"].replace("，", " ").replace(",", " ").split()
+    try:
+        await patrol_draws.add_to_roster(
+            deps.units(), district, values["inspector_id"], values["name"], conflicts,
+            added_by=session.principal.subject,
+        )  # fmt: skip
+    except DomainError as exc:
+        p.add(exc.field if exc.field in ROSTER_FIELDS else "inspector_id", exc.message.zh,
+              exc.message.en)  # fmt: skip
+        return await _roster_page(p, deps, session.principal, values, 422)
+    return RedirectResponse(p.url("draws/roster"), status_code=303)
+
+
+@router.post(BASE + "draws/roster/{inspector_id}/deactivate", response_class=HTMLResponse)
+async def deactivate(
+    inspector_id: str, request: Request, session: CurrentSession, deps: Deps
+) -> Response:
+    p = page(request, session, deps)
+    fields = await workspace.posted_form(request, session, ROSTER_FORM)
+    if isinstance(fields, Message):
+        return workspace.refused(env, p, fields)
+    refusal = policy.roster_refusal(session.principal)
+    district = session.principal.district_code
+    if refusal is not None or district is None:
+        return workspace.refused(env, p, refusal or policy.NO_DISTRICT)
+    try:
+        await patrol_draws.deactivate(
+            deps.units(), district, inspector_id, by=session.principal.subject
+        )
+    except DomainError as exc:
+        return workspace.refused(env, p, exc.message, status_of(exc))
+    return RedirectResponse(p.url("draws/roster"), status_code=303)
 
 
 @router.get(BASE + "draws/{draw_id}", response_class=HTMLResponse)

@@ -16,7 +16,7 @@ from runtime import attachments, workspace
 from runtime.errors import DomainError, InvalidInput, Message
 from runtime.http import RequestTrace
 from runtime.web_session import CurrentSession
-from services.inspections.domain import checklist
+from services.inspections.domain import checklist, checklist_choice
 from services.inspections.entrypoints import policy
 from services.inspections.entrypoints.deps import Deps, InspectionsDeps
 from services.inspections.entrypoints.patrol_checklists import (
@@ -27,6 +27,7 @@ from services.inspections.entrypoints.patrol_checklists import (
     group_done,
     groups_of,
     query_of,
+    walked_reason,
 )
 from services.inspections.entrypoints.uploads import TOO_BIG
 from services.inspections.entrypoints.workspace_pages import (
@@ -134,9 +135,12 @@ async def tasks(
                 other = await uow.templates.get(other_id, None)
                 if other is not None:
                     others.append((other, query_of(other)))
+    reason = walked_reason(template.template_id, project.service_grade)
+    why = checklist_choice.explain(reason, project.service_grade, template.template_id)
     return workspace.render(
         env, p, "patrol_tasks.html", project=project, groups=groups, done=done, draft=draft,
-        names=GROUPS, sheet=template, tq=query_of(template), others=others,
+        names=GROUPS, sheet=template, tq=query_of(template), others=others, reason=reason,
+        why=why,
     )  # fmt: skip
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -17,7 +17,7 @@ from runtime.unit_of_work import Trace
 from schemas.inspections import v1 as inspections
 from services.inspections.domain import patrol_draw
 from services.inspections.domain.patrol_draw import DrawError, DrawInputs, DrawProject, Inspector
-from services.inspections.service.ports import DrawRow, InspectionsUnitOfWork
+from services.inspections.service.ports import DrawRow, InspectionsUnitOfWork, RosterEntry
 
 SEED_BYTES = 16  # 128 bits, as hex
 
@@ -25,7 +25,7 @@ SEED_BYTES = 16  # 128 bits, as hex
 @dataclass(frozen=True)
 class DrawPatrols:
     district_code: str
-    inspectors: tuple[Inspector, ...]
+    inspectors: tuple[Inspector, ...] | None  # None: the district's active roster
     project_count: int
     inspectors_per_project: int = 2
     exclusion_days: int = 90
@@ -79,13 +79,16 @@ async def draw_patrols(
         excluded = await uow.draws.excluded_projects(
             cmd.district_code, now - timedelta(days=cmd.exclusion_days)
         )
+        inspectors, source = cmd.inspectors, "request"
+        if inspectors is None:
+            inspectors, source = await _active_roster(uow, cmd.district_code), "roster"
         inputs = DrawInputs(
             district_code=cmd.district_code,
             projects=patrol_draw.sorted_projects(
                 [DrawProject(p.project_id, p.enterprise_id) for p in projects]
             ),
             recently_inspected=frozenset(excluded & set(by_id)),
-            inspectors=cmd.inspectors,
+            inspectors=inspectors,
             project_count=cmd.project_count,
             inspectors_per_project=cmd.inspectors_per_project,
             exclusion_days=cmd.exclusion_days,
@@ -123,6 +126,10 @@ async def draw_patrols(
                     for p in inputs.projects
                 ],
                 "excluded_project_ids": sorted(inputs.recently_inspected),
+                # where the inspectors came from: the district's roster as it stood at the draw
+                # (copied here, so a later change to the roster never alters the re-run) or the
+                # request
+                "inspectors_from": source,
                 "inspectors": [
                     {
                         "inspector_id": i.inspector_id,
@@ -159,6 +166,21 @@ async def draw_patrols(
         return row
 
 
+async def _active_roster(uow: InspectionsUnitOfWork, district_code: str) -> tuple[Inspector, ...]:
+    roster = await uow.rosters.listed(district_code=district_code, active_only=True)
+    if not roster:
+        raise InvalidInput(
+            "draw_roster_empty",
+            Message(
+                "本区检查人员名单中没有在岗人员：请先在名单中添加检查人员，或在抽取时填写名单",
+                "the district's roster has no active inspector: add inspectors to the roster, "
+                "or give them with the draw",
+            ),
+            field="inspectors",
+        )
+    return tuple(Inspector(e.inspector_id, e.name, frozenset(e.conflicts)) for e in roster)
+
+
 def event_of(row: DrawRow) -> inspections.PatrolsDrawn:
     return inspections.PatrolsDrawn(
         draw_id=row.draw_id,
@@ -188,3 +210,79 @@ async def get_draw(uow: InspectionsUnitOfWork, draw_id: str, district: str | Non
     if row is None or district not in (None, row.district_code):
         raise NotFound("draw_not_found", Message("抽查记录不存在", "draw not found"))
     return row
+
+
+# --- the district offices' rosters -----------------------------------------------------------
+
+
+async def roster(
+    uow: InspectionsUnitOfWork, district: str | None, *, active_only: bool = False
+) -> list[RosterEntry]:
+    """A district's roster (None: every district's, for the city office)."""
+    async with uow:
+        return await uow.rosters.listed(district_code=district, active_only=active_only)
+
+
+async def add_to_roster(
+    uow: InspectionsUnitOfWork,
+    district_code: str,
+    inspector_id: str,
+    name: str,
+    conflicts: Sequence[str],
+    *,
+    added_by: str,
+) -> RosterEntry:
+    """Put an inspector on the district's roster (again, if they were deactivated)."""
+    try:
+        inspector = patrol_draw.roster_entry(inspector_id, name, conflicts)
+    except DrawError as e:
+        raise _refused(e) from e
+    async with uow:
+        entry = RosterEntry(
+            district_code=district_code,
+            inspector_id=inspector.inspector_id,
+            name=inspector.name,
+            conflicts=tuple(sorted(inspector.conflicts)),
+            active=True,
+            added_by=added_by,
+            added_at=uow.clock.now(),
+        )
+        if not await uow.rosters.put(entry):
+            raise DomainError(
+                "roster_inspector_exists",
+                Message(
+                    f"检查人员 {entry.inspector_id} 已在本区名单中",
+                    f"inspector {entry.inspector_id} is already on the district's roster",
+                ),
+                field="inspector_id",
+            )
+        await uow.commit()
+    return entry
+
+
+async def deactivate(
+    uow: InspectionsUnitOfWork, district_code: str, inspector_id: str, *, by: str
+) -> RosterEntry:
+    """Take an inspector off the active roster; draws already made keep them in their inputs."""
+    async with uow:
+        if not await uow.rosters.deactivate(district_code, inspector_id, by=by, at=uow.clock.now()):
+            found = await uow.rosters.get(district_code, inspector_id)
+            if found is None:
+                raise NotFound(
+                    "roster_inspector_not_found",
+                    Message(
+                        f"本区名单中没有检查人员 {inspector_id}",
+                        f"inspector {inspector_id} is not on the district's roster",
+                    ),
+                )
+            raise DomainError(
+                "roster_inspector_inactive",
+                Message(
+                    f"检查人员 {inspector_id} 已停用",
+                    f"inspector {inspector_id} is already inactive",
+                ),
+            )
+        entry = await uow.rosters.get(district_code, inspector_id)
+        await uow.commit()
+    assert entry is not None
+    return entry

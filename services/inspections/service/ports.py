@@ -90,6 +90,8 @@ class Inspections(Protocol):
         recorder_role: str,
         idempotency_key: str | None,
         inspected_at: datetime,
+        checklist_reason: str = "given",
+        contracted_grade: str | None = None,
     ) -> bool:
         """False when this recorder already used the idempotency key (nothing written then)."""
 
@@ -267,6 +269,40 @@ class PatrolDraws(Protocol):
 
 
 @dataclass(frozen=True)
+class RosterEntry:
+    """An inspector on a district office's roster for random draws, with the enterprise or
+    project ids they must not inspect (回避)."""
+
+    district_code: str
+    inspector_id: str
+    name: str
+    conflicts: tuple[str, ...]
+    active: bool
+    added_by: str
+    added_at: datetime
+    deactivated_by: str | None = None
+    deactivated_at: datetime | None = None
+
+
+class DrawRosters(Protocol):
+    """The district offices' rosters (`draw_rosters`); an entry is deactivated, never deleted."""
+
+    async def listed(self, *, district_code: str | None, active_only: bool) -> list[RosterEntry]:
+        """By district, then inspector id."""
+
+    async def get(self, district_code: str, inspector_id: str) -> RosterEntry | None: ...
+
+    async def put(self, entry: RosterEntry) -> bool:
+        """Add the entry, or re-activate an inactive one with the new name and conflicts; False
+        (nothing written) when the inspector is on the roster and active."""
+
+    async def deactivate(
+        self, district_code: str, inspector_id: str, *, by: str, at: datetime
+    ) -> bool:
+        """False when the inspector is not on the roster or already inactive."""
+
+
+@dataclass(frozen=True)
 class CampaignRow:
     campaign: Campaign
     template_id: str | None
@@ -409,6 +445,7 @@ class InspectionsUnitOfWork(UnitOfWork, Protocol):
     orders: Orders
     patrols: Patrols
     draws: PatrolDraws
+    rosters: DrawRosters
     campaigns: Campaigns
     drafts: PatrolDrafts
     attachments: AttachmentStore  # patrol photos and rectification evidence

@@ -12,7 +12,7 @@ from runtime import attachments
 from runtime.errors import DomainError, Forbidden, InvalidInput, Message, NotFound
 from runtime.unit_of_work import Trace
 from schemas.inspections import v1 as inspections
-from services.inspections.domain import actors, checklist
+from services.inspections.domain import actors, checklist, checklist_choice
 from services.inspections.service import rectifications
 from services.inspections.service.ports import InspectionsUnitOfWork
 
@@ -21,7 +21,7 @@ from services.inspections.service.ports import InspectionsUnitOfWork
 class RecordInspection:
     project_id: str
     kind: str  # "self" | "patrol"
-    template_id: str
+    template_id: str | None  # None: the checklist of the project's contracted grade
     template_version: int | None
     results: tuple[checklist.ItemResult, ...]
     inspected_at: datetime
@@ -46,6 +46,44 @@ def _project_not_found(project_id: str) -> NotFound:
         Message(f"物业项目 {project_id} 不存在", f"project {project_id} does not exist"),
         field="project_id",
     )
+
+
+def _template_not_found(template_id: str) -> NotFound:
+    return NotFound(
+        "template_not_found",
+        Message(f"检查模板 {template_id} 不存在", f"template {template_id} does not exist"),
+        field="template_id",
+    )
+
+
+async def _checklist(
+    uow: InspectionsUnitOfWork, cmd: RecordInspection, grade: str
+) -> tuple[checklist.Template, checklist_choice.Reason]:
+    """The checklist named, else the one of the project's contracted grade (the general one when
+    the grade has none or its checklist is not loaded), and why."""
+    if cmd.template_id is not None:
+        template = await uow.templates.get(cmd.template_id, cmd.template_version)
+        if template is None:
+            raise _template_not_found(cmd.template_id)
+        return template, checklist_choice.reason_for_given(template.template_id, grade)
+    if cmd.template_version is not None:
+        raise InvalidInput(
+            "template_version_without_id",
+            Message(
+                "指定模板版本时须同时指定模板编号 template_id",
+                "template_version needs template_id",
+            ),
+            field="template_version",
+        )
+    template_id, reason = checklist_choice.for_grade(grade)
+    template = await uow.templates.get(template_id, None)
+    if template is None and reason == checklist_choice.Reason.CONTRACT_GRADE:
+        template_id = checklist_choice.GENERAL_TEMPLATE
+        reason = checklist_choice.Reason.GRADE_CHECKLIST_MISSING
+        template = await uow.templates.get(template_id, None)
+    if template is None:
+        raise _template_not_found(template_id)
+    return template, reason
 
 
 async def record_inspection(
@@ -73,17 +111,8 @@ async def record_inspection(
             raise _project_not_found(cmd.project_id)
         if refusal is not None:
             raise Forbidden(refusal.code, Message(refusal.zh, refusal.en))
-        template = await uow.templates.get(cmd.template_id, cmd.template_version)
-        if template is None:
-            raise NotFound(
-                "template_not_found",
-                Message(
-                    f"检查模板 {cmd.template_id} 不存在",
-                    f"template {cmd.template_id} does not exist",
-                ),
-                field="template_id",
-            )
         grade = project.service_grade.strip()
+        template, reason = await _checklist(uow, cmd, grade)
         if template.service_grade is not None and template.service_grade != grade:
             # the items are judged against the grade the owners pay for, not another one
             raise DomainError(
@@ -118,6 +147,8 @@ async def record_inspection(
             recorder_role=actor.role,
             idempotency_key=cmd.idempotency_key,
             inspected_at=cmd.inspected_at,
+            checklist_reason=reason.value,
+            contracted_grade=grade,
         )
         if not added:  # a concurrent retry with the same key committed first
             assert cmd.idempotency_key is not None
