@@ -15,7 +15,7 @@ from schemas import base, catalog, cloudevents, topics
 Schema = dict[str, Any]
 
 ASYNCAPI_VERSION = "3.0.0"
-DOCUMENT_VERSION = "1.3.0"
+DOCUMENT_VERSION = "1.4.0"
 """Version of the document; bump the minor version when an event type or topic is added."""
 KAFKA_BINDING_VERSION = "0.5.0"
 SERVER_HOST = "kafka-bootstrap.wuye.svc:9092"

@@ -35,6 +35,7 @@ _PRODUCED: Mapping[str, tuple[type[base.Event], ...]] = {
         inspections_v1.RectificationOverdue,
         inspections_v1.PatrolScheduled,
         inspections_v1.PatrolsDrawn,
+        inspections_v1.StatutoryIntervalMissed,
         campaigns_v1.CampaignPhaseStarted,
         campaigns_v1.PlanSubmitted,
         campaigns_v1.PlanOverdue,

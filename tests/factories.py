@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from schemas.inspections import v1 as inspections
@@ -151,3 +151,28 @@ async def keep_campaign_phase(pool: Any, event: Any, *, at: datetime | None = No
     unit = complaints_unit(pool, datetime.now(UTC))
     async with pool.acquire() as conn, conn.transaction():
         await survey_handling.on_phase_started(unit.joined(conn), [Delivered(event, ce)])
+
+
+def statutory_interval_missed(
+    project_id: str = "P-120101-0001", facility_id: str = "F-lift-1", **overrides: object
+) -> inspections.StatutoryIntervalMissed:
+    fields: dict[str, object] = {
+        "facility_id": facility_id,
+        "project_id": project_id,
+        "project_name": "海河花园",
+        "enterprise_id": "E-0001",
+        "enterprise_name": "津城物业",
+        "district_code": project_id.split("-")[1],
+        "facility_kind": "lift",
+        "facility_name": "3号楼1单元电梯",
+        "interval": "15 天",
+        "contractual": False,
+        "last_serviced_on": date(2011, 8, 1),
+        "due_on": date(2011, 8, 16),
+        "days_overdue": 5,
+        "legal_basis": "《特种设备安全监察条例》第三十一条：电梯至少每 15 日进行一次维护保养",
+        "legal_basis_en": "Special Equipment Safety Regulations art. 31: every 15 days",
+        "detected_at": datetime(2011, 8, 21, 3, 0, tzinfo=UTC),
+    }
+    fields.update(overrides)
+    return inspections.StatutoryIntervalMissed.model_validate(fields)

@@ -28,6 +28,13 @@ CLOCK_START = datetime(2011, 8, 6, 9, 0, tzinfo=CHINA)  # the planning phase (�
 CLOCK_SPEED = 12 * 3600.0  # one real second is twelve campaign hours
 PLANNING_ENDS = datetime(2011, 8, 14, 0, 0, tzinfo=CHINA)
 
+# 津城物业's statutory facilities at 海河花园: the lift's 15 days ran out before the campaign began.
+FACILITIES = (
+    ("lift", "3号楼1单元电梯", "2011-07-20"),
+    ("fire", "全楼消防设施", "2011-08-01"),
+    ("water_tank", "2号楼二次供水水箱", "2011-03-01"),
+)
+
 STATUS_ZH = {
     "ordered": "待整改",
     "submitted": "待验收",
@@ -163,6 +170,14 @@ class Story:
                     json=_plan(who, self.clock.now()),
                 )  # fmt: skip
                 self.say(f"    ✓ {who} 报送活动方案 submitted its plan")
+            for kind, name, last in FACILITIES:
+                await self.call(
+                    c, "POST", f"{insp}/api/v1/facilities", jincheng,
+                    json={"project_id": "P-120101-0001", "kind": kind, "name": name,
+                          "last_serviced_on": last},
+                )  # fmt: skip
+            self.say(f"    ✓ 津城物业登记海河花园的电梯、消防设施、二次供水水箱 {len(FACILITIES)} 项"
+                     " registered its statutory facilities")  # fmt: skip
 
             self.step(4, "方案报送截止", "the planning deadline passes (8月13日)")
             await self.wait_until(PLANNING_ENDS + timedelta(hours=12))
@@ -241,6 +256,20 @@ class Story:
                 self.say(f"    {o['project_name']} · {o['items'][0]['title_zh'][:14]}: "
                          f"{o['status_zh']}{flag}")  # fmt: skip
             self.results["orders"] = final
+            misses: list[dict[str, Any]] = []
+            for _ in range(50):  # the sweep runs every 30 s of real time
+                misses = (
+                    await self.call(c, "GET", f"{insp}/api/v1/facility-misses", heping)
+                ).json()
+                if misses:
+                    break
+                await asyncio.sleep(0.3)
+            for miss in misses:
+                fac = miss["facility"]
+                self.say(f"    ⚠ 法定维保逾期 {fac['project_name']} · {fac['name']}:"
+                         f"应于 {miss['due_on']} 前维保,已逾期 {miss['days_overdue']} 天"
+                         " StatutoryIntervalMissed")  # fmt: skip
+            self.results["facility_misses"] = len(misses)
             await self._complaints(c)
         self.results["campaign_time"] = self.business_now()
         return self.results

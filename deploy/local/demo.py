@@ -526,6 +526,10 @@ class Demo:
             f"    投诉 complaints: 1 件经首问责任人办结 (不满意重办后满意), "
             f"{result['complaints_overdue']} 件签收逾期, 投诉集中项目安排巡查 {result['patrols']} 次"
         )
+        say(
+            f"    法定维保 statutory intervals: {result.get('facility_misses', 0)} 项逾期 missed "
+            "(区县物业办今日待办、企业通知)"
+        )
         survey = result["survey"]
         say(
             f"    满意度调查 survey: 海河花园 {survey['responses']}/{survey['households']} 户, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import ClassVar, Literal
 
 import pydantic
@@ -339,3 +340,53 @@ class PatrolsDrawn(base.Event):
 
     def subject(self) -> str:
         return self.draw_id
+
+
+# --------------------------------------------------------------------------- statutory intervals
+
+FacilityKind = Literal["lift", "fire", "water_tank"]
+
+
+class StatutoryIntervalMissed(base.Event):
+    """法定维保周期逾期 A facility with a legal (or stricter contractual) service interval was not
+    serviced by its due date: a lift (every 15 days), the fire facilities (monthly), a secondary
+    water-supply tank (every six months). Emitted exactly once per facility and missed due date;
+    the miss stays open until the enterprise records a service."""
+
+    topic: ClassVar[str] = "wuye.inspections.events"
+    key_field: ClassVar[str] = "project_id"
+    ce_type: ClassVar[str] = "cn.tj.wuye.inspections.StatutoryIntervalMissed.v1"
+
+    facility_id: fields.Id = Field(description="设施编号 Facility id.")
+    project_id: fields.Id = Field(description="项目编号 Project id; the Kafka key.")
+    project_name: fields.Name = Field(description="项目名称 Project name.")
+    enterprise_id: fields.Id = Field(description="物业服务企业编号 Enterprise of the project.")
+    enterprise_name: fields.Name = Field(description="物业服务企业名称 Enterprise name.")
+    district_code: fields.DistrictCode = Field(description="区划代码 District supervising it.")
+    facility_kind: FacilityKind = Field(
+        description="设施类型 lift = 电梯; fire = 消防设施; water_tank = 二次供水水箱."
+    )
+    facility_name: fields.PublicText = Field(
+        min_length=1,
+        max_length=100,
+        description="设施名称 The enterprise's name for it, e.g. 3号楼1单元电梯; personal data masked.",
+    )
+    interval: str = Field(
+        min_length=1,
+        max_length=50,
+        description="维保周期 The interval that applies, e.g. '15 天', '1 个月', '10 天（合同约定）'.",
+    )
+    contractual: bool = Field(
+        description="合同约定周期 True when a stricter contractual interval applies."
+    )
+    last_serviced_on: date = Field(description="上次维保日期 Date of the last recorded service.")
+    due_on: date = Field(description="应维保日期 The last day the service was due (China date).")
+    days_overdue: int = Field(ge=1, description="逾期天数 Days past the due date when detected.")
+    legal_basis: str = Field(
+        min_length=1, max_length=500, description="法定依据 The legal basis, Chinese."
+    )
+    legal_basis_en: str = Field(min_length=1, max_length=500, description="Legal basis, English.")
+    detected_at: AwareDatetime = Field(description="发现时间 When the miss was detected.")
+
+    def subject(self) -> str:
+        return self.facility_id

@@ -29,7 +29,10 @@ REGISTRY = Subscription(
 INSPECTIONS = Subscription(
     group="notifications.inspections",
     topics=(topics.INSPECTIONS_EVENTS,),
-    description="Notices on failed inspections; rectification reminders and criticisms",
+    description=(
+        "Notices on failed inspections; rectification reminders and criticisms; missed "
+        "statutory service intervals"
+    ),
 )
 COMPLAINTS = Subscription(
     group="notifications.complaints",
@@ -71,6 +74,7 @@ def consumers(book: RuleBook) -> tuple[ConsumerSpec, ...]:
                 inspections.RectificationRejected.ce_type: notices,
                 inspections.RectificationSubmitted.ce_type: notices,  # to verify; cancels a ladder
                 inspections.RectificationVerified.ce_type: notices,  # cancels a ladder
+                inspections.StatutoryIntervalMissed.ce_type: notices,
             },
         ),
         ConsumerSpec(

@@ -344,3 +344,107 @@ def test_the_draw_roster_at_desk_and_phone_width(browser: Browser, site: Site) -
     expect(page.locator("#inspector-I-303")).to_contain_text("已停用")
     shot(page, "draw-roster", 390, full=False)
     phone.close()
+
+
+async def _seed_facilities(dsn: str) -> None:
+    """E-0009's facilities at 五大道: a lift past its 15 days, fire facilities in time, a water
+    tank near its six months; then the sweep, as the service's timer would run it."""
+    from datetime import date
+
+    from services.inspections.entrypoints import jobs
+    from services.inspections.service import statutory_intervals as si
+
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+    try:
+        enterprise = actors.Actor("enterprise", None, "E-0009")
+        for kind, name, last in (
+            ("lift", "3号楼1单元电梯", date(2026, 2, 10)),
+            ("lift", "3号楼2单元电梯", date(2026, 2, 24)),
+            ("fire", "全楼消防设施", date(2026, 2, 20)),
+            ("water_tank", "2号楼地下生活水箱", date(2025, 9, 15)),
+        ):
+            await si.register(
+                PgInspectionsUnitOfWork(pool, source=SOURCE, clock=FixedClock(NOW)),
+                enterprise,
+                si.RegisterFacility("P-120101-0009", kind, name, None, last),
+                by=ENTERPRISE.subject,
+            )
+        await jobs.statutory_intervals_missed(pool, NOW)
+    finally:
+        await pool.close()
+
+
+def test_statutory_intervals_the_enterprise_records_and_the_district_sees_the_queue(
+    browser: Browser, site: Site
+) -> None:
+    """设施维保: the district office's queue lists the missed lift interval with a link; the
+    enterprise's list marks it overdue, a looser contractual interval is refused on its field,
+    a facility is registered, and a service recorded closes the miss; both widths."""
+    run_async_in_thread(lambda: _seed_facilities(site.dsn))
+    for width in (1280, 390):
+        office = signed_in(browser, site, HEPING, width)
+        page = office.new_page()
+        page.goto(BASE + "#missed")
+        expect(page.locator("#missed + table")).to_contain_text("3号楼1单元电梯")
+        expect(page.locator("#missed + table")).to_contain_text("逾期 6 天")
+        shot(page, "today-missed", width, full=False)
+        page.get_by_role("link", name="3号楼1单元电梯").click()
+        expect(page.locator("body")).to_contain_text("特种设备安全监察条例")
+        assert page.locator("#serviced_on").count() == 0  # the office reads, never records
+        office.close()
+
+    desk = signed_in(browser, site, ENTERPRISE, 1280)
+    page = desk.new_page()
+    page.goto(BASE + "facilities")
+    expect(page.locator("tr.overdue").first).to_contain_text("3号楼1单元电梯")
+    page.select_option("#kind", "lift")
+    page.fill("#name", "5号楼电梯")
+    page.fill("#interval_days", "20")
+    page.fill("#last_serviced_on", "2026-03-01")
+    with page.expect_navigation():
+        page.get_by_role("button", name="登记").click()
+    expect(page.locator(".error-summary")).to_contain_text("不得宽于法定周期")
+    expect(page.locator("#interval_days")).to_have_value("20")
+    page.fill("#interval_days", "10")
+    with page.expect_navigation():
+        page.get_by_role("button", name="登记").click()
+    expect(page.locator("body")).to_contain_text("设施已登记")
+    expect(page.locator("body")).to_contain_text("10 天（合同约定）")
+    page.goto(BASE + "facilities")
+    expect(page.locator("body")).to_contain_text("5号楼电梯")
+    shot(page, "facilities", 1280, full=False)
+    desk.close()
+
+    phone = signed_in(browser, site, ENTERPRISE, 390)
+    page = phone.new_page()
+    page.goto(BASE + "facilities")
+    expect(page.locator("tr.overdue").first).to_contain_text("逾期")
+    shot(page, "facilities", 390, full=False)
+    page.get_by_role("link", name="3号楼1单元电梯").click()
+    expect(page.locator("body")).to_contain_text("已超过应维保日期 6 天")
+    shot(page, "facility", 390, full=False)
+    page.fill("#serviced_by", "津安电梯维保有限公司 <b>")
+    page.set_input_files("#photos", [photo("maintenance-sheet.jpg", "teal")])
+    with page.expect_navigation():
+        page.get_by_role("button", name="记录维保").click()
+    expect(page.locator("body")).to_contain_text("维保已记录")
+    expect(page.locator("ul.thumbs img")).to_have_count(1)  # the signed sheet, with the service
+    page.locator("ul.thumbs img").first.scroll_into_view_if_needed()
+    assert page.evaluate("document.querySelector('ul.thumbs img').naturalWidth") > 0
+    expect(page.locator("body")).to_contain_text("津安电梯维保有限公司 <b>")  # escaped, shown
+    expect(page.locator("body")).to_contain_text("2026-03-18")  # 3 March + 15 days
+    phone.close()
+
+    desk = signed_in(browser, site, ENTERPRISE, 1280)
+    page = desk.new_page()
+    page.goto(BASE + "facilities")
+    page.get_by_role("link", name="2号楼地下生活水箱").click()
+    expect(page.locator("body")).to_contain_text("二次供水设施卫生规范")
+    shot(page, "facility", 1280, full=False)
+    desk.close()
+
+    office = signed_in(browser, site, HEPING, 1280)
+    page = office.new_page()
+    page.goto(BASE + "#missed")
+    expect(page.locator("#missed + table, #missed + p")).not_to_contain_text("3号楼1单元电梯")
+    office.close()

@@ -43,6 +43,8 @@ NOT_WRITTEN_BY_PEOPLE = {
     "CriticismWithdrawn.cause_type": "a CloudEvents type",
     "ExposureEvidenceAdded.notice_no": "official number of a criticism",
     "deadline_calendar": "the calendar a deadline was computed on, e.g. official:2026",
+    "StatutoryIntervalMissed.legal_basis": "the interval table's text (domain/statutory_intervals)",
+    "StatutoryIntervalMissed.legal_basis_en": "the interval table's text",
 }
 """Plain ``str`` fields on public topics that are not free text written by people, and why.
 A new free-text field on a public topic fails the test below until it is ``PublicText`` or

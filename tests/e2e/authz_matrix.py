@@ -100,6 +100,7 @@ PRIVATE: Final = (
     "open_survey_id",
     "attachment_id",
     "draw_id",
+    "facility_id",
 )
 NEVER_PUBLIC: Final = ("case_id", "objection_id", "notice_id", "endpoint_id", "order_id")
 # Routes deliberately outside the matrix (the path, any service).
@@ -203,6 +204,13 @@ CAMPAIGN = {
         {"kind": "implementation", "starts_on": "2012-08-14", "ends_on": "2012-10-31"},
     ],
 }
+FACILITY = {
+    "project_id": "P-120101-0001",
+    "kind": "lift",
+    "name": "矩阵测试电梯",
+    "last_serviced_on": "2011-01-01",
+}
+SERVICE = {"serviced_on": "2011-01-02", "serviced_by": "矩阵电梯维保公司"}
 DRAW = {
     "inspectors": [
         {"inspector_id": "I-matrix-1", "name": "矩阵检查员甲"},
@@ -372,6 +380,31 @@ INSPECTIONS = (
         "/api/v1/draw-roster/{inspector_id}/deactivate",
         only("district_x", district_y=404),  # not on district Y's roster
     ),
+    # Statutory intervals: an enterprise registers and records for its own projects (another
+    # enterprise is told the project is unknown); the offices read their scope; owners and
+    # agencies nothing.
+    Row(
+        "inspections",
+        "POST",
+        "/api/v1/facilities",
+        only(*ENTERPRISES, enterprise_b=422),
+        json=FACILITY,
+    ),
+    Row("inspections", "GET", "/api/v1/facilities", only(*STAFF)),
+    Row(
+        "inspections",
+        "GET",
+        "/api/v1/facilities/{facility_id}",
+        only("enterprise_a", "district_x", "city", enterprise_b=404, district_y=404),
+    ),
+    Row(
+        "inspections",
+        "POST",
+        "/api/v1/facilities/{facility_id}/services",
+        only("enterprise_a", enterprise_b=404, district_y=404),
+        json=SERVICE,
+    ),
+    Row("inspections", "GET", "/api/v1/facility-misses", only(*STAFF)),
     Row(
         "inspections",
         "GET",

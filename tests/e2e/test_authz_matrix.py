@@ -203,6 +203,15 @@ async def seed(platform: Platform, api: Api) -> dict[str, Any]:
     on_roster = {"inspector_id": "I-matrix-x", "name": "矩阵名单甲"}
     await api.call("district_x", "inspections", "POST", "/api/v1/draw-roster", 201, json=on_roster)
     s["inspector_id"] = on_roster["inspector_id"]
+    facility = await api.call(
+        "enterprise_a",
+        "inspections",
+        "POST",
+        "/api/v1/facilities",
+        201,
+        json={**m.FACILITY, "name": "矩阵电梯（种子）"},
+    )
+    s["facility_id"] = facility["facility_id"]
 
     # A failed patrol: three rectification orders for E-0001 and a notice in its inbox.
     inspection = await api.call(

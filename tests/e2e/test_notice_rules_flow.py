@@ -101,7 +101,14 @@ def fresh(rule_id: str) -> Event:
     unique = uuid.uuid4().hex[:10]
     ids = {
         name: f"{name[:2].upper()}-{unique}"
-        for name in ("complaint_id", "case_id", "order_id", "survey_id", "campaign_id")
+        for name in (
+            "complaint_id",
+            "case_id",
+            "order_id",
+            "survey_id",
+            "campaign_id",
+            "facility_id",
+        )
         if name in type(e).model_fields
     }
     return e.model_copy(update=ids)
@@ -130,6 +137,7 @@ OWNER = ("owner", "owner-x")  # the subject of the test issuer's owner token
         (["complaint-extension-decided"], [("complaint-extension-decided", *ENT)]),
         (["rectification-rejected-first"], [("rectification-rejected-first", *ENT)]),
         (["rectification-submitted-verify"], [("rectification-submitted-verify", *DIS)]),
+        (["statutory-interval-missed"], [("statutory-interval-missed", *ENT)]),
         (["exposure-case-opened"], [("exposure-case-opened", *ENT)]),
         (
             ["exposure-review-enterprise"],

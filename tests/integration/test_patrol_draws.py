@@ -207,6 +207,15 @@ async def test_scope_and_refusals_write_nothing(api: Api) -> None:
         "/api/v1/patrol-draws", json={"inspectors": [], "project_count": 2}, headers=heping
     )
     assert bad.status_code == 422
+    for avoid in ([""], ["E 1"]):  # found by the stateful fuzz: an empty one was a 500
+        inspectors = [{**ROSTER[0], "conflicts": avoid}, *ROSTER[1:]]
+        bad = await api.client.post(
+            "/api/v1/patrol-draws",
+            json={"inspectors": inspectors, "project_count": 2},
+            headers=heping,
+        )
+        assert bad.status_code == 422, bad.text
+        assert "conflicts" in bad.json()["error"]["fields"][0]["field"]
 
     assert await api.fetch("SELECT 1 FROM patrol_draws") == []
     assert await api.fetch("SELECT 1 FROM scheduled_patrols") == []

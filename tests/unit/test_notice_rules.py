@@ -153,6 +153,7 @@ SAMPLES["complaint-extension-decided"] = event(
 )
 SAMPLES["rectification-rejected-first"] = factories.rectification_rejected(inadequate=False)
 SAMPLES["rectification-submitted-verify"] = factories.rectification_submitted()
+SAMPLES["statutory-interval-missed"] = factories.statutory_interval_missed()
 CASE = {"case_id": "X-1", "project_id": "P-120101-0001"}
 SAMPLES["exposure-case-opened"] = event(
     "cn.tj.wuye.exposure.ExposureCaseOpened.v1",
@@ -230,6 +231,18 @@ def test_every_shipped_rule_has_a_sample_and_renders_in_both_languages() -> None
         text = render(rule_id)
         assert all((text.title_zh, text.body_zh, text.title_en, text.body_en)), rule_id
         assert "{{" not in text.body_zh + text.body_en, rule_id
+
+
+def test_a_missed_statutory_interval_names_facility_due_date_overdue_basis_and_page() -> None:
+    rule = BOOK.rules["statutory-interval-missed"]
+    assert (rule.to, rule.cc) == (("enterprise", "manager"), ())
+    text = render("statutory-interval-missed")
+    for part in ("电梯“3号楼1单元电梯”", "2011年08月16日", "逾期 5 天", "第三十一条",
+                 "/workspace/inspections/facilities/F-lift-1"):  # fmt: skip
+        assert part in text.body_zh, part
+    assert text.title_zh == "法定维保逾期：海河花园 3号楼1单元电梯"
+    assert "2011-08-16" in text.body_en
+    assert "5 day(s) overdue" in text.body_en
 
 
 def test_the_failed_inspection_notice_lists_items_with_their_deadlines_in_china_time() -> None:

@@ -68,6 +68,7 @@ def test_catalog_lists_every_event_once_with_its_producer() -> None:
         "cn.tj.wuye.inspections.RectificationOverdue.v1",
         "cn.tj.wuye.inspections.PatrolScheduled.v1",
         "cn.tj.wuye.inspections.PatrolsDrawn.v1",
+        "cn.tj.wuye.inspections.StatutoryIntervalMissed.v1",
         "cn.tj.wuye.campaigns.CampaignPhaseStarted.v1",
         "cn.tj.wuye.campaigns.PlanSubmitted.v1",
         "cn.tj.wuye.campaigns.PlanOverdue.v1",
@@ -124,6 +125,7 @@ def test_events_on_a_topic() -> None:
         inspections.RectificationRejected,
         inspections.RectificationOverdue,
         inspections.PatrolScheduled,
+        inspections.StatutoryIntervalMissed,
         campaigns.ActivityHeld,  # defined with the campaigns' events, keyed by project
     )
     assert catalog.events_on("wuye.inspections.draws") == (inspections.PatrolsDrawn,)

@@ -62,6 +62,9 @@ NAVIGATION = (
     NavEntry("inspections", "patrol", "巡查", "Patrol", OFFICES),
     NavEntry("inspections", "orders", "整改单", "Orders", OFFICES | {Role.ENTERPRISE}),
     NavEntry("inspections", "draws", "双随机抽查", "Random patrols", OFFICES),
+    NavEntry(
+        "inspections", "facilities", "设施维保", "Facility servicing", OFFICES | {Role.ENTERPRISE}
+    ),
     NavEntry("complaints", "", "投诉（升级）", "Complaints (escalated)", OFFICES),
     NavEntry("complaints", "", "投诉办理", "Complaints", frozenset({Role.ENTERPRISE})),
     NavEntry(

@@ -16,6 +16,7 @@ from runtime.fakes import MemoryOutbox, MemoryUnitOfWork
 from runtime.scheduler import Clock
 from services.inspections.adapters.memory_campaigns import MemoryCampaigns
 from services.inspections.adapters.memory_draws import MemoryDrawRosters, MemoryPatrolDraws
+from services.inspections.adapters.memory_facilities import MemoryFacilities
 from services.inspections.adapters.memory_rectifications import MemoryOrders, MemoryPatrols
 from services.inspections.adapters.postgres import (
     CAMPAIGNS_SOURCE,
@@ -349,6 +350,7 @@ class MemoryInspectionsUnitOfWork(MemoryUnitOfWork):
     patrols: MemoryPatrols
     draws: MemoryPatrolDraws
     rosters: MemoryDrawRosters
+    facilities: MemoryFacilities
     campaigns: MemoryCampaigns
     drafts: MemoryPatrolDrafts
     attachments: MemoryAttachmentStore
@@ -373,6 +375,7 @@ class MemoryInspectionsUnitOfWork(MemoryUnitOfWork):
         self.patrols = MemoryPatrols()
         self.draws = MemoryPatrolDraws(self.patrols)
         self.rosters = MemoryDrawRosters()
+        self.facilities = MemoryFacilities()
         self.campaigns = MemoryCampaigns()
         self.attachments = MemoryAttachmentStore()
         self.drafts = MemoryPatrolDrafts(self.attachments)

@@ -9,6 +9,7 @@ from runtime.unit_of_work import Outbox, PgOutbox, PgUnitOfWork
 from services.inspections.adapters.campaigns import PgCampaigns
 from services.inspections.adapters.drafts import PgPatrolDrafts
 from services.inspections.adapters.draws import PgDrawRosters, PgPatrolDraws
+from services.inspections.adapters.facilities import PgFacilities
 from services.inspections.adapters.public_photos import PgPublicPhotos
 from services.inspections.adapters.rectifications import PgOrders, PgPatrols
 from services.inspections.adapters.registry_tables import (
@@ -35,6 +36,7 @@ class PgInspectionsUnitOfWork(PgUnitOfWork):
     patrols: ports.Patrols
     draws: ports.PatrolDraws
     rosters: ports.DrawRosters
+    facilities: ports.Facilities
     campaigns: ports.Campaigns
     drafts: ports.PatrolDrafts
     attachments: AttachmentStore
@@ -52,6 +54,7 @@ class PgInspectionsUnitOfWork(PgUnitOfWork):
         self.patrols = PgPatrols(conn)
         self.draws = PgPatrolDraws(conn)
         self.rosters = PgDrawRosters(conn)
+        self.facilities = PgFacilities(conn)
         self.campaigns = PgCampaigns(conn)
         self.drafts = PgPatrolDrafts(conn)
         self.attachments = PgAttachmentStore(conn)

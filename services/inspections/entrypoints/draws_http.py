@@ -24,11 +24,16 @@ from services.inspections.service.ports import DrawRow
 router = APIRouter(prefix="/api/v1", tags=["patrol draws"])
 
 
+# an enterprise or project id to avoid: the same form as the ids the draw publishes (an empty
+# or spaced one would pass here and fail the event's contract inside the transaction: a 500)
+ConflictId = Annotated[str, Field(pattern=patrol_draw.ID_PATTERN)]
+
+
 class InspectorIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    inspector_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    inspector_id: str = Field(min_length=1, max_length=64, pattern=patrol_draw.ID_PATTERN)
     name: str = Field(min_length=1, max_length=50, description="姓名 kept by this service only")
-    conflicts: list[str] = Field(
+    conflicts: list[ConflictId] = Field(
         default=[],
         max_length=200,
         description="回避 enterprise or project ids this inspector must not inspect",

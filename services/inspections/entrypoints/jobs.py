@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING
 
 from runtime.scheduler import FixedClock, PeriodicJob
 from services.inspections.adapters.postgres import SOURCE, PgInspectionsUnitOfWork
-from services.inspections.service import campaign_handlers, draft_sweep, rectifications
+from services.inspections.service import (
+    campaign_handlers,
+    draft_sweep,
+    rectifications,
+    statutory_intervals,
+)
 from services.inspections.service.ports import InspectionsUnitOfWork
 
 if TYPE_CHECKING:  # annotations only: the scheduler or the caller hands the pool over
@@ -31,6 +36,11 @@ async def campaign_work(pool: asyncpg.Pool, now: datetime) -> int:
     return await campaign_handlers.run_campaigns(_units(pool, now))
 
 
+async def statutory_intervals_missed(pool: asyncpg.Pool, now: datetime) -> int:
+    """Record facilities whose statutory service interval was missed (StatutoryIntervalMissed)."""
+    return await statutory_intervals.sweep_missed(_units(pool, now))
+
+
 def draft_sweep_job(max_age_days: int, interval_s: float = 3600) -> PeriodicJob:
     """Hourly: abandoned patrol drafts (not saved for `max_age_days`) and draft photos whose
     draft is gone (PATROL_DRAFT_MAX_AGE_DAYS)."""
@@ -47,4 +57,5 @@ def draft_sweep_job(max_age_days: int, interval_s: float = 3600) -> PeriodicJob:
 JOBS = (
     PeriodicJob("rectification-overdue", rectification_overdue, interval_s=30),
     PeriodicJob("campaigns", campaign_work, interval_s=30),
+    PeriodicJob("statutory-intervals", statutory_intervals_missed, interval_s=30),
 )

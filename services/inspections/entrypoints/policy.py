@@ -139,3 +139,19 @@ def roster_refusal(p: Principal) -> Message | None:
         "只有区县物业办可以维护本区的检查人员名单",
         "only a district office keeps its district's roster of inspectors",
     )
+
+
+def facility_write_refusal(p: Principal) -> Message | None:
+    """Who registers facilities and records their services: an enterprise, for its own projects
+    (the same rule as `statutory_intervals.register` / `record_service`)."""
+    if p.role is Role.ENTERPRISE and p.enterprise_id:
+        return None
+    return Message("设施登记和维保记录由物业企业填写", "only an enterprise registers and records")
+
+
+def facilities_refusal(p: Principal) -> Message | None:
+    """Who sees the statutory-interval tracker: enterprises (their own), the offices (a district
+    office its district, the city office all); owners and outside agencies nothing of it."""
+    if p.role in (Role.ENTERPRISE, *OFFICE_ROLES):
+        return None
+    return Message("您的角色无权查看设施维保", "Your role may not see facility servicing")

@@ -16,6 +16,7 @@ from runtime import attachments, workspace
 from runtime.errors import DomainError, Forbidden, InvalidInput, Message, NotFound
 from runtime.http import RequestTrace
 from runtime.web_session import CurrentSession, Session
+from services.inspections.domain import statutory_intervals
 from services.inspections.entrypoints import policy
 from services.inspections.entrypoints.deps import Deps, InspectionsDeps
 from services.inspections.entrypoints.rectifications_http import STATUS_ZH, order_pdf
@@ -84,7 +85,8 @@ def queue_item(p: workspace.WorkspacePage, row: OrderRow, kind: str) -> dict[str
 
 @router.get(BASE, response_class=HTMLResponse)
 async def today(request: Request, session: CurrentSession, deps: Deps) -> Response:
-    """今日待办: submissions waiting for verification, orders running overdue, patrols due."""
+    """今日待办: submissions waiting for verification, orders running overdue, patrols due,
+    facilities past their statutory service interval."""
     p = page(request, session, deps)
     refusal = policy.workspace_refusal(session.principal)
     if refusal is not None:
@@ -100,13 +102,29 @@ async def today(request: Request, session: CurrentSession, deps: Deps) -> Respon
             status=None, overdue=True, limit=QUEUE_LIMIT,
         )  # fmt: skip
         patrols = await uow.patrols.search(district_code=district, status="open")
+        misses = await uow.facilities.misses(
+            district_code=district, enterprise_id=None, open_only=True, limit=QUEUE_LIMIT
+        )
+    today_cn = statutory_intervals.today_in_china(p.now)
+    missed = [
+        {
+            "miss": m,
+            "kind": statutory_intervals.KINDS[m.facility.kind],
+            "days": statutory_intervals.days_overdue(m.due_on, today_cn),
+        }
+        for m in misses
+    ]
     late = [r for r in late if not r.order.closed and r.order.status.value != "submitted"]
     items = [queue_item(p, r, "verify") for r in waiting] + [queue_item(p, r, "late") for r in late]
     items.sort(key=lambda i: (not i["overdue"], i["deadline"]))
     patrols.sort(key=lambda s: s["due_by"])
     return workspace.render(
         env, p, "workspace_today.html", items=items, patrols=patrols,
-        counts={"verify": len(waiting), "late": len(late), "patrols": len(patrols)},
+        counts={
+            "verify": len(waiting), "late": len(late), "patrols": len(patrols),
+            "missed": len(missed),
+        },
+        missed=missed,
         limit=QUEUE_LIMIT, status_label=status_label,
     )  # fmt: skip
 

@@ -25,7 +25,7 @@ from services.inspections.entrypoints.workspace_pages import (
     status_label,
     status_of,
 )
-from services.inspections.service import rectifications
+from services.inspections.service import rectifications, statutory_intervals
 from services.inspections.service.record_inspection import DRAFT_KIND, ITEM_KIND
 
 router = APIRouter(include_in_schema=False)
@@ -61,8 +61,8 @@ NOT_FOUND = Response(status_code=404, content="照片不存在 photo not found".
 
 @router.get(BASE + "photos/{attachment_id}/{variant}")
 async def photo(attachment_id: str, variant: str, session: CurrentSession, deps: Deps) -> Response:
-    """One photo of an inspection item or of a rectification submission (never a draft's: those
-    are served under the patrol, to their inspector only)."""
+    """One photo of an inspection item, a rectification submission or a facility's recorded
+    service (never a draft's: those are served under the patrol, to their inspector only)."""
     if variant not in VARIANTS or not attachments.valid_id(attachment_id):
         return Response(status_code=404, content=NOT_FOUND.body)
     me = session.principal
@@ -78,6 +78,9 @@ async def photo(attachment_id: str, variant: str, session: CurrentSession, deps:
         elif stored.owner_kind == rectifications.EVIDENCE_KIND:
             row = await uow.orders.get(record_id)
             place = (row.district_code, row.enterprise_id) if row else None
+        elif stored.owner_kind == statutory_intervals.SERVICE_PHOTO_KIND:
+            facility = await uow.facilities.get(record_id)
+            place = (facility.district_code, facility.enterprise_id) if facility else None
         else:
             place = None
         if place is None or not policy.can_see(me, *place):

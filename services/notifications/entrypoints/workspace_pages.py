@@ -71,6 +71,9 @@ SUBJECT_PAGES = {
         "inspections", "inspections/{subject_id}", ("查看检查结果", "Open the inspection")
     ),
     "patrol": SubjectPage("inspections", "patrol/{project_id}", ("开始巡查", "Start the patrol")),
+    "facility": SubjectPage(
+        "inspections", "facilities/{subject_id}", ("记录设施维保", "Record the facility's service")
+    ),
 }
 # Kinds whose work has no workspace page (yet): what the person is told instead.
 NO_PAGE = {
