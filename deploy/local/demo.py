@@ -62,6 +62,8 @@ FIRST_PAGE = {
     ],
 }
 NOTICES_PAGE = ("notifications", "", "通知 notices (every staff role)")
+HOTLINE_AGENCY = "12345"  # the complaints service's default HOTLINE_AGENCY_ID
+HOTLINE_PAGE = ("complaints", "register", "代业主登记 register for an owner (12345 hotline)")
 SERVICE_PORT_OFFSETS = {"inspections": 0, "notifications": 1, "exposure": 2, "complaints": 3}
 TITLES = {
     "inspections": "检查与整改 Inspections",
@@ -247,7 +249,10 @@ class Demo:
             role = attributes["platform_role"][0]
             whole_city = ["全市 city"] if role == "city_office" else ["—"]
             scope = (
-                attributes.get("district_code") or attributes.get("enterprise_id") or whole_city
+                attributes.get("district_code")
+                or attributes.get("enterprise_id")
+                or attributes.get("agency_id")
+                or whole_city
             )[0]
             password = user["credentials"][0]["value"]
             say(
@@ -256,6 +261,8 @@ class Demo:
             )
             first = [p for p in FIRST_PAGE.get(role, []) if served[p[0]]][:1]
             pages = [*first, NOTICES_PAGE] if role in FIRST_PAGE else []
+            if role == "agency" and attributes.get("agency_id") == [HOTLINE_AGENCY]:
+                pages = [HOTLINE_PAGE]  # the hotline registers; other agencies read the APIs
             for service, path, what in pages:
                 if served[service]:
                     say(

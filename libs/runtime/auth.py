@@ -4,7 +4,9 @@ Tokens are verified with a PUBLIC key and an asymmetric algorithm (ES256 by defa
 HMAC algorithms are refused when the verifier is built, so no token can choose them. Checked:
 ``iss``, ``aud``, ``exp``, ``iat`` (and ``nbf`` when present) with a small leeway, then ``sub``,
 ``role`` (a ``Role``), ``district`` (6 digits; required for district_office, forbidden otherwise),
-``enterprise`` (required for the enterprise role, forbidden otherwise) and an optional ``name``.
+``enterprise`` (required for the enterprise role, forbidden otherwise), ``agency`` (which outside
+agency: required for the agency role, forbidden otherwise; the 12345 hotline is one) and an
+optional ``name``.
 Role and scope come from the token only, never from a request body.
 
 ``DevIssuer`` is the development/test identity provider; production code paths never use it.
@@ -64,6 +66,7 @@ class Principal:
     district_code: str | None = None
     enterprise_id: str | None = None
     name: str | None = None
+    agency_id: str | None = None  # which outside agency (the 12345 hotline is "12345")
 
     def __post_init__(self) -> None:
         if not isinstance(self.role, Role):
@@ -80,6 +83,11 @@ class Principal:
             raise ValueError("district_code must be 6 digits")
         if is_enterprise != (self.enterprise_id is not None) or self.enterprise_id == "":
             raise ValueError("enterprise_id is required for enterprise, forbidden otherwise")
+        is_agency = self.role is Role.AGENCY
+        if is_agency != (self.agency_id is not None) or self.agency_id == "":
+            raise ValueError("agency_id is required for agency, forbidden otherwise")
+        if self.agency_id is not None and len(self.agency_id) > MAX_SUBJECT_CHARS:
+            raise ValueError(f"agency_id longer than {MAX_SUBJECT_CHARS} characters")
 
     def can_see_district(self, code: str) -> bool:
         if self.role is Role.CITY_OFFICE:
@@ -100,7 +108,8 @@ _REASONS = {
     "token_wrong_audience": Message("身份令牌不是签发给本平台的", "Token is for another audience"),
     "token_bad_role": Message("身份令牌中的角色无效", "Token role is not a known role"),
     "token_bad_scope": Message(
-        "身份令牌的角色与辖区/企业范围不匹配", "Token role does not match its district/enterprise"
+        "身份令牌的角色与辖区/企业/机构范围不匹配",
+        "Token role does not match its district/enterprise/agency",
     ),
     "token_invalid": Message("身份令牌无效", "Token is invalid"),
 }
@@ -178,14 +187,14 @@ def _principal(claims: Mapping[str, Any]) -> Principal:
         role = Role(str(claims.get("role")))
     except ValueError:
         raise _refuse("token_bad_role") from None
-    sub, district, enterprise, name = (_text(claims, k) for k in _PRINCIPAL_CLAIMS)
+    sub, district, enterprise, name, agency = (_text(claims, k) for k in _PRINCIPAL_CLAIMS)
     try:
-        return Principal(sub or "", role, district, enterprise, name)
+        return Principal(sub or "", role, district, enterprise, name, agency)
     except ValueError:
         raise _refuse("token_bad_scope") from None
 
 
-_PRINCIPAL_CLAIMS = ("sub", "district", "enterprise", "name")
+_PRINCIPAL_CLAIMS = ("sub", "district", "enterprise", "name", "agency")
 MAX_SUBJECT_CHARS = 64
 
 
@@ -263,6 +272,7 @@ class DevIssuer:
             "role": principal.role.value, "iat": now, "nbf": now, "exp": now + ttl_s,
             "jti": uuid.uuid4().hex, "district": principal.district_code,
             "enterprise": principal.enterprise_id, "name": principal.name,
+            "agency": principal.agency_id,
         }  # fmt: skip
         return self.sign({k: v for k, v in claims.items() if v is not None})
 
@@ -284,6 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     issue.add_argument("--district")
     issue.add_argument("--enterprise")
     issue.add_argument("--name")
+    issue.add_argument("--agency", help="the agency role's agency id (the hotline: 12345)")
     issue.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (3600)")
     args = parser.parse_args(argv)
     dev = DevIssuer.load_or_create(args.key_dir, issuer=args.issuer, audience=args.audience)
@@ -291,7 +302,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(dev.public_key_pem, end="")
         return 0
     try:
-        principal = Principal(args.sub, Role(args.role), args.district, args.enterprise, args.name)
+        principal = Principal(
+            args.sub, Role(args.role), args.district, args.enterprise, args.name, args.agency
+        )
     except ValueError as exc:
         parser.error(str(exc))
     print(dev.issue(principal, ttl_s=args.ttl))

@@ -202,7 +202,7 @@ _BAD_TOKENS = Message(
     "身份提供方返回的令牌无法验证，请重新登录", "The identity provider's tokens did not verify"
 )
 _NO_ACCOUNT = Message(
-    "此账号未分配平台角色或辖区/企业，请联系管理员",
+    "此账号未分配平台角色或辖区/企业/机构，请联系管理员",
     "This account has no platform role or scope; ask your administrator",
 )
 

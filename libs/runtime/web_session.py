@@ -98,8 +98,8 @@ class SessionStore:
             await conn.execute(
                 """INSERT INTO web_sessions (id_hash, subject, role, district_code, enterprise_id,
                           name, csrf_secret, access_token, refresh_token, id_token,
-                          access_expires_at, created_at, last_seen_at, expires_at)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)""",
+                          access_expires_at, created_at, last_seen_at, expires_at, agency_id)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14)""",
                 _hash(session_id),
                 principal.subject,
                 principal.role.value,
@@ -113,6 +113,7 @@ class SessionStore:
                 tokens.access_expires_at,
                 now,
                 now + min(self.idle, self.absolute),
+                principal.agency_id,
             )
         return session_id
 
@@ -180,6 +181,7 @@ def _session(row: asyncpg.Record) -> Session:
             district_code=row["district_code"],
             enterprise_id=row["enterprise_id"],
             name=row["name"],
+            agency_id=row["agency_id"],
         ),
         csrf_secret=row["csrf_secret"],
         tokens=Tokens(

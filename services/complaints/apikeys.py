@@ -53,7 +53,7 @@ async def run(args: argparse.Namespace, database_url: str) -> list[str]:
             return [
                 _row(issued.key),
                 f"api_key: {issued.secret}",
-                "(shown once: only its SHA-256 is stored / 仅显示一次,请妥善交给客户端)",
+                "仅显示一次，请妥善交给客户端 / shown once: only its SHA-256 is stored",
             ]
         if args.command == "list":
             return [_row(k) for k in await api_keys.listed(units, include_revoked=args.all)]

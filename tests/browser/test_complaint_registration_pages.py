@@ -34,7 +34,7 @@ BASE = "/workspace/complaints/"
 COOKIE = "wuye_complaints_session"
 CLERK = Principal("ent-clerk", Role.ENTERPRISE, enterprise_id="E-0009", name="张经理")
 HEPING = Principal("heping-officer", Role.DISTRICT_OFFICE, district_code="120101", name="王科长")
-HOTLINE = Principal("hotline-clerk", Role.AGENCY, name="12345 热线 孙专员")
+HOTLINE = Principal("hotline-clerk", Role.AGENCY, name="12345 热线 孙专员", agency_id="12345")
 COMMENTS = (
     "电梯经常停运,维修要等好几天,有事请打 13812345678",
     "保安夜里巡逻很认真,谢谢",

@@ -57,7 +57,8 @@ def _app(settings: Settings) -> Any:
 
     @router.get("/api/me")
     async def api_me(me: CurrentPrincipal) -> dict[str, str | None]:
-        return {"role": me.role.value, "district": me.district_code, "name": me.name}
+        return {"role": me.role.value, "district": me.district_code, "name": me.name,
+                "agency": me.agency_id}  # fmt: skip
 
     spec = ServiceSpec(
         name="signin", title="t", version="0", migrations=NO_MIGRATIONS, routers=(router,),
@@ -119,12 +120,25 @@ def test_the_api_accepts_keycloak_access_tokens_for_the_platform_only(site: Site
     token = _password_grant(site.keycloak, "hx-inspector")
     me = httpx.get(f"{site.url}/api/me", headers={"Authorization": f"Bearer {token}"})
     assert me.status_code == 200, me.text
-    assert me.json() == {"role": "district_office", "district": "120103", "name": "河西区 李检查"}
+    assert me.json() == {
+        "role": "district_office", "district": "120103", "name": "河西区 李检查", "agency": None,
+    }  # fmt: skip
 
     other = _password_grant(site.keycloak, "hx-inspector", client="other-app")
     refused = httpx.get(f"{site.url}/api/me", headers={"Authorization": f"Bearer {other}"})
     assert refused.status_code == 401
     assert refused.json()["error"]["code"] == "token_wrong_audience"
+
+
+def test_the_realm_names_each_agency_in_its_tokens(site: Site) -> None:
+    """The `agency_id` user attribute becomes the `agency` claim (the realm's mapper): the demo
+    hotline clerk is the 12345 hotline, the water bureau's clerk another agency."""
+    for user, agency, name in (("agency-clerk", "12345", "12345 热线 孙专员"),
+                               ("water-clerk", "tj-water", "市水务局 钱专员")):  # fmt: skip
+        token = _password_grant(site.keycloak, user)
+        me = httpx.get(f"{site.url}/api/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 200, me.text
+        assert me.json() == {"role": "agency", "district": None, "name": name, "agency": agency}
 
 
 def test_a_rotated_signing_key_is_fetched_once_and_then_cached(site: Site) -> None:

@@ -19,7 +19,9 @@ Principals (``PRINCIPALS``)
     district_x      120101 (和平区), the district of P-120101-0001
     district_y      120104 (南开区), another district
     city            the city office (市物业办)
-    agency          an outside agency (Role.AGENCY)
+    agency          an outside agency (Role.AGENCY): the 12345 hotline, the one agency that
+                    registers complaints (tests/integration/test_complaint_registration.py
+                    refuses another agency)
 
 Path parameters name real resources of enterprise A in district X, created by the test's setup
 through the APIs (an inspection with its rectification orders, a complaint, surveys, notices, an
@@ -782,6 +784,7 @@ EXPOSURE = (
     Row("exposure", "GET", "/api/v1/board/grades", public()),
     Row("exposure", "GET", "/api/v1/board/stats", public()),
     Row("exposure", "GET", "/api/v1/board/draws", public()),
+    Row("exposure", "GET", "/api/v1/board/figures", public(), params={"campaign": "all"}),
     # Case handling: a case of enterprise A in review, with a pending objection.
     Row("exposure", "GET", "/api/v1/cases", only(*STAFF)),
     Row(
@@ -818,6 +821,15 @@ EXPOSURE = (
         only("district_x", "city", district_y=404),
     ),
     Row("exposure", "GET", "/api/v1/evidence", only(*OFFICES)),
+    # The campaign figures in full: district X's enterprises, for the city office and district X
+    # (district Y sees its own district's only, as on the workspace page).
+    Row(
+        "exposure",
+        "GET",
+        "/api/v1/figures",
+        only("district_x", "city"),
+        params={"campaign": "all", "district": "120101"},
+    ),
 )
 
 MATRIX: Final[tuple[Row, ...]] = COMMON_ROWS + INSPECTIONS + COMPLAINTS + NOTIFICATIONS + EXPOSURE

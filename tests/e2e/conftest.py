@@ -42,16 +42,22 @@ class Platform:
         return self.processes[service].url
 
     def token(
-        self, role: Role, *, district: str | None = None, enterprise: str | None = None
+        self,
+        role: Role,
+        *,
+        district: str | None = None,
+        enterprise: str | None = None,
+        agency: str | None = None,
     ) -> str:
-        key = f"{role}:{district}:{enterprise}"
+        key = f"{role}:{district}:{enterprise}:{agency}"
         if key not in self.tokens:
             self.tokens[key] = self.issuer.issue(
                 Principal(
-                    subject=f"{role.value}-{district or enterprise or 'x'}",
+                    subject=f"{role.value}-{district or enterprise or agency or 'x'}",
                     role=role,
                     district_code=district,
                     enterprise_id=enterprise,
+                    agency_id=agency,
                 )
             )
         return self.tokens[key]

@@ -120,7 +120,7 @@ def authorization(platform: Platform) -> dict[str, str | None]:
         "district_x": platform.token(Role.DISTRICT_OFFICE, district="120101"),
         "district_y": platform.token(Role.DISTRICT_OFFICE, district="120104"),
         "city": platform.token(Role.CITY_OFFICE),
-        "agency": platform.token(Role.AGENCY),
+        "agency": platform.token(Role.AGENCY, agency="12345"),
     }
     return {"anonymous": None, **{k: f"Bearer {v}" for k, v in tokens.items()}}
 

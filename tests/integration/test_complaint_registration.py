@@ -1,6 +1,6 @@
 """代业主登记 (issue 16) on the real PostgreSQL and Kafka: the district office (its district's
-projects, phone or walk-in) and the 12345 hotline (an outside-agency account, city-wide, its own
-channel) register an owner's complaint on the workspace page and through the API. The same
+projects, phone or walk-in) and the 12345 hotline (the outside agency whose token's `agency` claim
+is the configured hotline, city-wide, its own channel; any other agency is refused) register an owner's complaint on the workspace page and through the API. The same
 intake as an owner's: the same deadlines and tier for the same complaint at the same moment, the
 safety questions raise the tier, the enterprise accepts it as first-inquiry handler, the owner
 follows it with the token the clerk reads out; ComplaintFiled on the broker says the channel and
@@ -39,9 +39,10 @@ ALICE = Principal("alice", Role.ENTERPRISE, enterprise_id="ent-a", name="张经�
 HEPING = Principal("heping-officer", Role.DISTRICT_OFFICE, district_code="120101", name="王科长")
 HEXI = Principal("hexi-officer", Role.DISTRICT_OFFICE, district_code="120103", name="刘科长")
 CITY = Principal("city-officer", Role.CITY_OFFICE, name="赵处长")
-HOTLINE = Principal("hotline-clerk-7", Role.AGENCY, name="12345 热线 孙专员")
+HOTLINE = Principal("hotline-clerk-7", Role.AGENCY, name="12345 热线 孙专员", agency_id="12345")
+WATER = Principal("water-clerk", Role.AGENCY, name="市水务局 钱专员", agency_id="tj-water")
 OWNER = Principal("owner-1", Role.OWNER)
-PEOPLE = (ALICE, HEPING, HEXI, CITY, HOTLINE)
+PEOPLE = (ALICE, HEPING, HEXI, CITY, HOTLINE, WATER)
 PAGE = "/workspace/complaints/register"
 COOKIE = "wuye_complaints_session"
 CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
@@ -329,3 +330,34 @@ async def test_the_hotline_registers_for_any_project_on_its_own_channel(desk: De
         "phone", "hotline", "hotline",
     )  # fmt: skip
     assert filed["urgency"] == "urgent"
+
+
+async def test_only_the_agency_configured_as_the_hotline_registers(desk: Desk) -> None:
+    body = {"project_id": "p-1", "category": "other", "description": "楼道灯坏了一周",
+            "channel": "hotline", "contact": {"name": NAME, "phone": PHONE}}  # fmt: skip
+    refused = await desk.client.post("/api/v1/complaints", json=body, headers=desk.bearer(WATER))
+    assert refused.status_code == 403, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "not_the_hotline"
+    assert "12345" in error["message"]
+    assert "无权" in error["message"]
+    assert "12345" in error["message_en"]
+    assert "may not" in error["message_en"]
+    page = await desk.as_(WATER).get(PAGE)
+    assert page.status_code == 403
+    assert "只有 12345 市民服务热线" in page.text
+    assert "p-1 小区" not in page.text
+    assert await fetch(desk.dsn, "SELECT 1 FROM complaints") == []  # nothing half-written
+
+    filed = await desk.client.post("/api/v1/complaints", json=body, headers=desk.bearer(HOTLINE))
+    assert filed.status_code == 201, filed.text
+    complaint_id = filed.json()["complaint_id"]
+    detail = await desk.client.get(
+        f"/api/v1/complaints/{complaint_id}", headers=desk.bearer(HEPING)
+    )
+    assert detail.status_code == 200, detail.text
+    shown = detail.json()
+    assert (shown["channel"], shown["filed_by"]) == ("hotline", "hotline-clerk-7")
+    assert (shown["registered_by"], shown["registered_org"]) == ("hotline", "12345")
+    (row,) = await fetch(desk.dsn, "SELECT doc FROM complaints")
+    assert json.loads(row["doc"])["registered_org"] == "12345"

@@ -38,7 +38,7 @@ MALLORY = Principal("mallory", Role.ENTERPRISE, enterprise_id="ent-b", name="李
 HEPING = Principal("heping-officer", Role.DISTRICT_OFFICE, district_code="120101", name="王科长")
 HEXI = Principal("hexi-officer", Role.DISTRICT_OFFICE, district_code="120103", name="刘科长")
 CITY = Principal("city-officer", Role.CITY_OFFICE, name="赵处长")
-AGENCY = Principal("agency-1", Role.AGENCY, name="外部机构")
+AGENCY = Principal("agency-1", Role.AGENCY, name="外部机构", agency_id="tj-water")
 OWNER = Principal("owner-1", Role.OWNER)
 PEOPLE = (ALICE, MALLORY, HEPING, HEXI, CITY, AGENCY)
 BASE = "/workspace/complaints/"

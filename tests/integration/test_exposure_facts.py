@@ -643,13 +643,13 @@ async def test_csv_per_district(board: asyncpg.Pool) -> None:
     assert row["区划代码 District code"] == H
     assert row["区名称 District"] == "和平区"
     assert row["检查平均得分 Mean inspection score"] == "74.5"
-    assert row["按期整改率(%) On-time rectification (%)"] == "80.0"
-    assert row["按期办结率(%) On-time completion (%)"] == "66.7"
-    assert row["满意率(%) Satisfaction (%)"] == "80.0"
-    assert row["调查覆盖率(%) Survey coverage (%)"] == "50.0"
+    assert row["按期整改率（%） On-time rectification (%)"] == "80.0"
+    assert row["按期办结率（%） On-time completion (%)"] == "66.7"
+    assert row["满意率（%） Satisfaction (%)"] == "80.0"
+    assert row["调查覆盖率（%） Survey coverage (%)"] == "50.0"
     assert row["到期整改单 Orders due"] == "5"
     xrow = dict(zip(header, x, strict=True))
-    assert xrow["按期办结率(%) On-time completion (%)"] == ""  # no data
+    assert xrow["按期办结率（%） On-time completion (%)"] == ""  # no data
     assert text.encode("utf-8").decode("utf-8") == text
     assert not text.startswith("\ufeff")
     assert board_stats.stats_csv([], "district", excel_bom=True).startswith("\ufeff区划代码")

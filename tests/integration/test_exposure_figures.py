@@ -2,7 +2,8 @@
 consumers fold one event of each kind, each published twice (a redelivery, the same CloudEvent
 id), and exactly the right per-campaign number moves by one — in the city office's full CSV and,
 for the public figures, in the board's CSV; a fact dated outside the campaign counts in all time
-only. A district and enterprise of this test alone keep other tests' events (on the shared topics)
+only. The JSON API (the city office's /api/v1/figures, the board's /api/v1/board/figures) gives
+the same numbers as each CSV, and the public JSON no field the board does not show. A district and enterprise of this test alone keep other tests' events (on the shared topics)
 out of the rows read."""
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from runtime.auth import Principal, Role
+from runtime.auth import DevIssuer, Principal, Role
 from runtime.calendar import CHINA
 from runtime.scheduler import FixedClock
 from runtime.service import build_app
@@ -34,6 +35,7 @@ from schemas.inspections import v1 as inspections
 from schemas.registry import v1 as registry
 from schemas.surveys import v1 as surveys
 from services.exposure import bootstrap, subscriptions
+from services.exposure.domain import figures as figures_model
 from services.exposure.settings import ExposureSettings
 from tests import factories
 from tests.asgi import served
@@ -62,6 +64,7 @@ class Figures:
     district: str
     enterprise: str
     project: str
+    issuer: DevIssuer
 
     async def publish(self, event: Event, *, times: int = 2) -> None:
         """The same CloudEvent (same id) `times` times: a redelivery, as at-least-once allows."""
@@ -97,7 +100,12 @@ class Figures:
 async def figures(
     fresh_db: str, kafka_topics: str, producer: AIOKafkaProducer
 ) -> AsyncIterator[Figures]:
-    settings = ExposureSettings(database_url=fresh_db, kafka_bootstrap_servers=kafka_topics)
+    issuer = DevIssuer.generate()
+    settings = ExposureSettings(
+        database_url=fresh_db,
+        kafka_bootstrap_servers=kafka_topics,
+        auth_jwt_public_key=issuer.public_key_pem,
+    )
     suffix = uuid.uuid4().hex[:8]
     mine = [
         dataclasses.replace(g, name=f"test-{g.name}-{suffix}")
@@ -116,7 +124,7 @@ async def figures(
             district = f"19{random.randrange(10_000):04d}"  # noqa: S311 (a test's own district)
             yield Figures(
                 client, producer, f"test-figures-{suffix}", district, f"E-fig-{suffix}",
-                f"P-fig-{suffix}",
+                f"P-fig-{suffix}", issuer,
             )  # fmt: skip
         finally:
             await pool.close()
@@ -204,12 +212,12 @@ async def test_each_event_moves_its_campaign_figure_once(figures: Figures) -> No
     )  # fmt: skip
     await f.publish(factories.inspection_failed(inspection_id=patrol, inspected_at=IN, **_place(f)))
     await moved("巡查不合格 Patrols failed", "1")
-    await moved("垃圾不合格率(%,巡查) Waste failure rate (%, patrols)", "100.0")
+    await moved("垃圾不合格率（%，巡查） Waste failure rate (%, patrols)", "100.0")
     row = await f.full()
     assert row["企业自查 Self-inspections"] == "1"
     assert row["巡查 Patrols"] == "1"
-    assert row["垃圾不合格率(%,全部检查) Waste failure rate (%, all inspections)"] == "50.0"
-    assert row["房屋不合格率(%,巡查) Premises failure rate (%, patrols)"] == "0.0"
+    assert row["垃圾不合格率（%，全部检查） Waste failure rate (%, all inspections)"] == "50.0"
+    assert row["房屋不合格率（%，巡查） Premises failure rate (%, patrols)"] == "0.0"
 
     # a rectification order verified on time
     order = {**factories._order_fields(f.project, f"O-{f.project}"), **_place(f)}
@@ -218,7 +226,7 @@ async def test_each_event_moves_its_campaign_figure_once(figures: Figures) -> No
     await f.publish(
         inspections.RectificationVerified(**order, verified_at=IN + timedelta(days=1), on_time=True)  # type: ignore[arg-type]
     )
-    await moved("按期整改率(%) On-time rectification (%)", "100.0")
+    await moved("按期整改率（%） On-time rectification (%)", "100.0")
 
     # an overdue order: due, not on time, and a case opened (the exposure service's decision)
     late = {**factories._order_fields(f.project, f"O-late-{f.project}"), **_place(f)}
@@ -229,7 +237,7 @@ async def test_each_event_moves_its_campaign_figure_once(figures: Figures) -> No
         )
     )
     await moved("新立曝光案件 Cases opened", "1")
-    await moved("按期整改率(%) On-time rectification (%)", "50.0")
+    await moved("按期整改率（%） On-time rectification (%)", "50.0")
 
     # a complaint filed, accepted in time, closed in time
     c1 = _complaint(f, f"C-{f.project}")
@@ -248,7 +256,7 @@ async def test_each_event_moves_its_campaign_figure_once(figures: Figures) -> No
         complaints.ComplaintClosed(**c1, how="feedback", closed_at=IN + timedelta(days=2))  # type: ignore[arg-type]
     )
     await moved("按期办结 Closed within SLA", "1")
-    await moved("签收及时率(%) Accepted within SLA (%)", "100.0", public=True)
+    await moved("签收及时率（%） Accepted within SLA (%)", "100.0", public=True)
 
     # a survey closed: 30 of 40 households answered, 90 % satisfied
     await f.publish(
@@ -258,9 +266,9 @@ async def test_each_event_moves_its_campaign_figure_once(figures: Figures) -> No
             responses=30, coverage=0.75, satisfaction_rate=0.9, means={}, closed_at=IN,
         )
     )  # fmt: skip
-    await moved("答卷覆盖率(%) Survey coverage (%)", "75.0")
+    await moved("答卷覆盖率（%） Survey coverage (%)", "75.0")
     row = await f.full()
-    assert (row["满意率(%) Satisfaction (%)"], row["调查户数 Households surveyed"]) == (
+    assert (row["满意率（%） Satisfaction (%)"], row["调查户数 Households surveyed"]) == (
         "90.0",
         "40",
     )
@@ -308,3 +316,93 @@ async def test_each_event_moves_its_campaign_figure_once(figures: Figures) -> No
     for private in ("企业自查 Self-inspections", "已交活动方案 Plans submitted",
                     "新立曝光案件 Cases opened"):  # fmt: skip
         assert private not in public
+
+    await the_json_gives_the_csvs_numbers(f)
+
+
+def _as_csv(column: figures_model.Column, value: object) -> str:
+    """A JSON value as the CSV writes it: a count as is, a rate (a fraction) in percent."""
+    if value is None:
+        return ""
+    if column.kind == "rate":
+        assert isinstance(value, float)
+        return f"{value * 100:.1f}"
+    assert isinstance(value, int)
+    return str(value)
+
+
+async def the_json_gives_the_csvs_numbers(f: Figures) -> None:
+    city = {"Authorization": f"Bearer {f.issuer.issue(CITY)}"}
+    session = f.client.cookies.get("wuye_exposure_session")
+    f.client.cookies.clear()  # the API reads the bearer token only
+    full = await f.client.get(
+        "/api/v1/figures", params={"campaign": f.campaign, "district": f.district}, headers=city
+    )
+    assert session is not None
+    f.client.cookies.set("wuye_exposure_session", session)  # the CSV is the signed-in page's
+    assert full.status_code == 200, full.text
+    body = full.json()
+    assert (body["by"], body["district_code"]) == ("enterprise", f.district)
+    assert body["campaign"] == {
+        "campaign_id": f.campaign, "title_zh": "2089年测试行动",
+        "starts_on": "2089-03-01", "ends_on": "2089-05-31",
+    }  # fmt: skip
+    [mine] = [r for r in body["rows"] if r["key"] == f.enterprise]
+    assert mine["name"] == "测试物业"
+    assert mine["self_inspections"] == 1
+    assert mine["on_time_rectification_rate"] == 0.5
+    assert mine["satisfaction_rate"] == pytest.approx(0.9)
+    csv_row = await f.full()
+    for column in figures_model.COLUMNS:  # every column, the same number
+        assert _as_csv(column, mine[column.key]) == csv_row[column.header], column.key
+
+    board = await f.client.get("/api/v1/board/figures", params={"campaign": f.campaign})
+    assert board.status_code == 200, board.text
+    public = board.json()
+    assert set(public) == {"campaign", "campaigns", "by", "district_code", "rows"}
+    [district] = [r for r in public["rows"] if r["key"] == f.district]
+    shown = {c.key for c in figures_model.COLUMNS if c.public}
+    assert set(district) == {"key", "name"} | shown  # nothing the board does not show
+    for private in ("self_inspections", "self_inspections_failed", "plans_submitted",
+                    "plans_due", "cases_opened", "waste_failure_rate_all_inspections"):  # fmt: skip
+        assert private not in district
+    board_csv = await f.public()
+    assert set(board_csv) == {"专项行动 Campaign", "起止日期 Dates", "区划代码 District code",
+                              "区县 District"} | {c.header for c in figures_model.COLUMNS if c.public}  # fmt: skip
+    for column in figures_model.COLUMNS:
+        if column.public:
+            assert _as_csv(column, district[column.key]) == board_csv[column.header], column.key
+    assert district["patrols"] == 1
+    assert district["cultural_activities"] == 1
+
+
+async def test_the_json_figures_refuse_as_the_pages_do(figures: Figures) -> None:
+    f = figures
+    f.client.cookies.clear()
+
+    def bearer(who: Principal) -> dict[str, str]:
+        return {"Authorization": f"Bearer {f.issuer.issue(who)}"}
+
+    heping = Principal("heping-1", Role.DISTRICT_OFFICE, district_code="120101")
+    enterprise = Principal("e-1", Role.ENTERPRISE, enterprise_id="E-0001")
+    assert (await f.client.get("/api/v1/figures")).status_code == 401
+    assert (await f.client.get("/api/v1/figures", headers=bearer(enterprise))).status_code == 403
+    other = await f.client.get(
+        "/api/v1/figures", params={"district": "120104"}, headers=bearer(heping)
+    )
+    assert other.status_code == 403
+    assert other.json()["error"]["code"] == "figures_not_allowed"
+    assert "本区" in other.json()["error"]["message"]
+    own = await f.client.get("/api/v1/figures", params={"campaign": "all"}, headers=bearer(heping))
+    assert own.status_code == 200, own.text
+    assert (own.json()["by"], own.json()["district_code"]) == ("enterprise", "120101")
+    for url, headers in (("/api/v1/figures", bearer(CITY)), ("/api/v1/board/figures", {})):
+        unknown = await f.client.get(url, params={"campaign": "no-such"}, headers=headers)
+        assert unknown.status_code == 404, unknown.text
+        assert unknown.json()["error"]["code"] == "campaign_not_found"
+        bad = await f.client.get(url, params={"district": "12"}, headers=headers)
+        assert bad.status_code == 422
+        assert bad.json()["error"]["fields"][0]["field"] == "query.district"
+    public = await f.client.get("/api/v1/board/figures", params={"campaign": "all"})
+    assert public.status_code == 200
+    assert public.json()["campaign"]["campaign_id"] is None  # all time

@@ -40,7 +40,7 @@ HEXI = Principal("hexi-officer", Role.DISTRICT_OFFICE, district_code="120103", n
 ENTERPRISE = Principal("ent-clerk", Role.ENTERPRISE, enterprise_id="E-0001", name="张经理")
 OTHER = Principal("other-clerk", Role.ENTERPRISE, enterprise_id="E-0002", name="赵经理")
 CITY = Principal("city-officer", Role.CITY_OFFICE, name="刘处长")
-AGENCY = Principal("agency-1", Role.AGENCY, name="消防支队")
+AGENCY = Principal("agency-1", Role.AGENCY, name="消防支队", agency_id="tj-fire")
 KINDS_CLERK = Principal("kinds-clerk", Role.ENTERPRISE, enterprise_id="E-0003", name="钱经理")
 PEOPLE = (HEPING, HEXI, ENTERPRISE, OTHER, CITY, AGENCY, KINDS_CLERK)
 

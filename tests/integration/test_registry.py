@@ -251,6 +251,7 @@ def as_(dev: DevIssuer, role: Role, scope: str | None = None, **headers: str) ->
         role,
         district_code=scope if role is Role.DISTRICT_OFFICE else None,
         enterprise_id=scope if role is Role.ENTERPRISE else None,
+        agency_id="12345" if role is Role.AGENCY else None,
     )
     return {"Authorization": f"Bearer {dev.issue(principal)}", **headers}
 

@@ -69,7 +69,7 @@ def test_valid_token_gives_principal(issuer: DevIssuer) -> None:
         Principal("owner-9", Role.OWNER),
         Principal("ent-user", Role.ENTERPRISE, enterprise_id="E-0042"),
         Principal("city-1", Role.CITY_OFFICE),
-        Principal("hotline", Role.AGENCY),
+        Principal("hotline", Role.AGENCY, agency_id="12345"),
     ],
 )
 def test_every_role_round_trips(issuer: DevIssuer, principal: Principal) -> None:
@@ -182,6 +182,9 @@ def test_verifier_refuses_private_key_in_settings() -> None:
         ({"role": "owner"}, "token_bad_scope"),  # owner with a district
         ({"role": "enterprise", "district": None}, "token_bad_scope"),  # enterprise without id
         ({"role": "city_office", "district": None, "enterprise": "E-1"}, "token_bad_scope"),
+        ({"role": "agency", "district": None}, "token_bad_scope"),  # agency without its id
+        ({"role": "city_office", "district": None, "agency": "12345"}, "token_bad_scope"),
+        ({"role": "agency", "district": None, "agency": 12345}, "token_malformed"),
         ({"role": "superuser"}, "token_bad_role"),
         ({"role": None}, "token_bad_role"),
         ({"district": 120101}, "token_malformed"),  # scope claims are strings
@@ -230,10 +233,14 @@ def test_principal_scope_rules() -> None:
         {"subject": "e", "role": Role.ENTERPRISE},
         {"subject": "e", "role": Role.ENTERPRISE, "enterprise_id": ""},
         {"subject": "", "role": Role.OWNER},
+        {"subject": "a", "role": Role.AGENCY},
+        {"subject": "a", "role": Role.AGENCY, "agency_id": ""},
+        {"subject": "a", "role": Role.AGENCY, "agency_id": "x" * 65},
+        {"subject": "c", "role": Role.CITY_OFFICE, "agency_id": "12345"},
     ],
 )
 def test_incoherent_principal_cannot_be_built(kwargs: dict[str, Any]) -> None:
-    with pytest.raises(ValueError, match=r"district_code|enterprise_id|subject"):
+    with pytest.raises(ValueError, match=r"district_code|enterprise_id|agency_id|subject"):
         Principal(**kwargs)
 
 

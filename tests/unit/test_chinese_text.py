@@ -4,10 +4,18 @@ and no "n/a" / "N/A" where a Chinese page says 无 or 不适用.
 
 Scanned: every Jinja template of the services and of the workspace (the string literals inside
 `{{ }}` / `{% %}` and the text between tags), and every non-docstring string literal in the
-services' and the runtime's Python code. A literal counts as Chinese when it has at least as many
-Han characters as Latin letters (placeholders left out), so English text naming a Chinese term,
-bilingual CSV headers and code are not judged. Inside a Chinese literal, placeholders (`{...}`),
-URLs (`://`), times and numbers (`10:30`, `1,000`) keep their ASCII punctuation."""
+services' and the runtime's Python code. Two rules find a half-width mark:
+
+- in a Chinese literal (at least as many Han characters as Latin letters, placeholders left out),
+  any half-width mark;
+- in any literal, a mark written against Chinese text: its nearest character on one side (spaces
+  and other marks skipped) is Han and on the other side not a Latin letter — `导出 CSV(Excel
+  可直接打开)`, `满意率(%) Satisfaction (%)`, `照片链接;请以 …`. So English text naming a Chinese term
+  (`the responsible person (首问责任人) until …`) and code are not judged, but the Chinese half
+  of a bilingual header or label is.
+
+Placeholders (`{...}`), URLs (`://`), times and numbers (`10:30`, `1,000`) keep their ASCII
+punctuation."""
 
 from __future__ import annotations
 
@@ -41,9 +49,25 @@ def _is_chinese(text: str) -> bool:
     return han > 0 and han >= len(_LATIN.findall(bare))
 
 
-def _half_width(text: str) -> list[str]:
-    """Half-width punctuation in a Chinese sentence, with some context, outside placeholders,
-    URLs and numbers."""
+def _neighbour(text: str, i: int, step: int) -> str:
+    """The nearest character from `i` in the direction `step`, skipping spaces and half-width
+    marks ("" at either end)."""
+    j = i + step
+    while 0 <= j < len(text) and (text[j].isspace() or _HALF.fullmatch(text[j])):
+        j += step
+    return text[j] if 0 <= j < len(text) else ""
+
+
+def _against_chinese(text: str, i: int) -> bool:
+    left, right = _neighbour(text, i, -1), _neighbour(text, i, 1)
+    han = (bool(_HAN.fullmatch(left)), bool(_HAN.fullmatch(right)))
+    latin = (bool(_LATIN.fullmatch(left)), bool(_LATIN.fullmatch(right)))
+    return (han[0] and not latin[1]) or (han[1] and not latin[0])
+
+
+def _half_width(text: str, *, chinese: bool) -> list[str]:
+    """Half-width punctuation in a Chinese sentence (`chinese`), or against Chinese text in any
+    sentence, with some context, outside placeholders, URLs and numbers."""
     found: list[str] = []
     depth = 0
     for i, ch in enumerate(text):
@@ -55,15 +79,17 @@ def _half_width(text: str) -> list[str]:
             continue
         if ch in ",:" and before.isdigit() and after.isdigit():
             continue
+        if not chinese and not _against_chinese(text, i):
+            continue
         found.append(text[max(0, i - 8) : i + 8])  # where, as the message shows it
     return found
 
 
 def _problems(text: str) -> list[str]:
-    if not _is_chinese(text):
-        return []
-    problems = [f"half-width {c!r}" for c in _half_width(text)]
-    problems += [f"{word!r}" for word in _BANNED if word in text]
+    chinese = _is_chinese(text)
+    problems = [f"half-width {c!r}" for c in _half_width(text, chinese=chinese)]
+    if chinese:
+        problems += [f"{word!r}" for word in _BANNED if word in text]
     return problems
 
 
@@ -125,6 +151,13 @@ def test_the_check_finds_what_it_should() -> None:
     assert _problems("时间 10:30，共 1,000 户，见 https://example.cn") == []
     assert _problems("请回答：{q.label_zh}") == []
     assert _problems("Grades (红黑榜), campaign statistics") == []  # English naming a term
+    assert _problems("the responsible person (首问责任人) until closed; the clock stops") == []
+    # the Chinese half of a bilingual text, and Chinese with more Latin letters than Han
+    assert _problems("导出 CSV(Excel 可直接打开)") == ["half-width 'el 可直接打开)'"]
+    assert _problems("满意率(%) Satisfaction (%)") == ["half-width '满意率(%) Sati'"]
+    assert _problems("本平台不下载 media_url 照片链接;请以 multipart/form-data 上传") != []
+    assert _problems("满意率（%） Satisfaction (%)") == []
+    assert _problems("cultural: 社区文化活动（三（一）3）; publicity: 宣传活动") == []
 
 
 def test_punctuation_around_an_expression_is_found(tmp_path: Path) -> None:
@@ -173,3 +206,28 @@ def test_the_checklists_in_use_write_chinese_punctuation() -> None:
         for problem in _problems(text)
     ]
     assert found == []
+
+
+_CSS_RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
+_CSS_COMMENT = re.compile(r"/\*.*?\*/", re.S)
+_GENERATED = re.compile(r"""content:\s*attr\([^)]*\)\s*"([,:;])\"""")
+_FULL = {",": "，", ":": "：", ";": "；"}
+
+
+def test_punctuation_a_stylesheet_adds_after_a_label_is_full_width_in_chinese() -> None:
+    """`content: attr(data-label) ":"` (the phone layout's card labels) shows in Chinese pages
+    too: each such rule has a `:lang(zh)` twin with the full-width mark."""
+    sheets = sorted(
+        [*ROOT.glob("libs/runtime/workspace/static/*.css"), *ROOT.glob("services/*/static/*.css")]
+    )
+    rules = [(sheet, m.group(1).strip(), m.group(2)) for sheet in sheets
+             for m in _CSS_RULE.finditer(_CSS_COMMENT.sub("", sheet.read_text()))]  # fmt: skip
+    missing = []
+    for sheet, selector, body in rules:
+        found = _GENERATED.search(body)
+        if found is None or selector.startswith(":lang(zh)"):
+            continue
+        twin = f'"{_FULL[found.group(1)]}"'
+        if not any(s == f":lang(zh) {selector}" and twin in b for _, s, b in rules):
+            missing.append(f"{sheet.relative_to(ROOT)}: {selector}")
+    assert missing == []

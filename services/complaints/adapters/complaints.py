@@ -229,6 +229,7 @@ def to_doc(c: complaint_model.Complaint) -> dict[str, Any]:
         "safety": list(c.safety),
         "filed_by": c.filed_by,
         "registered_by": c.registered_by,
+        "registered_org": c.registered_org,
         "status": c.status.value,
         "responsible": None
         if c.responsible is None
@@ -302,6 +303,7 @@ def from_doc(
         filed_by=d["filed_by"],
         # before `registered_by` existed only enterprise staff filed for owners
         registered_by=d.get("registered_by", "enterprise" if d["filed_by"] else None),
+        registered_org=d.get("registered_org"),  # absent before it was recorded
         status=complaint_model.Status(d["status"]),
         responsible=None
         if resp is None

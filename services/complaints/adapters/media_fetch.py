@@ -46,7 +46,7 @@ async def download(url: str, *, allowed: Iterable[str], max_bytes: int, timeout_
     if not allowed_origins:
         raise MediaRefused(
             Message(
-                "本平台不下载 media_url 照片链接;请以 multipart/form-data 的 media 字段上传照片",
+                "本平台不下载 media_url 照片链接；请以 multipart/form-data 的 media 字段上传照片",
                 "media_url is not fetched here (not configured); upload the photo as the "
                 "multipart/form-data field media",
             )

@@ -163,6 +163,9 @@ class Complaint:
     safety: tuple[str, ...] = ()  # ids of the category's safety rules the answers met
     filed_by: str | None = None  # staff id when filed on the owner's behalf
     registered_by: Registrar | None = None  # and the kind of organisation they work for
+    # and which one: the enterprise's id, the district office's org id, the hotline's agency id
+    # (None before it was recorded)
+    registered_org: str | None = None
     status: Status = Status.FILED
     responsible: Staff | None = None  # 首问责任人, fixed from acceptance to closure
     accepted_at: datetime | None = None
@@ -257,6 +260,7 @@ def file_complaint(
     photo_refs: Sequence[str] = (),
     filed_by: str | None = None,
     registered_by: Registrar | None = None,
+    registered_org: str | None = None,
 ) -> Complaint:
     """A new complaint with both SLA clocks started. `urgency` defaults to the category's; the
     answers' safety rules raise it (never lower it) to the highest tier they name."""
@@ -273,8 +277,10 @@ def file_complaint(
             "web and Open311 complaints do not",
             "filed_by",
         )
-    if (filed_by is None) != (registered_by is None) or (
-        registered_by is not None and (channel == "hotline") != (registered_by == "hotline")
+    if (
+        (filed_by is None) != (registered_by is None)
+        or (registered_by is None and registered_org is not None)
+        or (registered_by is not None and (channel == "hotline") != (registered_by == "hotline"))
     ):
         raise TransitionRefused(
             "registered_by_mismatch",
@@ -315,6 +321,7 @@ def file_complaint(
         safety=tuple(rule.id for rule in raised),
         filed_by=filed_by,
         registered_by=registered_by,
+        registered_org=registered_org,
     )
 
 

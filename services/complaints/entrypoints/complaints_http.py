@@ -149,8 +149,7 @@ def _common(row: Row) -> dict[str, Any]:
 
 
 def staff_view(row: Row, principal: Principal, *, detail: bool) -> dict[str, Any]:
-    """Lists never carry contact details; the detail view only for the handling enterprise and
-    the district office."""
+    """Lists never carry contact details; the detail view only for its handlers (and office)."""
     c = row.complaint
     out = {
         **_common(row),
@@ -172,6 +171,7 @@ def staff_view(row: Row, principal: Principal, *, detail: bool) -> dict[str, Any
             "photo_refs": list(c.photo_refs),
             "filed_by": c.filed_by,
             "registered_by": c.registered_by,
+            "registered_org": c.registered_org,
             "transfers": [
                 {
                     "from_org": t.from_org,
@@ -235,13 +235,12 @@ async def file_complaint(
     idempotency_key: IdempotencyKey = None,
 ) -> FiledOut:
     """An owner files (web); enterprise staff and the district office (its district's) register
-    for an owner by phone or at the counter, the 12345 hotline (an outside-agency account) on the
-    `hotline` channel: one intake (SLA, tiers, first inquiry). The follow-up token comes once.
-
-    A retry with the same `Idempotency-Key` (per caller) files nothing new: 200 with the first
-    complaint, `replayed: true`, header `Idempotent-Replayed: true` and a new follow-up token
-    that replaces the earlier one. The same key with a different body: 409
-    `idempotency_key_reused`."""
+    for an owner by phone or at the counter, the 12345 hotline (the agency `HOTLINE_AGENCY_ID`
+    names; any other agency: 403 `not_the_hotline`) on the `hotline` channel: one intake (SLA,
+    tiers, first inquiry). The follow-up token comes once. A retry with the same
+    `Idempotency-Key` (per caller) files nothing new: 200 with the first complaint, `replayed:
+    true`, header `Idempotent-Replayed: true` and a new follow-up token that replaces the earlier
+    one. The same key with a different body: 409 `idempotency_key_reused`."""
     return await file_with(body, (), response, principal, deps, trace, idempotency_key)
 
 
@@ -275,6 +274,7 @@ async def file_with(
         ),
         trace=trace,
         idempotency_key=idempotency_key,
+        hotline_agency=deps.settings.hotline_agency_id,
     )
     c = filed.complaint
     if filed.replayed:

@@ -349,7 +349,7 @@ async def post_request(request: Request, deps: Deps, trace: RequestTrace, fmt: s
         category = rules.categories.by_id.get(code)
         if category is None:
             raise open311_wire.Open311Error(
-                400, f"service_code 无效:{code[:64]}", "invalid service_code"
+                400, f"service_code 无效：{code[:64]}", "invalid service_code"
             )
         project_id = _form_value(form, "address_id")
         if project_id is not None and len(project_id) > MAX_ID:
@@ -459,7 +459,7 @@ async def get_requests(
         unknown = [c for c in codes if c not in rules.categories.by_id]
         if unknown:
             raise open311_wire.Open311Error(
-                400, f"service_code 无效:{unknown[0][:64]}", "invalid service_code"
+                400, f"service_code 无效：{unknown[0][:64]}", "invalid service_code"
             )
         states = set(_csv(status))
         if not states <= {"open", "closed"}:
@@ -478,7 +478,7 @@ async def get_requests(
         if end - start > MAX_WINDOW:
             raise open311_wire.Open311Error(
                 400,
-                f"start_date 至 end_date 最长 {MAX_WINDOW.days} 天,请分段查询",
+                f"start_date 至 end_date 最长 {MAX_WINDOW.days} 天，请分段查询",
                 f"start_date to end_date spans at most {MAX_WINDOW.days} days; query in parts",
             )
         async with deps.units() as uow:
@@ -556,7 +556,7 @@ async def unknown(request: Request, path: str) -> Response:
         fmt,
         open311_wire.Open311Error(
             404,
-            "没有这个 Open311 资源,见 /open311/v2/services.json",
+            "没有这个 Open311 资源，见 /open311/v2/services.json",
             "no such Open311 resource; see /open311/v2/services.json",
         ),
     )

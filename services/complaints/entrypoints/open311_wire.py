@@ -131,7 +131,7 @@ def attribute(order: int, q: categories.Question) -> dict[str, Any]:
         datatype, datatype_description = "singlevaluelist", "从 values 中选择一个 key"
         values = [{"key": c.id, "name": c.label_zh} for c in q.choices]
     elif q.kind == "yesno":
-        datatype, datatype_description = "singlevaluelist", "true(是)或 false(否)"
+        datatype, datatype_description = "singlevaluelist", "true（是）或 false（否）"
         values = [dict(v) for v in YESNO_VALUES]
     return {
         "variable": True,

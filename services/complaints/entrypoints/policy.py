@@ -21,7 +21,8 @@ Filer = Annotated[
     Principal, require(Role.OWNER, Role.ENTERPRISE, Role.DISTRICT_OFFICE, Role.AGENCY)
 ]
 """Owners (web) file complaints; enterprise staff and the district office (phone, counter) and
-the 12345 hotline (an outside agency, its own channel) register them on an owner's behalf."""
+the 12345 hotline (the outside agency configured as the hotline, its own channel) register them
+on an owner's behalf; other agencies pass this gate and are refused by `access.filed_by`."""
 Reader = Annotated[Principal, require(Role.ENTERPRISE, Role.DISTRICT_OFFICE, Role.CITY_OFFICE)]
 """Enterprises and offices read complaints and survey results in their scope."""
 Enterprise = Annotated[Principal, require(Role.ENTERPRISE)]
@@ -102,9 +103,12 @@ def assign_refusal(p: Principal) -> Message | None:
 REGISTRAR_ROLES = (Role.DISTRICT_OFFICE, Role.AGENCY)
 
 
-def register_refusal(p: Principal) -> Message | None:
-    """The registration desk (代业主登记) is the district office's and the 12345 hotline's
-    (enterprise staff register at their own desk through the API; `access.filed_by`)."""
+def register_refusal(p: Principal, hotline_agency: str) -> Message | None:
+    """The registration desk (代业主登记) is the district office's and the 12345 hotline's, the
+    one agency configured as the hotline (`access.hotline_refusal`); enterprise staff register
+    at their own desk through the API (`access.filed_by`)."""
+    if p.role is Role.AGENCY:
+        return access.hotline_refusal(p, hotline_agency)
     if p.role in REGISTRAR_ROLES:
         return None
     return Message(

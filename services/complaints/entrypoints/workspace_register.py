@@ -105,7 +105,7 @@ async def register_form(
 ) -> Response:
     """Step 1 (search, project, category) and, once both are chosen, step 2 (the details)."""
     p = page(request, session, deps)
-    refusal = policy.register_refusal(session.principal)
+    refusal = policy.register_refusal(session.principal, deps.settings.hotline_agency_id)
     if refusal is not None:
         return workspace.refused(env, p, refusal)
     projects = await projects_in_scope(deps, session.principal)
@@ -162,7 +162,7 @@ async def register(
     if isinstance(fields, Message):
         return workspace.refused(env, p, fields)
     principal = session.principal
-    refusal = policy.register_refusal(principal)
+    refusal = policy.register_refusal(principal, deps.settings.hotline_agency_id)
     if refusal is not None:
         return workspace.refused(env, p, refusal)
     projects = await projects_in_scope(deps, principal)
@@ -199,6 +199,7 @@ async def register(
             ),
             trace=trace,
             idempotency_key=key,
+            hotline_agency=deps.settings.hotline_agency_id,
         )
     except idempotency.KeyReused:  # the same form sent again with other content
         p.add(

@@ -9,6 +9,8 @@ outside the caller's scope answers like a missing one (404), so ids cannot be pr
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from runtime.auth import Principal, Role
 from runtime.errors import Forbidden, InvalidInput, Message
 from services.complaints.domain import complaint as complaint_model
@@ -41,14 +43,31 @@ def may_see_contact(principal: Principal, c: complaint_model.Complaint) -> bool:
     return False
 
 
+DEFAULT_HOTLINE_AGENCY = "12345"  # the citizens' hotline's agency id (ComplaintsSettings)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """Who registered a complaint on an owner's behalf: the person, the kind of organisation and
+    which one (the enterprise's id, the district office's org id, the hotline's agency id)."""
+
+    staff_id: str
+    registrar: complaint_model.Registrar
+    org: str
+
+
 def filed_by(
-    principal: Principal, channel: complaint_model.Channel
-) -> tuple[str, complaint_model.Registrar] | None:
+    principal: Principal,
+    channel: complaint_model.Channel,
+    hotline_agency: str = DEFAULT_HOTLINE_AGENCY,
+) -> Registration | None:
     """Who may file on which channel: owners on the web (and Open311 clients acting for them);
     on an owner's behalf, enterprise staff and the district office by phone or at the counter
-    (walk-in), and the 12345 citizens' hotline (an outside agency) on its own channel. The
-    person who registers it is recorded with the kind of organisation they work for; the city
-    office and other roles file nothing."""
+    (walk-in), and the 12345 citizens' hotline on its own channel. Of the outside agencies only
+    the one configured as the hotline (`hotline_agency`, its token's `agency` claim) registers;
+    every other agency reads what agencies read and files nothing. The person who registers it
+    is recorded with the kind of organisation they work for and which one; the city office and
+    other roles file nothing."""
     if principal.role is Role.OWNER:
         if channel not in ("web", "open311"):  # open311: a civic app acting for an owner
             raise InvalidInput(
@@ -67,22 +86,41 @@ def filed_by(
                 ),
                 field="channel",
             )
-        registrar: complaint_model.Registrar = (
-            "enterprise" if principal.role is Role.ENTERPRISE else "district_office"
+        if principal.role is Role.ENTERPRISE:
+            return Registration(principal.subject, "enterprise", principal.enterprise_id or "")
+        return Registration(
+            principal.subject, "district_office", office_org(principal.district_code or "")
         )
-        return principal.subject, registrar
     if principal.role is Role.AGENCY:
+        require_hotline(principal, hotline_agency)
         if channel != "hotline":
             raise InvalidInput(
                 "hotline_channel",
                 Message(
-                    "外部机构只能以 12345 热线渠道代业主登记",
-                    "an outside agency registers complaints on the 12345 hotline channel only",
+                    "12345 热线只能以热线渠道代业主登记",
+                    "the 12345 hotline registers complaints on the hotline channel only",
                 ),
                 field="channel",
             )
-        return principal.subject, "hotline"
+        return Registration(principal.subject, "hotline", principal.agency_id or "")
     raise Forbidden("role_not_allowed", Message("当前角色无权登记投诉", "your role may not file"))
+
+
+def hotline_refusal(principal: Principal, hotline_agency: str) -> Message | None:
+    """Why this agency may not register complaints (None: it is the hotline)."""
+    if principal.role is Role.AGENCY and principal.agency_id == hotline_agency:
+        return None
+    return Message(
+        f"只有 12345 市民服务热线（机构标识 {hotline_agency}）可以代业主登记投诉，贵机构无权登记",
+        f"only the 12345 citizens' hotline (agency {hotline_agency}) registers complaints for "
+        "owners; your agency may not",
+    )
+
+
+def require_hotline(principal: Principal, hotline_agency: str) -> None:
+    refusal = hotline_refusal(principal, hotline_agency)
+    if refusal is not None:
+        raise Forbidden("not_the_hotline", refusal)
 
 
 def may_file_for(principal: Principal, enterprise_id: str, district_code: str) -> bool:

@@ -99,6 +99,7 @@ async def file(
     *,
     trace: Trace,
     idempotency_key: str | None = None,
+    hotline_agency: str = access.DEFAULT_HOTLINE_AGENCY,
 ) -> Filed:
     """An owner files on the web; enterprise staff file by phone or at the counter for their own
     projects. The project's district and enterprise come from the local registry copy.
@@ -108,8 +109,9 @@ async def file(
     earlier one — only the token's hash is stored, so the first cannot be shown again, and a
     client retrying after a lost answer never saw it. The same key with a different request is
     refused (409). Concurrent requests with one key file once (unique index; the loser replays).
+    Of the outside agencies only `hotline_agency` (the setting `HOTLINE_AGENCY_ID`) registers.
     """
-    registration = access.filed_by(principal, intake.channel)
+    registration = access.filed_by(principal, intake.channel, hotline_agency)
     key = None
     if idempotency_key is not None:
         key = Idempotency(principal.subject, idempotency_key, fingerprint(intake))
@@ -147,7 +149,7 @@ async def _file(
     rules: ComplaintRules,
     principal: Principal,
     intake: Intake,
-    registration: tuple[str, complaint_model.Registrar] | None,
+    registration: access.Registration | None,
     key: Idempotency | None,
     trace: Trace,
 ) -> Filed:
@@ -179,8 +181,9 @@ async def _file(
             address=intake.address,
             answers=intake.answers,
             photo_refs=(*intake.photo_refs, *(p.attachment_id for p in intake.photos)),
-            filed_by=registration[0] if registration else None,
-            registered_by=registration[1] if registration else None,
+            filed_by=registration.staff_id if registration else None,
+            registered_by=registration.registrar if registration else None,
+            registered_org=registration.org if registration else None,
         ),
     )
     ticket_no = ticket_number(await uow.complaints.next_ticket_number(), now)

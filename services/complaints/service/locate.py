@@ -68,7 +68,7 @@ async def project_at(
     raise InvalidInput(
         "no_project_here",
         Message(
-            ";".join(tried_zh) + ";请用 address_id 填写项目编号",
+            "；".join(tried_zh) + "；请用 address_id 填写项目编号",
             "; ".join(tried_en) + "; give address_id (the project id)",
         ),
         field="lat" if point is not None else "address_string",

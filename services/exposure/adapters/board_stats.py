@@ -319,15 +319,15 @@ _COLUMNS = (
     "检查平均得分 Mean inspection score",
     "到期整改单 Orders due",
     "按期整改单 Orders rectified on time",
-    "按期整改率(%) On-time rectification (%)",
+    "按期整改率（%） On-time rectification (%)",
     "到期投诉 Complaints due",
     "按期办结投诉 Complaints completed on time",
-    "按期办结率(%) On-time completion (%)",
+    "按期办结率（%） On-time completion (%)",
     "计入满意率的调查 Surveys counted",
     "答卷数 Responses",
-    "满意率(%) Satisfaction (%)",
+    "满意率（%） Satisfaction (%)",
     "已调查项目 Surveyed projects",
-    "调查覆盖率(%) Survey coverage (%)",
+    "调查覆盖率（%） Survey coverage (%)",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

@@ -155,60 +155,131 @@ def _text(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value  # no spreadsheet formulas
 
 
-def _opt(value: int | None) -> str:
-    return "" if value is None else str(value)
+Value = int | float | None
+Kind = Literal["count", "rate"]
 
 
-Getter = Callable[["Figures"], object]
+@dataclass(frozen=True)
+class Column:
+    """One figure as every representation shows it: `key` is its JSON field, `header` its CSV
+    header (Chinese, then English); a count is a whole number (None: not applicable), a rate a
+    fraction 0-1 (None: nothing was due), shown in percent with one decimal on pages and in CSV."""
+
+    key: str
+    header: str
+    public: bool
+    kind: Kind
+    value: Callable[[Figures], Value]
+
+    def csv_cell(self, f: Figures) -> str:
+        v = self.value(f)
+        if self.kind == "rate":
+            return _pct(None if v is None else float(v))
+        return "" if v is None else str(v)
 
 
-def _group_rate(group: str, *, patrols_only: bool) -> Getter:
-    return lambda f: _pct(f.group_failure_rate(group, patrols_only=patrols_only))
+def _group_rate(group: str, *, patrols_only: bool) -> Callable[[Figures], Value]:
+    return lambda f: f.group_failure_rate(group, patrols_only=patrols_only)
 
 
-def columns(public: bool) -> list[tuple[str, Getter]]:
-    """(CSV header, getter) of every column, or of the public ones."""
-    full: list[tuple[str, bool, Getter]] = [
-        ("已交活动方案 Plans submitted", False, lambda f: _opt(f.plans_submitted)),
-        ("应交活动方案 Plans due", False, lambda f: _opt(f.plans_due)),
-        ("企业自查 Self-inspections", False, lambda f: f.self_inspections),
-        ("自查不合格 Self-inspections failed", False, lambda f: f.self_failed),
-        ("巡查 Patrols", True, lambda f: f.patrols),
-        ("巡查不合格 Patrols failed", True, lambda f: f.patrols_failed),
+def _all_columns() -> tuple[Column, ...]:
+    full: list[Column] = [
+        Column(
+            "plans_submitted",
+            "已交活动方案 Plans submitted",
+            False,
+            "count",
+            lambda f: f.plans_submitted,
+        ),
+        Column("plans_due", "应交活动方案 Plans due", False, "count", lambda f: f.plans_due),
+        Column(
+            "self_inspections",
+            "企业自查 Self-inspections",
+            False,
+            "count",
+            lambda f: f.self_inspections,
+        ),
+        Column(
+            "self_inspections_failed",
+            "自查不合格 Self-inspections failed",
+            False,
+            "count",
+            lambda f: f.self_failed,
+        ),
+        Column("patrols", "巡查 Patrols", True, "count", lambda f: f.patrols),
+        Column(
+            "patrols_failed", "巡查不合格 Patrols failed", True, "count", lambda f: f.patrols_failed
+        ),
     ]
     for group, zh, en in GROUPS:
         full.append(
-            (f"{zh}不合格率(%,全部检查) {en} failure rate (%, all inspections)", False,
-             _group_rate(group, patrols_only=False))
-        )  # fmt: skip
+            Column(
+                f"{group}_failure_rate_all_inspections",
+                f"{zh}不合格率（%，全部检查） {en} failure rate (%, all inspections)",
+                False,
+                "rate",
+                _group_rate(group, patrols_only=False),
+            )
+        )
         full.append(
-            (f"{zh}不合格率(%,巡查) {en} failure rate (%, patrols)", True,
-             _group_rate(group, patrols_only=True))
-        )  # fmt: skip
+            Column(
+                f"{group}_failure_rate_patrols",
+                f"{zh}不合格率（%，巡查） {en} failure rate (%, patrols)",
+                True,
+                "rate",
+                _group_rate(group, patrols_only=True),
+            )
+        )
     full += [
-        ("应整改 Orders due", True, lambda f: f.orders_due),
-        ("按期整改 Rectified on time", True, lambda f: f.orders_on_time),
-        ("按期整改率(%) On-time rectification (%)", True,
-         lambda f: _pct(f.on_time_rectification_rate)),
-        ("受理投诉 Complaints filed", True, lambda f: f.complaints_filed),
-        ("应签收 Acceptance due", True, lambda f: f.complaints_acceptance_due),
-        ("按时签收 Accepted within SLA", True, lambda f: f.complaints_accepted_on_time),
-        ("签收及时率(%) Accepted within SLA (%)", True, lambda f: _pct(f.acceptance_rate)),
-        ("应办结 Completion due", True, lambda f: f.complaints_due),
-        ("按期办结 Closed within SLA", True, lambda f: f.complaints_on_time),
-        ("按期办结率(%) Closed within SLA (%)", True, lambda f: _pct(f.completion_rate)),
-        ("满意度调查 Surveys closed", True, lambda f: f.surveys_closed),
-        ("调查户数 Households surveyed", True, lambda f: f.survey_households),
-        ("答卷 Responses", True, lambda f: f.survey_responses),
-        ("答卷覆盖率(%) Survey coverage (%)", True, lambda f: _pct(f.survey_coverage)),
-        ("满意率(%) Satisfaction (%)", True, lambda f: _pct(f.satisfaction_rate)),
-        ("文化活动 Cultural activities", True, lambda f: f.cultural_activities),
-        ("宣传活动 Publicity activities", True, lambda f: f.publicity_activities),
-        ("活动参与人次 Participants", True, lambda f: f.activity_participants),
-        ("新立曝光案件 Cases opened", False, lambda f: f.cases_opened),
-        ("已公开曝光 Cases published", True, lambda f: f.cases_published),
+        Column("orders_due", "应整改 Orders due", True, "count", lambda f: f.orders_due),
+        Column("orders_on_time", "按期整改 Rectified on time", True, "count",
+               lambda f: f.orders_on_time),
+        Column("on_time_rectification_rate", "按期整改率（%） On-time rectification (%)", True,
+               "rate", lambda f: f.on_time_rectification_rate),
+        Column("complaints_filed", "受理投诉 Complaints filed", True, "count",
+               lambda f: f.complaints_filed),
+        Column("complaints_acceptance_due", "应签收 Acceptance due", True, "count",
+               lambda f: f.complaints_acceptance_due),
+        Column("complaints_accepted_on_time", "按时签收 Accepted within SLA", True, "count",
+               lambda f: f.complaints_accepted_on_time),
+        Column("acceptance_rate", "签收及时率（%） Accepted within SLA (%)", True, "rate",
+               lambda f: f.acceptance_rate),
+        Column("complaints_completion_due", "应办结 Completion due", True, "count",
+               lambda f: f.complaints_due),
+        Column("complaints_closed_on_time", "按期办结 Closed within SLA", True, "count",
+               lambda f: f.complaints_on_time),
+        Column("completion_rate", "按期办结率（%） Closed within SLA (%)", True, "rate",
+               lambda f: f.completion_rate),
+        Column("surveys_closed", "满意度调查 Surveys closed", True, "count",
+               lambda f: f.surveys_closed),
+        Column("survey_households", "调查户数 Households surveyed", True, "count",
+               lambda f: f.survey_households),
+        Column("survey_responses", "答卷 Responses", True, "count", lambda f: f.survey_responses),
+        Column("survey_coverage", "答卷覆盖率（%） Survey coverage (%)", True, "rate",
+               lambda f: f.survey_coverage),
+        Column("satisfaction_rate", "满意率（%） Satisfaction (%)", True, "rate",
+               lambda f: f.satisfaction_rate),
+        Column("cultural_activities", "文化活动 Cultural activities", True, "count",
+               lambda f: f.cultural_activities),
+        Column("publicity_activities", "宣传活动 Publicity activities", True, "count",
+               lambda f: f.publicity_activities),
+        Column("activity_participants", "活动参与人次 Participants", True, "count",
+               lambda f: f.activity_participants),
+        Column("cases_opened", "新立曝光案件 Cases opened", False, "count",
+               lambda f: f.cases_opened),
+        Column("cases_published", "已公开曝光 Cases published", True, "count",
+               lambda f: f.cases_published),
     ]  # fmt: skip
-    return [(header, getter) for header, is_public, getter in full if is_public or not public]
+    return tuple(full)
+
+
+COLUMNS: tuple[Column, ...] = _all_columns()
+"""Every figure, in the order the CSV and the JSON give them."""
+
+
+def columns(public: bool) -> list[Column]:
+    """Every column, or the public ones (the board's page, CSV and JSON)."""
+    return [c for c in COLUMNS if c.public or not public]
 
 
 _KEYS: dict[By, tuple[str, str]] = {
@@ -225,7 +296,9 @@ def figures_csv(window: Window, rows: Sequence[Figures], by: By, *, public: bool
     chosen = columns(public)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["专项行动 Campaign", "起止日期 Dates", *_KEYS[by], *(h for h, _ in chosen)])
+    writer.writerow(
+        ["专项行动 Campaign", "起止日期 Dates", *_KEYS[by], *(c.header for c in chosen)]
+    )
     campaign = _text(window.campaign_id or "全部 all time")
     dates = (
         f"{window.starts_on.isoformat()}/{window.ends_on.isoformat()}"
@@ -233,5 +306,42 @@ def figures_csv(window: Window, rows: Sequence[Figures], by: By, *, public: bool
         else ""
     )
     for r in rows:
-        writer.writerow([campaign, dates, _text(r.key), _text(r.name), *(g(r) for _, g in chosen)])
+        writer.writerow([campaign, dates, _text(r.key), _text(r.name),
+                         *(c.csv_cell(r) for c in chosen)])  # fmt: skip
     return "\ufeff" + buffer.getvalue()
+
+
+def window_json(window: Window) -> dict[str, object]:
+    return {
+        "campaign_id": window.campaign_id,
+        "title_zh": window.title_zh,
+        "starts_on": window.starts_on,
+        "ends_on": window.ends_on,
+    }
+
+
+def figures_json(
+    window: Window,
+    campaigns: Sequence[Window],
+    rows: Sequence[Figures],
+    by: By,
+    district_code: str | None,
+    *,
+    public: bool,
+) -> dict[str, object]:
+    """The figures as the JSON API gives them: the window and the campaigns to choose from, what
+    a row is (`by`: a district, or an enterprise of `district_code`), and per row its key, name
+    and the columns' values (`COLUMNS`' keys; rates as fractions 0-1, null when nothing was
+    due): the same columns and numbers as the CSV, nothing else."""
+    if any(r.by != by for r in rows):
+        raise ValueError(f"figures_json(by={by!r}) was given figures of another kind")
+    chosen = columns(public)
+    return {
+        "campaign": window_json(window),
+        "campaigns": [window_json(c) for c in campaigns],
+        "by": by,
+        "district_code": district_code,
+        "rows": [
+            {"key": r.key, "name": r.name, **{c.key: c.value(r) for c in chosen}} for r in rows
+        ],
+    }

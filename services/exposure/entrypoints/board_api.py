@@ -13,6 +13,12 @@ from runtime.errors import Message, NotFound
 from services.exposure.domain import grades
 from services.exposure.entrypoints import board
 from services.exposure.entrypoints.deps import Deps
+from services.exposure.entrypoints.figures_common import (
+    MAX_ID,
+    PublicFiguresOut,
+    figures_body,
+    load,
+)
 
 api = APIRouter(prefix="/api/v1/board", tags=["public board"])
 
@@ -84,3 +90,32 @@ async def api_draws(deps: Deps) -> dict[str, Any]:
     async with deps.board_queries() as queries:
         draws = await queries.draws(board.DRAWS_SHOWN)
     return {"draws": [board.public_draw(d) for d in draws]}
+
+
+@api.get(
+    "/figures",
+    response_model=PublicFiguresOut,
+    summary="专项行动数据（公开部分） The campaign figures, public subset (as the board's /figures)",
+)
+async def api_figures(
+    deps: Deps,
+    campaign: str | None = Query(
+        default=None,
+        max_length=MAX_ID,
+        description="专项行动编号，`all` 为全部时间；缺省为最近的专项行动 "
+        "Campaign id, `all` for all time; default: the latest campaign",
+    ),
+    district: str | None = Query(
+        default=None,
+        pattern=r"^[0-9]{6}$",
+        description="区划代码：按企业列出该区县的数据；缺省按区县 "
+        "District code: its enterprises' figures; default: by district",
+    ),
+) -> dict[str, object]:
+    """The columns and numbers of the board's /figures page and /figures.csv, nothing more
+    (self-inspections, activity plans and unpublished cases stay with the offices). Rates are
+    fractions 0-1 (the page and the CSV show percent), null when nothing was due."""
+    loaded = await load(deps, campaign, district)
+    if isinstance(loaded, Message):
+        raise NotFound("campaign_not_found", loaded)
+    return figures_body(loaded, district, public=True)

@@ -1,6 +1,7 @@
 """The public subset of the campaign's own figures (issue 16) on the board: per district, or per
 enterprise within a district, for a campaign chosen from those seen (or all time), and their CSV
-(Excel BOM). No sign-in; what is public and why is `domain.figures`' docstring."""
+(Excel BOM); the same as JSON is `board_api`'s /api/v1/board/figures. No sign-in; what is public
+and why is `domain.figures`' docstring."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from runtime.errors import Message
 from services.exposure.domain import figures
 from services.exposure.entrypoints.board import Page, error_page, html_page, lang_of
 from services.exposure.entrypoints.deps import Deps
-from services.exposure.entrypoints.figures_common import ALL, choose, csv_response
+from services.exposure.entrypoints.figures_common import ALL, csv_response, load
 
 router = APIRouter(include_in_schema=False, tags=["public board"])
 _DISTRICT = re.compile(r"[0-9]{6}")
@@ -28,13 +29,10 @@ async def _figures(
         return error_page(
             page, 400, "district：区划代码应为 6 位数字", "district: a six-digit district code"
         )
-    async with deps.figure_queries() as queries:
-        campaigns = await queries.campaigns()
-        window = choose(campaigns, campaign or None)
-        if isinstance(window, Message):
-            return error_page(page, 404, window.zh, window.en)
-        by: figures.By = "district" if district is None else "enterprise"
-        rows = await queries.figures(window, by, district)
+    loaded = await load(deps, campaign or None, district)
+    if isinstance(loaded, Message):
+        return error_page(page, 404, loaded.zh, loaded.en)
+    window, campaigns, rows, by = loaded.window, loaded.campaigns, loaded.rows, loaded.by
     if csv:
         return csv_response(
             figures.figures_csv(window, rows, by, public=True),

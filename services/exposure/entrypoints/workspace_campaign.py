@@ -92,10 +92,10 @@ def campaign_csv(plans: CampaignPlans | None, rows: list[DistrictRow]) -> str:
         "区县代码 District code", "区县 District",
         f"已交活动方案 Plans submitted {campaign}".rstrip(),
         f"应交活动方案 Plans due {campaign}".rstrip(), "项目数 Projects", "检查数 Inspections",
-        "不合格数 Failed", "不合格率(%) Failure rate (%)", "应整改 Orders due",
-        "按期整改 On time", "按期整改率(%) On-time rectification (%)",
+        "不合格数 Failed", "不合格率（%） Failure rate (%)", "应整改 Orders due",
+        "按期整改 On time", "按期整改率（%） On-time rectification (%)",
         "应办结投诉 Complaints due", "按期办结 Closed on time",
-        "投诉按期办结率(%) Complaints within SLA (%)", "满意率(%) Satisfaction (%)",
+        "投诉按期办结率（%） Complaints within SLA (%)", "满意率（%） Satisfaction (%)",
         "待复核案件 Cases in review", "公开曝光中 Cases published", "案件总数 Cases",
     ])  # fmt: skip
     for r in rows:

@@ -1,7 +1,8 @@
 """The campaign's own figures in full (issue 16), on the offices' workspace: the city office's
 table by district, each district's table by enterprise (also the district office's own), for a
 campaign chosen from those seen (or all time), and their CSV (Excel BOM). Refusals from
-`policy.figures_refusal`; the public subset is the board's (`board_figures`)."""
+`policy.figures_refusal`; the public subset is the board's (`board_figures`). The same as JSON:
+`figures_http` (/api/v1/figures)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from runtime.web_session import CurrentSession
 from services.exposure.domain import figures
 from services.exposure.entrypoints import policy
 from services.exposure.entrypoints.deps import Deps
-from services.exposure.entrypoints.figures_common import ALL, choose, csv_response
+from services.exposure.entrypoints.figures_common import ALL, csv_response, load
 from services.exposure.entrypoints.workspace_pages import BASE, env, page, render
 
 router = APIRouter(include_in_schema=False)
@@ -34,13 +35,10 @@ async def _figures(
         return workspace.refused(env, p, refusal)
     if district is not None and len(district) > 16:
         return workspace.refused(env, p, Message("区县不存在", "no such district"), 404)
-    async with deps.figure_queries() as queries:
-        campaigns = await queries.campaigns()
-        window = choose(campaigns, campaign)
-        if isinstance(window, Message):
-            return workspace.refused(env, p, window, 404)
-        by: figures.By = "district" if district is None else "enterprise"
-        rows = await queries.figures(window, by, district)
+    loaded = await load(deps, campaign, district)
+    if isinstance(loaded, Message):
+        return workspace.refused(env, p, loaded, 404)
+    window, campaigns, rows, by = loaded.window, loaded.campaigns, loaded.rows, loaded.by
     if csv:
         return csv_response(
             figures.figures_csv(window, rows, by, public=False),

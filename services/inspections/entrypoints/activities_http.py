@@ -40,7 +40,7 @@ IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
 class ActivityIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["cultural", "publicity"] = Field(
-        description="cultural: 社区文化活动 (三(一)3); publicity: 宣传活动 (三(二))"
+        description="cultural: 社区文化活动（三（一）3）; publicity: 宣传活动（三（二））"
     )
     title: str = Field(min_length=1, max_length=200)
     held_on: IsoDate = Field(description="活动日期（如 2011-08-20）")

@@ -34,7 +34,7 @@ class FacilityIn(BaseModel):
     name: str = Field(
         min_length=1,
         max_length=200,
-        description="设施名称 Facility name, e.g. Building 3 unit 1 lift (3号楼1单元电梯)",
+        description="设施名称（如 3号楼1单元电梯） Facility name, e.g. Building 3 unit 1 lift",
     )
     interval_days: int | None = Field(
         default=None,

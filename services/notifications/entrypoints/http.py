@@ -239,7 +239,7 @@ class DraftOut(BaseModel):
     project_id: str | None
     enterprise_id: str | None
     district_code: str | None
-    title_zh: str = Field(description="标题(预览,文号签发时编定) Title preview, no number yet")
+    title_zh: str = Field(description="标题（预览，文号签发时编定） Title preview, no number yet")
     body_zh: str = Field(description="正文预览 Body preview")
     drafted_at: datetime
     status: Literal["draft", "issued", "withdrawn"]

@@ -67,7 +67,7 @@ def test_the_public_csv_leaves_out_what_is_not_public() -> None:
     [public] = _read(figures.figures_csv(MONTH, [row], "enterprise", public=True))
     for private in ("企业自查 Self-inspections", "已交活动方案 Plans submitted",
                     "新立曝光案件 Cases opened",
-                    "垃圾不合格率(%,全部检查) Waste failure rate (%, all inspections)"):  # fmt: skip
+                    "垃圾不合格率（%，全部检查） Waste failure rate (%, all inspections)"):  # fmt: skip
         assert private in full
         assert private not in public
     assert public["已公开曝光 Cases published"] == "1"
@@ -75,11 +75,40 @@ def test_the_public_csv_leaves_out_what_is_not_public() -> None:
     assert full["企业自查 Self-inspections"] == "5"
     assert full["企业编号 Enterprise id"] == "'=E-1"  # no spreadsheet formula
     assert full["起止日期 Dates"] == "2011-08-01/2011-08-31"
-    assert full["按期整改率(%) On-time rectification (%)"] == ""  # nothing due
+    assert full["按期整改率（%） On-time rectification (%)"] == ""  # nothing due
     all_time = _read(figures.figures_csv(figures.ALL_TIME, [row], "enterprise", public=True))
     assert all_time[0]["专项行动 Campaign"] == "全部 all time"
     with pytest.raises(ValueError, match="another kind"):
         figures.figures_csv(MONTH, [row], "district", public=True)
+
+
+def test_the_json_has_the_csvs_columns_and_the_public_json_no_other() -> None:
+    row = Figures(
+        by="enterprise", key="E-1", name="津城物业", self_inspections=5, patrols=2,
+        orders_due=4, orders_on_time=3, plans_submitted=1, plans_due=1, cases_opened=3,
+    )  # fmt: skip
+    full = figures.figures_json(MONTH, [MONTH], [row], "enterprise", "120101", public=False)
+    public = figures.figures_json(MONTH, [MONTH], [row], "enterprise", "120101", public=True)
+    assert full["campaign"] == {
+        "campaign_id": MONTH.campaign_id, "title_zh": MONTH.title_zh,
+        "starts_on": MONTH.starts_on, "ends_on": MONTH.ends_on,
+    }  # fmt: skip
+    [f] = full["rows"]  # type: ignore[misc]
+    [p] = public["rows"]  # type: ignore[misc]
+    assert list(f) == ["key", "name", *(c.key for c in figures.COLUMNS)]
+    assert list(p) == ["key", "name", *(c.key for c in figures.COLUMNS if c.public)]
+    for private in ("self_inspections", "plans_submitted", "plans_due", "cases_opened",
+                    "waste_failure_rate_all_inspections"):  # fmt: skip
+        assert private in f
+        assert private not in p
+    assert (f["self_inspections"], f["on_time_rectification_rate"]) == (5, 0.75)
+    assert (p["patrols"], p["completion_rate"]) == (2, None)  # nothing due: null, not 0
+    [csv_row] = _read(figures.figures_csv(MONTH, [row], "enterprise", public=False))
+    for c in figures.COLUMNS:  # the CSV's cell is the JSON's value, formatted
+        value = f[c.key]
+        shown = "" if value is None else f"{value * 100:.1f}" if c.kind == "rate" else str(value)
+        assert csv_row[c.header] == shown, c.key
+    assert len({c.key for c in figures.COLUMNS}) == len(figures.COLUMNS)
 
 
 async def test_facts_count_in_the_campaign_whose_dates_hold_their_own_time() -> None:

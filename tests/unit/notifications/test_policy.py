@@ -14,7 +14,7 @@ CITY = Principal("city-1", Role.CITY_OFFICE)
 HEPING = Principal("d-1", Role.DISTRICT_OFFICE, district_code="120101")
 JINCHENG = Principal("e-1", Role.ENTERPRISE, enterprise_id="E-0001")
 OWNER = Principal("owner-42", Role.OWNER)
-AGENCY = Principal("agency-1", Role.AGENCY)
+AGENCY = Principal("agency-1", Role.AGENCY, agency_id="tj-fire")
 NOTICE = {"district_code": "120101"}
 COPIES = [
     {"recipient_kind": "enterprise", "recipient_id": "E-0001"},
