@@ -3,7 +3,8 @@
 
 One unit of work is one transaction: its repositories, its outboxes (one per CloudEvents source
 the service writes: the inspections themselves, the registry, the campaigns, the draws) and its
-clock. Kept whole: one module lists every port, so an adapter's whole contract is read in one place.
+clock. The unit of work below lists every port; the draws' and the facilities' ports live in
+`ports_draws.py` and `ports_facilities.py` and are re-exported here, so `ports.X` names them all.
 """
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ from runtime.unit_of_work import Outbox, UnitOfWork
 from services.inspections.domain import campaign, checklist, rectification
 from services.inspections.domain.campaign import Campaign, PhaseKind
 from services.inspections.domain.project_registry import ProjectFacts
+from services.inspections.service.ports_draws import DrawRosters as DrawRosters
+from services.inspections.service.ports_draws import DrawRow as DrawRow
+from services.inspections.service.ports_draws import PatrolDraws as PatrolDraws
+from services.inspections.service.ports_draws import RosterEntry as RosterEntry
+from services.inspections.service.ports_facilities import Facilities as Facilities
+from services.inspections.service.ports_facilities import FacilityRow as FacilityRow
+from services.inspections.service.ports_facilities import MissRow as MissRow
 
 Change = Literal["created", "updated", "unchanged"]
 
@@ -222,87 +230,6 @@ class Patrols(Protocol):
 
 
 @dataclass(frozen=True)
-class DrawRow:
-    """A random patrol draw as stored: `inputs` holds the projects (sorted by id), the excluded
-    ids and the roster (ids, names, conflicts); `result` the patrols in draw order."""
-
-    draw_id: str
-    district_code: str
-    drawn_by: str
-    drawn_at: datetime
-    algorithm: str
-    seed: str
-    project_count: int
-    inspectors_per_project: int
-    exclusion_days: int
-    inputs: dict[str, Any]
-    result: list[dict[str, Any]]
-    due_by: datetime
-
-
-class PatrolDraws(Protocol):
-    """Random patrol draws (双随机) and the patrols they schedule (origin 'random_draw')."""
-
-    async def excluded_projects(self, district_code: str, since: datetime) -> set[str]:
-        """The district's projects patrolled since `since`, or with a patrol open."""
-
-    async def add(self, draw: DrawRow) -> None: ...
-
-    async def schedule(
-        self,
-        *,
-        patrol_id: str,
-        project_id: str,
-        draw_id: str,
-        inspector_ids: tuple[str, ...],
-        scheduled_at: datetime,
-        due_by: datetime,
-    ) -> bool:
-        """Open the drawn patrol unless the project has one open; return whether it was new."""
-
-    async def get(self, draw_id: str) -> DrawRow | None: ...
-
-    async def search(self, *, district_code: str | None, limit: int) -> list[DrawRow]: ...
-
-    async def patrol_status(self, draw_id: str) -> dict[str, dict[str, Any]]:
-        """The draw's patrols by project id: patrol_id, status, inspection_id."""
-
-
-@dataclass(frozen=True)
-class RosterEntry:
-    """An inspector on a district office's roster for random draws, with the enterprise or
-    project ids they must not inspect (回避)."""
-
-    district_code: str
-    inspector_id: str
-    name: str
-    conflicts: tuple[str, ...]
-    active: bool
-    added_by: str
-    added_at: datetime
-    deactivated_by: str | None = None
-    deactivated_at: datetime | None = None
-
-
-class DrawRosters(Protocol):
-    """The district offices' rosters (`draw_rosters`); an entry is deactivated, never deleted."""
-
-    async def listed(self, *, district_code: str | None, active_only: bool) -> list[RosterEntry]:
-        """By district, then inspector id."""
-
-    async def get(self, district_code: str, inspector_id: str) -> RosterEntry | None: ...
-
-    async def put(self, entry: RosterEntry) -> bool:
-        """Add the entry, or re-activate an inactive one with the new name and conflicts; False
-        (nothing written) when the inspector is on the roster and active."""
-
-    async def deactivate(
-        self, district_code: str, inspector_id: str, *, by: str, at: datetime
-    ) -> bool:
-        """False when the inspector is not on the roster or already inactive."""
-
-
-@dataclass(frozen=True)
 class CampaignRow:
     campaign: Campaign
     template_id: str | None
@@ -432,77 +359,6 @@ class PublicPhotos(Protocol):
 
     async def is_public(self, attachment_id: str) -> bool:
         """Whether a published, not withdrawn, case names the photo."""
-
-
-@dataclass(frozen=True)
-class FacilityRow:
-    """A registered facility with the project facts its pages and events show."""
-
-    facility_id: str
-    project_id: str
-    project_name: str
-    enterprise_id: str
-    enterprise_name: str
-    district_code: str
-    district_name: str
-    kind: str
-    name: str
-    contract_days: int | None
-    last_serviced_on: date
-    next_due_on: date
-    registered_at: datetime
-    open_miss_due_on: date | None = None  # the due date of its open missed interval, if any
-
-
-@dataclass(frozen=True)
-class MissRow:
-    facility: FacilityRow
-    due_on: date
-    detected_at: datetime
-    resolved_at: datetime | None
-
-
-class Facilities(Protocol):
-    """Facilities with statutory service intervals, their services and missed due dates."""
-
-    async def add(self, row: FacilityRow, *, registered_by: str) -> bool:
-        """False (nothing written) when the project already has a facility of that name."""
-
-    async def get(self, facility_id: str, *, for_update: bool = False) -> FacilityRow | None: ...
-
-    async def search(
-        self, *, district_code: str | None, enterprise_id: str | None, project_id: str | None
-    ) -> list[FacilityRow]:
-        """In scope, soonest due first."""
-
-    async def record_service(
-        self,
-        facility_id: str,
-        *,
-        service_id: str,
-        serviced_on: date,
-        serviced_by: str,
-        note: str,
-        recorded_by: str,
-        recorded_at: datetime,
-        next_due_on: date,
-    ) -> int:
-        """Store the service, move the facility's dates on, close its open misses (how many)."""
-
-    async def services(self, facility_id: str, limit: int) -> list[dict[str, Any]]:
-        """Its recorded services, latest first."""
-
-    async def overdue(self, today: date, limit: int) -> list[FacilityRow]:
-        """Facilities whose next due date is before `today` with no miss recorded for that date,
-        locked; rows another replica holds are skipped."""
-
-    async def add_miss(self, facility_id: str, due_on: date, detected_at: datetime) -> bool:
-        """Record the missed due date once: False when it is already recorded."""
-
-    async def misses(
-        self, *, district_code: str | None, enterprise_id: str | None, open_only: bool, limit: int
-    ) -> list[MissRow]:
-        """Missed intervals in scope, oldest due date first."""
 
 
 class InspectionsUnitOfWork(UnitOfWork, Protocol):
