@@ -368,3 +368,51 @@ async def desk_rows(desk: Desk, sql: str) -> int:
         return len(await conn.fetch(sql))
     finally:
         await conn.close()
+
+
+async def test_a_long_list_is_cut_by_due_date_and_the_counts_stay_whole(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A district has thousands of facilities: the API and the page list the soonest due first,
+    at most a limit; the overdue filter is applied before the limit; the page's counts are the
+    totals, and it says that the list is a part."""
+    for name, last in (("A梯", "2026-02-01"), ("B梯", "2026-02-10"), ("C梯", "2026-02-20"),
+                       ("D梯", "2026-03-01")):  # fmt: skip  # due 02-16, 02-25 (overdue), 03-07, 03-16
+        await register(api, name=name, last_serviced_on=last)
+    heping = api.auth(Role.DISTRICT_OFFICE, district="120101")
+
+    async def names(**params: Any) -> list[str]:
+        response = await api.client.get("/api/v1/facilities", params=params, headers=heping)
+        assert response.status_code == 200, response.text
+        return [f["name"] for f in response.json()]
+
+    assert await names(limit=3) == ["A梯", "B梯", "C梯"]
+    assert await names(overdue="true", limit=1) == ["A梯"]
+    assert await names(overdue="true") == ["A梯", "B梯"]
+    assert await names(overdue="false") == ["C梯", "D梯"]
+    for bad in (0, 1001):
+        refused = await api.client.get("/api/v1/facilities", params={"limit": bad}, headers=heping)
+        assert refused.status_code == 422
+
+    from services.inspections.entrypoints import workspace_facilities
+
+    monkeypatch.setattr(workspace_facilities, "LISTED", 2)
+    settings = bootstrap.InspectionsSettings(
+        database_url=api.dsn, kafka_bootstrap_servers=api.bootstrap
+    )
+    app = build_app(bootstrap.spec(settings), settings, clock=FixedClock(NOW))
+    async with served(app, follow_redirects=False) as client:
+        pool = await asyncpg.create_pool(api.dsn, min_size=1, max_size=1)
+        try:
+            store = SessionStore(pool, FixedClock(NOW), service="inspections", secure=False)
+            client.cookies.set(COOKIE, await store.open(HEPING))
+        finally:
+            await pool.close()
+        page = await client.get(PAGES + "facilities")
+    assert page.status_code == 200
+    counts = re.findall(r"<li><strong>(\d+)</strong>", page.text)
+    assert counts[:2] == ["4", "2"]  # registered, overdue: the totals
+    assert "共 4 项，此处列出最早到期的 2 项" in page.text
+    assert "A梯" in page.text
+    assert "B梯" in page.text
+    assert "D梯" not in page.text

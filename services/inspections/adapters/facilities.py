@@ -67,19 +67,47 @@ class PgFacilities:
         return None if row is None else _row(row)
 
     async def search(
-        self, *, district_code: str | None, enterprise_id: str | None, project_id: str | None
+        self,
+        *,
+        district_code: str | None,
+        enterprise_id: str | None,
+        project_id: str | None,
+        due_before: date | None = None,
+        due_from: date | None = None,
+        limit: int,
     ) -> list[FacilityRow]:
         rows = await self._conn.fetch(
             f"""{_SELECT}
                  WHERE ($1::text IS NULL OR p.district_code = $1)
                    AND ($2::text IS NULL OR p.enterprise_id = $2)
                    AND ($3::text IS NULL OR f.project_id = $3)
-                 ORDER BY f.next_due_on, f.project_id, f.name""",
+                   AND ($4::date IS NULL OR f.next_due_on < $4)
+                   AND ($5::date IS NULL OR f.next_due_on >= $5)
+                 ORDER BY f.next_due_on, f.project_id, f.name
+                 LIMIT $6""",
             district_code,
             enterprise_id,
             project_id,
+            due_before,
+            due_from,
+            limit,
         )
         return [_row(r) for r in rows]
+
+    async def counts(
+        self, *, district_code: str | None, enterprise_id: str | None, today: date
+    ) -> tuple[int, int]:
+        row = await self._conn.fetchrow(
+            """SELECT count(*) AS total, count(*) FILTER (WHERE f.next_due_on < $3) AS overdue
+                 FROM facilities f JOIN projects p USING (project_id)
+                WHERE ($1::text IS NULL OR p.district_code = $1)
+                  AND ($2::text IS NULL OR p.enterprise_id = $2)""",
+            district_code,
+            enterprise_id,
+            today,
+        )
+        assert row is not None
+        return int(row["total"]), int(row["overdue"])
 
     async def record_service(
         self,

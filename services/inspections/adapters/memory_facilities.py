@@ -34,7 +34,14 @@ class MemoryFacilities:
         return None if row is None else self._with_miss(row)
 
     async def search(
-        self, *, district_code: str | None, enterprise_id: str | None, project_id: str | None
+        self,
+        *,
+        district_code: str | None,
+        enterprise_id: str | None,
+        project_id: str | None,
+        due_before: date | None = None,
+        due_from: date | None = None,
+        limit: int,
     ) -> list[FacilityRow]:
         rows = [
             self._with_miss(r)
@@ -42,8 +49,20 @@ class MemoryFacilities:
             if district_code in (None, r.district_code)
             and enterprise_id in (None, r.enterprise_id)
             and project_id in (None, r.project_id)
+            and (due_before is None or r.next_due_on < due_before)
+            and (due_from is None or r.next_due_on >= due_from)
         ]
-        return sorted(rows, key=lambda r: (r.next_due_on, r.project_id, r.name))
+        return sorted(rows, key=lambda r: (r.next_due_on, r.project_id, r.name))[:limit]
+
+    async def counts(
+        self, *, district_code: str | None, enterprise_id: str | None, today: date
+    ) -> tuple[int, int]:
+        rows = [
+            r
+            for r in self.rows.values()
+            if district_code in (None, r.district_code) and enterprise_id in (None, r.enterprise_id)
+        ]
+        return len(rows), sum(1 for r in rows if r.next_due_on < today)
 
     async def record_service(
         self,

@@ -32,6 +32,7 @@ from services.inspections.service import statutory_intervals
 
 router = APIRouter(include_in_schema=False)
 REGISTER_FORM = "facility-register"
+LISTED = 300  # the soonest due (overdue first); the counts above the list are the totals
 SERVICE_FORM = "facility-service"
 REGISTER = {
     "project_id": "",
@@ -74,11 +75,14 @@ async def _list(
     refusal = policy.facilities_refusal(who)
     if refusal is not None:
         return workspace.refused(env, p, refusal)
+    today = rules.today_in_china(deps.clock.now())
+    district, enterprise = policy.district_scope(who), policy.enterprise_scope(who)
     async with deps.units() as uow:
         rows = await uow.facilities.search(
-            district_code=policy.district_scope(who),
-            enterprise_id=policy.enterprise_scope(who),
-            project_id=None,
+            district_code=district, enterprise_id=enterprise, project_id=None, limit=LISTED
+        )
+        total, overdue_count = await uow.facilities.counts(
+            district_code=district, enterprise_id=enterprise, today=today
         )
         may_register = policy.facility_write_refusal(who) is None
         projects = (
@@ -86,7 +90,6 @@ async def _list(
             if may_register
             else []
         )
-    today = rules.today_in_china(deps.clock.now())
     items = [
         {
             "row": r,
@@ -100,7 +103,7 @@ async def _list(
     return workspace.render(
         env, p, "workspace_facilities.html", code, items=items, projects=projects,
         may_register=may_register, values=values, kinds=list(rules.KINDS.values()),
-        overdue_count=sum(1 for i in items if i["overdue"]),
+        total=total, overdue_count=overdue_count,
     )  # fmt: skip
 
 

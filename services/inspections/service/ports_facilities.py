@@ -45,9 +45,22 @@ class Facilities(Protocol):
     async def get(self, facility_id: str, *, for_update: bool = False) -> FacilityRow | None: ...
 
     async def search(
-        self, *, district_code: str | None, enterprise_id: str | None, project_id: str | None
+        self,
+        *,
+        district_code: str | None,
+        enterprise_id: str | None,
+        project_id: str | None,
+        due_before: date | None = None,
+        due_from: date | None = None,
+        limit: int,
     ) -> list[FacilityRow]:
-        """In scope, soonest due first."""
+        """In scope, soonest due first, at most `limit`; `due_before` / `due_from`: only those
+        due earlier / on or later (given today: the overdue ones / the others)."""
+
+    async def counts(
+        self, *, district_code: str | None, enterprise_id: str | None, today: date
+    ) -> tuple[int, int]:
+        """(registered, overdue) in scope: the page's totals, whatever it lists."""
 
     async def record_service(
         self,
