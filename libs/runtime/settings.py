@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     # The staff workspace's navigation: `service=base-url` pairs (runtime.workspace); empty = the
     # paths one host routes (/workspace/<service>/).
     workspace_links: str = ""
+    # Which outside agency is the 12345 citizens' hotline (its tokens' `agency` claim): the only
+    # agency that registers complaints for owners (the complaints service) and the only one whose
+    # workspace navigation offers 代业主登记 (every service draws the shared navigation).
+    hotline_agency_id: str = Field(default="12345", min_length=1, max_length=64)
     # Prometheus metrics are served on a port of their own, bound to METRICS_HOST (default: the
     # HTTP host), never on HTTP_PORT: the public ports answer 404 for /metrics, and in Kubernetes
     # only the monitoring namespace may reach this one. 0 turns the metrics listener off.

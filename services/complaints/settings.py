@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import SecretStr
 
 from runtime.settings import Settings
 from services.complaints.domain.geo import Datum
@@ -36,9 +36,6 @@ class ComplaintsSettings(Settings):
     # default): a request with media_url is refused and clients upload `media` (multipart).
     open311_media_url_origins: tuple[str, ...] = ()
     open311_media_fetch_timeout_s: float = 10.0
-    # The outside agency that is the 12345 citizens' hotline (its tokens' `agency` claim): the
-    # only agency that registers complaints on an owner's behalf (the `hotline` channel).
-    hotline_agency_id: str = Field(default="12345", min_length=1, max_length=64)
     # Signs the owners' pages' CSRF tokens (entrypoints/csrf.py); a Secret, the same on every
     # replica. Unset: a random key per process (fine for one process; with several replicas a
     # form served by one is refused by another, so Kubernetes sets it).

@@ -53,6 +53,8 @@ class NavEntry:
     zh: str
     en: str
     roles: frozenset[Role]
+    # for an outside agency: only the 12345 hotline (`WorkspacePage.hotline_agency`)
+    hotline_only: bool = False
 
 
 OFFICES = frozenset({Role.DISTRICT_OFFICE, Role.CITY_OFFICE})
@@ -73,6 +75,7 @@ NAVIGATION = (
         "代业主登记",
         "Register for an owner",
         frozenset({Role.DISTRICT_OFFICE, Role.AGENCY}),
+        hotline_only=True,
     ),
     NavEntry(
         "complaints",
@@ -152,6 +155,7 @@ class WorkspacePage:
     # Counts shown beside a navigation entry, by service (the notifications service's pages set
     # their unread count: a service knows only its own data).
     counts: dict[str, int] = field(default_factory=dict)
+    hotline_agency: str = ""  # Settings.hotline_agency_id: the agency that registers complaints
 
     @property
     def principal(self) -> Principal:
@@ -187,6 +191,12 @@ class WorkspacePage:
         for entry in NAVIGATION:
             if self.principal.role not in entry.roles:
                 continue
+            if (
+                entry.hotline_only
+                and self.principal.role is Role.AGENCY
+                and self.principal.agency_id != self.hotline_agency
+            ):
+                continue  # another outside agency: the page would only refuse it
             href = self.base(entry.service) + entry.path
             current = entry.service == self.service and (
                 here.rstrip("/") == href.rstrip("/") if not entry.path else entry.path in here
@@ -248,7 +258,13 @@ def mask_phone(phone: str | None) -> str:
 
 
 def page_for(
-    request: Request, session: Session, *, service: str, links: str, now: datetime
+    request: Request,
+    session: Session,
+    *,
+    service: str,
+    links: str,
+    now: datetime,
+    hotline_agency: str,
 ) -> WorkspacePage:
     asked = request.query_params.get("lang")
     chosen = asked if asked in ("zh", "en") else request.cookies.get(LANG_COOKIE)
@@ -261,6 +277,7 @@ def page_for(
         now=now,
         links=parse_links(links),
         lang_from_query=asked if asked in ("zh", "en") else None,
+        hotline_agency=hotline_agency,
     )
 
 

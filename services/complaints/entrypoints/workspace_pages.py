@@ -49,6 +49,7 @@ def page(request: Request, session: Session, deps: ComplaintsDeps) -> workspace.
         session,
         service="complaints",
         links=deps.settings.workspace_links,
+        hotline_agency=deps.settings.hotline_agency_id,
         now=deps.clock.now(),
     )
 

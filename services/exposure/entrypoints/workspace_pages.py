@@ -53,6 +53,7 @@ def page(request: Request, session: Session, deps: ExposureDeps) -> workspace.Wo
         session,
         service="exposure",
         links=deps.settings.workspace_links,
+        hotline_agency=deps.settings.hotline_agency_id,
         now=deps.clock.now(),
     )
 

@@ -45,6 +45,7 @@ def page(request: Request, session: Session, deps: InspectionsDeps) -> workspace
         session,
         service="inspections",
         links=deps.settings.workspace_links,
+        hotline_agency=deps.settings.hotline_agency_id,
         now=deps.clock.now(),
     )
 

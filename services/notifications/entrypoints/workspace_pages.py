@@ -99,6 +99,7 @@ def page(
         session,
         service="notifications",
         links=deps.settings.workspace_links,
+        hotline_agency=deps.settings.hotline_agency_id,
         now=deps.clock.now(),
     )
     if unread is not None:

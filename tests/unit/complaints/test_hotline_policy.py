@@ -79,3 +79,30 @@ def test_the_setting_names_the_hotline(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ComplaintsSettings(database_url="postgresql://x/y").hotline_agency_id == "12345"
     monkeypatch.setenv("HOTLINE_AGENCY_ID", "tj-12345")
     assert ComplaintsSettings(database_url="postgresql://x/y").hotline_agency_id == "tj-12345"
+
+
+@pytest.mark.parametrize(
+    ("who", "offered"),
+    [(HOTLINE, True), (WATER, False), (DISTRICT, True)],
+    ids=["hotline", "another-agency", "district-office"],
+)
+def test_the_shared_navigation_offers_registration_to_the_hotline_only_of_the_agencies(
+    who: Principal, offered: bool
+) -> None:
+    """Every service draws the same navigation; another agency would only be refused there."""
+    from datetime import UTC, datetime
+
+    from starlette.requests import Request
+
+    from runtime import workspace
+    from runtime.web_session import Session, Tokens
+
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    request = Request({"type": "http", "path": "/workspace/exposure/", "query_string": b"",
+                       "headers": []})  # fmt: skip
+    session = Session(who, "csrf", Tokens(), now, now, "hash")
+    page = workspace.page_for(
+        request, session, service="exposure", links="", now=now, hotline_agency="12345"
+    )
+    labels = [label for _href, label, _current in page.navigation()]
+    assert ("代业主登记" in labels) is offered
