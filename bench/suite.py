@@ -73,7 +73,7 @@ def run(keep: bool) -> int:
     counts = found[-1]["counts"] if found else "no pytest summary"
     pytest_time = _minutes(float(found[-1]["seconds"])) if found else "–"
     row = (
-        f"| {datetime.now(UTC):%Y-%m-%d %H:%M} | {commit} | {machine()} | {load:.1f} "
+        f"| {datetime.now(UTC):%Y-%m-%d %H:%M} | {commit} | {machine().split(';')[0]} | {load:.1f} "
         f"| {_minutes(whole)} | {pytest_time} | {counts} | {'passed' if code == 0 else 'FAILED'} |"
     )
     if not TABLE.exists():

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,6 +71,17 @@ class Site:
     dsn: str
     issuer: DevIssuer
     process: ServiceProcess
+
+
+def wait_until(page: Page, expression: str, timeout: float = 15.0) -> None:
+    """Poll a JavaScript expression until it is truthy. Not `page.wait_for_function`: that
+    evaluates its predicate inside the page with eval, which the pages' CSP (no 'unsafe-eval')
+    refuses: it failed a fresh-clone run. `page.evaluate` goes through the DevTools protocol."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout:.0f} s: {expression}")
+        page.wait_for_timeout(100)
 
 
 def _has_chinese_font() -> bool:

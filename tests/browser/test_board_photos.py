@@ -28,7 +28,7 @@ from runtime.calendar import CHINA
 from runtime.scheduler import FixedClock
 from runtime.web_session import SessionStore
 from schemas.inspections import v1 as inspections
-from tests.browser.conftest import _ensure_chromium, shot
+from tests.browser.conftest import _ensure_chromium, shot, wait_until
 from tests.conftest import run_async_in_thread
 from tests.e2e.test_board_photos import file_patrol, outbox_event
 from tests.exposure_world import _criticism, publish
@@ -182,7 +182,7 @@ def office(browser: Browser, site: Site, width: int) -> BrowserContext:
 
 def loaded_images(page: Page, selector: str) -> int:
     """How many of the images matching `selector` were fetched and decoded."""
-    page.wait_for_function(f"[...document.querySelectorAll('{selector}')].every(i => i.complete)")
+    wait_until(page, f"[...document.querySelectorAll('{selector}')].every(i => i.complete)")
     count: int = page.evaluate(
         f"[...document.querySelectorAll('{selector}')].filter(i => i.naturalWidth > 0).length"
     )

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests import images
-from tests.browser.conftest import PROJECTS, SCREENSHOTS
+from tests.browser.conftest import PROJECTS, SCREENSHOTS, wait_until
 
 pytestmark = pytest.mark.integration
 SHOTS = SCREENSHOTS
@@ -64,7 +64,7 @@ def test_an_owner_files_a_photo_and_sees_it_on_the_status_page(context: BrowserC
     photo = page.locator("#photos img")
     expect(photo).to_have_count(1)
     expect(photo).to_have_attribute("alt", "照片 1")
-    page.wait_for_function("document.querySelector('#photos img').naturalWidth > 0")
+    wait_until(page, "document.querySelector('#photos img').naturalWidth > 0")
     assert photo.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [320, 240]
     page.set_viewport_size({"width": 390, "height": 900})
     page.screenshot(path=str(SHOTS / "owner-status-photos-390.png"), full_page=True)
