@@ -133,6 +133,28 @@ def test_templates_write_chinese_punctuation(path: Path) -> None:
     assert found == []
 
 
+_T_CALL = re.compile(r"""\bt\(\s*(["'])([^"'\n]*)\1\s*,""")
+
+
+def _bare_punctuation_in_chinese(source: str) -> list[str]:
+    """`t(":", ": ")`: the Chinese half is punctuation alone, so no Chinese character is beside
+    it for the checks above to see; it still shows between Chinese words."""
+    return [
+        zh
+        for _quote, zh in _T_CALL.findall(source)
+        if zh.strip() and _HALF.search(zh) and not _HAN.search(zh) and not _LATIN.search(zh)
+    ]
+
+
+def test_the_bare_punctuation_check_finds_a_half_width_colon() -> None:
+    assert _bare_punctuation_in_chinese("""{{ t(":", ": ") }}{{ t('（', ' (') }}""") == [":"]
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_templates_join_chinese_words_with_chinese_punctuation(path: Path) -> None:
+    assert _bare_punctuation_in_chinese(path.read_text()) == []
+
+
 def test_python_messages_write_chinese_punctuation() -> None:
     found = [
         f"{path.relative_to(ROOT)}:{line}: {problem} in {text[:60]!r}"
