@@ -1194,9 +1194,43 @@ class Keycloak:
             if time.monotonic() - t0 > timeout:
                 raise TimeoutError(f"Keycloak not ready after {timeout}s:\n{_tail(self.log_file)}")
             time.sleep(0.5)
-        if not self._answers(self.discovery_url):
-            self.import_realm()
+        self.sync_realm()
         return time.monotonic() - t0
+
+    @property
+    def realm_stamp_file(self) -> Path:
+        return self.state_dir / "realm.sha256"
+
+    def sync_realm(self) -> None:
+        """Create the realm from deploy/local/keycloak/realm-wuye.json if it is missing; if the
+        file changed since this profile's realm was made from it (a pull brought new users,
+        claims or mappers), make it again: a kept local state would otherwise sign people in
+        with yesterday's claims (an agency without its `agency` claim is refused everywhere).
+        Local development only: changes made by hand in the admin console go with it."""
+        wanted = hashlib.sha256(KEYCLOAK_REALM_FILE.read_bytes()).hexdigest()
+        try:
+            made_from = self.realm_stamp_file.read_text().strip()
+        except OSError:
+            made_from = None
+        kept: dict[str, list[str]] = {}
+        if self._answers(self.discovery_url):
+            if made_from == wanted:
+                return
+            self.say(f"· Keycloak realm '{KEYCLOAK_REALM}': {KEYCLOAK_REALM_FILE.name} changed, "
+                     "making the realm again")  # fmt: skip
+            # the callbacks services on other ports added (allow_redirects) stay allowed
+            for client in self.admin_request("GET", f"/realms/{KEYCLOAK_REALM}/clients"):
+                bases = [u.removesuffix("/auth/callback") for u in client.get("redirectUris", [])
+                         if u.endswith("/auth/callback")]  # fmt: skip
+                if bases:
+                    kept[client["clientId"]] = bases
+            self.admin_request("DELETE", f"/realms/{KEYCLOAK_REALM}")
+        self.import_realm()
+        clients = {c["clientId"] for c in json.loads(KEYCLOAK_REALM_FILE.read_text())["clients"]}
+        for client_id, bases in kept.items():
+            if client_id in clients:
+                self.allow_redirects(client_id, bases)
+        self.realm_stamp_file.write_text(wanted + "\n")
 
     @staticmethod
     def _answers(url: str) -> bool:

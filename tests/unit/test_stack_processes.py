@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,3 +68,72 @@ def test_keycloak_that_dies_while_starting_is_started_once_more_and_its_status_k
     assert log.count("[stack] kc.sh exited with status 3") == 2
     assert "kc.sh exited with status 3" in str(raised.value)
     assert sum("starting it again" in line for line in said) == 1
+
+
+class FakeAdmin:
+    """Keycloak's admin API as `sync_realm` uses it: one realm, its clients' callbacks."""
+
+    def __init__(self, realm_exists: bool, callbacks: list[str]) -> None:
+        self.realm_exists = realm_exists
+        self.callbacks = callbacks
+        self.calls: list[tuple[str, str]] = []
+
+    def answers(self, url: str) -> bool:
+        return self.realm_exists
+
+    def request(self, method: str, path: str, body: Any = None) -> Any:
+        self.calls.append((method, path.split("?")[0]))
+        if method == "GET" and path.endswith("/clients"):
+            return [{"clientId": "wuye-workspace", "redirectUris": self.callbacks},
+                    {"clientId": "gone-client", "redirectUris": ["http://x:1/auth/callback"]}]  # fmt: skip
+        if method == "GET":  # one client by clientId (allow_redirects)
+            return [{"id": "c-1", "redirectUris": [], "attributes": {}}]
+        if method == "DELETE":
+            self.realm_exists = False
+        if method == "POST":
+            self.realm_exists = True
+        if method == "PUT":
+            self.put = body
+        return None
+
+
+@pytest.fixture
+def keycloak_admin(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[Keycloak, FakeAdmin]:
+    server = Keycloak(StackConfig.for_profile("kc-unit-realm"), reporter=said.append)
+    server.state_dir = tmp_path
+    admin = FakeAdmin(realm_exists=True, callbacks=["http://127.0.0.1:8101/auth/callback"])
+    monkeypatch.setattr(server, "_answers", admin.answers)
+    monkeypatch.setattr(server, "admin_request", admin.request)
+    said.clear()
+    return server, admin
+
+
+def test_a_realm_made_from_an_older_realm_file_is_made_again_keeping_the_callbacks(
+    keycloak_admin: tuple[Keycloak, FakeAdmin],
+) -> None:
+    """A kept local state with yesterday's realm signed the agency in without its claim."""
+    server, admin = keycloak_admin
+    server.realm_stamp_file.write_text("an-older-file\n")
+    server.sync_realm()
+    methods = [m for m, _ in admin.calls]
+    assert methods.index("DELETE") < methods.index("POST")  # made again from the file
+    assert [u for u in admin.put["redirectUris"] if "8101" in u]  # the service's callback kept
+    assert ("GET", "/realms/wuye/clients") in admin.calls
+    assert not any("gone-client" in path for _, path in admin.calls)  # not in the new file
+    assert any("making the realm again" in line for line in said)
+    stamp = server.realm_stamp_file.read_text().strip()
+
+    admin.calls.clear()
+    server.sync_realm()  # the same file: nothing to do
+    assert admin.calls == []
+    assert server.realm_stamp_file.read_text().strip() == stamp
+
+
+def test_a_missing_realm_is_imported_without_deleting_anything(
+    keycloak_admin: tuple[Keycloak, FakeAdmin],
+) -> None:
+    server, admin = keycloak_admin
+    admin.realm_exists = False
+    server.sync_realm()
+    assert [m for m, _ in admin.calls] == ["POST"]
+    assert server.realm_stamp_file.exists()
