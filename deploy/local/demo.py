@@ -62,6 +62,9 @@ FIRST_PAGE = {
     ],
 }
 NOTICES_PAGE = ("notifications", "", "通知 notices (every staff role)")
+# The board's lists (traffic-light grades): red is the worst, so it is the 黑榜; 红榜 is the
+# honour roll (green) — a bare "红" would read as the honour roll to a Chinese reader.
+GRADE_LISTS = {"red": "黑榜 black list", "yellow": "关注 watch list", "green": "红榜 honour roll"}
 HOTLINE_AGENCY = "12345"  # the complaints service's default HOTLINE_AGENCY_ID
 HOTLINE_PAGE = ("complaints", "register", "代业主登记 register for an owner (12345 hotline)")
 SERVICE_PORT_OFFSETS = {"inspections": 0, "notifications": 1, "exposure": 2, "complaints": 3}
@@ -383,9 +386,8 @@ class Demo:
                 f"{'整改不到位' if c['reason'] == 'rectification_inadequate' else '整改不及时'} · "
                 f"{c['notice_no']} · {state}"
             )
-        colour = {"red": "红", "yellow": "黄", "green": "绿"}
         for g in grades:
-            say(f"    {colour[g['grade']]} {g['enterprise_name']} ({g['projects']} 个项目)")
+            say(f"    {GRADE_LISTS[g['grade']]} {g['enterprise_name']} ({g['projects']} 个项目)")
         say(f"    ✓ 公开曝光台 public board: {board}/")
         return {"cases": cases, "grades": grades}
 
@@ -511,6 +513,8 @@ class Demo:
                 "SELECT count(*) FROM deliveries WHERE channel = 'email' AND status = 'delivered'",
             ),
             "evidence": await one("exposure", "SELECT count(*) FROM evidence"),
+            # now, not when step 7 printed the first: the campaign clock ran on since
+            "facility_misses": await one("inspections", "SELECT count(*) FROM facility_misses"),
         }
 
     def summary(self, result: dict[str, Any], counts: dict[str, Any]) -> None:
@@ -534,7 +538,7 @@ class Demo:
             f"{result['complaints_overdue']} 件签收逾期, 投诉集中项目安排巡查 {result['patrols']} 次"
         )
         say(
-            f"    法定维保 statutory intervals: {result.get('facility_misses', 0)} 项逾期 missed "
+            f"    法定维保 statutory intervals: {counts['facility_misses']} 项逾期 missed "
             "(区县物业办今日待办、企业通知)"
         )
         survey = result["survey"]
@@ -543,12 +547,11 @@ class Demo:
             f"满意率 {survey['satisfaction_rate']:.0%}, 总体均分 {survey['means']['overall']:.2f}"
         )
         board = result["board"]
-        reds = sum(g["grade"] == "red" for g in board["grades"])
-        say(
-            f"    公开曝光 exposed: {len(board['cases'])} 个项目; 红黑榜 grades: "
-            f"红 {reds}, 黄 {sum(g['grade'] == 'yellow' for g in board['grades'])}, "
-            f"绿 {sum(g['grade'] == 'green' for g in board['grades'])}"
+        listed = ", ".join(
+            f"{name} {sum(g['grade'] == grade for g in board['grades'])}"
+            for grade, name in GRADE_LISTS.items()
         )
+        say(f"    公开曝光 exposed: {len(board['cases'])} 个项目; 红黑榜 grades: {listed}")
         notices = result["notices"]
         say(
             f"    通知 notices: 告知 {notices.get('notice', 0)}, 催办 {notices.get('reminder', 0)}, "
