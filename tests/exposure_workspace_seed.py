@@ -73,16 +73,7 @@ async def case_in_review(pool: asyncpg.Pool, project: int, detected: datetime) -
     """An overdue order of the project whose criticism notice came a day later: a case in its
     review window. Returns the case id."""
     pid, name, code, _, eid, ename = PROJECTS[project]
-    order = f"O-{uuid.uuid4().hex[:8]}"
-    await deliver(
-        pool,
-        factories.rectification_overdue(
-            project_id=pid, order_id=order, project_name=name, district_code=code,
-            enterprise_id=eid, enterprise_name=ename, detected_at=detected,
-            deadline=detected - timedelta(days=1),
-        ),
-        detected,
-    )  # fmt: skip
+    order = await overdue_order(pool, project, detected)
     notice_at = detected + timedelta(days=1)
     await deliver(
         pool,

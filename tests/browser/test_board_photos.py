@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -26,13 +25,13 @@ from deploy.local.processes import ServiceProcess, free_port
 from runtime import kafka
 from runtime.calendar import CHINA
 from runtime.scheduler import FixedClock
-from runtime.web_session import SessionStore
 from schemas.inspections import v1 as inspections
 from tests.browser.conftest import _ensure_chromium, shot, wait_until
 from tests.conftest import run_async_in_thread
 from tests.e2e.test_board_photos import file_patrol, outbox_event
 from tests.exposure_world import _criticism, publish
 from tests.integration.test_inspections_workspace import HEPING, PROJECT
+from tests.workspace_support import fetch_rows, sign_in
 
 NOW = datetime(2026, 3, 3, 10, 0, tzinfo=CHINA)
 
@@ -59,19 +58,7 @@ class _Client:
 
 
 async def _session(dsn: str, service: str) -> str:
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1)
-    try:
-        return await SessionStore(pool, FixedClock(NOW), service=service, secure=False).open(HEPING)
-    finally:
-        await pool.close()
-
-
-async def _rows(dsn: str, sql: str, *args: Any) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        return list(await conn.fetch(sql, *args))
-    finally:
-        await conn.close()
+    return (await sign_in(dsn, FixedClock(NOW), service, (HEPING,)))[HEPING.subject]
 
 
 async def _seed(bootstrap: str, dsns: dict[str, str], urls: dict[str, str]) -> Site:
@@ -80,13 +67,11 @@ async def _seed(bootstrap: str, dsns: dict[str, str], urls: dict[str, str]) -> S
         filer = _Client(client, cookies["inspections"])
         inspection_id = await file_patrol(filer)
 
-    class _Outbox:
-        async def rows(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-            return await _rows(dsns["inspections"], sql, *args)
-
-    failed = await outbox_event(_Outbox(), "InspectionFailed", inspection_id=inspection_id)
+    failed = await outbox_event(
+        dsns["inspections"], "InspectionFailed", inspection_id=inspection_id
+    )
     photo = next(i for i in failed["failed_items"] if i["item_id"] == "waste.daily")
-    ordered = await outbox_event(_Outbox(), "RectificationOrdered", item="waste.daily")
+    ordered = await outbox_event(dsns["inspections"], "RectificationOrdered", item="waste.daily")
     overdue = inspections.RectificationOverdue.model_validate(
         {**ordered, "status": "ordered", "detected_at": NOW - timedelta(days=2)}
     )
@@ -96,7 +81,7 @@ async def _seed(bootstrap: str, dsns: dict[str, str], urls: dict[str, str]) -> S
     )
     deadline = asyncio.get_running_loop().time() + 90
     while True:  # the references relayed through Kafka, then the case in review
-        kept = await _rows(
+        kept = await fetch_rows(
             dsns["exposure"],
             "SELECT 1 FROM evidence_photos WHERE inspection_id = $1",
             inspection_id,
@@ -107,7 +92,7 @@ async def _seed(bootstrap: str, dsns: dict[str, str], urls: dict[str, str]) -> S
         await asyncio.sleep(0.3)
     await publish(bootstrap, [overdue, notice])
     while True:
-        found = await _rows(
+        found = await fetch_rows(
             dsns["exposure"],
             "SELECT case_id FROM cases WHERE order_id = $1 AND status = 'in_review'",
             ordered["order_id"],

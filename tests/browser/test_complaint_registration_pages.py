@@ -20,7 +20,6 @@ from runtime.auth import Principal, Role
 from runtime.calendar import CHINA
 from runtime.scheduler import FixedClock
 from runtime.unit_of_work import Trace
-from runtime.web_session import SessionStore
 from schemas.campaigns import v1 as campaigns
 from services.complaints.adapters import reference
 from services.complaints.service import handling, intake, survey_handling
@@ -28,6 +27,7 @@ from tests.browser.conftest import session_context, workspace_service
 from tests.browser.conftest import shot as screenshot
 from tests.conftest import run_async_in_thread
 from tests.factories import complaints_unit, keep_campaign_phase, register_complaint_project
+from tests.workspace_support import open_sessions
 
 NOW = datetime(2026, 3, 10, 10, 0, tzinfo=CHINA)  # a Tuesday
 BASE = "/workspace/complaints/"
@@ -101,8 +101,8 @@ async def _seed(dsn: str) -> tuple[dict[str, str], str]:
                 complaints_unit(pool, NOW - timedelta(hours=5)), rules, CLERK, cid,
                 to_org=org, reason="水泵不归本单位维护", trace=Trace.start(),
             )  # fmt: skip
-        store = SessionStore(pool, FixedClock(NOW), service="complaints", secure=False)
-        return {p.subject: await store.open(p) for p in (CLERK, HEPING, HOTLINE)}, cid
+        people = (CLERK, HEPING, HOTLINE)
+        return await open_sessions(pool, FixedClock(NOW), "complaints", people), cid
     finally:
         await pool.close()
 

@@ -22,7 +22,6 @@ from runtime.auth import Principal, Role
 from runtime.calendar import CHINA
 from runtime.scheduler import FixedClock
 from runtime.unit_of_work import Trace
-from runtime.web_session import SessionStore
 from schemas.campaigns import v1 as campaigns
 from services.complaints.adapters import reference
 from services.complaints.service import handling, intake, survey_handling
@@ -30,6 +29,7 @@ from tests.browser.conftest import session_context, workspace_service
 from tests.browser.conftest import shot as screenshot
 from tests.conftest import run_async_in_thread
 from tests.factories import complaints_unit, keep_campaign_phase, register_complaint_project
+from tests.workspace_support import open_sessions
 
 NOW = datetime(2026, 3, 10, 10, 0, tzinfo=CHINA)  # a Tuesday
 BASE = "/workspace/complaints/"
@@ -104,8 +104,7 @@ async def _seed(dsn: str) -> tuple[dict[str, str], list[str]]:
             complaints_unit(pool, NOW), CLERK, project_id="P-120101-0009", households=120,
             closes_at=None, issue=1, trace=Trace.start(),
         )  # fmt: skip
-        store = SessionStore(pool, FixedClock(NOW), service="complaints", secure=False)
-        cookies = {p.subject: await store.open(p) for p in (CLERK, OTHER, HEPING)}
+        cookies = await open_sessions(pool, FixedClock(NOW), "complaints", (CLERK, OTHER, HEPING))
         return cookies, ids
     finally:
         await pool.close()

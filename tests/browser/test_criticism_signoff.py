@@ -27,7 +27,6 @@ from runtime.calendar import CHINA
 from runtime.registry_copy import RegistryCopy
 from runtime.scheduler import FixedClock
 from runtime.unit_of_work import Delivered
-from runtime.web_session import SessionStore
 from schemas import cloudevents
 from schemas.registry import v1 as registry
 from services.notifications.adapters import rule_file
@@ -36,6 +35,7 @@ from services.notifications.service import issuing
 from tests import factories
 from tests.browser.conftest import CHROMIUM, _ensure_chromium
 from tests.conftest import run_async_in_thread
+from tests.workspace_support import open_sessions
 
 SHOTS = Path(
     os.environ.get("WUYE_SCREENSHOT_DIR") or Path(tempfile.gettempdir()) / "wuye-screenshots"
@@ -60,7 +60,8 @@ async def _seed(dsn: str) -> str:
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
     clock = FixedClock(NOW)
     try:
-        cookie = await SessionStore(pool, clock, service="notifications", secure=False).open(HEPING)
+        cookies = await open_sessions(pool, clock, "notifications", (HEPING,))
+        cookie = cookies[HEPING.subject]
         async with PgNotificationsUnitOfWork(pool, clock=clock) as uow:
             await RegistryCopy("projects").apply(uow.connection, [registry.ProjectRegistered(
                 project_id=pid, project_name=name, address="天津市和平区", district_code="120101",

@@ -21,7 +21,6 @@ from playwright.sync_api import Browser, expect
 from runtime.auth import Principal, Role
 from runtime.calendar import CHINA
 from runtime.scheduler import FixedClock
-from runtime.web_session import SessionStore
 from schemas.campaigns import v1 as campaigns
 from schemas.complaints import v1 as complaints
 from schemas.inspections import v1 as inspections
@@ -30,6 +29,7 @@ from tests import exposure_workspace_seed as seed
 from tests import factories
 from tests.browser.conftest import session_context, shot, workspace_service
 from tests.conftest import run_async_in_thread
+from tests.workspace_support import open_sessions
 
 START = date(2026, 5, 1)
 NOW = datetime(2026, 5, 20, 10, 0, tzinfo=CHINA)
@@ -57,8 +57,7 @@ async def _seed(dsn: str) -> dict[str, str]:
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
     at = NOW - timedelta(days=5)
     try:
-        store = SessionStore(pool, FixedClock(NOW), service="exposure", secure=False)
-        cookies = {p.subject: await store.open(p) for p in (CITY, HEPING)}
+        cookies = await open_sessions(pool, FixedClock(NOW), "exposure", (CITY, HEPING))
         await seed.projects(pool, at)
         for phase, first, days in (("mobilisation", 0, 5), ("planning", 5, 5),
                                    ("implementation", 10, 21)):  # fmt: skip

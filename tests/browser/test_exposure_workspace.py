@@ -21,10 +21,10 @@ from playwright.sync_api import Browser, BrowserContext, expect
 from runtime.auth import Principal, Role
 from runtime.calendar import CHINA
 from runtime.scheduler import FixedClock
-from runtime.web_session import SessionStore
 from tests import exposure_workspace_seed as seed
 from tests.browser.conftest import session_context, shot, workspace_service
 from tests.conftest import run_async_in_thread
+from tests.workspace_support import open_sessions
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=CHINA)
 NOW = T0 + timedelta(days=2)
@@ -45,8 +45,9 @@ class Site:
 async def _seed(dsn: str) -> tuple[dict[str, str], list[str]]:
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
     try:
-        store = SessionStore(pool, FixedClock(NOW), service="exposure", secure=False)
-        cookies = {p.subject: await store.open(p) for p in (HEPING, HEXI, ENTERPRISE, CITY)}
+        cookies = await open_sessions(
+            pool, FixedClock(NOW), "exposure", (HEPING, HEXI, ENTERPRISE, CITY)
+        )
         await seed.projects(pool, T0)
         cases = [
             await seed.case_in_review(pool, 1, T0),

@@ -24,7 +24,6 @@ from runtime.auth import Principal, Role
 from runtime.calendar import CHINA
 from runtime.scheduler import FixedClock
 from runtime.unit_of_work import Trace
-from runtime.web_session import SessionStore
 from services.inspections.adapters.postgres import SOURCE, PgInspectionsUnitOfWork
 from services.inspections.domain import actors, checklist
 from services.inspections.entrypoints import startup
@@ -34,6 +33,7 @@ from services.inspections.settings import InspectionsSettings
 from tests import images
 from tests.browser.conftest import session_context, shot, workspace_service
 from tests.conftest import run_async_in_thread
+from tests.workspace_support import open_sessions
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 3, 3, 10, 0, tzinfo=CHINA)
@@ -68,8 +68,7 @@ async def _seed(dsn: str) -> tuple[dict[str, str], list[str]]:
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
     clock = FixedClock(NOW)
     try:
-        store = SessionStore(pool, clock, service="inspections", secure=False)
-        cookies = {p.subject: await store.open(p) for p in (HEPING, HEXI, ENTERPRISE)}
+        cookies = await open_sessions(pool, clock, "inspections", (HEPING, HEXI, ENTERPRISE))
         rules = await startup.load_rules(InspectionsSettings(database_url=dsn))
         unit = PgInspectionsUnitOfWork(pool, source=SOURCE, clock=clock)
         async with unit:

@@ -20,12 +20,12 @@ from runtime.auth import Principal, Role
 from runtime.calendar import CHINA
 from runtime.registry_copy import RegistryCopy
 from runtime.scheduler import FixedClock
-from runtime.web_session import SessionStore
 from schemas.registry import v1 as registry
 from services.notifications.adapters.postgres import PgNotificationsUnitOfWork
 from services.notifications.domain.notices import Copy, Notice
 from tests.browser.conftest import session_context, shot, workspace_service
 from tests.conftest import run_async_in_thread
+from tests.workspace_support import open_sessions
 
 NOW = datetime(2026, 3, 3, 10, 0, tzinfo=CHINA)
 BASE = "/workspace/notifications/"
@@ -87,9 +87,8 @@ async def _seed(dsn: str) -> str:
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
     clock = FixedClock(NOW)
     try:
-        cookie = await SessionStore(pool, clock, service="notifications", secure=False).open(
-            ENTERPRISE
-        )
+        cookies = await open_sessions(pool, clock, "notifications", (ENTERPRISE,))
+        cookie = cookies[ENTERPRISE.subject]
         async with PgNotificationsUnitOfWork(pool, clock=clock) as uow:
             await RegistryCopy("projects").apply(uow.connection, [registry.ProjectRegistered(
                 project_id=pid, project_name=name, address="天津市和平区", district_code="120101",

@@ -238,3 +238,15 @@ async def eventually(check: Any, timeout: float = 60.0) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("not reached in time")
         await asyncio.sleep(0.2)
+
+
+async def owner_files(platform: Platform, complaint: dict[str, Any]) -> dict[str, Any]:
+    """An owner (the test issuer's owner token) files `complaint` over the running complaints
+    service's API; the filing must answer 201, and the complaint as answered is returned."""
+    owner = platform.token(Role.OWNER)
+    async with httpx.AsyncClient(base_url=platform.url("complaints"), timeout=20) as c:
+        r = await c.post(
+            "/api/v1/complaints", headers={"Authorization": f"Bearer {owner}"}, json=complaint
+        )
+    assert r.status_code == 201, r.text
+    return dict(r.json())

@@ -10,7 +10,6 @@ event claims."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import io
 import json
 import re
@@ -27,28 +26,25 @@ from PIL import Image
 from runtime import attachments, kafka
 from runtime.auth import Role
 from runtime.scheduler import FixedClock
-from runtime.service import build_app
-from runtime.web_session import SessionStore
 from schemas import cloudevents, fields
 from schemas.base import Event
 from schemas.exposure import v1 as exposure
 from schemas.inspections import v1 as inspections
-from services.inspections import bootstrap
 from tests import images
-from tests.asgi import served
 from tests.e2e.conftest import CAMPAIGN_TIME, Platform, start_platform, stop_platform
 from tests.exposure_world import _criticism, publish
+from tests.inspections_support import inspections_settings, signed_in_pages
 from tests.integration.test_inspections_photos import waste_group_with_photos
 from tests.integration.test_inspections_workspace import (
     BASE,
-    COOKIE,
     ENTERPRISE,
     HEPING,
     NOW,
     PROJECT,
-    token,
     walk_group,
 )
+from tests.workspace_support import Desk, fetch_rows
+from tests.workspace_support import csrf_token as token
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 EXPOSURE_NOW = datetime.fromisoformat(CAMPAIGN_TIME)
@@ -65,47 +61,18 @@ def exposure_platform(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> I
     stop_platform(p)
 
 
-@dataclasses.dataclass
-class Inspections:
-    client: httpx.AsyncClient
-    dsn: str
-    cookies: dict[str, str]
-
-    def as_(self, who: Any) -> httpx.AsyncClient:
-        self.client.cookies.clear()
-        self.client.cookies.set(COOKIE, self.cookies[who.subject])
-        return self.client
-
-    async def rows(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(self.dsn)
-        try:
-            return list(await conn.fetch(sql, *args))
-        finally:
-            await conn.close()
-
-
 @pytest.fixture
-async def service(
-    fresh_db: str, exposure_platform: Platform, unique: str
-) -> AsyncIterator[Inspections]:
+async def service(fresh_db: str, exposure_platform: Platform, unique: str) -> AsyncIterator[Desk]:
     """The inspections app with its relay and consumers on the real broker (its own consumer
     groups: the topics are shared with other tests)."""
-    settings = bootstrap.InspectionsSettings(
-        database_url=fresh_db,
-        kafka_bootstrap_servers=exposure_platform.bootstrap,
+    settings = inspections_settings(
+        fresh_db,
+        exposure_platform.bootstrap,
         consumer_group_prefix=f"photos-{unique}.",
         outbox_poll_interval_s=0.3,
     )
-    clock = FixedClock(NOW)
-    app = build_app(bootstrap.spec(settings), settings, clock=clock)
-    async with served(app, follow_redirects=False) as client:
-        pool = await asyncpg.create_pool(fresh_db, min_size=1, max_size=1)
-        try:
-            store = SessionStore(pool, clock, service="inspections", secure=False)
-            cookies = {p.subject: await store.open(p) for p in (HEPING, ENTERPRISE)}
-        finally:
-            await pool.close()
-        yield Inspections(client, fresh_db, cookies)
+    async with signed_in_pages(settings, FixedClock(NOW), (HEPING, ENTERPRISE)) as desk:
+        yield desk
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 90) -> None:
@@ -142,8 +109,11 @@ async def file_patrol(svc: Any) -> str:
     return str(filed.headers["location"].rsplit("/", 1)[1])
 
 
-async def outbox_event(svc: Any, kind: str, **match: str) -> dict[str, Any]:
-    for row in await svc.rows(
+async def outbox_event(dsn: str, kind: str, **match: str) -> dict[str, Any]:
+    """The first `kind` event in the inspections outbox at `dsn` whose data matches (`item`: an
+    item of the order)."""
+    for row in await fetch_rows(
+        dsn,
         "SELECT convert_from(payload, 'UTF8') AS p FROM outbox WHERE event_type LIKE $1",
         f"%{kind}%",
     ):
@@ -167,11 +137,11 @@ def assert_no_metadata(data: bytes) -> None:
 
 
 async def test_a_published_cases_photo_is_public_without_exif_only_while_published(
-    service: Inspections, exposure_platform: Platform
+    service: Desk, exposure_platform: Platform
 ) -> None:
     platform = exposure_platform
     inspection_id = await file_patrol(service)
-    failed = await outbox_event(service, "InspectionFailed", inspection_id=inspection_id)
+    failed = await outbox_event(service.dsn, "InspectionFailed", inspection_id=inspection_id)
     refs = {i["item_id"]: i["attachments"] for i in failed["failed_items"]}
     daily, bins = refs["waste.daily"][0], refs["waste.bins"][0]
     public = f"/public/photos/{daily['attachment_id']}"
@@ -192,7 +162,7 @@ async def test_a_published_cases_photo_is_public_without_exif_only_while_publish
     assert (await service.client.get(public)).status_code == 404
 
     # the order runs overdue and is criticised: the case opens and enters its review window
-    ordered = await outbox_event(service, "RectificationOrdered", item="waste.daily")
+    ordered = await outbox_event(service.dsn, "RectificationOrdered", item="waste.daily")
     overdue = inspections.RectificationOverdue.model_validate(
         {**ordered, "status": "ordered", "detected_at": EXPOSURE_NOW - timedelta(days=2)}
     )
@@ -268,16 +238,16 @@ async def test_a_published_cases_photo_is_public_without_exif_only_while_publish
 
 
 async def test_only_the_cases_own_inspection_photos_ever_become_public(
-    service: Inspections, exposure_platform: Platform
+    service: Desk, exposure_platform: Platform
 ) -> None:
     """An ExposurePublished naming an enterprise's evidence photo, an owner's complaint photo (kept
     by the complaints service: unknown here), another project's photo or a photo with another
     content hash opens none of them."""
     inspection_id = await file_patrol(service)
-    failed = await outbox_event(service, "InspectionFailed", inspection_id=inspection_id)
+    failed = await outbox_event(service.dsn, "InspectionFailed", inspection_id=inspection_id)
     daily = next(i for i in failed["failed_items"] if i["item_id"] == "waste.daily")
     item_ref = fields.AttachmentRef.model_validate(daily["attachments"][0])
-    ordered = await outbox_event(service, "RectificationOrdered", item="waste.daily")
+    ordered = await outbox_event(service.dsn, "RectificationOrdered", item="waste.daily")
     evidence = await submit_evidence(service, ordered["order_id"])
     owners = attachments.prepare(attachments.Upload(images.jpeg(gps=True), "owner.jpg"))
     owner_ref = fields.AttachmentRef(
@@ -291,15 +261,15 @@ async def test_only_the_cases_own_inspection_photos_ever_become_public(
     ids = await send(exposure_platform.bootstrap, forged)
 
     async def handled() -> bool:
-        rows = await service.rows(
-            "SELECT count(*) AS n FROM inbox WHERE event_id = ANY($1::text[])", ids
+        rows = await fetch_rows(
+            service.dsn, "SELECT count(*) AS n FROM inbox WHERE event_id = ANY($1::text[])", ids
         )
         return bool(rows[0]["n"] == len(ids))
 
     await eventually(handled, "the forged events handled")
     for ref in (item_ref, evidence, owner_ref):
         assert (await service.client.get(f"/public/photos/{ref.attachment_id}")).status_code == 404
-    assert await service.rows("SELECT * FROM public_photos") == []
+    assert await fetch_rows(service.dsn, "SELECT * FROM public_photos") == []
 
 
 async def send(bootstrap_servers: str, events: Sequence[Event]) -> list[str]:
@@ -331,7 +301,7 @@ def published(project_id: str, *refs: fields.AttachmentRef) -> exposure.Exposure
     )
 
 
-async def submit_evidence(svc: Inspections, order_id: str) -> fields.AttachmentRef:
+async def submit_evidence(svc: Desk, order_id: str) -> fields.AttachmentRef:
     client = svc.as_(ENTERPRISE)
     form = await client.get(f"{BASE}orders/{order_id}")
     sent = await client.post(
@@ -340,5 +310,5 @@ async def submit_evidence(svc: Inspections, order_id: str) -> fields.AttachmentR
         files=[("photos", ("fixed.jpg", images.jpeg(color="blue"), "image/jpeg"))],
     )
     assert sent.status_code == 303, sent.text
-    submitted = await outbox_event(svc, "RectificationSubmitted", order_id=order_id)
+    submitted = await outbox_event(svc.dsn, "RectificationSubmitted", order_id=order_id)
     return fields.AttachmentRef.model_validate(submitted["attachments"][0])

@@ -19,7 +19,7 @@ import pytest
 from runtime.auth import Role
 from services.complaints.domain import geo
 from services.complaints.entrypoints import jobs as complaint_jobs
-from tests.e2e.conftest import Platform, eventually, start_platform, stop_platform
+from tests.e2e.conftest import Platform, eventually, owner_files, start_platform, stop_platform
 from tests.integration.conftest import header, read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -45,21 +45,16 @@ async def projects_known(platform: Platform) -> bool:
 
 
 async def file_native(platform: Platform, description: str) -> dict[str, Any]:
-    owner = platform.token(Role.OWNER)
-    async with httpx.AsyncClient(base_url=platform.url("complaints"), timeout=20) as c:
-        r = await c.post(
-            "/api/v1/complaints",
-            headers={"Authorization": f"Bearer {owner}"},
-            json={
-                "project_id": "P-120101-0001",
-                "category": "water",
-                "description": description,
-                "answers": {"problem": "no_water"},
-                "contact": {"name": "李先生", "phone": "13700000000"},
-            },
-        )
-    assert r.status_code == 201, r.text
-    return dict(r.json())
+    return await owner_files(
+        platform,
+        {
+            "project_id": "P-120101-0001",
+            "category": "water",
+            "description": description,
+            "answers": {"problem": "no_water"},
+            "contact": {"name": "李先生", "phone": "13700000000"},
+        },
+    )
 
 
 async def file_open311(platform: Platform) -> str:
@@ -241,21 +236,16 @@ async def test_someone_trapped_in_a_lift_is_an_emergency_and_a_normal_complaint_
     assert datetime.fromisoformat(calm["acceptance_deadline"]) - calm_filed > timedelta(hours=12)
 
     # Through the native API too, and what the platform publishes about each.
-    owner = platform.token(Role.OWNER)
-    async with httpx.AsyncClient(base_url=platform.url("complaints"), timeout=20) as c:
-        r = await c.post(
-            "/api/v1/complaints",
-            headers={"Authorization": f"Bearer {owner}"},
-            json={
-                "project_id": "P-120101-0001",
-                "category": "elevator",
-                "urgency": "normal",  # the owner's choice cannot lower what the answers say
-                "description": "1号楼电梯困人,已经十分钟了",
-                "answers": {"trapped": True},
-            },
-        )
-    assert r.status_code == 201, r.text
-    native = r.json()
+    native = await owner_files(
+        platform,
+        {
+            "project_id": "P-120101-0001",
+            "category": "elevator",
+            "urgency": "normal",  # the owner's choice cannot lower what the answers say
+            "description": "1号楼电梯困人,已经十分钟了",
+            "answers": {"trapped": True},
+        },
+    )
     assert native["status"] == "filed"
     ids = {native["complaint_id"]: "emergency", await _complaint_id(platform, calm): "normal"}
     records = await read_topic(

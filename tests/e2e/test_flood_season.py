@@ -27,6 +27,7 @@ from tests.e2e.conftest import (
     FAILED_INSPECTION,
     Platform,
     eventually,
+    owner_files,
     start_platform,
     stop_platform,
 )
@@ -194,22 +195,17 @@ async def test_a_flood_season_patrol_runs_to_orders_notices_and_exposure(
 
 
 async def file_repair(platform: Platform, facility: str) -> dict[str, Any]:
-    owner = platform.token(Role.OWNER)
-    async with httpx.AsyncClient(base_url=platform.url("complaints"), timeout=20) as c:
-        r = await c.post(
-            "/api/v1/complaints",
-            headers={"Authorization": f"Bearer {owner}"},
-            json={
-                "project_id": PROJECT,
-                "category": "repair",
-                "description": f"下雨时{'顶层屋面漏雨' if facility == 'roof_leak' else '雨水管堵塞外溢'}，"
-                f"请尽快维修 {uuid.uuid4().hex[:6]}",
-                "answers": {"facility": facility},
-                "contact": {"name": "赵女士", "phone": "13700000002"},
-            },
-        )
-    assert r.status_code == 201, r.text
-    return dict(r.json())
+    return await owner_files(
+        platform,
+        {
+            "project_id": PROJECT,
+            "category": "repair",
+            "description": f"下雨时{'顶层屋面漏雨' if facility == 'roof_leak' else '雨水管堵塞外溢'}，"
+            f"请尽快维修 {uuid.uuid4().hex[:6]}",
+            "answers": {"facility": facility},
+            "contact": {"name": "赵女士", "phone": "13700000002"},
+        },
+    )
 
 
 # (business instant the clock is set to, facility, expected tier). The instants are given in

@@ -114,6 +114,25 @@ def fresh(rule_id: str) -> Event:
     return e.model_copy(update=ids)
 
 
+async def file_as_owner(
+    c: httpx.AsyncClient, platform: Platform, description: str, contact: tuple[str, str]
+) -> httpx.Response:
+    """An owner files a water complaint about the seeded project over the complaints API; the
+    description gets a suffix of its own (no two tests' complaints read alike)."""
+    name, phone = contact
+    return await c.post(
+        "/api/v1/complaints",
+        headers={"Authorization": f"Bearer {platform.token(Role.OWNER)}"},
+        json={
+            "project_id": PROJECT,
+            "category": "water",
+            "description": f"{description} {uuid.uuid4().hex[:6]}",
+            "answers": {"problem": "no_water"},
+            "contact": {"name": name, "phone": phone},
+        },
+    )
+
+
 ENT = ("enterprise", ENTERPRISE)
 DIS = ("district", DISTRICT)
 OWNER = ("owner", "owner-x")  # the subject of the test issuer's owner token
@@ -192,20 +211,11 @@ async def test_an_extension_asked_refused_and_granted_over_http_is_an_event_and_
     platform: Platform,
 ) -> None:
     await eventually(lambda: registry_known(platform))
-    owner = platform.token(Role.OWNER)
     staff = {"Authorization": f"Bearer {platform.token(Role.ENTERPRISE, enterprise=ENTERPRISE)}"}
     office = {"Authorization": f"Bearer {platform.token(Role.DISTRICT_OFFICE, district=DISTRICT)}"}
     async with httpx.AsyncClient(base_url=platform.url("complaints"), timeout=20) as c:
-        filed = await c.post(
-            "/api/v1/complaints",
-            headers={"Authorization": f"Bearer {owner}"},
-            json={
-                "project_id": PROJECT,
-                "category": "water",
-                "description": f"楼道水管漏水,请尽快维修 {uuid.uuid4().hex[:6]}",
-                "answers": {"problem": "no_water"},
-                "contact": {"name": "王女士", "phone": "13700000001"},
-            },
+        filed = await file_as_owner(
+            c, platform, "楼道水管漏水,请尽快维修", ("王女士", "13700000001")
         )
         assert filed.status_code == 201, filed.text
         cid = filed.json()["complaint_id"]
@@ -284,17 +294,7 @@ async def test_the_sla_scan_warns_once_before_the_breach_and_the_enterprise_is_t
 ) -> None:
     await eventually(lambda: registry_known(platform))
     async with httpx.AsyncClient(base_url=platform.url("complaints"), timeout=20) as c:
-        filed = await c.post(
-            "/api/v1/complaints",
-            headers={"Authorization": f"Bearer {platform.token(Role.OWNER)}"},
-            json={
-                "project_id": PROJECT,
-                "category": "water",
-                "description": f"地下室积水无人处理 {uuid.uuid4().hex[:6]}",
-                "answers": {"problem": "no_water"},
-                "contact": {"name": "赵先生", "phone": "13700000002"},
-            },
-        )
+        filed = await file_as_owner(c, platform, "地下室积水无人处理", ("赵先生", "13700000002"))
     assert filed.status_code == 201, filed.text
     cid = filed.json()["complaint_id"]
     pool = await asyncpg.create_pool(platform.dsns["complaints"], min_size=1, max_size=4)
@@ -335,17 +335,7 @@ async def test_transfer_ping_pong_reaches_the_district_office_which_assigns_the_
     staff = {"Authorization": f"Bearer {platform.token(Role.ENTERPRISE, enterprise=ENTERPRISE)}"}
     office = {"Authorization": f"Bearer {platform.token(Role.DISTRICT_OFFICE, district=DISTRICT)}"}
     async with httpx.AsyncClient(base_url=platform.url("complaints"), timeout=20) as c:
-        filed = await c.post(
-            "/api/v1/complaints",
-            headers={"Authorization": f"Bearer {platform.token(Role.OWNER)}"},
-            json={
-                "project_id": PROJECT,
-                "category": "water",
-                "description": f"二次供水水箱有异味 {uuid.uuid4().hex[:6]}",
-                "answers": {"problem": "no_water"},
-                "contact": {"name": "钱女士", "phone": "13700000003"},
-            },
-        )
+        filed = await file_as_owner(c, platform, "二次供水水箱有异味", ("钱女士", "13700000003"))
         assert filed.status_code == 201, filed.text
         cid = filed.json()["complaint_id"]
         assert (await c.post(f"/api/v1/complaints/{cid}/accept", headers=staff)).status_code == 200

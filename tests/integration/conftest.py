@@ -76,6 +76,23 @@ def header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
     return None
 
 
+# The consumer tests' consumers belong to the notifications service: its dead-letter topic.
+NOTIFICATIONS_DLQ = "wuye.dlq.notifications"
+
+
+async def dead_letter_of(bootstrap: str, event_id: str) -> str:
+    """The reason (x-dlq-reason) of the one dead letter of event `event_id`; fails unless there is
+    exactly one."""
+    dead = await read_topic(
+        bootstrap,
+        NOTIFICATIONS_DLQ,
+        until=lambda rs: len(rs) >= 1,
+        keep=lambda r: header(r, "ce_id") == event_id,
+    )
+    assert len(dead) == 1, f"no dead letter for {event_id}"
+    return header(dead[0], "x-dlq-reason") or ""
+
+
 def with_ids(ids: Sequence[str]) -> Callable[[ConsumerRecord[bytes, bytes]], bool]:
     wanted = set(ids)
     return lambda r: header(r, "ce_id") in wanted

@@ -8,7 +8,6 @@ honest 503 that says it is the platform's problem, not the owner's input.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import shutil
@@ -30,13 +29,12 @@ from runtime.scheduler import FixedClock
 from runtime.service import build_app
 from runtime.settings import Settings
 from runtime.unit_of_work import Trace
-from services.complaints import bootstrap
 from services.complaints.adapters import reference
 from services.complaints.entrypoints import complaints_http, web
 from services.complaints.service import intake
-from services.complaints.settings import ComplaintsSettings
 from services.inspections import bootstrap as inspections
 from tests.asgi import served
+from tests.complaints_support import api_spec, complaints_settings
 from tests.factories import complaints_unit, register_complaint_project
 
 pytestmark = pytest.mark.integration
@@ -77,19 +75,11 @@ def service(fresh_db: str, kafka_topics: str, calendar_dir: Path, issuer: DevIss
 
     @asynccontextmanager
     async def start(now: datetime) -> AsyncIterator[httpx.AsyncClient]:
-        settings = ComplaintsSettings(
-            database_url=fresh_db,
-            kafka_bootstrap_servers=kafka_topics,
-            auth_jwt_public_key=issuer.public_key_pem,
-            calendar_dir=calendar_dir,
-        )
-        spec = dataclasses.replace(
-            bootstrap.spec(settings),
+        settings = complaints_settings(fresh_db, kafka_topics, issuer, calendar_dir=calendar_dir)
+        spec = api_spec(
+            settings,
             title="complaints test",
-            version="0",
             routers=(complaints_http.router, web.router),
-            consumers=(),
-            jobs=(),
             on_startup=(projects,),
         )
         app = build_app(spec, settings, clock=FixedClock(now))

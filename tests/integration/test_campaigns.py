@@ -18,9 +18,8 @@ from runtime import db
 from runtime.auth import DevIssuer, Principal, Role
 from runtime.errors import DomainError, InvalidInput
 from runtime.scheduler import FixedClock, SystemClock
-from runtime.service import ServiceSpec, build_app
+from runtime.service import build_app
 from runtime.unit_of_work import Trace
-from services.inspections import bootstrap
 from services.inspections.adapters.campaigns import TemplateFiles
 from services.inspections.adapters.postgres import SOURCE, PgInspectionsUnitOfWork
 from services.inspections.adapters.registry_tables import PgProjects
@@ -30,9 +29,9 @@ from services.inspections.domain.project_registry import ProjectFacts
 from services.inspections.entrypoints import campaigns_http, jobs
 from services.inspections.service import campaign_handlers
 from tests.asgi import served
+from tests.inspections_support import MIGRATIONS, api_spec, inspections_settings
 
 pytestmark = pytest.mark.integration
-MIGRATIONS = Path("services/inspections/migrations")
 # The demo registry: 3 districts, 3 enterprises.
 PROJECTS = json.loads(Path("services/inspections/data/projects.json").read_text("utf-8"))[
     "projects"
@@ -364,19 +363,8 @@ class Api:
 
 @pytest.fixture
 async def api(fresh_db: str, kafka_topics: str, issuer: DevIssuer) -> AsyncIterator[Api]:
-    settings = bootstrap.InspectionsSettings(
-        database_url=fresh_db,
-        kafka_bootstrap_servers=kafka_topics,
-        auth_jwt_public_key=issuer.public_key_pem,
-    )
-    spec = ServiceSpec(
-        name="inspections",
-        title="campaigns test",
-        version="0",
-        migrations=MIGRATIONS,
-        routers=(campaigns_http.router,),
-        compose=bootstrap.composer(settings),  # loads the demo registry
-    )
+    settings = inspections_settings(fresh_db, kafka_topics, issuer)
+    spec = api_spec(settings, title="campaigns test", routers=(campaigns_http.router,))
     clock = SettableClock()
     async with served(build_app(spec, settings, clock=clock)) as client:
         yield Api(client, clock, issuer)

@@ -6,7 +6,6 @@ file twice when it is submitted twice."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import re
 from collections.abc import AsyncIterator
@@ -23,10 +22,9 @@ from runtime.calendar import CHINA
 from runtime.scheduler import FixedClock
 from runtime.service import build_app
 from runtime.settings import Settings
-from services.complaints import bootstrap
 from services.complaints.entrypoints import complaints_http, open311, web
-from services.complaints.settings import ComplaintsSettings
 from tests.asgi import served
+from tests.complaints_support import api_spec, complaints_settings
 from tests.factories import register_complaint_project
 
 pytestmark = pytest.mark.integration
@@ -81,19 +79,16 @@ async def api(
             pool, "p-1", "ent-a", "120101", occurred_at=T0 - timedelta(days=30)
         )
 
-    settings = ComplaintsSettings(
-        database_url=fresh_db,
-        kafka_bootstrap_servers=kafka_topics,
-        auth_jwt_public_key=issuer.public_key_pem,
+    settings = complaints_settings(
+        fresh_db,
+        kafka_topics,
+        issuer,
         open311_api_keys={"civic-app": hashlib.sha256(OPEN311_KEY.encode()).hexdigest()},
     )
-    spec = dataclasses.replace(
-        bootstrap.spec(settings),
+    spec = api_spec(
+        settings,
         title="complaints test",
-        version="0",
         routers=(complaints_http.router, open311.router, web.router),
-        consumers=(),
-        jobs=(),
         on_startup=(projects,),
     )
     app = build_app(spec, settings, clock=FixedClock(T0))

@@ -6,7 +6,6 @@ photos (private, nosniff, the stored type)."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 from collections.abc import AsyncIterator
@@ -23,11 +22,10 @@ from runtime.calendar import CHINA
 from runtime.scheduler import FixedClock
 from runtime.service import build_app
 from runtime.settings import Settings
-from services.complaints import bootstrap
 from services.complaints.entrypoints import complaints_http, photos_http, web
-from services.complaints.settings import ComplaintsSettings
 from tests import images
 from tests.asgi import served
+from tests.complaints_support import api_spec, complaints_settings
 from tests.factories import register_complaint_project
 
 pytestmark = pytest.mark.integration
@@ -95,18 +93,11 @@ async def site(
             pool, "p-1", "ent-a", "120101", occurred_at=T0 - timedelta(days=30)
         )
 
-    settings = ComplaintsSettings(
-        database_url=fresh_db,
-        kafka_bootstrap_servers=kafka_topics,
-        auth_jwt_public_key=issuer.public_key_pem,
-    )
-    spec = dataclasses.replace(
-        bootstrap.spec(settings),
+    settings = complaints_settings(fresh_db, kafka_topics, issuer)
+    spec = api_spec(
+        settings,
         title="complaints photos test",
-        version="0",
         routers=(complaints_http.router, photos_http.router, web.router, photos_http.owner_router),
-        consumers=(),
-        jobs=(),
         on_startup=(projects,),
     )
     app = build_app(spec, settings, clock=FixedClock(T0))

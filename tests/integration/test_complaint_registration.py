@@ -8,28 +8,23 @@ who registered it, never the owner's name or phone."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
-from runtime.auth import DevIssuer, Principal, Role
+from runtime.auth import Principal, Role
 from runtime.calendar import CHINA
 from runtime.scheduler import FixedClock
-from runtime.service import build_app
-from runtime.web_session import SessionStore
 from schemas import topics
-from services.complaints import bootstrap
-from tests.asgi import served
-from tests.factories import register_complaint_project
+from tests.complaints_support import ComplaintsDesk, complaints_pages
 from tests.integration.conftest import header, read_topic
+from tests.workspace_support import fetch_rows as fetch
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 3, 10, 10, 0, tzinfo=CHINA)  # a Tuesday
@@ -44,7 +39,6 @@ WATER = Principal("water-clerk", Role.AGENCY, name="市水务局 钱专员", age
 OWNER = Principal("owner-1", Role.OWNER)
 PEOPLE = (ALICE, HEPING, HEXI, CITY, HOTLINE, WATER)
 PAGE = "/workspace/complaints/register"
-COOKIE = "wuye_complaints_session"
 CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 SUBMISSION = re.compile(r'name="submission_id" value="([^"]*)"')
 HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
@@ -60,55 +54,15 @@ def read_token(page: httpx.Response) -> str:
 
 
 @dataclass
-class Desk:
-    client: httpx.AsyncClient
-    dsn: str
-    bootstrap: str
-    cookies: dict[str, str]
-    issuer: DevIssuer
-
-    def as_(self, who: Principal) -> httpx.AsyncClient:
-        self.client.cookies.clear()
-        self.client.cookies.set(COOKIE, self.cookies[who.subject])
-        return self.client
-
-    def bearer(self, who: Principal) -> dict[str, str]:
-        self.client.cookies.clear()
-        return {"Authorization": f"Bearer {self.issuer.issue(who)}"}
+class Desk(ComplaintsDesk):
+    bootstrap: str  # the broker the outbox relay publishes to
 
 
 @pytest.fixture
 async def desk(fresh_db: str, kafka_topics: str) -> AsyncIterator[Desk]:
-    issuer = DevIssuer.generate()
-    settings = bootstrap.ComplaintsSettings(
-        database_url=fresh_db,
-        kafka_bootstrap_servers=kafka_topics,
-        auth_jwt_public_key=issuer.public_key_pem,
-    )
-    clock = FixedClock(NOW)
     # the outbox relay runs (events reach Kafka); no consumers or jobs, the clock stands still
-    spec = dataclasses.replace(bootstrap.spec(settings), consumers=(), jobs=())
-    app = build_app(spec, settings, clock=clock)
-    async with served(app, follow_redirects=False) as client:
-        pool = await asyncpg.create_pool(fresh_db, min_size=1, max_size=2)
-        try:
-            for project, ent, district in (("p-1", "ent-a", "120101"), ("p-2", "ent-b", "120103")):
-                await register_complaint_project(
-                    pool, project, ent, district, occurred_at=NOW - timedelta(days=60)
-                )
-            store = SessionStore(pool, clock, service="complaints", secure=False)
-            cookies = {p.subject: await store.open(p) for p in PEOPLE}
-        finally:
-            await pool.close()
-        yield Desk(client, fresh_db, kafka_topics, cookies, issuer)
-
-
-async def fetch(dsn: str, sql: str, *args: object) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        return await conn.fetch(sql, *args)
-    finally:
-        await conn.close()
+    async with complaints_pages(fresh_db, kafka_topics, FixedClock(NOW), PEOPLE) as pages:
+        yield Desk(**vars(pages), bootstrap=kafka_topics)
 
 
 async def on_the_broker(desk: Desk, complaint_ids: list[str]) -> dict[str, dict[str, Any]]:

@@ -4,7 +4,6 @@ the SLA scan (exactly once, also when run concurrently) and what the outbox carr
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -24,13 +23,12 @@ from runtime.scheduler import FixedClock
 from runtime.service import build_app
 from runtime.settings import Settings
 from runtime.unit_of_work import Trace
-from services.complaints import bootstrap
 from services.complaints.adapters import reference
 from services.complaints.domain.rulebook import ComplaintRules
 from services.complaints.entrypoints import complaints_http, jobs
 from services.complaints.service import handling, intake
-from services.complaints.settings import ComplaintsSettings
 from tests.asgi import served
+from tests.complaints_support import api_spec, complaints_settings
 from tests.factories import complaints_unit, register_complaint_project
 
 pytestmark = pytest.mark.integration
@@ -291,19 +289,9 @@ async def api(fresh_db: str, kafka_topics: str) -> AsyncIterator[Api]:
         await _project(pool, "p-1", "ent-a", "120101")
         await _project(pool, "p-2", "ent-b", "120102")
 
-    settings = ComplaintsSettings(
-        database_url=fresh_db,
-        kafka_bootstrap_servers=kafka_topics,
-        auth_jwt_public_key=issuer.public_key_pem,
-    )
-    spec = dataclasses.replace(
-        bootstrap.spec(settings),
-        title="complaints test",
-        version="0",
-        routers=(complaints_http.router,),
-        consumers=(),
-        jobs=(),
-        on_startup=(projects,),
+    settings = complaints_settings(fresh_db, kafka_topics, issuer)
+    spec = api_spec(
+        settings, title="complaints test", routers=(complaints_http.router,), on_startup=(projects,)
     )
     app = build_app(spec, settings, clock=FixedClock(T0))
     async with served(app) as client:

@@ -5,7 +5,6 @@ the same event), and the district office's escalated complaints with the extensi
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections.abc import AsyncIterator
@@ -17,18 +16,17 @@ import asyncpg
 import httpx
 import pytest
 
-from runtime.auth import DevIssuer, Principal, Role
+from runtime.auth import Principal, Role
 from runtime.calendar import CHINA
 from runtime.scheduler import FixedClock
-from runtime.service import build_app
 from runtime.unit_of_work import Trace
-from runtime.web_session import SessionStore
-from services.complaints import bootstrap
 from services.complaints.adapters import reference
 from services.complaints.service import intake
 from tests import images
-from tests.asgi import served
-from tests.factories import complaints_unit, register_complaint_project
+from tests.complaints_support import ComplaintsDesk, complaints_pages
+from tests.factories import complaints_unit
+from tests.workspace_support import csrf_token as token
+from tests.workspace_support import fetch_rows as fetch
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 3, 10, 10, 0, tzinfo=CHINA)  # a Tuesday
@@ -43,24 +41,16 @@ OWNER = Principal("owner-1", Role.OWNER)
 PEOPLE = (ALICE, MALLORY, HEPING, HEXI, CITY, AGENCY)
 BASE = "/workspace/complaints/"
 COOKIE = "wuye_complaints_session"
-TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 LONG = "三号楼整栋停水已经两天了,请尽快处理。" * 20
 
 
 @dataclass
-class Desk:
-    client: httpx.AsyncClient
-    dsn: str
-    cookies: dict[str, str]
-    issuer: DevIssuer
+class Desk(ComplaintsDesk):
     ids: dict[str, str]  # name -> complaint id
 
-    def as_(self, who: Principal) -> httpx.AsyncClient:
-        self.client.cookies.clear()
-        self.client.cookies.set(COOKIE, self.cookies[who.subject])
-        return self.client
-
     def bearer(self, who: Principal) -> dict[str, str]:
+        """Headers that call the API as `who`, leaving the client's page session in place (these
+        tests go back to the pages after an API call)."""
         return {"Authorization": f"Bearer {self.issuer.issue(who)}"}
 
 
@@ -87,53 +77,20 @@ async def file(pool: asyncpg.Pool, at: datetime, project: str, text: str, **more
 
 @pytest.fixture
 async def desk(fresh_db: str, kafka_topics: str) -> AsyncIterator[Desk]:
-    issuer = DevIssuer.generate()
-    settings = bootstrap.ComplaintsSettings(
-        database_url=fresh_db,
-        kafka_bootstrap_servers=kafka_topics,
-        auth_jwt_public_key=issuer.public_key_pem,
-    )
-    clock = FixedClock(NOW)
+    ids: dict[str, str] = {}
+
+    async def four_complaints(pool: asyncpg.Pool) -> None:
+        ids.update({
+            "old": await file(pool, NOW - timedelta(days=10), "p-1", LONG),
+            "new": await file(pool, NOW - timedelta(minutes=30), "p-1", "电梯运行时一直有异响"),
+            "other": await file(pool, NOW - timedelta(days=1), "p-2", "小区绿化长期无人修剪"),
+            "spare": await file(pool, NOW - timedelta(minutes=20), "p-1", "单元门禁已经损坏三天"),
+        })  # fmt: skip
+
     # no consumers or jobs: the registry copy is fed directly, the clock stands still
-    spec = dataclasses.replace(bootstrap.spec(settings), consumers=(), jobs=())
-    app = build_app(spec, settings, clock=clock)
-    async with served(app, follow_redirects=False) as client:
-        pool = await asyncpg.create_pool(fresh_db, min_size=1, max_size=2)
-        try:
-            for project, ent, district in (
-                ("p-1", "ent-a", "120101"),
-                ("p-2", "ent-b", "120103"),
-            ):
-                await register_complaint_project(
-                    pool, project, ent, district, occurred_at=NOW - timedelta(days=60)
-                )
-            ids = {
-                "old": await file(pool, NOW - timedelta(days=10), "p-1", LONG),
-                "new": await file(pool, NOW - timedelta(minutes=30), "p-1", "电梯运行时一直有异响"),
-                "other": await file(pool, NOW - timedelta(days=1), "p-2", "小区绿化长期无人修剪"),
-                "spare": await file(
-                    pool, NOW - timedelta(minutes=20), "p-1", "单元门禁已经损坏三天"
-                ),
-            }
-            store = SessionStore(pool, clock, service="complaints", secure=False)
-            cookies = {p.subject: await store.open(p) for p in PEOPLE}
-        finally:
-            await pool.close()
-        yield Desk(client, fresh_db, cookies, issuer, ids)
-
-
-def token(page: httpx.Response) -> str:
-    found = TOKEN.findall(page.text)  # the last one: the first is the sign-out form's
-    assert found, page.text[:2000]
-    return str(found[-1])
-
-
-async def fetch(dsn: str, sql: str, *args: object) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        return await conn.fetch(sql, *args)
-    finally:
-        await conn.close()
+    clock = FixedClock(NOW)
+    async with complaints_pages(fresh_db, kafka_topics, clock, PEOPLE, four_complaints) as pages:
+        yield Desk(**vars(pages), ids=ids)
 
 
 async def stored(dsn: str, complaint_id: str) -> dict[str, object]:
@@ -266,12 +223,17 @@ async def test_accept_needs_csrf_and_does_what_the_api_does(desk: Desk) -> None:
     assert "您是本投诉的首问责任人" in shown.text
 
 
+async def accept_on_the_page(client: httpx.AsyncClient, complaint_id: str) -> None:
+    """The signed-in enterprise accepts the complaint through its confirm form (what a reply, a
+    transfer or an extension needs first)."""
+    url = f"{BASE}c/{complaint_id}/accept"
+    accepted = await client.post(url, data={"csrf_token": token(await client.get(url))})
+    assert accepted.status_code == 303, accepted.text
+
+
 async def test_reply_refuses_empty_text_then_replies(desk: Desk) -> None:
     client = desk.as_(ALICE)
-    await client.post(
-        f"{BASE}c/{desk.ids['new']}/accept",
-        data={"csrf_token": token(await client.get(f"{BASE}c/{desk.ids['new']}/accept"))},
-    )
+    await accept_on_the_page(client, desk.ids["new"])
     url = f"{BASE}c/{desk.ids['new']}/reply"
     form = await client.get(url)
     empty = await client.post(url, data={"csrf_token": token(form), "text": "  "})
@@ -290,10 +252,7 @@ async def test_reply_refuses_empty_text_then_replies(desk: Desk) -> None:
 
 async def test_transfer_keeps_the_responsible_person(desk: Desk) -> None:
     client = desk.as_(ALICE)
-    await client.post(
-        f"{BASE}c/{desk.ids['old']}/accept",
-        data={"csrf_token": token(await client.get(f"{BASE}c/{desk.ids['old']}/accept"))},
-    )
+    await accept_on_the_page(client, desk.ids["old"])
     url = f"{BASE}c/{desk.ids['old']}/transfer"
     form = await client.get(url)
     missing = await client.post(url, data={"csrf_token": token(form), "to_org": "", "reason": ""})
@@ -314,10 +273,7 @@ async def test_transfer_keeps_the_responsible_person(desk: Desk) -> None:
 async def test_the_district_sees_escalations_and_decides_an_extension(desk: Desk) -> None:
     client = desk.as_(ALICE)
     cid = desk.ids["new"]
-    await client.post(
-        f"{BASE}c/{cid}/accept",
-        data={"csrf_token": token(await client.get(f"{BASE}c/{cid}/accept"))},
-    )
+    await accept_on_the_page(client, cid)
     url = f"{BASE}c/{cid}/extension"
     form = await client.get(url)
     bad = await client.post(
@@ -354,10 +310,7 @@ async def test_the_district_sees_escalations_and_decides_an_extension(desk: Desk
 async def test_the_district_assigns_an_escalated_complaint_from_its_page(desk: Desk) -> None:
     client = desk.as_(ALICE)
     cid = desk.ids["spare"]
-    await client.post(
-        f"{BASE}c/{cid}/accept",
-        data={"csrf_token": token(await client.get(f"{BASE}c/{cid}/accept"))},
-    )
+    await accept_on_the_page(client, cid)
     office = desk.as_(HEPING)
     before = await office.get(f"{BASE}c/{cid}")
     assert f"c/{cid}/assign" not in before.text  # nothing escalated: no button
@@ -493,10 +446,7 @@ async def test_the_district_takes_an_escalated_complaint_over_and_answers_the_ow
     complaint is neither transferred nor assigned again."""
     client = desk.as_(ALICE)
     cid = desk.ids["spare"]
-    await client.post(
-        f"{BASE}c/{cid}/accept",
-        data={"csrf_token": token(await client.get(f"{BASE}c/{cid}/accept"))},
-    )
+    await accept_on_the_page(client, cid)
     office = desk.as_(HEPING)
     refused = await office.get(f"{BASE}c/{cid}/reply")
     assert refused.status_code == 403  # not taken over: the enterprise's to answer

@@ -18,10 +18,10 @@ from schemas import cloudevents
 from schemas.base import Event
 from schemas.inspections import v1 as inspections
 from tests.factories import inspection_failed
-from tests.integration.conftest import header, on_connection, read_topic
+from tests.integration.conftest import NOTIFICATIONS_DLQ as DLQ
+from tests.integration.conftest import dead_letter_of, header, on_connection, read_topic
 
 pytestmark = pytest.mark.integration
-DLQ = "wuye.dlq.notifications"
 
 
 async def send_event(
@@ -149,11 +149,7 @@ async def test_invalid_body_is_dead_lettered_with_the_field_that_failed(
     )
     good = await send_event(producer, topic, inspection_failed())
     await consume_until_handled(kafka_topics, effect_table, topic, record_effect, producer, good.id)
-    dead = await read_topic(
-        kafka_topics, DLQ, until=lambda rs: len(rs) >= 1, keep=lambda r: header(r, "ce_id") == ce.id
-    )
-    assert len(dead) == 1
-    reason = header(dead[0], "x-dlq-reason") or ""
+    reason = await dead_letter_of(kafka_topics, ce.id)
     assert reason.startswith("invalid:"), reason
     assert "district_code" in reason, reason
 
@@ -175,14 +171,7 @@ async def test_handler_that_keeps_failing_is_dead_lettered_after_bounded_retries
     await consume_until_handled(kafka_topics, effect_table, topic, flaky, producer, good.id)
     assert attempts[bad.id] == 3
     assert await effects(effect_table) == [good.id]  # the failed attempts left nothing behind
-    dead = await read_topic(
-        kafka_topics,
-        DLQ,
-        until=lambda rs: len(rs) >= 1,
-        keep=lambda r: header(r, "ce_id") == bad.id,
-    )
-    assert len(dead) == 1
-    assert "handler failed after 3 attempts" in (header(dead[0], "x-dlq-reason") or "")
+    assert "handler failed after 3 attempts" in await dead_letter_of(kafka_topics, bad.id)
 
 
 async def test_transient_handler_failure_is_retried_and_handled_once(

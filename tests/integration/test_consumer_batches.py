@@ -23,10 +23,16 @@ from schemas import cloudevents
 from schemas.base import Event
 from schemas.inspections import v1 as inspections
 from tests.factories import inspection_failed, rectification_overdue
-from tests.integration.conftest import ConnectionHandler, header, on_connection, read_topic
+from tests.integration.conftest import NOTIFICATIONS_DLQ as DLQ
+from tests.integration.conftest import (
+    ConnectionHandler,
+    dead_letter_of,
+    header,
+    on_connection,
+    read_topic,
+)
 
 pytestmark = pytest.mark.integration
-DLQ = "wuye.dlq.notifications"
 TOPIC = "test.batches"
 
 
@@ -142,14 +148,7 @@ async def test_a_failing_handler_rolls_the_batch_back_and_only_its_record_is_dea
     assert await recorded(effects) == [a.id, c.id]  # once each: the batch's try was rolled back
     assert attempts[bad.id] == 3  # the try in the batch counts: max_attempts in all
     assert attempts[a.id] == 2  # in the rolled-back batch, then alone
-    dead = await read_topic(
-        kafka_topics,
-        DLQ,
-        until=lambda rs: len(rs) >= 1,
-        keep=lambda r: header(r, "ce_id") == bad.id,
-    )
-    assert len(dead) == 1
-    assert "handler failed after 3 attempts" in (header(dead[0], "x-dlq-reason") or "")
+    assert "handler failed after 3 attempts" in await dead_letter_of(kafka_topics, bad.id)
 
 
 async def test_an_unreadable_record_sends_the_batch_one_by_one(

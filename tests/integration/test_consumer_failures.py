@@ -28,11 +28,14 @@ from schemas import cloudevents
 from schemas.base import Event
 from schemas.inspections import v1 as inspections
 from tests.factories import inspection_failed
-from tests.integration.conftest import EMPTY_MIGRATIONS, header, on_connection, read_topic
+from tests.integration.conftest import (
+    EMPTY_MIGRATIONS,
+    dead_letter_of,
+    on_connection,
+)
 from tests.integration.test_consumer import Handler, effects, record_effect, send_event, wait_for
 
 pytestmark = pytest.mark.integration
-DLQ = "wuye.dlq.notifications"
 
 
 @pytest.fixture
@@ -85,14 +88,6 @@ async def start_consumer(
     )
     await broker.start()
     return broker
-
-
-async def dead_letter_of(bootstrap: str, event_id: str) -> str:
-    dead = await read_topic(
-        bootstrap, DLQ, until=lambda rs: len(rs) >= 1, keep=lambda r: header(r, "ce_id") == event_id
-    )
-    assert len(dead) == 1, f"no dead letter for {event_id}"
-    return header(dead[0], "x-dlq-reason") or ""
 
 
 async def test_bad_input_refused_by_the_driver_is_dead_lettered_and_the_partition_moves_on(

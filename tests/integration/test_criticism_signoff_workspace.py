@@ -25,7 +25,6 @@ from runtime.registry_copy import RegistryCopy
 from runtime.scheduler import FixedClock
 from runtime.service import build_app
 from runtime.unit_of_work import Delivered
-from runtime.web_session import SessionStore
 from schemas import cloudevents
 from schemas.registry import v1 as registry
 from services.notifications import bootstrap
@@ -35,11 +34,12 @@ from services.notifications.service import issuing
 from services.notifications.settings import NotificationsSettings
 from tests import factories
 from tests.asgi import served
+from tests.workspace_support import Desk as WorkspaceDesk
+from tests.workspace_support import form_token, open_sessions
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 3, 3, 10, 0, tzinfo=CHINA)
 BASE = "/workspace/notifications/"
-COOKIE = "wuye_notifications_session"
 HEPING = Principal("heping-officer", Role.DISTRICT_OFFICE, district_code="120101", name="王科长")
 HEXI = Principal("hexi-officer", Role.DISTRICT_OFFICE, district_code="120103", name="李科长")
 ENTERPRISE = Principal("ent-clerk", Role.ENTERPRISE, enterprise_id="E-0001", name="张经理")
@@ -53,16 +53,8 @@ PROJECTS = (
 
 
 @dataclass
-class Desk:
-    client: httpx.AsyncClient
-    dsn: str
-    cookies: dict[str, str]
+class Desk(WorkspaceDesk):
     drafts: dict[str, list[str]]  # district code -> draft ids
-
-    def as_(self, who: Principal) -> httpx.AsyncClient:
-        self.client.cookies.clear()
-        self.client.cookies.set(COOKIE, self.cookies[who.subject])
-        return self.client
 
 
 @pytest.fixture
@@ -75,8 +67,7 @@ async def desk(fresh_db: str, kafka_topics: str) -> AsyncIterator[Desk]:
     async with served(app, follow_redirects=False) as client:
         pool = await asyncpg.create_pool(fresh_db, min_size=1, max_size=2)
         try:
-            store = SessionStore(pool, clock, service="notifications", secure=False)
-            cookies = {p.subject: await store.open(p) for p in PEOPLE}
+            cookies = await open_sessions(pool, clock, "notifications", PEOPLE)
             async with PgNotificationsUnitOfWork(pool, clock=clock) as uow:
                 await RegistryCopy("projects").apply(uow.connection, [registry.ProjectRegistered(
                     project_id=pid, project_name=name, address="天津市", district_code=code,
@@ -105,17 +96,12 @@ async def desk(fresh_db: str, kafka_topics: str) -> AsyncIterator[Desk]:
         drafts: dict[str, list[str]] = {}
         for r in rows:
             drafts.setdefault(r["district_code"], []).append(r["draft_id"])
-        yield Desk(client, fresh_db, cookies, drafts)
+        yield Desk("notifications", client, fresh_db, cookies, clock, drafts)
 
 
 def token(page: httpx.Response, action: str) -> str:
-    found = re.search(
-        rf'action="{BASE}drafts/[^"]+/{action}"[^>]*>\s*'
-        r'<input type="hidden" name="csrf_token" value="([0-9a-f]+)"',
-        page.text,
-    )
-    assert found, page.text[:3000]
-    return found.group(1)
+    """The CSRF token of a draft's `action` form."""
+    return form_token(page, f'{BASE}drafts/[^"]+/{action}')
 
 
 async def status(dsn: str, draft_id: str) -> tuple[str, str | None]:

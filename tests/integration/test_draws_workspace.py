@@ -5,22 +5,18 @@ another district's draw answers 404."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
-import httpx
 import pytest
 
 from runtime.auth import Principal, Role
 from runtime.calendar import CHINA
 from runtime.scheduler import FixedClock
-from runtime.service import build_app
-from runtime.web_session import SessionStore
-from services.inspections import bootstrap
-from tests.asgi import served
+from tests.inspections_support import inspections_settings, signed_in_pages
+from tests.workspace_support import Desk, fetch_value
+from tests.workspace_support import csrf_token as token
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 3, 3, 10, 0, tzinfo=CHINA)
@@ -28,52 +24,18 @@ HEPING = Principal("heping-officer", Role.DISTRICT_OFFICE, district_code="120101
 NANKAI = Principal("nankai-officer", Role.DISTRICT_OFFICE, district_code="120104", name="赵科长")
 CITY = Principal("city-officer", Role.CITY_OFFICE, name="刘处长")
 BASE = "/workspace/inspections/"
-COOKIE = "wuye_inspections_session"
-TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 ROSTER = "I-101 王明 E-0001\nI-102 李强\nI-103 赵伟 E-0002"
-
-
-@dataclass
-class Desk:
-    client: httpx.AsyncClient
-    dsn: str
-    cookies: dict[str, str]
-
-    def as_(self, who: Principal) -> httpx.AsyncClient:
-        self.client.cookies.clear()
-        self.client.cookies.set(COOKIE, self.cookies[who.subject])
-        return self.client
 
 
 @pytest.fixture
 async def desk(fresh_db: str, kafka_topics: str) -> AsyncIterator[Desk]:
-    settings = bootstrap.InspectionsSettings(
-        database_url=fresh_db, kafka_bootstrap_servers=kafka_topics
-    )
-    clock = FixedClock(NOW)
-    app = build_app(bootstrap.spec(settings), settings, clock=clock)
-    async with served(app, follow_redirects=False) as client:
-        pool = await asyncpg.create_pool(fresh_db, min_size=1, max_size=1)
-        try:
-            store = SessionStore(pool, clock, service="inspections", secure=False)
-            cookies = {p.subject: await store.open(p) for p in (HEPING, NANKAI, CITY)}
-        finally:
-            await pool.close()
-        yield Desk(client, fresh_db, cookies)
-
-
-def token(page: httpx.Response) -> str:
-    found = TOKEN.findall(page.text)
-    assert found, page.text[:2000]
-    return str(found[-1])
+    settings = inspections_settings(fresh_db, kafka_topics)
+    async with signed_in_pages(settings, FixedClock(NOW), (HEPING, NANKAI, CITY)) as desk:
+        yield desk
 
 
 async def count(dsn: str, sql: str) -> int:
-    conn = await asyncpg.connect(dsn)
-    try:
-        return int(await conn.fetchval(sql))
-    finally:
-        await conn.close()
+    return int(await fetch_value(dsn, sql))
 
 
 async def test_a_district_office_draws_and_sees_the_seed_and_the_rerun(desk: Desk) -> None:

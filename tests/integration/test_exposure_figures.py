@@ -26,7 +26,6 @@ from runtime.auth import DevIssuer, Principal, Role
 from runtime.calendar import CHINA
 from runtime.scheduler import FixedClock
 from runtime.service import build_app
-from runtime.web_session import SessionStore
 from schemas import cloudevents
 from schemas.base import Event
 from schemas.campaigns import v1 as campaigns
@@ -39,6 +38,7 @@ from services.exposure.domain import figures as figures_model
 from services.exposure.settings import ExposureSettings
 from tests import factories
 from tests.asgi import served
+from tests.workspace_support import sign_in_client
 
 pytestmark = pytest.mark.integration
 STARTS = date(2089, 3, 1)
@@ -119,8 +119,7 @@ async def figures(
     async with served(app, follow_redirects=False) as client:
         pool = await asyncpg.create_pool(fresh_db, min_size=1, max_size=2)
         try:
-            store = SessionStore(pool, FixedClock(NOW), service="exposure", secure=False)
-            client.cookies.set("wuye_exposure_session", await store.open(CITY))
+            await sign_in_client(client, pool, FixedClock(NOW), "exposure", CITY)
             district = f"19{random.randrange(10_000):04d}"  # noqa: S311 (a test's own district)
             yield Figures(
                 client, producer, f"test-figures-{suffix}", district, f"E-fig-{suffix}",

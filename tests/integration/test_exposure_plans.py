@@ -21,7 +21,6 @@ from runtime.auth import Principal, Role
 from runtime.calendar import CHINA
 from runtime.scheduler import FixedClock
 from runtime.service import build_app
-from runtime.web_session import SessionStore
 from schemas import cloudevents
 from schemas.base import Event
 from schemas.campaigns import v1 as campaigns
@@ -29,6 +28,7 @@ from services.exposure import bootstrap, subscriptions
 from services.exposure.settings import ExposureSettings
 from tests import exposure_workspace_seed as seed
 from tests.asgi import served
+from tests.workspace_support import sign_in_client
 
 pytestmark = pytest.mark.integration
 # Later than any campaign other tests publish on the shared topic: this one is "seen last".
@@ -74,8 +74,7 @@ async def table(
     async with served(app, follow_redirects=False) as client:
         pool = await asyncpg.create_pool(fresh_db, min_size=1, max_size=2)
         try:
-            store = SessionStore(pool, FixedClock(NOW), service="exposure", secure=False)
-            client.cookies.set("wuye_exposure_session", await store.open(CITY))
+            await sign_in_client(client, pool, FixedClock(NOW), "exposure", CITY)
             await seed.projects(pool, NOW)  # 和平区: E-0001, E-0009; 河西区: E-0001
             yield Table(client, pool, producer)
         finally:

@@ -20,11 +20,11 @@ from runtime.auth import DevIssuer, Principal, Role
 from runtime.calendar import CHINA
 from runtime.scheduler import FixedClock
 from runtime.service import build_app
-from runtime.web_session import SessionStore
 from services.exposure import bootstrap
 from services.exposure.settings import ExposureSettings
 from tests import exposure_workspace_seed as seed
 from tests.asgi import served
+from tests.workspace_support import open_sessions
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=CHINA)
@@ -70,8 +70,8 @@ async def desk(fresh_db: str, kafka_topics: str) -> AsyncIterator[Desk]:
     async with served(app, follow_redirects=False) as client:
         pool = await asyncpg.create_pool(fresh_db, min_size=1, max_size=2)
         try:
-            store = SessionStore(pool, FixedClock(NOW), service="exposure", secure=False)
-            cookies = {p.subject: await store.open(p) for p in (HEPING, HEXI, ENTERPRISE, CITY)}
+            people = (HEPING, HEXI, ENTERPRISE, CITY)
+            cookies = await open_sessions(pool, FixedClock(NOW), "exposure", people)
             await seed.projects(pool, T0)
             yield Desk(client, fresh_db, pool, cookies, issuer)
         finally:

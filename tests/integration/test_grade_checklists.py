@@ -20,11 +20,12 @@ from runtime.auth import DevIssuer, Principal, Role
 from runtime.calendar import CHINA
 from runtime.scheduler import FixedClock
 from runtime.service import build_app
-from runtime.web_session import SessionStore
 from services.inspections import bootstrap
 from services.inspections.adapters.registry_tables import PgProjects
 from services.inspections.domain.project_registry import ProjectFacts
 from tests.asgi import served
+from tests.inspections_support import inspections_settings
+from tests.workspace_support import open_sessions
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 3, 3, 10, 0, tzinfo=CHINA)
@@ -50,11 +51,7 @@ class Office:
 @pytest.fixture
 async def office(fresh_db: str, kafka_topics: str) -> AsyncIterator[Office]:
     issuer = DevIssuer.generate()
-    settings = bootstrap.InspectionsSettings(
-        database_url=fresh_db,
-        kafka_bootstrap_servers=kafka_topics,
-        auth_jwt_public_key=issuer.public_key_pem,
-    )
+    settings = inspections_settings(fresh_db, kafka_topics, issuer)
     clock = FixedClock(NOW)
     app = build_app(bootstrap.spec(settings), settings, clock=clock)
     async with served(app, follow_redirects=False) as client:
@@ -73,13 +70,11 @@ async def office(fresh_db: str, kafka_topics: str) -> AsyncIterator[Office]:
                         service_grade="四级",
                     )
                 )
-            cookie = await SessionStore(pool, clock, service="inspections", secure=False).open(
-                HEPING
-            )
+            cookies = await open_sessions(pool, clock, "inspections", (HEPING,))
         finally:
             await pool.close()
         headers = {"Authorization": f"Bearer {issuer.issue(HEPING)}"}
-        yield Office(client, fresh_db, headers, cookie)
+        yield Office(client, fresh_db, headers, cookies[HEPING.subject])
 
 
 def all_pass(template_file: str) -> list[dict[str, str]]:

@@ -10,16 +10,12 @@ import json
 import re
 from typing import Any
 
-import asyncpg
 import httpx
 
 from runtime.auth import DevIssuer
 from runtime.scheduler import FixedClock
-from runtime.service import build_app
-from runtime.web_session import SessionStore
-from services.inspections import bootstrap
 from tests import images
-from tests.asgi import served
+from tests.inspections_support import inspections_settings, signed_in_pages
 from tests.integration.test_inspections_workspace import (
     BASE,
     ENTERPRISE,
@@ -27,12 +23,12 @@ from tests.integration.test_inspections_workspace import (
     HEXI,
     NOW,
     PROJECT,
-    Desk,
     desk,
-    fetch,
-    token,
     walk_group,
 )
+from tests.workspace_support import Desk
+from tests.workspace_support import csrf_token as token
+from tests.workspace_support import fetch_rows as fetch
 
 __all__ = ["desk"]  # the fixture, shared with the workspace tests
 
@@ -224,21 +220,9 @@ async def test_the_api_takes_evidence_photos_and_refuses_a_script(
 ) -> None:
     """POST /api/v1/rectifications/{id}/submissions/with-photos: the same handler as the page."""
     issuer = DevIssuer.generate()
-    settings = bootstrap.InspectionsSettings(
-        database_url=fresh_db,
-        kafka_bootstrap_servers=kafka_topics,
-        auth_jwt_public_key=issuer.public_key_pem,
-    )
-    clock = FixedClock(NOW)
-    app = build_app(bootstrap.spec(settings), settings, clock=clock)
-    async with served(app, follow_redirects=False) as client:
-        pool = await asyncpg.create_pool(fresh_db, min_size=1, max_size=1)
-        try:
-            store = SessionStore(pool, clock, service="inspections", secure=False)
-            cookies = {HEPING.subject: await store.open(HEPING)}
-        finally:
-            await pool.close()
-        desk = Desk(client, fresh_db, cookies, clock)
+    settings = inspections_settings(fresh_db, kafka_topics, issuer)
+    async with signed_in_pages(settings, FixedClock(NOW), (HEPING,)) as desk:
+        client = desk.client
         await file_patrol_with_photos(desk)
         client.cookies.clear()
         orders = await fetch(fresh_db, "SELECT order_id FROM rectification_orders ORDER BY 1")

@@ -8,7 +8,6 @@ import io
 import json
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
@@ -19,14 +18,14 @@ import pytest
 from runtime.auth import Principal, Role
 from runtime.calendar import CHINA
 from runtime.scheduler import FixedClock
-from runtime.service import build_app
 from runtime.unit_of_work import Trace
-from runtime.web_session import SessionStore
-from services.inspections import bootstrap
 from services.inspections.adapters.postgres import SOURCE, PgInspectionsUnitOfWork
 from services.inspections.domain import actors
 from services.inspections.service import rectifications
-from tests.asgi import served
+from tests.inspections_support import inspections_settings, signed_in_pages
+from tests.workspace_support import Desk
+from tests.workspace_support import csrf_token as token
+from tests.workspace_support import fetch_rows as fetch
 
 NOW = datetime(2026, 3, 3, 10, 0, tzinfo=CHINA)  # a Tuesday
 HEPING = Principal("heping-officer", Role.DISTRICT_OFFICE, district_code="120101", name="王科长")
@@ -34,53 +33,14 @@ HEXI = Principal("hexi-officer", Role.DISTRICT_OFFICE, district_code="120103", n
 ENTERPRISE = Principal("ent-clerk", Role.ENTERPRISE, enterprise_id="E-0001", name="张经理")
 PROJECT = "P-120101-0001"  # 和平区·海河花园, enterprise E-0001
 BASE = "/workspace/inspections/"
-COOKIE = "wuye_inspections_session"
-TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 DRAFT = re.compile(r'name="draft_id" value="([^"]+)"')
-
-
-@dataclass
-class Desk:
-    client: httpx.AsyncClient
-    dsn: str
-    cookies: dict[str, str]
-    clock: FixedClock
-
-    def as_(self, who: Principal) -> httpx.AsyncClient:
-        self.client.cookies.clear()
-        self.client.cookies.set(COOKIE, self.cookies[who.subject])
-        return self.client
 
 
 @pytest.fixture
 async def desk(fresh_db: str, kafka_topics: str) -> AsyncIterator[Desk]:
-    settings = bootstrap.InspectionsSettings(
-        database_url=fresh_db, kafka_bootstrap_servers=kafka_topics
-    )
-    clock = FixedClock(NOW)
-    app = build_app(bootstrap.spec(settings), settings, clock=clock)
-    async with served(app, follow_redirects=False) as client:
-        pool = await asyncpg.create_pool(fresh_db, min_size=1, max_size=1)
-        try:
-            store = SessionStore(pool, clock, service="inspections", secure=False)
-            cookies = {p.subject: await store.open(p) for p in (HEPING, HEXI, ENTERPRISE)}
-        finally:
-            await pool.close()
-        yield Desk(client, fresh_db, cookies, clock)
-
-
-def token(page: httpx.Response) -> str:
-    found = TOKEN.findall(page.text)  # the last one: the first is the sign-out form's
-    assert found, page.text[:2000]
-    return str(found[-1])
-
-
-async def fetch(dsn: str, sql: str) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        return await conn.fetch(sql)
-    finally:
-        await conn.close()
+    settings = inspections_settings(fresh_db, kafka_topics)
+    async with signed_in_pages(settings, FixedClock(NOW), (HEPING, HEXI, ENTERPRISE)) as desk:
+        yield desk
 
 
 async def walk_group(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -20,18 +19,17 @@ from runtime.calendar import CHINA
 from runtime.registry_copy import RegistryCopy
 from runtime.scheduler import FixedClock
 from runtime.service import build_app
-from runtime.web_session import SessionStore
 from schemas.registry import v1 as registry
 from services.notifications import bootstrap
 from services.notifications.adapters.postgres import PgNotificationsUnitOfWork
 from services.notifications.domain.notices import Copy, Notice
 from services.notifications.settings import NotificationsSettings
 from tests.asgi import served
+from tests.workspace_support import Desk, form_token, open_sessions
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 3, 3, 10, 0, tzinfo=CHINA)
 BASE = "/workspace/notifications/"
-COOKIE = "wuye_notifications_session"
 INSPECTIONS = "http://127.0.0.1:8002/workspace/inspections/"
 COMPLAINTS = "https://ws.example.cn/workspace/complaints/"
 EXPOSURE = "https://ws.example.cn/workspace/exposure/"
@@ -120,18 +118,6 @@ BY_KIND = tuple(
 )  # fmt: skip
 
 
-@dataclass
-class Desk:
-    client: httpx.AsyncClient
-    dsn: str
-    cookies: dict[str, str]
-
-    def as_(self, who: Principal) -> httpx.AsyncClient:
-        self.client.cookies.clear()
-        self.client.cookies.set(COOKIE, self.cookies[who.subject])
-        return self.client
-
-
 @pytest.fixture
 async def desk(fresh_db: str, kafka_topics: str) -> AsyncIterator[Desk]:
     settings = NotificationsSettings(
@@ -147,8 +133,7 @@ async def desk(fresh_db: str, kafka_topics: str) -> AsyncIterator[Desk]:
     async with served(app, follow_redirects=False) as client:
         pool = await asyncpg.create_pool(fresh_db, min_size=1, max_size=2)
         try:
-            store = SessionStore(pool, clock, service="notifications", secure=False)
-            cookies = {p.subject: await store.open(p) for p in PEOPLE}
+            cookies = await open_sessions(pool, clock, "notifications", PEOPLE)
             async with PgNotificationsUnitOfWork(pool, clock=clock) as uow:
                 await RegistryCopy("projects").apply(uow.connection, [registry.ProjectRegistered(
                     project_id="P-120101-0001", project_name="和平区·海河花园",
@@ -160,18 +145,12 @@ async def desk(fresh_db: str, kafka_topics: str) -> AsyncIterator[Desk]:
                 await uow.commit()
         finally:
             await pool.close()
-        yield Desk(client, fresh_db, cookies)
+        yield Desk("notifications", client, fresh_db, cookies, clock)
 
 
 def read_token(page: httpx.Response, notice_id: str) -> str:
     """The CSRF token of the form that marks this notice read."""
-    found = re.search(
-        rf'action="{BASE}notices/{notice_id}/read[^"]*"[^>]*>\s*'
-        r'<input type="hidden" name="csrf_token" value="([0-9a-f]+)"',
-        page.text,
-    )
-    assert found, page.text[:3000]
-    return found.group(1)
+    return form_token(page, f'{BASE}notices/{notice_id}/read[^"]*')
 
 
 async def read_at(dsn: str, notice_id: str, kind: str, rid: str) -> datetime | None:

@@ -34,14 +34,13 @@ from runtime.scheduler import FixedClock
 from runtime.service import build_app
 from runtime.settings import Settings
 from runtime.unit_of_work import Trace
-from services.complaints import bootstrap
 from services.complaints.adapters import reference
 from services.complaints.domain import geo
 from services.complaints.entrypoints import complaints_http, open311
 from services.complaints.service import intake
-from services.complaints.settings import ComplaintsSettings
 from tests import images
 from tests.asgi import live_served, served
+from tests.complaints_support import api_spec, complaints_settings
 from tests.factories import complaints_unit, register_complaint_project
 
 pytestmark = pytest.mark.integration
@@ -203,21 +202,18 @@ async def api(
         await _project(pool, "p-1", "ent-a", "120101", P1_AT, P1_ADDRESS)
         await _project(pool, "p-2", "ent-b", "120102", P2_AT, "天津市和平区成都道 8 号")
 
-    settings = ComplaintsSettings(
-        database_url=fresh_db,
-        kafka_bootstrap_servers=kafka_topics,
-        auth_jwt_public_key=issuer.public_key_pem,
+    settings = complaints_settings(
+        fresh_db,
+        kafka_topics,
+        issuer,
         open311_api_keys={"civic-app": hashlib.sha256(KEY.encode()).hexdigest()},
         open311_media_url_origins=(image_host.origin,),
         open311_media_fetch_timeout_s=1.0,
     )
-    spec = dataclasses.replace(
-        bootstrap.spec(settings),
+    spec = api_spec(
+        settings,
         title="open311 test",
-        version="0",
         routers=(complaints_http.router, open311.router),
-        consumers=(),
-        jobs=(),
         on_startup=(projects,),
     )
     app = build_app(spec, settings, clock=FixedClock(T0))

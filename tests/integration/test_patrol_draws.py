@@ -21,7 +21,7 @@ import pytest
 from runtime import db
 from runtime.auth import DevIssuer, Principal, Role
 from runtime.scheduler import SystemClock
-from runtime.service import ServiceSpec, build_app
+from runtime.service import build_app
 from runtime.unit_of_work import Delivered
 from schemas import cloudevents
 from schemas.inspections import v1 as inspections
@@ -32,16 +32,16 @@ from services.exposure.adapters.postgres import PgExposureUnitOfWork
 from services.exposure.entrypoints import board as board_pages
 from services.exposure.entrypoints import board_api
 from services.exposure.settings import ExposureSettings
-from services.inspections import bootstrap
 from services.inspections.adapters.registry_tables import PgProjects
 from services.inspections.domain.patrol_draw import DrawInputs, DrawProject, Inspector, draw
 from services.inspections.domain.project_registry import ProjectFacts
 from services.inspections.entrypoints import draws_http
 from tests.asgi import served
+from tests.inspections_support import api_spec, inspections_settings
 from tests.integration.conftest import read_topic
+from tests.workspace_support import fetch_rows
 
 pytestmark = pytest.mark.integration
-MIGRATIONS = Path("services/inspections/migrations")
 TOPIC = DRAWS_TOPIC = "wuye.inspections.draws"
 EXPOSURE_POLICY = policy_file.load(Path("services/exposure/data/publication.toml"))
 ROSTER: list[dict[str, Any]] = [
@@ -63,29 +63,14 @@ class Api:
         return {"Authorization": f"Bearer {self.issuer.issue(who)}"}
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(self.db_url)
-        try:
-            return list(await conn.fetch(sql, *args))
-        finally:
-            await conn.close()
+        return await fetch_rows(self.db_url, sql, *args)
 
 
 @pytest.fixture
 async def api(fresh_db: str, kafka_topics: str) -> AsyncIterator[Api]:
     issuer = DevIssuer.generate()
-    settings = bootstrap.InspectionsSettings(
-        database_url=fresh_db,
-        kafka_bootstrap_servers=kafka_topics,
-        auth_jwt_public_key=issuer.public_key_pem,
-    )
-    spec = ServiceSpec(
-        name="inspections",
-        title="patrol draws test",
-        version="0",
-        migrations=MIGRATIONS,
-        routers=(draws_http.router,),
-        compose=bootstrap.composer(settings),  # loads the demo registry
-    )
+    settings = inspections_settings(fresh_db, kafka_topics, issuer)
+    spec = api_spec(settings, title="patrol draws test", routers=(draws_http.router,))
     async with served(build_app(spec, settings)) as client:
         conn = await asyncpg.connect(fresh_db)
         try:

@@ -12,7 +12,6 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -22,17 +21,17 @@ import pytest
 from runtime.auth import DevIssuer, Principal, Role
 from runtime.calendar import CHINA
 from runtime.scheduler import FixedClock
-from runtime.service import ServiceSpec, build_app
-from runtime.web_session import SessionStore
+from runtime.service import build_app
 from schemas import cloudevents
 from schemas.inspections import v1 as inspections
-from services.inspections import bootstrap
 from services.inspections.entrypoints import facilities_http, jobs
 from tests.asgi import served
+from tests.inspections_support import api_spec, inspections_settings, signed_in_pages
 from tests.integration.conftest import read_topic
+from tests.workspace_support import Desk, fetch_rows
+from tests.workspace_support import csrf_token as csrf
 
 pytestmark = pytest.mark.integration
-MIGRATIONS = Path("services/inspections/migrations")
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=CHINA)
 TOPIC = "wuye.inspections.events"
 PROJECT = "P-120101-0001"  # E-0001's, in 和平区 (the demo registry)
@@ -57,29 +56,14 @@ class Api:
         return {"Authorization": f"Bearer {self.issuer.issue(who)}"}
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(self.dsn)
-        try:
-            return list(await conn.fetch(sql, *args))
-        finally:
-            await conn.close()
+        return await fetch_rows(self.dsn, sql, *args)
 
 
 @pytest.fixture
 async def api(fresh_db: str, kafka_topics: str) -> AsyncIterator[Api]:
     issuer = DevIssuer.generate()
-    settings = bootstrap.InspectionsSettings(
-        database_url=fresh_db,
-        kafka_bootstrap_servers=kafka_topics,
-        auth_jwt_public_key=issuer.public_key_pem,
-    )
-    spec = ServiceSpec(
-        name="inspections",
-        title="statutory intervals test",
-        version="0",
-        migrations=MIGRATIONS,
-        routers=(facilities_http.router,),
-        compose=bootstrap.composer(settings),  # loads the demo registry
-    )
+    settings = inspections_settings(fresh_db, kafka_topics, issuer)
+    spec = api_spec(settings, title="statutory intervals test", routers=(facilities_http.router,))
     async with served(build_app(spec, settings, clock=FixedClock(NOW))) as client:
         yield Api(client, issuer, fresh_db, kafka_topics)
 
@@ -272,47 +256,18 @@ async def test_roles_and_scopes_are_refused(api: Api) -> None:
 # -- the pages, in-process ----------------------------------------------------------------------
 
 PAGES = "/workspace/inspections/"
-COOKIE = "wuye_inspections_session"
 E1_CLERK = Principal("e1-clerk", Role.ENTERPRISE, enterprise_id="E-0001", name="张经理")
 HEPING = Principal("heping-officer", Role.DISTRICT_OFFICE, district_code="120101", name="王科长")
 NANKAI = Principal("nankai-officer", Role.DISTRICT_OFFICE, district_code="120104", name="赵科长")
 OWNER = Principal("owner-1", Role.OWNER, name="业主")
 
 
-@dataclass
-class Desk:
-    client: httpx.AsyncClient
-    dsn: str
-    cookies: dict[str, str]
-
-    def as_(self, who: Principal) -> httpx.AsyncClient:
-        self.client.cookies.clear()
-        self.client.cookies.set(COOKIE, self.cookies[who.subject])
-        return self.client
-
-
 @pytest.fixture
 async def desk(fresh_db: str, kafka_topics: str) -> AsyncIterator[Desk]:
-    settings = bootstrap.InspectionsSettings(
-        database_url=fresh_db, kafka_bootstrap_servers=kafka_topics
-    )
-    clock = FixedClock(NOW)
-    app = build_app(bootstrap.spec(settings), settings, clock=clock)
-    async with served(app, follow_redirects=False) as client:
-        pool = await asyncpg.create_pool(fresh_db, min_size=1, max_size=1)
-        try:
-            store = SessionStore(pool, clock, service="inspections", secure=False)
-            people = (E1_CLERK, HEPING, NANKAI, OWNER)
-            cookies = {p.subject: await store.open(p) for p in people}
-        finally:
-            await pool.close()
-        yield Desk(client, fresh_db, cookies)
-
-
-def csrf(page: httpx.Response) -> str:
-    found = re.findall(r'name="csrf_token" value="([0-9a-f]+)"', page.text)
-    assert found, page.text[:2000]
-    return str(found[-1])
+    settings = inspections_settings(fresh_db, kafka_topics)
+    people = (E1_CLERK, HEPING, NANKAI, OWNER)
+    async with signed_in_pages(settings, FixedClock(NOW), people) as desk:
+        yield desk
 
 
 async def test_the_pages_register_record_and_refuse_by_role_and_scope(desk: Desk) -> None:
@@ -363,11 +318,7 @@ async def test_the_pages_register_record_and_refuse_by_role_and_scope(desk: Desk
 
 
 async def desk_rows(desk: Desk, sql: str) -> int:
-    conn = await asyncpg.connect(desk.dsn)
-    try:
-        return len(await conn.fetch(sql))
-    finally:
-        await conn.close()
+    return len(await fetch_rows(desk.dsn, sql))
 
 
 async def test_a_long_list_is_cut_by_due_date_and_the_counts_stay_whole(
@@ -397,18 +348,9 @@ async def test_a_long_list_is_cut_by_due_date_and_the_counts_stay_whole(
     from services.inspections.entrypoints import workspace_facilities
 
     monkeypatch.setattr(workspace_facilities, "LISTED", 2)
-    settings = bootstrap.InspectionsSettings(
-        database_url=api.dsn, kafka_bootstrap_servers=api.bootstrap
-    )
-    app = build_app(bootstrap.spec(settings), settings, clock=FixedClock(NOW))
-    async with served(app, follow_redirects=False) as client:
-        pool = await asyncpg.create_pool(api.dsn, min_size=1, max_size=1)
-        try:
-            store = SessionStore(pool, FixedClock(NOW), service="inspections", secure=False)
-            client.cookies.set(COOKIE, await store.open(HEPING))
-        finally:
-            await pool.close()
-        page = await client.get(PAGES + "facilities")
+    settings = inspections_settings(api.dsn, api.bootstrap)
+    async with signed_in_pages(settings, FixedClock(NOW), [HEPING]) as office:
+        page = await office.as_(HEPING).get(PAGES + "facilities")
     assert page.status_code == 200
     counts = re.findall(r"<li><strong>(\d+)</strong>", page.text)
     assert counts[:2] == ["4", "2"]  # registered, overdue: the totals

@@ -7,25 +7,21 @@ them. One answer per household still holds, also for two answers sent at once wi
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import asyncpg
 import httpx
 import pytest
 
-from runtime.auth import DevIssuer, Principal, Role
+from runtime.auth import Principal, Role
 from runtime.calendar import CHINA
 from runtime.scheduler import FixedClock
-from runtime.service import build_app
-from runtime.web_session import SessionStore
 from schemas.campaigns import v1 as campaigns
-from services.complaints import bootstrap
-from tests.asgi import served
-from tests.factories import keep_campaign_phase, register_complaint_project
+from tests.complaints_support import ComplaintsDesk, complaints_pages
+from tests.factories import keep_campaign_phase
+from tests.workspace_support import fetch_rows as fetch
 
 pytestmark = pytest.mark.integration
 IN_PHASE = datetime(2026, 6, 10, 9, 0, tzinfo=CHINA)
@@ -43,59 +39,30 @@ COMMENTS = (
     "保安很负责,业主张三",
     "绿化不错",
 )
-COOKIE = "wuye_complaints_session"
 PAGE = "/workspace/complaints/survey-comments"
 
 
-@dataclass
-class Surveys:
-    client: httpx.AsyncClient
-    dsn: str
-    clock: FixedClock
-    cookies: dict[str, str]
-    issuer: DevIssuer
+Surveys = ComplaintsDesk
 
-    def bearer(self, who: Principal) -> dict[str, str]:
-        self.client.cookies.clear()
-        return {"Authorization": f"Bearer {self.issuer.issue(who)}"}
 
-    def as_(self, who: Principal) -> httpx.AsyncClient:
-        self.client.cookies.clear()
-        self.client.cookies.set(COOKIE, self.cookies[who.subject])
-        return self.client
+async def in_the_implementation_phase(pool: asyncpg.Pool) -> None:
+    """The quality month's implementation phase, as the campaigns topic would announce it."""
+    await keep_campaign_phase(
+        pool,
+        campaigns.CampaignPhaseStarted(
+            campaign_id="quality-month-2026", phase="implementation",
+            phase_title_zh="实施阶段", starts_on=date(2026, 6, 1),
+            ends_on=date(2026, 6, 30), title_zh="物业服务质量提升活动",
+        ),
+    )  # fmt: skip
 
 
 @pytest.fixture
 async def surveys(fresh_db: str, kafka_topics: str) -> AsyncIterator[Surveys]:
-    issuer = DevIssuer.generate()
-    settings = bootstrap.ComplaintsSettings(
-        database_url=fresh_db,
-        kafka_bootstrap_servers=kafka_topics,
-        auth_jwt_public_key=issuer.public_key_pem,
-    )
     clock = FixedClock(IN_PHASE)
-    spec = dataclasses.replace(bootstrap.spec(settings), consumers=(), jobs=())
-    app = build_app(spec, settings, clock=clock)
-    async with served(app, follow_redirects=False) as client:
-        pool = await asyncpg.create_pool(fresh_db, min_size=1, max_size=2)
-        try:
-            for project, ent, district in (("p-1", "ent-a", "120101"), ("p-2", "ent-b", "120103")):
-                await register_complaint_project(
-                    pool, project, ent, district, occurred_at=IN_PHASE - timedelta(days=60)
-                )
-            await keep_campaign_phase(
-                pool,
-                campaigns.CampaignPhaseStarted(
-                    campaign_id="quality-month-2026", phase="implementation",
-                    phase_title_zh="实施阶段", starts_on=date(2026, 6, 1),
-                    ends_on=date(2026, 6, 30), title_zh="物业服务质量提升活动",
-                ),
-            )  # fmt: skip
-            store = SessionStore(pool, clock, service="complaints", secure=False)
-            cookies = {p.subject: await store.open(p) for p in PEOPLE}
-        finally:
-            await pool.close()
-        yield Surveys(client, fresh_db, clock, cookies, issuer)
+    seed = in_the_implementation_phase
+    async with complaints_pages(fresh_db, kafka_topics, clock, PEOPLE, seed) as surveys:
+        yield surveys
 
 
 async def answer(s: Surveys, token: str, comment: str | None) -> httpx.Response:
@@ -166,11 +133,3 @@ async def test_comments_are_read_by_the_enterprise_and_the_offices_masked_once_c
     raw = json.dumps([bytes(r["payload"]).decode() for r in events], ensure_ascii=False)
     for text in ("维修太慢", "保安很负责", "绿化不错", "同时提交"):
         assert text not in raw
-
-
-async def fetch(dsn: str, sql: str, *args: object) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        return await conn.fetch(sql, *args)
-    finally:
-        await conn.close()

@@ -5,7 +5,6 @@ implementation phase, one answer per token, closing with the scores, SurveyMissi
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -25,11 +24,10 @@ from runtime.settings import Settings
 from runtime.unit_of_work import Delivered, Trace
 from schemas import cloudevents
 from schemas.campaigns import v1 as campaigns
-from services.complaints import bootstrap
 from services.complaints.entrypoints import jobs, surveys_http
 from services.complaints.service import survey_handling
-from services.complaints.settings import ComplaintsSettings
 from tests.asgi import served
+from tests.complaints_support import api_spec, complaints_settings
 from tests.factories import complaints_unit, keep_campaign_phase, register_complaint_project
 
 pytestmark = pytest.mark.integration
@@ -269,19 +267,9 @@ async def test_http_open_answer_results(fresh_db: str, kafka_topics: str) -> Non
     async def setup(pool: asyncpg.Pool, _settings: Settings) -> None:
         await _setup(pool)
 
-    settings = ComplaintsSettings(
-        database_url=fresh_db,
-        kafka_bootstrap_servers=kafka_topics,
-        auth_jwt_public_key=issuer.public_key_pem,
-    )
-    spec = dataclasses.replace(
-        bootstrap.spec(settings),
-        title="surveys test",
-        version="0",
-        routers=(surveys_http.router,),
-        consumers=(),
-        jobs=(),
-        on_startup=(setup,),
+    settings = complaints_settings(fresh_db, kafka_topics, issuer)
+    spec = api_spec(
+        settings, title="surveys test", routers=(surveys_http.router,), on_startup=(setup,)
     )
     clock = FixedClock(datetime(2026, 5, 20, tzinfo=CHINA))
     app = build_app(spec, settings, clock=clock)

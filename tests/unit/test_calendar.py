@@ -21,11 +21,6 @@ def load(*years: int) -> list[dict[str, Any]]:
     return [json.loads((CALENDARS / f"cn-{y}.json").read_text(encoding="utf-8")) for y in years]
 
 
-@pytest.fixture(scope="module")
-def cal() -> WorkingCalendar:
-    return WorkingCalendar.from_data(load(2011, 2012))
-
-
 def at(y: int, m: int, d: int, hh: int = 10, mm: int = 0) -> datetime:
     return datetime(y, m, d, hh, mm, tzinfo=CHINA)
 

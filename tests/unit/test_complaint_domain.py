@@ -18,27 +18,10 @@ from services.complaints.adapters import categories_json, sla_json
 from services.complaints.domain import categories as complaint_categories
 from services.complaints.domain import complaint as c
 from services.complaints.domain import sla
+from tests.unit.conftest import categories_data
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "services" / "complaints" / "data"
-
-
-def categories_data() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((DATA / "categories.json").read_text(encoding="utf-8"))
-    return data
-
-
-@pytest.fixture(scope="module")
-def cal() -> WorkingCalendar:
-    return WorkingCalendar.from_data(
-        json.loads((ROOT / "reference" / "calendars" / f"cn-{y}.json").read_text(encoding="utf-8"))
-        for y in (2011, 2012)
-    )
-
-
-@pytest.fixture(scope="module")
-def categories() -> complaint_categories.Categories:
-    return categories_json.parse(categories_data())
 
 
 @pytest.fixture(scope="module")

@@ -32,16 +32,6 @@ def sla_data() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def cal() -> WorkingCalendar:
-    return WorkingCalendar.from_data(load(2011, 2012))
-
-
-@pytest.fixture(scope="module")
-def categories() -> complaint_categories.Categories:
-    return categories_json.parse(json.loads((DATA / "categories.json").read_text(encoding="utf-8")))
-
-
-@pytest.fixture(scope="module")
 def policy(categories: complaint_categories.Categories) -> sla.SlaPolicy:
     return sla_json.parse(sla_data(), categories.ids)
 

@@ -18,14 +18,6 @@ DEADLINES = ROOT / "services" / "inspections" / "data" / "deadlines.json"
 
 
 @pytest.fixture(scope="module")
-def cal() -> WorkingCalendar:
-    return WorkingCalendar.from_data(
-        json.loads((ROOT / "reference" / "calendars" / f"cn-{y}.json").read_text(encoding="utf-8"))
-        for y in (2011, 2012)
-    )
-
-
-@pytest.fixture(scope="module")
 def policy() -> r.DeadlinePolicy:
     return r.DeadlinePolicy.from_data(json.loads(DEADLINES.read_text(encoding="utf-8")))
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from runtime.scheduler import FixedClock
 from runtime.unit_of_work import EventFailed, Trace
+from schemas.base import Event
 from schemas.inspections import v1 as inspections
 from schemas.notifications import v1 as notifications
 from services.notifications.adapters.memory import MemoryStore
@@ -173,11 +175,12 @@ async def test_criticism_numbers_run_per_district_and_year() -> None:
     ]
 
 
-async def test_a_receipt_to_an_owner_is_personal_and_never_published() -> None:
-    db = store()
-    filed = event(
+def complaint_filed(complaint_id: str, **more: Any) -> Event:
+    """ComplaintFiled of a normal water complaint filed on the web at NOW about E-0001's project
+    in 和平区 (`owner_account` in `more` for a signed-in owner)."""
+    return event(
         "cn.tj.wuye.complaints.ComplaintFiled.v1",
-        complaint_id="C-1",
+        complaint_id=complaint_id,
         project_id="P-120101-0001",
         enterprise_id="E-0001",
         district_code="120101",
@@ -185,8 +188,13 @@ async def test_a_receipt_to_an_owner_is_personal_and_never_published() -> None:
         urgency="normal",
         channel="web",
         filed_at=NOW,
-        owner_account="owner-42",
+        **more,
     )
+
+
+async def test_a_receipt_to_an_owner_is_personal_and_never_published() -> None:
+    db = store()
+    filed = complaint_filed("C-1", owner_account="owner-42")
     uow = db.unit()
 
     await NOTICES(uow, [delivered(filed)])
@@ -201,17 +209,7 @@ async def test_a_receipt_to_an_owner_is_personal_and_never_published() -> None:
 
 async def test_an_anonymous_filing_brings_no_receipt_only_the_enterprise_notice() -> None:
     db = store()
-    filed = event(
-        "cn.tj.wuye.complaints.ComplaintFiled.v1",
-        complaint_id="C-2",
-        project_id="P-120101-0001",
-        enterprise_id="E-0001",
-        district_code="120101",
-        category="water",
-        urgency="normal",
-        channel="web",
-        filed_at=NOW,
-    )
+    filed = complaint_filed("C-2")
     uow = db.unit()
 
     await NOTICES(uow, [delivered(filed)])
