@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,10 @@ from deploy.local.stack import Keycloak, KeycloakExited, StackConfig
 def test_a_live_process_counts_by_its_command_line_and_a_reused_pid_does_not() -> None:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "marker-x"])
     try:
+        for _ in range(100):  # until its exec is done (before, the line is the parent's or empty)
+            if "marker-x" in stack._cmdline(child.pid):
+                break
+            time.sleep(0.05)
         assert stack._runs(child.pid, "marker-x")
         assert not stack._runs(child.pid, "keycloak")  # a pid now used by something else
     finally:
