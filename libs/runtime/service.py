@@ -104,6 +104,11 @@ class ServiceSpec:
     sign_in: bool = False
 
 
+# How long shutdown lets a Kafka connection attempt in hand finish (a reachable broker answers in
+# well under a second; an unreachable one is cancelled after this).
+SHUTDOWN_CONNECT_GRACE_S = 10.0
+
+
 @dataclass
 class KafkaLink:
     """The consumers' side of Kafka, connected in the background (`_connect_kafka`)."""
@@ -113,6 +118,10 @@ class KafkaLink:
     dead_letters: AIOKafkaProducer | None = None
     attempts: int = 0
     last_error: str | None = None
+    # Set at shutdown: the connector finishes the attempt in hand and tries no more. It is not
+    # cancelled mid-attempt unless that takes too long: aiokafka leaks the socket of a bootstrap
+    # cancelled between connecting and its metadata answer ("Unclosed AIOKafkaConnection").
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def connected(self) -> bool:
@@ -232,7 +241,10 @@ def build_app(spec: ServiceSpec, settings: Settings, *, clock: Clock | None = No
             # fails cannot keep the others from running: the connector (if Kafka never came),
             # consumers (they finish the record in hand and commit), then the dead-letter
             # producer, the relay, the pool.
-            connector.cancel()
+            link.stopping.set()
+            finished, _ = await asyncio.wait({connector}, timeout=SHUTDOWN_CONNECT_GRACE_S)
+            if not finished:
+                connector.cancel()
             await _step("kafka_connector", _cancelled(connector), 15)
             if link.broker is not None:
                 await _step("consumers", link.broker.stop(), 20)
@@ -307,7 +319,7 @@ async def _connect_kafka(
     """Start the dead-letter producer and the consumers, retrying until Kafka answers."""
     if not spec.consumers:
         return
-    while True:
+    while not link.stopping.is_set():
         link.attempts += 1
         broker: KafkaBroker | None = None
         try:
@@ -339,7 +351,8 @@ async def _connect_kafka(
                 retry_in_s=delay,
                 part="consumers" if link.dead_letters is not None else "dead_letter_producer",
             )
-            await asyncio.sleep(delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(link.stopping.wait(), delay)
             continue
         link.broker, link.last_error = broker, None
         log.info(
