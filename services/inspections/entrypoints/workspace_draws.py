@@ -4,6 +4,8 @@ result. Translators only: the same policy and service functions as `draws_http`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -11,7 +13,7 @@ from runtime import workspace
 from runtime.auth import Principal
 from runtime.errors import DomainError, Message
 from runtime.http import RequestTrace
-from runtime.web_session import CurrentSession
+from runtime.web_session import CurrentSession, Session
 from services.inspections.domain import patrol_draw
 from services.inspections.domain.patrol_draw import Inspector
 from services.inspections.entrypoints import policy
@@ -56,6 +58,26 @@ def parse_roster(text: str) -> tuple[list[Inspector] | None, Message | None]:
     return (out or None), None
 
 
+async def _office_form(
+    request: Request,
+    session: Session,
+    deps: InspectionsDeps,
+    form: str,
+    refusal_of: Callable[[Principal], Message | None],
+) -> tuple[workspace.WorkspacePage, dict[str, str], str] | Response:
+    """A district office's posted form: its fields and district, or the refusal page (a stale
+    form, a role that may not, no district)."""
+    p = page(request, session, deps)
+    fields = await workspace.posted_form(request, session, form)
+    if isinstance(fields, Message):
+        return workspace.refused(env, p, fields)
+    refusal = refusal_of(session.principal)
+    district = session.principal.district_code
+    if refusal is not None or district is None:
+        return workspace.refused(env, p, refusal or policy.NO_DISTRICT)
+    return p, fields, district
+
+
 @router.get(BASE + "draws", response_class=HTMLResponse)
 async def draws(request: Request, session: CurrentSession, deps: Deps) -> Response:
     p = page(request, session, deps)
@@ -78,14 +100,10 @@ async def draws(request: Request, session: CurrentSession, deps: Deps) -> Respon
 async def draw(
     request: Request, session: CurrentSession, deps: Deps, trace: RequestTrace
 ) -> Response:
-    p = page(request, session, deps)
-    fields = await workspace.posted_form(request, session, FORM)
-    if isinstance(fields, Message):
-        return workspace.refused(env, p, fields)
-    refusal = policy.draw_refusal(session.principal)
-    district = session.principal.district_code
-    if refusal is not None or district is None:
-        return workspace.refused(env, p, refusal or policy.NO_DISTRICT)
+    posted = await _office_form(request, session, deps, FORM, policy.draw_refusal)
+    if isinstance(posted, Response):
+        return posted
+    p, fields, district = posted
     values = {k: fields.get(k, v)[:20000] for k, v in DEFAULTS.items()}
     roster, problem = parse_roster(values["roster"])
     if problem is not None:
@@ -159,14 +177,10 @@ async def roster(request: Request, session: CurrentSession, deps: Deps) -> Respo
 
 @router.post(BASE + "draws/roster", response_class=HTMLResponse)
 async def add_to_roster(request: Request, session: CurrentSession, deps: Deps) -> Response:
-    p = page(request, session, deps)
-    fields = await workspace.posted_form(request, session, ROSTER_FORM)
-    if isinstance(fields, Message):
-        return workspace.refused(env, p, fields)
-    refusal = policy.roster_refusal(session.principal)
-    district = session.principal.district_code
-    if refusal is not None or district is None:
-        return workspace.refused(env, p, refusal or policy.NO_DISTRICT)
+    posted = await _office_form(request, session, deps, ROSTER_FORM, policy.roster_refusal)
+    if isinstance(posted, Response):
+        return posted
+    p, fields, district = posted
     values = {k: fields.get(k, "")[:2000] for k in ROSTER_FIELDS}
     conflicts = values["conflicts"].replace("，", " ").replace(",", " ").split()
     try:
@@ -185,14 +199,10 @@ async def add_to_roster(request: Request, session: CurrentSession, deps: Deps) -
 async def deactivate(
     inspector_id: str, request: Request, session: CurrentSession, deps: Deps
 ) -> Response:
-    p = page(request, session, deps)
-    fields = await workspace.posted_form(request, session, ROSTER_FORM)
-    if isinstance(fields, Message):
-        return workspace.refused(env, p, fields)
-    refusal = policy.roster_refusal(session.principal)
-    district = session.principal.district_code
-    if refusal is not None or district is None:
-        return workspace.refused(env, p, refusal or policy.NO_DISTRICT)
+    posted = await _office_form(request, session, deps, ROSTER_FORM, policy.roster_refusal)
+    if isinstance(posted, Response):
+        return posted
+    p, _fields, district = posted
     try:
         await patrol_draws.deactivate(
             deps.units(), district, inspector_id, by=session.principal.subject
