@@ -12,13 +12,16 @@ parsed dicts to `WorkingCalendar.from_data`.
 The official files are the authority. A year without one may come from a `provisional` source
 (`runtime.provisional_calendar`: the statutory holidays of the maintained `holidays` library, without
 the 调休 the State Council has not yet published), so the city does not stop at New Year; every
-deadline records which calendar produced it (`basis`: e.g. `official:2026`,
-`provisional:holidays-0.108:2027`). A year neither gives raises `CalendarError`: guessing "every
+deadline records which calendar produced it (`basis`: e.g. `official:2026@5d41402a`, the year
+and a fingerprint of the file's dates, so a corrected file for the same year is told apart from the
+one it replaced; `provisional:holidays-0.108:2027`). A year neither gives raises `CalendarError`: guessing "every
 weekday works" would quietly give wrong deadlines at New Year.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -58,8 +61,20 @@ class ProvisionalYear:
 ProvisionalSource = Callable[[int], ProvisionalYear | None]
 
 
-def official_label(year: int) -> str:
-    return f"official:{year}"
+def official_label(year: int, version: str) -> str:
+    return f"official:{year}@{version}"
+
+
+def fingerprint(holidays: Iterable[Holiday], make_up_days: Iterable[date]) -> str:
+    """The version of an official year: the first 8 hex digits of the SHA-256 of its dates and
+    names in a canonical order (the file's layout, its `source` note and key order do not count,
+    a changed, added or removed day does)."""
+    canonical = {
+        "holidays": sorted((h.day.isoformat(), h.name_zh, h.name_en) for h in holidays),
+        "working_days": sorted(d.isoformat() for d in make_up_days),
+    }
+    text = json.dumps(canonical, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 @dataclass(frozen=True)
@@ -68,6 +83,8 @@ class WorkingCalendar:
     holidays: Mapping[date, Holiday]
     make_up_days: frozenset[date]  # weekend days that are working days (调休上班)
     provisional: ProvisionalSource | None = field(default=None, compare=False)
+    # official year -> its fingerprint (`fingerprint`), recorded in the basis labels
+    versions: Mapping[int, str] = field(default_factory=dict)
     # provisional years looked up so far (the source is asked once per year and process)
     _extra: dict[int, tuple[WorkingCalendar, str] | None] = field(
         default_factory=dict, compare=False, repr=False
@@ -82,6 +99,7 @@ class WorkingCalendar:
         loaded: set[int] = set()
         holidays: dict[date, Holiday] = {}
         make_up: set[date] = set()
+        versions: dict[int, str] = {}
         for doc in years:
             year = _year(doc)
             if year in loaded:
@@ -109,9 +127,13 @@ class WorkingCalendar:
                         f"{day} is a Monday-Friday; only a weekend day can be a make-up working day",
                     )
                 make_up.add(day)
+            versions[year] = fingerprint(
+                (h for h in holidays.values() if h.day.year == year),
+                (d for d in make_up if d.year == year),
+            )
         if not loaded:
             raise CalendarError("empty", "未加载任何年份的日历", "no calendar year given")
-        return cls(frozenset(loaded), holidays, frozenset(make_up), provisional)
+        return cls(frozenset(loaded), holidays, frozenset(make_up), provisional, versions=versions)
 
     def _provisional_year(self, year: int) -> tuple[WorkingCalendar, str] | None:
         if year not in self._extra:
@@ -130,10 +152,10 @@ class WorkingCalendar:
         return self._extra[year]
 
     def label(self, year: int) -> str:
-        """The calendar a year's days come from: `official:<year>`, a provisional source's label,
-        or CalendarError when neither has the year."""
+        """The calendar a year's days come from: `official:<year>@<fingerprint>`, a provisional
+        source's label, or CalendarError when neither has the year."""
         if year in self.years:
-            return official_label(year)
+            return official_label(year, self.versions[year])
         return self._year_for(date(year, 1, 1))[1]
 
     def basis(self, start: datetime, end: datetime) -> str:
@@ -145,7 +167,7 @@ class WorkingCalendar:
 
     def _year_for(self, day: date) -> tuple[WorkingCalendar, str]:
         if day.year in self.years:
-            return self, official_label(day.year)
+            return self, official_label(day.year, self.versions[day.year])
         extra = self._provisional_year(day.year)
         if extra is None:
             raise CalendarError(

@@ -179,7 +179,7 @@ class ComplaintReopened(_ComplaintEvent):
         max_length=200,
         description=(
             "期限依据的日历 The calendar the completion deadline was counted on: "
-            "'official:<year>', 'provisional:holidays-<version>:<year>' (no official file for "
+            "'official:<year>@<fingerprint>', 'provisional:holidays-<version>:<year>' (no official file for "
             "that year yet), 'elapsed'; several joined with '+'. Null from older producers."
         ),
     )

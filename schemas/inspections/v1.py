@@ -69,8 +69,9 @@ class InspectionCompleted(_InspectionEvent):
 
 
 DEADLINE_CALENDAR = (
-    "期限依据的日历 The working-day calendar the deadline was counted on: 'official:<year>' "
-    "(the State Council's notice), 'provisional:holidays-<version>:<year>' (no official file for "
+    "期限依据的日历 The working-day calendar the deadline was counted on: "
+    "'official:<year>@<fingerprint>' (the State Council's notice; the fingerprint of the file's "
+    "dates tells a corrected file from the one it replaced), 'provisional:holidays-<version>:<year>' (no official file for "
     "that year yet: statutory holidays only, 调休 unknown; the deadline is not recomputed when the "
     "official file arrives), 'elapsed' (a deadline in hours); several joined with '+'. Null from "
     "older producers."

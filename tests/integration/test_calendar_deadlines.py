@@ -44,6 +44,8 @@ CHRISTMAS = datetime(2026, 12, 25, 10, 0, tzinfo=CHINA)  # a Friday
 OWNER = Principal("owner-1", Role.OWNER)
 ALICE = Principal("alice", Role.ENTERPRISE, enterprise_id="ent-a")
 PROVISIONAL_2027 = f"provisional:{provisional_calendar.SOURCE}:2027"
+# the shipped official 2026 file's label: the year and the fingerprint of its dates
+OFFICIAL_2026 = reference.load_calendar(CALENDARS).label(2026)
 BODY = {"project_id": "p-1", "category": "other", "description": "楼道灯坏了一个月没人修"}
 
 Service = Callable[[datetime], AbstractAsyncContextManager[httpx.AsyncClient]]
@@ -120,12 +122,12 @@ async def test_a_complaint_filed_at_christmas_2026_gets_a_provisional_deadline(
     assert datetime.fromisoformat(filed["completion_deadline"]) == datetime.fromisoformat(
         end_of(2027, 1, 4)
     )
-    assert filed["completion_deadline_calendar"] == f"official:2026+{PROVISIONAL_2027}"
-    assert filed["acceptance_deadline_calendar"] == "official:2026"  # Mon Dec 28
+    assert filed["completion_deadline_calendar"] == f"{OFFICIAL_2026}+{PROVISIONAL_2027}"
+    assert filed["acceptance_deadline_calendar"] == OFFICIAL_2026  # Mon Dec 28
     doc = await stored(fresh_db, filed["complaint_id"])
     assert doc["completion"]["deadline"] == end_of(2027, 1, 4)
-    assert doc["completion"]["calendar"] == f"official:2026+{PROVISIONAL_2027}"
-    assert doc["acceptance"]["calendar"] == "official:2026"
+    assert doc["completion"]["calendar"] == f"{OFFICIAL_2026}+{PROVISIONAL_2027}"
+    assert doc["acceptance"]["calendar"] == OFFICIAL_2026
 
 
 async def test_adding_the_official_file_later_leaves_earlier_deadlines_as_they_were(
@@ -136,7 +138,7 @@ async def test_adding_the_official_file_later_leaves_earlier_deadlines_as_they_w
     assert made.status_code == 201, made.text
     early_id = made.json()["complaint_id"]
     early = await stored(fresh_db, early_id)
-    assert early["completion"]["calendar"] == f"official:2026+{PROVISIONAL_2027}"
+    assert early["completion"]["calendar"] == f"{OFFICIAL_2026}+{PROVISIONAL_2027}"
 
     # The State Council's notice arrives (here one that differs from the library: Jan 4 off too)
     # and the operator adds the file; the service restarts and reads it.
@@ -164,7 +166,9 @@ async def test_adding_the_official_file_later_leaves_earlier_deadlines_as_they_w
             f"/api/v1/complaints/{early_id}/accept", headers=auth(issuer, ALICE)
         )
         assert accepted.status_code == 200, accepted.text
-    assert later["completion_deadline_calendar"] == "official:2026+official:2027"
+    official_2027 = reference.load_calendar(calendar_dir).label(2027)
+    assert re.fullmatch(r"official:2027@[0-9a-f]{8}", official_2027)
+    assert later["completion_deadline_calendar"] == f"{OFFICIAL_2026}+{official_2027}"
     assert datetime.fromisoformat(later["completion_deadline"]) == datetime.fromisoformat(
         end_of(2027, 1, 5)
     )
@@ -230,7 +234,7 @@ async def test_the_service_layer_stores_the_basis_with_the_deadline(
             "SELECT doc->'completion'->>'calendar' FROM complaints WHERE complaint_id = $1",
             filed.complaint.complaint_id,
         )
-        assert basis == f"official:2026+{PROVISIONAL_2027}"
+        assert basis == f"{OFFICIAL_2026}+{PROVISIONAL_2027}"
     finally:
         await pool.close()
 
@@ -270,7 +274,7 @@ async def test_rectification_orders_store_the_calendar_of_their_deadline(
     # serious: 3 working days from Tue Dec 29: Wed 30, Thu 31, (Jan 1 off) Mon Jan 4
     serious = by_severity["serious"]
     assert serious["deadline"] == datetime(2027, 1, 4, 23, 59, 59, 999999, tzinfo=CHINA)
-    assert serious["deadline_calendar"] == f"official:2026+{PROVISIONAL_2027}"
+    assert serious["deadline_calendar"] == f"{OFFICIAL_2026}+{PROVISIONAL_2027}"
     assert by_severity["urgent"]["deadline_calendar"] == "elapsed"  # 24 hours, no calendar
     assert sorted(p["deadline_calendar"] for p in payloads) == sorted(
         r["deadline_calendar"] for r in rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
 from runtime import provisional_calendar
-from runtime.calendar import CHINA, CalendarError, ProvisionalYear, WorkingCalendar
+from runtime.calendar import CHINA, CalendarError, ProvisionalYear, WorkingCalendar, fingerprint
 
 CALENDARS = Path(__file__).resolve().parents[2] / "reference" / "calendars"
 
@@ -330,12 +331,21 @@ def test_christmas_2026_is_not_the_end_of_the_city(cal_2026: WorkingCalendar) ->
     assert h.name_zh == "元旦"
 
 
+def official(year: int) -> str:
+    """The label of the shipped official file for `year`: the year and its dates' fingerprint."""
+    data = load(year)[0]
+    cal = WorkingCalendar.from_data([data])
+    return f"official:{year}@{fingerprint(cal.holidays.values(), cal.make_up_days)}"
+
+
 def test_every_deadline_says_which_calendar_produced_it(cal_2026: WorkingCalendar) -> None:
-    assert cal_2026.basis(at(2026, 12, 1), due(2026, 12, 8)) == "official:2026"
-    assert cal_2026.basis(at(2026, 12, 25), due(2027, 1, 4)) == f"official:2026+{PROVISIONAL_2027}"
+    assert cal_2026.basis(at(2026, 12, 1), due(2026, 12, 8)) == official(2026)
+    assert (
+        cal_2026.basis(at(2026, 12, 25), due(2027, 1, 4)) == f"{official(2026)}+{PROVISIONAL_2027}"
+    )
     # the day of `start` never counts: filed on the last day of 2026, counted on 2027 only
     assert cal_2026.basis(at(2026, 12, 31, 20), due(2027, 1, 4)) == PROVISIONAL_2027
-    assert cal_2026.label(2026) == "official:2026"
+    assert re.fullmatch(r"official:2026@[0-9a-f]{8}", cal_2026.label(2026))
     assert cal_2026.label(2027) == PROVISIONAL_2027
 
 
@@ -380,7 +390,7 @@ def test_the_official_file_wins_over_the_library() -> None:
         return ProvisionalYear(doc(year=year), f"provisional:test:{year}")
 
     both = WorkingCalendar.from_data(load(2011), provisional=source)
-    assert both.label(2011) == "official:2011"
+    assert both.label(2011) == official(2011)
     assert both.is_working_day(date(2011, 10, 3)) is False  # the official National Day
     assert asked == []
     assert both.label(2012) == "provisional:test:2012"
@@ -398,11 +408,37 @@ def test_adding_the_official_file_later_changes_only_later_deadlines() -> None:
     early = (before.add_working_days(start, 2), before.basis(start, due(2012, 1, 2)))
     # Sat Dec 31 is a make-up day (1); the provisional 2012 (no holidays) says Mon Jan 2 (2),
     # the official notice Wed Jan 4
-    assert early == (due(2012, 1, 2), "official:2011+provisional:test:2012")
+    assert early == (due(2012, 1, 2), f"{official(2011)}+provisional:test:2012")
     after = WorkingCalendar.from_data(load(2011, 2012), provisional=library_only)
     assert after.add_working_days(start, 2) == due(2012, 1, 4)
-    assert after.basis(start, due(2012, 1, 4)) == "official:2011+official:2012"
-    assert early == (due(2012, 1, 2), "official:2011+provisional:test:2012")  # a value: kept
+    assert after.basis(start, due(2012, 1, 4)) == f"{official(2011)}+{official(2012)}"
+    assert early == (due(2012, 1, 2), f"{official(2011)}+provisional:test:2012")  # a value: kept
+
+
+def test_an_official_year_is_versioned_by_its_dates_not_its_layout() -> None:
+    """A corrected file for the same year (the State Council amends a notice, a transcription is
+    fixed) gives deadlines another label than the file it replaced; reformatting does not."""
+    original = load(2026)[0]
+    label = WorkingCalendar.from_data([original]).label(2026)
+    assert re.fullmatch(r"official:2026@[0-9a-f]{8}", label)
+    relaid = {
+        "working_days": list(reversed(original["working_days"])),
+        "source": "re-typed, same dates",
+        "holidays": list(reversed(original["holidays"])),
+        "year": 2026,
+    }
+    assert WorkingCalendar.from_data([relaid]).label(2026) == label
+    corrected = json.loads(json.dumps(original))
+    corrected["holidays"] = corrected["holidays"][:-1]  # one day fewer off
+    assert WorkingCalendar.from_data([corrected]).label(2026) != label
+    renamed = json.loads(json.dumps(original))
+    renamed["holidays"][0]["name_zh"] = "新年"
+    assert WorkingCalendar.from_data([renamed]).label(2026) != label
+    # two years loaded together: each keeps its own file's version
+    both = WorkingCalendar.from_data(load(2011, 2012))
+    assert both.label(2011) == official(2011)
+    assert both.label(2012) == official(2012)
+    assert official(2011).split("@")[1] != official(2012).split("@")[1]
 
 
 def test_a_provisional_source_answering_for_another_year_is_refused() -> None:

@@ -87,7 +87,7 @@ class Clock:
     warn_at: datetime
     warned_at: datetime | None = None
     overdue_at: datetime | None = None
-    # the calendar(s) the deadline was counted on, e.g. 'official:2026' or
+    # the calendar(s) the deadline was counted on, e.g. 'official:2026@5d41402a' or
     # 'provisional:holidays-0.108:2027' (runtime.calendar); None on clocks stored before it
     calendar: str | None = None
 
@@ -222,6 +222,6 @@ class SlaPolicy:
 
 
 def join_bases(*bases: str | None) -> str | None:
-    """'official:2026' + 'official:2026+provisional:...:2027' -> each label once, in order."""
+    """'official:2026@…' + 'official:2026@…+provisional:…:2027' -> each label once, in order."""
     labels = [label for basis in bases if basis for label in basis.split("+")]
     return "+".join(dict.fromkeys(labels)) or None

@@ -43,7 +43,7 @@ STATUS_ZH = {
 
 
 CALENDAR_DOC = (
-    "时限依据的日历 The calendar the {clock} deadline was counted on: 'official:<year>', "
+    "时限依据的日历 The calendar the {clock} deadline was counted on: 'official:<year>@<fingerprint>', "
     "'provisional:holidays-<version>:<year>' (no official file for that year yet: statutory "
     "holidays only, 调休 unknown), 'elapsed' (a limit in minutes), several joined with '+'."
 )

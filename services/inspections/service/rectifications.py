@@ -29,7 +29,7 @@ ELAPSED = "elapsed"  # the basis of a deadline in hours: no calendar involved
 @dataclass(frozen=True)
 class Deadline:
     at: datetime
-    # which calendar produced it: 'official:2026', 'provisional:holidays-0.108:2027' (joined with
+    # which calendar produced it: 'official:2026@5d41402a', 'provisional:holidays-0.108:2027' (joined with
     # '+' across years) or 'elapsed'; stored with the order, never recomputed
     calendar: str
 
