@@ -95,8 +95,8 @@ TOPICS: tuple[TopicSpec, ...] = (
         key="project_id",
         description=(
             "检查 Self and patrol inspections and rectification. Keyed by project so that "
-            "everything about one project stays in order. Inspectors' notes and rejection "
-            "reasons are scrubbed of personal data."
+            "everything about one project stays in order. Inspectors' notes, rejection "
+            "reasons and the enterprise's names for its facilities are scrubbed of personal data."
         ),
         public=True,
         personal_data="scrubbed",

@@ -12,7 +12,7 @@ held back), so a later event about one project never overtakes an earlier one.
 Rows that can never go out: a failure that is the row's own (larger than the broker accepts, a
 header that cannot be serialised: `is_row_fault`) counts towards `max_attempts`; at the limit the
 row is parked (`runtime.outbox.park`) with its reason, logged at error and counted
-(`wuye_outbox_parked_total`, gauge `wuye_outbox_parked`), and waits for an operator to release or
+(`wuye_outbox_parked_total`, gauge `wuye_outbox_parked_rows`), and waits for an operator to release or
 discard it (`python -m runtime.dlq parked|release|discard`). Its key's later rows stay held back
 behind it — per-key order is what consumers rely on — and are listed with it; other keys flow.
 Broker trouble (unreachable, timeouts, leader changes) never parks a row: it is retried for as long
