@@ -234,6 +234,25 @@ def test_every_page_at_desk_and_phone_width(browser: Browser, site: Site, width:
     assert page.locator(".deadline.overdue").first.is_visible()  # overdue first, says 逾期
     assert "逾期" in page.locator("table.queue tbody tr").first.inner_text()
     shot(page, "today", width, full=width == 1280)
+    # The navigation: every entry in a row on a desk; on a phone one line that says where you
+    # are (菜单 · 今日待办), the entries behind it, one per line, opened without a script.
+    menu, row = page.locator("header.ws .ws-menu"), page.locator("header.ws .ws-links")
+    if width == 1280:
+        assert row.get_by_role("link", name="整改单").is_visible()
+        assert not menu.is_visible()
+    else:
+        assert not row.is_visible()
+        summary = menu.locator("summary")
+        expect(summary).to_have_text(re.compile(r"菜单\s+今日待办"))
+        assert summary.bounding_box()["height"] < 60  # one line, not five  # type: ignore[index]
+        assert not menu.get_by_role("link", name="整改单").is_visible()
+        summary.click()
+        shot(page, "today-menu", width, full=False)
+        menu.get_by_role("link", name="整改单").click()
+        page.wait_for_url("**/orders")
+        expect(page.locator("header.ws .ws-menu summary")).to_have_text(
+            re.compile(r"菜单\s+整改单")
+        )
     page.goto(BASE + "orders")
     total = re.search(r"共 (\d+) 件", page.content())
     assert total is not None

@@ -208,6 +208,11 @@ class WorkspacePage:
             entries.append((href, label, current))
         return entries
 
+    @staticmethod
+    def menu_summary(entries: list[tuple[str, str, bool]]) -> str:
+        """The phone menu's closed line: the entry this page belongs to (with its unread count)."""
+        return next((label for _, label, current in entries if current), "")
+
     def who(self) -> str:
         p = self.principal
         zh, en = ROLE_NAMES.get(p.role, (p.role.value, p.role.value))
