@@ -29,6 +29,7 @@ import asyncio
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -81,6 +82,8 @@ class Results:
     baseline: dict[str, Any] = field(default_factory=dict)
     # section -> {"at": when, "command": what measured it}: merged results mix runs
     measured: dict[str, dict[str, str]] = field(default_factory=dict)
+    # the machine that measured them (`machine()` when measuring; kept by --render)
+    machine: str = ""
 
 
 def inspection_completed(project: int, n: int) -> inspections.InspectionCompleted:
@@ -470,7 +473,7 @@ def report(results: Results, command: str) -> str:
 
 {provenance(results, command)}
 
-Machine: {machine()}.
+Machine: {results.machine or machine()}.
 The numbers below are that output; `make bench` measures everything again and rewrites this file,
 the charts in `docs/performance/` and `docs/performance/results.json` (which keeps every number).
 
@@ -513,6 +516,10 @@ Target: 1M events in ≤ 60 s (`make bench BENCH_ARGS=--full` replays 1M).
   records in one transaction (every handler is idempotent and a failure aborts the rebuild). The
   table above is after; the factor is approximate because the earlier run was not on a quiet
   machine.
+- Later changes are measured the same way by `make bench-compare BEFORE=<commit>`, which writes
+  [performance/comparisons.md](performance/comparisons.md): e.g. issue 14's redesign of every
+  service (units of work, batch handlers, SQL only in adapters), two pairs on 2026-12-06, where
+  the components and the end-to-end capacity moved both ways between the pairs (noise on this VM).
 - Before and after, back to back on the same quiet machine (2026-11-27 22:26–22:31 UTC; the
   code before is commit f3a18d3, measured with `python -m bench.run --only relay,consumer` in a
   worktree of it, then `python -m bench.run --only relay,consumer --no-write` at this commit):
@@ -592,7 +599,7 @@ async def run(args: argparse.Namespace, only: set[str]) -> Results:
     runtime_logging.configure("bench", level="WARNING", fmt="console")
     stack = Stack(StackConfig.for_profile(args.profile), reporter=lambda m: say(f"    {m}"))
     await fresh(stack)
-    results = Results()
+    results = Results(machine=machine())
     try:
         if "relay" in only:
             say("[1] outbox relay")
@@ -689,6 +696,10 @@ def render() -> int:
     the numbers and the command that measured them are the stored ones."""
     data = json.loads((CHARTS / "results.json").read_text(encoding="utf-8"))
     results = Results(**{k: v for k, v in data.items() if k in Results.__dataclass_fields__})
+    if not results.machine:  # results stored before the machine was: the report written with them
+        page = (DOCS / "performance.md").read_text(encoding="utf-8")
+        line = re.search(r"^Machine: (.+)\.$", page, re.MULTILINE)
+        results.machine = line.group(1) if line else "not recorded"
     commands = {m["command"] for m in results.measured.values()}
     command = commands.pop() if len(commands) == 1 else "make bench"
     made = charts(results)
