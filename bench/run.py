@@ -54,7 +54,7 @@ from runtime import logging as runtime_logging
 from runtime.consumer import EventConsumer
 from runtime.relay import OutboxRelay, RelayConfig
 from runtime.unit_of_work import Delivered, PgUnitOfWork, each
-from schemas import cloudevents
+from schemas import cloudevents, topics
 from schemas.inspections import v1 as inspections
 from services.exposure import rebuild
 
@@ -165,7 +165,7 @@ async def bench_consumer(stack: Stack, n: int) -> dict[str, float]:
             delivered.event.score,
         )
 
-    topic = "wuye.inspections.events"
+    topic = topics.INSPECTIONS_EVENTS
     producer = kafka.make_producer(bootstrap, client_id="bench-feed")
     await producer.start()
     marker = uuid.uuid4().hex[:8]
@@ -322,7 +322,7 @@ async def bench_replay(stack: Stack, sizes: list[int]) -> list[dict[str, float]]
                 ce = cloudevents.from_event(inspection_completed(i % 5000, i), source="/bench")
                 pending.append(
                     await producer.send(
-                        "wuye.inspections.events",
+                        topics.INSPECTIONS_EVENTS,
                         ce.data,
                         key=ce.key,
                         headers=cloudevents.to_kafka_headers(ce),

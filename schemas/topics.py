@@ -14,7 +14,8 @@ from schemas.privacy import PUBLIC_LEVELS, PersonalData
 
 _DAY_MS = 24 * 60 * 60 * 1000
 
-# The topic names, for code that names a topic (subscriptions): a constant, never a literal.
+# The topic names, for code that names a topic (an event class's `topic`, subscriptions, tools):
+# a constant, never a literal (tests/unit/test_service_shape.py checks).
 REGISTRY_PROJECTS = "wuye.registry.projects"
 INSPECTIONS_EVENTS = "wuye.inspections.events"
 COMPLAINTS_EVENTS = "wuye.complaints.events"

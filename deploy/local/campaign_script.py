@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaConsumer
 from runtime.auth import DevIssuer, Principal, Role
 from runtime.calendar import CHINA
 from runtime.scheduler import SimulatedClock
+from schemas import topics
 
 CAMPAIGN = "quality-month-2011"
 CLOCK_START = datetime(2011, 8, 6, 9, 0, tzinfo=CHINA)  # the planning phase (制定方案阶段) opens
@@ -185,7 +186,7 @@ class Story:
                 await self.call(c, "GET", f"{insp}/api/v1/campaigns/{CAMPAIGN}/plans/missing", city)
             ).json()
             overdue = await _events(
-                self.bootstrap, "wuye.campaigns.events", "PlanOverdue", 4, self.started_ms
+                self.bootstrap, topics.CAMPAIGNS_EVENTS, "PlanOverdue", 4, self.started_ms
             )
             self.say(
                 f"    业务时间 {self.business_now()}: PlanOverdue 事件 {len(overdue)} 条 on Kafka"

@@ -42,8 +42,8 @@ committed row names (the orphans of rolled-back transactions); ``get`` streams b
 out a short-lived presigned URL after the policy check. Its credentials, bucket and endpoint
 would be settings (Secrets); nothing above this port changes.
 
-Kept whole (a little under 500 lines): the pipeline, the port and its two implementations change
-together (a new variant or field touches all of them), and the services import one module.
+Kept whole: the pipeline, the port and its two implementations change together (a new variant or
+field touches all of them), and the services import one module.
 """
 
 from __future__ import annotations

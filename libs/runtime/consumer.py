@@ -149,14 +149,16 @@ class EventConsumer:
         `failed_attempts`: how many times its handler already failed (in a batch). `deadline`
         (event-loop time): past it an outage is not waited out here; `BatchInterrupted([])`."""
         try:
-            outcome = await self._handle(record, failed_attempts, deadline)
+            event_type, outcome = await self._handle(record, failed_attempts, deadline)
         except _OutageContinues as exc:
             raise BatchInterrupted([]) from exc.__cause__
-        event_type = structlog.contextvars.get_contextvars().get("event_type", "unreadable")
         metrics.EVENTS.labels(self.name, metrics.short_type(event_type), outcome).inc()
         return outcome
 
-    async def _handle(self, record: Record, failed_attempts: int, deadline: float | None) -> str:
+    async def _handle(
+        self, record: Record, failed_attempts: int, deadline: float | None
+    ) -> tuple[str, str]:
+        """(event type, or "unreadable" when the record is not an event; outcome)."""
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(
             consumer=self.name, topic=record.topic, partition=record.partition, offset=record.offset
@@ -165,19 +167,19 @@ class EventConsumer:
             ce = cloudevents.from_kafka(record.key, record.value, list(record.headers or ()))
         except cloudevents.MalformedEvent as exc:
             await self._dead_letter(record, f"malformed: {exc.reason}")
-            return "dead_lettered"
+            return "unreadable", "dead_lettered"
         structlog.contextvars.bind_contextvars(
             event_id=ce.id, event_type=ce.type, correlation_id=ce.correlationid
         )
         handler = self._handlers.get(ce.type)
         if handler is None:
             log.debug("event_skipped", reason="no handler for this type")
-            return "skipped"
+            return ce.type, "skipped"
         try:
             event = cloudevents.decode(ce)
         except cloudevents.MalformedEvent as exc:
             await self._dead_letter(record, f"invalid: {exc.reason}")
-            return "dead_lettered"
+            return ce.type, "dead_lettered"
 
         log.info("event_received")
         attempt = failed_attempts  # failures that count against the message
@@ -203,14 +205,14 @@ class EventConsumer:
                     await self._dead_letter(
                         record, f"handler failed after {attempt} attempts: {exc!r}"
                     )
-                    return "dead_lettered"
+                    return ce.type, "dead_lettered"
                 delay = self._retry.delay(attempt)
                 log.warning("event_retry", attempt=attempt, error=repr(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
                 continue
             self._outages = 0
             log.info("event_handled" if outcome == "handled" else "event_duplicate")
-            return outcome
+            return ce.type, outcome
 
     async def handle_batch(
         self, records: Sequence[Record], *, deadline: float | None = None

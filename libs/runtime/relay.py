@@ -26,9 +26,9 @@ Wake-up: LISTEN on the outbox channel (a statement trigger on the table sends th
 at commit; migration 0003), with a slow poll as a safety net for notifications missed while
 reconnecting.
 
-Why it stays whole (over 400 lines): leadership, the selection, per-key hold-back, parking and
-the packing of record batches are one algorithm whose invariants (one pass at a time, order per
-key) are only checkable when read together.
+Why it stays whole: leadership, the selection, per-key hold-back, parking and the packing of record
+batches are one algorithm whose invariants (one pass at a time, order per key) are only checkable
+when read together.
 """
 
 from __future__ import annotations

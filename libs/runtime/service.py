@@ -12,8 +12,8 @@ that retries with backoff (up to `KAFKA_RECONNECT_MAX_S`) and logs every failed 
 same way. Meanwhile HTTP is served, requests write their events into the outbox, `/readyz` answers
 200 `degraded` with the reason and `/healthz` stays ok.
 
-A little over 400 lines, kept whole: the start-up and shutdown order of the pool, relay, jobs,
-composition and consumers is one sequence, and reads only in one place.
+Kept whole: the start-up and shutdown order of the pool, relay, jobs, composition and consumers is
+one sequence, and reads only in one place.
 """
 
 from __future__ import annotations

@@ -12,14 +12,14 @@ from typing import ClassVar, Literal, Self
 import pydantic
 from pydantic import AwareDatetime, Field
 
-from schemas import base, fields
+from schemas import base, fields, topics
 
 PhaseKind = Literal["mobilisation", "planning", "implementation"]
 SubmitterKind = Literal["district", "enterprise"]
 
 
 class _CampaignEvent(base.Event):
-    topic: ClassVar[str] = "wuye.campaigns.events"
+    topic: ClassVar[str] = topics.CAMPAIGNS_EVENTS
     key_field: ClassVar[str] = "campaign_id"
 
     campaign_id: fields.Id = Field(
@@ -120,7 +120,7 @@ class ActivityHeld(base.Event):
     On the inspections topic, keyed by project (an activity belongs to a project, not to a
     campaign): the consumers of inspection events already read it, in the project's order."""
 
-    topic: ClassVar[str] = "wuye.inspections.events"
+    topic: ClassVar[str] = topics.INSPECTIONS_EVENTS
     key_field: ClassVar[str] = "project_id"
     ce_type: ClassVar[str] = "cn.tj.wuye.campaigns.ActivityHeld.v1"
 

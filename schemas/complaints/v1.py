@@ -10,11 +10,11 @@ from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, Field
 
-from schemas import base, fields
+from schemas import base, fields, topics
 
 
 class _ComplaintEvent(base.Event):
-    topic: ClassVar[str] = "wuye.complaints.events"
+    topic: ClassVar[str] = topics.COMPLAINTS_EVENTS
     key_field: ClassVar[str] = "complaint_id"
 
     complaint_id: fields.Id = Field(description="投诉编号 Complaint id; the Kafka key.")

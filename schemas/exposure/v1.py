@@ -15,7 +15,7 @@ from typing import ClassVar, Literal
 import pydantic
 from pydantic import AwareDatetime, ConfigDict, Field
 
-from schemas import base, fields
+from schemas import base, fields, topics
 
 Tier = Literal["light", "general", "serious"]
 OpenReason = Literal["rectification_overdue", "rectification_inadequate"]
@@ -40,7 +40,7 @@ class CaseItem(pydantic.BaseModel):
 
 
 class _CaseEvent(base.Event):
-    topic: ClassVar[str] = "wuye.exposure.events"
+    topic: ClassVar[str] = topics.EXPOSURE_EVENTS
     key_field: ClassVar[str] = "project_id"
 
     case_id: fields.Id = Field(description="曝光案件编号 Exposure case id.")

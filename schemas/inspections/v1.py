@@ -8,14 +8,14 @@ from typing import ClassVar, Literal
 import pydantic
 from pydantic import AwareDatetime, ConfigDict, Field
 
-from schemas import base, fields
+from schemas import base, fields, topics
 
 InspectionKind = Literal["self", "patrol"]
 Severity = Literal["general", "serious", "urgent"]
 
 
 class _InspectionEvent(base.Event):
-    topic: ClassVar[str] = "wuye.inspections.events"
+    topic: ClassVar[str] = topics.INSPECTIONS_EVENTS
     key_field: ClassVar[str] = "project_id"
 
     inspection_id: fields.Id = Field(description="检查编号 Inspection id.")
@@ -148,7 +148,7 @@ RectificationStatus = Literal["ordered", "submitted", "verified", "rejected", "i
 class _OrderEvent(base.Event):
     """Facts every rectification-order event carries; keyed by project like inspections."""
 
-    topic: ClassVar[str] = "wuye.inspections.events"
+    topic: ClassVar[str] = topics.INSPECTIONS_EVENTS
     key_field: ClassVar[str] = "project_id"
 
     order_id: fields.Id = Field(description="整改单编号 Rectification order id.")
@@ -244,7 +244,7 @@ class RectificationOverdue(_OrderEvent):
 class PatrolScheduled(base.Event):
     """安排巡查 A patrol inspection was scheduled for a project, e.g. after repeated complaints."""
 
-    topic: ClassVar[str] = "wuye.inspections.events"
+    topic: ClassVar[str] = topics.INSPECTIONS_EVENTS
     key_field: ClassVar[str] = "project_id"
     ce_type: ClassVar[str] = "cn.tj.wuye.inspections.PatrolScheduled.v1"
 
@@ -308,7 +308,7 @@ class PatrolsDrawn(base.Event):
     the same ``patrols`` (algorithm ``sha256-rank-v1``: see the inspections service's
     ``domain/patrol_draw.py``)."""
 
-    topic: ClassVar[str] = "wuye.inspections.draws"
+    topic: ClassVar[str] = topics.DRAWS_EVENTS
     key_field: ClassVar[str] = "draw_id"
     ce_type: ClassVar[str] = "cn.tj.wuye.inspections.PatrolsDrawn.v1"
 
@@ -354,7 +354,7 @@ class StatutoryIntervalMissed(base.Event):
     water-supply tank (every six months). Emitted exactly once per facility and missed due date;
     the miss stays open until the enterprise records a service."""
 
-    topic: ClassVar[str] = "wuye.inspections.events"
+    topic: ClassVar[str] = topics.INSPECTIONS_EVENTS
     key_field: ClassVar[str] = "project_id"
     ce_type: ClassVar[str] = "cn.tj.wuye.inspections.StatutoryIntervalMissed.v1"
 

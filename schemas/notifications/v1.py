@@ -21,7 +21,7 @@ from typing import ClassVar, Literal
 import pydantic
 from pydantic import AwareDatetime, ConfigDict, Field
 
-from schemas import base, fields
+from schemas import base, fields, topics
 
 NoticeKind = Literal["notice", "reminder", "criticism"]
 RecipientKind = Literal["enterprise", "manager", "district", "city", "owner"]
@@ -29,7 +29,7 @@ Channel = Literal["email", "webhook"]
 
 
 class _NoticeEvent(base.Event):
-    topic: ClassVar[str] = "wuye.notifications.events"
+    topic: ClassVar[str] = topics.NOTIFICATIONS_EVENTS
     key_field: ClassVar[str] = "notice_id"
 
     notice_id: fields.Id = Field(description="通知编号 Notice id; the Kafka key.")

@@ -10,11 +10,11 @@ from typing import ClassVar
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from schemas import base, fields
+from schemas import base, fields, topics
 
 
 class _ProjectFacts(base.Event):
-    topic: ClassVar[str] = "wuye.registry.projects"
+    topic: ClassVar[str] = topics.REGISTRY_PROJECTS
     key_field: ClassVar[str] = "project_id"
 
     project_id: fields.Id = Field(description="项目编号 Project id; the Kafka key.")

@@ -10,14 +10,14 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, Field
 
-from schemas import base, fields
+from schemas import base, fields, topics
 
 Rate = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 Mean = Annotated[float, Field(ge=1, le=5, allow_inf_nan=False)]
 
 
 class _SurveyEvent(base.Event):
-    topic: ClassVar[str] = "wuye.surveys.events"
+    topic: ClassVar[str] = topics.SURVEYS_EVENTS
     key_field: ClassVar[str] = "survey_id"
 
     survey_id: fields.Id = Field(description="调查编号 Survey id; the Kafka key.")

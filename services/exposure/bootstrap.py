@@ -16,8 +16,8 @@ from services.exposure.adapters.board_queries import board_queries
 from services.exposure.adapters.case_queries import case_queries
 from services.exposure.adapters.figure_queries import figure_queries
 from services.exposure.adapters.postgres import PgExposureUnitOfWork
+from services.exposure.entrypoints import board as board_pages
 from services.exposure.entrypoints import (
-    board,
     board_api,
     board_figures,
     jobs,
@@ -65,7 +65,7 @@ def spec(settings: ExposureSettings) -> ServiceSpec:
         version="0.2.0",
         migrations=HERE / "migrations",
         routers=(
-            board.router,
+            board_pages.router,
             board_api.api,
             cases_router,
             evidence_router,

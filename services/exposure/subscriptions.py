@@ -23,7 +23,8 @@ from schemas.inspections import v1 as inspections
 from schemas.notifications import v1 as notifications
 from schemas.registry import v1 as registry
 from schemas.surveys import v1 as surveys
-from services.exposure.service import cases, facts
+from services.exposure.service import cases as case_handlers
+from services.exposure.service import facts
 
 REGISTRY_COPY = RegistryCopy("projects").handlers()
 
@@ -99,9 +100,9 @@ GROUPS: tuple[Group, ...] = (
             campaigns.ActivityHeld.ce_type: (facts.record_activities,),
         },
         decisions={
-            inspections.RectificationOverdue.ce_type: cases.open_or_raise,
-            inspections.RectificationRejected.ce_type: cases.open_or_raise,
-            inspections.RectificationVerified.ce_type: cases.verified,
+            inspections.RectificationOverdue.ce_type: case_handlers.open_or_raise,
+            inspections.RectificationRejected.ce_type: case_handlers.open_or_raise,
+            inspections.RectificationVerified.ce_type: case_handlers.verified,
         },
     ),
     Group(
@@ -126,7 +127,7 @@ GROUPS: tuple[Group, ...] = (
         topics.NOTIFICATIONS_EVENTS,
         "Criticism notices (通报批评) complete a case's evidence",
         projections={notifications.NoticeIssued.ce_type: (facts.record_criticisms,)},
-        decisions={notifications.NoticeIssued.ce_type: cases.criticism},
+        decisions={notifications.NoticeIssued.ce_type: case_handlers.criticism},
     ),
     Group(
         "exposure.campaigns",
@@ -148,14 +149,14 @@ GROUPS: tuple[Group, ...] = (
         topics.EXPOSURE_EVENTS,
         "The board applies exposure events it did not emit itself (replays, other regions)",
         projections={
-            exposure.ExposureCaseOpened.ce_type: (cases.apply_from_topic,),
-            exposure.ExposureEvidenceAdded.ce_type: (cases.apply_from_topic,),
-            exposure.ExposureReviewed.ce_type: (cases.apply_from_topic,),
-            exposure.ExposurePublished.ce_type: (cases.apply_from_topic,),
-            exposure.ExposureRectified.ce_type: (cases.apply_from_topic,),
-            exposure.ExposureWithdrawn.ce_type: (cases.apply_from_topic,),
-            exposure.ObjectionFiled.ce_type: (cases.apply_from_topic,),
-            exposure.ObjectionDecided.ce_type: (cases.apply_from_topic,),
+            exposure.ExposureCaseOpened.ce_type: (case_handlers.apply_from_topic,),
+            exposure.ExposureEvidenceAdded.ce_type: (case_handlers.apply_from_topic,),
+            exposure.ExposureReviewed.ce_type: (case_handlers.apply_from_topic,),
+            exposure.ExposurePublished.ce_type: (case_handlers.apply_from_topic,),
+            exposure.ExposureRectified.ce_type: (case_handlers.apply_from_topic,),
+            exposure.ExposureWithdrawn.ce_type: (case_handlers.apply_from_topic,),
+            exposure.ObjectionFiled.ce_type: (case_handlers.apply_from_topic,),
+            exposure.ObjectionDecided.ce_type: (case_handlers.apply_from_topic,),
         },
     ),
 )

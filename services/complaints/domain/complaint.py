@@ -28,8 +28,8 @@ the `now` passed in.
 Refusals are `TransitionRefused`: with `field` set it is bad input (422), without an illegal state
 change (409).
 
-Over 400 lines, kept whole: the aggregate and its transitions are one state machine and change
-together (the categories, the input checks and the SLA clocks have their own modules).
+Kept whole: the aggregate and its transitions are one state machine and change together (the
+categories, the input checks and the SLA clocks have their own modules).
 """
 
 from __future__ import annotations

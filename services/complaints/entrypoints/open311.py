@@ -8,8 +8,8 @@ platform's own error body. Public reads carry no personal data: no contact, no o
 owner-supplied address or media. The wire shapes (JSON/XML, errors, representations) are in
 `open311_wire`.
 
-A little over 400 lines, kept whole: the GeoReport v2 routes are one published interface and
-change together with docs/open311.md.
+Kept whole: the GeoReport v2 routes are one published interface and change together with
+docs/open311.md.
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ never in a URL; the public POSTs are rate-limited per client (``runtime.ratelimi
 and answer an HTML 429 page (all of that in ``web_pages``). Contact details are never shown.
 Translators only: the rules live in the domain and the service handlers.
 
-About 450 lines, kept whole: the three owner flows share one router, the form helpers
-and the status texts, and change together with the templates they fill.
+Kept whole: the three owner flows share one router, the form helpers and the status texts, and
+change together with the templates they fill.
 """
 
 from __future__ import annotations

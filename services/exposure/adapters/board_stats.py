@@ -18,8 +18,8 @@ Definitions (shared with `domain.grades`): an order is due once verified, overdu
 past its completion deadline, and on time if closed and never past it; satisfaction is the
 responses-weighted mean of the latest survey with responses per project.
 
-Over 400 lines and kept whole on purpose: the grade and statistics queries, the rows they return
-and the CSV of those rows change together, whenever a definition above changes.
+Kept whole on purpose: the grade and statistics queries, the rows they return and the CSV of those
+rows change together, whenever a definition above changes.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from runtime.errors import Message, NotFound
 from services.exposure.domain import grades
-from services.exposure.entrypoints import board
+from services.exposure.entrypoints import board as board_pages
 from services.exposure.entrypoints.deps import Deps
 from services.exposure.entrypoints.figures_common import (
     MAX_ID,
@@ -29,15 +29,15 @@ async def api_cases(
     district: str | None = Query(default=None, pattern=r"^[0-9]{6}$"),
     enterprise: str | None = Query(default=None, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$"),
     status: Literal["published", "rectified"] | None = None,
-    period: str | None = Query(default=None, pattern=board.PERIOD),
+    period: str | None = Query(default=None, pattern=board_pages.PERIOD),
     page: int = Query(default=1, ge=1, le=10_000),
 ) -> dict[str, Any]:
-    q = board.BoardQuery(
+    q = board_pages.BoardQuery(
         district=district, enterprise=enterprise, status=status, period=period, page=page
     )
     async with deps.board_queries() as queries:
-        total, rows = await board.published_cases(queries, q)
-    return {"page": page, "page_size": board.PAGE_SIZE, "total": total, "items": rows}
+        total, rows = await board_pages.published_cases(queries, q)
+    return {"page": page, "page_size": board_pages.PAGE_SIZE, "total": total, "items": rows}
 
 
 @api.get("/cases/{case_id}", summary="公开曝光详情 One published case with its timeline")
@@ -54,7 +54,7 @@ async def api_enterprise(
     deps: Deps, enterprise_id: Annotated[str, Field(max_length=64)]
 ) -> dict[str, Any]:
     async with deps.board_queries() as queries:
-        found = await board.enterprise_view(queries, enterprise_id)
+        found = await board_pages.enterprise_view(queries, enterprise_id)
     if found is None:
         raise NotFound("enterprise_not_found", Message("未找到该企业", "no such enterprise"))
     return found
@@ -88,8 +88,8 @@ async def api_draws(deps: Deps) -> dict[str, Any]:
     """The published draws (newest first): what the board's page shows, no more. Inspectors by
     staff id only (their names and conflicts stay with the inspections service)."""
     async with deps.board_queries() as queries:
-        draws = await queries.draws(board.DRAWS_SHOWN)
-    return {"draws": [board.public_draw(d) for d in draws]}
+        draws = await queries.draws(board_pages.DRAWS_SHOWN)
+    return {"draws": [board_pages.public_draw(d) for d in draws]}
 
 
 @api.get(

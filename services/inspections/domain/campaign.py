@@ -6,9 +6,9 @@ China time, inclusive at both ends, one right after the other. In the planning p
 district office with projects and every enterprise running projects submits its activity plan;
 whoever has none when the phase's last day is over is overdue.
 
-It stays whole (one module, a little over 400 lines) because a campaign and its plans change for one
-reason, the notice: the phases decide when plans are owed, and the plans are checked against the
-campaign's dates; split, each half would have to know the other's rules.
+It stays whole because a campaign and its plans change for one reason, the notice: the phases
+decide when plans are owed, and the plans are checked against the campaign's dates; split, each
+half would have to know the other's rules.
 """
 
 from __future__ import annotations

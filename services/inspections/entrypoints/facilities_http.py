@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from runtime.auth import Role
 from runtime.errors import Forbidden
 from services.inspections.domain import problems
-from services.inspections.domain import statutory_intervals as rules
+from services.inspections.domain import statutory_intervals as intervals
 from services.inspections.entrypoints import policy
 from services.inspections.entrypoints.deps import Deps
 from services.inspections.entrypoints.registry_responses import ERRORS, unprocessable
@@ -102,7 +102,7 @@ class MissOut(BaseModel):
 
 
 def facility_out(row: FacilityRow, today: date) -> dict[str, Any]:
-    kind = rules.KINDS[row.kind]
+    kind = intervals.KINDS[row.kind]
     zh, en = statutory_intervals.interval_text(row)
     return {
         "facility_id": row.facility_id,
@@ -121,18 +121,18 @@ def facility_out(row: FacilityRow, today: date) -> dict[str, Any]:
         "legal_basis_en": kind.legal_basis_en,
         "last_serviced_on": row.last_serviced_on,
         "next_due_on": row.next_due_on,
-        "overdue": rules.is_missed(row.next_due_on, today),
-        "days_overdue": rules.days_overdue(row.next_due_on, today),
+        "overdue": intervals.is_missed(row.next_due_on, today),
+        "days_overdue": intervals.days_overdue(row.next_due_on, today),
         "open_miss_due_on": row.open_miss_due_on,
     }
 
 
 def miss_out(m: MissRow, today: date) -> dict[str, Any]:
-    end = today if m.resolved_at is None else rules.today_in_china(m.resolved_at)
+    end = today if m.resolved_at is None else intervals.today_in_china(m.resolved_at)
     return {
         "facility": facility_out(m.facility, today),
         "due_on": m.due_on,
-        "days_overdue": rules.days_overdue(m.due_on, end),
+        "days_overdue": intervals.days_overdue(m.due_on, end),
         "detected_at": m.detected_at,
         "resolved_at": m.resolved_at,
     }
@@ -156,7 +156,7 @@ async def post_facility(
         )
     except problems.Invalid as exc:
         return unprocessable(exc)
-    return facility_out(row, rules.today_in_china(deps.clock.now()))
+    return facility_out(row, intervals.today_in_china(deps.clock.now()))
 
 
 @router.get("/facilities", response_model=list[FacilityOut], responses=ERRORS)
@@ -170,7 +170,7 @@ async def list_facilities(
     limit: int = Query(default=200, ge=1, le=MAX_LISTED, description="at most this many"),
 ) -> list[dict[str, Any]]:
     """Facilities in the caller's scope, soonest due first (so the overdue ones come first)."""
-    today = rules.today_in_china(deps.clock.now())
+    today = intervals.today_in_china(deps.clock.now())
     async with deps.units() as uow:
         rows = await uow.facilities.search(
             district_code=policy.district_scope(principal),
@@ -190,7 +190,7 @@ async def get_facility(
     row, services = await statutory_intervals.get(
         deps.units(), policy.actor_of(principal), facility_id
     )
-    return {**facility_out(row, rules.today_in_china(deps.clock.now())), "services": services}
+    return {**facility_out(row, intervals.today_in_china(deps.clock.now())), "services": services}
 
 
 @router.post(
@@ -220,7 +220,10 @@ async def post_service(
         )
     except problems.Invalid as exc:
         return unprocessable(exc)
-    return {**facility_out(row, rules.today_in_china(deps.clock.now())), "misses_closed": closed}
+    return {
+        **facility_out(row, intervals.today_in_china(deps.clock.now())),
+        "misses_closed": closed,
+    }
 
 
 @router.get("/facility-misses", response_model=list[MissOut], responses=ERRORS)
@@ -239,5 +242,5 @@ async def list_misses(
             open_only=open_only,
             limit=limit,
         )
-    today = rules.today_in_china(deps.clock.now())
+    today = intervals.today_in_china(deps.clock.now())
     return [miss_out(m, today) for m in rows]

@@ -16,7 +16,7 @@ from runtime import attachments, workspace
 from runtime.errors import DomainError, InvalidInput, Message
 from runtime.web_session import CurrentSession
 from services.inspections.domain import problems
-from services.inspections.domain import statutory_intervals as rules
+from services.inspections.domain import statutory_intervals as intervals
 from services.inspections.entrypoints import policy
 from services.inspections.entrypoints.deps import Deps, InspectionsDeps
 from services.inspections.entrypoints.uploads import TOO_BIG
@@ -75,7 +75,7 @@ async def _list(
     refusal = policy.facilities_refusal(who)
     if refusal is not None:
         return workspace.refused(env, p, refusal)
-    today = rules.today_in_china(deps.clock.now())
+    today = intervals.today_in_china(deps.clock.now())
     district, enterprise = policy.district_scope(who), policy.enterprise_scope(who)
     async with deps.units() as uow:
         rows = await uow.facilities.search(
@@ -93,16 +93,16 @@ async def _list(
     items = [
         {
             "row": r,
-            "kind": rules.KINDS[r.kind],
+            "kind": intervals.KINDS[r.kind],
             "interval": statutory_intervals.interval_text(r),
-            "overdue": rules.days_overdue(r.next_due_on, today),
+            "overdue": intervals.days_overdue(r.next_due_on, today),
             "left": (r.next_due_on - today).days,
         }
         for r in rows
     ]
     return workspace.render(
         env, p, "workspace_facilities.html", code, items=items, projects=projects,
-        may_register=may_register, values=values, kinds=list(rules.KINDS.values()),
+        may_register=may_register, values=values, kinds=list(intervals.KINDS.values()),
         total=total, overdue_count=overdue_count,
     )  # fmt: skip
 
@@ -174,7 +174,7 @@ async def _one(
         )
     except DomainError as exc:
         return workspace.refused(env, p, exc.message, status_of(exc))
-    today = rules.today_in_china(deps.clock.now())
+    today = intervals.today_in_china(deps.clock.now())
     async with deps.units() as uow:
         photos = {
             s["service_id"]: photo_links(
@@ -188,8 +188,8 @@ async def _one(
         }
     return workspace.render(
         env, p, "workspace_facility.html", code, row=row, services=services, photos=photos,
-        kind=rules.KINDS[row.kind], interval=statutory_intervals.interval_text(row),
-        overdue=rules.days_overdue(row.next_due_on, today),
+        kind=intervals.KINDS[row.kind], interval=statutory_intervals.interval_text(row),
+        overdue=intervals.days_overdue(row.next_due_on, today),
         may_record=policy.facility_write_refusal(session.principal) is None,
         values=values, done=request.query_params.get("done"),
     )  # fmt: skip
@@ -199,7 +199,7 @@ async def _one(
 async def facility(
     facility_id: str, request: Request, session: CurrentSession, deps: Deps
 ) -> Response:
-    today = rules.today_in_china(deps.clock.now()).isoformat()
+    today = intervals.today_in_china(deps.clock.now()).isoformat()
     return await _one(request, session, deps, facility_id, {**SERVICE, "serviced_on": today})
 
 

@@ -16,7 +16,7 @@ from runtime import attachments, workspace
 from runtime.errors import DomainError, Forbidden, InvalidInput, Message, NotFound
 from runtime.http import RequestTrace
 from runtime.web_session import CurrentSession, Session
-from services.inspections.domain import statutory_intervals
+from services.inspections.domain import statutory_intervals as intervals
 from services.inspections.entrypoints import policy
 from services.inspections.entrypoints.deps import Deps, InspectionsDeps
 from services.inspections.entrypoints.rectifications_http import STATUS_ZH, order_pdf
@@ -106,12 +106,12 @@ async def today(request: Request, session: CurrentSession, deps: Deps) -> Respon
         misses = await uow.facilities.misses(
             district_code=district, enterprise_id=None, open_only=True, limit=QUEUE_LIMIT
         )
-    today_cn = statutory_intervals.today_in_china(p.now)
+    today_cn = intervals.today_in_china(p.now)
     missed = [
         {
             "miss": m,
-            "kind": statutory_intervals.KINDS[m.facility.kind],
-            "days": statutory_intervals.days_overdue(m.due_on, today_cn),
+            "kind": intervals.KINDS[m.facility.kind],
+            "days": intervals.days_overdue(m.due_on, today_cn),
         }
         for m in misses
     ]

@@ -15,7 +15,7 @@ from runtime.errors import DomainError, Forbidden, InvalidInput, Message, NotFou
 from runtime.unit_of_work import Trace
 from schemas.inspections import v1 as inspections
 from services.inspections.domain import actors, project_registry
-from services.inspections.domain import statutory_intervals as rules
+from services.inspections.domain import statutory_intervals as intervals
 from services.inspections.service.ports import FacilityRow, InspectionsUnitOfWork
 
 SCAN_BATCH = 200
@@ -66,13 +66,13 @@ async def register(
                 Message("本企业没有此项目", "your enterprise runs no such project"),
                 field="project_id",
             )
-        new = rules.new_facility(
+        new = intervals.new_facility(
             project_id=cmd.project_id,
             kind=cmd.kind,
             name=cmd.name,
             contract_days=cmd.contract_days,
             last_serviced_on=cmd.last_serviced_on,
-            today=rules.today_in_china(uow.clock.now()),
+            today=intervals.today_in_china(uow.clock.now()),
         )
         row = FacilityRow(
             facility_id=f"F-{uuid.uuid4().hex[:12]}",
@@ -121,14 +121,16 @@ async def record_service(
             raise FACILITY_NOT_FOUND
         _enterprise_of(actor, row.enterprise_id)
         now = uow.clock.now()
-        done = rules.service_record(
+        done = intervals.service_record(
             serviced_on=cmd.serviced_on,
             serviced_by=cmd.serviced_by,
             note=cmd.note,
             last_serviced_on=row.last_serviced_on,
-            today=rules.today_in_china(now),
+            today=intervals.today_in_china(now),
         )
-        next_due_on = rules.next_due(rules.KINDS[row.kind], done.serviced_on, row.contract_days)
+        next_due_on = intervals.next_due(
+            intervals.KINDS[row.kind], done.serviced_on, row.contract_days
+        )
         service_id = str(uuid.uuid4())
         closed = await uow.facilities.record_service(
             row.facility_id,
@@ -163,7 +165,7 @@ async def get(
 
 def interval_text(row: FacilityRow) -> tuple[str, str]:
     """The interval that applies, zh and en."""
-    kind = rules.KINDS[row.kind]
+    kind = intervals.KINDS[row.kind]
     if row.contract_days is not None:
         return f"{row.contract_days} 天（合同约定）", f"{row.contract_days} days (contract)"
     return kind.interval_zh(), kind.interval_en()
@@ -172,7 +174,7 @@ def interval_text(row: FacilityRow) -> tuple[str, str]:
 def missed_event(
     row: FacilityRow, today: date, now: datetime
 ) -> inspections.StatutoryIntervalMissed:
-    kind = rules.KINDS[row.kind]
+    kind = intervals.KINDS[row.kind]
     zh, _ = interval_text(row)
     return inspections.StatutoryIntervalMissed(
         facility_id=row.facility_id,
@@ -187,7 +189,7 @@ def missed_event(
         contractual=row.contract_days is not None,
         last_serviced_on=row.last_serviced_on,
         due_on=row.next_due_on,
-        days_overdue=rules.days_overdue(row.next_due_on, today),
+        days_overdue=intervals.days_overdue(row.next_due_on, today),
         legal_basis=kind.legal_basis_zh,
         legal_basis_en=kind.legal_basis_en,
         detected_at=now,
@@ -204,10 +206,10 @@ async def sweep_missed(units: Callable[[], InspectionsUnitOfWork]) -> int:
     while True:
         async with units() as uow:
             now = uow.clock.now()
-            today = rules.today_in_china(now)
+            today = intervals.today_in_china(now)
             due = await uow.facilities.overdue(today, SCAN_BATCH)
             for row in due:
-                if not rules.is_missed(row.next_due_on, today):
+                if not intervals.is_missed(row.next_due_on, today):
                     continue
                 if await uow.facilities.add_miss(row.facility_id, row.next_due_on, now):
                     await uow.outbox.add(missed_event(row, today, now), trace)

@@ -6,9 +6,9 @@ back as they were when it was entered, and a savepoint left with an exception un
 wrote — the transactions the service relies on. The database's wall clock (`now()` in SQL) is the
 store's clock.
 
-Stays whole (about 600 lines): one fake per port, each mirroring its asyncpg twin in `postgres.py`
-over the same tables, and all of them changed when a port changes; one repository suite runs
-against both (tests/integration/test_notification_repositories.py).
+Stays whole: one fake per port, each mirroring its asyncpg twin in `postgres.py` over the same
+tables, and all of them changed when a port changes; one repository suite runs against both
+(tests/integration/test_notification_repositories.py).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The service's storage on PostgreSQL: the asyncpg repositories and the unit of work that builds
 them on one transaction. All of the service's SQL is here (and in migrations/).
 
-Stays whole (about 530 lines, most of it SQL text): one small repository per port, all of them on
-the same six tables, so a schema change (a migration) is followed in one module, not several.
+Stays whole (most of it is SQL text): one small repository per port, all of them on the same six
+tables, so a schema change (a migration) is followed in one module, not several.
 """
 
 from __future__ import annotations

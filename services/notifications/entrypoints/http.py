@@ -28,7 +28,8 @@ from services.notifications.domain import signing
 from services.notifications.domain.notices import Draft
 from services.notifications.entrypoints import policy
 from services.notifications.entrypoints.deps import Deps, NotificationsDeps
-from services.notifications.service import criticisms, endpoints, inbox
+from services.notifications.service import criticisms, endpoints
+from services.notifications.service import inbox as inboxes
 
 router = APIRouter(prefix="/api/v1", tags=["notices"])
 
@@ -65,7 +66,7 @@ async def list_notices(
     project_id: str | None = Query(default=None, max_length=64),
     limit: int = Query(default=50, ge=1, le=200),
 ) -> list[NoticeOut]:
-    rows = await inbox.copies(
+    rows = await inboxes.copies(
         deps.units(),
         policy.inbox_of(principal),
         kind=kind,
@@ -84,7 +85,7 @@ class ReadOut(BaseModel):
 @router.post("/notices/{notice_id}/read", summary="标记已读 Mark the caller's copy read")
 async def mark_read(deps: Deps, principal: CurrentPrincipal, notice_id: NoticeId) -> ReadOut:
     recipient = policy.inbox_of(principal)
-    read_at = await inbox.mark_read(deps.units(), notice_id, recipient)
+    read_at = await inboxes.mark_read(deps.units(), notice_id, recipient)
     return ReadOut(notice_id=notice_id, read_at=read_at)
 
 
@@ -92,7 +93,7 @@ async def mark_read(deps: Deps, principal: CurrentPrincipal, notice_id: NoticeId
 async def notice_history(
     deps: Deps, principal: CurrentPrincipal, notice_id: NoticeId
 ) -> dict[str, Any]:
-    found = await inbox.history(deps.units(), notice_id)
+    found = await inboxes.history(deps.units(), notice_id)
     # Someone who may not see it learns nothing, not even that it exists.
     if found is None or not policy.may_see_history(principal, found.notice, found.copies):
         raise NotFound("notice_not_found", Message("通知不存在", "no such notice"))
@@ -122,7 +123,7 @@ async def list_criticisms(
     limit: int = Query(default=100, ge=1, le=500),
 ) -> list[dict[str, Any]]:
     """District offices see their district's, enterprises those addressed to them, the city all."""
-    return await inbox.criticisms(
+    return await inboxes.criticisms(
         deps.units(), policy.office_scope(principal), year=year, limit=limit
     )
 

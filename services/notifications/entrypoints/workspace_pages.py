@@ -27,7 +27,8 @@ from services.notifications.domain.notices import Draft
 from services.notifications.entrypoints import policy
 from services.notifications.entrypoints.deps import Deps, NotificationsDeps
 from services.notifications.entrypoints.http import criticism_pdf
-from services.notifications.service import criticisms, inbox
+from services.notifications.service import criticisms
+from services.notifications.service import inbox as inboxes
 from services.notifications.service.ports import Row
 
 BASE = "/workspace/notifications/"
@@ -131,7 +132,7 @@ def issuing_office(p: workspace.WorkspacePage, notice: Row, district_name: str |
 
 
 async def unread_count(deps: NotificationsDeps, recipient: tuple[str, str]) -> int:
-    rows = await inbox.copies(
+    rows = await inboxes.copies(
         deps.units(), recipient, kind=None, unread=True, project_id=None, limit=INBOX_LIMIT
     )
     return len(rows)
@@ -144,7 +145,7 @@ async def notices(request: Request, session: CurrentSession, deps: Deps) -> Resp
     if refusal is not None:
         return workspace.refused(env, page(request, session, deps), refusal)
     recipient = policy.inbox_of(session.principal)
-    rows = await inbox.copies(
+    rows = await inboxes.copies(
         deps.units(), recipient, kind=None, unread=False, project_id=None, limit=INBOX_LIMIT
     )
     rows.sort(key=lambda r: r["issued_at"], reverse=True)
@@ -164,7 +165,7 @@ async def _shown(
     if refusal is not None:
         return workspace.refused(env, page(request, session, deps), refusal)
     recipient = policy.inbox_of(session.principal)
-    found = await inbox.inbox_notice(deps.units(), notice_id[:64], recipient)
+    found = await inboxes.inbox_notice(deps.units(), notice_id[:64], recipient)
     p = page(request, session, deps, await unread_count(deps, recipient))
     if found is None:  # not in this person's inbox: as if it did not exist
         return workspace.refused(env, p, NOT_FOUND, 404)
@@ -194,7 +195,7 @@ async def mark_read(
     if isinstance(posted, Message):
         return workspace.refused(env, p, posted)
     try:
-        await inbox.mark_read(deps.units(), notice_id[:64], policy.inbox_of(session.principal))
+        await inboxes.mark_read(deps.units(), notice_id[:64], policy.inbox_of(session.principal))
     except DomainError:
         return workspace.refused(env, p, NOT_FOUND, 404)
     back = "notices/" + notice_id if request.query_params.get("from") == "notice" else ""
@@ -259,7 +260,7 @@ async def drafts(request: Request, session: CurrentSession, deps: Deps) -> Respo
 
 
 async def _project_names(deps: NotificationsDeps, ids: list[str | None]) -> dict[str, str]:
-    return await inbox.project_names(deps.units(), [i for i in ids if i])
+    return await inboxes.project_names(deps.units(), [i for i in ids if i])
 
 
 async def _draft(
