@@ -16,6 +16,8 @@
   consumer, which uses nothing of the platform's code;
 - each service lists what it subscribes to in one module, importing `schemas.topics`;
 - every service has the same parts (settings, ports, memory fakes, deps, policy, subscriptions);
+- routes and handlers decide access through the service's policy and its rules: no role is
+  compared, and no route gated, outside `entrypoints/policy.py` and `service/access.py`;
 - one import name means one module across services/ and libs/runtime: every name an import binds
   to a module (`import a.b as x`, `from a import b` where b is a module, `from a import b as x`)
   is resolved to the module's dotted path, and one name bound to two modules fails. The same
@@ -84,6 +86,10 @@ def parsed(path: Path) -> ast.Module:
 
 def relative(path: Path) -> str:
     return str(path.relative_to(REPO))
+
+
+def where(path: Path, node: ast.AST) -> str:
+    return f"{relative(path)}:{getattr(node, 'lineno', 0)}"
 
 
 def in_adapters(path: Path) -> bool:
@@ -604,3 +610,48 @@ def test_a_long_module_giving_its_length_is_caught() -> None:
         assert length_offence(long_module(stale)) is not None
     assert length_offence(long_module("Stays whole: one repository per table.")) is None
     assert length_offence('"""Over 400 lines, kept whole."""\nx = 1\n') is not None
+
+
+RULE_MODULES = {"policy.py", "access.py"}  # where a service's access rules are written
+
+
+def _role_compares(tree: ast.Module) -> list[ast.AST]:
+    """Comparisons that decide by role: `x.role is ...`, `x.role == "city_office"`,
+    `... in (Role.X, ...)`."""
+
+    def is_role(node: ast.AST) -> bool:
+        if isinstance(node, ast.Attribute) and node.attr == "role":
+            return True
+        return (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "Role"
+        )
+
+    found: list[ast.AST] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+            if any(is_role(n) for o in operands for n in ast.walk(o)):
+                found.append(node)
+    return found
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_routes_and_handlers_decide_access_through_the_policy_and_its_rules(service: str) -> None:
+    """Issue 14: entrypoints authorize through one policy per service, the rules live in the
+    domain (or the service's `access` module). No other route or handler compares roles or gates
+    a route with `require(...)` of its own."""
+    root = REPO / "services" / service
+    wrong = []
+    for path in modules(root / "entrypoints", root / "service"):
+        if path.name in RULE_MODULES:
+            continue
+        tree = parsed(path)
+        wrong += [where(path, n) for n in _role_compares(tree)]
+        wrong += [
+            where(path, n)
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "require"
+        ]
+    assert wrong == [], f"decide access in entrypoints/policy.py (or the domain's rules): {wrong}"

@@ -14,6 +14,7 @@ from runtime.errors import DomainError, Message
 from runtime.http import require
 from services.complaints.domain import complaint as complaint_model
 from services.complaints.service import access
+from services.complaints.service.ports import Project
 
 # --- who may call -------------------------------------------------------------------------------
 
@@ -115,6 +116,23 @@ def register_refusal(p: Principal, hotline_agency: str) -> Message | None:
         "代业主登记页面仅供区县物业办和 12345 热线使用",
         "The registration desk is for the district offices and the 12345 hotline",
     )
+
+
+def register_channels(p: Principal) -> tuple[complaint_model.Channel, ...]:
+    """The channels the registration desk offers this person (`access.registration_channels`)."""
+    return access.registration_channels(p)
+
+
+def may_register_for(p: Principal, project: Project) -> bool:
+    """Whether the registration desk lists this project for this person: a district office its
+    district's, the hotline any (`access.may_file_for`, which filing checks again)."""
+    return access.may_file_for(p, project.enterprise_id, project.district_code)
+
+
+def sees_escalations(p: Principal) -> bool:
+    """The desk shows the offices their escalated complaints (overdue, reopened, extensions to
+    decide); an enterprise sees its own complaints to handle."""
+    return p.role in (Role.DISTRICT_OFFICE, Role.CITY_OFFICE)
 
 
 def reply_refusal(p: Principal, c: complaint_model.Complaint) -> Message | None:

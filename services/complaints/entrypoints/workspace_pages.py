@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from runtime import workspace
-from runtime.auth import Principal, Role
+from runtime.auth import Principal
 from runtime.errors import DomainError, Forbidden, InvalidInput, Message, NotFound
 from runtime.http import RequestTrace
 from runtime.web_session import CurrentSession, Session
@@ -128,7 +128,7 @@ async def desk(
         return workspace.refused(env, p, refusal)
     if status and status not in STATUS_ZH:
         status = ""
-    office = session.principal.role is not Role.ENTERPRISE
+    office = policy.sees_escalations(session.principal)
     rows = await handling.list_for(
         deps.units(), session.principal, status=status or None, limit=LIST_LIMIT
     )

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from runtime import idempotency, workspace
-from runtime.auth import Principal, Role
+from runtime.auth import Principal
 from runtime.errors import DomainError, Message
 from runtime.http import RequestTrace
 from runtime.web_session import CurrentSession
@@ -32,10 +32,6 @@ router = APIRouter(include_in_schema=False)
 PATH = "register"
 FORM = "complaint-register"
 MAX_MATCHES = 30  # projects listed for one search
-CHANNELS: dict[Role, tuple[str, ...]] = {
-    Role.DISTRICT_OFFICE: ("phone", "counter"),
-    Role.AGENCY: ("hotline",),
-}
 CHANNEL_NAMES = {
     "phone": ("电话", "Phone"),
     "counter": ("来访（窗口）", "Walk-in (counter)"),
@@ -45,12 +41,10 @@ SUBMISSION_FIELD = "submission_id"
 
 
 async def projects_in_scope(deps: ComplaintsDeps, principal: Principal) -> list[Project]:
-    """The projects this registrar may file for (`access.may_file_for` says the same)."""
+    """The projects this registrar may file for (`policy.may_register_for`)."""
     async with deps.units() as uow:
         listed = await uow.projects.listed(limit=5000)
-    if principal.role is Role.DISTRICT_OFFICE:
-        return [p for p in listed if p.district_code == principal.district_code]
-    return listed
+    return [p for p in listed if policy.may_register_for(principal, p)]
 
 
 def search(projects: list[Project], q: str) -> list[Project]:
@@ -89,7 +83,7 @@ def _form(
         env, p, "workspace_register.html", code, values=values, q=q, matches=matches,
         project=project, category=category,
         categories=list(deps.rules.categories.by_id.values()),
-        channels=CHANNELS[p.principal.role], channel_names=CHANNEL_NAMES,
+        channels=policy.register_channels(p.principal), channel_names=CHANNEL_NAMES,
         max_description=owner_input.MAX_DESCRIPTION, max_name=owner_input.MAX_NAME, form=FORM,
     )  # fmt: skip
 
@@ -175,7 +169,7 @@ async def register(
         p.add("category", "请选择投诉类别", "Choose a category")
     if project is None or category is None:
         return _form(p, deps, projects, values, 422)
-    channels = CHANNELS[principal.role]
+    channels = policy.register_channels(principal)
     _checked(p, values, channels)
     answers = _answers(p, category, values)
     if p.errors:

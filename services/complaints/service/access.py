@@ -19,6 +19,14 @@ from services.complaints.domain import survey as survey_model
 OFFICES_AND_ENTERPRISES = (Role.ENTERPRISE, Role.DISTRICT_OFFICE, Role.CITY_OFFICE)
 
 
+# --- who the caller is --------------------------------------------------------------------------
+
+
+def is_owner(principal: Principal) -> bool:
+    """An owner (signed in, or the public form and Open311 clients acting for one)."""
+    return principal.role is Role.OWNER
+
+
 # --- complaints ---------------------------------------------------------------------------------
 
 
@@ -44,6 +52,8 @@ def may_see_contact(principal: Principal, c: complaint_model.Complaint) -> bool:
 
 
 DEFAULT_HOTLINE_AGENCY = "12345"  # the citizens' hotline's agency id (ComplaintsSettings)
+STAFF_CHANNELS: tuple[complaint_model.Channel, ...] = ("phone", "counter")
+HOTLINE_CHANNELS: tuple[complaint_model.Channel, ...] = ("hotline",)
 
 
 @dataclass(frozen=True)
@@ -77,7 +87,7 @@ def filed_by(
             )
         return None
     if principal.role in (Role.ENTERPRISE, Role.DISTRICT_OFFICE):
-        if channel not in ("phone", "counter"):
+        if channel not in STAFF_CHANNELS:
             raise InvalidInput(
                 "staff_channel",
                 Message(
@@ -93,7 +103,7 @@ def filed_by(
         )
     if principal.role is Role.AGENCY:
         require_hotline(principal, hotline_agency)
-        if channel != "hotline":
+        if channel not in HOTLINE_CHANNELS:
             raise InvalidInput(
                 "hotline_channel",
                 Message(
@@ -104,6 +114,17 @@ def filed_by(
             )
         return Registration(principal.subject, "hotline", principal.agency_id or "")
     raise Forbidden("role_not_allowed", Message("当前角色无权登记投诉", "your role may not file"))
+
+
+def registration_channels(principal: Principal) -> tuple[complaint_model.Channel, ...]:
+    """The channels a person registers an owner's complaint on (`filed_by` admits these and no
+    other): enterprise staff and the district office by phone or at the counter, an agency (the
+    hotline, once `require_hotline` admits it) on the hotline; nobody else registers."""
+    if principal.role in (Role.ENTERPRISE, Role.DISTRICT_OFFICE):
+        return STAFF_CHANNELS
+    if principal.role is Role.AGENCY:
+        return HOTLINE_CHANNELS
+    return ()
 
 
 def hotline_refusal(principal: Principal, hotline_agency: str) -> Message | None:

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from runtime import attachments, idempotency
-from runtime.auth import Principal, Role
+from runtime.auth import Principal
 from runtime.calendar import CHINA
 from runtime.errors import InvalidInput, Message
 from runtime.unit_of_work import Trace
@@ -232,7 +232,7 @@ _SHARED_OWNER_PREFIXES = ("open311:",)
 
 def owner_account(principal: Principal) -> str | None:
     """The owner's own account id when a signed-in owner filed, else None."""
-    if principal.role is not Role.OWNER or principal.subject in _SHARED_OWNER_SUBJECTS:
+    if not access.is_owner(principal) or principal.subject in _SHARED_OWNER_SUBJECTS:
         return None
     if principal.subject.startswith(_SHARED_OWNER_PREFIXES):
         return None

@@ -7,7 +7,6 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from runtime.auth import Role
 from runtime.errors import Forbidden, Message, NotFound
 from services.exposure.entrypoints import policy
 from services.exposure.entrypoints.deps import Deps
@@ -59,8 +58,7 @@ async def campaign_figures(
     """Every column of the offices' figures page and its CSV: the city office for the city (by
     district) and any district (by enterprise), a district office for its own district. Rates
     are fractions 0-1 (the page and the CSV show percent), null when nothing was due."""
-    if district is None and principal.role is Role.DISTRICT_OFFICE:
-        district = principal.district_code
+    district = policy.figures_scope(principal, district)
     refusal = policy.figures_refusal(principal, district)
     if refusal is not None:
         raise Forbidden("figures_not_allowed", refusal)

@@ -114,6 +114,20 @@ def campaign_refusal(p: Principal) -> Message | None:
     )
 
 
+def figures_scope(p: Principal, district_code: str | None) -> str | None:
+    """The district whose figures a request shows: the one asked for, else a district office's
+    own; None (the city by district) for the city office when none is asked for. Whether the
+    person may see it is `figures_refusal`'s."""
+    if district_code is None and p.role is Role.DISTRICT_OFFICE:
+        return p.district_code
+    return district_code
+
+
+def sees_city_figures(p: Principal) -> bool:
+    """The city office chooses among the districts (the figures page links them)."""
+    return p.role is Role.CITY_OFFICE
+
+
 def figures_refusal(p: Principal, district_code: str | None) -> Message | None:
     """The campaign figures in full: the city office for the city (by district) and for any
     district (by enterprise); a district office for its own district's enterprises. The public

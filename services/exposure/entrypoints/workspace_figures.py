@@ -10,7 +10,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from runtime import workspace
-from runtime.auth import Role
 from runtime.errors import Message
 from runtime.web_session import CurrentSession
 from services.exposure.domain import figures
@@ -28,8 +27,7 @@ async def _figures(
 ) -> Response:  # fmt: skip
     p = page(request, session, deps)
     principal = session.principal
-    if district is None and principal.role is Role.DISTRICT_OFFICE:
-        district = principal.district_code  # a district office sees its own district
+    district = policy.figures_scope(principal, district)
     refusal = policy.figures_refusal(principal, district)
     if refusal is not None:
         return workspace.refused(env, p, refusal)
@@ -53,7 +51,7 @@ async def _figures(
         p, "exposure_figures.html", window=window, campaigns=campaigns, rows=rows, by=by,
         district=district, district_name=names.get(district or "", district),
         groups=figures.GROUPS, query=query, ALL=ALL,
-        is_city=principal.role is Role.CITY_OFFICE,
+        is_city=policy.sees_city_figures(principal),
     )  # fmt: skip
 
 

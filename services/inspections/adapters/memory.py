@@ -1,20 +1,23 @@
 """In-memory fakes of every inspections port and `MemoryInspectionsUnitOfWork`, for fast unit
 tests of the service layer. They keep what the asyncpg adapters keep, in dictionaries, and model
 the adapters' answers (inserted or not, unchanged or updated); a rollback keeps the outbox's
-events out (`runtime.fakes.MemoryUnitOfWork`) but not the repositories' writes, so a test of a
-refusal asserts the events, and the handlers refuse before they write."""
+events out (`runtime.fakes.MemoryUnitOfWork`) and undoes the draw stores' writes (a draw writes
+before it can be refused), not the other repositories', so a test of a refusal asserts the
+events, and those handlers refuse before they write. `tests/integration/test_draw_repositories.py`
+runs the draw stores' suite on these fakes and on PostgreSQL alike."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from runtime.attachments import MemoryAttachmentStore
 from runtime.fakes import MemoryOutbox, MemoryUnitOfWork
 from runtime.scheduler import Clock
 from services.inspections.adapters.memory_campaigns import MemoryCampaigns
+from services.inspections.adapters.memory_drafts import MemoryPatrolDrafts, MemoryPublicPhotos
 from services.inspections.adapters.memory_draws import MemoryDrawRosters, MemoryPatrolDraws
 from services.inspections.adapters.memory_facilities import MemoryFacilities
 from services.inspections.adapters.memory_rectifications import MemoryOrders, MemoryPatrols
@@ -27,7 +30,7 @@ from services.inspections.adapters.postgres import (
 from services.inspections.adapters.registry_tables import template_from_json
 from services.inspections.domain import campaign, checklist
 from services.inspections.domain.project_registry import ProjectFacts
-from services.inspections.service.ports import Change, DraftSweep, NewActivity, PatrolDraft
+from services.inspections.service.ports import Change, DrawRow, NewActivity, RosterEntry
 
 
 class MemoryProjects:
@@ -287,55 +290,10 @@ class MemoryActivities:
         return rows[:limit]
 
 
-class MemoryPatrolDrafts:
-    def __init__(self, attachments: MemoryAttachmentStore | None = None) -> None:
-        self.rows: dict[tuple[str, str], PatrolDraft] = {}
-        self._attachments = attachments
-
-    async def get(self, recorded_by: str, project_id: str) -> PatrolDraft | None:
-        return self.rows.get((recorded_by, project_id))
-
-    async def save(self, draft: PatrolDraft) -> None:
-        self.rows[(draft.recorded_by, draft.project_id)] = draft
-
-    async def delete(self, recorded_by: str, project_id: str) -> None:
-        self.rows.pop((recorded_by, project_id), None)
-
-    async def sweep(
-        self, *, stale_before: datetime, photos_before: datetime, photo_kind: str
-    ) -> DraftSweep:
-        stale = [k for k, d in self.rows.items() if d.updated_at < stale_before]
-        for key in stale:
-            del self.rows[key]
-        live = {d.draft_id for d in self.rows.values()}
-
-        def keep(kind: str, owner_id: str, created_at: datetime | None) -> bool:
-            old = created_at is not None and created_at < photos_before
-            return not (kind == photo_kind and old and owner_id.split(":", 1)[0] not in live)
-
-        photos = self._attachments.delete_where(keep) if self._attachments else 0
-        return DraftSweep(drafts=len(stale), photos=photos)
-
-
-class MemoryPublicPhotos:
-    def __init__(self) -> None:
-        # (case_id, attachment_id) -> withdrawn_at (None while public)
-        self.rows: dict[tuple[str, str], datetime | None] = {}
-
-    async def publish(
-        self, case_id: str, project_id: str, attachment_ids: Sequence[str], at: datetime
-    ) -> None:
-        for a in attachment_ids:
-            self.rows.setdefault((case_id, a), None)
-
-    async def withdraw(self, case_id: str, at: datetime) -> int:
-        open_ = [k for k, v in self.rows.items() if k[0] == case_id and v is None]
-        for k in open_:
-            self.rows[k] = at
-        return len(open_)
-
-    async def is_public(self, attachment_id: str) -> bool:
-        return any(k[1] == attachment_id and v is None for k, v in self.rows.items())
+# the draws by id, the rosters by (district, inspector), the patrols by id
+_DrawState = tuple[
+    dict[str, DrawRow], dict[tuple[str, str], RosterEntry], dict[str, dict[str, Any]]
+]
 
 
 class MemoryInspectionsUnitOfWork(MemoryUnitOfWork):
@@ -373,7 +331,7 @@ class MemoryInspectionsUnitOfWork(MemoryUnitOfWork):
         self.activities = MemoryActivities(self.clock)
         self.orders = MemoryOrders()
         self.patrols = MemoryPatrols()
-        self.draws = MemoryPatrolDraws(self.patrols)
+        self.draws = MemoryPatrolDraws(self.patrols, self.projects, self.inspections)
         self.rosters = MemoryDrawRosters()
         self.facilities = MemoryFacilities()
         self.campaigns = MemoryCampaigns()
@@ -383,15 +341,41 @@ class MemoryInspectionsUnitOfWork(MemoryUnitOfWork):
         self.registry_outbox = MemoryOutbox(source=REGISTRY_SOURCE)
         self.campaign_outbox = MemoryOutbox(source=CAMPAIGNS_SOURCE)
         self.draws_outbox = MemoryOutbox(source=DRAWS_SOURCE)
+        self._depth = 0
+        self._snapshot: _DrawState | None = None
+
+    async def __aenter__(self) -> Self:
+        if self._depth == 0:
+            self._snapshot = self._draw_state()
+        self._depth += 1
+        return self
+
+    def _draw_state(self) -> _DrawState:
+        """What the draw stores hold (the draws, the rosters, the patrols a draw schedules): a
+        unit left without committing puts it back, as PostgreSQL's rollback does — a draw
+        refused half-way (a project just given a patrol) leaves no draw and no patrol."""
+        return (
+            dict(self.draws.rows),
+            dict(self.rosters.entries),
+            {k: dict(v) for k, v in self.patrols.patrols.items()},
+        )
 
     async def commit(self) -> None:
         self.attachments.commit()
         for extra in (self.registry_outbox, self.campaign_outbox, self.draws_outbox):
             extra.committed.extend(extra.pending)
             extra.pending.clear()
+        self._snapshot = None
         await super().commit()
 
     async def __aexit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._snapshot is not None:
+            draws, rosters, patrols = self._snapshot
+            self.draws.rows = draws
+            self.rosters.entries = rosters
+            self.patrols.patrols = patrols
+            self._snapshot = None
         for extra in (self.registry_outbox, self.campaign_outbox, self.draws_outbox):
             extra.pending.clear()
         await super().__aexit__(None, None, None)

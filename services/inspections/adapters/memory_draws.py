@@ -4,23 +4,42 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.inspections.adapters.memory_rectifications import MemoryPatrols
 from services.inspections.service.ports import DrawRow, RosterEntry
 
+if TYPE_CHECKING:  # memory.py builds the unit from these and imports this module
+    from services.inspections.adapters.memory import MemoryInspections, MemoryProjects
+
 
 class MemoryPatrolDraws:
-    def __init__(self, patrols: MemoryPatrols) -> None:
+    """The draws, over the unit's patrols (the drawn ones are scheduled there), projects (for
+    their district) and inspections (the patrols recorded lately), as the SQL joins them."""
+
+    def __init__(
+        self,
+        patrols: MemoryPatrols,
+        projects: MemoryProjects,
+        inspections: MemoryInspections,
+    ) -> None:
         self.rows: dict[str, DrawRow] = {}
         self.patrols = patrols
-        self.recent: dict[
-            str, set[str]
-        ] = {}  # district -> projects patrolled lately (set by tests)
+        self._projects = projects
+        self._inspections = inspections
+
+    def _in(self, district_code: str, project_id: str) -> bool:
+        project = self._projects.rows.get(project_id)
+        return project is not None and project.district_code == district_code
 
     async def excluded_projects(self, district_code: str, since: datetime) -> set[str]:
+        patrolled = {
+            i["project_id"]
+            for i in self._inspections.rows.values()
+            if i["kind"] == "patrol" and i["inspected_at"] >= since
+        }
         open_ = {p["project_id"] for p in self.patrols.patrols.values() if p["status"] == "open"}
-        return set(self.recent.get(district_code, set())) | open_
+        return {p for p in patrolled | open_ if self._in(district_code, p)}
 
     async def add(self, draw: DrawRow) -> None:
         self.rows[draw.draw_id] = draw

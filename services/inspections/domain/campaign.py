@@ -18,6 +18,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
 from enum import StrEnum
 
+from services.inspections.domain import actors
+
 # Domain code may not import runtime; same fixed offset as runtime.scheduler.CHINA (no DST in China).
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 END_OF_DAY = time(23, 59, 59, 999999)
@@ -403,9 +405,9 @@ def phases_to_announce(c: Campaign, now: datetime) -> tuple[Phase, ...]:
 
 def own_key(role: str, district_code: str | None, enterprise_id: str | None) -> SubmitterKey | None:
     """The plan a caller submits: a district office for its district, an enterprise for itself."""
-    if role == "district_office" and district_code:
+    if role == actors.DISTRICT_OFFICE and district_code:
         return (SubmitterKind.DISTRICT, district_code)
-    if role == "enterprise" and enterprise_id:
+    if role == actors.ENTERPRISE and enterprise_id:
         return (SubmitterKind.ENTERPRISE, enterprise_id)
     return None
 

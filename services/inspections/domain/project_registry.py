@@ -253,15 +253,15 @@ def _same_name(
 
 def can_see(actor: actors.Actor, district_code: str, enterprise_id: str) -> bool:
     """City office: all; district office: its district; enterprise: its own projects."""
-    if actor.role == "city_office":
+    if actors.is_city_office(actor):
         return True
-    if actor.role == "district_office":
+    if actor.role == actors.DISTRICT_OFFICE:
         return actor.district_code == district_code
-    return actor.role == "enterprise" and actor.enterprise_id == enterprise_id
+    return actors.runs(actor, enterprise_id)
 
 
 def may_register_in(actor: actors.Actor, district_code: str) -> bool:
     """City office anywhere; a district office only in its own district."""
-    if actor.role == "city_office":
+    if actors.is_city_office(actor):
         return True
-    return actor.role == "district_office" and actor.district_code == district_code
+    return actor.role == actors.DISTRICT_OFFICE and actor.district_code == district_code

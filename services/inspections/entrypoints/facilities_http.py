@@ -11,7 +11,6 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from runtime.auth import Role
 from runtime.errors import Forbidden
 from services.inspections.domain import problems
 from services.inspections.domain import statutory_intervals as intervals
@@ -204,7 +203,7 @@ async def post_service(
 ) -> dict[str, Any] | JSONResponse:
     """Record a service done; the next due date moves on and an open missed interval closes."""
     refusal = policy.facility_write_refusal(principal)
-    if refusal is not None and principal.role is not Role.ENTERPRISE:
+    if refusal is not None:
         # an office may read the facility but not record for the enterprise; others see nothing
         await statutory_intervals.get(deps.units(), policy.actor_of(principal), facility_id)
         raise Forbidden("facility_forbidden", refusal)

@@ -78,19 +78,19 @@ def order_refusal(
     return Message("您的角色无权查看整改单", "Your role may not open rectification orders")
 
 
+def _message(refusal: actors.Refusal | None) -> Message | None:
+    return None if refusal is None else Message(refusal.zh, refusal.en)
+
+
 def decide_refusal(p: Principal) -> Message | None:
-    """Who verifies or rejects a rectification (the same rule as `rectifications.decide`)."""
-    if p.role in OFFICE_ROLES:
-        return None
-    return Message(
-        "只有区县物业办或市物业办可以验收整改", "only a district or city office verifies"
-    )
+    """Who verifies or rejects a rectification (`actors.may_decide_rectification`, which
+    `rectifications.decide` applies)."""
+    return _message(actors.may_decide_rectification(actor_of(p)))
 
 
 def patrol_refusal(p: Principal, district_code: str, enterprise_id: str) -> Message | None:
     """Whether this person may patrol this project (`actors.may_record`, kind patrol)."""
-    refusal = actors.may_record(actor_of(p), "patrol", district_code, enterprise_id)
-    return None if refusal is None else Message(refusal.zh, refusal.en)
+    return _message(actors.may_record(actor_of(p), "patrol", district_code, enterprise_id))
 
 
 def sees_photo_location(p: Principal, district_code: str) -> bool:
@@ -111,10 +111,9 @@ def publicly_served(owner_kind: str, variant: str, *, named_by_published_case: b
 
 
 def submit_refusal(p: Principal, enterprise_id: str) -> Message | None:
-    """Who submits a rectification (the same rule as `rectifications.submit`)."""
-    if p.role is Role.ENTERPRISE and p.enterprise_id == enterprise_id:
-        return None
-    return Message("只有被责令整改的物业企业可以提交整改", "only the ordered enterprise submits")
+    """Who submits a rectification (`actors.may_submit_rectification`, which
+    `rectifications.submit` applies)."""
+    return _message(actors.may_submit_rectification(actor_of(p), enterprise_id))
 
 
 NO_DISTRICT = Message("您的账号未设置所属区县", "your account has no district")
@@ -143,10 +142,9 @@ def roster_refusal(p: Principal) -> Message | None:
 
 def facility_write_refusal(p: Principal) -> Message | None:
     """Who registers facilities and records their services: an enterprise, for its own projects
-    (the same rule as `statutory_intervals.register` / `record_service`)."""
-    if p.role is Role.ENTERPRISE and p.enterprise_id:
-        return None
-    return Message("设施登记和维保记录由物业企业填写", "only an enterprise registers and records")
+    (`actors.may_keep_facilities`, which `statutory_intervals.register` / `record_service`
+    apply)."""
+    return _message(actors.may_keep_facilities(actor_of(p)))
 
 
 def facilities_refusal(p: Principal) -> Message | None:

@@ -244,11 +244,12 @@ async def list_plans(
         if await uow.campaigns.get(campaign_id) is None:
             raise _not_found(campaign_id)
         only: frozenset[campaign.SubmitterKey] | None
-        if actor.role == "city_office":
+        district = actors.office_district(actor)
+        if actors.is_city_office(actor):
             only = None
-        elif actor.role == "district_office" and actor.district_code:
-            projects = await uow.projects.refs(district_code=actor.district_code)
-            only = campaign.district_scope(actor.district_code, projects)
+        elif district:
+            projects = await uow.projects.refs(district_code=district)
+            only = campaign.district_scope(district, projects)
         else:
             own = campaign.own_key(actor.role, actor.district_code, actor.enterprise_id)
             if own is None:
@@ -269,10 +270,11 @@ async def missing_plans(
         row = await uow.campaigns.get(campaign_id)
         if row is None:
             raise _not_found(campaign_id)
-        if actor.role == "city_office":
+        district = actors.office_district(actor)
+        if actors.is_city_office(actor):
             projects = await uow.projects.refs()
-        elif actor.role == "district_office" and actor.district_code:
-            projects = await uow.projects.refs(district_code=actor.district_code)
+        elif district:
+            projects = await uow.projects.refs(district_code=district)
         else:
             raise Forbidden(
                 "wrong_role",

@@ -166,13 +166,7 @@ async def submit(
     async with uow:
         now = uow.clock.now()
         row = await _load(uow, order_id, actor)
-        if not (actor.role == "enterprise" and actor.enterprise_id == row.enterprise_id):
-            raise Forbidden(
-                "not_the_enterprise",
-                Message(
-                    "只有被责令整改的物业企业可以提交整改", "only the ordered enterprise submits"
-                ),
-            )
+        _refuse(actors.may_submit_rectification(actor, row.enterprise_id))
         late = rectification.mark_overdue(row.order, now)
         if late is not None:
             # The deadline passed before the scan noticed: record the overdue first, once.
@@ -222,14 +216,7 @@ async def decide(
     async with uow:
         now = uow.clock.now()
         row = await _load(uow, order_id, actor)
-        if actor.role not in ("district_office", "city_office"):
-            raise Forbidden(
-                "not_a_supervisor",
-                Message(
-                    "只有区县物业办或市物业办可以验收整改",
-                    "only a district or city office verifies",
-                ),
-            )
+        _refuse(actors.may_decide_rectification(actor))
         event: inspections.RectificationVerified | inspections.RectificationRejected
         if decision == "verify":
             order = _transition(lambda: rectification.verify(row.order, now))
@@ -272,6 +259,11 @@ async def _load(uow: InspectionsUnitOfWork, order_id: str, actor: actors.Actor) 
     if row is None or not project_registry.can_see(actor, row.district_code, row.enterprise_id):
         raise NotFound("order_not_found", Message("整改单不存在", "rectification order not found"))
     return row
+
+
+def _refuse(refusal: actors.Refusal | None) -> None:
+    if refusal is not None:
+        raise Forbidden(refusal.code, Message(refusal.zh, refusal.en))
 
 
 def _transition(step: Any) -> rectification.Order:

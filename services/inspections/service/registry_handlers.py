@@ -228,11 +228,7 @@ async def record_activity(
             if earlier is not None:
                 return earlier, False
         project = await uow.projects.get(cmd.project_id)
-        if (
-            project is None
-            or actor.role != "enterprise"
-            or actor.enterprise_id != project.enterprise_id
-        ):
+        if project is None or not actors.runs(actor, project.enterprise_id):
             raise _project_not_found(cmd.project_id)
         assert actor.enterprise_id is not None
         record_id = str(uuid.uuid4())

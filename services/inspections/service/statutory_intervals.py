@@ -42,11 +42,9 @@ class RecordService:
 
 
 def _enterprise_of(actor: actors.Actor, enterprise_id: str) -> None:
-    if actor.role != "enterprise":
-        raise Forbidden(
-            "facility_forbidden",
-            Message("设施登记和维保记录由物业企业填写", "only an enterprise registers and records"),
-        )
+    refusal = actors.may_keep_facilities(actor)
+    if refusal is not None:
+        raise Forbidden(refusal.code, Message(refusal.zh, refusal.en))
     if actor.enterprise_id != enterprise_id:
         raise FACILITY_NOT_FOUND
 
@@ -58,7 +56,7 @@ async def register(
     answers like an unknown one)."""
     async with uow:
         project = await uow.projects.get(cmd.project_id)
-        if actor.role != "enterprise":
+        if actors.may_keep_facilities(actor) is not None:
             _enterprise_of(actor, "")
         if project is None or actor.enterprise_id != project.enterprise_id:
             raise InvalidInput(

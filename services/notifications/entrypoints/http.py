@@ -21,9 +21,9 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from runtime import documents
-from runtime.auth import Principal, Role
+from runtime.auth import Principal
 from runtime.errors import Message, NotFound, Unavailable
-from runtime.http import CurrentPrincipal, require
+from runtime.http import CurrentPrincipal
 from services.notifications.domain import signing
 from services.notifications.domain.notices import Draft
 from services.notifications.entrypoints import policy
@@ -34,7 +34,6 @@ from services.notifications.service import inbox as inboxes
 router = APIRouter(prefix="/api/v1", tags=["notices"])
 
 NoticeId = Annotated[str, Path(min_length=1, max_length=64)]
-Office = Annotated[Principal, require(Role.ENTERPRISE, Role.DISTRICT_OFFICE, Role.CITY_OFFICE)]
 
 
 class NoticeOut(BaseModel):
@@ -118,7 +117,7 @@ async def notice_history(
 @router.get("/criticisms", summary="通报批评登记 The register of circulated criticisms")
 async def list_criticisms(
     deps: Deps,
-    principal: Office,
+    principal: policy.Office,
     year: int | None = Query(default=None, ge=2000, le=2100),
     limit: int = Query(default=100, ge=1, le=500),
 ) -> list[dict[str, Any]]:
@@ -159,7 +158,7 @@ class EndpointOut(BaseModel):
 
 
 @router.post("/endpoints", status_code=201, summary="登记通知渠道 Register an e-mail or webhook")
-async def create_endpoint(deps: Deps, principal: Office, body: EndpointIn) -> EndpointOut:
+async def create_endpoint(deps: Deps, principal: policy.Office, body: EndpointIn) -> EndpointOut:
     key = deps.webhook_signing_key
     if body.channel == "webhook" and not key:
         raise Unavailable(
@@ -185,7 +184,7 @@ async def create_endpoint(deps: Deps, principal: Office, body: EndpointIn) -> En
         channel=body.channel,
         address=address,
         created_by=principal.subject,
-        owner_enterprise_id=principal.enterprise_id if principal.role is Role.ENTERPRISE else None,
+        owner_enterprise_id=policy.registering_enterprise(principal),
     )
     out = EndpointOut(
         endpoint_id=registered.endpoint_id,
@@ -201,7 +200,7 @@ async def create_endpoint(deps: Deps, principal: Office, body: EndpointIn) -> En
 
 
 @router.get("/endpoints", summary="本单位的通知渠道 The caller's registered channels")
-async def list_endpoints(deps: Deps, principal: Office) -> list[EndpointOut]:
+async def list_endpoints(deps: Deps, principal: policy.Office) -> list[EndpointOut]:
     found = await endpoints.active(deps.units(), policy.office_scope(principal))
     return [
         EndpointOut(
@@ -218,7 +217,7 @@ async def list_endpoints(deps: Deps, principal: Office) -> list[EndpointOut]:
 
 @router.delete("/endpoints/{endpoint_id}", status_code=204, summary="停用通知渠道 Disable")
 async def disable_endpoint(
-    deps: Deps, principal: Office, endpoint_id: Annotated[str, Path(max_length=64)]
+    deps: Deps, principal: policy.Office, endpoint_id: Annotated[str, Path(max_length=64)]
 ) -> None:
     if not await endpoints.disable(deps.units(), endpoint_id, policy.office_scope(principal)):
         raise NotFound("endpoint_not_found", Message("通知渠道不存在", "no such endpoint"))
@@ -227,8 +226,6 @@ async def disable_endpoint(
 # -- criticism drafts: the district office signs off or withdraws -------------------------------
 
 DraftId = Annotated[str, Path(min_length=1, max_length=64)]
-Offices = Annotated[Principal, require(Role.DISTRICT_OFFICE, Role.CITY_OFFICE)]
-DistrictOffice = Annotated[Principal, require(Role.DISTRICT_OFFICE)]
 
 
 class DraftOut(BaseModel):
@@ -272,7 +269,7 @@ class DraftOut(BaseModel):
 @router.get("/criticism-drafts", summary="通报批评草稿 Criticism drafts, oldest first")
 async def list_drafts(
     deps: Deps,
-    principal: Offices,
+    principal: policy.Offices,
     status: Literal["draft", "issued", "withdrawn"] = "draft",
     limit: int = Query(default=100, ge=1, le=500),
 ) -> list[DraftOut]:
@@ -284,7 +281,7 @@ async def list_drafts(
 
 
 @router.get("/criticism-drafts/{draft_id}", summary="通报批评草稿 One draft")
-async def get_draft(deps: Deps, principal: Offices, draft_id: DraftId) -> DraftOut:
+async def get_draft(deps: Deps, principal: policy.Offices, draft_id: DraftId) -> DraftOut:
     return DraftOut.of(
         await criticisms.get_draft(deps.units(), draft_id, policy.drafts_scope(principal))
     )
@@ -301,7 +298,7 @@ class SignedOffOut(BaseModel):
     "/criticism-drafts/{draft_id}/sign-off",
     summary="签发通报批评 Sign off: number, issue and send the criticism",
 )
-async def sign_off(deps: Deps, principal: DistrictOffice, draft_id: DraftId) -> SignedOffOut:
+async def sign_off(deps: Deps, principal: policy.DistrictOffice, draft_id: DraftId) -> SignedOffOut:
     """Only the district office of the draft's district. In one transaction: the next number of
     the district and year, the criticism to its recipients, `NoticeIssued`."""
     notice = await criticisms.sign_off(
@@ -328,7 +325,7 @@ class WithdrawIn(BaseModel):
 
 @router.post("/criticism-drafts/{draft_id}/withdraw", summary="撤回通报批评草稿 Withdraw a draft")
 async def withdraw(
-    deps: Deps, principal: DistrictOffice, draft_id: DraftId, body: WithdrawIn
+    deps: Deps, principal: policy.DistrictOffice, draft_id: DraftId, body: WithdrawIn
 ) -> DraftOut:
     """Only the district office of the draft's district; the draft never gets a number."""
     withdrawn = await criticisms.withdraw(

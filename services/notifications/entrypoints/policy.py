@@ -14,12 +14,24 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from runtime.auth import Principal, Role
 from runtime.errors import Forbidden, Message
+from runtime.http import require
 from services.notifications.domain.rules import CITY
 from services.notifications.service.ports import Row, Scope
 
 Recipient = tuple[str, str]
+
+# --- who may call -------------------------------------------------------------------------------
+
+Office = Annotated[Principal, require(Role.ENTERPRISE, Role.DISTRICT_OFFICE, Role.CITY_OFFICE)]
+"""Those who manage endpoints and read a notice's history: enterprises and the offices."""
+Offices = Annotated[Principal, require(Role.DISTRICT_OFFICE, Role.CITY_OFFICE)]
+"""The supervising offices: they read criticism drafts (`drafts_scope`)."""
+DistrictOffice = Annotated[Principal, require(Role.DISTRICT_OFFICE)]
+"""A district office signs off or withdraws its district's drafts (`signing_district`)."""
 
 
 def inbox_of(principal: Principal) -> Recipient:
@@ -106,6 +118,12 @@ def check_registration(
             raise refused
     else:
         raise refused
+
+
+def registering_enterprise(principal: Principal) -> str | None:
+    """The enterprise an endpoint is registered by (it may later manage its managers'
+    endpoints): an enterprise's own; None for the offices."""
+    return principal.enterprise_id if principal.role is Role.ENTERPRISE else None
 
 
 def drafts_scope(principal: Principal) -> Scope:

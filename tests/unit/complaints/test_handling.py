@@ -142,6 +142,44 @@ async def test_the_district_office_assigns_an_escalated_complaint_and_it_stays_t
     assert again.complaint.handling_org == "ent-a"
 
 
+async def test_the_district_office_takes_an_escalated_complaint_over_and_replies_itself(
+    uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, trace: Trace
+) -> None:
+    cid, _ = await _filed(uow, rules)
+    await handling.accept(uow, ALICE, cid, trace=trace)
+    reason = "企业多次推诿，由区物业办自行办理"
+    with pytest.raises(DomainError) as early:
+        await handling.take_over(uow, DISTRICT, cid, reason=reason, trace=trace)
+    assert early.value.code == "not_escalated"
+    for org in (["ent-a-water", "ent-a"] * 4)[: rules.policy.max_transfers + 1]:
+        await handling.transfer(
+            uow, rules, ALICE, cid, to_org=org, reason="非本单位职责", trace=trace
+        )
+    uow.outbox.committed.clear()
+    with pytest.raises(Forbidden):
+        await handling.take_over(uow, ALICE, cid, reason=reason, trace=trace)
+    with pytest.raises(NotFound):
+        await handling.take_over(uow, OTHER_DISTRICT, cid, reason=reason, trace=trace)
+    assert uow.outbox.committed == []
+
+    row = await handling.take_over(uow, DISTRICT, cid, reason=reason, trace=trace)
+
+    office = access.office_org(DISTRICT.district_code or "")
+    assert row.complaint.handling_org == office == "district-office-120101"
+    (written,) = uow.outbox.committed
+    assert isinstance(written.event, complaints.ComplaintAssigned)
+    assert (written.event.from_org, written.event.to_org, written.event.taken_over) == (
+        "ent-a-water",
+        office,
+        True,
+    )
+    assert written.trace == trace
+    replied = await handling.reply(uow, rules, DISTRICT, cid, text="已派员现场处理", trace=trace)
+    assert replied.complaint.status.value == "replied"
+    with pytest.raises(NotFound):  # another district's office does not even see it
+        await handling.reply(uow, rules, OTHER_DISTRICT, cid, text="越权答复", trace=trace)
+
+
 async def test_reply_by_the_responsible_person_starts_the_auto_close(
     uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, clock: FixedClock, trace: Trace
 ) -> None:

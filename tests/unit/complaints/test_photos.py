@@ -117,3 +117,27 @@ async def test_a_retry_with_the_same_photos_replays_and_other_photos_are_refused
             idempotency_key="k-1",
         )
     assert caught.value.code == "idempotency_key_reused"
+
+
+async def test_the_owner_lists_the_photos_of_the_tokens_complaint_and_a_link_serves_them(
+    uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, trace: Trace
+) -> None:
+    prepared = two_photos()
+    filed = await intake.file(uow, rules, OWNER, water(photos=prepared), trace=trace)
+    other = await intake.file(uow, rules, OWNER, water(), trace=trace)
+
+    refs = await photos.owner_refs(uow, filed.token)
+
+    assert [r.attachment_id for r in refs] == [p.attachment_id for p in prepared]
+    assert await photos.owner_refs(uow, other.token) == []
+    assert await photos.owner_refs(uow, "not-a-token") == []
+    # a signed link (made only after the token was checked) serves the photo by id
+    linked = await photos.linked(uow, prepared[1].attachment_id, "thumbnail")
+    assert max(images.size_of(linked.data)) <= 320
+    for attachment_id, variant in (
+        (prepared[0].attachment_id, "original"),  # owners' photos keep no original
+        (prepared[0].attachment_id, "poster"),
+        ("no-such-photo", "image"),
+    ):
+        with pytest.raises(NotFound):
+            await photos.linked(uow, attachment_id, variant)

@@ -158,6 +158,50 @@ async def test_results_in_scope(phased: MemoryComplaintsUnitOfWork) -> None:
         await survey_handling.enterprise_results(phased, OWNER, "ent-a", None)
 
 
+async def test_comments_come_masked_once_the_survey_closes_to_those_in_scope(
+    phased: MemoryComplaintsUnitOfWork,
+) -> None:
+    opened = await _open(phased)
+    sid = opened.survey.survey_id
+    await survey_handling.answer(
+        phased, opened.tokens[0], ALL_FIVE, "保安很负责，联系我13812345678"
+    )
+    await survey_handling.answer(phased, opened.tokens[1], ALL_FIVE, "电梯常坏")
+    with pytest.raises(DomainError) as still_open:
+        await survey_handling.comments(phased, ALICE, sid)
+    assert still_open.value.code == "survey_still_open"
+    listed, waiting = await survey_handling.comments_in_scope(phased, DISTRICT)
+    assert (listed, waiting) == ([], 1)  # open: its comments come once it closes
+
+    await survey_handling.close(phased, ALICE, sid, trace=Trace.start())
+
+    found = await survey_handling.comments(phased, DISTRICT, sid)
+    assert found.comments == sorted(
+        [survey_handling.masked("保安很负责，联系我13812345678"), "电梯常坏"]
+    )
+    assert not any("13812345678" in c for c in found.comments)
+    for reader in (ALICE, DISTRICT, CITY):
+        listed, waiting = await survey_handling.comments_in_scope(phased, reader)
+        assert ([c.row.survey.survey_id for c in listed], waiting) == ([sid], 0)
+    for outsider in (MALLORY, OTHER_DISTRICT):
+        assert await survey_handling.comments_in_scope(phased, outsider) == ([], 0)
+        with pytest.raises(NotFound):
+            await survey_handling.comments(phased, outsider, sid)
+    with pytest.raises(Forbidden):
+        await survey_handling.comments_in_scope(phased, OWNER)
+    other_campaign, _ = await survey_handling.comments_in_scope(phased, CITY, "another-campaign")
+    assert other_campaign == []
+
+
+def test_the_implementation_phase_runs_from_its_first_to_the_end_of_its_last_day() -> None:
+    window = survey_handling.phase_window(PHASE)
+    assert (window.campaign_id, window.starts_at, window.ends_at) == (
+        PHASE.campaign_id,
+        datetime(2026, 6, 1, tzinfo=CHINA),
+        AFTER,
+    )
+
+
 async def test_the_timer_closes_due_surveys_once(
     phased: MemoryComplaintsUnitOfWork, clock: FixedClock
 ) -> None:

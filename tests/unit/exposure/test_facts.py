@@ -4,11 +4,14 @@ events leaves, and one write per run."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 
+from schemas.base import Event
 from schemas.campaigns import v1 as campaigns
+from schemas.complaints import v1 as complaints
+from schemas.inspections import v1 as inspections
 from services.exposure.adapters.memory_queries import MemoryCaseQueries
 from services.exposure.service import facts
 from tests import factories
@@ -170,3 +173,74 @@ async def test_plans_keep_the_highest_version_and_the_table_counts_them_per_dist
         "120101": (2, 3),
         "120103": (1, 2),
     }
+
+
+def accepted(complaint_id: str, at: datetime) -> Event:
+    return complaints.ComplaintAccepted.model_validate(
+        {
+            "complaint_id": complaint_id,
+            "project_id": "P1",
+            "enterprise_id": "E-0001",
+            "district_code": "120101",
+            "category": "water",
+            "responsible_org_id": "E-0001",
+            "responsible_staff_id": "staff-1",
+            "accepted_at": at,
+        }
+    )
+
+
+async def test_an_acceptance_is_kept_once_beside_the_complaints_other_facts() -> None:
+    uow = unit()
+    await facts.record_complaints(uow, [delivered(complaint_filed())])
+
+    await facts.record_accepted_complaints(
+        uow, [delivered(accepted("C1", T0 + timedelta(hours=2))), delivered(accepted("C2", T0))]
+    )
+    await facts.record_accepted_complaints(uow, [delivered(accepted("C1", T0 + timedelta(days=9)))])
+
+    assert uow.facts.complaint_facts["C1"]["accepted_at"] == T0 + timedelta(hours=2)  # the first
+    assert uow.facts.complaint_facts["C1"]["filed_at"] == T0
+    assert uow.facts.complaint_facts["C2"]["accepted_at"] == T0  # accepted before filed arrived
+    assert uow.facts.writes == 3  # one per run
+
+
+def drawn(draw_id: str, seed: str) -> Event:
+    return inspections.PatrolsDrawn.model_validate(
+        {
+            "draw_id": draw_id,
+            "district_code": "120101",
+            "drawn_at": T0,
+            "drawn_by": "office-1",
+            "algorithm": "sha256-rank-v1",
+            "seed": seed,
+            "projects": [{"project_id": "P1", "enterprise_id": "E-0001"}],
+            "excluded_project_ids": [],
+            "inspectors": [{"inspector_id": "I-1", "conflicts": []}],
+            "project_count": 1,
+            "inspectors_per_project": 1,
+            "exclusion_days": 90,
+            "patrols": [
+                {
+                    "patrol_id": "p-1",
+                    "project_id": "P1",
+                    "project_name": "P1 小区",
+                    "enterprise_id": "E-0001",
+                    "inspector_ids": ["I-1"],
+                }
+            ],
+            "due_by": T0 + timedelta(days=14),
+        }
+    )
+
+
+async def test_a_draw_is_kept_once_for_the_boards_draws_page() -> None:
+    uow = unit()
+    first = drawn("D-1", "ab" * 8)
+
+    await facts.record_draws(uow, [delivered(first), delivered(drawn("D-2", "cd" * 8))])
+    await facts.record_draws(uow, [delivered(drawn("D-1", "ef" * 8))])  # redelivered, changed
+
+    assert set(uow.facts.draw_facts) == {"D-1", "D-2"}
+    assert uow.facts.draw_facts["D-1"] == first
+    assert uow.facts.writes == 2

@@ -39,3 +39,17 @@ def test_who_acts_objects_and_reads_the_campaign() -> None:
         assert policy.campaign_refusal(who) is not None
     assert policy.cases_refusal(OWNER) is not None
     assert policy.cases_refusal(ENTERPRISE) is None
+
+
+def test_the_figures_show_the_district_asked_for_else_a_district_offices_own() -> None:
+    """One rule for the JSON figures and the figures page (`policy.figures_scope`)."""
+    assert policy.figures_scope(HEPING, None) == "120101"
+    assert policy.figures_scope(HEPING, "120103") == "120103"  # asked: refused by the next rule
+    assert policy.figures_refusal(HEPING, policy.figures_scope(HEPING, "120103")) is not None
+    assert policy.figures_scope(CITY, None) is None  # the city by district
+    assert policy.figures_scope(CITY, "120103") == "120103"
+    assert policy.figures_scope(ENTERPRISE, None) is None
+    assert policy.figures_refusal(ENTERPRISE, policy.figures_scope(ENTERPRISE, None)) is not None
+    assert [
+        p.subject for p in (HEPING, HEXI, ENTERPRISE, CITY, OWNER) if policy.sees_city_figures(p)
+    ] == ["d"]

@@ -213,3 +213,55 @@ async def test_a_campaign_recorded_after_its_deadline_owes_nothing(
     await campaign_handlers.run_campaigns(lambda: uow)
     assert not [e for e in uow.campaign_outbox.events if isinstance(e, campaigns.PlanOverdue)]
     assert uow.campaigns.rows[CAMPAIGN].overdue_checked_at == china(12, 1)  # scanned, once
+
+
+async def test_the_campaigns_are_listed_and_read_with_the_phase_running_now(
+    created: MemoryInspectionsUnitOfWork,
+) -> None:
+    uow = created
+    uow.clock.current = PLANNING  # type: ignore[attr-defined]
+
+    [listed] = await campaign_handlers.list_campaigns(uow)
+    one = await campaign_handlers.get_campaign(uow, CAMPAIGN)
+
+    assert listed == one == campaign_handlers.campaign_view(uow.campaigns.rows[CAMPAIGN], PLANNING)
+    assert (one["campaign_id"], one["current_phase"]) == (CAMPAIGN, "planning")
+    assert [p["kind"] for p in one["phases"]][:2] == ["mobilisation", "planning"]
+    assert one["plan_deadline"] < AFTER_DEADLINE
+    uow.clock.current = china(7, 22)  # type: ignore[attr-defined]
+    assert (await campaign_handlers.get_campaign(uow, CAMPAIGN))["current_phase"] is None
+    with pytest.raises(NotFound):
+        await campaign_handlers.get_campaign(uow, "no-such-campaign")
+
+
+async def test_a_phase_is_announced_once_with_the_trace_given(
+    created: MemoryInspectionsUnitOfWork,
+) -> None:
+    uow = created
+    uow.clock.current = PLANNING  # type: ignore[attr-defined]
+    c = uow.campaigns.rows[CAMPAIGN].campaign
+    trace = Trace("corr-timer")
+
+    assert await campaign_handlers.announce_phase(uow, c, c.planning, trace) == 1
+    assert await campaign_handlers.announce_phase(uow, c, c.planning, trace) == 0
+
+    [written] = uow.campaign_outbox.committed
+    assert isinstance(written.event, campaigns.CampaignPhaseStarted)
+    assert (written.event.phase, written.trace) == ("planning", trace)
+
+
+async def test_missing_plans_are_flagged_once_with_the_trace_given(
+    created: MemoryInspectionsUnitOfWork,
+) -> None:
+    uow = created
+    uow.clock.current = AFTER_DEADLINE  # type: ignore[attr-defined]
+    row = uow.campaigns.rows[CAMPAIGN]
+    trace = Trace("corr-timer")
+
+    flagged = await campaign_handlers.flag_overdue_plans(uow, row, trace)
+
+    assert await campaign_handlers.flag_overdue_plans(uow, row, trace) == 0
+    written = uow.campaign_outbox.committed
+    assert flagged == len(written) == 6  # the three districts and the three enterprises
+    assert all(isinstance(w.event, campaigns.PlanOverdue) for w in written)
+    assert {w.trace for w in written} == {trace}

@@ -8,12 +8,13 @@ from datetime import timedelta
 
 import pytest
 
+from runtime import attachments
 from runtime.errors import DomainError, Forbidden, NotFound
 from runtime.unit_of_work import Trace
 from schemas.inspections import v1 as inspections
 from services.inspections.adapters.memory import MemoryInspectionsUnitOfWork
 from services.inspections.domain import rectification
-from services.inspections.service import rectifications
+from services.inspections.service import rectifications, statutory_intervals
 from services.inspections.service.ports import OrderRow
 from tests.unit.inspections.conftest import CITY, E1, E2, HEPING, NANKAI, NOW
 
@@ -181,3 +182,39 @@ async def test_the_overdue_scan_marks_each_owed_order_once(
     assert written.trace.causation_id is None  # started by a timer, not by an event
     assert uow.orders.rows["order-2"].order.overdue_at is None
     assert uow.orders.history_rows["order-1"][-1]["actor"] == "scheduler"
+
+
+async def test_an_order_is_its_district_offices_numbered_document(
+    uow: MemoryInspectionsUnitOfWork, order: OrderRow
+) -> None:
+    found = await rectifications.order_document(uow, "order-1")
+
+    assert found is not None
+    assert found.row == order
+    doc = found.document
+    assert doc == rectifications.official_order(order, "和平区")
+    assert doc.issuer == "天津市和平区物业管理办公室"
+    assert doc.number == rectification.document_number("和平区", 2026, 1)
+    assert (doc.addressee, doc.title) == (
+        "津城物业服务有限公司",
+        "关于和平区·海河花园限期整改的通知",
+    )
+    assert "【" in doc.body
+    assert "垃圾日产日清：未清运" in doc.body
+    assert doc.issued_on == (NOW - timedelta(days=1)).date()
+    assert await rectifications.order_document(uow, "no-such-order") is None
+    with pytest.raises(ValueError, match="number"):
+        rectifications.official_order(replace(order, doc_seq=None), "和平区")
+
+
+def test_evidence_is_kept_per_submission_and_referenced_without_its_size() -> None:
+    assert rectifications.evidence_owner("order-1", 2) == "order-1:2"
+    photo_id = "0b6f1c2e-5d4a-4e8b-9f10-2a3b4c5d6e7f"
+    ref = attachments.Ref(photo_id, "ab" * 32, "image/jpeg", 800, 600, has_original=True)
+    wire = rectifications.attachment_ref(ref)
+    assert (wire.attachment_id, wire.sha256, wire.content_type) == (
+        photo_id,
+        "ab" * 32,
+        "image/jpeg",
+    )
+    assert statutory_intervals.photo_owner("F-1", "S-2") == "F-1:S-2"

@@ -10,7 +10,7 @@ from services.notifications.adapters.channels import Destinations
 from services.notifications.adapters.memory import MemoryStore
 from services.notifications.domain import destinations
 from services.notifications.domain.notices import RegisteredEndpoint
-from services.notifications.service import endpoints
+from services.notifications.service import endpoints, urls
 from services.notifications.service.ports import Scope
 from tests.unit.notifications.support import NOW, endpoint, store
 
@@ -141,3 +141,18 @@ def test_the_callback_url_rule() -> None:
     assert destinations.callback_url_ok("http", "a.cn", "", allow_http=True)
     assert not destinations.callback_url_ok("https", "", "", allow_http=False)
     assert not destinations.callback_url_ok("https", "a.cn", "u:p", allow_http=False)
+
+
+def test_a_url_is_read_as_the_sender_reads_it() -> None:
+    parsed = urls.parse_url("https://user:pw@BÜCHER.example.cn/hook?x=1")
+    assert parsed is not None
+    assert (parsed.scheme, parsed.host, parsed.userinfo, parsed.port) == (
+        "https",
+        "bücher.example.cn",
+        "user:pw",
+        443,
+    )
+    plain = urls.parse_url("http://hooks.example.cn:8080/x")
+    assert plain is not None
+    assert (plain.port, plain.userinfo) == (8080, "")
+    assert urls.parse_url("http://[::1") is None  # not a URL at all

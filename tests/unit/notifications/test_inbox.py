@@ -131,3 +131,29 @@ async def test_the_criticism_register_is_scoped_and_filtered_by_year() -> None:
     assert numbers(enterprise) == ["和平区物业通〔2011〕1号"]
     assert await inbox.criticisms(db.unit(), Scope("city", None), year=2012, limit=100) == []
     assert await inbox.criticisms(db.unit(), Scope("district", None), year=None, limit=100) == []
+
+
+async def test_a_recipient_opens_only_its_own_copy_with_the_projects_names() -> None:
+    db = store()
+    await issue(db, factories.inspection_failed())
+    (notice_id,) = db.tables.notices
+
+    found = await inbox.inbox_notice(db.unit(), notice_id, ENTERPRISE)
+
+    assert found is not None
+    assert (found.notice["notice_id"], found.copy["recipient_id"]) == (notice_id, "E-0001")
+    assert (found.project_name, found.district_name) == ("海河花园", "和平区")
+    assert await inbox.inbox_notice(db.unit(), notice_id, ("enterprise", "E-0002")) is None
+    assert await inbox.inbox_notice(db.unit(), "no-such-notice", ENTERPRISE) is None
+    db.tables.projects.clear()  # a project the registry copy does not know (yet)
+    unknown = await inbox.inbox_notice(db.unit(), notice_id, ENTERPRISE)
+    assert unknown is not None
+    assert (unknown.project_name, unknown.district_name) == (None, None)
+
+
+async def test_the_pages_name_projects_with_their_enterprise_once_each() -> None:
+    db = store()
+
+    names = await inbox.project_names(db.unit(), ["P-120101-0001", "P-unknown", "P-120101-0001"])
+
+    assert names == {"P-120101-0001": "海河花园 · 津城物业"}

@@ -77,3 +77,10 @@ def test_channels_are_registered_for_oneself_and_ones_projects_managers(
     else:
         with pytest.raises(Forbidden):
             policy.check_registration(who, kind, recipient, owner)
+
+
+def test_an_endpoint_is_registered_by_an_enterprise_or_by_an_office() -> None:
+    """An enterprise's endpoints name it (it manages its managers' too); an office's name none."""
+    assert policy.registering_enterprise(JINCHENG) == "E-0001"
+    assert policy.registering_enterprise(HEPING) is None
+    assert policy.registering_enterprise(CITY) is None
