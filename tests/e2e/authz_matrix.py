@@ -1,9 +1,15 @@
 """Who may do what: every route of every service, and what each principal is answered.
 
-One row per route (service, method, path) with the expected answer for each of twelve principals.
-tests/e2e/test_authz_matrix.py checks that the rows are exactly the routes the four FastAPI apps
-serve (a new route without a row fails the suite) and walks the whole table against the running
-services on the real Kafka + PostgreSQL, failing on any difference.
+Two tables. ``MATRIX`` (this module): one row per API and public route (service, method, path)
+with the expected answer for each of twelve token principals. ``PAGE_MATRIX``
+(tests/e2e/authz_pages.py, imported here): one row per staff page (``/workspace/``) and sign-in
+route (``/auth/``) with the expected answer for each of twelve browser-session principals (a page
+knows a person by the session cookie, not by a token: that module says why and which).
+tests/e2e/test_authz_matrix.py checks that the two tables together are exactly the routes the
+four FastAPI apps serve (a new route without a row fails the suite) and walks every cell of both
+against the running services on the real Kafka + PostgreSQL, failing on any difference.
+Size (``size()``, ``page_size()``): 150 API routes x 12 principals = 1,800 cells, and 79 page
+routes x 12 principals = 948 cells.
 
 Principals (``PRINCIPALS``)
     anonymous       no ``Authorization`` header
@@ -68,6 +74,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from tests.e2e.authz_pages import PAGE_MATRIX as PAGE_MATRIX
+from tests.e2e.authz_pages import PAGE_PRINCIPALS as PAGE_PRINCIPALS
+from tests.e2e.authz_pages import page_size as page_size
+
 ALLOWED: Final = "allowed"
 NOT_ALLOWED_STATUSES: Final = frozenset({401, 403, 404, 405, 429})
 Expect = Literal["allowed", 401, 403, 404, 422]
@@ -105,12 +115,11 @@ PRIVATE: Final = (
     "facility_id",
 )
 NEVER_PUBLIC: Final = ("case_id", "objection_id", "notice_id", "endpoint_id", "order_id")
-# Routes deliberately outside the matrix (the path, any service).
-NOT_API_ROUTES: Final = frozenset({"/metrics"})
+# Routes deliberately outside both tables (the path, any service).
+NOT_ROUTES: Final = frozenset({"/metrics"})
 # Staff workspace pages and the browser sign-in flow answer a person, not an API client (a page
-# redirects to sign in, a refusal is an HTML page): their rules are the same policy functions,
-# proven by tests/integration/test_*_workspace.py and tests/browser/test_sign_in.py.
-NOT_API_PREFIXES: Final = ("/workspace/", "/auth/")
+# redirects to sign in, a refusal is an HTML page): their rows are PAGE_MATRIX's.
+PAGE_PREFIXES: Final = ("/workspace/", "/auth/")
 
 
 def _cells(default_valid: Expect, cells: Mapping[str, Expect], broken: Expect) -> dict[str, Expect]:

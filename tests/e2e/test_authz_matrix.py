@@ -1,9 +1,13 @@
-"""The authorization matrix (tests/e2e/authz_matrix.py) against the code and the running platform.
+"""The authorization matrix (tests/e2e/authz_matrix.py, with the pages' tests/e2e/authz_pages.py)
+against the code and the running platform.
 
 1. The rows are exactly the routes the four FastAPI apps serve: a new route without a row, or a
-   row left behind by a removed route, fails here (no stack needed).
-2. Every cell, walked against the four services running on the real Kafka + PostgreSQL, with
+   row left behind by a removed route, fails here (no stack needed). API rows and page rows
+   together; only ``/metrics`` is left out.
+2. Every API cell, walked against the four services running on the real Kafka + PostgreSQL, with
    resources of enterprise A in district X created beforehand through the APIs.
+3. Every page cell, walked on the same platform with a browser session per principal opened in
+   each service's own session store.
 """
 
 from __future__ import annotations
@@ -12,10 +16,15 @@ import hashlib
 import importlib
 import json
 import re
+import secrets
+import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -25,14 +34,24 @@ from fastapi.routing import iter_route_contexts
 from deploy.local.samples import FAILED_INSPECTION
 from runtime import db
 from runtime.auth import DevIssuer, Principal, Role
+from runtime.scheduler import FixedClock
 from runtime.service import build_app
 from runtime.settings import Settings
+from runtime.web_session import Session, SessionStore, cookie_name, csrf_token
 from schemas.campaigns import v1 as campaigns
 from tests import images
 from tests.conftest import run_async_in_thread
 from tests.e2e import authz_matrix as m
-from tests.e2e.conftest import Platform, eventually, start_platform, stop_platform
+from tests.e2e import authz_pages as pg
+from tests.e2e.conftest import (
+    CAMPAIGN_TIME,
+    Platform,
+    eventually,
+    start_platform,
+    stop_platform,
+)
 from tests.factories import keep_campaign_phase
+from tests.workspace_support import fetch_value
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 OPEN311_KEY = "authz-matrix-open311-key"
@@ -55,7 +74,7 @@ def served_routes(service: str) -> set[tuple[str, str, str]]:
     out: set[tuple[str, str, str]] = set()
     for route in iter_route_contexts(app.routes):
         path = route.path
-        if path is None or path in m.NOT_API_ROUTES or path.startswith(m.NOT_API_PREFIXES):
+        if path is None or path in m.NOT_ROUTES:
             continue
         methods = set(route.methods or ())
         for method in methods - {"HEAD"} or methods:
@@ -63,21 +82,84 @@ def served_routes(service: str) -> set[tuple[str, str, str]]:
     return out
 
 
+def _is_page(key: tuple[str, str, str]) -> bool:
+    return key[2].startswith(m.PAGE_PREFIXES)
+
+
 def test_every_route_of_every_service_has_one_row_with_every_principal() -> None:
+    """API rows and page rows together are every route served (``/metrics`` aside)."""
     served = set().union(*(served_routes(s) for s in m.SERVICES))
-    rows = [r.key for r in m.MATRIX]
+    rows = [r.key for r in m.MATRIX] + [r.key for r in m.PAGE_MATRIX]
     assert len(rows) == len(set(rows)), "a route has two rows"
-    assert sorted(served - set(rows)) == [], "routes without a row in tests/e2e/authz_matrix.py"
+    assert sorted(served - set(rows)) == [], (
+        "routes without a row in tests/e2e/authz_matrix.py (API) or tests/e2e/authz_pages.py "
+        "(/workspace/ and /auth/)"
+    )
     assert sorted(set(rows) - served) == [], "rows for routes no service serves"
+    assert [r.key for r in m.MATRIX if _is_page(r.key)] == [], "a page route among the API rows"
     for row in m.MATRIX:
-        assert tuple(row.expect) == m.PRINCIPALS or set(row.expect) == set(m.PRINCIPALS), row.key
+        assert set(row.expect) == set(m.PRINCIPALS), row.key
+
+
+def test_every_page_and_sign_in_route_has_one_page_row_with_every_session() -> None:
+    """The page twin: the page table is exactly the served /workspace/ and /auth/ routes."""
+    served = {k for s in m.SERVICES for k in served_routes(s) if _is_page(k)}
+    rows = [r.key for r in m.PAGE_MATRIX]
+    assert served, "no page routes found: the apps' routes were not read"
+    assert sorted(served - set(rows)) == [], "page routes without a row in authz_pages.py"
+    assert sorted(set(rows) - served) == [], "page rows for routes no service serves"
+    for row in m.PAGE_MATRIX:
+        assert set(row.expect) == set(pg.PAGE_PRINCIPALS), row.key
+        assert (row.csrf is not None) == (row.method == "POST" and row.path != "/auth/logout"), (
+            row.key,
+            "a page's POST names the form whose CSRF token it carries",
+        )
 
 
 # --- 2. the table against the running platform ------------------------------------------------------
 
 
+class Discovery(BaseHTTPRequestHandler):
+    """An identity provider's discovery document (and nothing else): enough for the services'
+    sign-in routes to know where the provider's pages are, without running Keycloak."""
+
+    def do_GET(self) -> None:
+        issuer = self.server.issuer  # type: ignore[attr-defined]
+        if self.path != "/realms/wuye/.well-known/openid-configuration":
+            self.send_error(404)
+            return
+        body = json.dumps({
+            "issuer": issuer,
+            "authorization_endpoint": f"{issuer}/protocol/openid-connect/auth",
+            "token_endpoint": f"{issuer}/protocol/openid-connect/token",
+            "jwks_uri": f"{issuer}/protocol/openid-connect/certs",
+        }).encode()  # fmt: skip
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: Any) -> None:
+        return
+
+
 @pytest.fixture(scope="module")
-def platform(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+def provider() -> Iterator[str]:
+    """The issuer URL of a provider that publishes only its discovery document."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Discovery)
+    server.issuer = f"http://127.0.0.1:{server.server_address[1]}/realms/wuye"  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield str(server.issuer)  # type: ignore[attr-defined]
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def platform(
+    stack: Any, tmp_path_factory: pytest.TempPathFactory, provider: str
+) -> Iterator[Platform]:
     keys = json.dumps({"authz-matrix": hashlib.sha256(OPEN311_KEY.encode()).hexdigest()})
     p = start_platform(
         stack,
@@ -89,6 +171,10 @@ def platform(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
             # Twelve principals file complaints from one address: the intake limit is not the
             # subject here (tests/integration covers it).
             "RATE_LIMIT_ENABLED": "false",
+            # The pages' sign-in (runtime.oidc) at a provider that only publishes where its
+            # pages are; API tokens stay the test issuer's (no AUTH_JWKS_URL).
+            "OIDC_ISSUER": provider,
+            "OIDC_CLIENT_SECRET": "authz-matrix-client-secret",
         },
     )
     yield p
@@ -228,15 +314,26 @@ async def seed(platform: Platform, api: Api) -> dict[str, Any]:
     # Two orders rejected twice (整改不到位): two exposure cases.
     for order in (published_order, review_order):
         url = f"/api/v1/rectifications/{order}"
-        for _ in (1, 2):
-            await api.call(
-                "enterprise_a",
-                "inspections",
-                "POST",
-                f"{url}/submissions",
-                201,
-                json={"evidence_text": "已整改", "photo_refs": []},
-            )
+        for n in (1, 2):
+            if order == published_order and n == 1:  # evidence with a photo, for the pages
+                await api.call(
+                    "enterprise_a",
+                    "inspections",
+                    "POST",
+                    f"{url}/submissions/with-photos",
+                    201,
+                    data={"evidence_text": "已整改"},
+                    files=[("photos", ("fix.jpg", images.jpeg((320, 240)), "image/jpeg"))],
+                )
+            else:
+                await api.call(
+                    "enterprise_a",
+                    "inspections",
+                    "POST",
+                    f"{url}/submissions",
+                    201,
+                    json={"evidence_text": "已整改", "photo_refs": []},
+                )
             await api.call(
                 "district_x",
                 "inspections",
@@ -244,6 +341,14 @@ async def seed(platform: Platform, api: Api) -> dict[str, Any]:
                 f"{url}/decision",
                 json={"decision": "reject", "reason": "消防栓水压仍未达标"},
             )
+
+    s["evidence_photo_id"] = await fetch_value(
+        platform.dsns["inspections"],
+        "SELECT attachment_id::text FROM attachments WHERE owner_kind = 'rectification'"
+        " AND owner_id LIKE $1 ORDER BY created_at LIMIT 1",
+        f"{published_order}:%",
+    )
+    assert s["evidence_photo_id"], "the evidence photo was not stored"
 
     # The owner's complaint with a photo, and its follow-up token.
     complaint = {
@@ -474,5 +579,193 @@ async def test_every_principal_gets_the_answer_the_matrix_says_on_every_route(
     routes, principals = m.size()
     assert cells == routes * principals
     assert differences == [], f"{len(differences)} of {cells} cells differ:\n" + "\n".join(
+        differences
+    )
+
+
+# --- 3. the pages against the running platform ------------------------------------------------------
+
+PEOPLE = {
+    "owner": Principal("owner-page", Role.OWNER, name="业主"),
+    "enterprise_a": Principal("ent-a-page", Role.ENTERPRISE, enterprise_id="E-0001"),
+    "enterprise_b": Principal("ent-b-page", Role.ENTERPRISE, enterprise_id="E-0002"),
+    "district_x": Principal("dist-x-page", Role.DISTRICT_OFFICE, district_code="120101"),
+    "district_y": Principal("dist-y-page", Role.DISTRICT_OFFICE, district_code="120104"),
+    "city": Principal("city-page", Role.CITY_OFFICE),
+    "hotline": Principal("hotline-page", Role.AGENCY, agency_id="12345"),
+    "agency": Principal("agency-page", Role.AGENCY, agency_id="12315"),
+}
+CSRF_REFUSED = "表单已失效或来源不明"
+
+
+@dataclass
+class Visitor:
+    """One page principal's browser: its session cookie by service (None: none), and for a
+    signed-in person the sessions themselves (for the CSRF tokens their pages render)."""
+
+    cookies: dict[str, str | None] = field(default_factory=dict)
+    sessions: dict[str, Session] = field(default_factory=dict)
+
+
+async def open_page_sessions(platform: Platform) -> dict[str, Visitor]:
+    """Each page principal's sessions, opened in each service's own session store as the
+    sign-in callback would open them."""
+    start = datetime.fromisoformat(CAMPAIGN_TIME)  # the services' business clock starts here
+    out = {who: Visitor() for who in pg.PAGE_PRINCIPALS}
+    for service in m.SERVICES:
+        pool = await db.create_pool(platform.dsns[service], max_size=1)
+        try:
+            store = SessionStore(pool, FixedClock(start), service=service, secure=False)
+            for who, person in PEOPLE.items():
+                session_id = await store.open(person)
+                session = await store.get(session_id)
+                assert session is not None
+                out[who].cookies[service] = session_id
+                out[who].sessions[service] = session
+            out["anonymous"].cookies[service] = None
+            out["forged"].cookies[service] = secrets.token_urlsafe(32)
+            # idle for a day: ended before the service's clock started
+            stale = SessionStore(
+                pool, FixedClock(start - timedelta(days=1)), service=service, secure=False
+            )
+            out["expired"].cookies[service] = await stale.open(PEOPLE["district_x"])
+            closed = await store.open(PEOPLE["district_x"])
+            assert await store.close(closed) is not None
+            out["signed_out"].cookies[service] = closed
+        finally:
+            await pool.close()
+    return out
+
+
+ITEM = re.compile(r'name="r-([^"]+)" value="pass"')
+
+
+async def save_draft_photo(platform: Platform, visitor: Visitor, project_id: str) -> str:
+    """District X's officer saves the patrol's first group with a photo, as the group's page
+    posts it; returns the draft photo's id (only its own drafter is ever served it)."""
+    base, service = platform.url("inspections"), "inspections"
+    cookie = {"Cookie": f"{cookie_name(service, secure=False)}={visitor.cookies[service]}"}
+    url = f"{base}/workspace/inspections/patrol/{project_id}/groups/1"
+    async with httpx.AsyncClient(timeout=30) as client:
+        page = await client.get(url, headers=cookie)
+        items = ITEM.findall(page.text)
+        assert page.status_code == 200, page.text[:500]
+        assert items, page.text[:500]
+        form = {f"r-{item}": "pass" for item in items}
+        form["csrf_token"] = csrf_token(visitor.sessions[service], f"patrol:{project_id}")
+        saved = await client.post(
+            url,
+            data=form,
+            files=[(f"p-{items[0]}", ("site.jpg", images.jpeg((320, 240)), "image/jpeg"))],
+            headers={**cookie, "Origin": base, "Sec-Fetch-Site": "same-origin"},
+        )
+        assert saved.status_code == 303, saved.text[:500]
+    photo = await fetch_value(
+        platform.dsns[service],
+        "SELECT attachment_id::text FROM attachments WHERE owner_kind = 'patrol-draft' LIMIT 1",
+    )
+    assert photo, "the draft photo was not stored"
+    return str(photo)
+
+
+def page_matches(expected: pg.PageExpect, r: httpx.Response, method: str) -> bool:
+    if r.status_code >= 500:
+        return False
+    to_sign_in = r.is_redirect and r.headers.get("location", "").startswith("/auth/login?next=")
+    if expected == pg.SIGN_IN:
+        return to_sign_in if method == "GET" else r.status_code == 401
+    if expected == pg.ALLOWED:
+        return r.status_code not in m.NOT_ALLOWED_STATUSES and not to_sign_in
+    return r.status_code == expected and not to_sign_in
+
+
+async def ask_page(
+    client: httpx.AsyncClient,
+    platform: Platform,
+    row: pg.PageRow,
+    visitor: Visitor,
+    s: dict[str, Any],
+) -> httpx.Response:
+    base = platform.url(row.service)
+    s = {**s, **{k: fill(v, s) for k, v in row.values.items()}}
+    url = base + fill(row.path, s)
+    headers: dict[str, str] = {}
+    cookie = visitor.cookies.get(row.service)
+    if cookie is not None:
+        headers["Cookie"] = f"{cookie_name(row.service, secure=False)}={cookie}"
+    client.cookies.clear()  # only the principal's own session, nothing an earlier answer set
+    if row.method == "GET":
+        return await client.get(url, params=row.params, headers=headers)
+    form = dict(fill(row.form or {}, s))
+    if row.csrf is not None:
+        # The token this session's page renders for the form; without a session, one of the
+        # caller's own making (all a stranger has).
+        session = visitor.sessions.get(row.service)
+        form["csrf_token"] = (
+            csrf_token(session, fill(row.csrf, s)) if session else secrets.token_hex(32)
+        )
+    headers |= {"Origin": base, "Sec-Fetch-Site": "same-origin"}
+    return await client.request(row.method, url, data=form, headers=headers)
+
+
+async def test_every_session_gets_the_page_the_matrix_says_on_every_page_route(
+    platform: Platform, seeded: tuple[dict[str, str | None], dict[str, Any]], provider: str
+) -> None:
+    """Walks after the API matrix on the same platform (pytest runs the file in order)."""
+    _, seed_values = seeded
+    s = {**seed_values, "issuer": provider}
+    visitors = await open_page_sessions(platform)
+    s["draft_photo_id"] = await save_draft_photo(platform, visitors["district_x"], s["project_id"])
+    private = (*m.PRIVATE, "evidence_photo_id", "draft_photo_id")
+    clients = {who: httpx.AsyncClient(timeout=30) for who in pg.PAGE_PRINCIPALS}
+    differences: list[str] = []
+    cells = 0
+    answers: Counter[int] = Counter()
+    started = time.monotonic()
+    try:
+        for row in pg.PAGE_MATRIX:
+            order = sorted(pg.PAGE_PRINCIPALS, key=lambda p: row.expect[p] == pg.ALLOWED)
+            for who in order:
+                r = await ask_page(clients[who], platform, row, visitors[who], s)
+                cells += 1
+                answers[r.status_code] += 1
+                where = f"{row.service} {row.method} {row.path} as {who}"
+                expected = row.expect[who]
+                if not page_matches(expected, r, row.method):
+                    location = r.headers.get("location", "")
+                    differences.append(
+                        f"{where}: expected {expected}, got {r.status_code} {location} "
+                        f"{r.text[:300]!r}"
+                    )
+                    continue
+                if CSRF_REFUSED in r.text:
+                    differences.append(f"{where}: refused by the CSRF check, not the policy")
+                if row.redirect_to is not None and r.is_redirect and expected != pg.SIGN_IN:
+                    target = fill(row.redirect_to, s)
+                    if not r.headers["location"].startswith(target):
+                        differences.append(
+                            f"{where}: sent to {r.headers['location']}, not {target}"
+                        )
+                if r.is_success and (who in pg.PAGE_OUTSIDERS or who in pg.BROKEN_SESSIONS):
+                    leaked = [name for name in private if str(s[name]) in r.text]
+                    if leaked:
+                        differences.append(f"{where}: the page shows A's {leaked}")
+        # Signing out (the last rows) ended every session: the pages send each person to sign in.
+        for who in pg.SIGNED_IN:
+            for service in m.SERVICES:
+                row = pg.PageRow(service, "GET", f"/workspace/{service}/", {})
+                r = await ask_page(clients[who], platform, row, visitors[who], s)
+                if not page_matches(pg.SIGN_IN, r, "GET"):
+                    differences.append(f"{service} as {who}: still signed in after signing out")
+    finally:
+        for client in clients.values():
+            await client.aclose()
+    routes, principals = m.page_size()
+    assert cells == routes * principals
+    print(
+        f"page matrix: {routes} routes x {principals} principals = {cells} cells "
+        f"in {time.monotonic() - started:.0f} s; answers {sorted(answers.items())}"
+    )
+    assert differences == [], f"{len(differences)} of {cells} page cells differ:\n" + "\n".join(
         differences
     )

@@ -31,6 +31,8 @@ NOW = datetime(2026, 3, 3, 10, 0, tzinfo=CHINA)  # a Tuesday
 HEPING = Principal("heping-officer", Role.DISTRICT_OFFICE, district_code="120101", name="王科长")
 HEXI = Principal("hexi-officer", Role.DISTRICT_OFFICE, district_code="120103", name="李科长")
 ENTERPRISE = Principal("ent-clerk", Role.ENTERPRISE, enterprise_id="E-0001", name="张经理")
+OWNER = Principal("owner-1", Role.OWNER, name="业主")
+HOTLINE = Principal("hotline-clerk", Role.AGENCY, agency_id="12345", name="热线坐席")
 PROJECT = "P-120101-0001"  # 和平区·海河花园, enterprise E-0001
 BASE = "/workspace/inspections/"
 DRAFT = re.compile(r'name="draft_id" value="([^"]+)"')
@@ -39,7 +41,9 @@ DRAFT = re.compile(r'name="draft_id" value="([^"]+)"')
 @pytest.fixture
 async def desk(fresh_db: str, kafka_topics: str) -> AsyncIterator[Desk]:
     settings = inspections_settings(fresh_db, kafka_topics)
-    async with signed_in_pages(settings, FixedClock(NOW), (HEPING, HEXI, ENTERPRISE)) as desk:
+    async with signed_in_pages(
+        settings, FixedClock(NOW), (HEPING, HEXI, ENTERPRISE, OWNER, HOTLINE)
+    ) as desk:
         yield desk
 
 
@@ -201,6 +205,16 @@ async def test_verify_refusals_and_the_enterprises_view(desk: Desk) -> None:
     no = await clerk.get(f"{BASE}orders/{order_id}/verify")
     assert no.status_code == 403
     assert "只有区县物业办或市物业办可以验收整改" in no.text
+
+    # neither an owner nor an outside agency reads orders (the API's Party rule): the refusal
+    # page, never the city's list of open orders
+    for outsider in (OWNER, HOTLINE):
+        browser = desk.as_(outsider)
+        for url in (BASE, f"{BASE}orders"):
+            refused = await browser.get(url)
+            assert refused.status_code == 403, (outsider.role, url, refused.status_code)
+            assert order_id not in refused.text
+            assert "和平区·海河花园" not in refused.text
 
     # one action, one page, one confirmation
     client = desk.as_(HEPING)

@@ -60,6 +60,14 @@ def workspace_refusal(p: Principal) -> Message | None:
     )
 
 
+def orders_refusal(p: Principal) -> Message | None:
+    """Who reads rectification orders at all: the parties of supervision (the API's `Party`:
+    an enterprise its own, the offices their scope); owners and outside agencies none."""
+    if p.role in (Role.ENTERPRISE, *OFFICE_ROLES):
+        return None
+    return Message("您的角色无权查看整改单", "Your role may not open rectification orders")
+
+
 def order_refusal(
     p: Principal, district_code: str, district_name: str, enterprise_id: str, my_district: str
 ) -> Message | None:

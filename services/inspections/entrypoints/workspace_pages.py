@@ -91,7 +91,9 @@ async def today(request: Request, session: CurrentSession, deps: Deps) -> Respon
     p = page(request, session, deps)
     refusal = policy.workspace_refusal(session.principal)
     if refusal is not None:
-        return RedirectResponse(p.url("orders"), status_code=303)
+        if policy.orders_refusal(session.principal) is not None:  # an owner, an outside agency
+            return workspace.refused(env, p, refusal)
+        return RedirectResponse(p.url("orders"), status_code=303)  # an enterprise: its orders
     district = policy.district_scope(session.principal)
     async with deps.units() as uow:
         waiting = await uow.orders.search(
@@ -135,8 +137,11 @@ async def orders(
     request: Request, session: CurrentSession, deps: Deps, page_no: int = 1
 ) -> Response:
     """The open orders in the person's scope, overdue first, then by deadline, a page at a time
-    (an enterprise: its own, read-only)."""
+    (an enterprise: its own, read-only); the refusal page for anyone else."""
     p = page(request, session, deps)
+    refusal = policy.orders_refusal(session.principal)
+    if refusal is not None:
+        return workspace.refused(env, p, refusal)
     async with deps.units() as uow:
         rows = await uow.orders.search(
             district_code=policy.district_scope(session.principal),
