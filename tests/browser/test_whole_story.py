@@ -185,7 +185,9 @@ def test_the_whole_story(browser: Browser, platform: Platform, keycloak: Keycloa
     landed: list[str] = []
     inspector.on("request", lambda r: passed.append(r.url))
     inspector.on("framenavigated", lambda frame: landed.append(frame.url))
-    inspector.get_by_role("link", name="曝光案件待审").click()
+    # on a phone the navigation is behind the 菜单 line: open it, as the inspector would
+    inspector.locator("header.ws .ws-menu summary").click()
+    inspector.locator("header.ws .ws-menu").get_by_role("link", name="曝光案件待审").click()
     inspector.wait_for_url(expo + EXPOSURE)
     expect(inspector.locator("header")).to_contain_text("和平区 王检查")
     assert any(u.startswith(expo + "/auth/login") for u in passed)  # a sign-in of its own …
