@@ -480,7 +480,24 @@ class Demo:
             await asyncio.sleep(0.2)
         return rows
 
+    async def _outbox_drained(self, timeout_s: float = 30) -> None:
+        """Wait until the relay has published what the script's last steps wrote (a summary of
+        a settled platform); after `timeout_s` the summary says what is still pending."""
+        conn = await asyncpg.connect(self.dsns["inspections"])
+        try:
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                if not await conn.fetchval(
+                    "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+                ):
+                    return
+                await asyncio.sleep(0.3)
+        finally:
+            await conn.close()
+
     async def counts(self) -> dict[str, Any]:
+        await self._outbox_drained()
+
         async def one(service: str, sql: str) -> int:
             conn = await asyncpg.connect(self.dsns[service])
             try:
