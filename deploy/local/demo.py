@@ -438,18 +438,22 @@ class Demo:
                 answer.raise_for_status()
         return len(drafts)
 
-    async def _ladders_settled(self, timeout_s: float = 60) -> None:
-        conn = await asyncpg.connect(self.dsns["notifications"])
+    async def _until_none(self, service: str, sql: str, timeout_s: float) -> None:
+        """Poll `sql` (a count) on `service`'s database until it is 0, or `timeout_s` passed."""
+        conn = await asyncpg.connect(self.dsns[service])
         try:
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
-                if not await conn.fetchval(
-                    "SELECT count(*) FROM escalations WHERE status = 'pending'"
-                ):
+                if not await conn.fetchval(sql):
                     return
                 await asyncio.sleep(0.3)
         finally:
             await conn.close()
+
+    async def _ladders_settled(self, timeout_s: float = 60) -> None:
+        await self._until_none(
+            "notifications", "SELECT count(*) FROM escalations WHERE status = 'pending'", timeout_s
+        )
 
     async def _notice_counts(self) -> dict[str, int]:
         conn = await asyncpg.connect(self.dsns["notifications"])
@@ -483,17 +487,9 @@ class Demo:
     async def _outbox_drained(self, timeout_s: float = 30) -> None:
         """Wait until the relay has published what the script's last steps wrote (a summary of
         a settled platform); after `timeout_s` the summary says what is still pending."""
-        conn = await asyncpg.connect(self.dsns["inspections"])
-        try:
-            deadline = time.monotonic() + timeout_s
-            while time.monotonic() < deadline:
-                if not await conn.fetchval(
-                    "SELECT count(*) FROM outbox WHERE published_at IS NULL"
-                ):
-                    return
-                await asyncio.sleep(0.3)
-        finally:
-            await conn.close()
+        await self._until_none(
+            "inspections", "SELECT count(*) FROM outbox WHERE published_at IS NULL", timeout_s
+        )
 
     async def counts(self) -> dict[str, Any]:
         await self._outbox_drained()

@@ -34,6 +34,16 @@ async def _filed(uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules) -> File
     return filed.complaint.complaint_id, filed.token
 
 
+async def _pass_it_on_until_escalated(
+    uow: MemoryComplaintsUnitOfWork, rules: ComplaintRules, cid: str, trace: Trace
+) -> None:
+    """One transfer more than the policy allows, back and forth (首问 ping-pong): escalated."""
+    for org in (["ent-a-water", "ent-a"] * 4)[: rules.policy.max_transfers + 1]:
+        await handling.transfer(
+            uow, rules, ALICE, cid, to_org=org, reason="非本单位职责", trace=trace
+        )
+
+
 def _types(uow: MemoryComplaintsUnitOfWork) -> list[str]:
     return [type(w.event).__name__ for w in uow.outbox.committed]
 
@@ -107,10 +117,7 @@ async def test_the_district_office_assigns_an_escalated_complaint_and_it_stays_t
     with pytest.raises(DomainError) as early:
         await handling.assign(uow, DISTRICT, cid, to_org="E-0001", reason=reason, trace=trace)
     assert early.value.code == "not_escalated"
-    for org in (["ent-a-water", "ent-a"] * 4)[: rules.policy.max_transfers + 1]:
-        await handling.transfer(
-            uow, rules, ALICE, cid, to_org=org, reason="非本单位职责", trace=trace
-        )
+    await _pass_it_on_until_escalated(uow, rules, cid, trace)
     uow.outbox.committed.clear()
 
     with pytest.raises(Forbidden):
@@ -151,10 +158,7 @@ async def test_the_district_office_takes_an_escalated_complaint_over_and_replies
     with pytest.raises(DomainError) as early:
         await handling.take_over(uow, DISTRICT, cid, reason=reason, trace=trace)
     assert early.value.code == "not_escalated"
-    for org in (["ent-a-water", "ent-a"] * 4)[: rules.policy.max_transfers + 1]:
-        await handling.transfer(
-            uow, rules, ALICE, cid, to_org=org, reason="非本单位职责", trace=trace
-        )
+    await _pass_it_on_until_escalated(uow, rules, cid, trace)
     uow.outbox.committed.clear()
     with pytest.raises(Forbidden):
         await handling.take_over(uow, ALICE, cid, reason=reason, trace=trace)
